@@ -1,0 +1,67 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "numbat",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "numbat", targets: ["numbat"]),
+        .executable(name: "numbat-bench", targets: ["NumbatBench"]),
+        .library(name: "ErlangTerm", targets: ["ErlangTerm"]),
+        .library(name: "ErlangDist", targets: ["ErlangDist"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/attaswift/BigInt.git", from: "6.0.1"),
+        .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
+    ],
+    targets: [
+        /// External Term Format: values, encoder, decoder. No I/O.
+        .target(
+            name: "ErlangTerm",
+            dependencies: [
+                .product(name: "BigInt", package: "BigInt"),
+                .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        /// EPMD, handshake, connections, the local hidden node, mailboxes, rpc.
+        .target(
+            name: "ErlangDist",
+            dependencies: [
+                "ErlangTerm",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "numbat",
+            dependencies: [
+                "ErlangDist",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        /// `numbat-bench`: Swift-vs-Erlang benchmarks that print ratios (docs/benchmarks.md).
+        .executableTarget(
+            name: "NumbatBench",
+            dependencies: [
+                "ErlangDist",
+                "NumbatTestSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        /// Starts and stops real OTP nodes (OTP 25 from Debian, OTP 28 from PyPI) for tests and benchmarks.
+        .target(
+            name: "NumbatTestSupport",
+            dependencies: ["ErlangDist"],
+            path: "Tests/Support"
+        ),
+        .testTarget(name: "ErlangTermTests", dependencies: ["ErlangTerm", "NumbatTestSupport"]),
+        .testTarget(name: "ErlangDistTests", dependencies: ["ErlangDist", "NumbatTestSupport"]),
+    ]
+)

@@ -1,0 +1,216 @@
+import ErlangTerm
+import NIOCore
+
+/// The I/O shell of one distribution connection: frames the handshake (2-byte lengths) and
+/// then the connection (4-byte lengths), drives `Handshake`, `DistributionFrameReceiver` and
+/// `TickState`, and hands decoded control messages to the local node on the event loop.
+final class DistributionChannelHandler: ChannelDuplexHandler, @unchecked Sendable {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    /// Receives what the connection learns; implemented by `LocalNode`.
+    protocol Delegate: AnyObject, Sendable {
+        func connectionEstablished(_ connection: NodeConnection)
+        func connection(_ connection: NodeConnection, received message: ControlMessage)
+        func connectionLost(_ connection: NodeConnection, reason: DistributionError)
+    }
+
+    private enum Phase {
+        case handshaking(Handshake)
+        case connected(NodeConnection)
+        case closed
+    }
+
+    struct Settings {
+        var tickInterval: TimeAmount
+        var handshakeTimeout: TimeAmount
+        var maxFrameSize: Int
+        var fragmentSize: Int
+    }
+
+    private var phase: Phase
+    private let settings: Settings
+    private weak var delegate: (any Delegate)?
+    /// Completed once the handshake succeeds or fails.
+    let established: EventLoopPromise<NodeConnection>
+    /// The peer we dialled, for error messages; nil when accepting.
+    private let dialled: NodeName?
+    private var buffer = ByteBuffer()
+    private var receiver = DistributionFrameReceiver()
+    private var ticks = TickState()
+    private var tickTask: RepeatedTask?
+    private var handshakeDeadline: Scheduled<Void>?
+    private var failure: DistributionError?
+
+    init(handshake: Handshake, dialled: NodeName?, settings: Settings, delegate: any Delegate, established: EventLoopPromise<NodeConnection>) {
+        self.phase = .handshaking(handshake)
+        self.dialled = dialled
+        self.settings = settings
+        self.delegate = delegate
+        self.established = established
+    }
+
+    // MARK: Lifecycle
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { start(context: context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        start(context: context)
+        context.fireChannelActive()
+    }
+
+    private func start(context: ChannelHandlerContext) {
+        guard handshakeDeadline == nil, case .handshaking(var handshake) = phase else { return }
+        handshakeDeadline = context.eventLoop.scheduleTask(in: settings.handshakeTimeout) { [self] in
+            fail(.timeout("distribution handshake with \(dialled?.description ?? "an incoming peer")"), context: context)
+        }
+        if dialled != nil {
+            let first = handshake.start()
+            phase = .handshaking(handshake)
+            writeHandshakeMessage(first, context: context)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        tickTask?.cancel()
+        handshakeDeadline?.cancel()
+        switch phase {
+        case .handshaking(let handshake):
+            let reason: DistributionError
+            if let failure {
+                reason = failure
+            } else if handshake.isAwaitingAck, let dialled {
+                reason = .authenticationFailed(dialled)
+            } else if let dialled {
+                reason = .connectionFailed(dialled, reason: "the peer closed the connection during the handshake")
+            } else {
+                reason = .handshakeProtocol("the peer closed the connection during the handshake")
+            }
+            established.fail(reason)
+        case .connected(let connection):
+            delegate?.connectionLost(connection, reason: failure ?? .connectionClosed(connection.peer))
+        case .closed:
+            break
+        }
+        phase = .closed
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        fail(error as? DistributionError ?? .connectionFailed(dialled ?? NodeName(alive: "?", host: "?"), reason: "\(error)"), context: context)
+    }
+
+    private func fail(_ error: DistributionError, context: ChannelHandlerContext) {
+        if failure == nil { failure = error }
+        context.close(promise: nil)
+    }
+
+    // MARK: Outbound
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        ticks.dataSent()
+        context.write(data, promise: promise)
+    }
+
+    private func writeHandshakeMessage(_ message: [UInt8], context: ChannelHandlerContext) {
+        var frame = context.channel.allocator.buffer(capacity: message.count + 2)
+        frame.writeInteger(UInt16(message.count))
+        frame.writeBytes(message)
+        context.writeAndFlush(wrapOutboundOut(frame), promise: nil)
+    }
+
+    private func writeTick(context: ChannelHandlerContext) {
+        var frame = context.channel.allocator.buffer(capacity: 4)
+        frame.writeInteger(UInt32(0))
+        context.writeAndFlush(wrapOutboundOut(frame), promise: nil)
+    }
+
+    // MARK: Inbound
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var incoming = unwrapInboundIn(data)
+        if buffer.readableBytes == 0 {
+            buffer = incoming
+        } else {
+            buffer.writeBuffer(&incoming)
+        }
+        do {
+            try process(context: context)
+        } catch {
+            fail(error, context: context)
+        }
+    }
+
+    private func process(context: ChannelHandlerContext) throws(DistributionError) {
+        while true {
+            switch phase {
+            case .handshaking(var handshake):
+                guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt16.self),
+                    buffer.readableBytes >= 2 + Int(length)
+                else { return }
+                buffer.moveReaderIndex(forwardBy: 2)
+                let message = buffer.readBytes(length: Int(length))!
+                let actions = try handshake.receive(message)
+                phase = .handshaking(handshake)
+                for action in actions {
+                    switch action {
+                    case .send(let reply):
+                        writeHandshakeMessage(reply, context: context)
+                    case .complete(let outcome):
+                        try becomeConnected(outcome, localName: handshake.localName, context: context)
+                    }
+                }
+            case .connected(let connection):
+                guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self) else { return }
+                guard length <= settings.maxFrameSize else {
+                    throw .malformedFrame("frame of \(length) bytes exceeds the \(settings.maxFrameSize)-byte limit")
+                }
+                guard buffer.readableBytes >= 4 + Int(length) else { return }
+                buffer.moveReaderIndex(forwardBy: 4)
+                if length == 0 {
+                    if ticks.tickReceived() == .sendTick {
+                        ticks.tickAnswerSent()
+                        writeTick(context: context)
+                    }
+                    continue
+                }
+                ticks.dataReceived()
+                let view = buffer.readSlice(length: Int(length))!
+                let result = view.withUnsafeReadableBytes { raw in
+                    Result { () throws(DistributionError) in try receiver.receive(raw) }
+                }
+                guard let (control, payload) = try result.get() else { continue }
+                if let message = try ControlMessage(control: control, payload: payload) {
+                    delegate?.connection(connection, received: message)
+                }
+            case .closed:
+                return
+            }
+            if buffer.readableBytes == 0 { buffer.clear() }
+        }
+    }
+
+    private func becomeConnected(_ outcome: Handshake.Outcome, localName: String, context: ChannelHandlerContext) throws(DistributionError) {
+        handshakeDeadline?.cancel()
+        let peer = try NodeName(outcome.peerName)
+        let connection = NodeConnection(
+            peer: peer, peerCreation: outcome.peerCreation, localName: Atom(localName), flags: outcome.flags,
+            channel: context.channel, fragmentSize: settings.fragmentSize)
+        phase = .connected(connection)
+        tickTask = context.eventLoop.scheduleRepeatedTask(initialDelay: settings.tickInterval, delay: settings.tickInterval) { [self] _ in
+            switch ticks.intervalElapsed() {
+            case .none: break
+            case .sendTick:
+                ticks.dataSent()
+                writeTick(context: context)
+            case .peerDead:
+                fail(.tickTimeout(peer), context: context)
+            }
+        }
+        delegate?.connectionEstablished(connection)
+        established.succeed(connection)
+    }
+}

@@ -1,0 +1,170 @@
+import ErlangTerm
+import NIOCore
+import NIOPosix
+
+extension LocalNode {
+    /// Connects to `peer` (or returns the existing connection): EPMD lookup, TCP, handshake.
+    /// Concurrent callers share one attempt.
+    @discardableResult
+    public func connect(to peer: NodeName) async throws(DistributionError) -> NodeConnection {
+        let slot: Result<EventLoopFuture<NodeConnection>, DistributionError> = state.withLockedValue { state in
+            if state.isShutDown { return .failure(.noConnection(peer)) }
+            switch state.connections[peer.atom] {
+            case .up(let connection):
+                return .success(group.next().makeSucceededFuture(connection))
+            case .pending(let future):
+                return .success(future)
+            case nil:
+                let promise = group.next().makePromise(of: NodeConnection.self)
+                state.connections[peer.atom] = .pending(promise.futureResult)
+                promise.completeWithTask { try await self.dial(peer) }
+                promise.futureResult.whenFailure { _ in
+                    self.state.withLockedValue { state in
+                        if case .pending = state.connections[peer.atom] { state.connections[peer.atom] = nil }
+                    }
+                }
+                return .success(promise.futureResult)
+            }
+        }
+        let future = try slot.get()
+        do {
+            return try await future.get()
+        } catch let error as DistributionError {
+            throw error
+        } catch {
+            throw .connectionFailed(peer, reason: "\(error)")
+        }
+    }
+
+    /// Connects to `peer` given as text.
+    @discardableResult
+    public func connect(to peer: String) async throws(DistributionError) -> NodeConnection {
+        try await connect(to: try NodeName(peer))
+    }
+
+    /// The existing connection to `node`, if up.
+    func existingConnection(_ node: Atom) -> NodeConnection? {
+        state.withLockedValue { state in
+            if case .up(let connection) = state.connections[node] { return connection }
+            return nil
+        }
+    }
+
+    /// The connection to `node`, connecting if needed (`node` must be a valid node name).
+    func connection(to node: Atom) async throws(DistributionError) -> NodeConnection {
+        if let connection = existingConnection(node) { return connection }
+        return try await connect(to: try NodeName(node.name))
+    }
+
+    /// Closes the connection to `peer`, as `erlang:disconnect_node/1` does.
+    public func disconnect(_ peer: NodeName) async {
+        guard let connection = existingConnection(peer.atom) else { return }
+        try? await connection.channel.close()
+    }
+
+    private func dial(_ peer: NodeName) async throws -> NodeConnection {
+        let timeout = TimeAmount.nanoseconds(Int64(configuration.connectTimeout.components.seconds) * 1_000_000_000
+            + configuration.connectTimeout.components.attoseconds / 1_000_000_000)
+        let epmd = EPMDClient(port: configuration.epmdPort, timeout: timeout, group: group)
+        guard let entry = try await epmd.lookup(name: peer.alive, host: peer.host) else {
+            throw DistributionError.nodeNotRegistered(peer)
+        }
+        guard entry.highestVersion >= 6 else {
+            throw DistributionError.connectionFailed(peer, reason: "the node speaks distribution version \(entry.highestVersion); OTP 23 or later is required")
+        }
+        let handshake = Handshake(
+            role: .initiator(expectedPeer: peer.description), localName: localName(for: peer).description,
+            flags: .numbat, creation: creation, cookie: configuration.cookie)
+        let eventLoop = group.next()
+        let established = eventLoop.makePromise(of: NodeConnection.self)
+        let handler = DistributionChannelHandler(handshake: handshake, dialled: peer, settings: handlerSettings, delegate: self, established: established)
+        do {
+            _ = try await ClientBootstrap(group: eventLoop)
+                .connectTimeout(timeout)
+                .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(handler) }
+                }
+                .connect(host: peer.host, port: entry.port).get()
+        } catch {
+            established.fail(DistributionError.connectionFailed(peer, reason: "\(error)"))
+        }
+        return try await established.futureResult.get()
+    }
+
+    var handlerSettings: DistributionChannelHandler.Settings {
+        let tick = configuration.tickTime / TickState.intensity
+        let setup = configuration.connectTimeout
+        return .init(
+            tickInterval: .nanoseconds(Int64(tick.components.seconds) * 1_000_000_000 + tick.components.attoseconds / 1_000_000_000),
+            handshakeTimeout: .nanoseconds(Int64(setup.components.seconds) * 1_000_000_000 + setup.components.attoseconds / 1_000_000_000),
+            maxFrameSize: configuration.maxFrameSize,
+            fragmentSize: configuration.fragmentSize)
+    }
+}
+
+extension LocalNode: DistributionChannelHandler.Delegate {
+    func connectionEstablished(_ connection: NodeConnection) {
+        let replaced: NodeConnection? = state.withLockedValue { state in
+            defer { state.connections[connection.peer.atom] = .up(connection) }
+            if case .up(let old) = state.connections[connection.peer.atom], old !== connection { return old }
+            return nil
+        }
+        replaced?.close()
+        logger.debug("connected", metadata: ["peer": "\(connection.peer)"])
+        publish(.up(connection.peer))
+    }
+
+    func connection(_ connection: NodeConnection, received message: ControlMessage) {
+        route(message, from: connection)
+    }
+
+    func connectionLost(_ connection: NodeConnection, reason: DistributionError) {
+        let peer = connection.peer.atom
+        let (removed, replies, mailboxes): (Bool, [@Sendable (Result<Term, DistributionError>) -> Void], [Mailbox]) = state.withLockedValue { state in
+            guard case .up(let current) = state.connections[peer], current === connection else { return (false, [], []) }
+            state.connections[peer] = nil
+            var replies: [@Sendable (Result<Term, DistributionError>) -> Void] = []
+            var mailboxes: [Mailbox] = []
+            for (id, receiver) in state.receivers {
+                switch receiver {
+                case .reply(let node, let resume) where node == peer:
+                    state.receivers[id] = nil
+                    replies.append(resume)
+                case .mailbox(let mailbox):
+                    mailboxes.append(mailbox)
+                default:
+                    break
+                }
+            }
+            return (true, replies, mailboxes)
+        }
+        guard removed else { return }
+        for resume in replies { resume(.failure(.connectionClosed(connection.peer))) }
+        for mailbox in mailboxes { mailbox.peerLost(peer) }
+        logger.debug("disconnected", metadata: ["peer": "\(connection.peer)", "reason": "\(reason)"])
+        publish(.down(connection.peer, reason: reason.description))
+    }
+}
+
+extension Mailbox {
+    /// Every link and monitor to processes on `node` fires with reason `noconnection`;
+    /// monitors that node held on this mailbox are forgotten.
+    func peerLost(_ node: Atom) {
+        let signals: [MailboxMessage] = state.withLockedValue { state in
+            var signals: [MailboxMessage] = []
+            for pid in state.links where pid.node == node {
+                state.links.remove(pid)
+                signals.append(.exit(from: pid, reason: .atom("noconnection")))
+            }
+            state.unlinking = state.unlinking.filter { $0.value.node != node }
+            for (ref, monitor) in state.monitors where monitor.node == node {
+                state.monitors[ref] = nil
+                signals.append(.down(ref: ref, process: monitor.target, reason: .atom("noconnection")))
+            }
+            state.watchers = state.watchers.filter { $0.value.node != node }
+            return signals
+        }
+        for signal in signals { deliver(signal) }
+    }
+}

@@ -1,0 +1,248 @@
+import ErlangTerm
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The local hidden node: Numbat's identity in Erlang clusters. It holds the connections to
+/// peers (one per peer, shared by every mailbox), the mailboxes, and the optional listener.
+///
+/// It presents a short name (`numbat@host`) to short-name peers and a long one
+/// (`numbat@host.example.com`) to long-name peers, so one local node reaches both kinds.
+public final class LocalNode: Sendable {
+    public struct Configuration: Sendable {
+        /// `alive` or `alive@host`; the host, if given, is used for peers of its name style.
+        public var name: String
+        public var cookie: String
+        /// Like `-kernel net_ticktime`: a silent peer is dropped after this long.
+        public var tickTime: Duration = .seconds(60)
+        /// Like `net_setuptime`: how long a connection attempt (EPMD + TCP + handshake) may take.
+        public var connectTimeout: Duration = .seconds(7)
+        public var epmdPort: Int = EPMDProtocol.defaultPort
+        /// Host part presented to short-name peers; default: this machine's host name up to the first dot.
+        public var shortHost: String?
+        /// Host part presented to long-name peers; default: the fully qualified host name, else 127.0.0.1.
+        public var longHost: String?
+        /// Messages larger than this are sent in fragments (the BEAM's unit is 64 KiB).
+        public var fragmentSize: Int = DistributionFrameEncoder.defaultFragmentSize
+        /// Largest single frame accepted from a peer.
+        public var maxFrameSize: Int = 128 << 20
+
+        public init(name: String, cookie: String) {
+            self.name = name
+            self.cookie = cookie
+        }
+    }
+
+    public let configuration: Configuration
+    /// The name under the configured host (or the long name, if none was given).
+    public let name: NodeName
+    let shortName: NodeName
+    let longName: NodeName
+    /// This incarnation's creation, stamped on every pid and reference it makes.
+    public let creation: UInt32
+    let group: any EventLoopGroup
+    let logger: Logger
+    let state = NIOLockedValueBox(State())
+
+    struct State {
+        var connections: [Atom: ConnectionSlot] = [:]
+        var receivers: [UInt32: Receiver] = [:]
+        var registered: [Atom: UInt32] = [:]
+        var nextID: UInt32 = 100
+        var nextReference: UInt64 = 1
+        var listener: (any Channel)?
+        var epmdRegistration: (any Channel)?
+        var listenPort: Int?
+        var subscribers: [UInt64: AsyncStream<NodeEvent>.Continuation] = [:]
+        var nextSubscriber: UInt64 = 0
+        var isShutDown = false
+    }
+
+    enum ConnectionSlot {
+        case pending(EventLoopFuture<NodeConnection>)
+        case up(NodeConnection)
+    }
+
+    /// Who a local pid id belongs to.
+    enum Receiver {
+        case mailbox(Mailbox)
+        /// A pid made for one reply (rpc): resumed once, by whoever removes it.
+        case reply(node: Atom, resume: @Sendable (Result<Term, DistributionError>) -> Void)
+    }
+
+    public init(_ configuration: Configuration, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+                logger: Logger = Logger(label: "numbat.dist")) throws(DistributionError)
+    {
+        self.configuration = configuration
+        self.group = group
+        self.logger = logger
+        let alive: String
+        var givenHost: String?
+        if configuration.name.contains("@") {
+            let parsed = try NodeName(configuration.name)
+            alive = parsed.alive
+            givenHost = parsed.host
+        } else {
+            alive = configuration.name
+            _ = try NodeName("\(alive)@localhost")
+        }
+        let hostname = Self.hostName()
+        let shortHost = configuration.shortHost
+            ?? givenHost.flatMap { NodeName(alive: alive, host: $0).isLong ? nil : $0 }
+            ?? String(hostname.split(separator: ".").first ?? "localhost")
+        let longHost = configuration.longHost
+            ?? givenHost.flatMap { NodeName(alive: alive, host: $0).isLong ? $0 : nil }
+            ?? (hostname.contains(".") ? hostname : "127.0.0.1")
+        shortName = NodeName(alive: alive, host: shortHost)
+        longName = NodeName(alive: alive, host: longHost)
+        name = givenHost.map { NodeName(alive: alive, host: $0) } ?? longName
+        creation = UInt32.random(in: 4...UInt32.max)
+    }
+
+    private static func hostName() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count) == 0 else { return "localhost" }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// The local name presented to `peer`: same style as the peer's.
+    public func localName(for peer: NodeName) -> NodeName { peer.isLong ? longName : shortName }
+
+    /// Whether `atom` is one of this node's names.
+    func isLocal(_ atom: Atom) -> Bool { atom == shortName.atom || atom == longName.atom }
+
+    func pid(id: UInt32, as nodeName: Atom) -> Pid {
+        Pid(node: nodeName, id: id, serial: 0, creation: creation)
+    }
+
+    /// A fresh reference, as `make_ref()` gives, under the name presented to `peer`.
+    public func makeReference(for peer: NodeName? = nil) -> Reference {
+        let value = state.withLockedValue { state -> UInt64 in
+            state.nextReference += 1
+            return state.nextReference
+        }
+        let nodeName = peer.map { localName(for: $0) } ?? name
+        return Reference(node: nodeName.atom, creation: creation,
+                         ids: [UInt32(truncatingIfNeeded: value & 0x3FFFF), UInt32(truncatingIfNeeded: value >> 18), UInt32.random(in: 0...UInt32.max)])
+    }
+
+    func allocateID() -> UInt32 {
+        state.withLockedValue { state in
+            repeat {
+                state.nextID = state.nextID == UInt32.max ? 100 : state.nextID + 1
+            } while state.receivers[state.nextID] != nil
+            return state.nextID
+        }
+    }
+
+    // MARK: Mailboxes
+
+    /// A new mailbox, registered as `name` if given (`{Name, Node} ! Msg` reaches it).
+    public func makeMailbox(name: String? = nil) throws(DistributionError) -> Mailbox {
+        let atom = name.map { Atom($0) }
+        let result: Result<Mailbox, DistributionError> = state.withLockedValue { state in
+            if state.isShutDown { return .failure(.mailboxClosed) }
+            if let atom, state.registered[atom] != nil { return .failure(.nameTaken(atom.name)) }
+            repeat {
+                state.nextID = state.nextID == UInt32.max ? 100 : state.nextID + 1
+            } while state.receivers[state.nextID] != nil
+            let mailbox = Mailbox(id: state.nextID, registeredName: atom, node: self)
+            state.receivers[mailbox.id] = .mailbox(mailbox)
+            if let atom { state.registered[atom] = mailbox.id }
+            return .success(mailbox)
+        }
+        return try result.get()
+    }
+
+    /// The mailbox registered as `name`, if any.
+    public func whereis(_ name: String) -> Mailbox? {
+        state.withLockedValue { state in
+            guard let id = state.registered[Atom(name)], case .mailbox(let mailbox) = state.receivers[id] else { return nil }
+            return mailbox
+        }
+    }
+
+    // MARK: Events and statistics
+
+    /// Node up/down events from now on, like `net_kernel:monitor_nodes(true)`.
+    public func nodeEvents() -> AsyncStream<NodeEvent> {
+        let (stream, continuation) = AsyncStream<NodeEvent>.makeStream(bufferingPolicy: .bufferingNewest(1024))
+        let id = state.withLockedValue { state -> UInt64 in
+            state.nextSubscriber += 1
+            state.subscribers[state.nextSubscriber] = continuation
+            return state.nextSubscriber
+        }
+        continuation.onTermination = { [weak self] _ in
+            self?.state.withLockedValue { _ = $0.subscribers.removeValue(forKey: id) }
+        }
+        return stream
+    }
+
+    func publish(_ event: NodeEvent) {
+        let subscribers = state.withLockedValue { Array($0.subscribers.values) }
+        for subscriber in subscribers { subscriber.yield(event) }
+    }
+
+    /// Counts of what the node holds; a test or a dashboard can check nothing leaks.
+    public struct Statistics: Sendable, Equatable {
+        public var connections: Int
+        public var mailboxes: Int
+        public var pendingReplies: Int
+        public var registeredNames: Int
+    }
+
+    public var statistics: Statistics {
+        state.withLockedValue { state in
+            var mailboxes = 0
+            var replies = 0
+            for receiver in state.receivers.values {
+                if case .mailbox = receiver { mailboxes += 1 } else { replies += 1 }
+            }
+            let connections = state.connections.values.filter { if case .up = $0 { return true } else { return false } }.count
+            return Statistics(connections: connections, mailboxes: mailboxes, pendingReplies: replies, registeredNames: state.registered.count)
+        }
+    }
+
+    /// The peers connected now.
+    public var connectedNodes: [NodeName] {
+        state.withLockedValue { state in
+            state.connections.values.compactMap { slot in
+                if case .up(let connection) = slot { return connection.peer }
+                return nil
+            }
+        }
+    }
+
+    // MARK: Shutdown
+
+    /// Closes every connection, the listener and the EPMD registration, and every mailbox.
+    public func shutdown() async {
+        let (connections, mailboxes, listener, registration, subscribers) = state.withLockedValue { state in
+            state.isShutDown = true
+            let connections = state.connections.values.compactMap { slot -> NodeConnection? in
+                if case .up(let connection) = slot { return connection }
+                return nil
+            }
+            let mailboxes = state.receivers.values.compactMap { receiver -> Mailbox? in
+                if case .mailbox(let mailbox) = receiver { return mailbox }
+                return nil
+            }
+            defer {
+                state.listener = nil
+                state.epmdRegistration = nil
+                state.subscribers = [:]
+            }
+            return (connections, mailboxes, state.listener, state.epmdRegistration, Array(state.subscribers.values))
+        }
+        for mailbox in mailboxes { close(mailbox, reason: .atom("shutdown")) }
+        for connection in connections { try? await connection.channel.close() }
+        try? await listener?.close()
+        try? await registration?.close()
+        for subscriber in subscribers { subscriber.finish() }
+    }
+}

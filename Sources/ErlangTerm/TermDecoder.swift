@@ -1,0 +1,403 @@
+import BigInt
+import CompressNIO
+import NIOCore
+
+/// Decodes the External Term Format: every tag OTP 25–28 produces, plus the legacy ones.
+///
+/// Decoding never traps on bad input: lengths are checked against the bytes present before
+/// anything is allocated, nesting is bounded, and every failure is a `TermDecodingError`.
+public struct TermDecoder: Sendable {
+    /// Atoms of the distribution header's atom cache, for `ATOM_CACHE_REF` (tag 82).
+    public var atomCache: [Atom]
+    /// Deepest nesting of tuples, lists, maps and funs accepted.
+    public var maxDepth: Int
+    /// Largest uncompressed size accepted for a compressed term (tag 80).
+    public var maxUncompressedSize: Int
+
+    public init(atomCache: [Atom] = [], maxDepth: Int = 2_000, maxUncompressedSize: Int = 256 << 20) {
+        self.atomCache = atomCache
+        self.maxDepth = maxDepth
+        self.maxUncompressedSize = maxUncompressedSize
+    }
+
+    /// Decodes `bytes`, which start with the version byte 131, and must hold exactly one term.
+    public func decode(_ bytes: [UInt8]) throws(TermDecodingError) -> Term {
+        let result = bytes.withUnsafeBytes { (raw) -> Result<Term, TermDecodingError> in
+            do throws(TermDecodingError) {
+                var reader = Reader(raw, decoder: self)
+                let version = try reader.readByte()
+                guard version == ExternalTermFormat.version else {
+                    throw TermDecodingError(.badVersion(version), at: 0)
+                }
+                let term = try reader.readTopLevel()
+                guard reader.offset == raw.count else {
+                    throw TermDecodingError(.trailingBytes(raw.count - reader.offset), at: reader.offset)
+                }
+                return .success(term)
+            } catch {
+                return .failure(error)
+            }
+        }
+        return try result.get()
+    }
+
+    /// Decodes one term without a version byte starting at `offset` of `raw`, and advances
+    /// `offset` past it; the form used inside distribution frames.
+    public func decode(_ raw: UnsafeRawBufferPointer, offset: inout Int) throws(TermDecodingError) -> Term {
+        var reader = Reader(raw, decoder: self)
+        reader.offset = offset
+        let term = try reader.readTopLevel()
+        offset = reader.offset
+        return term
+    }
+}
+
+extension Term {
+    /// Decodes what `term_to_binary/1,2` produced.
+    public init(decoding bytes: [UInt8]) throws(TermDecodingError) {
+        self = try TermDecoder().decode(bytes)
+    }
+}
+
+/// A cursor over the input; all reads are bounds-checked.
+private struct Reader {
+    let raw: UnsafeRawBufferPointer
+    let decoder: TermDecoder
+    var offset = 0
+    var depth = 0
+
+    init(_ raw: UnsafeRawBufferPointer, decoder: TermDecoder) {
+        self.raw = raw
+        self.decoder = decoder
+    }
+
+    var remaining: Int { raw.count - offset }
+
+    @inline(__always) mutating func readByte() throws(TermDecodingError) -> UInt8 {
+        guard offset < raw.count else { throw TermDecodingError(.truncated, at: offset) }
+        let byte = raw[offset]
+        offset += 1
+        return byte
+    }
+
+    @inline(__always) mutating func read16() throws(TermDecodingError) -> UInt16 {
+        guard remaining >= 2 else { throw TermDecodingError(.truncated, at: offset) }
+        let value = UInt16(raw[offset]) << 8 | UInt16(raw[offset + 1])
+        offset += 2
+        return value
+    }
+
+    @inline(__always) mutating func read32() throws(TermDecodingError) -> UInt32 {
+        guard remaining >= 4 else { throw TermDecodingError(.truncated, at: offset) }
+        let value = raw.loadUnaligned(fromByteOffset: offset, as: UInt32.self).bigEndian
+        offset += 4
+        return value
+    }
+
+    @inline(__always) mutating func read64() throws(TermDecodingError) -> UInt64 {
+        guard remaining >= 8 else { throw TermDecodingError(.truncated, at: offset) }
+        let value = raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self).bigEndian
+        offset += 8
+        return value
+    }
+
+    mutating func readBytes(_ count: Int) throws(TermDecodingError) -> [UInt8] {
+        guard count >= 0, remaining >= count else { throw TermDecodingError(.truncated, at: offset) }
+        let bytes = [UInt8](UnsafeRawBufferPointer(rebasing: raw[offset..<offset + count]))
+        offset += count
+        return bytes
+    }
+
+    /// Checks that `count` items of at least `minimumSize` bytes each can still be present.
+    func require(_ count: Int, of minimumSize: Int) throws(TermDecodingError) {
+        guard count <= remaining / minimumSize else { throw TermDecodingError(.truncated, at: offset) }
+    }
+
+    mutating func readTopLevel() throws(TermDecodingError) -> Term {
+        if offset < raw.count, raw[offset] == ExternalTermFormat.Tag.compressed {
+            offset += 1
+            return try readCompressed()
+        }
+        return try readTerm()
+    }
+
+    mutating func readTerm() throws(TermDecodingError) -> Term {
+        let start = offset
+        let tag = try readByte()
+        switch tag {
+        case ExternalTermFormat.Tag.smallInteger:
+            return .integer(Int(try readByte()))
+        case ExternalTermFormat.Tag.integer:
+            return .integer(Int(Int32(bitPattern: try read32())))
+        case ExternalTermFormat.Tag.smallAtomUTF8, ExternalTermFormat.Tag.smallAtom,
+            ExternalTermFormat.Tag.atomUTF8, ExternalTermFormat.Tag.atom,
+            ExternalTermFormat.Tag.atomCacheRef:
+            offset = start
+            let atom = try readAtom()
+            return .atom(atom)
+        case ExternalTermFormat.Tag.smallTuple:
+            return try readTuple(arity: Int(try readByte()))
+        case ExternalTermFormat.Tag.largeTuple:
+            return try readTuple(arity: Int(try read32()))
+        case ExternalTermFormat.Tag.nil:
+            return .list([])
+        case ExternalTermFormat.Tag.string:
+            let count = Int(try read16())
+            guard remaining >= count else { throw TermDecodingError(.truncated, at: offset) }
+            var elements = [Term]()
+            elements.reserveCapacity(count)
+            for index in offset..<offset + count { elements.append(.integer(Int(raw[index]))) }
+            offset += count
+            return .list(elements)
+        case ExternalTermFormat.Tag.list:
+            return try readList()
+        case ExternalTermFormat.Tag.binary:
+            let count = Int(try read32())
+            return .binary(try readBytes(count))
+        case ExternalTermFormat.Tag.bitBinary:
+            let count = Int(try read32())
+            let bits = try readByte()
+            guard bits >= 1, bits <= 8, count > 0 || bits == 8 else {
+                throw TermDecodingError(.invalidValue("bitstring with \(bits) bits in its last byte"), at: start)
+            }
+            return .makeBitstring(try readBytes(count), bitsInLastByte: bits)
+        case ExternalTermFormat.Tag.newFloat:
+            let value = Double(bitPattern: try read64())
+            // Erlang has no NaN or infinity, and binary_to_term rejects them too.
+            guard value.isFinite else { throw TermDecodingError(.invalidValue("float \(value)"), at: start) }
+            return .float(value)
+        case ExternalTermFormat.Tag.float:
+            let text = try readBytes(31)
+            let digits = String(decoding: text.prefix { $0 != 0 }, as: UTF8.self)
+            guard let value = Double(String(digits.filter { $0 != " " })), value.isFinite else {
+                throw TermDecodingError(.invalidValue("float text \"\(digits)\""), at: start)
+            }
+            return .float(value)
+        case ExternalTermFormat.Tag.smallBig:
+            return try readBig(digits: Int(try readByte()))
+        case ExternalTermFormat.Tag.largeBig:
+            return try readBig(digits: Int(try read32()))
+        case ExternalTermFormat.Tag.map:
+            return try readMap()
+        case ExternalTermFormat.Tag.newPid, ExternalTermFormat.Tag.pid:
+            offset = start
+            return .pid(try readPid())
+        case ExternalTermFormat.Tag.newPort:
+            let node = try readAtom()
+            let id = try read32()
+            return .port(Port(node: node, id: UInt64(id), creation: try read32()))
+        case ExternalTermFormat.Tag.v4Port:
+            let node = try readAtom()
+            let id = try read64()
+            return .port(Port(node: node, id: id, creation: try read32()))
+        case ExternalTermFormat.Tag.port:
+            let node = try readAtom()
+            let id = try read32()
+            return .port(Port(node: node, id: UInt64(id), creation: UInt32(try readByte())))
+        case ExternalTermFormat.Tag.newerReference, ExternalTermFormat.Tag.newReference:
+            let count = Int(try read16())
+            guard count >= 1, count <= 5 else {
+                throw TermDecodingError(.invalidValue("reference with \(count) words"), at: start)
+            }
+            let node = try readAtom()
+            let creation = tag == ExternalTermFormat.Tag.newerReference ? try read32() : UInt32(try readByte())
+            var ids = [UInt32]()
+            ids.reserveCapacity(count)
+            for _ in 0..<count { ids.append(try read32()) }
+            return .reference(Reference(node: node, creation: creation, ids: ids))
+        case ExternalTermFormat.Tag.reference:
+            let node = try readAtom()
+            let id = try read32()
+            return .reference(Reference(node: node, creation: UInt32(try readByte()), ids: [id]))
+        case ExternalTermFormat.Tag.export:
+            let module = try readAtom()
+            let function = try readAtom()
+            guard case .integer(let arity) = try readTerm(), arity >= 0, arity <= 255 else {
+                throw TermDecodingError(.invalidValue("export arity"), at: start)
+            }
+            return .export(module: module, function: function, arity: arity)
+        case ExternalTermFormat.Tag.newFun:
+            return try readFun(start: start)
+        case ExternalTermFormat.Tag.compressed:
+            throw TermDecodingError(.invalidValue("compressed term inside a term"), at: start)
+        case ExternalTermFormat.Tag.fun:
+            throw TermDecodingError(.unsupported("FUN_EXT (removed in OTP 23)"), at: start)
+        case ExternalTermFormat.Tag.local:
+            throw TermDecodingError(.unsupported("LOCAL_EXT is only readable by the node that wrote it"), at: start)
+        default:
+            throw TermDecodingError(.unknownTag(tag), at: start)
+        }
+    }
+
+    mutating func readAtom() throws(TermDecodingError) -> Atom {
+        let start = offset
+        let tag = try readByte()
+        let count: Int
+        let latin1: Bool
+        switch tag {
+        case ExternalTermFormat.Tag.smallAtomUTF8: count = Int(try readByte()); latin1 = false
+        case ExternalTermFormat.Tag.atomUTF8: count = Int(try read16()); latin1 = false
+        case ExternalTermFormat.Tag.smallAtom: count = Int(try readByte()); latin1 = true
+        case ExternalTermFormat.Tag.atom: count = Int(try read16()); latin1 = true
+        case ExternalTermFormat.Tag.atomCacheRef:
+            let index = Int(try readByte())
+            guard index < decoder.atomCache.count else {
+                throw TermDecodingError(.invalidValue("atom cache reference \(index) not in the header"), at: start)
+            }
+            return decoder.atomCache[index]
+        default:
+            throw TermDecodingError(.invalidValue("expected an atom, found tag \(tag)"), at: start)
+        }
+        guard remaining >= count else { throw TermDecodingError(.truncated, at: offset) }
+        let slice = UnsafeRawBufferPointer(rebasing: raw[offset..<offset + count])
+        offset += count
+        if latin1 {
+            return Atom(String(slice.lazy.map { Character(Unicode.Scalar($0)) }))
+        }
+        guard let name = String(validating: slice, as: UTF8.self) else {
+            throw TermDecodingError(.invalidAtom, at: start)
+        }
+        return Atom(name)
+    }
+
+    mutating func readPid() throws(TermDecodingError) -> Pid {
+        let tag = try readByte()
+        let node = try readAtom()
+        let id = try read32()
+        let serial = try read32()
+        let creation = tag == ExternalTermFormat.Tag.newPid ? try read32() : UInt32(try readByte())
+        return Pid(node: node, id: id, serial: serial, creation: creation)
+    }
+
+    mutating func enter() throws(TermDecodingError) {
+        depth += 1
+        guard depth <= decoder.maxDepth else {
+            throw TermDecodingError(.tooDeep(limit: decoder.maxDepth), at: offset)
+        }
+    }
+
+    mutating func readTuple(arity: Int) throws(TermDecodingError) -> Term {
+        try require(arity, of: 1)
+        try enter()
+        defer { depth -= 1 }
+        var elements = [Term]()
+        elements.reserveCapacity(arity)
+        for _ in 0..<arity { elements.append(try readTerm()) }
+        return .tuple(elements)
+    }
+
+    mutating func readList() throws(TermDecodingError) -> Term {
+        let count = Int(try read32())
+        try require(count, of: 1)
+        try enter()
+        defer { depth -= 1 }
+        var elements = [Term]()
+        elements.reserveCapacity(count)
+        for _ in 0..<count { elements.append(try readTerm()) }
+        let tail = try readTerm()
+        if case .list([]) = tail { return .list(elements) }
+        return .list(elements, tail: tail)
+    }
+
+    mutating func readMap() throws(TermDecodingError) -> Term {
+        let start = offset - 1
+        let count = Int(try read32())
+        try require(count, of: 2)
+        try enter()
+        defer { depth -= 1 }
+        var pairs = [Term: Term](minimumCapacity: count)
+        for _ in 0..<count {
+            let key = try readTerm()
+            let value = try readTerm()
+            guard pairs.updateValue(value, forKey: key) == nil else {
+                throw TermDecodingError(.invalidValue("map has the key \(key.erlangDescription) twice"), at: start)
+            }
+        }
+        return .map(pairs)
+    }
+
+    mutating func readBig(digits count: Int) throws(TermDecodingError) -> Term {
+        let sign = try readByte()
+        guard sign <= 1 else { throw TermDecodingError(.invalidValue("big integer sign \(sign)"), at: offset - 1) }
+        guard remaining >= count else { throw TermDecodingError(.truncated, at: offset) }
+        let negative = sign == 1
+        if count <= 8 {
+            var magnitude: UInt64 = 0
+            for index in (0..<count).reversed() { magnitude = magnitude << 8 | UInt64(raw[offset + index]) }
+            offset += count
+            if !negative, magnitude <= UInt64(Int.max) { return .integer(Int(magnitude)) }
+            if negative, magnitude <= UInt64(Int.max) + 1 { return .integer(Int(truncatingIfNeeded: 0 &- magnitude)) }
+            let big = BigInt(magnitude)
+            return .bigInteger(negative ? -big : big)
+        }
+        var words = [UInt](repeating: 0, count: (count + 7) / 8)
+        for index in 0..<count {
+            words[index / 8] |= UInt(raw[offset + index]) << (8 * (index % 8))
+        }
+        offset += count
+        let magnitude = BigUInt(words: words)
+        return .integer(BigInt(sign: negative ? .minus : .plus, magnitude: magnitude))
+    }
+
+    mutating func readFun(start: Int) throws(TermDecodingError) -> Term {
+        let size = Int(try read32())
+        guard size >= 4, size - 4 <= remaining else { throw TermDecodingError(.truncated, at: offset) }
+        try enter()
+        defer { depth -= 1 }
+        let arity = try readByte()
+        let uniq = try readBytes(16)
+        let index = try read32()
+        let freeCount = Int(try read32())
+        try require(freeCount, of: 1)
+        let module = try readAtom()
+        let oldIndex = try readTerm()
+        let oldUniq = try readTerm()
+        let pid = try readTerm()
+        var free = [Term]()
+        free.reserveCapacity(freeCount)
+        for _ in 0..<freeCount { free.append(try readTerm()) }
+        guard offset - start - 1 == size else {
+            throw TermDecodingError(.invalidValue("fun size \(size) does not match its contents"), at: start)
+        }
+        return .fun(Fun(arity: arity, uniq: uniq, index: index, module: module,
+                        oldIndex: oldIndex, oldUniq: oldUniq, pid: pid, freeVariables: free))
+    }
+
+    mutating func readCompressed() throws(TermDecodingError) -> Term {
+        let start = offset - 1
+        let size = Int(try read32())
+        guard size <= decoder.maxUncompressedSize else {
+            throw TermDecodingError(.tooLarge("compressed term claims \(size) bytes"), at: start)
+        }
+        var input = ByteBuffer(bytes: UnsafeRawBufferPointer(rebasing: raw[offset...]))
+        var output = ByteBuffer()
+        output.reserveCapacity(size)
+        do {
+            try input.decompress(to: &output, with: .zlib())
+        } catch {
+            throw TermDecodingError(.invalidValue("compressed data is corrupt or larger than its declared \(size) bytes"), at: start)
+        }
+        guard output.readableBytes == size else {
+            throw TermDecodingError(.invalidValue("compressed term inflates to \(output.readableBytes) bytes, not \(size)"), at: start)
+        }
+        offset = raw.count - input.readableBytes
+        let inflated = Array(output.readableBytesView)
+        let depth = self.depth
+        let result = inflated.withUnsafeBytes { (innerRaw) -> Result<Term, TermDecodingError> in
+            do throws(TermDecodingError) {
+                // `readTerm`, not `readTopLevel`: like binary_to_term, a compressed term may not
+                // hold another one (which would also let each layer recurse without a depth bound).
+                var inner = Reader(innerRaw, decoder: decoder)
+                inner.depth = depth
+                let term = try inner.readTerm()
+                guard inner.offset == innerRaw.count else {
+                    throw TermDecodingError(.trailingBytes(innerRaw.count - inner.offset), at: start)
+                }
+                return .success(term)
+            } catch {
+                return .failure(error)
+            }
+        }
+        return try result.get()
+    }
+}

@@ -1,0 +1,117 @@
+import ErlangDist
+import Foundation
+
+/// A real OTP node started for a test: `erl -name|-sname` with a cookie, `numbat_test_peer`
+/// on its code path, detached from nothing (the harness holds its OS pid), and killed by
+/// `stop()`. Use `TestNode.with(...)` so the node is stopped on every path.
+public final class TestNode: @unchecked Sendable {
+    public enum NameStyle: Sendable { case long, short }
+
+    public let name: NodeName
+    public let release: OTPRelease
+    public let cookie: String
+    private let process: Process
+
+    /// Starts a node and waits until it is registered with EPMD and ready.
+    public init(release: OTPRelease, style: NameStyle = .long, cookie: String = "numbat-test-cookie",
+                alive: String? = nil, extraArgs: [String] = []) throws
+    {
+        let alive = alive ?? "t\(UInt32.random(in: 0...UInt32.max))"
+        let host = style == .long ? "127.0.0.1" : TestNode.shortHost
+        self.name = NodeName(alive: alive, host: host)
+        self.release = release
+        self.cookie = cookie
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: release.erl)
+        process.arguments = [style == .long ? "-name" : "-sname", style == .long ? name.description : alive,
+                             "-setcookie", cookie, "-noshell", "-noinput",
+                             "-pa", try TestNode.supportBeams().path] + extraArgs
+            + ["-eval", "numbat_test_peer:ready()"]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        process.standardInput = FileHandle.nullDevice
+        self.process = process
+        try process.run()
+        try TestNode.waitForReady(output.fileHandleForReading, process: process, name: name)
+    }
+
+    /// Runs `body` with a fresh node, stopping the node afterwards whatever happens.
+    public static func with<T>(release: OTPRelease, style: NameStyle = .long, cookie: String = "numbat-test-cookie",
+                               extraArgs: [String] = [], _ body: (TestNode) async throws -> T) async throws -> T
+    {
+        let node = try TestNode(release: release, style: style, cookie: cookie, extraArgs: extraArgs)
+        do {
+            let result = try await body(node)
+            node.stop()
+            return result
+        } catch {
+            node.stop()
+            throw error
+        }
+    }
+
+    /// Kills the node (SIGKILL) and waits for it to be gone.
+    public func stop() {
+        guard process.isRunning else { return }
+        kill(process.processIdentifier, SIGCONT)
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    /// Freezes the node (SIGSTOP), as a hung machine would look from the network.
+    public func freeze() { kill(process.processIdentifier, SIGSTOP) }
+    public func thaw() { kill(process.processIdentifier, SIGCONT) }
+
+    public var isRunning: Bool { process.isRunning }
+    public var osPid: Int32 { process.processIdentifier }
+
+    deinit { stop() }
+
+    public static let shortHost: String = {
+        var buffer = [CChar](repeating: 0, count: 256)
+        gethostname(&buffer, buffer.count)
+        let full = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return String(full.split(separator: ".").first ?? "localhost")
+    }()
+
+    /// Compiles `Tests/Support/erlang/*.erl` once per test process with OTP 25's erlc.
+    static func supportBeams() throws -> URL {
+        try compiledSupport.get()
+    }
+
+    private static let compiledSupport: Result<URL, any Error> = Result {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("numbat-test-beams-\(getpid())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let sources = try FileManager.default.contentsOfDirectory(at: PackagePaths.erlangSupport, includingPropertiesForKeys: nil)
+            .filter { $0.pathExtension == "erl" }
+        let erlc = Process()
+        erlc.executableURL = URL(fileURLWithPath: "/usr/bin/erlc")
+        erlc.arguments = ["-o", directory.path] + sources.map(\.path)
+        try erlc.run()
+        erlc.waitUntilExit()
+        guard erlc.terminationStatus == 0 else { throw ErlangScript.Failure(status: erlc.terminationStatus, output: "erlc failed") }
+        atexit { try? FileManager.default.removeItem(at: FileManager.default.temporaryDirectory.appendingPathComponent("numbat-test-beams-\(getpid())")) }
+        return directory
+    }
+
+    private static func waitForReady(_ handle: FileHandle, process: Process, name: NodeName) throws {
+        let deadline = Date().addingTimeInterval(30)
+        var seen = ""
+        while Date() < deadline {
+            let data = handle.availableData
+            if data.isEmpty {
+                throw ErlangScript.Failure(status: process.isRunning ? 0 : process.terminationStatus, output: "node \(name) exited before it was ready: \(seen)")
+            }
+            seen += String(decoding: data, as: UTF8.self)
+            if seen.contains("numbat-test-ready") {
+                // Keep draining output so the node never blocks on a full pipe.
+                handle.readabilityHandler = { handle in
+                    if handle.availableData.isEmpty { handle.readabilityHandler = nil }
+                }
+                return
+            }
+        }
+        throw ErlangScript.Failure(status: 0, output: "node \(name) not ready in 30 s: \(seen)")
+    }
+}

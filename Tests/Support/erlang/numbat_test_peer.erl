@@ -1,0 +1,65 @@
+%% Helpers loaded into the real OTP nodes that Numbat's tests start (compiled by OTP 25's
+%% erlc; the beam also loads on OTP 28). Each function is called over rpc by a Swift test.
+-module(numbat_test_peer).
+-export([start_echo/0, echo_loop/0, call/3, call/4, spawn_exiter/0, start_collector/0, collected/0,
+         watch/1, send_after_connect/3, big_binary/2, ready/0]).
+
+%% Printed on stdout once the node is up, so the test harness knows it can connect.
+ready() -> io:format("numbat-test-ready~n").
+
+%% A registered process that answers {From, Msg} with {echo, Msg}.
+start_echo() ->
+    Pid = spawn(fun echo_loop/0),
+    register(numbat_echo, Pid),
+    Pid.
+
+echo_loop() ->
+    receive
+        {From, Msg} -> From ! {echo, Msg}, echo_loop();
+        stop -> ok
+    end.
+
+%% gen_server:call into a Swift mailbox registered as Name on Node.
+call(Name, Node, Request) -> call(Name, Node, Request, 5000).
+call(Name, Node, Request, Timeout) -> gen_server:call({Name, Node}, Request, Timeout).
+
+%% A process that exits with R when sent {exit, R}.
+spawn_exiter() -> spawn(fun() -> receive {exit, R} -> exit(R) end end).
+
+%% A registered process that records node events and DOWN messages for later inspection.
+start_collector() ->
+    Parent = self(),
+    Pid = spawn(fun() ->
+        ok = net_kernel:monitor_nodes(true, [{node_type, all}, nodedown_reason]),
+        Parent ! collector_ready,
+        collector_loop([])
+    end),
+    register(numbat_collector, Pid),
+    receive collector_ready -> Pid end.
+
+collector_loop(Seen) ->
+    receive
+        {collected, From} -> From ! {collected, lists:reverse(Seen)}, collector_loop(Seen);
+        {watch, Pid} -> monitor(process, Pid), collector_loop(Seen);
+        Other -> collector_loop([Other | Seen])
+    end.
+
+collected() ->
+    numbat_collector ! {collected, self()},
+    receive {collected, Seen} -> Seen after 5000 -> timeout end.
+
+%% Asks the collector to monitor Pid (typically a Swift mailbox).
+watch(Pid) -> numbat_collector ! {watch, Pid}, ok.
+
+%% {Name, Node} ! Msg from a fresh process (exercises REG_SEND to a Swift node).
+send_after_connect(Name, Node, Msg) -> {Name, Node} ! Msg, ok.
+
+%% Sends a binary of Size bytes to Pid, and returns its MD5 so the test can compare.
+big_binary(Pid, Size) ->
+    Bin = crypto_free_random(Size),
+    Pid ! {big, Bin},
+    erlang:md5(Bin).
+
+crypto_free_random(Size) ->
+    rand:seed(exsss, {1, 2, 3}),
+    << <<(rand:uniform(256) - 1)>> || _ <- lists:seq(1, Size) >>.

