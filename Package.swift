@@ -55,6 +55,13 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        /// libFuzzer target for the term decoder (`scripts/fuzz.sh` builds it with `-sanitize=fuzzer`);
+        /// a plain build gives a replayer that runs the decoder over files named on the command line.
+        .executableTarget(
+            name: "ErlangTermFuzz",
+            dependencies: ["ErlangTerm"],
+            path: "Fuzz/ErlangTermFuzz"
+        ),
         /// Starts and stops real OTP nodes (OTP 25 from Debian, OTP 28 from PyPI) for tests and benchmarks.
         .target(
             name: "NumbatTestSupport",

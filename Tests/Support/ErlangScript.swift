@@ -11,10 +11,17 @@ public enum ErlangScript {
 
     /// Evaluates `expression` (which should end by calling `halt()`) and returns what it printed.
     @discardableResult
-    public static func run(_ release: OTPRelease, _ expression: String, extraArgs: [String] = []) throws -> String {
+    public static func run(_ release: OTPRelease, _ expression: String, extraArgs: [String] = []) async throws -> String {
+        try await offPool { try runBlocking(release, expression, extraArgs: extraArgs) }
+    }
+
+    /// `run`, blocking the calling thread; for code that is not async.
+    public static func runBlocking(_ release: OTPRelease, _ expression: String, extraArgs: [String] = []) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: release.erl)
         process.arguments = ["-noshell", "-noinput"] + extraArgs + ["-eval", expression]
+        // Crash dumps, if any, land in the temporary directory, not in the work tree.
+        process.currentDirectoryURL = FileManager.default.temporaryDirectory
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe

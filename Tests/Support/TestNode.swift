@@ -31,6 +31,7 @@ public final class TestNode: @unchecked Sendable {
         process.standardOutput = output
         process.standardError = output
         process.standardInput = FileHandle.nullDevice
+        process.currentDirectoryURL = FileManager.default.temporaryDirectory
         self.process = process
         try process.run()
         try TestNode.waitForReady(output.fileHandleForReading, process: process, name: name)
@@ -40,13 +41,13 @@ public final class TestNode: @unchecked Sendable {
     public static func with<T>(release: OTPRelease, style: NameStyle = .long, cookie: String = "numbat-test-cookie",
                                extraArgs: [String] = [], _ body: (TestNode) async throws -> T) async throws -> T
     {
-        let node = try TestNode(release: release, style: style, cookie: cookie, extraArgs: extraArgs)
+        let node = try await offPool { try TestNode(release: release, style: style, cookie: cookie, extraArgs: extraArgs) }
         do {
             let result = try await body(node)
-            node.stop()
+            await node.stopped()
             return result
         } catch {
-            node.stop()
+            await node.stopped()
             throw error
         }
     }
@@ -57,6 +58,11 @@ public final class TestNode: @unchecked Sendable {
         kill(process.processIdentifier, SIGCONT)
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
+    }
+
+    /// `stop()` off the cooperative pool.
+    public func stopped() async {
+        _ = try? await offPool { self.stop() }
     }
 
     /// Freezes the node (SIGSTOP), as a hung machine would look from the network.

@@ -39,6 +39,9 @@ extension LocalNode {
             connection.send(.unlinkIDAck(id: id, from: to, to: from))
         case .unlinkIDAck(let id, _, let to):
             _ = mailbox(for: to)?.state.withLockedValue { $0.unlinking.removeValue(forKey: id) }
+        case .monitor(_, .atom(let name), _) where Self.builtinNames.contains(name) && whereis(name.name) == nil:
+            // Monitoring our built-in net_kernel (gen_server:call does) succeeds; it never exits.
+            break
         case .monitor(let from, let target, let ref):
             let mailbox: Mailbox? = switch target {
             case .pid(let pid): self.mailbox(for: pid)
@@ -72,6 +75,9 @@ extension LocalNode {
             break
         }
     }
+
+    /// Names the node answers for itself when no mailbox has taken them.
+    static let builtinNames: Set<Atom> = ["net_kernel"]
 
     /// The mailbox a local pid names, if it is ours and open.
     func mailbox(for pid: Pid) -> Mailbox? {

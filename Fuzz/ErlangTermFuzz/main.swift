@@ -1,0 +1,2 @@
+// Placeholder; the codec helper fills this in.
+print("ErlangTermFuzz")

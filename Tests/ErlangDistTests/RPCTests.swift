@@ -1,0 +1,103 @@
+import ErlangDist
+import ErlangTerm
+import NumbatTestSupport
+import Testing
+
+@Suite("rpc against real OTP nodes")
+struct RPCTests {
+    @Test("erlang:memory/0 returns every memory area", arguments: OTPRelease.installed)
+    func memory(release: OTPRelease) async throws {
+        try await withPeer(release) { local, peer in
+            let memory = try await local.rpc(peer.name, "erlang", "memory")
+            let total = try #require(memory[.atom("total")]?.intValue)
+            let processes = try #require(memory[.atom("processes")]?.intValue)
+            let system = try #require(memory[.atom("system")]?.intValue)
+            #expect(total == processes + system)
+            #expect(total > 1_000_000)
+        }
+    }
+
+    @Test("init:script_id/0 names the boot script", arguments: OTPRelease.installed)
+    func scriptID(release: OTPRelease) async throws {
+        try await withPeer(release) { local, peer in
+            let id = try await local.rpc(peer.name, "init", "script_id")
+            let parts = try #require(id.tupleElements)
+            #expect(parts.count == 2)
+            #expect(parts[1].stringValue == release.rawValue)
+        }
+    }
+
+    @Test("a call that raises gives the Erlang reason", arguments: OTPRelease.installed)
+    func raising(release: OTPRelease) async throws {
+        try await withPeer(release) { local, peer in
+            do {
+                _ = try await local.rpc(peer.name, "erlang", "error", [.atom("boom")])
+                Issue.record("expected badrpc")
+            } catch DistributionError.badRPC(let reason) {
+                // {'EXIT', {boom, Stacktrace}}
+                #expect(reason[element: 0] == .atom("EXIT"))
+                #expect(reason[element: 1]?[element: 0] == .atom("boom"))
+                #expect(DistributionError.badRPC(reason).description.contains("boom"))
+            }
+            do {
+                _ = try await local.rpc(peer.name, "no_such_module", "f")
+                Issue.record("expected badrpc")
+            } catch DistributionError.badRPC(let reason) {
+                #expect(reason.description.contains("undef"))
+            }
+        }
+    }
+
+    @Test("a call that times out leaves nothing behind", arguments: OTPRelease.installed)
+    func timeout(release: OTPRelease) async throws {
+        try await withPeer(release) { local, peer in
+            try await local.connect(to: peer.name)
+            let clock = ContinuousClock()
+            let start = clock.now
+            do {
+                _ = try await local.rpc(peer.name, "timer", "sleep", [1500], timeout: .milliseconds(300))
+                Issue.record("expected a timeout")
+            } catch DistributionError.timeout {
+                #expect(clock.now - start < .seconds(1))
+            }
+            #expect(local.statistics.pendingReplies == 0)
+            // The late reply arrives and is dropped; the connection keeps working.
+            try await Task.sleep(for: .milliseconds(1500))
+            #expect(try await local.rpc(peer.name, "erlang", "node") == .atom(Atom(peer.name.description)))
+            #expect(local.statistics.pendingReplies == 0)
+            #expect(local.statistics.connections == 1)
+        }
+    }
+
+    @Test("many concurrent calls on one connection each get their own answer", arguments: OTPRelease.installed)
+    func concurrent(release: OTPRelease) async throws {
+        try await withPeer(release) { local, peer in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 0..<200 {
+                    group.addTask {
+                        let reversed = try await local.rpc(peer.name, "lists", "reverse", [.list([.integer(index), 1, 2])])
+                        #expect(reversed == .list([2, 1, .integer(index)]))
+                    }
+                }
+                try await group.waitForAll()
+            }
+            #expect(local.statistics.pendingReplies == 0)
+        }
+    }
+
+    @Test("exotic results decode and print readably", arguments: OTPRelease.installed)
+    func exotic(release: OTPRelease) async throws {
+        try await withPeer(release) { local, peer in
+            let ref = try await local.rpc(peer.name, "erlang", "make_ref")
+            #expect(ref.referenceValue?.node == Atom(peer.name.description))
+            let pid = try await local.rpc(peer.name, "erlang", "whereis", [.atom("init")])
+            #expect(pid.pidValue?.node == Atom(peer.name.description))
+            let big = try await local.rpc(peer.name, "erlang", "binary_to_integer", [Term("123456789012345678901234567890")])
+            #expect(big.description == "123456789012345678901234567890")
+            let port = try await local.rpc(peer.name, "erlang", "list_to_port", [.string("#Port<0.4>")])
+            if case .port = port {} else { Issue.record("expected a port, got \(port)") }
+            let fun = try await local.rpc(peer.name, "erlang", "make_fun", [.atom("lists"), .atom("map"), 2])
+            #expect(fun == .export(module: "lists", function: "map", arity: 2))
+        }
+    }
+}
