@@ -2,7 +2,7 @@
 %% erlc; the beam also loads on OTP 28). Each function is called over rpc by a Swift test.
 -module(numbat_test_peer).
 -export([start_echo/0, echo_loop/0, call/3, call/4, spawn_exiter/0, start_collector/0, collected/0,
-         watch/1, send_after_connect/3, big_binary/2, ready/0]).
+         watch/1, link_to/1, await_seen/2, send_after_connect/3, big_binary/2, ready/0]).
 
 %% Printed on stdout once the node is up, so the test harness knows it can connect.
 ready() -> io:format("numbat-test-ready~n").
@@ -30,6 +30,7 @@ spawn_exiter() -> spawn(fun() -> receive {exit, R} -> exit(R) end end).
 start_collector() ->
     Parent = self(),
     Pid = spawn(fun() ->
+        process_flag(trap_exit, true),
         ok = net_kernel:monitor_nodes(true, [{node_type, all}, nodedown_reason]),
         Parent ! collector_ready,
         collector_loop([])
@@ -41,6 +42,7 @@ collector_loop(Seen) ->
     receive
         {collected, From} -> From ! {collected, lists:reverse(Seen)}, collector_loop(Seen);
         {watch, Pid} -> monitor(process, Pid), collector_loop(Seen);
+        {link, Pid, From} -> From ! {linked, catch link(Pid)}, collector_loop(Seen);
         Other -> collector_loop([Other | Seen])
     end.
 
@@ -50,6 +52,22 @@ collected() ->
 
 %% Asks the collector to monitor Pid (typically a Swift mailbox).
 watch(Pid) -> numbat_collector ! {watch, Pid}, ok.
+
+%% Links the collector (which traps exits) to Pid; its EXIT is then collected.
+link_to(Pid) ->
+    numbat_collector ! {link, Pid, self()},
+    receive {linked, R} -> R after 5000 -> timeout end.
+
+%% Waits up to Timeout ms for a collected message whose first element is Tag ('DOWN', 'EXIT',
+%% nodedown, nodeup) and returns the first one, or timeout. Polls the collector, so a test waits
+%% only as long as the event takes.
+await_seen(Tag, Timeout) when Timeout =< 0 ->
+    case [M || M <- collected(), is_tuple(M), element(1, M) =:= Tag] of [M | _] -> M; [] -> timeout end;
+await_seen(Tag, Timeout) ->
+    case [M || M <- collected(), is_tuple(M), element(1, M) =:= Tag] of
+        [M | _] -> M;
+        [] -> receive after 10 -> await_seen(Tag, Timeout - 10) end
+    end.
 
 %% {Name, Node} ! Msg from a fresh process (exercises REG_SEND to a Swift node).
 send_after_connect(Name, Node, Msg) -> {Name, Node} ! Msg, ok.
