@@ -70,5 +70,6 @@ let package = Package(
         ),
         .testTarget(name: "ErlangTermTests", dependencies: ["ErlangTerm", "NumbatTestSupport"]),
         .testTarget(name: "ErlangDistTests", dependencies: ["ErlangDist", "NumbatTestSupport"]),
+        .testTarget(name: "NumbatCLITests", dependencies: ["NumbatTestSupport"]),
     ]
 )

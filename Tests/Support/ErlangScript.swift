@@ -1,7 +1,8 @@
 import Foundation
 
-/// Runs short Erlang programs with `erl -noshell` (no distribution), for tests that need the BEAM
-/// as a reference: encoding, decoding and comparing terms.
+/// Runs short Erlang programs with `erl -noshell`, for tests that need the BEAM as a reference
+/// (encoding, decoding and comparing terms) or as a short-lived peer (`net_adm:ping` from a
+/// fresh node).
 public enum ErlangScript {
     public struct Failure: Error, CustomStringConvertible {
         public let status: Int32
@@ -17,21 +18,9 @@ public enum ErlangScript {
 
     /// `run`, blocking the calling thread; for code that is not async.
     public static func runBlocking(_ release: OTPRelease, _ expression: String, extraArgs: [String] = []) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: release.erl)
-        process.arguments = ["-noshell", "-noinput"] + extraArgs + ["-eval", expression]
-        // Crash dumps, if any, land in the temporary directory, not in the work tree.
-        process.currentDirectoryURL = FileManager.default.temporaryDirectory
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let output = String(decoding: data, as: UTF8.self)
-        guard process.terminationStatus == 0 else {
-            throw Failure(status: process.terminationStatus, output: output)
-        }
+        let result = try ChildProcess.runBlocking(release.erl, ["-noshell", "-noinput"] + extraArgs + ["-eval", expression])
+        let output = result.standardOutput + result.standardError
+        guard result.status == 0 else { throw Failure(status: result.status, output: output) }
         return output
     }
 }

@@ -1,0 +1,49 @@
+import Foundation
+
+/// Runs a program to completion and captures what it printed: the `erl` scripts of the tests
+/// and the `numbat` CLI under test.
+public struct ChildProcess: Sendable {
+    public let status: Int32
+    public let standardOutput: String
+    public let standardError: String
+
+    /// Runs `executable` with `arguments` off the cooperative pool (see `offPool`).
+    public static func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) async throws -> ChildProcess {
+        try await offPool { try runBlocking(executable, arguments, environment: environment) }
+    }
+
+    /// `run`, blocking the calling thread.
+    public static func runBlocking(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> ChildProcess {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        if let environment { process.environment = environment }
+        // Crash dumps, if any, land in the temporary directory, not in the work tree.
+        process.currentDirectoryURL = FileManager.default.temporaryDirectory
+        process.standardInput = FileHandle.nullDevice
+        let output = Pipe()
+        let error = Pipe()
+        process.standardOutput = output
+        process.standardError = error
+        try process.run()
+        // Drain stderr on its own thread so neither pipe can fill up and stall the child.
+        let errorData = LockedData()
+        let drain = Thread { errorData.set(error.fileHandleForReading.readDataToEndOfFile()) }
+        drain.start()
+        let outputData = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        while !errorData.isSet { usleep(1000) }
+        return ChildProcess(status: process.terminationStatus,
+                            standardOutput: String(decoding: outputData, as: UTF8.self),
+                            standardError: String(decoding: errorData.value, as: UTF8.self))
+    }
+}
+
+private final class LockedData: @unchecked Sendable {
+    private let lock = NSLock()
+    private var data: Data?
+
+    func set(_ value: Data) { lock.withLock { data = value } }
+    var isSet: Bool { lock.withLock { data != nil } }
+    var value: Data { lock.withLock { data ?? Data() } }
+}
