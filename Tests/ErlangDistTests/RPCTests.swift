@@ -101,3 +101,35 @@ struct RPCTests {
         }
     }
 }
+
+@Suite("per-node cookies")
+struct CookieTests {
+    @Test("one local node reaches nodes with different cookies, dialling out and being dialled")
+    func perNodeCookies() async throws {
+        try await TestNode.with(release: .otp25, cookie: "first-cookie") { first in
+            try await TestNode.with(release: .otp25, cookie: "second-cookie") { (second: TestNode) async throws in
+                let local = try makeLocalNode(cookie: "default-cookie")
+                await expectError(try await local.connect(to: first.name)) {
+                    if case .authenticationFailed = $0 { true } else { false }
+                }
+                local.setCookie("first-cookie", for: first.name)
+                local.setCookie("second-cookie", for: second.name)
+                #expect(try await local.rpc(first.name, "erlang", "get_cookie") == .atom("first-cookie"))
+                #expect(try await local.rpc(second.name, "erlang", "get_cookie") == .atom("second-cookie"))
+
+                // Incoming: a node dials a listening local node with the cookie set for its name;
+                // a stranger with a cookie not set for it is refused.
+                try await local.listen()
+                let me = local.localName(for: second.name)
+                let caller = NodeName(alive: "caller\(UInt32.random(in: 0...UInt32.max))", host: "127.0.0.1")
+                local.setCookie("caller-cookie", for: caller)
+                let ping = "io:format(\"~p~n\", [net_adm:ping('\(me)')]), halt()."
+                let known = try await ErlangScript.run(.otp25, ping, extraArgs: ["-name", caller.description, "-setcookie", "caller-cookie"])
+                #expect(known.contains("pong"))
+                let stranger = try await ErlangScript.run(.otp25, ping, extraArgs: ["-name", "stranger\(UInt32.random(in: 0...UInt32.max))@127.0.0.1", "-setcookie", "caller-cookie"])
+                #expect(stranger.contains("pang"))
+                await local.shutdown()
+            }
+        }
+    }
+}

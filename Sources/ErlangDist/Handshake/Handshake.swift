@@ -40,13 +40,16 @@ struct Handshake {
     private let nameForPeer: (String) -> String
     let localFlags: DistributionFlags
     let localCreation: UInt32
-    let cookie: String
+    /// The cookie; an acceptor may switch to the one set for the peer once it knows its name.
+    private(set) var cookie: String
+    private let cookieForPeer: (String) -> String?
     private var state: State = .idle
     /// Source of challenges; injectable so tests are deterministic.
     private var nextChallenge: () -> UInt32
 
     init(role: Role, localName: String, flags: DistributionFlags, creation: UInt32, cookie: String,
          nameForPeer: @escaping (String) -> String = { _ in "" },
+         cookieForPeer: @escaping (String) -> String? = { _ in nil },
          challenge: @escaping () -> UInt32 = { UInt32.random(in: .min ... .max) })
     {
         self.role = role
@@ -55,6 +58,7 @@ struct Handshake {
         self.localFlags = flags
         self.localCreation = creation
         self.cookie = cookie
+        self.cookieForPeer = cookieForPeer
         self.nextChallenge = challenge
         state = role == .acceptor ? .awaitingName : .idle
     }
@@ -136,6 +140,7 @@ struct Handshake {
             let name = try reader.string16()
             _ = try NodeName(name)
             localName = nameForPeer(name)
+            if let peerCookie = cookieForPeer(name) { cookie = peerCookie }
             let outcome = Outcome(peerName: name, peerCreation: creation, flags: try negotiate(peerFlags, peer: name))
             let ours = nextChallenge()
             state = .awaitingReply(ourChallenge: ours, outcome: outcome)

@@ -74,7 +74,7 @@ extension LocalNode {
         }
         let handshake = Handshake(
             role: .initiator(expectedPeer: peer.description), localName: localName(for: peer).description,
-            flags: .numbat, creation: creation, cookie: configuration.cookie)
+            flags: .numbat, creation: creation, cookie: cookie(for: peer.description))
         let eventLoop = group.next()
         let established = eventLoop.makePromise(of: NodeConnection.self)
         let handler = DistributionChannelHandler(handshake: handshake, dialled: peer, settings: handlerSettings, delegate: self, established: established)

@@ -18,7 +18,8 @@ extension LocalNode {
                     let handshake = Handshake(
                         role: .acceptor, localName: name.description, flags: .numbat, creation: creation,
                         cookie: configuration.cookie,
-                        nameForPeer: { [self] peer in ((try? NodeName(peer)).map { localName(for: $0) } ?? name).description })
+                        nameForPeer: { [self] peer in ((try? NodeName(peer)).map { localName(for: $0) } ?? name).description },
+                        cookieForPeer: { [self] peer in state.withLockedValue { $0.cookies[Atom(peer)] } })
                     let established = channel.eventLoop.makePromise(of: NodeConnection.self)
                     established.futureResult.whenFailure { [logger] error in
                         logger.info("incoming connection refused", metadata: ["reason": "\(error)"])

@@ -59,6 +59,8 @@ public final class LocalNode: Sendable {
         var epmdRegistration: (any Channel)?
         var listenPort: Int?
         var subscribers: [UInt64: AsyncStream<NodeEvent>.Continuation] = [:]
+        /// Cookies set for particular peers, as `erlang:set_cookie/2` does.
+        var cookies: [Atom: String] = [:]
         var nextSubscriber: UInt64 = 0
         var isShutDown = false
     }
@@ -138,6 +140,25 @@ public final class LocalNode: Sendable {
             } while state.receivers[state.nextID] != nil
             return state.nextID
         }
+    }
+
+    // MARK: Cookies
+
+    /// Uses `cookie` for `peer` instead of the configured one, in both directions, like
+    /// `erlang:set_cookie(Node, Cookie)`: one Numbat manages clusters with different cookies.
+    /// Takes effect at the next connection to `peer`.
+    public func setCookie(_ cookie: String, for peer: NodeName) {
+        state.withLockedValue { $0.cookies[peer.atom] = cookie }
+    }
+
+    /// Forgets the cookie set for `peer`; the configured one applies again.
+    public func removeCookie(for peer: NodeName) {
+        state.withLockedValue { _ = $0.cookies.removeValue(forKey: peer.atom) }
+    }
+
+    /// The cookie used with `peer`.
+    func cookie(for peer: String) -> String {
+        state.withLockedValue { $0.cookies[Atom(peer)] } ?? configuration.cookie
     }
 
     // MARK: Mailboxes
