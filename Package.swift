@@ -17,6 +17,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/attaswift/BigInt.git", from: "6.0.1"),
         .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.1"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
         /// External Term Format: values, encoder, decoder. No I/O.
@@ -39,10 +43,44 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        /// IDs, the domain model, the event bus, store protocols, secrets. No I/O beyond the key file.
+        .target(
+            name: "NumbatCore",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
+        /// The embedded store: SQLite (GRDB, WAL, versioned migrations).
+        .target(
+            name: "NumbatStore",
+            dependencies: ["NumbatCore", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
+        /// One folder per service (Topology, NodeManager, ...): routes, master part, per-node part.
+        .target(
+            name: "NumbatServices",
+            dependencies: [
+                "NumbatCore", "ErlangDist",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        /// The Hummingbird application: auth, errors, WebSocket hub, configuration, lifecycle.
+        .target(
+            name: "NumbatServer",
+            dependencies: [
+                "NumbatCore", "NumbatStore", "NumbatServices", "ErlangDist",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            resources: [.copy("Resources/openapi.json")]
+        ),
         .executableTarget(
             name: "numbat",
             dependencies: [
-                "ErlangDist",
+                "ErlangDist", "NumbatServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -71,5 +109,13 @@ let package = Package(
         .testTarget(name: "ErlangTermTests", dependencies: ["ErlangTerm", "NumbatTestSupport"]),
         .testTarget(name: "ErlangDistTests", dependencies: ["ErlangDist", "NumbatTestSupport"]),
         .testTarget(name: "NumbatCLITests", dependencies: ["NumbatTestSupport"]),
+        .testTarget(
+            name: "NumbatServerTests",
+            dependencies: [
+                "NumbatServer", "NumbatStore", "NumbatServices", "NumbatCore", "NumbatTestSupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+            ]
+        ),
     ]
 )

@@ -1,0 +1,47 @@
+import Hummingbird
+import Logging
+import NumbatCore
+import NumbatServices
+
+/// Makes every failure a JSON error document: Hummingbird's own errors (no route, bad path
+/// parameter, body too large) and unexpected ones, which are logged and reported as 500
+/// without details that could carry secrets.
+struct ErrorMiddleware: RouterMiddleware {
+    typealias Context = NumbatRequestContext
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as NumbatError {
+            throw error
+        } catch let error as HTTPError {
+            throw NumbatError(Self.kind(error.status), Self.code(error.status), error.body ?? Self.message(error.status, request))
+        } catch let error as any HTTPResponseError {
+            throw NumbatError(Self.kind(error.status), Self.code(error.status), Self.message(error.status, request))
+        } catch {
+            context.logger.error("request failed", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
+            throw NumbatError(.internalError, "internal_error", "the server failed to handle the request; its log has the details")
+        }
+    }
+
+    static func kind(_ status: HTTPResponse.Status) -> NumbatError.Kind {
+        switch status.code {
+        case 401: .unauthorized
+        case 403: .forbidden
+        case 404, 405: .notFound
+        case 409: .conflict
+        case 413: .payloadTooLarge
+        case 422: .unprocessable
+        case 400..<500: .badRequest
+        default: .internalError
+        }
+    }
+
+    static func code(_ status: HTTPResponse.Status) -> String {
+        status.reasonPhrase.lowercased().replacingOccurrences(of: " ", with: "_")
+    }
+
+    static func message(_ status: HTTPResponse.Status, _ request: Request) -> String {
+        status.code == 404 ? "no such resource: \(request.method) \(request.uri.path)" : status.reasonPhrase
+    }
+}

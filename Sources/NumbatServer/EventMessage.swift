@@ -1,0 +1,47 @@
+import Foundation
+import NumbatCore
+
+/// An event as WebSocket clients see it: `{"type": "node_state", "topic": "node", "time": ...,
+/// ...}` with the event's own fields beside.
+struct EventMessage: Encodable {
+    let event: NumbatEvent
+
+    enum Keys: String, CodingKey {
+        case type, topic, time, node, from, id, name, family
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: Keys.self)
+        try container.encode(event.topic, forKey: .topic)
+        try container.encode(event.time, forKey: .time)
+        switch event.kind {
+        case .nodeAdded(let node):
+            try container.encode("node_added", forKey: .type)
+            try container.encode(node, forKey: .node)
+        case .nodeStateChanged(let node, let from):
+            try container.encode("node_state", forKey: .type)
+            try container.encode(node, forKey: .node)
+            try container.encode(from, forKey: .from)
+        case .nodeRemoved(let id, let name):
+            try container.encode("node_removed", forKey: .type)
+            try container.encode(id, forKey: .id)
+            try container.encode(name, forKey: .name)
+        case .familyCreated(let family):
+            try container.encode("family_created", forKey: .type)
+            try container.encode(family, forKey: .family)
+        case .familyRemoved(let id, let name):
+            try container.encode("family_removed", forKey: .type)
+            try container.encode(id, forKey: .id)
+            try container.encode(name, forKey: .name)
+        }
+    }
+
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.sortedKeys]
+        return encoder
+    }()
+
+    var json: String { String(decoding: (try? Self.encoder.encode(self)) ?? Data("{}".utf8), as: UTF8.self) }
+}

@@ -1,0 +1,132 @@
+import ErlangDist
+import Foundation
+import Hummingbird
+import HummingbirdWebSocket
+import Logging
+import NIOCore
+import NumbatCore
+import NumbatServices
+import NumbatStore
+import ServiceLifecycle
+
+/// One Numbat server: the store, the hidden node, the event bus, the services in start order,
+/// and the HTTP/WebSocket front. `numbat serve` runs one; tests build one per test.
+public final class NumbatServer: Sendable {
+    public let configuration: ServerConfiguration
+    public let store: SQLiteStore
+    public let bus: EventBus
+    public let nodes: NodeManager
+    /// In start order: the node manager first, as every other service talks to nodes through it.
+    public let services: [any NumbatService]
+    let logger: Logger
+
+    public init(configuration: ServerConfiguration, logger: Logger? = nil) throws {
+        var logger = logger ?? Logger(label: "numbat")
+        logger.logLevel = configuration.logLevel
+        self.configuration = configuration
+        self.logger = logger
+        store = try SQLiteStore(directory: URL(fileURLWithPath: configuration.dataDirectory))
+        bus = EventBus()
+        // Managed nodes each get their own cookie (`setCookie`); this one is never used to dial.
+        let local = try LocalNode(.init(name: configuration.nodeName, cookie: APIToken.generateSecret()), logger: logger)
+        var settings = NodeManager.Settings()
+        settings.reconnectInitial = .milliseconds(Int(configuration.reconnectInitialSeconds * 1000))
+        settings.reconnectMaximum = .milliseconds(Int(configuration.reconnectMaximumSeconds * 1000))
+        nodes = NodeManager(local: local, store: store, bus: bus, settings: settings, logger: logger)
+        let context = ServiceContext(store: store, bus: bus, nodes: nodes, logger: logger)
+        services = [NodeManagerService(context: context), TopologyService(context: context)]
+    }
+
+    /// The router with every route: services', tokens, events, health and the OpenAPI document.
+    public func makeRouter() -> Router<NumbatRequestContext> {
+        let router = Router(context: NumbatRequestContext.self)
+        router.middlewares.add(ErrorMiddleware())
+        router.middlewares.add(AuthenticationMiddleware(tokens: store, allowLoopbackWithoutToken: configuration.listensOnLoopbackOnly))
+        let api = router.group("api")
+        api.get("health") { _, _ in HealthReport(status: "ok", managedNodes: self.nodes.managedCount) }
+        api.get("openapi.json") { _, _ in try OpenAPIDocument.response() }
+        TokenRoutes.addRoutes(to: api, store: store)
+        for service in services { service.addRoutes(to: api) }
+        EventSocket.addRoute(to: router, bus: bus)
+        return router
+    }
+
+    /// The HTTP application on the configured address.
+    public func makeApplication(onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }) -> some ApplicationProtocol {
+        let router = makeRouter()
+        return Application(
+            router: router,
+            server: .http1WebSocketUpgrade(webSocketRouter: router),
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "numbat"),
+            onServerRunning: onServerRunning,
+            logger: logger)
+    }
+
+    /// Creates the first admin token if there is none and writes it, alone, to `admin-token`
+    /// (mode 0600) in the data directory. Returns the file's path when it made one.
+    @discardableResult
+    public func bootstrapAdmin() async throws -> URL? {
+        guard try await store.tokens().isEmpty else { return nil }
+        let (_, secret) = try await TokenRoutes.create(name: "admin", role: .admin, in: store)
+        let file = store.directory.appendingPathComponent("admin-token")
+        try? FileManager.default.removeItem(at: file)
+        guard FileManager.default.createFile(atPath: file.path, contents: Data((secret + "\n").utf8), attributes: [.posixPermissions: 0o600]) else {
+            throw ConfigurationError("cannot write \(file.path)")
+        }
+        logger.notice("created the first admin API token; it is in \(file.path)")
+        return file
+    }
+
+    /// Starts the services in order.
+    public func start() async throws {
+        let migrations = try store.appliedMigrations()
+        logger.info("store ready", metadata: ["migrations": "\(migrations.count)", "directory": "\(store.directory.path)"])
+        try await bootstrapAdmin()
+        for service in services {
+            try await service.start()
+            logger.debug("service started", metadata: ["service": "\(service.name)"])
+        }
+    }
+
+    /// Stops the services in reverse order, closes every distribution connection and flushes
+    /// the store.
+    public func stop() async {
+        logger.info("shutting down")
+        for service in services.reversed() { await service.stop() }
+        bus.finish()
+        await nodes.local.shutdown()
+        do {
+            try store.close()
+        } catch {
+            logger.error("closing the store failed", metadata: ["error": "\(error)"])
+        }
+        logger.info("stopped")
+    }
+
+    /// Runs until SIGTERM or SIGINT, then shuts down gracefully.
+    public func run(onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }) async throws {
+        if !configuration.listensOnLoopbackOnly {
+            logger.notice("listening on \(configuration.host): every request needs an API token")
+        }
+        try await start()
+        let application = makeApplication(onServerRunning: onServerRunning)
+        let group = ServiceGroup(configuration: .init(services: [application], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            await stop()
+            throw error
+        }
+        await stop()
+    }
+}
+
+struct HealthReport: ResponseEncodable {
+    var status: String
+    var managedNodes: Int
+
+    enum CodingKeys: String, CodingKey {
+        case status
+        case managedNodes = "managed_nodes"
+    }
+}

@@ -1,0 +1,124 @@
+import Foundation
+import Logging
+
+/// Everything `numbat serve` can be told, from a JSON file, environment variables and flags,
+/// each overriding the one before.
+public struct ServerConfiguration: Sendable, Equatable {
+    public var host = "127.0.0.1"
+    public var port = 8080
+    public var dataDirectory = "./numbat-data"
+    /// The hidden node's name (alive part; the host part follows each peer's name style).
+    public var nodeName = "numbat"
+    public var logLevel: Logger.Level = .info
+    public var reconnectInitialSeconds: Double = 2
+    public var reconnectMaximumSeconds: Double = 30
+
+    public init() {}
+
+    /// The parts of a configuration a source may set; unset parts leave the value as it was.
+    public struct Overrides: Codable, Sendable, Equatable {
+        public var host: String?
+        public var port: Int?
+        public var dataDirectory: String?
+        public var nodeName: String?
+        public var logLevel: String?
+        public var reconnectInitialSeconds: Double?
+        public var reconnectMaximumSeconds: Double?
+
+        public init(host: String? = nil, port: Int? = nil, dataDirectory: String? = nil, nodeName: String? = nil,
+                    logLevel: String? = nil, reconnectInitialSeconds: Double? = nil, reconnectMaximumSeconds: Double? = nil)
+        {
+            self.host = host
+            self.port = port
+            self.dataDirectory = dataDirectory
+            self.nodeName = nodeName
+            self.logLevel = logLevel
+            self.reconnectInitialSeconds = reconnectInitialSeconds
+            self.reconnectMaximumSeconds = reconnectMaximumSeconds
+        }
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case host, port
+            case dataDirectory = "data_dir"
+            case nodeName = "node_name"
+            case logLevel = "log_level"
+            case reconnectInitialSeconds = "reconnect_initial_seconds"
+            case reconnectMaximumSeconds = "reconnect_max_seconds"
+        }
+
+        /// The environment variables read, `NUMBAT_` and the file key in capitals.
+        public static func fromEnvironment(_ environment: [String: String]) throws -> Overrides {
+            func value(_ key: CodingKeys) -> String? { environment["NUMBAT_" + key.rawValue.uppercased()] }
+            func number<T: LosslessStringConvertible>(_ key: CodingKeys) throws -> T? {
+                guard let text = value(key) else { return nil }
+                guard let parsed = T(text) else { throw ConfigurationError("NUMBAT_\(key.rawValue.uppercased())=\(text) is not a number") }
+                return parsed
+            }
+            return Overrides(host: value(.host), port: try number(.port), dataDirectory: value(.dataDirectory),
+                             nodeName: value(.nodeName), logLevel: value(.logLevel),
+                             reconnectInitialSeconds: try number(.reconnectInitialSeconds),
+                             reconnectMaximumSeconds: try number(.reconnectMaximumSeconds))
+        }
+
+        /// A JSON file with the same keys, e.g. `{"port": 9090, "data_dir": "/var/lib/numbat"}`.
+        public static func fromFile(_ path: String) throws -> Overrides {
+            let data: Data
+            do {
+                data = try Data(contentsOf: URL(fileURLWithPath: path))
+            } catch {
+                throw ConfigurationError("cannot read the configuration file \(path): \(error.localizedDescription)")
+            }
+            if let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {
+                let unknown = Set(object.keys).subtracting(CodingKeys.allCases.map(\.rawValue))
+                if !unknown.isEmpty {
+                    throw ConfigurationError("\(path): unknown setting(s) \(unknown.sorted().joined(separator: ", "))")
+                }
+            }
+            do {
+                return try JSONDecoder().decode(Overrides.self, from: data)
+            } catch {
+                throw ConfigurationError("\(path) is not a valid configuration: \(error)")
+            }
+        }
+    }
+
+    public mutating func apply(_ overrides: Overrides) throws {
+        if let host = overrides.host { self.host = host }
+        if let port = overrides.port {
+            guard (0...65535).contains(port) else { throw ConfigurationError("port \(port) is out of range") }
+            self.port = port
+        }
+        if let directory = overrides.dataDirectory { dataDirectory = directory }
+        if let name = overrides.nodeName { nodeName = name }
+        if let level = overrides.logLevel {
+            guard let parsed = Logger.Level(rawValue: level) else {
+                throw ConfigurationError("log level \(level) is not one of trace, debug, info, notice, warning, error, critical")
+            }
+            logLevel = parsed
+        }
+        if let seconds = overrides.reconnectInitialSeconds { reconnectInitialSeconds = seconds }
+        if let seconds = overrides.reconnectMaximumSeconds { reconnectMaximumSeconds = seconds }
+        guard reconnectInitialSeconds > 0, reconnectMaximumSeconds >= reconnectInitialSeconds else {
+            throw ConfigurationError("reconnect delays must be positive, the maximum at least the initial one")
+        }
+    }
+
+    /// File, then environment, then flags.
+    public static func load(file: String?, environment: [String: String], flags: Overrides) throws -> ServerConfiguration {
+        var configuration = ServerConfiguration()
+        if let file = file ?? environment["NUMBAT_CONFIG"] { try configuration.apply(try .fromFile(file)) }
+        try configuration.apply(try .fromEnvironment(environment))
+        try configuration.apply(flags)
+        return configuration
+    }
+
+    /// Whether the server listens on loopback only: only then may loopback callers skip tokens.
+    public var listensOnLoopbackOnly: Bool {
+        host == "localhost" || host == "::1" || host.hasPrefix("127.")
+    }
+}
+
+public struct ConfigurationError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

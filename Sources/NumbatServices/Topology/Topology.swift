@@ -1,0 +1,147 @@
+import ErlangDist
+import ErlangTerm
+import Foundation
+import Logging
+import NumbatCore
+
+/// The topology service's master part (seed 4.2.1): adds running nodes (checking name, cookie and
+/// reachability before anything is stored), discovers the nodes they are connected to, removes
+/// nodes, and describes families and the connection graph. It talks to nodes only through the
+/// node manager.
+public final class Topology: Sendable {
+    let store: any NodeStore & FamilyStore
+    let nodes: NodeManager
+    let bus: EventBus
+    let logger: Logger
+    /// Upper bound on one discovery, so a huge mesh cannot keep a request running for ever.
+    let discoveryLimit: Int
+
+    public init(store: any NodeStore & FamilyStore, nodes: NodeManager, bus: EventBus, logger: Logger, discoveryLimit: Int = 1000) {
+        self.store = store
+        self.nodes = nodes
+        self.bus = bus
+        self.logger = logger
+        self.discoveryLimit = discoveryLimit
+    }
+
+    /// A node that discovery found but could not add, and why.
+    public struct Skipped: Codable, Sendable, Equatable {
+        public var name: String
+        public var reason: String
+    }
+
+    public struct AddResult: Codable, Sendable, Equatable {
+        /// The node asked for.
+        public var node: ManagedNode
+        /// Nodes added by discovery.
+        public var discovered: [ManagedNode]
+        /// Nodes discovery found but could not add (other cookie, unreachable).
+        public var skipped: [Skipped]
+    }
+
+    /// Adds the running node `name`: connects with `cookie`, reads its release and boot script,
+    /// files it in the automatic family of that boot script, stores it UP and hands it to the
+    /// node manager. With `discover`, then adds every node it is connected to that accepts the
+    /// same cookie, and theirs, recursively.
+    public func addNode(name text: String, cookie: String, discover: Bool) async throws -> AddResult {
+        let name: NodeName
+        do {
+            name = try NodeName(text)
+        } catch {
+            throw NumbatError.badRequest("invalid_node_name", error.description)
+        }
+        guard !cookie.isEmpty else { throw NumbatError.badRequest("invalid_cookie", "the cookie must not be empty") }
+        if try await store.node(named: name.description) != nil {
+            throw NumbatError.conflict("node_exists", "\(name) is already managed")
+        }
+        let node = try await add(name, cookie: cookie, discoveredFrom: nil)
+        guard discover else { return AddResult(node: node, discovered: [], skipped: []) }
+        let (found, skipped) = await discoverNeighbours(of: node, cookie: cookie)
+        return AddResult(node: node, discovered: found, skipped: skipped)
+    }
+
+    private func add(_ name: NodeName, cookie: String, discoveredFrom: UUID?) async throws -> ManagedNode {
+        let info: NodeInfo
+        do {
+            info = try await nodes.probe(name, cookie: cookie)
+        } catch {
+            throw Self.apiError(error, adding: name)
+        }
+        let family = try await nodes.family(for: info)
+        let node = ManagedNode(name: name.description, state: .up, familyID: family.id, host: name.host,
+                               otpRelease: info.otpRelease, bootScript: info.bootScript, discoveredFrom: discoveredFrom)
+        try await store.insertNode(node, cookie: cookie)
+        logger.info("node added", metadata: ["node": "\(node.name)", "family": "\(family.name)"])
+        bus.publish(.nodeAdded(node))
+        nodes.manage(node, cookie: cookie)
+        return node
+    }
+
+    /// Breadth-first over `erlang:nodes()` of each added node.
+    private func discoverNeighbours(of start: ManagedNode, cookie: String) async -> ([ManagedNode], [Skipped]) {
+        var queue = [start]
+        var seen: Set<String> = [start.name]
+        var found: [ManagedNode] = []
+        var skipped: [Skipped] = []
+        while !queue.isEmpty, seen.count < discoveryLimit {
+            let current = queue.removeFirst()
+            let neighbours: [String]
+            do {
+                let reply = try await nodes.rpc(current, "erlang", "nodes")
+                neighbours = (reply.listElements ?? []).compactMap { $0.atomValue?.name }
+            } catch {
+                skipped.append(Skipped(name: current.name, reason: "cannot list its connections: \(error)"))
+                continue
+            }
+            for neighbour in neighbours where seen.insert(neighbour).inserted {
+                guard let name = try? NodeName(neighbour) else { continue }
+                do {
+                    if try await store.node(named: neighbour) != nil { continue }
+                    let node = try await add(name, cookie: cookie, discoveredFrom: current.id)
+                    found.append(node)
+                    queue.append(node)
+                } catch let error as NumbatError {
+                    skipped.append(Skipped(name: neighbour, reason: error.message))
+                } catch {
+                    skipped.append(Skipped(name: neighbour, reason: "\(error)"))
+                }
+            }
+        }
+        return (found, skipped)
+    }
+
+    /// Stops managing a node: closes its connection and forgets it. The node keeps running.
+    public func removeNode(id: UUID) async throws -> ManagedNode {
+        guard let node = try await store.node(id: id) else { throw Self.nodeNotFound(id) }
+        await nodes.unmanage(id)
+        _ = try await store.deleteNode(id: id)
+        logger.info("node removed", metadata: ["node": "\(node.name)"])
+        bus.publish(.nodeRemoved(id: node.id, name: node.name))
+        return node
+    }
+
+    public func node(id: UUID) async throws -> ManagedNode {
+        guard let node = try await store.node(id: id) else { throw Self.nodeNotFound(id) }
+        return node
+    }
+
+    public func allNodes() async throws -> [ManagedNode] { try await store.nodes() }
+
+    static func nodeNotFound(_ id: UUID) -> NumbatError {
+        .notFound("node_not_found", "no managed node has id \(id.uuidString.lowercased())")
+    }
+
+    /// A distribution failure while adding `name`, in the API's terms.
+    static func apiError(_ error: DistributionError, adding name: NodeName) -> NumbatError {
+        switch error {
+        case .authenticationFailed:
+            NumbatError(.unprocessable, "cookie_rejected", "\(name) rejected the cookie: the cookies do not match")
+        case .invalidNodeName(_, let why):
+            .badRequest("invalid_node_name", why)
+        case .timeout, .tickTimeout:
+            NumbatError(.unprocessable, "node_unreachable", "\(name) did not answer in time: \(error)")
+        default:
+            NumbatError(.unprocessable, "node_unreachable", "cannot reach \(name): \(error)")
+        }
+    }
+}

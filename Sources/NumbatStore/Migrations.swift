@@ -1,0 +1,48 @@
+import GRDB
+
+/// The schema, as versioned migrations: a migration, once released, is never edited; changes
+/// come as new migrations so every existing data directory upgrades in place.
+enum Migrations {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1: nodes, families, tokens") { db in
+            try db.create(table: "node_family") { table in
+                table.column("id", .blob).primaryKey()
+                table.column("name", .text).notNull()
+                table.column("description", .text).notNull().defaults(to: "")
+                table.column("kind", .text).notNull()
+                table.column("boot_script", .text).unique()
+                table.column("node_selection", .text).notNull()
+                table.column("bootstrap_strategy", .text).notNull()
+                table.column("bootstrap_strategy_opts", .text).notNull()
+                table.column("created_at", .datetime).notNull()
+                table.column("deleted", .boolean).notNull().defaults(to: false)
+            }
+            try db.create(table: "node") { table in
+                table.column("id", .blob).primaryKey()
+                table.column("name", .text).notNull().unique()
+                table.column("state", .text).notNull()
+                table.column("family_id", .blob).references("node_family", onDelete: .setNull)
+                table.column("host", .text).notNull()
+                table.column("otp_release", .text)
+                table.column("boot_script", .text)
+                table.column("discovered_from", .blob)
+                table.column("last_error", .text)
+                table.column("added_at", .datetime).notNull()
+                table.column("state_changed_at", .datetime).notNull()
+                // AES-GCM sealed (SecretBox); never leaves the store unsealed except to connect.
+                table.column("cookie_sealed", .blob).notNull()
+            }
+            try db.create(table: "api_token") { table in
+                table.column("id", .blob).primaryKey()
+                table.column("name", .text).notNull()
+                table.column("role", .text).notNull()
+                // SHA-256 of the token: the token itself is shown once, at creation.
+                table.column("token_hash", .blob).notNull().unique()
+                table.column("created_at", .datetime).notNull()
+                table.column("last_used_at", .datetime)
+            }
+        }
+        return migrator
+    }
+}

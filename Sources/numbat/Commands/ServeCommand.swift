@@ -1,0 +1,64 @@
+import ArgumentParser
+import Foundation
+import NumbatServer
+
+/// `numbat serve`: the Numbat server on its embedded SQLite store.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the Numbat server (REST API, WebSocket events, node manager).",
+        discussion: """
+            Settings come from a JSON file (--config or $NUMBAT_CONFIG, keys as below in snake_case: \
+            host, port, data_dir, node_name, log_level, reconnect_initial_seconds, reconnect_max_seconds), \
+            then environment variables (NUMBAT_HOST, NUMBAT_PORT, NUMBAT_DATA_DIR, NUMBAT_NODE_NAME, \
+            NUMBAT_LOG_LEVEL, NUMBAT_RECONNECT_INITIAL_SECONDS, NUMBAT_RECONNECT_MAX_SECONDS), then these \
+            flags; later ones win.
+
+            On loopback (the default) local callers need no token. On any other address every request \
+            needs an API token. On first start an admin token is written to DATA_DIR/admin-token (mode 0600).
+            SIGTERM or SIGINT shuts the server down gracefully: connections to managed nodes are closed \
+            and the store is flushed.
+            """)
+
+    @Option(help: "JSON configuration file.")
+    var config: String?
+
+    @Option(help: "Address to listen on (default 127.0.0.1).")
+    var host: String?
+
+    @Option(help: "Port to listen on (default 8080; 0 picks a free one).")
+    var port: Int?
+
+    @Option(help: "Directory for the database and the secret key (default ./numbat-data).")
+    var dataDir: String?
+
+    @Option(help: "Name of Numbat's hidden Erlang node (default numbat).")
+    var nodeName: String?
+
+    @Option(help: "trace, debug, info, notice, warning, error or critical (default info).")
+    var logLevel: String?
+
+    @Option(help: "Seconds before the first reconnection attempt to a lost node (default 2).")
+    var reconnectInitial: Double?
+
+    @Option(help: "Longest wait between reconnection attempts, in seconds (default 30).")
+    var reconnectMax: Double?
+
+    func run() async throws {
+        let flags = ServerConfiguration.Overrides(
+            host: host, port: port, dataDirectory: dataDir, nodeName: nodeName, logLevel: logLevel,
+            reconnectInitialSeconds: reconnectInitial, reconnectMaximumSeconds: reconnectMax)
+        let configuration: ServerConfiguration
+        do {
+            configuration = try ServerConfiguration.load(file: config, environment: ProcessInfo.processInfo.environment, flags: flags)
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        let server = try NumbatServer(configuration: configuration)
+        try await server.run { channel in
+            let address = channel.localAddress.map { "\($0.ipAddress ?? configuration.host):\($0.port ?? configuration.port)" } ?? "?"
+            // Written straight to the file descriptor: scripts wait for this line.
+            FileHandle.standardOutput.write(Data("numbat listening on http://\(address)\n".utf8))
+        }
+    }
+}
