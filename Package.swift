@@ -112,9 +112,10 @@ let package = Package(
         .testTarget(
             name: "NumbatServerTests",
             dependencies: [
-                "NumbatServer", "NumbatStore", "NumbatServices", "NumbatCore", "NumbatTestSupport",
+                "NumbatServer", "NumbatStore", "NumbatServices", "NumbatCore", "NumbatTestSupport", "ErlangDist",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "HummingbirdWSTesting", package: "hummingbird-websocket"),
             ]
         ),
     ]

@@ -1,8 +1,9 @@
 import Foundation
 import NumbatCore
 
-/// An event as WebSocket clients see it: `{"type": "node_state", "topic": "node", "time": ...,
-/// ...}` with the event's own fields beside.
+/// An event as WebSocket clients see it: `{"type": "node_down", "topic": "node", "time": ...,
+/// ...}` with the event's own fields beside. A state change's type names the new state
+/// (`node_up`, `node_down`, `node_error`, ...).
 struct EventMessage: Encodable {
     let event: NumbatEvent
 
@@ -19,7 +20,7 @@ struct EventMessage: Encodable {
             try container.encode("node_added", forKey: .type)
             try container.encode(node, forKey: .node)
         case .nodeStateChanged(let node, let from):
-            try container.encode("node_state", forKey: .type)
+            try container.encode("node_" + node.state.rawValue.lowercased(), forKey: .type)
             try container.encode(node, forKey: .node)
             try container.encode(from, forKey: .from)
         case .nodeRemoved(let id, let name):

@@ -37,6 +37,29 @@ public final class TestNode: @unchecked Sendable {
         try TestNode.waitForReady(output.fileHandleForReading, process: process, name: name)
     }
 
+    /// Starts a node off the cooperative pool; the caller stops it (`stopped()`).
+    public static func start(release: OTPRelease, style: NameStyle = .long, cookie: String = "numbat-test-cookie",
+                             alive: String? = nil, extraArgs: [String] = []) async throws -> TestNode
+    {
+        try await offPool { try TestNode(release: release, style: style, cookie: cookie, alive: alive, extraArgs: extraArgs) }
+    }
+
+    /// Runs `body` with `count` fresh nodes, stopping them all afterwards whatever happens.
+    public static func withNodes<T>(_ count: Int, release: OTPRelease, cookie: String = "numbat-test-cookie",
+                                    _ body: ([TestNode]) async throws -> T) async throws -> T
+    {
+        var nodes: [TestNode] = []
+        do {
+            for _ in 0..<count { nodes.append(try await start(release: release, cookie: cookie)) }
+            let result = try await body(nodes)
+            for node in nodes { await node.stopped() }
+            return result
+        } catch {
+            for node in nodes { await node.stopped() }
+            throw error
+        }
+    }
+
     /// Runs `body` with a fresh node, stopping the node afterwards whatever happens.
     public static func with<T>(release: OTPRelease, style: NameStyle = .long, cookie: String = "numbat-test-cookie",
                                extraArgs: [String] = [], _ body: (TestNode) async throws -> T) async throws -> T

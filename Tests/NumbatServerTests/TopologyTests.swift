@@ -1,0 +1,130 @@
+import ErlangDist
+import ErlangTerm
+import Foundation
+import HummingbirdTesting
+import NumbatTestSupport
+import Testing
+
+/// Topology and the node manager against real OTP nodes.
+@Suite("topology with real nodes")
+struct TopologyTests {
+    @Test("adding a running node: UP within 2 s, filed by boot script, its cookie never shown nor stored in clear")
+    func addNode() async throws {
+        try await TestNode.with(release: .otp25, cookie: "a-secret-cookie-25") { peer in
+            try await TestServer.with { server, client in
+                let clock = ContinuousClock()
+                let start = clock.now
+                let added = try await client.call(.post, "/api/actions/add-node", body: json(["node": peer.name.description, "cookie": peer.cookie]), token: server.adminToken)
+                #expect(clock.now - start < .seconds(2))
+                #expect(added.status == .created, "\(added.text)")
+                let node = try #require(added["node"] as? [String: Any])
+                #expect(node["state"] as? String == "UP")
+                #expect(node["otp_release"] as? String == "25")
+                #expect(node["boot_script"] as? String == "Erlang/OTP 25")
+                #expect(node["family_id"] is String)
+                let id = try #require(node["id"] as? String)
+
+                let shown = try await client.call(.get, "/api/topo/nodes/\(id)", token: server.adminToken)
+                #expect(shown["name"] as? String == peer.name.description)
+                let families = try await client.call(.get, "/api/topo/node_families", token: server.adminToken)
+                let family = try #require((families["families"] as? [[String: Any]])?.first)
+                #expect(family["kind"] as? String == "automatic")
+                #expect(family["nodes"] as? [String] == [id])
+                // The cookie appears in no answer and is stored sealed.
+                for text in [added.text, shown.text, families.text, try await client.call(.get, "/api/topo/nodes", token: server.adminToken).text] {
+                    #expect(!text.contains(peer.cookie))
+                }
+                let database = try Data(contentsOf: server.directory.appendingPathComponent("numbat.sqlite"))
+                #expect(database.range(of: Data(peer.cookie.utf8)) == nil)
+                // Adding it again is a conflict.
+                let again = try await client.call(.post, "/api/actions/add-node", body: json(["node": peer.name.description, "cookie": peer.cookie]), token: server.adminToken)
+                #expect(again.status == .conflict)
+            }
+        }
+    }
+
+    @Test("a wrong cookie is refused with 422 and nothing is stored")
+    func wrongCookie() async throws {
+        try await TestNode.with(release: .otp25) { peer in
+            try await TestServer.with { server, client in
+                let answer = try await client.call(.post, "/api/actions/add-node", body: json(["node": peer.name.description, "cookie": "wrong"]), token: server.adminToken)
+                #expect(answer.status == .unprocessableContent)
+                #expect(answer.errorCode == "cookie_rejected")
+                #expect(answer.errorMessage?.contains("cookie") == true)
+                #expect((try await client.call(.get, "/api/topo/nodes", token: server.adminToken)["nodes"] as? [Any])?.isEmpty == true)
+                #expect(server.server.nodes.local.connectedNodes.isEmpty)
+            }
+        }
+    }
+
+    @Test("discovery adds a 3-node cluster from one node and skips a connected node with another cookie")
+    func discovery() async throws {
+        try await TestNode.withNodes(3, release: .otp25) { cluster in
+            try await TestNode.with(release: .otp25, cookie: "other-cookie") { stranger in
+                let observer = try Observer(cookie: cluster[0].cookie)
+                try await observer.connect(cluster[0], to: [cluster[1]])
+                try await observer.connect(cluster[1], to: [cluster[2]])
+                // The first node reaches the stranger with the stranger's cookie; Numbat, holding
+                // only the cluster's cookie, cannot.
+                _ = try await observer.local.rpc(cluster[0].name, "erlang", "set_cookie", [.atom(Atom(stranger.name.description)), .atom("other-cookie")])
+                try await observer.connect(cluster[0], to: [stranger])
+                await observer.shutdown()
+
+                try await TestServer.with { server, client in
+                    let added = try await client.call(.post, "/api/actions/add-node",
+                                                      body: json(["node": cluster[0].name.description, "cookie": cluster[0].cookie, "discover": true]),
+                                                      token: server.adminToken)
+                    #expect(added.status == .created, "\(added.text)")
+                    let discovered = (added["discovered"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String }
+                    #expect(Set(discovered) == [cluster[1].name.description, cluster[2].name.description])
+                    let skipped = (added["skipped"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String }
+                    #expect(skipped == [stranger.name.description])
+                    let nodes = try await client.call(.get, "/api/topo/nodes?state=UP", token: server.adminToken)
+                    #expect((nodes["nodes"] as? [Any])?.count == 3)
+                    let graph = try await client.call(.get, "/api/topo/graph", token: server.adminToken)
+                    let edges = (graph["edges"] as? [[String: String]] ?? []).map { [$0["from"]!, $0["to"]!] }
+                    #expect(edges.contains([cluster[0].name.description, cluster[1].name.description].sorted()))
+                    #expect(edges.contains([cluster[1].name.description, cluster[2].name.description].sorted()))
+                    #expect(!graph.text.contains(server.server.configuration.nodeName), "Numbat itself is not in the graph")
+                }
+            }
+        }
+    }
+
+    @Test("nodes with different boot scripts land in different families", .enabled(if: OTPRelease.otp28.isInstalled))
+    func familiesByBootScript() async throws {
+        try await TestNode.with(release: .otp25) { old in
+            try await TestNode.with(release: .otp28, cookie: old.cookie) { (new: TestNode) async throws in
+                try await TestServer.with { server, client in
+                    for peer in [old, new] {
+                        let added = try await client.call(.post, "/api/actions/add-node", body: json(["node": peer.name.description, "cookie": peer.cookie]), token: server.adminToken)
+                        #expect(added.status == .created, "\(added.text)")
+                    }
+                    let families = try await client.call(.get, "/api/topo/node_families", token: server.adminToken)["families"] as? [[String: Any]] ?? []
+                    #expect(Set(families.compactMap { $0["name"] as? String }) == ["Erlang/OTP 25", "Erlang/OTP 28"])
+                    #expect(families.allSatisfy { ($0["nodes"] as? [Any])?.count == 1 })
+                }
+            }
+        }
+    }
+
+    @Test("removing a node closes its connection and leaves nothing of Numbat on it")
+    func remove() async throws {
+        try await TestNode.with(release: .otp25) { peer in
+            let observer = try Observer(cookie: peer.cookie)
+            try await TestServer.with { server, client in
+                let added = try await client.call(.post, "/api/actions/add-node", body: json(["node": peer.name.description, "cookie": peer.cookie]), token: server.adminToken)
+                let id = try #require((added["node"] as? [String: Any])?["id"] as? String)
+                #expect(try await observer.hiddenPeers(of: peer) == [server.hiddenNodeName])
+                let removed = try await client.call(.delete, "/api/topo/nodes/\(id)", token: server.adminToken)
+                #expect(removed.status == .ok)
+                #expect(try await client.call(.get, "/api/topo/nodes/\(id)", token: server.adminToken).status == .notFound)
+                #expect(try await eventually(within: .seconds(2)) { try await observer.hiddenPeers(of: peer).isEmpty })
+                #expect(server.server.nodes.managedCount == 0)
+                // The node keeps running.
+                #expect(try await observer.local.rpc(peer.name, "erlang", "node") == .atom(Atom(peer.name.description)))
+            }
+            await observer.shutdown()
+        }
+    }
+}
