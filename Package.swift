@@ -108,7 +108,7 @@ let package = Package(
         ),
         .testTarget(name: "ErlangTermTests", dependencies: ["ErlangTerm", "NumbatTestSupport"]),
         .testTarget(name: "ErlangDistTests", dependencies: ["ErlangDist", "NumbatTestSupport"]),
-        .testTarget(name: "NumbatCLITests", dependencies: ["NumbatTestSupport"]),
+        .testTarget(name: "NumbatCLITests", dependencies: ["NumbatTestSupport", "ErlangDist"]),
         .testTarget(
             name: "NumbatServerTests",
             dependencies: [

@@ -1,0 +1,147 @@
+import ErlangDist
+import Foundation
+import NumbatTestSupport
+import Testing
+
+/// `numbat serve` as a process, driven by the `numbat` client commands, then stopped by SIGTERM.
+@Suite("numbat serve with the node, family and token commands")
+struct ServeTests {
+    @Test("a user's session: serve, add with discovery, list, show, families, tokens, remove, SIGTERM")
+    func session() async throws {
+        try await TestNode.withNodes(2, release: .otp25, cookie: "serve-test-cookie") { peers in
+            let observer = try LocalNode(.init(name: "observer\(UInt32.random(in: 0...UInt32.max))", cookie: peers[0].cookie))
+            _ = try await observer.rpc(peers[0].name, "net_adm", "ping", [.atom(.init(peers[1].name.description))])
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("numbat-serve-\(UUID().uuidString)")
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let nodeName = "numbat\(UInt32.random(in: 0...UInt32.max))"
+            let server = try await ServerProcess.start(["serve", "--port", "0", "--data-dir", directory.path,
+                                                        "--node-name", nodeName, "--log-level", "debug"])
+            defer { server.kill() }
+            let environment = ["NUMBAT_URL": server.url]
+            func numbat(_ arguments: String...) async throws -> ChildProcess {
+                try await ChildProcess.run(CLITests.numbat, arguments, environment: ProcessInfo.processInfo.environment.merging(environment) { $1 })
+            }
+
+            let added = try await numbat("node", "add", peers[0].name.description, "--cookie", peers[0].cookie, "--discover")
+            #expect(added.status == 0, "\(added.standardError)")
+            #expect(added.standardOutput.contains(peers[0].name.description) && added.standardOutput.contains(peers[1].name.description))
+            let listed = try await numbat("node", "list")
+            #expect(listed.standardOutput.components(separatedBy: "\n").filter { $0.contains(" UP ") }.count == 2, "\(listed.standardOutput)")
+            let shown = try await numbat("node", "show", peers[1].name.description)
+            #expect(shown.standardOutput.contains("state             UP"))
+            let asJSON = try await numbat("node", "list", "--json")
+            let nodes = try JSONSerialization.jsonObject(with: Data(asJSON.standardOutput.utf8)) as? [String: Any]
+            #expect((nodes?["nodes"] as? [Any])?.count == 2)
+
+            let families = try await numbat("family", "list")
+            #expect(families.standardOutput.contains("Erlang/OTP 25") && families.standardOutput.contains("automatic"))
+            let familyID = try #require(families.standardOutput.components(separatedBy: "\n").dropFirst().first?.split(separator: " ").first.map(String.init))
+            let family = try await numbat("family", "show", familyID)
+            #expect(family.standardOutput.contains(peers[0].name.description))
+
+            let token = try await numbat("token", "create", "ci", "--role", "viewer")
+            let secret = token.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
+            #expect(secret.hasPrefix("nbt_"))
+            #expect(try await numbat("token", "list").standardOutput.contains("ci"))
+
+            let missing = try await numbat("node", "show", "nobody@127.0.0.1")
+            #expect(missing.status == 1 && missing.standardError.contains("no managed node"))
+            let wrongCookie = try await numbat("node", "add", "x@127.0.0.1", "--cookie", "c")
+            #expect(wrongCookie.status == 1 && wrongCookie.standardError.contains("node_unreachable"))
+
+            let removed = try await numbat("node", "remove", peers[1].name.description)
+            #expect(removed.standardOutput.contains("removed \(peers[1].name)"))
+
+            // SIGTERM: a clean exit, connections closed, nothing secret in the log.
+            let status = try await server.terminate()
+            #expect(status == 0)
+            let hidden = try await observer.rpc(peers[0].name, "erlang", "nodes", [.atom("hidden")])
+            #expect(!hidden.description.contains(nodeName), "\(hidden)")
+            #expect(server.output.contains("stopped"))
+            #expect(!server.output.contains(peers[0].cookie), "the log never shows cookies")
+            let adminToken = try String(contentsOf: directory.appendingPathComponent("admin-token"), encoding: .utf8)
+            #expect(!server.output.contains(adminToken.trimmingCharacters(in: .whitespacesAndNewlines)), "nor tokens")
+            await observer.shutdown()
+        }
+    }
+
+    @Test("bad configuration is refused before anything starts")
+    func badConfiguration() async throws {
+        let badPort = try await ChildProcess.run(CLITests.numbat, ["serve", "--port", "70000"])
+        #expect(badPort.status == 64 && badPort.standardError.contains("out of range"))
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("numbat-config-\(UUID().uuidString).json")
+        try Data(#"{"port": 9, "colour": "red"}"#.utf8).write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let unknownKey = try await ChildProcess.run(CLITests.numbat, ["serve", "--config", file.path])
+        #expect(unknownKey.status == 64 && unknownKey.standardError.contains("colour"))
+        let badLevel = try await ChildProcess.run(CLITests.numbat, ["serve", "--log-level", "loud"], environment: ["NUMBAT_PORT": "1"])
+        #expect(badLevel.status == 64 && badLevel.standardError.contains("log level"))
+    }
+}
+
+/// `numbat serve` running in the background, its output collected.
+final class ServerProcess: @unchecked Sendable {
+    let process: Process
+    let url: String
+    private let collected: OutputCollector
+
+    private init(process: Process, url: String, collected: OutputCollector) {
+        self.process = process
+        self.url = url
+        self.collected = collected
+    }
+
+    var output: String { collected.text }
+
+    /// Starts it and waits for its "listening" line.
+    static func start(_ arguments: [String]) async throws -> ServerProcess {
+        try await offPool {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: CLITests.numbat)
+            process.arguments = arguments
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            process.standardError = pipe
+            let collected = OutputCollector()
+            pipe.fileHandleForReading.readabilityHandler = { handle in collected.append(handle.availableData) }
+            try process.run()
+            let deadline = Date().addingTimeInterval(30)
+            while Date() < deadline, process.isRunning {
+                if let line = collected.text.components(separatedBy: "\n").first(where: { $0.hasPrefix("numbat listening on ") }) {
+                    return ServerProcess(process: process, url: String(line.dropFirst("numbat listening on ".count)), collected: collected)
+                }
+                usleep(20_000)
+            }
+            process.terminate()
+            throw StartFailure(description: "numbat serve did not start: \(collected.text)")
+        }
+    }
+
+    /// SIGTERM, then the exit status (SIGKILL after 10 s).
+    func terminate() async throws -> Int32 {
+        try await offPool { [process] in
+            process.terminate()
+            let deadline = Date().addingTimeInterval(10)
+            while process.isRunning, Date() < deadline { usleep(20_000) }
+            if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
+            process.waitUntilExit()
+            return process.terminationStatus
+        }
+    }
+
+    func kill() {
+        if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
+    }
+}
+
+struct StartFailure: Error, CustomStringConvertible {
+    let description: String
+}
+
+final class OutputCollector: @unchecked Sendable {
+    private let lock = NSLock()
+    private var data = Data()
+
+    func append(_ chunk: Data) { lock.withLock { data.append(chunk) } }
+    var text: String { lock.withLock { String(decoding: data, as: UTF8.self) } }
+}
