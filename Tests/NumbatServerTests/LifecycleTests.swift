@@ -80,7 +80,10 @@ struct LifecycleTests {
             try await second.server.makeApplication().test(.router) { client in
                 let nodes = try await client.call(.get, "/api/topo/nodes", token: second.adminToken)["nodes"] as? [[String: Any]] ?? []
                 #expect(Set(nodes.compactMap { $0["name"] as? String }) == Set(peers.map(\.name.description)))
-                #expect(nodes.allSatisfy { $0["state"] as? String == "UP" })
+                #expect(try await eventually(within: .seconds(5)) {
+                    let up = try await client.call(.get, "/api/topo/nodes?state=UP", token: second.adminToken)["nodes"] as? [Any]
+                    return up?.count == peers.count
+                })
             }
             #expect(second.adminToken == first.adminToken, "the admin token survives restarts")
             await second.remove()

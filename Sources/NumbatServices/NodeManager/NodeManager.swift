@@ -48,8 +48,16 @@ public final class NodeManager: Sendable {
                 }
             }
         }
-        for node in try await store.nodes() where node.state == .up || node.state == .down {
+        for var node in try await store.nodes() where node.state == .up || node.state == .down {
             guard let cookie = try await store.cookie(forNode: node.id) else { continue }
+            // A node stored UP was UP when the server last ran; until it is reconnected nobody
+            // knows, so it starts DOWN and its supervisor brings it UP.
+            if node.state == .up {
+                node.state = .down
+                node.lastError = "not reconnected since the server started"
+                node.stateChangedAt = Date()
+                try await store.updateNode(node)
+            }
             manage(node, cookie: cookie)
         }
     }
