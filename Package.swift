@@ -64,7 +64,8 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            resources: [.copy("Resources/agents")]
         ),
         /// The Hummingbird application: auth, errors, WebSocket hub, configuration, lifecycle.
         .target(

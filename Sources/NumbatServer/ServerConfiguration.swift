@@ -12,6 +12,8 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var logLevel: Logger.Level = .info
     public var reconnectInitialSeconds: Double = 2
     public var reconnectMaximumSeconds: Double = 30
+    /// The metrics collection cycle (seed: one minute); nodes may have their own.
+    public var metricsIntervalSeconds: Double = 60
 
     public init() {}
 
@@ -24,10 +26,13 @@ public struct ServerConfiguration: Sendable, Equatable {
         public var logLevel: String?
         public var reconnectInitialSeconds: Double?
         public var reconnectMaximumSeconds: Double?
+        public var metricsIntervalSeconds: Double?
 
         public init(host: String? = nil, port: Int? = nil, dataDirectory: String? = nil, nodeName: String? = nil,
-                    logLevel: String? = nil, reconnectInitialSeconds: Double? = nil, reconnectMaximumSeconds: Double? = nil)
+                    logLevel: String? = nil, reconnectInitialSeconds: Double? = nil, reconnectMaximumSeconds: Double? = nil,
+                    metricsIntervalSeconds: Double? = nil)
         {
+            self.metricsIntervalSeconds = metricsIntervalSeconds
             self.host = host
             self.port = port
             self.dataDirectory = dataDirectory
@@ -44,6 +49,7 @@ public struct ServerConfiguration: Sendable, Equatable {
             case logLevel = "log_level"
             case reconnectInitialSeconds = "reconnect_initial_seconds"
             case reconnectMaximumSeconds = "reconnect_max_seconds"
+            case metricsIntervalSeconds = "metrics_interval_seconds"
         }
 
         /// The environment variables read, `NUMBAT_` and the file key in capitals.
@@ -57,7 +63,8 @@ public struct ServerConfiguration: Sendable, Equatable {
             return Overrides(host: value(.host), port: try number(.port), dataDirectory: value(.dataDirectory),
                              nodeName: value(.nodeName), logLevel: value(.logLevel),
                              reconnectInitialSeconds: try number(.reconnectInitialSeconds),
-                             reconnectMaximumSeconds: try number(.reconnectMaximumSeconds))
+                             reconnectMaximumSeconds: try number(.reconnectMaximumSeconds),
+                             metricsIntervalSeconds: try number(.metricsIntervalSeconds))
         }
 
         /// A JSON file with the same keys, e.g. `{"port": 9090, "data_dir": "/var/lib/numbat"}`.
@@ -98,6 +105,10 @@ public struct ServerConfiguration: Sendable, Equatable {
         }
         if let seconds = overrides.reconnectInitialSeconds { reconnectInitialSeconds = seconds }
         if let seconds = overrides.reconnectMaximumSeconds { reconnectMaximumSeconds = seconds }
+        if let seconds = overrides.metricsIntervalSeconds {
+            guard (1...86400).contains(seconds) else { throw ConfigurationError("the metrics interval must be between 1 and 86400 seconds") }
+            metricsIntervalSeconds = seconds
+        }
         guard reconnectInitialSeconds > 0, reconnectMaximumSeconds >= reconnectInitialSeconds else {
             throw ConfigurationError("reconnect delays must be positive, the maximum at least the initial one")
         }

@@ -9,6 +9,9 @@ public struct NumbatEvent: Codable, Sendable, Equatable {
         case nodeRemoved(id: UUID, name: String)
         case familyCreated(NodeFamily)
         case familyRemoved(id: UUID, name: String)
+        /// An agent could not be injected or started; the service fell back to what it can do
+        /// without it (`fallback`).
+        case agentUnavailable(node: ManagedNode, agent: String, reason: String, fallback: String)
     }
 
     public var kind: Kind
@@ -24,13 +27,14 @@ public struct NumbatEvent: Codable, Sendable, Equatable {
         switch kind {
         case .nodeAdded, .nodeStateChanged, .nodeRemoved: "node"
         case .familyCreated, .familyRemoved: "family"
+        case .agentUnavailable: "agent"
         }
     }
 
     /// The node the event is about, for per-node filters.
     public var nodeID: UUID? {
         switch kind {
-        case .nodeAdded(let node), .nodeStateChanged(let node, _): node.id
+        case .nodeAdded(let node), .nodeStateChanged(let node, _), .agentUnavailable(let node, _, _, _): node.id
         case .nodeRemoved(let id, _): id
         case .familyCreated, .familyRemoved: nil
         }

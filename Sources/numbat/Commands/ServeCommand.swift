@@ -9,9 +9,11 @@ struct ServeCommand: AsyncParsableCommand {
         abstract: "Run the Numbat server (REST API, WebSocket events, node manager).",
         discussion: """
             Settings come from a JSON file (--config or $NUMBAT_CONFIG, keys as below in snake_case: \
-            host, port, data_dir, node_name, log_level, reconnect_initial_seconds, reconnect_max_seconds), \
+            host, port, data_dir, node_name, log_level, reconnect_initial_seconds, reconnect_max_seconds, \
+            metrics_interval_seconds), \
             then environment variables (NUMBAT_HOST, NUMBAT_PORT, NUMBAT_DATA_DIR, NUMBAT_NODE_NAME, \
-            NUMBAT_LOG_LEVEL, NUMBAT_RECONNECT_INITIAL_SECONDS, NUMBAT_RECONNECT_MAX_SECONDS), then these \
+            NUMBAT_LOG_LEVEL, NUMBAT_RECONNECT_INITIAL_SECONDS, NUMBAT_RECONNECT_MAX_SECONDS, \
+            NUMBAT_METRICS_INTERVAL_SECONDS), then these \
             flags; later ones win.
 
             On loopback (the default) local callers need no token. On any other address every request \
@@ -44,10 +46,14 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Longest wait between reconnection attempts, in seconds (default 30).")
     var reconnectMax: Double?
 
+    @Option(help: "Seconds between metrics collections on each node (default 60).")
+    var metricsInterval: Double?
+
     func run() async throws {
         let flags = ServerConfiguration.Overrides(
             host: host, port: port, dataDirectory: dataDir, nodeName: nodeName, logLevel: logLevel,
-            reconnectInitialSeconds: reconnectInitial, reconnectMaximumSeconds: reconnectMax)
+            reconnectInitialSeconds: reconnectInitial, reconnectMaximumSeconds: reconnectMax,
+            metricsIntervalSeconds: metricsInterval)
         let configuration: ServerConfiguration
         do {
             configuration = try ServerConfiguration.load(file: config, environment: ProcessInfo.processInfo.environment, flags: flags)

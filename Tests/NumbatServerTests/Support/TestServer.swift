@@ -13,7 +13,7 @@ final class TestServer: Sendable {
     let adminToken: String
 
     /// Starts a server on `directory` (a fresh temporary one if nil).
-    init(directory: URL? = nil, host: String = "127.0.0.1", nodeName: String? = nil) async throws {
+    init(directory: URL? = nil, host: String = "127.0.0.1", nodeName: String? = nil, metricsInterval: Double = 60) async throws {
         let directory = directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("numbat-test-\(UUID().uuidString)")
         var configuration = ServerConfiguration()
         configuration.host = host
@@ -23,6 +23,7 @@ final class TestServer: Sendable {
         configuration.reconnectInitialSeconds = 0.2
         configuration.reconnectMaximumSeconds = 1
         configuration.logLevel = .warning
+        configuration.metricsIntervalSeconds = metricsInterval
         server = try NumbatServer(configuration: configuration)
         self.directory = directory
         try await server.start()
@@ -39,10 +40,10 @@ final class TestServer: Sendable {
     }
 
     /// Runs `body` against a server that is removed afterwards, whatever happens.
-    static func with<T: Sendable>(_ mode: TestingSetup = .router, host: String = "127.0.0.1",
+    static func with<T: Sendable>(_ mode: TestingSetup = .router, host: String = "127.0.0.1", metricsInterval: Double = 60,
                                   _ body: @Sendable (TestServer, any TestClientProtocol) async throws -> T) async throws -> T
     {
-        let test = try await TestServer(host: host)
+        let test = try await TestServer(host: host, metricsInterval: metricsInterval)
         do {
             let result = try await test.server.makeApplication().test(mode) { client in try await body(test, client) }
             await test.remove()

@@ -2,7 +2,8 @@
 %% erlc; the beam also loads on OTP 28). Each function is called over rpc by a Swift test.
 -module(numbat_test_peer).
 -export([start_echo/0, echo_loop/0, call/3, call/4, spawn_exiter/0, start_collector/0, collected/0,
-         watch/1, link_to/1, await_seen/2, send_after_connect/3, big_binary/2, ready/0]).
+         watch/1, link_to/1, await_seen/2, send_after_connect/3, big_binary/2, ready/0,
+         spawn_sleepers/1, make_agent_sticky/1]).
 
 %% Printed on stdout once the node is up, so the test harness knows it can connect.
 ready() -> io:format("numbat-test-ready~n").
@@ -81,3 +82,22 @@ big_binary(Pid, Size) ->
 crypto_free_random(Size) ->
     rand:seed(exsss, {1, 2, 3}),
     << <<(rand:uniform(256) - 1)>> || _ <- lists:seq(1, Size) >>.
+
+%% N processes that wait for ever (they die with the node), for process-count checks.
+spawn_sleepers(N) ->
+    [spawn(fun() -> receive never -> ok end end) || _ <- lists:seq(1, N)],
+    ok.
+
+%% Makes Module impossible to load with code:load_binary/3: a placeholder of that name is loaded
+%% from a sticky directory (as kernel and stdlib are), so the node refuses replacements.
+make_agent_sticky(Module) ->
+    Dir = filename:join("/tmp", "numbat-sticky-" ++ os:getpid()),
+    ok = filelib:ensure_dir(filename:join(Dir, "x")),
+    Source = filename:join(Dir, atom_to_list(Module) ++ ".erl"),
+    ok = file:write_file(Source, io_lib:format("-module(~s).~n", [Module])),
+    {ok, Module, Beam} = compile:file(Source, [binary]),
+    ok = file:write_file(filename:join(Dir, atom_to_list(Module) ++ ".beam"), Beam),
+    true = code:add_patha(Dir),
+    {module, Module} = code:load_file(Module),
+    ok = code:stick_dir(Dir),
+    Dir.

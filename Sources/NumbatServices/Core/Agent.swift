@@ -1,0 +1,58 @@
+import ErlangDist
+import ErlangTerm
+import Foundation
+import NumbatCore
+
+/// An Erlang module Numbat injects into managed nodes (seed 3.4): compiled from `agents/*.erl`
+/// by `scripts/build-agents.sh` and shipped as a resource.
+public struct Agent: Sendable {
+    public let module: Atom
+    public let beam: [UInt8]
+
+    /// The shipped agent `name` (e.g. `numbat_metrics_agent`).
+    public static func named(_ name: String) throws -> Agent {
+        guard let url = Bundle.module.url(forResource: name, withExtension: "beam", subdirectory: "agents"),
+              let data = try? Data(contentsOf: url)
+        else {
+            throw NumbatError(.internalError, "agent_missing", "the agent \(name) is not shipped with this build")
+        }
+        return Agent(module: Atom(name), beam: [UInt8](data))
+    }
+
+    /// The file name the node records for the loaded module (`code:which/1`).
+    var fileName: String { "numbat/\(module.name).beam" }
+}
+
+/// How an injection went.
+public enum InjectionResult: Sendable, Equatable {
+    /// Loaded now.
+    case loaded
+    /// The same code was already loaded (re-injection after a reconnect).
+    case alreadyLoaded
+}
+
+extension NodeManager {
+    /// Loads `agent` into `node` with `code:load_binary/3`, unless the node already runs exactly
+    /// this code. Throws `NumbatError` `agent_injection_failed` with the node's reason.
+    public func inject(_ agent: Agent, into node: ManagedNode) async throws -> InjectionResult {
+        let loaded = try await rpc(node, "code", "is_loaded", [.atom(agent.module)])
+        if loaded != .atom(.false) {
+            // Same bytes -> same md5 of the module; ask the node, compare with ours.
+            let theirs = try await rpc(node, agent.module, "module_info", [.atom("md5")])
+            let ours = try await rpc(node, "beam_lib", "md5", [.binary(agent.beam)])
+            if case .tuple(let parts) = ours, parts.count == 2, parts[1] == theirs { return .alreadyLoaded }
+        }
+        let result = try await rpc(node, "code", "load_binary", [.atom(agent.module), .string(agent.fileName), .binary(agent.beam)])
+        guard case .tuple(let parts) = result, parts.first == .atom("module") else {
+            throw NumbatError(.unavailable, "agent_injection_failed", "\(node.name) refused to load \(agent.module.name): \(result.erlangDescription)")
+        }
+        return .loaded
+    }
+
+    /// Removes `agent` from `node`: stops it (the module's `stop/0`), deletes and purges the code.
+    public func purge(_ agent: Agent, from node: ManagedNode) async {
+        _ = try? await rpc(node, agent.module, "stop", [], timeout: .seconds(5))
+        _ = try? await rpc(node, "code", "delete", [.atom(agent.module)], timeout: .seconds(5))
+        _ = try? await rpc(node, "code", "purge", [.atom(agent.module)], timeout: .seconds(5))
+    }
+}

@@ -1,0 +1,99 @@
+import Foundation
+import Hummingbird
+import NumbatCore
+
+extension MetricsService {
+    struct Catalog: ResponseEncodable {
+        var metrics: [MetricDefinition]
+    }
+
+    /// A catalogue entry with the node's latest value.
+    struct Reading: Codable, Sendable {
+        var name: String
+        var unit: String
+        var kind: MetricDefinition.Kind
+        var group: String
+        var description: String
+        var value: Double?
+    }
+
+    struct NodeMetrics: ResponseEncodable {
+        var node: UUID
+        var source: MetricSnapshot.Source?
+        var collectedAt: Date?
+        var intervalSeconds: Double
+        var metrics: [Reading]
+        var details: [String: String]
+
+        enum CodingKeys: String, CodingKey {
+            case node, source, metrics, details
+            case collectedAt = "collected_at"
+            case intervalSeconds = "interval_seconds"
+        }
+    }
+
+    struct IntervalRequest: StrictJSONBody {
+        /// Seconds; null returns the node to the global interval.
+        var intervalSeconds: Double?
+        static let allowedFields: Set<String> = ["interval_seconds"]
+        enum CodingKeys: String, CodingKey { case intervalSeconds = "interval_seconds" }
+    }
+
+    public func addRoutes(to api: RouterGroup<NumbatRequestContext>) {
+        api.get("metrics/catalog") { _, _ in Catalog(metrics: MetricCatalog.builtIn) }
+        api.get("metrics/nodes/:id") { _, context -> NodeMetrics in
+            let id = try context.parameters.require("id", as: UUID.self)
+            guard try await self.store.node(id: id) != nil else {
+                throw NumbatError.notFound("node_not_found", "no managed node has id \(id.uuidString.lowercased())")
+            }
+            return self.nodeMetrics(id)
+        }
+        api.put("metrics/nodes/:id/interval") { request, context -> NodeMetrics in
+            let id = try context.parameters.require("id", as: UUID.self)
+            let body = try await request.decodeStrict(as: IntervalRequest.self, context: context)
+            guard try await self.store.node(id: id) != nil else {
+                throw NumbatError.notFound("node_not_found", "no managed node has id \(id.uuidString.lowercased())")
+            }
+            if let seconds = body.intervalSeconds, !(1...86400).contains(seconds) {
+                throw NumbatError.badRequest("invalid_field", "interval_seconds must be between 1 and 86400")
+            }
+            self.setInterval(body.intervalSeconds.map { .milliseconds(Int($0 * 1000)) }, for: id)
+            return self.nodeMetrics(id)
+        }
+    }
+
+    /// `GET /metrics` for Prometheus: every node's latest values. Registered at the root, not
+    /// under `/api`, where scrapers look for it.
+    public func addExportRoutes(to router: Router<NumbatRequestContext>) {
+        router.get("metrics") { _, _ -> Response in
+            let text = try await self.prometheusText()
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                            body: .init(byteBuffer: ByteBuffer(string: text)))
+        }
+    }
+
+    func nodeMetrics(_ id: UUID) -> NodeMetrics {
+        let snapshot = latestSnapshot(for: id)
+        let readings = MetricCatalog.builtIn.map { definition in
+            Reading(name: definition.name, unit: definition.unit, kind: definition.kind, group: definition.group,
+                    description: definition.description, value: snapshot?.values[definition.name])
+        }
+        let interval = interval(for: id)
+        return NodeMetrics(node: id, source: snapshot?.source, collectedAt: snapshot?.time,
+                           intervalSeconds: Double(interval.components.seconds) + Double(interval.components.attoseconds) / 1e18,
+                           metrics: readings, details: snapshot?.details ?? [:])
+    }
+
+    func prometheusText() async throws -> String {
+        let nodes = try await store.nodes()
+        let families = Dictionary(uniqueKeysWithValues: try await store.families().map { ($0.id, $0.name) })
+        let snapshots = latestSnapshots
+        let series = nodes.compactMap { node -> PrometheusExposition.Series? in
+            guard let snapshot = snapshots[node.id] else { return nil }
+            return .init(node: node.name, family: node.familyID.flatMap { families[$0] } ?? "", values: snapshot.values)
+        }
+        return PrometheusExposition.render(series)
+    }
+}
+
+extension MetricDefinition: ResponseEncodable {}

@@ -1,0 +1,107 @@
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import NumbatCore
+
+/// The metrics service's master part (seed 2.2 item 3, 4.2.2): a collector per UP node, started
+/// and stopped as the node manager reports nodes up and down; the latest snapshot of each node.
+public final class MetricsService: NumbatService {
+    public struct Settings: Sendable {
+        /// Collection cycle (seed: one minute).
+        public var interval: Duration = .seconds(60)
+        /// Bound on one collection on one node.
+        public var collectTimeout: Duration = .seconds(10)
+        public init() {}
+    }
+
+    public let name = "metrics"
+    let nodes: NodeManager
+    let bus: EventBus
+    let store: any NodeStore & FamilyStore
+    let logger: Logger
+    let settings: Settings
+    private let collectors = NIOLockedValueBox<[UUID: NodeCollector]>([:])
+    private let latest = NIOLockedValueBox<[UUID: MetricSnapshot]>([:])
+    private let intervals = NIOLockedValueBox<[UUID: Duration]>([:])
+    private let watcher = NIOLockedValueBox<Task<Void, Never>?>(nil)
+
+    public init(context: ServiceContext, settings: Settings = Settings()) {
+        nodes = context.nodes
+        bus = context.bus
+        store = context.store
+        logger = context.logger
+        self.settings = settings
+    }
+
+    public func start() async throws {
+        let events = bus.subscribe()
+        watcher.withLockedValue { task in
+            task = Task { [weak self] in
+                for await event in events {
+                    guard let self else { return }
+                    switch event.kind {
+                    case .nodeAdded(let node) where node.state == .up: self.startCollecting(node)
+                    case .nodeStateChanged(let node, _) where node.state == .up: self.startCollecting(node)
+                    case .nodeStateChanged(let node, _): await self.stopCollecting(node.id, forget: false)
+                    case .nodeRemoved(let id, _): await self.stopCollecting(id, forget: true)
+                    default: break
+                    }
+                }
+            }
+        }
+        for node in try await store.nodes() where node.state == .up { startCollecting(node) }
+    }
+
+    public func stop() async {
+        watcher.withLockedValue { $0?.cancel() }
+        let all = collectors.withLockedValue { all -> [NodeCollector] in
+            defer { all = [:] }
+            return Array(all.values)
+        }
+        for collector in all { await collector.stop() }
+    }
+
+    func startCollecting(_ node: ManagedNode) {
+        let collector = NodeCollector(node: node, service: self)
+        let replaced = collectors.withLockedValue { all -> NodeCollector? in
+            defer { all[node.id] = collector }
+            return all[node.id]
+        }
+        if let replaced { Task { await replaced.stop() } }
+        collector.start()
+    }
+
+    func stopCollecting(_ id: UUID, forget: Bool) async {
+        let collector = collectors.withLockedValue { $0.removeValue(forKey: id) }
+        await collector?.stop()
+        if forget {
+            latest.withLockedValue { _ = $0.removeValue(forKey: id) }
+            intervals.withLockedValue { _ = $0.removeValue(forKey: id) }
+        }
+    }
+
+    func record(_ snapshot: MetricSnapshot, for node: ManagedNode) {
+        latest.withLockedValue { $0[node.id] = snapshot }
+    }
+
+    /// The collection interval for a node (its own setting, else the global one).
+    func interval(for id: UUID) -> Duration {
+        intervals.withLockedValue { $0[id] } ?? settings.interval
+    }
+
+    /// Sets or clears (nil) a node's own collection interval.
+    public func setInterval(_ interval: Duration?, for id: UUID) {
+        intervals.withLockedValue { $0[id] = interval }
+    }
+
+    /// The latest snapshot of a node, if one was collected.
+    public func latestSnapshot(for id: UUID) -> MetricSnapshot? {
+        latest.withLockedValue { $0[id] }
+    }
+
+    /// Every node's latest snapshot.
+    public var latestSnapshots: [UUID: MetricSnapshot] { latest.withLockedValue { $0 } }
+
+    /// Nodes being collected now.
+    public var collectingCount: Int { collectors.withLockedValue { $0.count } }
+}

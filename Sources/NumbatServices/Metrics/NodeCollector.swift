@@ -1,0 +1,88 @@
+import ErlangDist
+import ErlangTerm
+import Foundation
+import NIOConcurrencyHelpers
+import NumbatCore
+
+/// The metrics service's per-node part: injects and starts the metrics agent (owned by a mailbox
+/// of its own, which the agent monitors), then collects every `interval`, one agent call per
+/// cycle. When the agent cannot run it says why (an `agentUnavailable` event) and polls BIFs
+/// instead. Each node has its own task, so a slow node delays nobody else.
+final class NodeCollector: Sendable {
+    let node: ManagedNode
+    private let service: MetricsService
+    private let task = NIOLockedValueBox<Task<Void, Never>?>(nil)
+    private let owner = NIOLockedValueBox<Mailbox?>(nil)
+    static let agentName = "numbat_metrics_agent"
+
+    init(node: ManagedNode, service: MetricsService) {
+        self.node = node
+        self.service = service
+    }
+
+    func start() {
+        task.withLockedValue { $0 = Task { await self.run() } }
+    }
+
+    /// Stops collecting; closing the owner mailbox makes the agent remove itself from the node.
+    func stop() async {
+        let running = task.withLockedValue { $0 }
+        running?.cancel()
+        await running?.value
+        owner.withLockedValue { $0 }?.close(reason: .atom("shutdown"))
+    }
+
+    private func run() async {
+        var source = await prepareAgent()
+        while !Task.isCancelled {
+            let started = ContinuousClock.now
+            do {
+                let snapshot: MetricSnapshot
+                switch source {
+                case .agent:
+                    let timeout = service.settings.collectTimeout
+                    let milliseconds = Int(timeout.components.seconds * 1000)
+                    let reply = try await service.nodes.rpc(node, Atom(Self.agentName), "collect", [.integer(milliseconds)], timeout: timeout + .seconds(1))
+                    if reply == .tuple([.atom("error"), .atom("not_running")]) {
+                        // The agent went (a restart of the node's code server, a purge): start it again.
+                        source = await prepareAgent()
+                        continue
+                    }
+                    snapshot = try MetricSnapshot.fromAgent(reply, at: Date())
+                case .agentless:
+                    snapshot = try await AgentlessCollection.collect(from: node, nodes: service.nodes, timeout: service.settings.collectTimeout)
+                }
+                service.record(snapshot, for: node)
+            } catch {
+                service.logger.debug("metrics collection failed", metadata: ["node": "\(node.name)", "error": "\(error)"])
+            }
+            let elapsed = ContinuousClock.now - started
+            try? await Task.sleep(for: max(.zero, service.interval(for: node.id) - elapsed))
+        }
+    }
+
+    /// Injects and starts the agent; on failure publishes why and falls back to BIF polling.
+    private func prepareAgent() async -> MetricSnapshot.Source {
+        do {
+            let agent = try Agent.named(Self.agentName)
+            _ = try await service.nodes.inject(agent, into: node)
+            let mailbox = try owner.withLockedValue { current in
+                if let current, !current.isClosed { return current }
+                current = try service.nodes.local.makeMailbox()
+                return current!
+            }
+            let name = try NodeName(node.name)
+            let started = try await service.nodes.rpc(node, agent.module, "start", [.pid(mailbox.pid(for: name)), .map([:])])
+            guard started[element: 0] == .atom("ok") else {
+                throw NumbatError(.unavailable, "agent_start_failed", "the agent did not start: \(started.erlangDescription)")
+            }
+            return .agent
+        } catch {
+            let reason = (error as? NumbatError)?.message ?? "\(error)"
+            service.logger.warning("metrics agent unavailable, polling without it", metadata: ["node": "\(node.name)", "reason": "\(reason)"])
+            service.bus.publish(.agentUnavailable(node: node, agent: Self.agentName, reason: reason,
+                                                  fallback: "agentless rpc polling of the core metrics"))
+            return .agentless
+        }
+    }
+}

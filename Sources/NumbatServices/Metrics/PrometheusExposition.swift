@@ -1,0 +1,68 @@
+import Foundation
+
+/// Renders metrics in the Prometheus text exposition format (version 0.0.4): one family per
+/// metric, named in Prometheus conventions (`erlang_` prefix, base units, `_total` on counters),
+/// labelled with node and family. Pure.
+enum PrometheusExposition {
+    struct Series {
+        var node: String
+        var family: String
+        var values: [String: Double]
+    }
+
+    static func render(_ series: [Series], catalog: [MetricDefinition] = MetricCatalog.builtIn) -> String {
+        var output = ""
+        for definition in catalog {
+            let samples = series.compactMap { entry in entry.values[definition.name].map { (entry, $0) } }
+            guard !samples.isEmpty else { continue }
+            let (name, scale) = prometheusName(definition)
+            output += "# HELP \(name) \(escapeHelp(definition.description))\n"
+            output += "# TYPE \(name) \(definition.kind == .counter ? "counter" : "gauge")\n"
+            for (entry, value) in samples {
+                output += "\(name){node=\"\(escapeLabel(entry.node))\",family=\"\(escapeLabel(entry.family))\"} \(format(value * scale))\n"
+            }
+        }
+        return output
+    }
+
+    /// `memory_total` (bytes) -> `erlang_memory_total_bytes`; `runtime_ms` (counter) ->
+    /// `erlang_runtime_seconds_total` with values scaled to seconds.
+    static func prometheusName(_ definition: MetricDefinition) -> (String, Double) {
+        var base = definition.name
+        var scale = 1.0
+        var unit = ""
+        switch definition.unit {
+        case "bytes":
+            unit = "_bytes"
+        case "milliseconds":
+            if base.hasSuffix("_ms") { base.removeLast(3) }
+            unit = "_seconds"
+            scale = 0.001
+        case "seconds":
+            if base.hasSuffix("_seconds") { base.removeLast(8) }
+            unit = "_seconds"
+        case "ratio":
+            unit = "_ratio"
+        default:
+            break
+        }
+        if base.hasSuffix(unit) { unit = "" }
+        let name = "erlang_" + base + unit + (definition.kind == .counter ? "_total" : "")
+        return (name, scale)
+    }
+
+    static func escapeLabel(_ text: String) -> String {
+        text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: "\\n")
+    }
+
+    static func escapeHelp(_ text: String) -> String {
+        text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\n", with: "\\n")
+    }
+
+    static func format(_ value: Double) -> String {
+        if value.isNaN { return "NaN" }
+        if value.isInfinite { return value > 0 ? "+Inf" : "-Inf" }
+        if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
+        return String(value)
+    }
+}

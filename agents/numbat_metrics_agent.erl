@@ -1,0 +1,331 @@
+%% Numbat's metrics agent, loaded into managed nodes with code:load_binary/3 and started by
+%% Numbat. One collect/1 call returns every built-in metric (one round trip per cycle). The agent
+%% monitors its Numbat-side owner and removes itself (process, logger handler, scheduler
+%% wall-time flag, module) when the owner or the connection goes: nothing stays on the node.
+%% Written for OTP 25 through 28; compiled with OTP 25's erlc +deterministic.
+-module(numbat_metrics_agent).
+-export([start/2, stop/0, collect/1, log/2, adding_handler/1, removing_handler/1]).
+
+-define(HANDLER, numbat_log_counter).
+-define(LEVELS, [emergency, alert, critical, error, warning, notice, info, debug]).
+
+%% Starts (or restarts, for a new owner) the agent. Options: #{max_scan => N} bounds the process
+%% scan for the largest message queue.
+start(Owner, Options) when is_pid(Owner), is_map(Options) ->
+    case whereis(?MODULE) of
+        undefined -> ok;
+        Old -> stop_process(Old)
+    end,
+    Parent = self(),
+    Pid = spawn(fun() -> init(Owner, Options, Parent) end),
+    receive
+        {Pid, started} -> {ok, Pid};
+        {Pid, failed, Reason} -> {error, Reason}
+    after 5000 -> exit(Pid, kill), {error, timeout}
+    end.
+
+stop() ->
+    case whereis(?MODULE) of
+        undefined -> ok;
+        Pid -> stop_process(Pid)
+    end.
+
+stop_process(Pid) ->
+    Ref = monitor(process, Pid),
+    Pid ! stop,
+    receive {'DOWN', Ref, process, Pid, _} -> ok after 5000 -> exit(Pid, kill), ok end.
+
+%% Every built-in metric as [{Name, Value}] plus #{largest_queue_process => ...} details;
+%% {error, not_running} if the agent is not there.
+collect(Timeout) ->
+    case whereis(?MODULE) of
+        undefined -> {error, not_running};
+        Pid ->
+            Ref = monitor(process, Pid),
+            Pid ! {collect, self(), Ref},
+            receive
+                {Ref, Reply} -> demonitor(Ref, [flush]), Reply;
+                {'DOWN', Ref, process, Pid, Reason} -> {error, Reason}
+            after Timeout -> demonitor(Ref, [flush]), {error, timeout}
+            end
+    end.
+
+%% --- the agent process ---
+
+init(Owner, Options, Parent) ->
+    try
+        true = register(?MODULE, self()),
+        OwnerRef = monitor(process, Owner),
+        erlang:system_flag(scheduler_wall_time, true),
+        Counters = counters:new(length(?LEVELS), [write_concurrency]),
+        persistent_term:put(?HANDLER, Counters),
+        _ = logger:remove_handler(?HANDLER),
+        ok = logger:add_handler(?HANDLER, ?MODULE, #{level => all}),
+        Parent ! {self(), started},
+        loop(#{owner => Owner, owner_ref => OwnerRef, options => Options,
+               wall => erlang:statistics(scheduler_wall_time_all)})
+    catch
+        Class:Reason ->
+            cleanup(),
+            Parent ! {self(), failed, {Class, Reason}}
+    end.
+
+loop(State = #{owner_ref := OwnerRef}) ->
+    receive
+        {collect, From, Ref} ->
+            {Metrics, State1} = metrics(State),
+            From ! {Ref, {ok, Metrics}},
+            loop(State1);
+        {'DOWN', OwnerRef, process, _, _} ->
+            cleanup(),
+            %% Numbat is gone: take the module away too, once this process has left it.
+            code:delete(?MODULE),
+            timer:apply_after(1000, code, soft_purge, [?MODULE]),
+            exit(normal);
+        stop ->
+            cleanup(),
+            exit(normal);
+        _ ->
+            loop(State)
+    end.
+
+cleanup() ->
+    _ = logger:remove_handler(?HANDLER),
+    _ = persistent_term:erase(?HANDLER),
+    ok.
+
+%% --- logger handler: counts events per level, nothing else ---
+
+adding_handler(Config) -> {ok, Config}.
+removing_handler(_Config) -> ok.
+
+log(#{level := Level}, _Config) ->
+    case persistent_term:get(?HANDLER, undefined) of
+        undefined -> ok;
+        Counters -> counters:add(Counters, level_index(Level), 1)
+    end.
+
+level_index(Level) -> level_index(Level, ?LEVELS, 1).
+level_index(Level, [Level | _], N) -> N;
+level_index(Level, [_ | Rest], N) -> level_index(Level, Rest, N + 1);
+level_index(_, [], _) -> 1.
+
+%% --- the metrics ---
+
+metrics(State = #{options := Options, wall := PreviousWall}) ->
+    Wall = erlang:statistics(scheduler_wall_time_all),
+    Memory = erlang:memory(),
+    {Reductions, _} = erlang:statistics(reductions),
+    {ExactReductions, _} = erlang:statistics(exact_reductions),
+    ActiveTasks = erlang:statistics(active_tasks_all),
+    {ActiveNormal, ActiveDirty} = lists:split(erlang:system_info(schedulers), ActiveTasks),
+    {ActiveDirtyCpu, ActiveDirtyIo} = case ActiveDirty of [C, D | _] -> {C, D}; _ -> {0, 0} end,
+    {EtsObjects, EtsLargest, EtsLargestWords} = ets_sizes(),
+    {ContextSwitches, _} = erlang:statistics(context_switches),
+    {{input, In}, {output, Out}} = erlang:statistics(io),
+    {GCs, Reclaimed, _} = erlang:statistics(garbage_collection),
+    {Runtime, _} = erlang:statistics(runtime),
+    {WallClock, _} = erlang:statistics(wall_clock),
+    RunQueues = erlang:statistics(run_queue_lengths_all),
+    Schedulers = erlang:system_info(schedulers),
+    DirtyCpu = erlang:system_info(dirty_cpu_schedulers),
+    {NormalQueues, DirtyQueues} = lists:split(Schedulers, RunQueues),
+    {DirtyCpuQueue, DirtyIoQueue} = case DirtyQueues of [A, B | _] -> {A, B}; _ -> {0, 0} end,
+    Utilization = utilization(PreviousWall, Wall, Schedulers, DirtyCpu),
+    Ports = port_types(),
+    {LargestQueue, LargestQueueProcess, TotalQueued, LargestHeap, Waiting} = scan_processes(maps:get(max_scan, Options, 200000)),
+    Dist = dist_queues(),
+    PersistentTerm = persistent_term:info(),
+    Metrics =
+        [{memory_total, proplists:get_value(total, Memory)},
+         {memory_processes, proplists:get_value(processes, Memory)},
+         {memory_processes_used, proplists:get_value(processes_used, Memory)},
+         {memory_system, proplists:get_value(system, Memory)},
+         {memory_atom, proplists:get_value(atom, Memory)},
+         {memory_atom_used, proplists:get_value(atom_used, Memory)},
+         {memory_binary, proplists:get_value(binary, Memory)},
+         {memory_code, proplists:get_value(code, Memory)},
+         {memory_ets, proplists:get_value(ets, Memory)},
+         {memory_persistent_term, maps:get(memory, PersistentTerm)},
+         {persistent_terms, maps:get(count, PersistentTerm)},
+         {process_count, erlang:system_info(process_count)},
+         {process_limit, erlang:system_info(process_limit)},
+         {port_count, erlang:system_info(port_count)},
+         {port_limit, erlang:system_info(port_limit)},
+         {atom_count, erlang:system_info(atom_count)},
+         {atom_limit, erlang:system_info(atom_limit)},
+         {ets_count, erlang:system_info(ets_count)},
+         {ets_limit, erlang:system_info(ets_limit)},
+         {ets_objects_total, EtsObjects},
+         {ets_largest_table_objects, EtsLargest},
+         {ets_largest_table_words, EtsLargestWords},
+         {run_queue, lists:sum(RunQueues)},
+         {run_queue_cpu, lists:sum(NormalQueues)},
+         {run_queue_max, lists:max([0 | NormalQueues])},
+         {run_queue_dirty_cpu, DirtyCpuQueue},
+         {run_queue_dirty_io, DirtyIoQueue},
+         {active_tasks, lists:sum(ActiveNormal)},
+         {active_tasks_dirty_cpu, ActiveDirtyCpu},
+         {active_tasks_dirty_io, ActiveDirtyIo},
+         {reductions, Reductions},
+         {exact_reductions, ExactReductions},
+         {context_switches, ContextSwitches},
+         {io_input_bytes, In},
+         {io_output_bytes, Out},
+         {gc_count, GCs},
+         {gc_words_reclaimed, Reclaimed},
+         {runtime_ms, Runtime},
+         {wall_clock_ms, WallClock},
+         {uptime_seconds, WallClock div 1000},
+         {scheduler_utilization, maps:get(total, Utilization)},
+         {scheduler_utilization_cpu, maps:get(cpu, Utilization)},
+         {scheduler_utilization_dirty_cpu, maps:get(dirty_cpu, Utilization)},
+         {scheduler_utilization_dirty_io, maps:get(dirty_io, Utilization)},
+         {ports_tcp, maps:get(tcp, Ports)},
+         {ports_udp, maps:get(udp, Ports)},
+         {ports_sctp, maps:get(sctp, Ports)},
+         {ports_file, maps:get(file, Ports)},
+         {ports_pipe, maps:get(pipe, Ports)},
+         {ports_other, maps:get(other, Ports)},
+         {logical_processors, undefined_to_zero(erlang:system_info(logical_processors))},
+         {logical_processors_available, undefined_to_zero(erlang:system_info(logical_processors_available))},
+         {logical_processors_online, undefined_to_zero(erlang:system_info(logical_processors_online))},
+         {schedulers, Schedulers},
+         {schedulers_online, erlang:system_info(schedulers_online)},
+         {dirty_cpu_schedulers, DirtyCpu},
+         {dirty_cpu_schedulers_online, erlang:system_info(dirty_cpu_schedulers_online)},
+         {dirty_io_schedulers, erlang:system_info(dirty_io_schedulers)},
+         {thread_pool_size, erlang:system_info(thread_pool_size)},
+         {loaded_modules, length(code:all_loaded())},
+         {dist_nodes, length(nodes(visible))},
+         {dist_hidden_nodes, length(nodes(hidden))},
+         {dist_queue_bytes_total, lists:sum([Q || {_, Q} <- Dist])},
+         {dist_queue_bytes_max, lists:max([0 | [Q || {_, Q} <- Dist]])},
+         {dist_buffer_busy_limit, erlang:system_info(dist_buf_busy_limit)},
+         {message_queue_max, LargestQueue},
+         {message_queue_total, TotalQueued},
+         {processes_with_messages, Waiting},
+         {process_heap_max_words, LargestHeap}]
+        ++ log_counts() ++ mnesia_metrics() ++ os_mon_metrics(),
+    Details = #{largest_queue_process => LargestQueueProcess,
+                dist_queue_bytes => maps:from_list(Dist)},
+    {{Metrics, Details}, State#{wall := Wall}}.
+
+undefined_to_zero(unknown) -> 0;
+undefined_to_zero(N) when is_integer(N) -> N;
+undefined_to_zero(_) -> 0.
+
+%% Busy fraction (0..1) per scheduler kind since the previous collection.
+utilization(Previous, Current, Schedulers, DirtyCpu) when is_list(Previous), is_list(Current) ->
+    Deltas = [{Id, A1 - A0, T1 - T0} || {{Id, A1, T1}, {Id, A0, T0}} <- lists:zip(lists:sort(Current), lists:sort(Previous))],
+    Share = fun(Filter) ->
+                    {Active, Total} = lists:foldl(fun({Id, A, T}, {SA, ST}) ->
+                                                          case Filter(Id) of true -> {SA + A, ST + T}; false -> {SA, ST} end
+                                                  end, {0, 0}, Deltas),
+                    case Total of 0 -> 0.0; _ -> Active / Total end
+            end,
+    #{total => Share(fun(_) -> true end),
+      cpu => Share(fun(Id) -> Id =< Schedulers end),
+      dirty_cpu => Share(fun(Id) -> Id > Schedulers andalso Id =< Schedulers + DirtyCpu end),
+      dirty_io => Share(fun(Id) -> Id > Schedulers + DirtyCpu end)};
+utilization(_, _, _, _) ->
+    #{total => 0.0, cpu => 0.0, dirty_cpu => 0.0, dirty_io => 0.0}.
+
+port_types() ->
+    lists:foldl(fun(Port, Acc) ->
+                        Kind = case erlang:port_info(Port, name) of
+                                   {name, "tcp_inet"} -> tcp;
+                                   {name, "udp_inet"} -> udp;
+                                   {name, "sctp_inet"} -> sctp;
+                                   {name, "efile"} -> file;
+                                   {name, "spawn" ++ _} -> pipe;
+                                   {name, Name} when is_list(Name) ->
+                                       case lists:prefix("/", Name) of true -> pipe; false -> other end;
+                                   _ -> other
+                               end,
+                        maps:update_with(Kind, fun(N) -> N + 1 end, Acc)
+                end, #{tcp => 0, udp => 0, sctp => 0, file => 0, pipe => 0, other => 0}, erlang:ports()).
+
+%% The longest message queue, its process (with its registered name, if any), the sum of all
+%% queues, the largest heap and how many processes have messages waiting; skipped (zeros) above
+%% MaxScan processes so one collection never costs the node much.
+scan_processes(MaxScan) ->
+    case erlang:system_info(process_count) > MaxScan of
+        true -> {0, undefined, 0, 0, 0};
+        false ->
+            {Max, MaxPid, Total, Heap, Waiting} =
+                lists:foldl(fun(Pid, {Max, MaxPid, Total, Heap, Waiting}) ->
+                                    case erlang:process_info(Pid, [message_queue_len, total_heap_size]) of
+                                        [{message_queue_len, Len}, {total_heap_size, Size}] ->
+                                            {NewMax, NewPid} = case Len > Max of true -> {Len, Pid}; false -> {Max, MaxPid} end,
+                                            {NewMax, NewPid, Total + Len, max(Heap, Size), Waiting + min(Len, 1)};
+                                        undefined -> {Max, MaxPid, Total, Heap, Waiting}
+                                    end
+                            end, {0, undefined, 0, 0, 0}, erlang:processes()),
+            {Max, describe(MaxPid), Total, Heap, Waiting}
+    end.
+
+describe(undefined) -> undefined;
+describe(Pid) ->
+    case erlang:process_info(Pid, registered_name) of
+        {registered_name, Name} -> {Pid, Name};
+        _ -> {Pid, undefined}
+    end.
+
+%% Objects in all ETS tables, and the largest table by objects and by words.
+ets_sizes() ->
+    lists:foldl(fun(Table, {Objects, Largest, Words}) ->
+                        case {ets:info(Table, size), ets:info(Table, memory)} of
+                            {Size, Memory} when is_integer(Size), is_integer(Memory) ->
+                                {Objects + Size, max(Largest, Size), max(Words, Memory)};
+                            _ -> {Objects, Largest, Words}
+                        end
+                end, {0, 0, 0}, ets:all()).
+
+%% Bytes queued for each connected node (inet_tcp_dist: the distribution port's queue).
+dist_queues() ->
+    [{Node, Size} || {Node, Port} <- erlang:system_info(dist_ctrl), is_port(Port),
+                     {queue_size, Size} <- [erlang:port_info(Port, queue_size)]].
+
+log_counts() ->
+    case persistent_term:get(?HANDLER, undefined) of
+        undefined -> [];
+        Counters -> [{list_to_atom("log_" ++ atom_to_list(Level)), counters:get(Counters, I)}
+                     || {I, Level} <- lists:zip(lists:seq(1, length(?LEVELS)), ?LEVELS)]
+    end.
+
+mnesia_metrics() ->
+    case lists:keymember(mnesia, 1, application:which_applications()) of
+        false -> [];
+        true ->
+            try
+                [{mnesia_transaction_commits, mnesia:system_info(transaction_commits)},
+                 {mnesia_transaction_failures, mnesia:system_info(transaction_failures)},
+                 {mnesia_transaction_restarts, mnesia:system_info(transaction_restarts)},
+                 {mnesia_transaction_log_writes, mnesia:system_info(transaction_log_writes)},
+                 {mnesia_held_locks, length(mnesia:system_info(held_locks))},
+                 {mnesia_lock_queue, length(mnesia:system_info(lock_queue))}]
+            catch _:_ -> []
+            end
+    end.
+
+os_mon_metrics() ->
+    case lists:keymember(os_mon, 1, application:which_applications()) of
+        false -> [];
+        true ->
+            Memory = try memsup:get_system_memory_data() catch _:_ -> [] end,
+            Disks = try disksup:get_disk_data() catch _:_ -> [] end,
+            lists:filter(fun({_, V}) -> is_number(V) end,
+                         [{os_cpu_utilization, safe(fun() -> cpu_sup:util() end)},
+                          {os_load1, safe(fun() -> cpu_sup:avg1() / 256 end)},
+                          {os_load5, safe(fun() -> cpu_sup:avg5() / 256 end)},
+                          {os_load15, safe(fun() -> cpu_sup:avg15() / 256 end)},
+                          {os_memory_total, proplists:get_value(system_total_memory, Memory)},
+                          {os_memory_free, proplists:get_value(free_memory, Memory)},
+                          {os_memory_available, proplists:get_value(available_memory, Memory)},
+                          {os_memory_buffered, proplists:get_value(buffered_memory, Memory)},
+                          {os_memory_cached, proplists:get_value(cached_memory, Memory)},
+                          {os_disk_max_used_percent, lists:max([0 | [P || {_, _, P} <- Disks]])}])
+    end.
+
+safe(Fun) -> try Fun() catch _:_ -> undefined end.
