@@ -7,64 +7,97 @@ extension Term: CustomStringConvertible {
 
     public var erlangDescription: String {
         var output = ""
-        write(to: &output, depth: 0)
+        write(to: &output, depth: 0, limit: .max)
+        return output
+    }
+
+    /// The description cut short with `...` once it passes about `limit` bytes, for messages
+    /// that quote a term from untrusted input (a duplicate map key may be a 100 MB binary).
+    /// The work done is bounded by `limit` too, except for sorting a map's keys.
+    public func abbreviatedDescription(limit: Int = 100) -> String {
+        var output = ""
+        write(to: &output, depth: 0, limit: limit)
         return output
     }
 
     /// Deeper terms are written as `...`, so a hostile term cannot exhaust the stack.
     static let descriptionDepthLimit = 1_000
 
-    private func write(to output: inout String, depth: Int) {
-        guard depth < Self.descriptionDepthLimit else {
+    /// Containers are written here and leaves by `writeLeaf`, out of line, so that the
+    /// recursion over a deeply nested term costs little stack per level.
+    private func write(to output: inout String, depth: Int, limit: Int) {
+        guard depth < Self.descriptionDepthLimit, output.utf8.count <= limit else {
             output += "..."
             return
         }
+        switch self {
+        case .tuple(let elements):
+            output += "{"
+            Self.writeElements(elements, to: &output, depth: depth, limit: limit)
+            output += "}"
+        case .list(let elements):
+            if elements.count <= limit, let text = Self.printableString(elements) {
+                Self.writeQuoted(text, quote: "\"", to: &output)
+            } else {
+                output += "["
+                Self.writeElements(elements, to: &output, depth: depth, limit: limit)
+                output += "]"
+            }
+        case .improperList(let elements, let tail):
+            output += "["
+            Self.writeElements(elements, to: &output, depth: depth, limit: limit)
+            output += "|"
+            tail.write(to: &output, depth: depth + 1, limit: limit)
+            output += "]"
+        case .map(let pairs):
+            Self.writeMap(pairs, to: &output, depth: depth, limit: limit)
+        default:
+            writeLeaf(to: &output, limit: limit)
+        }
+    }
+
+    /// `#{K => V}` with the pairs sorted by the keys' text, so a map is always written the same.
+    private static func writeMap(_ pairs: [Term: Term], to output: inout String, depth: Int, limit: Int) {
+        output += "#{"
+        // Keys are written at this depth too, so the depth limit also holds inside keys.
+        let sorted = pairs.map { pair -> (String, Term) in
+            var key = ""
+            pair.key.write(to: &key, depth: depth + 1, limit: limit)
+            return (key, pair.value)
+        }.sorted { $0.0 < $1.0 }
+        for (index, pair) in sorted.enumerated() {
+            if index > 0 { output += "," }
+            guard output.utf8.count <= limit else {
+                output += "..."
+                break
+            }
+            output += pair.0
+            output += " => "
+            pair.1.write(to: &output, depth: depth + 1, limit: limit)
+        }
+        output += "}"
+    }
+
+    @inline(never)
+    private func writeLeaf(to output: inout String, limit: Int) {
         switch self {
         case .atom(let atom):
             Self.writeAtom(atom.name, to: &output)
         case .integer(let value):
             output += String(value)
         case .bigInteger(let value):
-            output += String(value)
+            // Converting to decimal takes quadratic time: not for a number that would be cut.
+            if limit < .max, value.magnitude.bitWidth / 4 > limit {
+                output += "..."
+            } else {
+                output += String(value)
+            }
         case .float(let value):
             output += Self.formatFloat(value)
         case .binary(let bytes):
-            Self.writeBinary(bytes, bits: 8, to: &output)
+            Self.writeBinary(bytes, bits: 8, to: &output, limit: limit)
         case .bitstring(let bytes, let bits):
-            Self.writeBinary(bytes, bits: bits, to: &output)
-        case .tuple(let elements):
-            output += "{"
-            Self.writeElements(elements, to: &output, depth: depth)
-            output += "}"
-        case .list(let elements):
-            if let text = Self.printableString(elements) {
-                Self.writeQuoted(text, quote: "\"", to: &output)
-            } else {
-                output += "["
-                Self.writeElements(elements, to: &output, depth: depth)
-                output += "]"
-            }
-        case .improperList(let elements, let tail):
-            output += "["
-            Self.writeElements(elements, to: &output, depth: depth)
-            output += "|"
-            tail.write(to: &output, depth: depth + 1)
-            output += "]"
-        case .map(let pairs):
-            output += "#{"
-            // Keys are written at this depth too, so the depth limit also holds inside keys.
-            let sorted = pairs.map { pair -> (String, Term) in
-                var key = ""
-                pair.key.write(to: &key, depth: depth + 1)
-                return (key, pair.value)
-            }.sorted { $0.0 < $1.0 }
-            for (index, pair) in sorted.enumerated() {
-                if index > 0 { output += "," }
-                output += pair.0
-                output += " => "
-                pair.1.write(to: &output, depth: depth + 1)
-            }
-            output += "}"
+            Self.writeBinary(bytes, bits: bits, to: &output, limit: limit)
         case .pid(let pid):
             output += "#Pid<\(pid.node.name).\(pid.id).\(pid.serial)>"
         case .port(let port):
@@ -79,13 +112,19 @@ extension Term: CustomStringConvertible {
             output += "/\(arity)"
         case .fun(let fun):
             output += "#Fun<\(fun.module.name).\(fun.index)>"
+        case .tuple, .list, .improperList, .map:
+            preconditionFailure("write(to:depth:limit:) writes containers")
         }
     }
 
-    private static func writeElements(_ elements: [Term], to output: inout String, depth: Int) {
+    private static func writeElements(_ elements: [Term], to output: inout String, depth: Int, limit: Int) {
         for (index, element) in elements.enumerated() {
             if index > 0 { output += "," }
-            element.write(to: &output, depth: depth + 1)
+            guard output.utf8.count <= limit else {
+                output += "..."
+                return
+            }
+            element.write(to: &output, depth: depth + 1, limit: limit)
         }
     }
 
@@ -161,8 +200,8 @@ extension Term: CustomStringConvertible {
         }
     }
 
-    private static func writeBinary(_ bytes: [UInt8], bits: UInt8, to output: inout String) {
-        if bits == 8, !bytes.isEmpty, let text = String(validating: bytes, as: UTF8.self),
+    private static func writeBinary(_ bytes: [UInt8], bits: UInt8, to output: inout String, limit: Int) {
+        if bits == 8, !bytes.isEmpty, bytes.count <= limit, let text = String(validating: bytes, as: UTF8.self),
             text.unicodeScalars.allSatisfy({ isPrintable(Int($0.value)) })
         {
             output += "<<"
@@ -175,6 +214,10 @@ extension Term: CustomStringConvertible {
         output += "<<"
         for (index, byte) in bytes.enumerated() {
             if index > 0 { output += "," }
+            guard output.utf8.count <= limit else {
+                output += "..."
+                break
+            }
             if index == bytes.count - 1, bits < 8 {
                 output += "\(byte >> (8 - bits)):\(bits)"
             } else {

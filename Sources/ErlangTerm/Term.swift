@@ -37,6 +37,11 @@ public enum Term: Sendable, Hashable {
 public struct Atom: Sendable, Hashable, Comparable, CustomStringConvertible, ExpressibleByStringLiteral {
     public let name: String
 
+    /// The most characters (code points) an atom may have: binary_to_term and the Erlang
+    /// parser reject longer names, and so do `TermDecoder` and `TermParser`. `TermEncoder`
+    /// writes only the first 255 characters of a longer name.
+    public static let maxLength = 255
+
     public init(_ name: String) { self.name = name }
     public init(stringLiteral value: String) { self.name = value }
 
@@ -93,7 +98,8 @@ public struct Port: Sendable, Hashable, CustomStringConvertible {
     public var description: String { Term.port(self).erlangDescription }
 }
 
-/// A reference: `node`, `creation` and 1 to 5 32-bit words (`NEWER_REFERENCE_EXT`).
+/// A reference: `node`, `creation` and up to 5 32-bit words (`NEWER_REFERENCE_EXT`; `make_ref()`
+/// gives 3, aliases 4; binary_to_term also reads, and writes back, a reference of none).
 public struct Reference: Sendable, Hashable, CustomStringConvertible {
     public var node: Atom
     public var creation: UInt32

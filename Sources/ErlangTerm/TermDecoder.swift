@@ -10,6 +10,12 @@ public struct TermDecoder: Sendable {
     /// Atoms of the distribution header's atom cache, for `ATOM_CACHE_REF` (tag 82).
     public var atomCache: [Atom]
     /// Deepest nesting of tuples, lists, maps and funs accepted.
+    ///
+    /// Decoding recurses once per level, and so do `Term`'s `==`, hashing, encoding and
+    /// description: up to about 1 KB of stack per level in an optimised build, 3 KB in a debug
+    /// build. The default 2,000 levels (2 MB, 6 MB in a debug build) fit the 8 MB threads Linux
+    /// gives by default (the main thread, Swift concurrency's and NIO's); lower it for threads
+    /// with small stacks, such as Darwin's 512 KB secondary threads.
     public var maxDepth: Int
     /// Largest uncompressed size accepted for a compressed term (tag 80).
     public var maxUncompressedSize: Int
@@ -44,6 +50,9 @@ public struct TermDecoder: Sendable {
     /// Decodes one term without a version byte starting at `offset` of `raw`, and advances
     /// `offset` past it; the form used inside distribution frames.
     public func decode(_ raw: UnsafeRawBufferPointer, offset: inout Int) throws(TermDecodingError) -> Term {
+        // An offset outside the buffer is the caller's mistake, but it must not become an
+        // out-of-bounds read: report it as a term that ends before it starts.
+        guard offset >= 0, offset <= raw.count else { throw TermDecodingError(.truncated, at: offset) }
         var reader = Reader(raw, decoder: self)
         reader.offset = offset
         let term = try reader.readTopLevel()
@@ -113,6 +122,14 @@ private struct Reader {
         guard count <= remaining / minimumSize else { throw TermDecodingError(.truncated, at: offset) }
     }
 
+    /// How many elements to reserve room for when a header declares `count`.
+    ///
+    /// `require` bounds a count by the bytes left, but not the sum over nesting levels: a chain
+    /// of 2,000 tuple headers that each claim the rest of a 1 MB input would otherwise reserve
+    /// 2,000 × 1 M × 48 bytes before the first leaf is read. Beyond this, arrays grow
+    /// geometrically, so memory stays proportional to the elements actually decoded.
+    static func initialCapacity(_ count: Int) -> Int { min(count, 256) }
+
     mutating func readTopLevel() throws(TermDecodingError) -> Term {
         if offset < raw.count, raw[offset] == ExternalTermFormat.Tag.compressed {
             offset += 1
@@ -121,9 +138,31 @@ private struct Reader {
         return try readTerm()
     }
 
+    /// One term. Only containers recurse, through this small function: every other tag is
+    /// read by `readLeaf`, kept out of line so that its many locals (several kilobytes of stack
+    /// in a debug build) are not on the stack once per nesting level.
     mutating func readTerm() throws(TermDecodingError) -> Term {
         let start = offset
         let tag = try readByte()
+        switch tag {
+        case ExternalTermFormat.Tag.smallTuple:
+            return try readTuple(arity: Int(try readByte()))
+        case ExternalTermFormat.Tag.largeTuple:
+            return try readTuple(arity: Int(try read32()))
+        case ExternalTermFormat.Tag.list:
+            return try readList()
+        case ExternalTermFormat.Tag.map:
+            return try readMap()
+        case ExternalTermFormat.Tag.newFun:
+            return try readFun(start: start)
+        default:
+            return try readLeaf(tag: tag, start: start)
+        }
+    }
+
+    /// A term that holds no other terms (`tag` at `start` already read).
+    @inline(never)
+    mutating func readLeaf(tag: UInt8, start: Int) throws(TermDecodingError) -> Term {
         switch tag {
         case ExternalTermFormat.Tag.smallInteger:
             return .integer(Int(try readByte()))
@@ -135,10 +174,6 @@ private struct Reader {
             offset = start
             let atom = try readAtom()
             return .atom(atom)
-        case ExternalTermFormat.Tag.smallTuple:
-            return try readTuple(arity: Int(try readByte()))
-        case ExternalTermFormat.Tag.largeTuple:
-            return try readTuple(arity: Int(try read32()))
         case ExternalTermFormat.Tag.nil:
             return .list([])
         case ExternalTermFormat.Tag.string:
@@ -149,15 +184,15 @@ private struct Reader {
             for index in offset..<offset + count { elements.append(.integer(Int(raw[index]))) }
             offset += count
             return .list(elements)
-        case ExternalTermFormat.Tag.list:
-            return try readList()
         case ExternalTermFormat.Tag.binary:
             let count = Int(try read32())
             return .binary(try readBytes(count))
         case ExternalTermFormat.Tag.bitBinary:
             let count = Int(try read32())
             let bits = try readByte()
-            guard bits >= 1, bits <= 8, count > 0 || bits == 8 else {
+            // As binary_to_term: an empty bitstring has 0 bits in its (absent) last byte, a
+            // non-empty one 1 to 8.
+            guard bits <= 8, (bits == 0) == (count == 0) else {
                 throw TermDecodingError(.invalidValue("bitstring with \(bits) bits in its last byte"), at: start)
             }
             return .makeBitstring(try readBytes(count), bitsInLastByte: bits)
@@ -168,8 +203,8 @@ private struct Reader {
             return .float(value)
         case ExternalTermFormat.Tag.float:
             let text = try readBytes(31)
-            let digits = String(decoding: text.prefix { $0 != 0 }, as: UTF8.self)
-            guard let value = Double(String(digits.filter { $0 != " " })), value.isFinite else {
+            guard let value = LegacyFloat.parse(text) else {
+                let digits = String(decoding: text.prefix { $0 != 0 }, as: UTF8.self)
                 throw TermDecodingError(.invalidValue("float text \"\(digits)\""), at: start)
             }
             return .float(value)
@@ -177,8 +212,6 @@ private struct Reader {
             return try readBig(digits: Int(try readByte()))
         case ExternalTermFormat.Tag.largeBig:
             return try readBig(digits: Int(try read32()))
-        case ExternalTermFormat.Tag.map:
-            return try readMap()
         case ExternalTermFormat.Tag.newPid, ExternalTermFormat.Tag.pid:
             offset = start
             return .pid(try readPid())
@@ -193,14 +226,17 @@ private struct Reader {
         case ExternalTermFormat.Tag.port:
             let node = try readAtom()
             let id = try read32()
-            return .port(Port(node: node, id: UInt64(id), creation: UInt32(try readByte())))
+            return .port(Port(node: node, id: UInt64(id), creation: try readLegacyCreation()))
         case ExternalTermFormat.Tag.newerReference, ExternalTermFormat.Tag.newReference:
+            // binary_to_term accepts 0 to 5 words (OTP 25 refuses 0 in the legacy
+            // NEW_REFERENCE_EXT, OTP 28 does not) and writes a zero-word reference back as it
+            // came, so it round-trips.
             let count = Int(try read16())
-            guard count >= 1, count <= 5 else {
+            guard count <= 5 else {
                 throw TermDecodingError(.invalidValue("reference with \(count) words"), at: start)
             }
             let node = try readAtom()
-            let creation = tag == ExternalTermFormat.Tag.newerReference ? try read32() : UInt32(try readByte())
+            let creation = tag == ExternalTermFormat.Tag.newerReference ? try read32() : try readLegacyCreation()
             var ids = [UInt32]()
             ids.reserveCapacity(count)
             for _ in 0..<count { ids.append(try read32()) }
@@ -208,16 +244,25 @@ private struct Reader {
         case ExternalTermFormat.Tag.reference:
             let node = try readAtom()
             let id = try read32()
-            return .reference(Reference(node: node, creation: UInt32(try readByte()), ids: [id]))
+            return .reference(Reference(node: node, creation: try readLegacyCreation(), ids: [id]))
         case ExternalTermFormat.Tag.export:
             let module = try readAtom()
             let function = try readAtom()
-            guard case .integer(let arity) = try readTerm(), arity >= 0, arity <= 255 else {
+            // An integer tag only, read here: `readTerm` would let a chain of exports nested
+            // in each other's arity recurse past any depth limit.
+            let arityTag = try readByte()
+            let arity: Term
+            switch arityTag {
+            case ExternalTermFormat.Tag.smallInteger: arity = .integer(Int(try readByte()))
+            case ExternalTermFormat.Tag.integer: arity = .integer(Int(Int32(bitPattern: try read32())))
+            case ExternalTermFormat.Tag.smallBig: arity = try readBig(digits: Int(try readByte()))
+            case ExternalTermFormat.Tag.largeBig: arity = try readBig(digits: Int(try read32()))
+            default: throw TermDecodingError(.invalidValue("export arity"), at: start)
+            }
+            guard case .integer(let value) = arity, value >= 0, value <= 255 else {
                 throw TermDecodingError(.invalidValue("export arity"), at: start)
             }
-            return .export(module: module, function: function, arity: arity)
-        case ExternalTermFormat.Tag.newFun:
-            return try readFun(start: start)
+            return .export(module: module, function: function, arity: value)
         case ExternalTermFormat.Tag.compressed:
             throw TermDecodingError(.invalidValue("compressed term inside a term"), at: start)
         case ExternalTermFormat.Tag.fun:
@@ -252,12 +297,28 @@ private struct Reader {
         let slice = UnsafeRawBufferPointer(rebasing: raw[offset..<offset + count])
         offset += count
         if latin1 {
-            return Atom(String(slice.lazy.map { Character(Unicode.Scalar($0)) }))
+            guard count <= Atom.maxLength else { throw TermDecodingError(.invalidAtom, at: start) }
+            var scalars = String.UnicodeScalarView()
+            for byte in slice { scalars.append(Unicode.Scalar(byte)) }
+            return Atom(String(scalars))
         }
-        guard let name = String(validating: slice, as: UTF8.self) else {
+        // Like binary_to_term: valid UTF-8 of at most 255 characters (up to 1,020 bytes).
+        guard let name = String(validating: slice, as: UTF8.self),
+            count <= Atom.maxLength || name.unicodeScalars.count <= Atom.maxLength
+        else {
             throw TermDecodingError(.invalidAtom, at: start)
         }
         return Atom(name)
+    }
+
+    /// The one-byte creation of the legacy PID_EXT, PORT_EXT and (NEW_)REFERENCE_EXT, of which
+    /// only the low 2 bits ever existed: binary_to_term rejects 4 and above.
+    mutating func readLegacyCreation() throws(TermDecodingError) -> UInt32 {
+        let creation = try readByte()
+        guard creation <= 3 else {
+            throw TermDecodingError(.invalidValue("creation \(creation) in a legacy 2-bit creation field"), at: offset - 1)
+        }
+        return UInt32(creation)
     }
 
     mutating func readPid() throws(TermDecodingError) -> Pid {
@@ -265,11 +326,18 @@ private struct Reader {
         let node = try readAtom()
         let id = try read32()
         let serial = try read32()
-        let creation = tag == ExternalTermFormat.Tag.newPid ? try read32() : UInt32(try readByte())
+        let creation = tag == ExternalTermFormat.Tag.newPid ? try read32() : try readLegacyCreation()
         return Pid(node: node, id: id, serial: serial, creation: creation)
     }
 
-    mutating func enter() throws(TermDecodingError) {
+    /// Enters a container of `count` elements of at least `minimumSize` bytes each: checks that
+    /// they can be present and that nesting stays within `maxDepth`. The containers leave with
+    /// `depth -= 1` on success only; after an error the reader is abandoned.
+    ///
+    /// The container readers recurse once per nesting level, so they are kept lean: no `defer`,
+    /// and errors built out of line.
+    mutating func enter(_ count: Int, of minimumSize: Int) throws(TermDecodingError) {
+        try require(count, of: minimumSize)
         depth += 1
         guard depth <= decoder.maxDepth else {
             throw TermDecodingError(.tooDeep(limit: decoder.maxDepth), at: offset)
@@ -277,43 +345,41 @@ private struct Reader {
     }
 
     mutating func readTuple(arity: Int) throws(TermDecodingError) -> Term {
-        try require(arity, of: 1)
-        try enter()
-        defer { depth -= 1 }
+        try enter(arity, of: 1)
         var elements = [Term]()
-        elements.reserveCapacity(arity)
+        elements.reserveCapacity(Self.initialCapacity(arity))
         for _ in 0..<arity { elements.append(try readTerm()) }
+        depth -= 1
         return .tuple(elements)
     }
 
     mutating func readList() throws(TermDecodingError) -> Term {
         let count = Int(try read32())
-        try require(count, of: 1)
-        try enter()
-        defer { depth -= 1 }
+        try enter(count, of: 1)
         var elements = [Term]()
-        elements.reserveCapacity(count)
+        elements.reserveCapacity(Self.initialCapacity(count))
         for _ in 0..<count { elements.append(try readTerm()) }
         let tail = try readTerm()
-        if case .list([]) = tail { return .list(elements) }
+        depth -= 1
         return .list(elements, tail: tail)
     }
 
     mutating func readMap() throws(TermDecodingError) -> Term {
         let start = offset - 1
         let count = Int(try read32())
-        try require(count, of: 2)
-        try enter()
-        defer { depth -= 1 }
-        var pairs = [Term: Term](minimumCapacity: count)
+        try enter(count, of: 2)
+        var pairs = [Term: Term](minimumCapacity: Self.initialCapacity(count))
         for _ in 0..<count {
             let key = try readTerm()
-            let value = try readTerm()
-            guard pairs.updateValue(value, forKey: key) == nil else {
-                throw TermDecodingError(.invalidValue("map has the key \(key.erlangDescription) twice"), at: start)
-            }
+            guard pairs.updateValue(try readTerm(), forKey: key) == nil else { throw Self.duplicateKey(key, at: start) }
         }
+        depth -= 1
         return .map(pairs)
+    }
+
+    @inline(never)
+    static func duplicateKey(_ key: Term, at start: Int) -> TermDecodingError {
+        TermDecodingError(.invalidValue("map has the key \(key.abbreviatedDescription()) twice"), at: start)
     }
 
     mutating func readBig(digits count: Int) throws(TermDecodingError) -> Term {
@@ -339,11 +405,11 @@ private struct Reader {
         return .integer(BigInt(sign: negative ? .minus : .plus, magnitude: magnitude))
     }
 
+    @inline(never)
     mutating func readFun(start: Int) throws(TermDecodingError) -> Term {
         let size = Int(try read32())
         guard size >= 4, size - 4 <= remaining else { throw TermDecodingError(.truncated, at: offset) }
-        try enter()
-        defer { depth -= 1 }
+        try enter(0, of: 1)
         let arity = try readByte()
         let uniq = try readBytes(16)
         let index = try read32()
@@ -354,14 +420,19 @@ private struct Reader {
         let oldUniq = try readTerm()
         let pid = try readTerm()
         var free = [Term]()
-        free.reserveCapacity(freeCount)
+        free.reserveCapacity(Self.initialCapacity(freeCount))
         for _ in 0..<freeCount { free.append(try readTerm()) }
         guard offset - start - 1 == size else {
             throw TermDecodingError(.invalidValue("fun size \(size) does not match its contents"), at: start)
         }
+        depth -= 1
         return .fun(Fun(arity: arity, uniq: uniq, index: index, module: module,
                         oldIndex: oldIndex, oldUniq: oldUniq, pid: pid, freeVariables: free))
     }
+
+    /// Deflate never inflates one byte into more than 1,032 (a 2-bit code for a 258-byte
+    /// match), so a declared size beyond that ratio is a lie, rejected before any allocation.
+    static let maxDeflateRatio = 1_032
 
     mutating func readCompressed() throws(TermDecodingError) -> Term {
         let start = offset - 1
@@ -369,7 +440,21 @@ private struct Reader {
         guard size <= decoder.maxUncompressedSize else {
             throw TermDecodingError(.tooLarge("compressed term claims \(size) bytes"), at: start)
         }
-        var input = ByteBuffer(bytes: UnsafeRawBufferPointer(rebasing: raw[offset...]))
+        guard size > 0 else {
+            throw TermDecodingError(.invalidValue("compressed term of 0 bytes"), at: start)
+        }
+        let (bound, overflow) = remaining.multipliedReportingOverflow(by: Self.maxDeflateRatio)
+        guard overflow || size <= bound else {
+            throw TermDecodingError(.invalidValue("compressed term claims \(size) bytes, impossible from \(remaining) bytes of zlib data"), at: start)
+        }
+        // A sentinel byte after the data tells a complete zlib stream (which stops before it)
+        // from a truncated one (which swallows it): zlib reports neither as an error.
+        var input = ByteBuffer()
+        input.reserveCapacity(remaining + 1)
+        input.writeBytes(UnsafeRawBufferPointer(rebasing: raw[offset...]))
+        input.writeInteger(UInt8(0))
+        // The output's capacity (`size` rounded up to a power of two) is what stops a zlib bomb
+        // whose header lies about its size: inflating past it is an error, not an allocation.
         var output = ByteBuffer()
         output.reserveCapacity(size)
         do {
@@ -377,10 +462,13 @@ private struct Reader {
         } catch {
             throw TermDecodingError(.invalidValue("compressed data is corrupt or larger than its declared \(size) bytes"), at: start)
         }
+        guard input.readableBytes >= 1 else {
+            throw TermDecodingError(.truncated, at: raw.count)
+        }
         guard output.readableBytes == size else {
             throw TermDecodingError(.invalidValue("compressed term inflates to \(output.readableBytes) bytes, not \(size)"), at: start)
         }
-        offset = raw.count - input.readableBytes
+        offset = raw.count - (input.readableBytes - 1)
         let inflated = Array(output.readableBytesView)
         let depth = self.depth
         let result = inflated.withUnsafeBytes { (innerRaw) -> Result<Term, TermDecodingError> in
@@ -395,7 +483,9 @@ private struct Reader {
                 }
                 return .success(term)
             } catch {
-                return .failure(error)
+                // Offsets inside the inflated bytes mean nothing to the caller, who only has
+                // the compressed input: report the problem at the compressed term.
+                return .failure(TermDecodingError(error.kind, at: start))
             }
         }
         return try result.get()

@@ -3,7 +3,8 @@ import CompressNIO
 import NIOCore
 
 /// Encodes terms to the External Term Format the way `term_to_binary/1` of OTP 26+ does
-/// (UTF-8 atoms, `NEW_PID_EXT`, `NEWER_REFERENCE_EXT`, `STRING_EXT` for byte lists).
+/// (UTF-8 atoms, `NEW_PID_EXT`, `V4_PORT_EXT`, `NEWER_REFERENCE_EXT`, `STRING_EXT` for byte
+/// lists), byte for byte except for the order of map pairs, which is Swift's `Dictionary`'s.
 public struct TermEncoder: Sendable {
     /// Bytes written so far.
     public private(set) var bytes: [UInt8]
@@ -14,7 +15,34 @@ public struct TermEncoder: Sendable {
     }
 
     /// Appends `term` without a version byte (the form used inside distribution frames).
+    ///
+    /// Containers are written here and leaves by `encodeLeaf`, out of line, so that the
+    /// recursion over a deeply nested term costs little stack per level.
     public mutating func encode(_ term: Term) {
+        switch term {
+        case .tuple(let elements):
+            writeTupleHeader(arity: elements.count)
+            for element in elements { encode(element) }
+        case .list(let elements):
+            writeList(elements, tail: nil)
+        case .improperList(let elements, let tail):
+            writeList(elements, tail: tail)
+        case .map(let pairs):
+            bytes.append(ExternalTermFormat.Tag.map)
+            write32(UInt32(pairs.count))
+            for (key, value) in pairs {
+                encode(key)
+                encode(value)
+            }
+        case .fun(let fun):
+            writeFun(fun)
+        default:
+            encodeLeaf(term)
+        }
+    }
+
+    @inline(never)
+    private mutating func encodeLeaf(_ term: Term) {
         switch term {
         case .atom(let atom):
             writeAtom(atom)
@@ -34,20 +62,6 @@ public struct TermEncoder: Sendable {
             write32(UInt32(data.count))
             bytes.append(bits)
             bytes.append(contentsOf: data)
-        case .tuple(let elements):
-            writeTupleHeader(arity: elements.count)
-            for element in elements { encode(element) }
-        case .list(let elements):
-            writeList(elements, tail: nil)
-        case .improperList(let elements, let tail):
-            writeList(elements, tail: tail)
-        case .map(let pairs):
-            bytes.append(ExternalTermFormat.Tag.map)
-            write32(UInt32(pairs.count))
-            for (key, value) in pairs {
-                encode(key)
-                encode(value)
-            }
         case .pid(let pid):
             writePid(pid)
         case .port(let port):
@@ -59,8 +73,8 @@ public struct TermEncoder: Sendable {
             writeAtom(module)
             writeAtom(function)
             writeInteger(arity)
-        case .fun(let fun):
-            writeFun(fun)
+        case .tuple, .list, .improperList, .map, .fun:
+            preconditionFailure("encode(_:) writes containers")
         }
     }
 
@@ -81,14 +95,25 @@ public struct TermEncoder: Sendable {
         }
     }
 
+    /// Writes `SMALL_ATOM_UTF8_EXT`, or `ATOM_UTF8_EXT` for names over 255 bytes.
+    ///
+    /// A name over `Atom.maxLength` characters, which no Erlang node can hold, is cut to its first
+    /// 255 characters, so the output stays a term binary_to_term reads: written whole, it would
+    /// be rejected, and past 65,535 bytes its length field would wrap and garble what follows.
     public mutating func writeAtom(_ atom: Atom) {
         let utf8 = atom.name.utf8
+        guard utf8.count <= Atom.maxLength || atom.name.unicodeScalars.count <= Atom.maxLength else {
+            let scalars = atom.name.unicodeScalars
+            let end = scalars.index(scalars.startIndex, offsetBy: Atom.maxLength)
+            writeAtom(Atom(String(scalars[..<end])))
+            return
+        }
         if utf8.count < 256 {
             bytes.append(ExternalTermFormat.Tag.smallAtomUTF8)
             bytes.append(UInt8(utf8.count))
         } else {
             bytes.append(ExternalTermFormat.Tag.atomUTF8)
-            write16(UInt16(truncatingIfNeeded: utf8.count))
+            write16(UInt16(utf8.count))
         }
         bytes.append(contentsOf: utf8)
     }
@@ -109,16 +134,13 @@ public struct TermEncoder: Sendable {
         for id in ref.ids { write32(id) }
     }
 
+    /// Always `V4_PORT_EXT`, as term_to_binary does from OTP 26 (OTP 25 still wrote
+    /// `NEW_PORT_EXT` for ids below 2^28). Every peer Numbat talks to reads it: OTP 24 added it
+    /// and Numbat's handshake requires `DFLAG_V4_NC`.
     private mutating func writePort(_ port: Port) {
-        if port.id <= UInt32.max {
-            bytes.append(ExternalTermFormat.Tag.newPort)
-            writeAtom(port.node)
-            write32(UInt32(port.id))
-        } else {
-            bytes.append(ExternalTermFormat.Tag.v4Port)
-            writeAtom(port.node)
-            write64(port.id)
-        }
+        bytes.append(ExternalTermFormat.Tag.v4Port)
+        writeAtom(port.node)
+        write64(port.id)
         write32(port.creation)
     }
 

@@ -10,8 +10,10 @@ public struct TermParseError: Error, Sendable, Hashable, CustomStringConvertible
 }
 
 /// Reads terms written in Erlang syntax: atoms (bare and quoted), integers (any size, `Base#Digits`),
-/// floats, `$c` characters, "strings" (charlists), `<<"binaries">>` and `<<1,2,3>>`, tuples, lists
-/// (also improper, `[H|T]`), and maps `#{K => V}`. A trailing `.` is allowed.
+/// floats, `$c` characters, "strings" (charlists), `<<"binaries">>`, `<<1,2,3>>` and bitstrings
+/// `<<255,7:3>>`, tuples, lists (also improper, `[H|T]`), maps `#{K => V}` and external funs
+/// `fun M:F/A`: everything `erlangDescription` writes except pids, ports, references and local
+/// funs. A trailing `.` is allowed.
 ///
 /// Used for rpc arguments typed by a user, so it accepts the literal subset of Erlang only:
 /// no variables, operators or function calls.
@@ -94,16 +96,39 @@ public struct TermParser {
             return .list(try parseStrings().map { .integer(Int($0.value)) })
         case "'":
             position += 1
-            return .atom(Atom(String(String.UnicodeScalarView(try parseQuoted(until: "'")))))
+            // Two statements: `atom(_:)` would see `self` as it was before the argument was read.
+            let name = String(String.UnicodeScalarView(try parseQuoted(until: "'")))
+            return .atom(try atom(name))
         case "$":
             position += 1
             return .integer(Int(try parseCharacter().value))
         case "-", "+", "0"..."9":
             return try parseNumber()
         default:
-            if ("a"..."z").contains(scalar) { return .atom(Atom(parseBareWord())) }
-            throw error("unexpected '\(scalar)'")
+            guard ("a"..."z").contains(scalar) else { throw error("unexpected '\(scalar)'") }
+            let word = parseBareWord()
+            // `fun` is a reserved word: as an atom it is written 'fun'.
+            if word == "fun" { return try parseExport(depth: depth) }
+            return .atom(try atom(word))
         }
+    }
+
+    /// An atom named `name`, which Erlang's scanner rejects as too long past 255 characters.
+    private func atom(_ name: String) throws(TermParseError) -> Atom {
+        guard name.unicodeScalars.count <= Atom.maxLength else { throw error("atom longer than 255 characters") }
+        return Atom(name)
+    }
+
+    /// `fun Module:Function/Arity` after the `fun`.
+    private mutating func parseExport(depth: Int) throws(TermParseError) -> Term {
+        guard case .atom(let module) = try parseTerm(depth: depth + 1) else { throw error("expected a module name after 'fun'") }
+        try expect(":")
+        guard case .atom(let function) = try parseTerm(depth: depth + 1) else { throw error("expected a function name") }
+        try expect("/")
+        guard case .integer(let arity) = try parseNumber(), (0...255).contains(arity) else {
+            throw error("expected an arity from 0 to 255")
+        }
+        return .export(module: module, function: function, arity: arity)
     }
 
     private mutating func parseElements(until close: Unicode.Scalar, depth: Int) throws(TermParseError) -> [Term] {
@@ -157,12 +182,14 @@ public struct TermParser {
         }
     }
 
+    /// `<<...>>` after the `<<`: strings (`"é"` is one byte per character, as in Erlang, unless
+    /// written `"é"/utf8`) and integers, 8 bits each unless sized, as in `<<255,7:3>>`.
     private mutating func parseBinary() throws(TermParseError) -> Term {
-        var bytes: [UInt8] = []
+        var bits = BitWriter()
         skipSpace()
         if peek == ">" {
             try expect(">"); try expect(">")
-            return .binary(bytes)
+            return .binary([])
         }
         while true {
             skipSpace()
@@ -173,25 +200,36 @@ public struct TermParser {
                     position += 1
                     let kind = parseBareWord()
                     guard kind == "utf8" else { throw error("only /utf8 is supported in binaries") }
-                    bytes.append(contentsOf: String(String.UnicodeScalarView(scalars)).utf8)
+                    for byte in String(String.UnicodeScalarView(scalars)).utf8 { bits.append(UInt64(byte), bits: 8) }
                 } else {
-                    // As in Erlang, `<<"é">>` is one byte per character (Latin-1); Erlang would
-                    // silently truncate characters above 255, so those need an explicit `/utf8`.
+                    // Erlang would silently truncate characters above 255, so those need `/utf8`.
                     for scalar in scalars {
                         guard scalar.value <= 0xFF else { throw error("character above 255 in a binary needs /utf8") }
-                        bytes.append(UInt8(scalar.value))
+                        bits.append(UInt64(scalar.value), bits: 8)
                     }
                 }
             } else {
-                guard case .integer(let value) = try parseNumber(), (0...255).contains(value) else {
-                    throw error("binary elements must be strings or integers 0..255")
+                let value = try parseNumber()
+                skipSpace()
+                var size = 8
+                if peek == ":" {
+                    position += 1
+                    skipSpace()
+                    guard case .integer(let explicit) = try parseNumber(), (1...64).contains(explicit) else {
+                        throw error("segment sizes must be 1 to 64 bits")
+                    }
+                    size = explicit
                 }
-                bytes.append(UInt8(value))
+                // Erlang would keep only the low bits of a value too large for its segment.
+                guard case .integer(let integer) = value, integer >= 0, size == 64 || integer >> size == 0 else {
+                    throw error("binary elements must be strings or integers that fit their size")
+                }
+                bits.append(UInt64(integer), bits: size)
             }
             skipSpace()
             if peek == "," { position += 1; continue }
             try expect(">"); try expect(">")
-            return .binary(bytes)
+            return bits.term
         }
     }
 
@@ -238,6 +276,13 @@ public struct TermParser {
         case "v": return "\u{0B}"
         case "d": return "\u{7F}"
         case "s": return " "
+        case "^":
+            // Control characters as erl_scan reads them: `\^A` or `\^a` is 1, `\^?` is DEL.
+            guard let c = peek else { throw error("unterminated \\^ escape") }
+            position += 1
+            if c == "?" { return "\u{7F}" }
+            guard ("@"..."_").contains(c) || ("a"..."z").contains(c) else { throw error("bad \\^ escape") }
+            return Unicode.Scalar(UInt8(c.value & 0x1F))
         case "x":
             var digits = ""
             if peek == "{" {
@@ -274,6 +319,33 @@ public struct TermParser {
         return String(word)
     }
 
+    /// `digits` in `base` (2...36). Not `BigInt(_:radix:)`, which traps on radix 36.
+    static func integer(_ digits: String, base: Int) -> BigInt? {
+        guard !digits.isEmpty else { return nil }
+        var value = BigInt(0)
+        var chunk = 0
+        var chunkScale = 1
+        for scalar in digits.unicodeScalars {
+            let digit: Int
+            switch scalar {
+            case "0"..."9": digit = Int(scalar.value) - 48
+            case "a"..."z": digit = Int(scalar.value) - 87
+            case "A"..."Z": digit = Int(scalar.value) - 55
+            default: return nil
+            }
+            guard digit < base else { return nil }
+            // Whole chunks of digits that fit in an `Int` at a time, so long numbers stay cheap.
+            chunk = chunk * base + digit
+            chunkScale *= base
+            if chunkScale > Int.max / 36 / 36 {
+                value = value * BigInt(chunkScale) + BigInt(chunk)
+                chunk = 0
+                chunkScale = 1
+            }
+        }
+        return value * BigInt(chunkScale) + BigInt(chunk)
+    }
+
     private mutating func parseNumber() throws(TermParseError) -> Term {
         skipSpace()
         let start = position
@@ -282,9 +354,19 @@ public struct TermParser {
             negative = peek == "-"
             position += 1
         }
+        // Most numbers (every element of a described binary) fit in an `Int`: accumulate
+        // them directly, and keep the text only for the rest.
         var digits = ""
+        var small = 0
+        var fits = true
         while let c = peek, ("0"..."9").contains(c) || c == "_" {
-            if c != "_" { digits.unicodeScalars.append(c) }
+            if c != "_" {
+                digits.unicodeScalars.append(c)
+                let (times10, overflow1) = small.multipliedReportingOverflow(by: 10)
+                let (sum, overflow2) = times10.addingReportingOverflow(Int(c.value - 48))
+                fits = fits && !overflow1 && !overflow2
+                small = sum
+            }
             position += 1
         }
         guard !digits.isEmpty else { throw error("expected a number") }
@@ -296,7 +378,7 @@ public struct TermParser {
                 body.unicodeScalars.append(c)
                 position += 1
             }
-            guard let value = BigInt(body, radix: base) else { throw error("bad base-\(base) digits") }
+            guard let value = Self.integer(body, base: base) else { throw error("bad base-\(base) digits") }
             return .integer(negative ? -value : value)
         }
         if peek == ".", position + 1 < scalars.count, ("0"..."9").contains(scalars[position + 1]) {
@@ -312,6 +394,7 @@ public struct TermParser {
             guard let value = Double(text), value.isFinite else { throw TermParseError(message: "bad float", position: start) }
             return .float(negative ? -value : value)
         }
+        if fits { return .integer(negative ? -small : small) }
         guard let value = BigInt(digits) else { throw TermParseError(message: "bad integer", position: start) }
         return .integer(negative ? -value : value)
     }

@@ -42,3 +42,15 @@ func be32(_ value: UInt32) -> [UInt8] {
     [UInt8(value >> 24), UInt8(truncatingIfNeeded: value >> 16), UInt8(truncatingIfNeeded: value >> 8),
      UInt8(truncatingIfNeeded: value)]
 }
+
+/// Two big-endian bytes.
+func be16(_ value: UInt16) -> [UInt8] { [UInt8(value >> 8), UInt8(truncatingIfNeeded: value)] }
+
+/// Eight big-endian bytes.
+func be64(_ value: UInt64) -> [UInt8] { be32(UInt32(value >> 32)) + be32(UInt32(truncatingIfNeeded: value)) }
+
+/// The bytes of a legacy Latin-1 `ATOM_EXT`, as OTP 25's `term_to_binary` still writes atoms.
+func legacyAtomBytes(_ name: String) -> [UInt8] {
+    let latin1 = name.unicodeScalars.map { UInt8($0.value) }
+    return [100] + be16(UInt16(latin1.count)) + latin1
+}

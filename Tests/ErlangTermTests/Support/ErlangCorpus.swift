@@ -36,6 +36,21 @@ enum ErlangCorpus {
         throw NoCompiler()
     }
 
+    /// A directory holding the module, compiled once per test process (compiling costs a VM
+    /// start) and removed when the process exits. Blocks: call it inside `offPool` or `onLargeStack`.
+    static func sharedDirectory() throws -> URL { try shared.get() }
+
+    private static let shared: Result<URL, any Error> = Result {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("numbat-term-corpus-\(getpid())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        atexit {
+            try? FileManager.default.removeItem(
+                at: FileManager.default.temporaryDirectory.appendingPathComponent("numbat-term-corpus-\(getpid())"))
+        }
+        try compile(in: directory)
+        return directory
+    }
+
     /// Evaluates `call` (an expression using `numbat_term_corpus:…`) on `release` with the module
     /// compiled by `compile(in:)` loaded, and returns what it printed. An Erlang exception halts
     /// the VM with status 2 instead of leaving a crash dump behind.

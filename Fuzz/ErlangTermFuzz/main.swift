@@ -1,2 +1,0 @@
-// Placeholder; the codec helper fills this in.
-print("ErlangTermFuzz")
