@@ -81,7 +81,7 @@ let package = Package(
         .executableTarget(
             name: "numbat",
             dependencies: [
-                "ErlangDist", "NumbatServer",
+                "ErlangDist", "NumbatServer", "NumbatServices",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
