@@ -69,7 +69,7 @@ struct MessagingTests {
         let me = local.localName(for: NodeName(alive: "x", host: "127.0.0.1"))
         let script = """
             pong = net_adm:ping('\(me)'),
-            R = gen_server:call({swift_server, '\(me)'}, ping, 5000),
+            R = gen_server:call({swift_server, '\(me)'}, ping, 20000),
             io:format("~p~n", [R]), halt().
             """
         let output = try await ErlangScript.run(release, script, extraArgs: ["-name", "caller\(UInt32.random(in: 0...UInt32.max))@127.0.0.1", "-setcookie", "numbat-test-cookie"])
