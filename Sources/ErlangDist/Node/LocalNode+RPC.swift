@@ -9,7 +9,7 @@ extension LocalNode {
     public func rpc(_ peer: NodeName, _ module: Atom, _ function: Atom, _ arguments: [Term] = [],
                     timeout: Duration = .seconds(30)) async throws(DistributionError) -> Term
     {
-        let connection = try await connect(to: peer)
+        let connection = try await connection(to: peer.atom)
         let id = allocateID()
         let from = pid(id: id, as: connection.localName)
         let request = Term.tuple([.pid(from), .tuple([.atom("call"), .atom(module), .atom(function), .list(arguments), .atom("user")])])

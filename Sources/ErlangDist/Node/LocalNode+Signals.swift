@@ -16,7 +16,7 @@ extension LocalNode {
             if let id = state.withLockedValue({ $0.registered[name] }) { deliver(.message(message, from: mailbox.pid), toID: id) }
             return
         }
-        let connection = try await connect(to: peer)
+        let connection = try await connection(to: peer.atom)
         connection.send(.regSend(from: mailbox.pid(for: peer), to: name, message: message))
     }
 
