@@ -61,6 +61,7 @@ let package = Package(
             name: "NumbatServices",
             dependencies: [
                 "NumbatCore", "ErlangDist",
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "Logging", package: "swift-log"),

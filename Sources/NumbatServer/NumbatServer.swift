@@ -37,7 +37,14 @@ public final class NumbatServer: Sendable {
         let context = ServiceContext(store: store, bus: bus, nodes: nodes, logger: logger)
         var metricsSettings = MetricsService.Settings()
         metricsSettings.interval = .milliseconds(Int(configuration.metricsIntervalSeconds * 1000))
-        metrics = MetricsService(context: context, settings: metricsSettings)
+        var archiveSettings = MetricArchive.Settings()
+        archiveSettings.schedule = try RetentionSchedule(parsing: configuration.metricsRetention)
+        let archive = MetricArchive(store: store, settings: archiveSettings, logger: logger)
+        let graphite = configuration.graphiteHost.map {
+            GraphitePusher.Settings(host: $0, port: configuration.graphitePort, prefix: configuration.graphitePrefix,
+                                    interval: .milliseconds(Int(configuration.graphiteIntervalSeconds * 1000)))
+        }
+        metrics = MetricsService(context: context, archive: archive, graphite: graphite, settings: metricsSettings)
         services = [NodeManagerService(context: context), TopologyService(context: context), metrics]
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NumbatServices
 
 /// Everything `numbat serve` can be told, from a JSON file, environment variables and flags,
 /// each overriding the one before.
@@ -14,6 +15,13 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var reconnectMaximumSeconds: Double = 30
     /// The metrics collection cycle (seed: one minute); nodes may have their own.
     public var metricsIntervalSeconds: Double = 60
+    /// How long metric history is kept, at which resolutions (`raw:1h,5m:1d,15m:1w`).
+    public var metricsRetention = "raw:1h,5m:1d,15m:1w"
+    /// Graphite (carbon plaintext) to push metrics to; nil: no push.
+    public var graphiteHost: String?
+    public var graphitePort = 2003
+    public var graphitePrefix = "numbat"
+    public var graphiteIntervalSeconds: Double = 60
 
     public init() {}
 
@@ -27,12 +35,23 @@ public struct ServerConfiguration: Sendable, Equatable {
         public var reconnectInitialSeconds: Double?
         public var reconnectMaximumSeconds: Double?
         public var metricsIntervalSeconds: Double?
+        public var metricsRetention: String?
+        public var graphiteHost: String?
+        public var graphitePort: Int?
+        public var graphitePrefix: String?
+        public var graphiteIntervalSeconds: Double?
 
         public init(host: String? = nil, port: Int? = nil, dataDirectory: String? = nil, nodeName: String? = nil,
                     logLevel: String? = nil, reconnectInitialSeconds: Double? = nil, reconnectMaximumSeconds: Double? = nil,
-                    metricsIntervalSeconds: Double? = nil)
+                    metricsIntervalSeconds: Double? = nil, metricsRetention: String? = nil, graphiteHost: String? = nil,
+                    graphitePort: Int? = nil, graphitePrefix: String? = nil, graphiteIntervalSeconds: Double? = nil)
         {
             self.metricsIntervalSeconds = metricsIntervalSeconds
+            self.metricsRetention = metricsRetention
+            self.graphiteHost = graphiteHost
+            self.graphitePort = graphitePort
+            self.graphitePrefix = graphitePrefix
+            self.graphiteIntervalSeconds = graphiteIntervalSeconds
             self.host = host
             self.port = port
             self.dataDirectory = dataDirectory
@@ -50,6 +69,11 @@ public struct ServerConfiguration: Sendable, Equatable {
             case reconnectInitialSeconds = "reconnect_initial_seconds"
             case reconnectMaximumSeconds = "reconnect_max_seconds"
             case metricsIntervalSeconds = "metrics_interval_seconds"
+            case metricsRetention = "metrics_retention"
+            case graphiteHost = "graphite_host"
+            case graphitePort = "graphite_port"
+            case graphitePrefix = "graphite_prefix"
+            case graphiteIntervalSeconds = "graphite_interval_seconds"
         }
 
         /// The environment variables read, `NUMBAT_` and the file key in capitals.
@@ -64,7 +88,10 @@ public struct ServerConfiguration: Sendable, Equatable {
                              nodeName: value(.nodeName), logLevel: value(.logLevel),
                              reconnectInitialSeconds: try number(.reconnectInitialSeconds),
                              reconnectMaximumSeconds: try number(.reconnectMaximumSeconds),
-                             metricsIntervalSeconds: try number(.metricsIntervalSeconds))
+                             metricsIntervalSeconds: try number(.metricsIntervalSeconds),
+                             metricsRetention: value(.metricsRetention), graphiteHost: value(.graphiteHost),
+                             graphitePort: try number(.graphitePort), graphitePrefix: value(.graphitePrefix),
+                             graphiteIntervalSeconds: try number(.graphiteIntervalSeconds))
         }
 
         /// A JSON file with the same keys, e.g. `{"port": 9090, "data_dir": "/var/lib/numbat"}`.
@@ -108,6 +135,20 @@ public struct ServerConfiguration: Sendable, Equatable {
         if let seconds = overrides.metricsIntervalSeconds {
             guard (1...86400).contains(seconds) else { throw ConfigurationError("the metrics interval must be between 1 and 86400 seconds") }
             metricsIntervalSeconds = seconds
+        }
+        if let retention = overrides.metricsRetention {
+            do { _ = try RetentionSchedule(parsing: retention) } catch { throw ConfigurationError("\(error)") }
+            metricsRetention = retention
+        }
+        if let host = overrides.graphiteHost { graphiteHost = host.isEmpty ? nil : host }
+        if let port = overrides.graphitePort {
+            guard (1...65535).contains(port) else { throw ConfigurationError("graphite port \(port) is out of range") }
+            graphitePort = port
+        }
+        if let prefix = overrides.graphitePrefix { graphitePrefix = prefix }
+        if let seconds = overrides.graphiteIntervalSeconds {
+            guard (1...86400).contains(seconds) else { throw ConfigurationError("the Graphite interval must be between 1 and 86400 seconds") }
+            graphiteIntervalSeconds = seconds
         }
         guard reconnectInitialSeconds > 0, reconnectMaximumSeconds >= reconnectInitialSeconds else {
             throw ConfigurationError("reconnect delays must be positive, the maximum at least the initial one")

@@ -43,6 +43,24 @@ enum Migrations {
                 table.column("last_used_at", .datetime)
             }
         }
+        migrator.registerMigration("v2: metric history") { db in
+            try db.create(table: "metric_name") { table in
+                table.column("id", .integer).primaryKey()
+                table.column("name", .text).notNull().unique()
+            }
+            // One row per node, tier and time window; `data` is the metrics service's compressed
+            // block (every series of the node in that window).
+            try db.create(table: "metric_block", options: [.withoutRowID]) { table in
+                table.column("node_id", .blob).notNull()
+                table.column("tier", .integer).notNull()
+                table.column("start", .integer).notNull()
+                table.column("end", .integer).notNull()
+                table.column("points", .integer).notNull()
+                table.column("data", .blob).notNull()
+                table.primaryKey(["node_id", "tier", "start"])
+            }
+            try db.create(index: "metric_block_by_end", on: "metric_block", columns: ["tier", "end"])
+        }
         return migrator
     }
 }

@@ -46,11 +46,11 @@ public final class TestNode: @unchecked Sendable {
 
     /// Runs `body` with `count` fresh nodes, stopping them all afterwards whatever happens.
     public static func withNodes<T>(_ count: Int, release: OTPRelease, cookie: String = "numbat-test-cookie",
-                                    _ body: ([TestNode]) async throws -> T) async throws -> T
+                                    extraArgs: [String] = [], _ body: ([TestNode]) async throws -> T) async throws -> T
     {
         var nodes: [TestNode] = []
         do {
-            for _ in 0..<count { nodes.append(try await start(release: release, cookie: cookie)) }
+            for _ in 0..<count { nodes.append(try await start(release: release, cookie: cookie, extraArgs: extraArgs)) }
             let result = try await body(nodes)
             for node in nodes { await node.stopped() }
             return result
@@ -76,12 +76,27 @@ public final class TestNode: @unchecked Sendable {
     }
 
     /// Kills the node (SIGKILL) and waits for it to be gone.
+    ///
+    /// Reaps the child itself: Foundation's `waitUntilExit()` busy-waits on Linux and, with many
+    /// children, can miss one's exit and spin for ever.
     public func stop() {
-        guard process.isRunning else { return }
-        kill(process.processIdentifier, SIGCONT)
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        let pid = process.processIdentifier
+        let first = stopState.withLock { stopped -> Bool in
+            defer { stopped = true }
+            return !stopped
+        }
+        guard first, pid > 0 else { return }
+        kill(pid, SIGCONT)
+        kill(pid, SIGKILL)
+        for _ in 0..<2000 {
+            let reaped = waitpid(pid, nil, WNOHANG)
+            // Ours, or already reaped by Foundation's own monitor (ECHILD).
+            if reaped == pid || (reaped == -1 && errno == ECHILD) { return }
+            usleep(5000)
+        }
     }
+
+    private let stopState = LockedFlag()
 
     /// `stop()` off the cooperative pool.
     public func stopped() async {
@@ -92,7 +107,7 @@ public final class TestNode: @unchecked Sendable {
     public func freeze() { kill(process.processIdentifier, SIGSTOP) }
     public func thaw() { kill(process.processIdentifier, SIGCONT) }
 
-    public var isRunning: Bool { process.isRunning }
+    public var isRunning: Bool { stopState.withLock { !$0 } && process.isRunning }
     public var osPid: Int32 { process.processIdentifier }
 
     deinit { stop() }
@@ -142,5 +157,17 @@ public final class TestNode: @unchecked Sendable {
             }
         }
         throw ErlangScript.Failure(status: 0, output: "node \(name) not ready in 30 s: \(seen)")
+    }
+}
+
+/// A flag behind a lock.
+final class LockedFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+
+    func withLock<T>(_ body: (inout Bool) -> T) -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return body(&value)
     }
 }

@@ -60,6 +60,7 @@ extension MetricsService {
             self.setInterval(body.intervalSeconds.map { .milliseconds(Int($0 * 1000)) }, for: id)
             return self.nodeMetrics(id)
         }
+        addSeriesRoutes(to: api)
     }
 
     /// `GET /metrics` for Prometheus: every node's latest values. Registered at the root, not

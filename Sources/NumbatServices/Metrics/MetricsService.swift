@@ -4,7 +4,8 @@ import NIOConcurrencyHelpers
 import NumbatCore
 
 /// The metrics service's master part (seed 2.2 item 3, 4.2.2): a collector per UP node, started
-/// and stopped as the node manager reports nodes up and down; the latest snapshot of each node.
+/// and stopped as the node manager reports nodes up and down; the latest snapshot of each node,
+/// and the history with roll-ups in the `MetricArchive`.
 public final class MetricsService: NumbatService {
     public struct Settings: Sendable {
         /// Collection cycle (seed: one minute).
@@ -20,20 +21,29 @@ public final class MetricsService: NumbatService {
     let store: any NodeStore & FamilyStore
     let logger: Logger
     let settings: Settings
+    /// The stored history; every collection goes in.
+    public let archive: MetricArchive
+    /// Pushes to Graphite when configured.
+    let graphite: GraphitePusher?
     private let collectors = NIOLockedValueBox<[UUID: NodeCollector]>([:])
     private let latest = NIOLockedValueBox<[UUID: MetricSnapshot]>([:])
     private let intervals = NIOLockedValueBox<[UUID: Duration]>([:])
     private let watcher = NIOLockedValueBox<Task<Void, Never>?>(nil)
 
-    public init(context: ServiceContext, settings: Settings = Settings()) {
+    public init(context: ServiceContext, archive: MetricArchive, graphite: GraphitePusher.Settings? = nil,
+                settings: Settings = Settings()) {
         nodes = context.nodes
         bus = context.bus
         store = context.store
         logger = context.logger
+        self.archive = archive
         self.settings = settings
+        self.graphite = graphite.map { GraphitePusher(settings: $0, logger: context.logger) }
     }
 
     public func start() async throws {
+        try await archive.start(restoring: try await store.nodes().map(\.id))
+        graphite?.start(source: { [weak self] in await self?.graphiteSnapshot() ?? [] })
         let events = bus.subscribe()
         watcher.withLockedValue { task in
             task = Task { [weak self] in
@@ -59,6 +69,8 @@ public final class MetricsService: NumbatService {
             return Array(all.values)
         }
         for collector in all { await collector.stop() }
+        await graphite?.stop()
+        await archive.stop()
     }
 
     func startCollecting(_ node: ManagedNode) {
@@ -77,11 +89,28 @@ public final class MetricsService: NumbatService {
         if forget {
             latest.withLockedValue { _ = $0.removeValue(forKey: id) }
             intervals.withLockedValue { _ = $0.removeValue(forKey: id) }
+            do { try await archive.forget(node: id) } catch {
+                logger.error("deleting a removed node's metric history failed", metadata: ["node": "\(id)", "error": "\(error)"])
+            }
         }
     }
 
-    func record(_ snapshot: MetricSnapshot, for node: ManagedNode) {
+    func record(_ snapshot: MetricSnapshot, for node: ManagedNode) async {
         latest.withLockedValue { $0[node.id] = snapshot }
+        do {
+            try await archive.ingest(node: node.id, time: snapshot.time, values: snapshot.values)
+        } catch {
+            logger.error("storing metrics failed", metadata: ["node": "\(node.name)", "error": "\(error)"])
+        }
+    }
+
+    /// What Graphite gets: each node's latest values, under its name.
+    func graphiteSnapshot() async -> [GraphitePusher.NodeValues] {
+        guard let nodes = try? await store.nodes() else { return [] }
+        let snapshots = latestSnapshots
+        return nodes.compactMap { node in
+            snapshots[node.id].map { GraphitePusher.NodeValues(node: node.name, time: $0.time, values: $0.values) }
+        }
     }
 
     /// The collection interval for a node (its own setting, else the global one).

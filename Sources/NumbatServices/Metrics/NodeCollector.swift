@@ -52,7 +52,7 @@ final class NodeCollector: Sendable {
                 case .agentless:
                     snapshot = try await AgentlessCollection.collect(from: node, nodes: service.nodes, timeout: service.settings.collectTimeout)
                 }
-                service.record(snapshot, for: node)
+                await service.record(snapshot, for: node)
             } catch {
                 service.logger.debug("metrics collection failed", metadata: ["node": "\(node.name)", "error": "\(error)"])
             }

@@ -2,10 +2,11 @@ import ArgumentParser
 import Foundation
 import NumbatServices
 
-/// `numbat metrics catalog|list`: the built-in metrics and a node's latest values.
+/// `numbat metrics catalog|list|get`: the built-in metrics, a node's latest values, history.
 struct MetricsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "metrics", abstract: "The metrics catalogue and a node's latest metrics.", subcommands: [Catalog.self, List.self])
+        commandName: "metrics", abstract: "The metrics catalogue, a node's latest metrics and their history.",
+        subcommands: [Catalog.self, List.self, Get.self])
 
     struct Catalog: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print every built-in metric (no server needed).")
@@ -43,8 +44,64 @@ struct MetricsCommand: AsyncParsableCommand {
             }
         }
 
-        func formatValue(_ value: Double) -> String {
-            value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(format: "%.4g", value)
+    }
+
+    struct Get: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "A metric's stored history on a node: a sparkline and a table.",
+            discussion: "Older ranges come from the roll-ups (5-minute, then 15-minute averages with minimum and maximum).")
+        @Argument(help: "The node's id or name.") var node: String
+        @Argument(help: "The metric, e.g. memory_total (see `numbat metrics catalog`).") var metric: String
+        @Option(help: "How far back: 90s, 30m, 1h, 1d, 1w, or an RFC 3339 time.") var since = "1h"
+        @Option(help: "Average into buckets of this length (e.g. 5m).") var step: String?
+        @OptionGroup var client: ClientOptions
+
+        func run() async throws {
+            try await runClient {
+                let api = client.client()
+                let id = try await resolveNode(node, with: api)
+                var query = "metrics=\(metric.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed) ?? metric)&from=\(since)"
+                if let step { query += "&step=\(step)" }
+                let result = try await api.json("GET", "/api/metrics/nodes/\(id)/series?\(query)")
+                if client.json { return try printJSON(result) }
+                let series = (result["series"] as? [[String: Any]])?.first ?? [:]
+                let points = series["points"] as? [[String: Any]] ?? []
+                let values = points.compactMap { $0["v"] as? Double }
+                let resolution = result["step_seconds"] as? Int ?? result["resolution_seconds"] as? Int ?? 0
+                let unit = series["unit"] as? String ?? ""
+                print("\(metric) on \(node): \(values.count) points, \(resolution == 0 ? "raw" : "\(resolution) s averages")\(unit.isEmpty ? "" : ", \(unit)")")
+                guard !values.isEmpty else { return }
+                print(sparkline(values))
+                print("min \(formatValue(values.min()!))  max \(formatValue(values.max()!))  last \(formatValue(values.last!))")
+                let rolled = points.contains { $0["min"] != nil }
+                printTable(rolled ? ["TIME", "AVERAGE", "MIN", "MAX"] : ["TIME", "VALUE"], points.map { point in
+                    var row = [point["t"] as? String ?? "", (point["v"] as? Double).map(formatValue) ?? "-"]
+                    if rolled { row += [(point["min"] as? Double).map(formatValue) ?? "-", (point["max"] as? Double).map(formatValue) ?? "-"] }
+                    return row
+                })
+            }
         }
     }
+}
+
+/// A value as an integer when it is one, else four significant digits.
+func formatValue(_ value: Double) -> String {
+    value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(format: "%.4g", value)
+}
+
+/// Values as a line of block characters, scaled between their minimum and maximum; at most
+/// `width` characters (longer series are averaged down).
+func sparkline(_ values: [Double], width: Int = 72) -> String {
+    let blocks = Array("▁▂▃▄▅▆▇█")
+    var columns = values
+    if values.count > width {
+        columns = (0..<width).map { index in
+            let slice = values[(index * values.count / width)..<((index + 1) * values.count / width)]
+            return slice.reduce(0, +) / Double(slice.count)
+        }
+    }
+    guard let low = columns.min(), let high = columns.max() else { return "" }
+    return String(columns.map { value in
+        high == low ? blocks[3] : blocks[min(blocks.count - 1, Int((value - low) / (high - low) * Double(blocks.count - 1) + 0.5))]
+    })
 }

@@ -10,10 +10,12 @@ struct ServeCommand: AsyncParsableCommand {
         discussion: """
             Settings come from a JSON file (--config or $NUMBAT_CONFIG, keys as below in snake_case: \
             host, port, data_dir, node_name, log_level, reconnect_initial_seconds, reconnect_max_seconds, \
-            metrics_interval_seconds), \
+            metrics_interval_seconds, metrics_retention, graphite_host, graphite_port, graphite_prefix, \
+            graphite_interval_seconds), \
             then environment variables (NUMBAT_HOST, NUMBAT_PORT, NUMBAT_DATA_DIR, NUMBAT_NODE_NAME, \
             NUMBAT_LOG_LEVEL, NUMBAT_RECONNECT_INITIAL_SECONDS, NUMBAT_RECONNECT_MAX_SECONDS, \
-            NUMBAT_METRICS_INTERVAL_SECONDS), then these \
+            NUMBAT_METRICS_INTERVAL_SECONDS, NUMBAT_METRICS_RETENTION, NUMBAT_GRAPHITE_HOST, NUMBAT_GRAPHITE_PORT, \
+            NUMBAT_GRAPHITE_PREFIX, NUMBAT_GRAPHITE_INTERVAL_SECONDS), then these \
             flags; later ones win.
 
             On loopback (the default) local callers need no token. On any other address every request \
@@ -49,11 +51,27 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Seconds between metrics collections on each node (default 60).")
     var metricsInterval: Double?
 
+    @Option(help: "Metric history kept: raw:RETENTION, then RESOLUTION:RETENTION per roll-up (default raw:1h,5m:1d,15m:1w).")
+    var metricsRetention: String?
+
+    @Option(help: "Push metrics to this Graphite (carbon plaintext) host (default: no push).")
+    var graphiteHost: String?
+
+    @Option(help: "Graphite plaintext port (default 2003).")
+    var graphitePort: Int?
+
+    @Option(help: "Prefix of the Graphite paths (default numbat): PREFIX.NODE.METRIC.")
+    var graphitePrefix: String?
+
+    @Option(help: "Seconds between pushes to Graphite (default 60).")
+    var graphiteInterval: Double?
+
     func run() async throws {
         let flags = ServerConfiguration.Overrides(
             host: host, port: port, dataDirectory: dataDir, nodeName: nodeName, logLevel: logLevel,
             reconnectInitialSeconds: reconnectInitial, reconnectMaximumSeconds: reconnectMax,
-            metricsIntervalSeconds: metricsInterval)
+            metricsIntervalSeconds: metricsInterval, metricsRetention: metricsRetention, graphiteHost: graphiteHost,
+            graphitePort: graphitePort, graphitePrefix: graphitePrefix, graphiteIntervalSeconds: graphiteInterval)
         let configuration: ServerConfiguration
         do {
             configuration = try ServerConfiguration.load(file: config, environment: ProcessInfo.processInfo.environment, flags: flags)

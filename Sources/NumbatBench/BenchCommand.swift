@@ -1,0 +1,494 @@
+import ArgumentParser
+import ErlangDist
+import ErlangTerm
+import Foundation
+import NumbatTestSupport
+
+extension OTPRelease: ExpressibleByArgument {}
+extension CallKind: ExpressibleByArgument {}
+
+/// Which halves of each comparison to run; `swift` alone is handy under a profiler.
+enum Sides: String, CaseIterable, ExpressibleByArgument, Sendable {
+    case both, swift, erlang
+    var swift: Bool { self != .erlang }
+    var erlang: Bool { self != .swift }
+}
+
+/// How the codec file writes atoms: UTF-8 (minor_version 2: the distribution's encoding and
+/// term_to_binary/1's on OTP 26+) or Latin-1 (minor_version 1: term_to_binary/1 on OTP 25).
+enum AtomEncoding: String, CaseIterable, ExpressibleByArgument, Sendable {
+    case utf8, latin1
+    var minorVersion: Int { self == .utf8 ? 2 : 1 }
+}
+
+/// For profiling one codec direction alone (hidden option).
+enum CodecDirection: String, CaseIterable, ExpressibleByArgument, Sendable {
+    case both, encode, decode
+}
+
+enum Benchmark: String, CaseIterable, ExpressibleByArgument, Sendable {
+    case rpc, send, codec
+    /// `numbat serve` per managed node (not in the default set: it starts up to hundreds of nodes).
+    case server
+}
+
+/// `numbat-bench`: starts its own OTP nodes and measures, side by side, Numbat's Swift
+/// distribution layer and codec against the BEAM doing the same work.
+struct BenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "numbat-bench",
+        abstract: "Swift-vs-Erlang benchmarks: rpc round trips, one-way messages, ETF codec.",
+        discussion: """
+            Starts a target node and an Erlang hidden driver node of --release (same cookie), \
+            plus one node per codec release, and stops them all when done (also on Ctrl-C). \
+            Build with `swift build -c release --product numbat-bench`; see docs/benchmarks.md.
+            """)
+
+    @Option(help: "OTP release of the target node and of the Erlang hidden driver node (25 or 28).")
+    var release: OTPRelease = .otp25
+
+    @Option(help: "Seconds per measurement (rpc and send); ignored by rpc when --calls is given.")
+    var seconds: Double = 3
+
+    @Option(help: "Warm-up seconds before each rpc measurement.")
+    var warmup: Double = 1
+
+    @Option(help: "A fixed number of rpc calls per measurement, instead of --seconds.")
+    var calls: Int?
+
+    @Option(help: "Callers in flight in the concurrent rpc variant.")
+    var concurrency: Int = 16
+
+    @Option(help: "The rpc made: node (erlang:node()) or reverse (lists:reverse([1,2,3])).")
+    var call: CallKind = .node
+
+    @Option(help: "One-way messages per run (default: as many as take about --seconds, from a warm-up run).")
+    var messages: Int?
+
+    @Option(help: "Bytes of the binary in each one-way message {bench, I, Payload}.")
+    var payloadBytes: Int = 16
+
+    @Option(help: "Seconds per codec loop (each shape, each direction, each side).")
+    var codecSeconds: Double = 1
+
+    @Option(help: "Atom encoding of the codec terms: utf8 (minor_version 2, as distribution sends) or latin1 (OTP 25's term_to_binary/1).")
+    var codecAtoms: AtomEncoding = .utf8
+
+    @Option(parsing: .upToNextOption, help: "OTP releases to run the Erlang codec loops on (default: every installed one).")
+    var codecRelease: [OTPRelease] = []
+
+    @Option(help: "Before each measurement, wait up to this many seconds for the machine to be 80% idle (0: never wait).")
+    var idleWait: Double = 0
+
+    @Flag(help: "Experiment: make NIO's event loops Swift concurrency's global executor (no pool <-> loop hops).")
+    var nioExecutor = false
+
+    @Option(help: .hidden)
+    var codecDirection: CodecDirection = .both
+
+    @Option(help: "Repetitions of each measurement (rpc, send, codec), alternating the sides; the median is reported.")
+    var runs: Int = 1
+
+    @Option(parsing: .upToNextOption, help: "Benchmarks to run: rpc send codec (default: all).")
+    var only: [Benchmark] = [.rpc, .send, .codec]
+
+    @Option(parsing: .upToNextOption, help: "Managed node counts for the server benchmark.")
+    var serverNodes: [Int] = [10, 50, 200]
+
+    @Option(help: "Seconds of the idle window in which the server benchmark measures CPU and memory.")
+    var idleSeconds: Double = 20
+
+    @Option(help: "Run both sides, or only the swift or erlang half (for profiling).")
+    var sides: Sides = .both
+
+    func validate() throws {
+        guard seconds > 0, warmup >= 0, codecSeconds > 0 else { throw ValidationError("times must be positive") }
+        guard concurrency >= 1, runs >= 1, payloadBytes >= 0 else { throw ValidationError("--concurrency and --runs must be at least 1") }
+        if let calls, calls < concurrency { throw ValidationError("--calls must be at least --concurrency") }
+        if let messages, messages < 1 { throw ValidationError("--messages must be positive") }
+        guard release.isInstalled else { throw ValidationError("\(release) is not installed here (\(release.erl))") }
+        for codec in codecRelease where !codec.isInstalled {
+            throw ValidationError("\(codec) is not installed here (\(codec.erl))")
+        }
+    }
+
+    func run() async throws {
+        NodeReaper.shared.installSignalHandlers()
+        if nioExecutor { progress("Swift concurrency runs on NIO's event loop threads (--nio-executor)") }
+        out("# numbat-bench")
+        out("")
+        out("- date: \(ISO8601DateFormatter().string(from: Date()))")
+        out("- machine: \(MachineInfo.cores) cores, \(MachineInfo.cpuModel)")
+        out("- Swift build: \(MachineInfo.buildConfiguration)\(nioExecutor ? "; global executor: NIO event loops (--nio-executor)" : "")")
+        out("- load average at start: \(MachineLoad.loadAverage)")
+        out("- target and Erlang driver nodes: \(release) (\(release.erl))")
+        out("- options: --seconds \(seconds) --warmup \(warmup)\(calls.map { " --calls \($0)" } ?? "") --concurrency \(concurrency) --call \(call.rawValue) --payload-bytes \(payloadBytes) --codec-seconds \(codecSeconds) --codec-atoms \(codecAtoms.rawValue) --runs \(runs) --idle-wait \(idleWait)\(nioExecutor ? " --nio-executor" : "")")
+        out("")
+        var summary = Summary()
+        do {
+            if only.contains(.rpc) || only.contains(.send) {
+                try await runDistribution(&summary)
+            }
+            if only.contains(.codec) {
+                try await runCodec(&summary)
+            }
+            if only.contains(.server) {
+                try await runServer()
+            }
+        } catch {
+            NodeReaper.shared.stopAll()
+            throw error
+        }
+        NodeReaper.shared.stopAll()
+        summary.print()
+        out("Load average at the end: \(MachineLoad.loadAverage)\(busyMeasurements.withLockedValue({ $0 }) > 0 ? "; \(busyMeasurements.withLockedValue { $0 }) measurement(s) started on a busy machine" : "").")
+    }
+
+    // MARK: - numbat serve per managed node
+
+    private func runServer() async throws {
+        let rows = try await ServerBench(sizes: serverNodes, idleSeconds: idleSeconds, release: release).run()
+        out("## numbat serve per managed node, beside an Erlang hidden node holding the same connections")
+        out("")
+        var table = Table(["nodes", "numbat RSS MB", "numbat KB/node", "numbat idle CPU %", "restart -> all UP s",
+                           "Erlang RSS MB", "Erlang KB/node", "Erlang idle CPU %", "Erlang connect all s", "KB/node numbat / Erlang"],
+                          rightAligned: Set(0..<10))
+        for row in rows {
+            let numbatPerNode = (row.numbatRSS - row.numbatBaseRSS) / Double(row.nodes) / 1024
+            let erlangPerNode = (row.erlangRSS - row.erlangBaseRSS) / Double(row.nodes) / 1024
+            table.add(["\(row.nodes)", String(format: "%.1f", row.numbatRSS / 1_048_576), String(format: "%.0f", numbatPerNode),
+                       String(format: "%.2f", row.numbatCPU), String(format: "%.2f", row.restartSeconds),
+                       String(format: "%.1f", row.erlangRSS / 1_048_576), String(format: "%.0f", erlangPerNode),
+                       String(format: "%.2f", row.erlangCPU), String(format: "%.2f", row.erlangConnectSeconds),
+                       formatRatio(numbatPerNode / erlangPerNode)])
+        }
+        out(table.render())
+        out("")
+        out("RSS at the end of a \(idleSeconds) s idle window; KB/node = (RSS with N nodes - RSS before any) / N. Numbat runs")
+        out("`numbat serve` with its defaults (metrics every 60 s, so the window may hold a collection); the Erlang")
+        out("reference is `erl -hidden` pinging the same nodes in parallel and then idling. \"restart -> all UP\" is from")
+        out("starting the server on the data directory of a stopped one until the API lists every node UP.")
+        out("")
+    }
+
+    // MARK: - rpc and one-way messages
+
+    private func runDistribution(_ summary: inout Summary) async throws {
+        let cookie = "numbat-bench-\(UInt32.random(in: 0...UInt32.max))"
+        let tag = "\(getpid())"
+        progress("starting target node and Erlang hidden driver node (\(release))")
+        let target = try await startNode(release, cookie: cookie, alive: "nb_target_\(tag)")
+        let driver = try await startNode(release, cookie: cookie, hidden: true, alive: "nb_driver_\(tag)")
+        var configuration = LocalNode.Configuration(name: "nb_swift_\(tag)", cookie: cookie)
+        configuration.longHost = "127.0.0.1"
+        let local = try LocalNode(configuration)
+        _ = try await local.rpc(target.name, "erlang", "node")
+        // The driver connects to the target (hidden, as a hidden node does) before any timing.
+        let pong = try await local.rpc(driver.name, "net_adm", "ping", [.atom(target.name.atom)])
+        guard pong == .atom("pong") else { throw BenchError.unexpected("the driver node cannot reach the target: \(pong)") }
+        let hidden = try await local.rpc(target.name, "erlang", "nodes", [.atom("hidden")])
+        progress("target \(target.name) sees hidden nodes \(hidden)")
+
+        if only.contains(.rpc) {
+            try await runRPC(local, target: target.name, driver: driver.name, &summary)
+        }
+        if only.contains(.send) {
+            try await runSend(local, target: target.name, driver: driver.name, &summary)
+        }
+        await local.shutdown()
+        await NodeReaper.shared.stop(driver)
+        await NodeReaper.shared.stop(target)
+    }
+
+    private func runRPC(_ local: LocalNode, target: NodeName, driver: NodeName, _ summary: inout Summary) async throws {
+        let limit: Limit = calls.map { .calls($0) } ?? .seconds(seconds)
+        let warmupLimit: Limit = calls.map { .calls(max(concurrency, $0 / 10)) } ?? .seconds(warmup)
+        var table = Table(["rpc \(call.display)", "callers", "calls/s", "µs/call", "Swift / this", "each run, calls/s"], rightAligned: [1, 2, 3, 4, 5])
+        for callers in Array(Set([1, concurrency])).sorted() {
+            var swiftRuns: [Throughput] = []
+            var erlangRuns: [ErlangRPCVariant: [Throughput]] = [:]
+            for run in 1...runs {
+                if sides.swift {
+                    await settle()
+                    progress("rpc Swift LocalNode.rpc, \(callers) caller(s), run \(run)/\(runs)")
+                    if warmup > 0 || calls != nil {
+                        _ = try await RPCBench.swift(local, target: target, call: call, concurrency: callers, limit: warmupLimit)
+                    }
+                    swiftRuns.append(try await RPCBench.swift(local, target: target, call: call, concurrency: callers, limit: limit))
+                }
+                if sides.erlang {
+                    for variant in ErlangRPCVariant.allCases {
+                        await settle()
+                        progress("rpc \(variant.short), \(callers) caller(s), run \(run)/\(runs)")
+                        if warmup > 0 || calls != nil {
+                            _ = try await RPCBench.erlang(local, driver: driver, target: target, variant: variant, call: call, concurrency: callers, limit: warmupLimit)
+                        }
+                        erlangRuns[variant, default: []].append(
+                            try await RPCBench.erlang(local, driver: driver, target: target, variant: variant, call: call, concurrency: callers, limit: limit))
+                    }
+                }
+            }
+            let swiftRate = median(swiftRuns.map(\.rate))
+            if sides.swift {
+                table.add(["Swift LocalNode.rpc (rex)", "\(callers)", formatRate(swiftRate), latency(swiftRate, callers), "", eachRun(swiftRuns.map(\.rate))])
+                summary.rpc[callers, default: [:]]["swift"] = swiftRate
+            }
+            for variant in ErlangRPCVariant.allCases {
+                guard let runs = erlangRuns[variant] else { continue }
+                let rate = median(runs.map(\.rate))
+                table.add([variant.short, "\(callers)", formatRate(rate), latency(rate, callers),
+                           sides.swift ? formatRatio(swiftRate / rate) : "", eachRun(runs.map(\.rate))])
+                summary.rpc[callers, default: [:]][variant.rawValue] = rate
+            }
+        }
+        out("## Synchronous rpc to \(release) target (\(calls.map { "\($0) calls" } ?? "\(seconds) s") per measurement, median of \(runs))")
+        out("")
+        out(table.render())
+        out("")
+        out("Erlang rows run on a hidden OTP node with the same cookie, against the same target.")
+        out("\"rex gen_server:call\" is the mechanism the brief names; \"rex raw\" sends exactly the two")
+        out("messages Numbat sends (REG_SEND to rex, {rex, Result} back); rpc:call is erpc (spawn_request).")
+        out("")
+    }
+
+    private func runSend(_ local: LocalNode, target: NodeName, driver: NodeName, _ summary: inout Summary) async throws {
+        let payload = SendBench.payload(bytes: payloadBytes)
+        try await SendBench.startCounter(local, on: target)
+        var count = messages ?? 0
+        if messages == nil {
+            // Warm-up runs that also size N: as many messages as the faster side delivers in --seconds.
+            let probe = 20_000
+            var fastest = 0.0
+            if sides.swift {
+                progress("one-way Swift warm-up, \(probe) messages")
+                fastest = max(fastest, try await SendBench.swift(local, target: target, messages: probe, payload: payload).deliveredRate)
+            }
+            if sides.erlang {
+                progress("one-way Erlang warm-up, \(probe) messages")
+                fastest = max(fastest, try await SendBench.erlang(local, driver: driver, target: target, messages: probe, payload: payload).deliveredRate)
+            }
+            count = min(3_000_000, max(probe, Int(fastest * seconds)))
+        } else {
+            let probe = max(1, count / 10)
+            if sides.swift { _ = try await SendBench.swift(local, target: target, messages: probe, payload: payload) }
+            if sides.erlang { _ = try await SendBench.erlang(local, driver: driver, target: target, messages: probe, payload: payload) }
+        }
+        var swiftRuns: [SendResult] = []
+        var erlangRuns: [SendResult] = []
+        for run in 1...runs {
+            if sides.swift {
+                await settle()
+                progress("one-way Swift Mailbox.send, \(count) messages, run \(run)/\(runs)")
+                swiftRuns.append(try await SendBench.swift(local, target: target, messages: count, payload: payload))
+            }
+            if sides.erlang {
+                await settle()
+                progress("one-way Erlang hidden node, \(count) messages, run \(run)/\(runs)")
+                erlangRuns.append(try await SendBench.erlang(local, driver: driver, target: target, messages: count, payload: payload))
+            }
+        }
+        var table = Table(["one-way {bench, I, <<\(payloadBytes) bytes>>} to a registered process", "delivered msg/s", "sender done msg/s", "Swift / this (delivered)", "each run, delivered msg/s"], rightAligned: [1, 2, 3, 4])
+        let swiftDelivered = median(swiftRuns.map(\.deliveredRate))
+        if sides.swift {
+            table.add(["Swift Mailbox.send(_:to:on:) (REG_SEND)", formatRate(swiftDelivered), formatRate(median(swiftRuns.map(\.senderRate))), "", eachRun(swiftRuns.map(\.deliveredRate))])
+            summary.send["swift"] = swiftDelivered
+        }
+        if sides.erlang {
+            let erlangDelivered = median(erlangRuns.map(\.deliveredRate))
+            table.add(["Erlang {Name, Node} ! Msg from a hidden node", formatRate(erlangDelivered), formatRate(median(erlangRuns.map(\.senderRate))),
+                       sides.swift ? formatRatio(swiftDelivered / erlangDelivered) : "", eachRun(erlangRuns.map(\.deliveredRate))])
+            summary.send["erlang"] = erlangDelivered
+        }
+        out("## One-way messages to \(release) target (\(grouped(count)) messages per run, median of \(runs))")
+        out("")
+        out(table.render())
+        out("")
+        out("Delivered: from the first send until the counting process on the target has received all N.")
+        out("")
+    }
+
+    // MARK: - codec
+
+    private func runCodec(_ summary: inout Summary) async throws {
+        let releases = (codecRelease.isEmpty ? OTPRelease.installed : codecRelease).sorted { $0.rawValue < $1.rawValue }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("numbat-bench-\(getpid())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        NodeReaper.shared.adoptDirectory(directory)
+        let file = directory.appendingPathComponent("codec-terms.etf")
+        let cookie = "numbat-bench-\(UInt32.random(in: 0...UInt32.max))"
+        var configuration = LocalNode.Configuration(name: "nb_codec_\(getpid())", cookie: cookie)
+        configuration.longHost = "127.0.0.1"
+        let local = try LocalNode(configuration)
+
+        var nodes: [(OTPRelease, TestNode)] = []
+        for codecNodeRelease in releases {
+            progress("starting \(codecNodeRelease) codec node")
+            nodes.append((codecNodeRelease, try await startNode(codecNodeRelease, cookie: cookie, alive: "nb_codec\(codecNodeRelease.rawValue)_\(getpid())")))
+        }
+        guard let writer = nodes.first?.1 else { throw ValidationError("no OTP release to write the codec terms with") }
+        _ = try await local.rpc(writer.name, "numbat_bench", "write_codec_file", [.binary(Array(file.path.utf8)), .integer(codecAtoms.minorVersion)])
+        let records = try CodecBench.readRecords(file)
+        let sizes = Dictionary(uniqueKeysWithValues: records.map { ($0.name, $0.bytes.count) })
+
+        // Runs alternate the sides, so a busy spell on a shared machine hits one run, not one side.
+        var erlangRuns: [OTPRelease: [[CodecResult]]] = [:]
+        var swiftRuns: [[CodecResult]] = []
+        for run in 1...runs {
+            if sides.erlang {
+                for (codecNodeRelease, node) in nodes {
+                    await settle()
+                    progress("codec loops on \(codecNodeRelease) (term_to_binary/binary_to_term), run \(run)/\(runs)")
+                    erlangRuns[codecNodeRelease, default: []].append(
+                        try await CodecBench.erlang(local, node: node.name, file: file, seconds: codecSeconds,
+                                                    minorVersion: codecAtoms.minorVersion, shapes: records.count))
+                }
+            }
+            if sides.swift {
+                await settle()
+                progress("codec loops in Swift (Term.encoded() / TermDecoder.decode), run \(run)/\(runs)")
+                let seconds = codecSeconds, directions = codecDirection
+                swiftRuns.append(try await offPool { try CodecBench.swift(records, seconds: seconds, encode: directions != .decode, decode: directions != .encode) })
+            }
+        }
+        for (_, node) in nodes { await NodeReaper.shared.stop(node) }
+        await local.shutdown()
+        let erlangResults: [(OTPRelease, [CodecResult])] = releases.compactMap { release in
+            erlangRuns[release].map { (release, CodecResult.median($0)) }
+        }
+        let swiftResults = swiftRuns.isEmpty ? [] : CodecResult.median(swiftRuns)
+        let identical = CodecBench.identicalEncodings(records)
+        let swiftByName = Dictionary(uniqueKeysWithValues: swiftResults.map { ($0.name, $0) })
+
+        for (direction, isEncode) in [("encode", true), ("decode", false)] {
+            var header = ["\(direction) shape", "ETF bytes"]
+            if sides.swift { header += ["Swift terms/s", "Swift MB/s"] }
+            for (release, _) in erlangResults {
+                header += ["OTP \(release.rawValue) terms/s", "OTP \(release.rawValue) MB/s"]
+                if sides.swift { header.append("Swift / OTP \(release.rawValue)") }
+            }
+            var table = Table(header, rightAligned: Set(1..<header.count))
+            for record in records {
+                let size = record.bytes.count
+                var row = [record.name, grouped(size)]
+                let swift = swiftByName[record.name]
+                let swiftRate = swift.map { isEncode ? $0.encode.rate : $0.decode.rate } ?? 0
+                if let swift {
+                    let bytes = isEncode ? swift.encodeBytesPerSecond : swift.decodeBytesPerSecond
+                    row += [formatRate(swiftRate), formatMB(bytes)]
+                }
+                for (release, results) in erlangResults {
+                    guard let erlang = results.first(where: { $0.name == record.name }) else { continue }
+                    let rate = isEncode ? erlang.encode.rate : erlang.decode.rate
+                    let bytes = rate * Double(isEncode ? erlang.encodedSize : (sizes[record.name] ?? 0))
+                    row += [formatRate(rate), formatMB(bytes)]
+                    if sides.swift {
+                        row.append(formatRatio(swiftRate / rate))
+                        summary.codec[release, default: []].append((record.name, direction, swiftRate / rate))
+                    }
+                }
+                table.add(row)
+            }
+            out("## ETF \(direction): Swift \(isEncode ? "Term.encoded()" : "TermDecoder().decode(_:)") vs \(isEncode ? "term_to_binary(T, [{minor_version, \(codecAtoms.minorVersion)}])" : "binary_to_term/1") (\(codecSeconds) s per loop)")
+            out("")
+            out(table.render())
+            out("")
+        }
+        if runs > 1 {
+            func spread(_ runs: [[CodecResult]]) -> Double {
+                guard let first = runs.first else { return 0 }
+                var worst = 0.0
+                for index in first.indices {
+                    for rates in [runs.map { $0[index].encode.rate }, runs.map { $0[index].decode.rate }] {
+                        let middle = median(rates)
+                        if middle > 0 { worst = max(worst, (rates.max()! - rates.min()!) / middle) }
+                    }
+                }
+                return worst
+            }
+            var parts: [String] = []
+            if !swiftRuns.isEmpty { parts.append(String(format: "Swift %.0f%%", spread(swiftRuns) * 100)) }
+            for release in releases { if let runs = erlangRuns[release] { parts.append(String(format: "OTP %@ %.0f%%", release.rawValue, spread(runs) * 100)) } }
+            out("Largest run-to-run spread of one loop, (max - min) / median over \(runs) runs: \(parts.joined(separator: ", ")).")
+            out("")
+        }
+        var sizesTable = Table(["shape", "file bytes (OTP \(releases.first?.rawValue ?? "?") term_to_binary)", "Swift encoded bytes"]
+            + erlangResults.map { "OTP \($0.0.rawValue) encoded bytes" } + ["Swift bytes == file bytes"], rightAligned: Set(1..<(3 + erlangResults.count)))
+        for record in records {
+            let swiftSize = (try? TermDecoder().decode(record.bytes).encoded().count) ?? 0
+            sizesTable.add([record.name, grouped(record.bytes.count), grouped(swiftSize)]
+                + erlangResults.map { result in result.1.first { $0.name == record.name }.map { grouped($0.encodedSize) } ?? "" }
+                + [identical[record.name] == true ? "yes" : "no"])
+        }
+        out("Every side works on the same terms: written once by OTP \(releases.first?.rawValue ?? "?")'s term_to_binary(T, [{minor_version, \(codecAtoms.minorVersion)}])")
+        out("(\(codecAtoms == .utf8 ? "UTF-8 atoms, as distribution sends them" : "Latin-1 atoms, as OTP 25's term_to_binary/1 writes them")) and read by all; the Erlang encode loops use the same")
+        out("option. MB/s counts the bytes each side produces (encode) or reads (decode). Swift always writes UTF-8 atoms")
+        out("(SMALL_ATOM_UTF8_EXT); encodings of maps may differ from the BEAM's in key order only.")
+        out("")
+        out(sizesTable.render())
+        out("")
+    }
+
+    /// Called before each measurement: waits for a quiet machine if --idle-wait allows.
+    private func settle() async {
+        guard idleWait > 0 else { return }
+        if await MachineLoad.waitUntilQuiet(idle: 0.8, limit: idleWait) < 0.8 {
+            busyMeasurements.withLockedValue { $0 += 1 }
+        }
+    }
+
+    /// Every run's rate, in run order, in thousands: shows how noisy the median is.
+    private func eachRun(_ rates: [Double]) -> String {
+        rates.map { String(format: "%.1fk", $0 / 1000) }.joined(separator: " ")
+    }
+
+    private func latency(_ rate: Double, _ callers: Int) -> String {
+        rate > 0 ? String(format: "%.1f", Double(callers) * 1e6 / rate) : ""
+    }
+}
+
+/// Measurements started although the machine was not quiet (with --idle-wait).
+let busyMeasurements = Locked(0)
+
+func median(_ values: [Double]) -> Double {
+    guard !values.isEmpty else { return 0 }
+    let sorted = values.sorted()
+    return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+}
+
+/// The ratios against the targets of docs/benchmarks.md, printed last.
+struct Summary {
+    /// callers -> side ("swift" or an Erlang variant) -> calls/s
+    var rpc: [Int: [String: Double]] = [:]
+    var send: [String: Double] = [:]
+    var codec: [OTPRelease: [(shape: String, direction: String, ratio: Double)]] = [:]
+
+    func print() {
+        out("## Ratios against the targets")
+        out("")
+        for callers in rpc.keys.sorted() {
+            let rates = rpc[callers]!
+            guard let swift = rates["swift"] else { continue }
+            for variant in ErlangRPCVariant.allCases {
+                guard let erlang = rates[variant.rawValue] else { continue }
+                let ratio = swift / erlang
+                let verdict = variant == .rexCall ? (ratio >= 1.2 ? "  MET (target >= 1.20x)" : "  SHORT of the 1.20x target") : ""
+                out("- rpc, \(callers) caller(s): Swift / \(variant.short) = \(formatRatio(ratio))\(verdict)")
+            }
+        }
+        if let swift = send["swift"], let erlang = send["erlang"] {
+            out("- one-way messages delivered: Swift / Erlang = \(formatRatio(swift / erlang))")
+        }
+        for release in codec.keys.sorted(by: { $0.rawValue < $1.rawValue }) {
+            let entries = codec[release]!
+            for direction in ["encode", "decode"] {
+                let ratios = entries.filter { $0.direction == direction }
+                guard !ratios.isEmpty else { continue }
+                let geomean = exp(ratios.map { log($0.ratio) }.reduce(0, +) / Double(ratios.count))
+                let worst = ratios.min { $0.ratio < $1.ratio }!
+                let verdict = worst.ratio >= 1 ? "MET (target >= 1.00x on every shape)" : "SHORT of the 1.00x target on \(ratios.filter { $0.ratio < 1 }.map(\.shape).joined(separator: ", "))"
+                out("- codec \(direction) vs OTP \(release.rawValue): geometric mean \(formatRatio(geomean)), worst \(formatRatio(worst.ratio)) (\(worst.shape)); \(verdict)")
+            }
+        }
+        out("")
+    }
+}

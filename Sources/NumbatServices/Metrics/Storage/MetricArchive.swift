@@ -1,0 +1,241 @@
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import NumbatCore
+
+/// The metric history: takes in every collection, keeps each node's open blocks in memory
+/// (`NodeSeries`), writes what changed to the store every `flushInterval` in one transaction,
+/// deletes what is past retention, and answers series queries. The I/O shell around the pure
+/// `NodeSeries` and `NodeBlock`.
+///
+/// A crash loses at most the last `flushInterval` of points; a restart reloads the open blocks
+/// and replays the raw points of the roll-up buckets that were still open.
+public final class MetricArchive: Sendable {
+    public struct Settings: Sendable {
+        public var schedule = RetentionSchedule.standard
+        public var flushInterval: Duration = .seconds(1)
+        public var pruneInterval: Duration = .seconds(60)
+        public init() {}
+    }
+
+    let store: any MetricBlockStore
+    let settings: Settings
+    let now: @Sendable () -> Date
+    let logger: Logger
+    private let state = NIOLockedValueBox(State())
+    /// The last flush started; each flush waits for the one before.
+    private let flushChain = NIOLockedValueBox<Task<Void, any Error>?>(nil)
+    private let loop = NIOLockedValueBox<Task<Void, Never>?>(nil)
+
+    private struct State {
+        var nodes: [UUID: NodeSeries] = [:]
+        var names: [String: Int] = [:]
+        var namesByID: [Int: String] = [:]
+        var unsavedNames: [Int: String] = [:]
+        /// Nodes whose stored open blocks were reloaded after start.
+        var restored: Set<UUID> = []
+        var ingested = 0
+    }
+
+    /// `now` is injectable so tests can move through hours and days without waiting.
+    public init(store: any MetricBlockStore, settings: Settings = Settings(), logger: Logger,
+                now: @escaping @Sendable () -> Date = { Date() }) {
+        precondition(settings.schedule.problem == nil, settings.schedule.problem ?? "")
+        self.store = store
+        self.settings = settings
+        self.logger = logger
+        self.now = now
+    }
+
+    var schedule: RetentionSchedule { settings.schedule }
+    var nowMilliseconds: Int64 { Int64((now().timeIntervalSince1970 * 1000).rounded()) }
+
+    /// Loads the name dictionary, restores the open blocks and buckets of `nodes` (so roll-ups
+    /// open at the last shutdown complete even if a node never reports again), and starts the
+    /// flush loop.
+    public func start(restoring nodes: [UUID] = []) async throws {
+        let names = try await store.metricNames()
+        state.withLockedValue { state in
+            state.namesByID = names
+            state.names = Dictionary(names.map { ($0.value, $0.key) }, uniquingKeysWith: { first, _ in first })
+        }
+        for node in nodes { try await restoreIfNeeded(node) }
+        loop.withLockedValue { task in
+            task = Task { [weak self] in
+                var sincePrune = Duration.zero
+                while !Task.isCancelled {
+                    guard let interval = self?.settings.flushInterval else { return }
+                    try? await Task.sleep(for: interval)
+                    guard let self, !Task.isCancelled else { return }  // stop() does the last flush
+                    await self.flushLogging()
+                    sincePrune += interval
+                    if sincePrune >= self.settings.pruneInterval {
+                        sincePrune = .zero
+                        do { try await self.prune() } catch {
+                            self.logger.error("pruning metric history failed", metadata: ["error": "\(error)"])
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Stops the loop and writes everything still in memory.
+    public func stop() async {
+        let task = loop.withLockedValue { task -> Task<Void, Never>? in
+            defer { task = nil }
+            return task
+        }
+        task?.cancel()
+        await task?.value
+        await flushLogging()
+    }
+
+    // MARK: - Ingest
+
+    /// Takes in one collection of one node.
+    public func ingest(node: UUID, time: Date, values: [String: Double]) async throws {
+        try await restoreIfNeeded(node)
+        let milliseconds = Int64((time.timeIntervalSince1970 * 1000).rounded())
+        state.withLockedValue { state in
+            var points: [(metric: Int, value: Double)] = []
+            points.reserveCapacity(values.count)
+            for (name, value) in values {
+                points.append((Self.id(for: name, in: &state), value))
+            }
+            state.nodes[node, default: NodeSeries(schedule: schedule)].ingest(time: milliseconds, values: points)
+            state.ingested += points.count
+        }
+    }
+
+    /// Points taken in since start (for benchmarks and health).
+    public var ingestedPoints: Int { state.withLockedValue { $0.ingested } }
+
+    private static func id(for name: String, in state: inout State) -> Int {
+        if let id = state.names[name] { return id }
+        let id = (state.namesByID.keys.max() ?? 0) + 1
+        state.names[name] = id
+        state.namesByID[id] = name
+        state.unsavedNames[id] = name
+        return id
+    }
+
+    /// After a restart: reloads the node's open blocks and replays the raw points of the
+    /// roll-up buckets still open, so no bucket is lost or counted twice.
+    private func restoreIfNeeded(_ node: UUID) async throws {
+        guard !state.withLockedValue({ $0.restored.contains(node) }) else { return }
+        let now = nowMilliseconds
+        let replayFrom = NodeSeries.replayStart(schedule: schedule, now: now)
+        var series = NodeSeries(schedule: schedule)
+        for tier in schedule.tiers.indices {
+            let from = min(replayFrom, schedule.blockStart(tier: tier, time: now))
+            for stored in try await store.metricBlocks(nodes: [node], tier: tier, from: from, to: Int64.max) {
+                do {
+                    let block = try NodeBlock.restore(stored.data, start: stored.start, end: stored.end, width: tier == 0 ? 1 : 3)
+                    series.load(block, tier: tier)
+                    guard tier == 0 else { continue }
+                    for (metric, points) in try NodeBlock.decode(stored.data, start: stored.start) {
+                        for point in points where point.time >= replayFrom { series.replay(metric: metric, time: point.time, value: point.values[0]) }
+                    }
+                } catch {
+                    logger.error("a stored metric block is damaged; starting it afresh",
+                                 metadata: ["node": "\(node)", "tier": "\(tier)", "start": "\(stored.start)", "error": "\(error)"])
+                }
+            }
+        }
+        state.withLockedValue { state in
+            guard !state.restored.contains(node) else { return }
+            state.restored.insert(node)
+            // Points that arrived while loading were for a fresh series; the loaded one wins
+            // only if nothing arrived (a collection cannot run before its own restore).
+            if state.nodes[node] == nil { state.nodes[node] = series }
+        }
+    }
+
+    /// Metric numbers by name.
+    func metricIDs() -> [String: Int] { state.withLockedValue { $0.names } }
+
+    /// Copies of the in-memory blocks of `tier` overlapping `from ..< to`, after closing the
+    /// roll-up buckets that have ended by `now`.
+    func memoryBlocks(nodes: [UUID], tier: Int, from: Int64, to: Int64, now: Int64) -> [(UUID, NodeBlock)] {
+        state.withLockedValue { state in
+            for node in nodes { state.nodes[node]?.closeBuckets(now: now) }
+            return nodes.flatMap { node in
+                (state.nodes[node]?.blocks ?? [:]).compactMap { key, block in
+                    key.tier == tier && block.end > from && block.start < to ? (node, block) : nil
+                }
+            }
+        }
+    }
+
+    // MARK: - Flush and retention
+
+    /// Closes ended roll-up buckets and writes every changed block in one transaction.
+    /// Flushes run one after another, so an older copy of a block never overwrites a newer one.
+    public func flush() async throws {
+        let task = flushChain.withLockedValue { previous -> Task<Void, any Error> in
+            let next = Task { [previous] in
+                _ = await previous?.result
+                try await self.flushNow()
+            }
+            previous = next
+            return next
+        }
+        try await task.value
+    }
+
+    private func flushNow() async throws {
+        let now = nowMilliseconds
+        let (blocks, names) = state.withLockedValue { state -> ([StoredMetricBlock], [Int: String]) in
+            var blocks: [StoredMetricBlock] = []
+            for id in Array(state.nodes.keys) {
+                state.nodes[id]!.closeBuckets(now: now)
+                for (key, block) in state.nodes[id]!.takeDirty() {
+                    blocks.append(StoredMetricBlock(nodeID: id, tier: key.tier, start: block.start, end: block.end,
+                                                    points: block.pointCount, data: block.encoded()))
+                }
+            }
+            let names = state.unsavedNames
+            state.unsavedNames = [:]
+            return (blocks, names)
+        }
+        do {
+            try await store.writeMetricBlocks(blocks, newNames: names)
+        } catch {
+            // Nothing is lost: the blocks stay in memory, marked to be written by the next flush.
+            state.withLockedValue { state in
+                state.unsavedNames.merge(names) { current, _ in current }
+                for block in blocks {
+                    state.nodes[block.nodeID]?.markDirty(.init(tier: block.tier, start: block.start))
+                }
+            }
+            throw error
+        }
+        state.withLockedValue { state in
+            for id in Array(state.nodes.keys) { state.nodes[id]!.evict(now: now) }
+        }
+    }
+
+    private func flushLogging() async {
+        do { try await flush() } catch {
+            logger.error("writing metric history failed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Deletes the blocks whose every point is past its tier's retention.
+    public func prune() async throws {
+        let now = nowMilliseconds
+        for tier in schedule.tiers.indices {
+            _ = try await store.deleteMetricBlocks(tier: tier, endingBy: schedule.oldestKept(tier: tier, now: now))
+        }
+    }
+
+    /// Forgets a node's whole history (the node was removed).
+    public func forget(node: UUID) async throws {
+        state.withLockedValue { state in
+            state.nodes[node] = nil
+            state.restored.remove(node)
+        }
+        try await store.deleteMetricBlocks(node: node)
+    }
+}

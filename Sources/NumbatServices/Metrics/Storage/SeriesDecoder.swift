@@ -1,0 +1,83 @@
+/// Reads back what `SeriesEncoder` wrote. Damaged input throws `SeriesCodecError`.
+struct SeriesDecoder {
+    let width: Int
+    let count: Int
+    private var reader: BitStreamReader
+    private var time = DeltaState()
+    private var columns: [DecodingColumn]
+
+    init(bytes: ArraySlice<UInt8>, bitCount: Int, count: Int, width: Int, blockStart: Int64) {
+        self.width = width
+        self.count = count
+        reader = BitStreamReader(bytes, bitCount: bitCount)
+        time.previous = blockStart
+        columns = Array(repeating: DecodingColumn(), count: width)
+    }
+
+    /// Every point, in order.
+    mutating func points() throws -> [SeriesPoint] {
+        var points: [SeriesPoint] = []
+        points.reserveCapacity(count)
+        for _ in 0..<count {
+            let pointTime = time.undo(try Self.readDelta(&reader))
+            var values: [Double] = []
+            values.reserveCapacity(width)
+            for index in 0..<width { values.append(try columns[index].next(&reader)) }
+            points.append(SeriesPoint(time: pointTime, values: values))
+        }
+        return points
+    }
+
+    /// Reads one prefix-coded delta-of-delta; nil for the float escape.
+    static func readDeltaOrEscape(_ reader: inout BitStreamReader) throws -> Int64? {
+        var ones = 0
+        while ones < 6, try reader.readBit() { ones += 1 }
+        let bits: Int
+        switch ones {
+        case 0: return 0
+        case 1: bits = 7
+        case 2: bits = 14
+        case 3: bits = 24
+        case 4: bits = 40
+        case 5: bits = 64
+        default: return nil
+        }
+        let zigzag = try reader.read(bits: bits)
+        return Int64(bitPattern: (zigzag >> 1) ^ (0 &- (zigzag & 1)))
+    }
+
+    static func readDelta(_ reader: inout BitStreamReader) throws -> Int64 {
+        guard let delta = try readDeltaOrEscape(&reader) else { throw SeriesCodecError("float escape in a time column") }
+        return delta
+    }
+}
+
+private struct DecodingColumn {
+    var integral = true
+    var ints = DeltaState()
+    var previousBits: UInt64 = 0
+    var leading = 0
+    var trailing = 0
+
+    mutating func next(_ reader: inout BitStreamReader) throws -> Double {
+        if integral {
+            if let delta = try SeriesDecoder.readDeltaOrEscape(&reader) {
+                return Double(ints.undo(delta))
+            }
+            integral = false
+            previousBits = try reader.read(bits: 64)
+            return Double(bitPattern: previousBits)
+        }
+        guard try reader.readBit() else { return Double(bitPattern: previousBits) }
+        if try reader.readBit() {
+            leading = Int(try reader.read(bits: 5))
+            let length = Int(try reader.read(bits: 6)) + 1
+            guard leading + length <= 64 else { throw SeriesCodecError("float window out of range") }
+            trailing = 64 - leading - length
+        }
+        let meaningful = 64 - leading - trailing
+        guard meaningful > 0 else { throw SeriesCodecError("float window out of range") }
+        previousBits ^= try reader.read(bits: meaningful) << UInt64(trailing)
+        return Double(bitPattern: previousBits)
+    }
+}

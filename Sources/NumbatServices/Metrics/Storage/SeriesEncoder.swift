@@ -1,0 +1,134 @@
+/// One point of a series: a time in milliseconds since 1970 and `width` values (1 for raw
+/// samples; average, minimum and maximum for roll-ups).
+struct SeriesPoint: Sendable, Equatable {
+    var time: Int64
+    var values: [Double]
+}
+
+/// Gorilla-style compression of one series, appended to incrementally (the open block of a
+/// node grows by one point per collection). Pure: no I/O.
+///
+/// Times: delta-of-delta against the previous point (the first against the block start), so a
+/// regular collection costs one bit per point. Values, per column: integral values (most VM
+/// metrics: bytes, counts) as delta-of-delta integers, the first non-integral value switching
+/// the column to XOR-of-previous floats (Gorilla) for the rest of the block.
+struct SeriesEncoder: Sendable, Equatable {
+    let width: Int
+    let blockStart: Int64
+    private(set) var writer = BitStreamWriter()
+    private(set) var count = 0
+    private var time = DeltaState()
+    private var columns: [ColumnState]
+
+    init(width: Int, blockStart: Int64) {
+        precondition(width >= 1)
+        self.width = width
+        self.blockStart = blockStart
+        columns = Array(repeating: ColumnState(), count: width)
+        time.previous = blockStart
+    }
+
+    /// Appends a point; times must not go backwards (a point at the same millisecond replaces
+    /// nothing: callers drop it first).
+    mutating func append(time pointTime: Int64, values: [Double]) {
+        precondition(values.count == width, "a point of \(values.count) values in a series of width \(width)")
+        SeriesEncoder.writeDelta(time.next(pointTime), into: &writer)
+        for index in 0..<width {
+            columns[index].append(values[index], into: &writer)
+        }
+        count += 1
+    }
+
+    var lastTime: Int64? { count == 0 ? nil : time.previous }
+
+    /// The prefix code of a delta-of-delta: `0`; `10`+7; `110`+14; `1110`+24; `11110`+40;
+    /// `111110`+64 bits of zigzag. `111111` is the escape to float mode (values only).
+    static func writeDelta(_ value: Int64, into writer: inout BitStreamWriter) {
+        let zigzag = UInt64(bitPattern: (value << 1) ^ (value >> 63))
+        switch zigzag {
+        case 0: writer.write(0, bits: 1)
+        case ..<(1 << 7): writer.write(0b10, bits: 2); writer.write(zigzag, bits: 7)
+        case ..<(1 << 14): writer.write(0b110, bits: 3); writer.write(zigzag, bits: 14)
+        case ..<(1 << 24): writer.write(0b1110, bits: 4); writer.write(zigzag, bits: 24)
+        case ..<(1 << 40): writer.write(0b11110, bits: 5); writer.write(zigzag, bits: 40)
+        default: writer.write(0b111110, bits: 6); writer.write(zigzag, bits: 64)
+        }
+    }
+
+    static let floatEscape: UInt64 = 0b111111
+    /// Integers are kept exact up to 2^53, where doubles stop holding every integer.
+    static let integralLimit: Double = 9_007_199_254_740_992
+}
+
+/// Delta-of-delta state of an integer sequence.
+struct DeltaState: Sendable, Equatable {
+    var previous: Int64 = 0
+    var previousDelta: Int64 = 0
+
+    /// The delta-of-delta of `value`, moving the state on. Wrapping arithmetic: extreme values
+    /// round-trip through the same wrapping on decode.
+    mutating func next(_ value: Int64) -> Int64 {
+        let delta = value &- previous
+        defer { previous = value; previousDelta = delta }
+        return delta &- previousDelta
+    }
+
+    mutating func undo(_ deltaOfDelta: Int64) -> Int64 {
+        let delta = previousDelta &+ deltaOfDelta
+        previous = previous &+ delta
+        previousDelta = delta
+        return previous
+    }
+}
+
+/// One value column: integers until the first non-integral value, then XOR floats.
+struct ColumnState: Sendable, Equatable {
+    var integral = true
+    var ints = DeltaState()
+    var previousBits: UInt64 = 0
+    var leading = 0
+    var trailing = 0
+    var started = false
+
+    mutating func append(_ value: Double, into writer: inout BitStreamWriter) {
+        if integral {
+            if value == value.rounded(), abs(value) <= SeriesEncoder.integralLimit {
+                SeriesEncoder.writeDelta(ints.next(Int64(value)), into: &writer)
+                return
+            }
+            integral = false
+            writer.write(SeriesEncoder.floatEscape, bits: 6)
+            writer.write(value.bitPattern, bits: 64)
+            startFloats(at: value.bitPattern)
+            return
+        }
+        let bits = value.bitPattern
+        let xor = bits ^ previousBits
+        previousBits = bits
+        if xor == 0 {
+            writer.write(0, bits: 1)
+            return
+        }
+        writer.write(1, bits: 1)
+        let newLeading = min(xor.leadingZeroBitCount, 31)
+        let newTrailing = xor.trailingZeroBitCount
+        if started, newLeading >= leading, newTrailing >= trailing {
+            writer.write(0, bits: 1)
+            writer.write(xor >> UInt64(trailing), bits: 64 - leading - trailing)
+        } else {
+            let length = 64 - newLeading - newTrailing
+            writer.write(1, bits: 1)
+            writer.write(UInt64(newLeading), bits: 5)
+            writer.write(UInt64(length - 1), bits: 6)
+            writer.write(xor >> UInt64(newTrailing), bits: length)
+            leading = newLeading
+            trailing = newTrailing
+            started = true
+        }
+    }
+
+    private mutating func startFloats(at bits: UInt64) {
+        previousBits = bits
+        started = false
+    }
+}

@@ -1,0 +1,70 @@
+import Foundation
+import GRDB
+import NumbatCore
+
+extension SQLiteStore: MetricBlockStore {
+    public func metricNames() async throws -> [Int: String] {
+        try await pool.read { db in
+            var names: [Int: String] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT id, name FROM metric_name") {
+                names[row["id"]] = row["name"]
+            }
+            return names
+        }
+    }
+
+    public func writeMetricBlocks(_ blocks: [StoredMetricBlock], newNames: [Int: String]) async throws {
+        guard !blocks.isEmpty || !newNames.isEmpty else { return }
+        try await pool.write { db in
+            for (id, name) in newNames {
+                try db.execute(sql: "INSERT OR IGNORE INTO metric_name (id, name) VALUES (?, ?)", arguments: [id, name])
+            }
+            let statement = try db.cachedStatement(sql: """
+                INSERT INTO metric_block (node_id, tier, start, "end", points, data) VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT (node_id, tier, start) DO UPDATE SET "end" = excluded."end", points = excluded.points, data = excluded.data
+                """)
+            for block in blocks {
+                try statement.execute(arguments: [block.nodeID, block.tier, block.start, block.end, block.points, Data(block.data)])
+            }
+        }
+    }
+
+    public func metricBlocks(nodes: [UUID], tier: Int, from: Int64, to: Int64) async throws -> [StoredMetricBlock] {
+        try await pool.read { db in
+            let statement = try db.cachedStatement(sql: """
+                SELECT start, "end", points, data FROM metric_block
+                WHERE node_id = ? AND tier = ? AND "end" > ? AND start < ? ORDER BY start
+                """)
+            var blocks: [StoredMetricBlock] = []
+            for node in nodes {
+                let rows = try Row.fetchCursor(statement, arguments: [node, tier, from, to])
+                while let row = try rows.next() {
+                    let data: Data = row["data"]
+                    blocks.append(StoredMetricBlock(nodeID: node, tier: tier, start: row["start"], end: row["end"],
+                                                    points: row["points"], data: [UInt8](data)))
+                }
+            }
+            return blocks
+        }
+    }
+
+    public func deleteMetricBlocks(tier: Int, endingBy end: Int64) async throws -> Int {
+        try await pool.write { db in
+            try db.execute(sql: #"DELETE FROM metric_block WHERE tier = ? AND "end" <= ?"#, arguments: [tier, end])
+            return db.changesCount
+        }
+    }
+
+    public func deleteMetricBlocks(node: UUID) async throws {
+        try await pool.write { db in
+            try db.execute(sql: "DELETE FROM metric_block WHERE node_id = ?", arguments: [node])
+        }
+    }
+
+    public func metricStorageStats() async throws -> MetricStorageStats {
+        try await pool.read { db in
+            let row = try Row.fetchOne(db, sql: "SELECT COUNT(*) AS blocks, COALESCE(SUM(points), 0) AS points, COALESCE(SUM(LENGTH(data)), 0) AS bytes FROM metric_block")
+            return MetricStorageStats(blocks: row?["blocks"] ?? 0, points: row?["points"] ?? 0, dataBytes: row?["bytes"] ?? 0)
+        }
+    }
+}

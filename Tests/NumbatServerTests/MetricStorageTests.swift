@@ -1,0 +1,245 @@
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import NumbatCore
+import NumbatStore
+import Testing
+
+@testable import NumbatServices
+
+/// The series codec: what goes in comes out bit for bit, and damage is an error.
+@Suite("metric series codec")
+struct SeriesCodecTests {
+    static func roundTrip(_ points: [SeriesPoint], width: Int = 1, blockStart: Int64 = 0) throws -> [SeriesPoint] {
+        var block = NodeBlock(start: blockStart, end: blockStart + 86_400_000, width: width)
+        for point in points { block.append(metric: 7, time: point.time, values: point.values) }
+        return try NodeBlock.decode(block.encoded(), start: blockStart)[7] ?? []
+    }
+
+    @Test("integers, floats, the switch between them and extreme values survive exactly")
+    func exact() throws {
+        var random = SystemRandomNumberGenerator()
+        let edges: [Double] = [0, 1, -1, 9_007_199_254_740_992, -9_007_199_254_740_992, 1e300, -0.0, .nan, .infinity]
+        var values = edges + [Double.leastNonzeroMagnitude, .greatestFiniteMagnitude, 123_456_789, 123_456_790, 0.1, 0.1, 0.2]
+        values += (0..<500).map { _ in Double(Int.random(in: 0...(1 << 40), using: &random)) }
+        values += (0..<500).map { _ in Double.random(in: -1e9...1e9, using: &random) }
+        let points = values.enumerated().map { SeriesPoint(time: Int64($0.offset) * 60_000 + Int64.random(in: 0...999), values: [$0.element]) }
+        let decoded = try Self.roundTrip(points)
+        #expect(decoded.count == points.count)
+        for (a, b) in zip(points, decoded) {
+            #expect(a.time == b.time)
+            #expect(a.values[0].bitPattern == b.values[0].bitPattern, "\(a.values[0]) came back as \(b.values[0])")
+        }
+    }
+
+    @Test("roll-up points (average, minimum, maximum) survive exactly")
+    func widthThree() throws {
+        let points = (0..<200).map { (index: Int) -> SeriesPoint in
+            let value = Double(index)
+            return SeriesPoint(time: Int64(index) * 300_000, values: [value / 3, value, value * 2])
+        }
+        #expect(try Self.roundTrip(points, width: 3) == points)
+    }
+
+    @Test("a regular integral gauge costs about a byte a point")
+    func compact() throws {
+        var block = NodeBlock(start: 0, end: 3_600_000, width: 1)
+        for index in 0..<60 { block.append(metric: 1, time: Int64(index) * 60_000, values: [Double(50_000_000 + index * 1_000)]) }
+        // 60 points: a constant step, so times and values both cost one bit after the second point.
+        #expect(block.encoded().count < 40)
+    }
+
+    @Test("repeated and late points are dropped, never stored twice")
+    func monotonic() throws {
+        var block = NodeBlock(start: 0, end: 1_000_000, width: 1)
+        let first = block.append(metric: 1, time: 10, values: [1])
+        let repeated = block.append(metric: 1, time: 10, values: [2])
+        let late = block.append(metric: 1, time: 5, values: [3])
+        #expect(first && !repeated && !late)
+        #expect(try NodeBlock.decode(block.encoded(), start: 0)[1] == [SeriesPoint(time: 10, values: [1])])
+    }
+
+    @Test("truncated and garbled blocks throw instead of crashing")
+    func damaged() throws {
+        var block = NodeBlock(start: 0, end: 3_600_000, width: 1)
+        for index in 0..<60 {
+            for metric in 1...5 { block.append(metric: metric, time: Int64(index) * 60_000, values: [Double(index * metric) + 0.5]) }
+        }
+        let bytes = block.encoded()
+        for cut in [0, 1, 2, 5, bytes.count / 2, bytes.count - 1] {
+            #expect(throws: SeriesCodecError.self) { try NodeBlock.decode(Array(bytes.prefix(cut)), start: 0) }
+        }
+        var random = SystemRandomNumberGenerator()
+        for _ in 0..<2_000 {
+            var garbled = bytes
+            for _ in 0..<3 { garbled[Int.random(in: 0..<garbled.count, using: &random)] = UInt8.random(in: 0...255, using: &random) }
+            _ = try? NodeBlock.decode(garbled, start: 0)  // must return or throw, nothing else
+        }
+        #expect(throws: SeriesCodecError.self) { try NodeBlock.decode([2, 0], start: 0) }
+    }
+}
+
+/// A clock for the archive that tests move by hand.
+final class ManualClock: Sendable {
+    private let current: NIOLockedValueBox<Date>
+    init(_ start: Date) { current = NIOLockedValueBox(start) }
+    var now: Date { current.withLockedValue { $0 } }
+    func advance(_ seconds: TimeInterval) { current.withLockedValue { $0 = $0.addingTimeInterval(seconds) } }
+}
+
+/// The archive with the real SQLite store and an injectable clock: roll-ups, retention and
+/// restarts over days of points, without waiting for them.
+@Suite("metric history: roll-ups and retention")
+struct MetricArchiveTests {
+    /// A Monday at midnight UTC, so buckets and blocks start on round times.
+    static let epoch = Date(timeIntervalSince1970: 1_796_083_200)
+    let node = UUID()
+
+    static func withArchive(_ body: (MetricArchive, ManualClock, SQLiteStore) async throws -> Void) async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("numbat-archive-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = try SQLiteStore(directory: directory)
+        let clock = ManualClock(epoch)
+        var settings = MetricArchive.Settings()
+        settings.flushInterval = .seconds(3600)  // flushed by hand
+        let archive = MetricArchive(store: store, settings: settings, logger: Logger(label: "test"), now: { clock.now })
+        try await archive.start()
+        try await body(archive, clock, store)
+        await archive.stop()
+        try store.close()
+    }
+
+    /// Collects `value(minute)` once a minute for `minutes`, moving the clock along.
+    static func collect(_ archive: MetricArchive, _ clock: ManualClock, node: UUID, minutes: Range<Int>,
+                        value: (Int) -> Double) async throws {
+        for minute in minutes {
+            let time = epoch.addingTimeInterval(Double(minute) * 60)
+            clock.advance(time.timeIntervalSince(clock.now))
+            try await archive.ingest(node: node, time: time, values: ["m": value(minute), "constant": 7])
+        }
+    }
+
+    @Test("the last hour is raw; older ranges are exact 5-minute and then 15-minute roll-ups")
+    func tiers() async throws {
+        try await Self.withArchive { archive, clock, _ in
+            try await Self.collect(archive, clock, node: node, minutes: 0..<(3 * 24 * 60)) { Double($0) }
+            clock.advance(60)
+            try await archive.flush()
+            let now = clock.now
+            let raw = try await archive.series(nodes: [node], metrics: ["m"], from: now.addingTimeInterval(-1800), to: now)
+            #expect(raw.resolutionSeconds == 0)
+            #expect(raw.series[0].points.map(\.value) == (4290..<4320).map(Double.init))
+
+            let day = try await archive.series(nodes: [node], metrics: ["m"], from: now.addingTimeInterval(-6 * 3600), to: now)
+            #expect(day.resolutionSeconds == 300)
+            let fiveMinute = day.series[0].points
+            // Buckets of minutes 5k ..< 5k+5: average 5k+2, minimum 5k, maximum 5k+4; the last one
+            // (minutes 4315...4319) has ended, so it is there too.
+            #expect(fiveMinute.count == 72)
+            for point in fiveMinute {
+                let first = point.time.timeIntervalSince(Self.epoch) / 60
+                #expect(point.value == first + 2 && point.minimum == first && point.maximum == first + 4)
+            }
+            let week = try await archive.series(nodes: [node], metrics: ["m", "constant"], from: now.addingTimeInterval(-3 * 86_400), to: now)
+            #expect(week.resolutionSeconds == 900)
+            #expect(week.series[0].points.count == 3 * 24 * 4)
+            let firstQuarter = try #require(week.series[0].points.first)
+            #expect(firstQuarter.value == 7 && firstQuarter.minimum == 0 && firstQuarter.maximum == 14)
+            #expect(week.series[1].points.allSatisfy { $0.value == 7 && $0.minimum == 7 && $0.maximum == 7 })
+
+            let stepped = try await archive.series(nodes: [node], metrics: ["m"], from: now.addingTimeInterval(-3600), to: now, stepSeconds: 600)
+            #expect(stepped.stepSeconds == 600)
+            let firstStep = try #require(stepped.series[0].points.first)
+            #expect(firstStep.value == 4264.5 && firstStep.minimum == 4260 && firstStep.maximum == 4269)
+        }
+    }
+
+    @Test("retention boundaries are exact, and pruning deletes what has expired")
+    func retention() async throws {
+        try await Self.withArchive { archive, clock, store in
+            try await Self.collect(archive, clock, node: node, minutes: 0..<(9 * 24 * 60)) { Double($0 % 100) }
+            try await archive.flush()
+            let now = clock.now
+            // The raw tier keeps points from exactly one hour ago on: the point at now - 3600 s is in.
+            let raw = try await archive.series(nodes: [node], metrics: ["m"], from: now.addingTimeInterval(-3600), to: now)
+            #expect(raw.resolutionSeconds == 0)
+            #expect(raw.series[0].points.first?.time == now.addingTimeInterval(-3600))
+            #expect(raw.series[0].points.count == 61)
+            // Asking for 8 days gives the week's 15-minute points and nothing older than a week.
+            let all = try await archive.series(nodes: [node], metrics: ["m"], from: now.addingTimeInterval(-8 * 86_400), to: now)
+            #expect(all.resolutionSeconds == 900)
+            let oldest = try #require(all.series[0].points.first?.time)
+            #expect(oldest >= now.addingTimeInterval(-7 * 86_400))
+            #expect(oldest < now.addingTimeInterval(-7 * 86_400 + 900))
+
+            let before = try await store.metricStorageStats()
+            try await archive.prune()
+            let after = try await store.metricStorageStats()
+            #expect(after.blocks < before.blocks)
+            let blocks0 = try await store.metricBlocks(nodes: [node], tier: 0, from: 0, to: .max)
+            #expect(blocks0.allSatisfy { $0.end > Int64((now.timeIntervalSince1970 - 3600) * 1000) })
+            let blocks2 = try await store.metricBlocks(nodes: [node], tier: 2, from: 0, to: .max)
+            #expect(blocks2.allSatisfy { $0.end > Int64((now.timeIntervalSince1970 - 7 * 86_400) * 1000) })
+            // Pruning loses nothing still inside retention.
+            let again = try await archive.series(nodes: [node], metrics: ["m"], from: now.addingTimeInterval(-8 * 86_400), to: now)
+            #expect(again.series == all.series)
+        }
+    }
+
+    @Test("a restart in the middle of a roll-up bucket neither loses nor doubles its points")
+    func restart() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("numbat-archive-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let clock = ManualClock(Self.epoch)
+        var settings = MetricArchive.Settings()
+        settings.flushInterval = .seconds(3600)
+        for run in 0..<2 {
+            let store = try SQLiteStore(directory: directory)
+            let archive = MetricArchive(store: store, settings: settings, logger: Logger(label: "test"), now: { clock.now })
+            try await archive.start()
+            // Minutes 0..<7 before the restart, 7..<20 after: the 5-minute bucket 5..<10 and the
+            // 15-minute bucket 0..<15 straddle it.
+            try await Self.collect(archive, clock, node: node, minutes: run == 0 ? 0..<7 : 7..<20) { Double($0) }
+            await archive.stop()
+            if run == 1 {
+                let reopened = MetricArchive(store: store, settings: settings, logger: Logger(label: "test"), now: { clock.now })
+                try await reopened.start(restoring: [node])
+                clock.advance(24 * 3600 - 19 * 60)  // a day on: 5-minute and 15-minute points only
+                let day = try await reopened.series(nodes: [node], metrics: ["m"], from: Self.epoch, to: clock.now)
+                #expect(day.resolutionSeconds == 300)
+                #expect(day.series[0].points.map(\.value) == [2, 7, 12, 17])
+                #expect(day.series[0].points.map(\.minimum) == [0, 5, 10, 15])
+                clock.advance(86_400)
+                let week = try await reopened.series(nodes: [node], metrics: ["m"], from: Self.epoch, to: clock.now)
+                #expect(week.resolutionSeconds == 900)
+                #expect(week.series[0].points.map(\.value) == [7, 17])
+                await reopened.stop()
+            }
+            try store.close()
+        }
+    }
+
+    @Test("unflushed points are answered from memory; a removed node's history is gone")
+    func memoryAndForget() async throws {
+        try await Self.withArchive { archive, clock, store in
+            try await Self.collect(archive, clock, node: node, minutes: 0..<10) { Double($0) }
+            let answer = try await archive.series(nodes: [node], metrics: ["m", "unknown"], from: Self.epoch, to: clock.now)
+            #expect(answer.series[0].points.count == 10)
+            #expect(answer.series[1].points.isEmpty)
+            try await archive.flush()
+            #expect(try await store.metricStorageStats().blocks > 0)
+            try await archive.forget(node: node)
+            #expect(try await store.metricStorageStats().blocks == 0)
+            #expect(try await archive.series(nodes: [node], metrics: ["m"], from: Self.epoch, to: clock.now).series[0].points.isEmpty)
+        }
+    }
+
+    @Test("retention schedules are read from text, and bad ones refused with a reason")
+    func scheduleText() throws {
+        #expect(try RetentionSchedule(parsing: "raw:1h,5m:1d,15m:1w").tiers.map(\.keepSeconds) == [3600, 86_400, 604_800])
+        #expect(try RetentionSchedule(parsing: "raw:2h,1h:30d").tiers.map(\.resolutionSeconds) == [0, 3600])
+        for bad in ["", "5m:1d", "raw:1h,5m:1d,7m:1w", "raw:1h,5m:1x", "raw:1h,15m:1d,5m:1w", "raw:1d,5m:1h"] {
+            #expect(throws: RetentionError.self, "\(bad)") { try RetentionSchedule(parsing: bad) }
+        }
+    }
+}
