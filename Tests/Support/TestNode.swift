@@ -76,24 +76,14 @@ public final class TestNode: @unchecked Sendable {
     }
 
     /// Kills the node (SIGKILL) and waits for it to be gone.
-    ///
-    /// Reaps the child itself: Foundation's `waitUntilExit()` busy-waits on Linux and, with many
-    /// children, can miss one's exit and spin for ever.
     public func stop() {
         let pid = process.processIdentifier
         let first = stopState.withLock { stopped -> Bool in
             defer { stopped = true }
             return !stopped
         }
-        guard first, pid > 0 else { return }
-        kill(pid, SIGCONT)
-        kill(pid, SIGKILL)
-        for _ in 0..<2000 {
-            let reaped = waitpid(pid, nil, WNOHANG)
-            // Ours, or already reaped by Foundation's own monitor (ECHILD).
-            if reaped == pid || (reaped == -1 && errno == ECHILD) { return }
-            usleep(5000)
-        }
+        guard first else { return }
+        killAndReap(pid)
     }
 
     private let stopState = LockedFlag()
@@ -157,6 +147,21 @@ public final class TestNode: @unchecked Sendable {
             }
         }
         throw ErlangScript.Failure(status: 0, output: "node \(name) not ready in 30 s: \(seen)")
+    }
+}
+
+/// Sends SIGKILL (after SIGCONT, for a frozen child) and waits up to 10 s for the child to be
+/// reaped. Foundation's `waitUntilExit()` busy-waits on Linux and, with many children, can miss
+/// one's exit and spin for ever; this polls `waitpid` instead.
+public func killAndReap(_ pid: Int32) {
+    guard pid > 0 else { return }
+    kill(pid, SIGCONT)
+    kill(pid, SIGKILL)
+    for _ in 0..<2000 {
+        let reaped = waitpid(pid, nil, WNOHANG)
+        // Ours, or already reaped by Foundation's own monitor (ECHILD).
+        if reaped == pid || (reaped == -1 && errno == ECHILD) { return }
+        usleep(5000)
     }
 }
 

@@ -69,7 +69,7 @@ public final class GraphitePusher: Sendable {
         return text
     }
 
-    static func pathSafe(_ text: String) -> String {
+    public static func pathSafe(_ text: String) -> String {
         String(text.map { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-") ? $0 : "_" })
     }
 

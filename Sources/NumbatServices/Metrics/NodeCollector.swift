@@ -78,6 +78,8 @@ final class NodeCollector: Sendable {
             }
             return .agent
         } catch {
+            // Stopped while injecting (the node went, the server stops): nothing to report.
+            if Task.isCancelled { return .agentless }
             let reason = (error as? NumbatError)?.message ?? "\(error)"
             service.logger.warning("metrics agent unavailable, polling without it", metadata: ["node": "\(node.name)", "reason": "\(reason)"])
             service.bus.publish(.agentUnavailable(node: node, agent: Self.agentName, reason: reason,

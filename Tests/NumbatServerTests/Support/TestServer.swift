@@ -13,7 +13,8 @@ final class TestServer: Sendable {
     let adminToken: String
 
     /// Starts a server on `directory` (a fresh temporary one if nil).
-    init(directory: URL? = nil, host: String = "127.0.0.1", nodeName: String? = nil, metricsInterval: Double = 60) async throws {
+    init(directory: URL? = nil, host: String = "127.0.0.1", nodeName: String? = nil, metricsInterval: Double = 60,
+         configure: (inout ServerConfiguration) -> Void = { _ in }) async throws {
         let directory = directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("numbat-test-\(UUID().uuidString)")
         var configuration = ServerConfiguration()
         configuration.host = host
@@ -24,6 +25,7 @@ final class TestServer: Sendable {
         configuration.reconnectMaximumSeconds = 1
         configuration.logLevel = .warning
         configuration.metricsIntervalSeconds = metricsInterval
+        configure(&configuration)
         server = try NumbatServer(configuration: configuration)
         self.directory = directory
         try await server.start()
@@ -41,9 +43,10 @@ final class TestServer: Sendable {
 
     /// Runs `body` against a server that is removed afterwards, whatever happens.
     static func with<T: Sendable>(_ mode: TestingSetup = .router, host: String = "127.0.0.1", metricsInterval: Double = 60,
+                                  configure: (inout ServerConfiguration) -> Void = { _ in },
                                   _ body: @Sendable (TestServer, any TestClientProtocol) async throws -> T) async throws -> T
     {
-        let test = try await TestServer(host: host, metricsInterval: metricsInterval)
+        let test = try await TestServer(host: host, metricsInterval: metricsInterval, configure: configure)
         do {
             let result = try await test.server.makeApplication().test(mode) { client in try await body(test, client) }
             await test.remove()
