@@ -84,6 +84,7 @@ let package = Package(
             dependencies: [
                 "ErlangDist", "NumbatServer", "NumbatServices",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
             ]
         ),
         /// `numbat-bench`: Swift-vs-Erlang benchmarks that print ratios (docs/benchmarks.md).

@@ -65,6 +65,41 @@ struct ServeTests {
         }
     }
 
+    @Test("metrics from the command line: history with a sparkline, and live samples")
+    func metricsCommands() async throws {
+        try await TestNode.with(release: .otp25, cookie: "serve-test-cookie") { peer in
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("numbat-serve-\(UUID().uuidString)")
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let server = try await ServerProcess.start(["serve", "--port", "0", "--data-dir", directory.path, "--metrics-interval", "1",
+                                                        "--node-name", "numbat\(UInt32.random(in: 0...UInt32.max))"])
+            defer { server.kill() }
+            let environment = ProcessInfo.processInfo.environment.merging(["NUMBAT_URL": server.url]) { $1 }
+            func numbat(_ arguments: String...) async throws -> ChildProcess {
+                try await ChildProcess.run(CLITests.numbat, arguments, environment: environment)
+            }
+            #expect(try await numbat("node", "add", peer.name.description, "--cookie", peer.cookie).status == 0)
+            var history = try await numbat("metrics", "get", peer.name.description, "memory_total", "--since", "10m")
+            for _ in 0..<100 where !history.standardOutput.contains(": 3 points") {
+                try await Task.sleep(for: .milliseconds(100))
+                history = try await numbat("metrics", "get", peer.name.description, "memory_total", "--since", "10m")
+            }
+            #expect(history.status == 0, "\(history.standardError)")
+            #expect(history.standardOutput.contains("memory_total on \(peer.name): 3 points, raw, bytes"), "\(history.standardOutput)")
+            let lines = history.standardOutput.components(separatedBy: "\n")
+            #expect(lines.count > 1 && lines[1].count == 3 && lines[1].allSatisfy { "▁▂▃▄▅▆▇█".contains($0) }, "sparkline: \(lines)")
+            #expect(history.standardOutput.contains("TIME") && history.standardOutput.contains("VALUE"))
+
+            let live = try await numbat("metrics", "live", peer.name.description, "memory_total", "process_count", "--count", "2")
+            #expect(live.status == 0, "\(live.standardError)")
+            let rows = live.standardOutput.split(separator: "\n")
+            #expect(rows.count == 3 && rows[0] == "TIME  memory_total  process_count", "\(live.standardOutput)")
+            #expect(rows.dropFirst().allSatisfy { $0.split(separator: " ", omittingEmptySubsequences: true).count == 3 })
+            let unknown = try await numbat("metrics", "get", "nobody@127.0.0.1", "memory_total")
+            #expect(unknown.status == 1 && unknown.standardError.contains("no managed node"))
+            #expect(try await server.terminate() == 0)
+        }
+    }
+
     @Test("bad configuration is refused before anything starts")
     func badConfiguration() async throws {
         let badPort = try await ChildProcess.run(CLITests.numbat, ["serve", "--port", "70000"])
@@ -76,6 +111,8 @@ struct ServeTests {
         #expect(unknownKey.status == 64 && unknownKey.standardError.contains("colour"))
         let badLevel = try await ChildProcess.run(CLITests.numbat, ["serve", "--log-level", "loud"], environment: ["NUMBAT_PORT": "1"])
         #expect(badLevel.status == 64 && badLevel.standardError.contains("log level"))
+        let badRetention = try await ChildProcess.run(CLITests.numbat, ["serve", "--metrics-retention", "raw:1h,5m:1x"])
+        #expect(badRetention.status == 64 && badRetention.standardError.contains("metrics retention"), "\(badRetention.standardError)")
     }
 }
 

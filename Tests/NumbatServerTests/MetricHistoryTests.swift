@@ -29,7 +29,8 @@ struct MetricHistoryTests {
                 #expect(collected, "\(points)")
                 let values = points.compactMap { $0["v"] as? Double }
                 #expect(values.allSatisfy { $0 > 1_000_000 }, "memory_total: \(values)")
-                let times = points.compactMap { ($0["t"] as? String).flatMap { ISO8601DateFormatter().date(from: $0) } }
+                let times = points.compactMap { ($0["t"] as? String).flatMap { try? Date($0, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)) } }
+                #expect(times.count == points.count)
                 #expect(times == times.sorted() && Set(times).count == times.count)
 
                 let node = try await client.call(.get, "/api/topo/nodes/\(id)", token: server.adminToken)
@@ -83,6 +84,51 @@ struct MetricHistoryTests {
                     #expect(arrived, "carbon never wrote \(path)")
                     #expect(points.allSatisfy { $0 > 1_000_000 }, "\(points)")
                 }
+            }
+        }
+    }
+}
+
+/// Live metrics over the WebSocket: sampled every second only while someone watches.
+@Suite("live metrics with real nodes")
+struct LiveMetricsTests {
+    @Test("a viewer gets the chosen metrics every second; sampling stops after the last viewer leaves", arguments: OTPRelease.installed)
+    func live(release: OTPRelease) async throws {
+        try await TestNode.with(release: release) { peer in
+            try await TestServer.with(.live, metricsInterval: 3600) { server, client in
+                let id = try await MetricsTests.add(peer, to: server, client: client)
+                _ = try await MetricsTests.metrics(id, server: server, client: client)
+                #expect(server.server.metrics.liveSamplingCount == 0, "nothing is sampled while nobody watches")
+                let formatter = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+                try await client.ws("/api/metrics/live?node=\(id)&metrics=memory_total,process_count&token=\(server.adminToken)") { inbound, outbound, _ in
+                    let watchdog = Task {
+                        try await Task.sleep(for: .seconds(20))
+                        try await outbound.close(.goingAway, reason: "test timed out")
+                    }
+                    defer { watchdog.cancel() }
+                    var messages = inbound.messages(maxSize: 1 << 20).makeAsyncIterator()
+                    var times: [Date] = []
+                    for _ in 0..<3 {
+                        let message = try #require(try await LifecycleTests.next(&messages))
+                        #expect(message["type"] as? String == "live")
+                        #expect(message["node"] as? String == id)
+                        let values = message["values"] as? [String: Double] ?? [:]
+                        #expect(Set(values.keys) == ["memory_total", "process_count"], "\(message)")
+                        times += [(message["t"] as? String).flatMap { try? Date($0, strategy: formatter) }].compactMap { $0 }
+                    }
+                    #expect(times.count == 3)
+                    for (earlier, later) in zip(times, times.dropFirst()) {
+                        let gap = later.timeIntervalSince(earlier)
+                        #expect(gap > 0.5 && gap < 2, "samples \(gap) s apart")
+                    }
+                    #expect(server.server.metrics.liveSamplingCount == 1)
+                    try await outbound.write(.text(json(["metrics": ["atom_count"]])))
+                    let changed = try await LifecycleTests.next(&messages) { ($0["values"] as? [String: Double])?.keys.contains("atom_count") == true }
+                    #expect((changed?["values"] as? [String: Double]).map { Array($0.keys) } == ["atom_count"])
+                    try await outbound.close(.normalClosure, reason: nil)
+                }
+                let stopped = await eventually(within: .seconds(15)) { server.server.metrics.liveSamplingCount == 0 }
+                #expect(stopped, "the sampler stops after the last viewer leaves")
             }
         }
     }

@@ -61,6 +61,7 @@ extension MetricsService {
             return self.nodeMetrics(id)
         }
         addSeriesRoutes(to: api)
+        addLiveRoute(to: api)
     }
 
     /// `GET /metrics` for Prometheus: every node's latest values. Registered at the root, not

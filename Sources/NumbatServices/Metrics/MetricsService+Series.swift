@@ -7,10 +7,19 @@ import NumbatCore
 extension MetricsService {
     struct SeriesDocument: ResponseEncodable {
         struct Point: Encodable {
-            var t: Date
+            /// RFC 3339 with milliseconds: points may be closer than a second (live, or a
+            /// collection repeated at reconnection).
+            var t: String
             var v: Double
             var min: Double?
             var max: Double?
+
+            init(_ point: MetricPoint) {
+                t = Date.ISO8601FormatStyle(includingFractionalSeconds: true).format(point.time)
+                v = point.value
+                min = point.minimum
+                max = point.maximum
+            }
         }
 
         struct Series: Encodable {
@@ -113,7 +122,7 @@ extension MetricsService {
             series: answer.series.map { series in
                 SeriesDocument.Series(node: series.node, nodeName: names[series.node] ?? "", metric: series.metric,
                                       unit: units[series.metric],
-                                      points: series.points.map { .init(t: $0.time, v: $0.value, min: $0.minimum, max: $0.maximum) })
+                                      points: series.points.map(SeriesDocument.Point.init))
             })
     }
 }

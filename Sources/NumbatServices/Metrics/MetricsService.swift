@@ -12,6 +12,9 @@ public final class MetricsService: NumbatService {
         public var interval: Duration = .seconds(60)
         /// Bound on one collection on one node.
         public var collectTimeout: Duration = .seconds(10)
+        /// Live metrics: the period, and how long a node is still sampled after its last viewer left.
+        public var livePeriod: Duration = .seconds(1)
+        public var liveLinger: Duration = .seconds(10)
         public init() {}
     }
 
@@ -25,10 +28,12 @@ public final class MetricsService: NumbatService {
     public let archive: MetricArchive
     /// Pushes to Graphite when configured.
     let graphite: GraphitePusher?
-    private let collectors = NIOLockedValueBox<[UUID: NodeCollector]>([:])
+    private let collectors: NIOLockedValueBox<[UUID: NodeCollector]>
     private let latest = NIOLockedValueBox<[UUID: MetricSnapshot]>([:])
     private let intervals = NIOLockedValueBox<[UUID: Duration]>([:])
     private let watcher = NIOLockedValueBox<Task<Void, Never>?>(nil)
+    /// Per-second collection while someone watches (`/api/metrics/live`).
+    let live: LiveMetrics
 
     public init(context: ServiceContext, archive: MetricArchive, graphite: GraphitePusher.Settings? = nil,
                 settings: Settings = Settings()) {
@@ -39,6 +44,14 @@ public final class MetricsService: NumbatService {
         self.archive = archive
         self.settings = settings
         self.graphite = graphite.map { GraphitePusher(settings: $0, logger: context.logger) }
+        let collectors = NIOLockedValueBox<[UUID: NodeCollector]>([:])
+        self.collectors = collectors
+        live = LiveMetrics(period: settings.livePeriod, linger: settings.liveLinger) { id in
+            guard let collector = collectors.withLockedValue({ $0[id] }) else {
+                throw MetricsError(message: "the node is not UP")
+            }
+            return try await collector.collectOnce()
+        }
     }
 
     public func start() async throws {
@@ -68,19 +81,22 @@ public final class MetricsService: NumbatService {
             defer { all = [:] }
             return Array(all.values)
         }
+        await live.stop()
         for collector in all { await collector.stop() }
         await graphite?.stop()
         await archive.stop()
     }
 
+    /// Starts a node's collector, unless it has one: a node reported UP twice (added, then its
+    /// connection confirmed) is injected and collected once.
     func startCollecting(_ node: ManagedNode) {
         let collector = NodeCollector(node: node, service: self)
-        let replaced = collectors.withLockedValue { all -> NodeCollector? in
-            defer { all[node.id] = collector }
-            return all[node.id]
+        let started = collectors.withLockedValue { all -> Bool in
+            guard all[node.id] == nil else { return false }
+            all[node.id] = collector
+            return true
         }
-        if let replaced { Task { await replaced.stop() } }
-        collector.start()
+        if started { collector.start() }
     }
 
     func stopCollecting(_ id: UUID, forget: Bool) async {
@@ -130,6 +146,9 @@ public final class MetricsService: NumbatService {
 
     /// Every node's latest snapshot.
     public var latestSnapshots: [UUID: MetricSnapshot] { latest.withLockedValue { $0 } }
+
+    /// Nodes sampled every second for live viewers now.
+    public var liveSamplingCount: Int { live.samplingCount }
 
     /// Nodes being collected now.
     public var collectingCount: Int { collectors.withLockedValue { $0.count } }

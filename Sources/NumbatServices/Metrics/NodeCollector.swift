@@ -13,6 +13,8 @@ final class NodeCollector: Sendable {
     private let service: MetricsService
     private let task = NIOLockedValueBox<Task<Void, Never>?>(nil)
     private let owner = NIOLockedValueBox<Mailbox?>(nil)
+    /// How this node is collected; nil until the agent has been tried.
+    private let source = NIOLockedValueBox<MetricSnapshot.Source?>(nil)
     static let agentName = "numbat_metrics_agent"
 
     init(node: ManagedNode, service: MetricsService) {
@@ -33,31 +35,40 @@ final class NodeCollector: Sendable {
     }
 
     private func run() async {
-        var source = await prepareAgent()
+        source.withLockedValue { $0 = nil }
+        let prepared = await prepareAgent()
+        source.withLockedValue { $0 = prepared }
         while !Task.isCancelled {
             let started = ContinuousClock.now
             do {
-                let snapshot: MetricSnapshot
-                switch source {
-                case .agent:
-                    let timeout = service.settings.collectTimeout
-                    let milliseconds = Int(timeout.components.seconds * 1000)
-                    let reply = try await service.nodes.rpc(node, Atom(Self.agentName), "collect", [.integer(milliseconds)], timeout: timeout + .seconds(1))
-                    if reply == .tuple([.atom("error"), .atom("not_running")]) {
-                        // The agent went (a restart of the node's code server, a purge): start it again.
-                        source = await prepareAgent()
-                        continue
-                    }
-                    snapshot = try MetricSnapshot.fromAgent(reply, at: Date())
-                case .agentless:
-                    snapshot = try await AgentlessCollection.collect(from: node, nodes: service.nodes, timeout: service.settings.collectTimeout)
-                }
-                await service.record(snapshot, for: node)
+                await service.record(try await collectOnce(), for: node)
             } catch {
                 service.logger.debug("metrics collection failed", metadata: ["node": "\(node.name)", "error": "\(error)"])
             }
             let elapsed = ContinuousClock.now - started
             try? await Task.sleep(for: max(.zero, service.interval(for: node.id) - elapsed))
+        }
+    }
+
+    /// One collection, bounded by the service's collect timeout: the agent's one call, or BIF
+    /// polling where the agent cannot run. Also used by live metrics.
+    func collectOnce() async throws -> MetricSnapshot {
+        switch source.withLockedValue({ $0 }) {
+        case nil:
+            throw MetricsError(message: "\(node.name): the metrics agent is still being started")
+        case .agent:
+            let timeout = service.settings.collectTimeout
+            let milliseconds = Int(timeout.components.seconds * 1000)
+            let reply = try await service.nodes.rpc(node, Atom(Self.agentName), "collect", [.integer(milliseconds)], timeout: timeout + .seconds(1))
+            if reply == .tuple([.atom("error"), .atom("not_running")]) {
+                // The agent went (a restart of the node's code server, a purge): start it again.
+                let prepared = await prepareAgent()
+                source.withLockedValue { $0 = prepared }
+                return try await collectOnce()
+            }
+            return try MetricSnapshot.fromAgent(reply, at: Date())
+        case .agentless:
+            return try await AgentlessCollection.collect(from: node, nodes: service.nodes, timeout: service.settings.collectTimeout)
         }
     }
 

@@ -1,12 +1,14 @@
 import ArgumentParser
 import Foundation
+import HummingbirdWSClient
+import Logging
 import NumbatServices
 
 /// `numbat metrics catalog|list|get`: the built-in metrics, a node's latest values, history.
 struct MetricsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "metrics", abstract: "The metrics catalogue, a node's latest metrics and their history.",
-        subcommands: [Catalog.self, List.self, Get.self])
+        subcommands: [Catalog.self, List.self, Get.self, Live.self])
 
     struct Catalog: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print every built-in metric (no server needed).")
@@ -79,6 +81,49 @@ struct MetricsCommand: AsyncParsableCommand {
                     if rolled { row += [(point["min"] as? Double).map(formatValue) ?? "-", (point["max"] as? Double).map(formatValue) ?? "-"] }
                     return row
                 })
+            }
+        }
+    }
+}
+
+extension MetricsCommand {
+    struct Live: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Watch metrics of a node live, one line a second (Ctrl-C to stop).",
+            discussion: "The server samples the node every second only while someone watches.")
+        @Argument(help: "The node's id or name.") var node: String
+        @Argument(help: "Metrics to watch (default: memory_total, process_count, run_queue).") var metrics: [String] = []
+        @Option(help: "Stop after this many samples.") var count: Int?
+        @OptionGroup var client: ClientOptions
+
+        func run() async throws {
+            try await runClient {
+                let api = client.client()
+                let id = try await resolveNode(node, with: api)
+                let names = metrics.isEmpty ? ["memory_total", "process_count", "run_queue"] : metrics
+                var url = api.base.replacingOccurrences(of: "http", with: "ws", options: .anchored)
+                    + "/api/metrics/live?node=\(id)&metrics=\(names.joined(separator: ","))"
+                if let token = api.token { url += "&token=\(token)" }
+                let json = client.json
+                let limit = count
+                if !json { print((["TIME"] + names).joined(separator: "  ")) }
+                try await WebSocketClient.connect(url: url, logger: Logger(label: "numbat-cli")) { inbound, outbound, _ in
+                    var seen = 0
+                    for try await message in inbound.messages(maxSize: 1 << 20) {
+                        guard case .text(let text) = message else { continue }
+                        if json {
+                            print(text)
+                        } else if let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] {
+                            let values = object["values"] as? [String: Double] ?? [:]
+                            let time = (object["t"] as? String).map { String($0.prefix(19)) } ?? "-"
+                            let cells = object["error"].map { ["(\($0))"] } ?? names.map { values[$0].map(formatValue) ?? "-" }
+                            print(([time] + cells).joined(separator: "  "))
+                        }
+                        seen += 1
+                        if let limit, seen >= limit { break }
+                    }
+                    try await outbound.close(.normalClosure, reason: nil)
+                }
             }
         }
     }
