@@ -207,9 +207,13 @@ metrics(State = #{options := Options, wall := PreviousWall}) ->
          {processes_with_messages, Waiting},
          {process_heap_max_words, LargestHeap}]
         ++ log_counts() ++ mnesia_metrics() ++ os_mon_metrics(),
+    MaxLibrary = maps:get(max_library_metrics, Options, 2000),
+    {Folsom, FolsomHistograms} = folsom_metrics(MaxLibrary),
+    {Exometer, ExometerHistograms} = exometer_metrics(MaxLibrary),
     Details = #{largest_queue_process => LargestQueueProcess,
-                dist_queue_bytes => maps:from_list(Dist)},
-    {{Metrics, Details}, State#{wall := Wall}}.
+                dist_queue_bytes => maps:from_list(Dist),
+                histograms => FolsomHistograms ++ ExometerHistograms},
+    {{Metrics ++ Folsom ++ Exometer, Details}, State#{wall := Wall}}.
 
 undefined_to_zero(unknown) -> 0;
 undefined_to_zero(N) when is_integer(N) -> N;
@@ -329,3 +333,94 @@ os_mon_metrics() ->
     end.
 
 safe(Fun) -> try Fun() catch _:_ -> undefined end.
+
+%% --- Folsom and Exometer: every metric of the libraries that run, flattened ---
+%% Names are binaries (<<"folsom.Name.field">>), never atoms: a node's own metric names must
+%% not grow its atom table. At most Max metrics per library per collection.
+
+folsom_metrics(Max) ->
+    case running(folsom) of
+        false -> {[], []};
+        true ->
+            Infos = lists:sublist(safe_list(fun() -> folsom_metrics:get_metrics_info() end), Max),
+            lists:foldl(fun({Name, Info}, {Values, Histograms}) ->
+                                Base = <<"folsom.", (name_text(Name))/binary>>,
+                                Type = proplists:get_value(type, Info),
+                                {V, H} = folsom_values(Type, Name, Base),
+                                {V ++ Values, H ++ Histograms}
+                        end, {[], []}, Infos)
+    end.
+
+folsom_values(Type, Name, Base) when Type =:= counter; Type =:= gauge ->
+    case safe(fun() -> folsom_metrics:get_metric_value(Name) end) of
+        V when is_number(V) -> {[{Base, V}], []};
+        _ -> {[], []}
+    end;
+folsom_values(Type, Name, Base) when Type =:= meter; Type =:= meter_reader; Type =:= spiral ->
+    Fields = safe_list(fun() -> folsom_metrics:get_metric_value(Name) end),
+    {[{field(Base, K), V} || {K, V} <- Fields, is_atom(K), is_number(V)], []};
+folsom_values(Type, Name, Base) when Type =:= histogram; Type =:= duration ->
+    Stats = case Type of
+                histogram -> safe_list(fun() -> folsom_metrics:get_histogram_statistics(Name) end);
+                duration -> safe_list(fun() -> folsom_metrics:get_metric_value(Name) end)
+            end,
+    {statistics(Base, Stats), histogram(Base, proplists:get_value(histogram, Stats, []))};
+folsom_values(_, _, _) ->
+    {[], []}.
+
+exometer_metrics(Max) ->
+    case running(exometer_core) orelse running(exometer) of
+        false -> {[], []};
+        true ->
+            Entries = lists:sublist(safe_list(fun() -> exometer:find_entries([]) end), Max),
+            lists:foldl(fun({Name, Type, enabled}, {Values, Histograms}) ->
+                                Base = <<"exometer.", (name_text(Name))/binary>>,
+                                Points = case safe(fun() -> exometer:get_value(Name) end) of
+                                             {ok, DataPoints} when is_list(DataPoints) -> DataPoints;
+                                             _ -> []
+                                         end,
+                                V = [{field(Base, K), X} || {K, X} <- Points, is_number(X)],
+                                H = case Type of
+                                        histogram -> [{Base, [{K, X} || {K, X} <- Points, is_integer(K), is_number(X)]}];
+                                        _ -> []
+                                    end,
+                                {V ++ Values, H ++ Histograms};
+                           (_, Acc) -> Acc
+                        end, {[], []}, Entries)
+    end.
+
+%% Histogram statistics as numbers: min, max, mean, median, stddev, n, pNN.
+statistics(Base, Stats) ->
+    Plain = [{field(Base, rename(K)), V} || {K, V} <- Stats, is_atom(K), is_number(V),
+                                            not lists:member(K, [geometric_mean, harmonic_mean, skewness, kurtosis])],
+    Percentiles = [{field(Base, P), V} || {P, V} <- proplists:get_value(percentile, Stats, []), is_integer(P), is_number(V)],
+    Plain ++ Percentiles.
+
+%% The histogram's buckets ({UpperBound, Count}), for histogram views.
+histogram(_, []) -> [];
+histogram(Base, Buckets) -> [{Base, [{B, C} || {B, C} <- Buckets, is_number(B), is_number(C)]}].
+
+rename(arithmetic_mean) -> mean;
+rename(standard_deviation) -> stddev;
+rename(Other) -> Other.
+
+field(Base, Key) when is_integer(Key) -> <<Base/binary, ".p", (integer_to_binary(Key))/binary>>;
+field(Base, Key) when is_atom(Key) -> <<Base/binary, ".", (atom_to_binary(Key, utf8))/binary>>.
+
+name_text(Name) when is_atom(Name) -> atom_to_binary(Name, utf8);
+name_text(Name) when is_binary(Name) -> Name;
+name_text(Name) when is_list(Name) ->
+    case io_lib:printable_unicode_list(Name) of
+        true -> unicode:characters_to_binary(Name);
+        false -> iolist_to_binary(lists:join(".", [name_text(Part) || Part <- Name]))
+    end;
+name_text(Name) when is_integer(Name) -> integer_to_binary(Name);
+name_text(Name) -> iolist_to_binary(io_lib:format("~w", [Name])).
+
+running(Application) -> lists:keymember(Application, 1, application:which_applications()).
+
+safe_list(Fun) ->
+    case safe(Fun) of
+        List when is_list(List) -> List;
+        _ -> []
+    end.

@@ -133,3 +133,57 @@ struct LiveMetricsTests {
         }
     }
 }
+
+/// Folsom metrics (Debian's erlang-folsom) collected automatically when folsom runs.
+@Suite("folsom metrics with a real node")
+struct FolsomMetricsTests {
+    static var folsomInstalled: Bool { FileManager.default.fileExists(atPath: "/usr/lib/erlang/lib/folsom-0.8.2") }
+
+    @Test("counters, meters, spirals and histograms with their derived fields (OTP 25 only: the OTP 28 runtime here has no folsom)",
+          .enabled(if: folsomInstalled))
+    func folsom() async throws {
+        try await TestNode.with(release: .otp25) { peer in
+            let observer = try Observer(cookie: peer.cookie)
+            let setup = """
+                {ok, _} = application:ensure_all_started(folsom),
+                ok = folsom_metrics:new_histogram(latency),
+                [ok = folsom_metrics:notify({latency, X}) || X <- lists:seq(1, 100)],
+                ok = folsom_metrics:new_counter(requests),
+                ok = folsom_metrics:notify({requests, {inc, 5}}),
+                ok = folsom_metrics:new_spiral(<<"web.hits">>),
+                ok = folsom_metrics:notify({<<"web.hits">>, 3}),
+                ok = folsom_metrics:new_meter(jobs),
+                ok = folsom_metrics:notify({jobs, 4}),
+                ok.
+                """
+            #expect(try await observer.local.rpc(peer.name, "numbat_test_peer", "eval", [.binary(Array(setup.utf8))]) == .atom("ok"))
+            await observer.shutdown()
+            try await TestServer.with(metricsInterval: 1) { server, client in
+                let id = try await MetricsTests.add(peer, to: server, client: client)
+                let metrics = try await MetricsTests.metrics(id, server: server, client: client)
+                let values = MetricsTests.values(metrics)
+                #expect(values["folsom.requests"] == 5)
+                #expect(values["folsom.web.hits.count"] == 3 && values["folsom.web.hits.one"] == 3)
+                #expect(values["folsom.jobs.count"] == 4)
+                #expect(values["folsom.latency.n"] == 100)
+                #expect(values["folsom.latency.min"] == 1 && values["folsom.latency.max"] == 100)
+                #expect(values["folsom.latency.mean"] == 50.5 && values["folsom.latency.median"] == 50)
+                #expect(values["folsom.latency.p99"] == 99 && values["folsom.latency.p999"] == 100)
+                let groups = (metrics["metrics"] as? [[String: Any]] ?? []).filter { ($0["name"] as? String)?.hasPrefix("folsom.") == true }
+                #expect(groups.allSatisfy { $0["group"] as? String == "folsom" })
+                let buckets = (metrics["histograms"] as? [String: [[String: Double]]])?["folsom.latency"] ?? []
+                #expect(buckets.compactMap { $0["count"] }.reduce(0, +) == 100, "\(buckets)")
+
+                // Stored like the built-in metrics, and exported to Prometheus with the name as a label.
+                let stored = try await eventually(within: .seconds(5)) {
+                    let series = try await MetricHistoryTests.series(client, server, "/api/metrics/nodes/\(id)/series?metrics=folsom.requests&from=10m")
+                    return (series.first?["points"] as? [[String: Any]])?.first?["v"] as? Double == 5
+                }
+                #expect(stored)
+                let text = try await client.execute(uri: "/metrics", method: .get, headers: [.authorization: "Bearer \(server.adminToken)"]) { String(buffer: $0.body) }
+                #expect(text.contains("# TYPE folsom_metric gauge"))
+                #expect(text.contains("folsom_metric{node=\"\(peer.name)\",family=\"Erlang/OTP 25\",metric=\"latency.p99\"} 99"), "\(text.suffix(600))")
+            }
+        }
+    }
+}

@@ -24,9 +24,11 @@ extension MetricsService {
         var intervalSeconds: Double
         var metrics: [Reading]
         var details: [String: String]
+        /// Folsom/Exometer histograms' buckets, by metric.
+        var histograms: [String: [MetricSnapshot.HistogramBucket]]
 
         enum CodingKeys: String, CodingKey {
-            case node, source, metrics, details
+            case node, source, metrics, details, histograms
             case collectedAt = "collected_at"
             case intervalSeconds = "interval_seconds"
         }
@@ -76,14 +78,20 @@ extension MetricsService {
 
     func nodeMetrics(_ id: UUID) -> NodeMetrics {
         let snapshot = latestSnapshot(for: id)
-        let readings = MetricCatalog.builtIn.map { definition in
+        var readings = MetricCatalog.builtIn.map { definition in
             Reading(name: definition.name, unit: definition.unit, kind: definition.kind, group: definition.group,
                     description: definition.description, value: snapshot?.values[definition.name])
+        }
+        // Then every Folsom/Exometer metric the node has, as the library named it.
+        for (name, value) in (snapshot?.values ?? [:]).sorted(by: { $0.key < $1.key }) where MetricSnapshot.isLibraryMetric(name) {
+            let library = String(name.prefix { $0 != "." })
+            readings.append(Reading(name: name, unit: "", kind: name.hasSuffix(".count") ? .counter : .gauge, group: library,
+                                    description: "\(library) metric", value: value))
         }
         let interval = interval(for: id)
         return NodeMetrics(node: id, source: snapshot?.source, collectedAt: snapshot?.time,
                            intervalSeconds: Double(interval.components.seconds) + Double(interval.components.attoseconds) / 1e18,
-                           metrics: readings, details: snapshot?.details ?? [:])
+                           metrics: readings, details: snapshot?.details ?? [:], histograms: snapshot?.histograms ?? [:])
     }
 
     func prometheusText() async throws -> String {

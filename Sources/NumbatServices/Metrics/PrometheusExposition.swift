@@ -22,6 +22,19 @@ enum PrometheusExposition {
                 output += "\(name){node=\"\(escapeLabel(entry.node))\",family=\"\(escapeLabel(entry.family))\"} \(format(value * scale))\n"
             }
         }
+        // Folsom and Exometer metrics: one gauge family per library, the metric's own name a label.
+        for library in ["folsom", "exometer"] {
+            let prefix = library + "."
+            let samples = series.flatMap { entry in
+                entry.values.filter { $0.key.hasPrefix(prefix) }.sorted { $0.key < $1.key }.map { (entry, String($0.key.dropFirst(prefix.count)), $0.value) }
+            }
+            guard !samples.isEmpty else { continue }
+            output += "# HELP \(library)_metric A \(library.capitalized) metric of the node, named by the metric label\n"
+            output += "# TYPE \(library)_metric gauge\n"
+            for (entry, metric, value) in samples {
+                output += "\(library)_metric{node=\"\(escapeLabel(entry.node))\",family=\"\(escapeLabel(entry.family))\",metric=\"\(escapeLabel(metric))\"} \(format(value))\n"
+            }
+        }
         return output
     }
 

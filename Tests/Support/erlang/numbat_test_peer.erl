@@ -1,12 +1,19 @@
 %% Helpers loaded into the real OTP nodes that Numbat's tests start (compiled by OTP 25's
 %% erlc; the beam also loads on OTP 28). Each function is called over rpc by a Swift test.
 -module(numbat_test_peer).
--export([start_echo/0, echo_loop/0, call/3, call/4, spawn_exiter/0, start_collector/0, collected/0,
+-export([eval/1, start_echo/0, echo_loop/0, call/3, call/4, spawn_exiter/0, start_collector/0, collected/0,
          watch/1, link_to/1, await_seen/2, send_after_connect/3, big_binary/2, ready/0,
          spawn_sleepers/1, make_agent_sticky/1]).
 
 %% Printed on stdout once the node is up, so the test harness knows it can connect.
 ready() -> io:format("numbat-test-ready~n").
+
+%% Evaluates Erlang expressions given as text (a binary), for tests that set up a node's state.
+eval(Text) when is_binary(Text) ->
+    {ok, Tokens, _} = erl_scan:string(binary_to_list(Text)),
+    {ok, Exprs} = erl_parse:parse_exprs(Tokens),
+    {value, Value, _} = erl_eval:exprs(Exprs, []),
+    Value.
 
 %% A registered process that answers {From, Msg} with {echo, Msg}.
 start_echo() ->
