@@ -91,8 +91,9 @@ let package = Package(
         .executableTarget(
             name: "NumbatBench",
             dependencies: [
-                "ErlangDist",
+                "ErlangDist", "NumbatCore", "NumbatServices", "NumbatStore",
                 "NumbatTestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -30,6 +30,10 @@ enum Benchmark: String, CaseIterable, ExpressibleByArgument, Sendable {
     case rpc, send, codec
     /// `numbat serve` per managed node (not in the default set: it starts up to hundreds of nodes).
     case server
+    /// The metric history alone, with simulated time: ingest, bytes per sample, queries.
+    case metricsStore = "metrics-store"
+    /// One collection of one real node, `numbat serve` against an Erlang hidden node.
+    case metricsCycle = "metrics-cycle"
 }
 
 /// `numbat-bench`: starts its own OTP nodes and measures, side by side, Numbat's Swift
@@ -98,6 +102,21 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Seconds of the idle window in which the server benchmark measures CPU and memory.")
     var idleSeconds: Double = 20
 
+    @Option(help: "metrics-store: simulated nodes.")
+    var storeNodes: Int = 1000
+
+    @Option(help: "metrics-store: simulated hours of one-minute collections.")
+    var storeHours: Double = 3
+
+    @Option(help: "metrics-store: nodes collected for 8 simulated days, for the one-week query.")
+    var weekNodes: Int = 10
+
+    @Option(help: "metrics-store: minutes of the one-row-per-sample reference.")
+    var referenceMinutes: Int = 10
+
+    @Option(help: "metrics-cycle: real OTP nodes collected every second.")
+    var cycleNodes: Int = 20
+
     @Option(help: "Run both sides, or only the swift or erlang half (for profiling).")
     var sides: Sides = .both
 
@@ -135,6 +154,12 @@ struct BenchCommand: AsyncParsableCommand {
             if only.contains(.server) {
                 try await runServer()
             }
+            if only.contains(.metricsStore) {
+                try await runMetricsStore()
+            }
+            if only.contains(.metricsCycle) {
+                try await runMetricsCycle()
+            }
         } catch {
             NodeReaper.shared.stopAll()
             throw error
@@ -168,6 +193,56 @@ struct BenchCommand: AsyncParsableCommand {
         out("`numbat serve` with its defaults (metrics every 60 s, so the window may hold a collection); the Erlang")
         out("reference is `erl -hidden` pinging the same nodes in parallel and then idling. \"restart -> all UP\" is from")
         out("starting the server on the data directory of a stopped one until the API lists every node UP.")
+        out("")
+    }
+
+    // MARK: - metrics
+
+    private func runMetricsStore() async throws {
+        let bench = MetricsStoreBench(nodes: storeNodes, hours: storeHours, weekNodes: weekNodes, referenceMinutes: referenceMinutes)
+        let report = try await bench.run()
+        let rate = Double(report.samples) / report.ingestSeconds
+        let referenceRate = Double(report.referenceSamples) / report.referenceSeconds
+        let cycles = Double(report.nodes * report.minutes)
+        out("## Metric history: \(report.nodes) simulated nodes x \(report.minutes) one-minute collections (93 metrics each)")
+        out("")
+        var table = Table(["storage", "samples", "samples/s", "CPU µs / node-cycle", "bytes / stored sample"], rightAligned: Set(1..<5))
+        let totalPoints = report.tiers.reduce(0) { $0 + $1.points }
+        table.add(["Numbat archive (blocks, roll-ups)", grouped(report.samples), formatRate(rate),
+                   String(format: "%.1f", report.ingestCPUSeconds / cycles * 1e6),
+                   String(format: "%.2f (file: %.2f)", Double(report.tiers.reduce(0) { $0 + $1.bytes }) / Double(max(totalPoints, 1)),
+                          Double(report.fileBytes) / Double(max(totalPoints, 1)))])
+        table.add(["reference: one SQLite row per sample", grouped(report.referenceSamples), formatRate(referenceRate), "-",
+                   String(format: "%.2f (file)", Double(report.referenceFileBytes) / Double(report.referenceSamples))])
+        out(table.render())
+        out("")
+        out("- ingest: Numbat / reference = \(formatRatio(rate / referenceRate)) samples/s; wall \(String(format: "%.1f", report.ingestSeconds)) s, CPU \(String(format: "%.1f", report.ingestCPUSeconds)) s")
+        out("- memory: RSS grew \(String(format: "%.1f", report.rssGrowth / 1_048_576)) MB over the run (\(String(format: "%.1f", report.rssGrowth / Double(report.nodes) / 1024)) KB per node: open blocks and roll-up buckets)")
+        for tier in report.tiers {
+            let name = ["raw (kept 1 h)", "5-minute roll-ups (kept 1 day)", "15-minute roll-ups (kept 1 week)"][tier.tier]
+            out("- tier \(name): \(grouped(tier.points)) points in \(grouped(tier.bytes)) bytes = \(String(format: "%.2f", Double(tier.bytes) / Double(max(tier.points, 1)))) bytes/point")
+        }
+        out("- query, one metric of one node over one week (\(report.weekPoints) 15-minute points): \(String(format: "%.2f", report.weekQueryMs)) ms (median of 20)")
+        out("- query, one metric of a family of \(report.nodes) nodes, last hour raw (\(grouped(report.familyHourPoints)) points): \(String(format: "%.1f", report.familyHourMs)) ms; last day 5-minute (\(grouped(report.familyDayPoints)) points): \(String(format: "%.1f", report.familyDayMs)) ms (medians of 5)")
+        let perCore = report.ingestCPUSeconds / cycles * (10_000.0 / 60.0)
+        out("- storage share of 10,000 nodes at 60 s cycles: \(String(format: "%.1f", perCore * 100)) % of one core")
+        out("")
+    }
+
+    private func runMetricsCycle() async throws {
+        let report = try await MetricsCycleBench(nodes: cycleNodes, seconds: idleSeconds, release: release).run()
+        let numbat = report.numbatCPUSeconds / Double(max(report.numbatCycles, 1)) * 1e6
+        let erlang = report.erlangCPUSeconds / Double(max(report.erlangCycles, 1)) * 1e6
+        out("## One collection of one node: \(report.nodes) real \(release) nodes collected every second for \(report.seconds) s")
+        out("")
+        var table = Table(["collector", "collections", "CPU s", "CPU µs / node-cycle", "reply bytes / node-cycle"], rightAligned: Set(1..<5))
+        table.add(["numbat serve (agent call, decode, store)", "\(report.numbatCycles)", String(format: "%.2f", report.numbatCPUSeconds), String(format: "%.0f", numbat), "\(report.replyBytes)"])
+        table.add(["Erlang hidden node (rpc:call of the same agent)", "\(report.erlangCycles)", String(format: "%.2f", report.erlangCPUSeconds), String(format: "%.0f", erlang), "\(report.replyBytes)"])
+        out(table.render())
+        out("")
+        out("- CPU per node-cycle: numbat / Erlang = \(formatRatio(numbat / erlang))")
+        let share = numbat * 1e-6 * 10_000 / 60
+        out("- 10,000 nodes at 60 s cycles at this cost: \(String(format: "%.0f", share * 100)) % of one core (target: 50 %) \(share <= 0.5 ? "MET" : "SHORT")")
         out("")
     }
 

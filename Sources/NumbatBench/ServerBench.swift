@@ -206,14 +206,14 @@ struct ServeProcess {
     var output: String { lines.text }
     var pid: Int32 { process.processIdentifier }
 
-    static func start(directory: URL, nodeName: String) async throws -> ServeProcess {
+    static func start(directory: URL, nodeName: String, extraArguments: [String] = []) async throws -> ServeProcess {
         let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("numbat")
         guard FileManager.default.isExecutableFile(atPath: binary.path) else {
             throw BenchFailure(description: "\(binary.path) is missing: swift build -c release --product numbat")
         }
         let process = Process()
         process.executableURL = binary
-        process.arguments = ["serve", "--port", "0", "--data-dir", directory.path, "--node-name", nodeName, "--log-level", "warning"]
+        process.arguments = ["serve", "--port", "0", "--data-dir", directory.path, "--node-name", nodeName, "--log-level", "warning"] + extraArguments
         let output = Pipe()
         process.standardOutput = output
         process.standardError = output
