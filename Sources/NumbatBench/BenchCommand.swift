@@ -207,11 +207,11 @@ struct BenchCommand: AsyncParsableCommand {
         out("## Metric history: \(report.nodes) simulated nodes x \(report.minutes) one-minute collections (93 metrics each)")
         out("")
         var table = Table(["storage", "samples", "samples/s", "CPU µs / node-cycle", "bytes / stored sample"], rightAligned: Set(1..<5))
-        let totalPoints = report.tiers.reduce(0) { $0 + $1.points }
-        table.add(["Numbat archive (blocks, roll-ups)", grouped(report.samples), formatRate(rate),
-                   String(format: "%.1f", report.ingestCPUSeconds / cycles * 1e6),
-                   String(format: "%.2f (file: %.2f)", Double(report.tiers.reduce(0) { $0 + $1.bytes }) / Double(max(totalPoints, 1)),
-                          Double(report.fileBytes) / Double(max(totalPoints, 1)))])
+        let totalPoints = Double(max(1, report.tiers.reduce(0) { $0 + $1.points }))
+        let dataBytes = Double(report.tiers.reduce(0) { $0 + $1.bytes })
+        let perSample = String(format: "%.2f (file: %.2f)", dataBytes / totalPoints, Double(report.fileBytes) / totalPoints)
+        let cpuPerCycle = String(format: "%.1f", report.ingestCPUSeconds / cycles * 1e6)
+        table.add(["Numbat archive (blocks, roll-ups)", grouped(report.samples), formatRate(rate), cpuPerCycle, perSample])
         table.add(["reference: one SQLite row per sample", grouped(report.referenceSamples), formatRate(referenceRate), "-",
                    String(format: "%.2f (file)", Double(report.referenceFileBytes) / Double(report.referenceSamples))])
         out(table.render())

@@ -12,9 +12,9 @@ import Testing
 /// Node loss, node restart and server restart, watched over the WebSocket and the REST API.
 @Suite("node and server lifecycles")
 struct LifecycleTests {
-    @Test("a killed node goes DOWN with a node_down event on the WebSocket; restarted, it comes back UP by itself")
-    func killAndRestart() async throws {
-        let peer = try await TestNode.start(release: .otp25)
+    @Test("a killed node goes DOWN with a node_down event on the WebSocket; restarted, it comes back UP by itself", arguments: OTPRelease.installed)
+    func killAndRestart(release: OTPRelease) async throws {
+        let peer = try await TestNode.start(release: release)
         let alive = peer.name.alive
         let restarted = NIOLockedValueBox<TestNode?>(nil)
         defer {
@@ -45,7 +45,7 @@ struct LifecycleTests {
                 #expect(clock.now - killedAt < .seconds(1), "DOWN within a second of the kill")
 
                 // The same node starts again: the node manager reconnects without being asked.
-                let again = try await TestNode.start(release: .otp25, cookie: peer.cookie, alive: alive)
+                let again = try await TestNode.start(release: release, cookie: peer.cookie, alive: alive)
                 restarted.withLockedValue { $0 = again }
                 let up = try await Self.next(&messages) { $0["type"] as? String == "node_up" }
                 #expect((up?["node"] as? [String: Any])?["state"] as? String == "UP")
@@ -55,9 +55,9 @@ struct LifecycleTests {
         }
     }
 
-    @Test("after a server restart every managed node comes back from the store and reconnects")
-    func serverRestart() async throws {
-        try await TestNode.withNodes(2, release: .otp25) { peers in
+    @Test("after a server restart every managed node comes back from the store and reconnects", arguments: OTPRelease.installed)
+    func serverRestart(release: OTPRelease) async throws {
+        try await TestNode.withNodes(2, release: release) { peers in
             let observer = try Observer(cookie: peers[0].cookie)
             let nodeName = "numbat\(UInt32.random(in: 0...UInt32.max))"
             let first = try await TestServer(nodeName: nodeName)

@@ -71,9 +71,9 @@ struct MetricsTests {
         }
     }
 
-    @Test("the agent leaves nothing on the node: not after removal, not after Numbat stops")
-    func agentLeaves() async throws {
-        try await TestNode.withNodes(2, release: .otp25) { peers in
+    @Test("the agent leaves nothing on the node: not after removal, not after Numbat stops", arguments: OTPRelease.installed)
+    func agentLeaves(release: OTPRelease) async throws {
+        try await TestNode.withNodes(2, release: release) { peers in
             let observer = try Observer(cookie: peers[0].cookie)
             @Sendable func agentState(_ peer: TestNode) async throws -> (Term, Term) {
                 (try await observer.local.rpc(peer.name, "erlang", "whereis", [.atom("numbat_metrics_agent")]),

@@ -8,9 +8,9 @@ import Testing
 /// Topology and the node manager against real OTP nodes.
 @Suite("topology with real nodes")
 struct TopologyTests {
-    @Test("adding a running node: UP within 2 s, filed by boot script, its cookie never shown nor stored in clear")
-    func addNode() async throws {
-        try await TestNode.with(release: .otp25, cookie: "a-secret-cookie-25") { peer in
+    @Test("adding a running node: UP within 2 s, filed by boot script, its cookie never shown nor stored in clear", arguments: OTPRelease.installed)
+    func addNode(release: OTPRelease) async throws {
+        try await TestNode.with(release: release, cookie: "a-secret-cookie-\(release.rawValue)") { peer in
             try await TestServer.with { server, client in
                 let clock = ContinuousClock()
                 let start = clock.now
@@ -19,8 +19,8 @@ struct TopologyTests {
                 #expect(added.status == .created, "\(added.text)")
                 let node = try #require(added["node"] as? [String: Any])
                 #expect(node["state"] as? String == "UP")
-                #expect(node["otp_release"] as? String == "25")
-                #expect(node["boot_script"] as? String == "Erlang/OTP 25")
+                #expect(node["otp_release"] as? String == release.rawValue)
+                #expect(node["boot_script"] as? String == "Erlang/OTP \(release.rawValue)")
                 #expect(node["family_id"] is String)
                 let id = try #require(node["id"] as? String)
 
@@ -43,9 +43,9 @@ struct TopologyTests {
         }
     }
 
-    @Test("a wrong cookie is refused with 422 and nothing is stored")
-    func wrongCookie() async throws {
-        try await TestNode.with(release: .otp25) { peer in
+    @Test("a wrong cookie is refused with 422 and nothing is stored", arguments: OTPRelease.installed)
+    func wrongCookie(release: OTPRelease) async throws {
+        try await TestNode.with(release: release) { peer in
             try await TestServer.with { server, client in
                 let answer = try await client.call(.post, "/api/actions/add-node", body: json(["node": peer.name.description, "cookie": "wrong"]), token: server.adminToken)
                 #expect(answer.status == .unprocessableContent)
@@ -57,13 +57,13 @@ struct TopologyTests {
         }
     }
 
-    @Test("discovery adds a 3-node cluster from one node and skips a connected node with another cookie")
-    func discovery() async throws {
+    @Test("discovery adds a 3-node cluster from one node and skips a connected node with another cookie", arguments: OTPRelease.installed)
+    func discovery(release: OTPRelease) async throws {
         // A cluster that is not fully meshed (the stranger meets only the first node): OTP's
         // `global` would otherwise cut connections to restore a full mesh, at random.
         let partialMesh = ["-kernel", "prevent_overlapping_partitions", "false"]
-        try await TestNode.withNodes(3, release: .otp25, extraArgs: partialMesh) { cluster in
-            try await TestNode.with(release: .otp25, cookie: "other-cookie", extraArgs: partialMesh) { stranger in
+        try await TestNode.withNodes(3, release: release, extraArgs: partialMesh) { cluster in
+            try await TestNode.with(release: release, cookie: "other-cookie", extraArgs: partialMesh) { stranger in
                 let observer = try Observer(cookie: cluster[0].cookie)
                 try await observer.connect(cluster[0], to: [cluster[1]])
                 try await observer.connect(cluster[1], to: [cluster[2]])
@@ -121,9 +121,9 @@ struct TopologyTests {
         }
     }
 
-    @Test("removing a node closes its connection and leaves nothing of Numbat on it")
-    func remove() async throws {
-        try await TestNode.with(release: .otp25) { peer in
+    @Test("removing a node closes its connection and leaves nothing of Numbat on it", arguments: OTPRelease.installed)
+    func remove(release: OTPRelease) async throws {
+        try await TestNode.with(release: release) { peer in
             let observer = try Observer(cookie: peer.cookie)
             try await TestServer.with { server, client in
                 let added = try await client.call(.post, "/api/actions/add-node", body: json(["node": peer.name.description, "cookie": peer.cookie]), token: server.adminToken)
