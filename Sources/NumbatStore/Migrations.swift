@@ -48,16 +48,18 @@ enum Migrations {
                 table.column("id", .integer).primaryKey()
                 table.column("name", .text).notNull().unique()
             }
-            // One row per node, tier and time window; `data` is the metrics service's compressed
-            // block (every series of the node in that window).
+            // Rows of a node's tier and time window; `data` is the metrics service's compressed
+            // block (every series of the node in that window). Sequence 0 is a compacted block,
+            // 1, 2, ... the chunks appended while the window is open.
             try db.create(table: "metric_block", options: [.withoutRowID]) { table in
                 table.column("node_id", .blob).notNull()
                 table.column("tier", .integer).notNull()
                 table.column("start", .integer).notNull()
+                table.column("sequence", .integer).notNull()
                 table.column("end", .integer).notNull()
                 table.column("points", .integer).notNull()
                 table.column("data", .blob).notNull()
-                table.primaryKey(["node_id", "tier", "start"])
+                table.primaryKey(["node_id", "tier", "start", "sequence"])
             }
             try db.create(index: "metric_block_by_end", on: "metric_block", columns: ["tier", "end"])
         }

@@ -20,11 +20,10 @@ extension SQLiteStore: MetricBlockStore {
                 try db.execute(sql: "INSERT OR IGNORE INTO metric_name (id, name) VALUES (?, ?)", arguments: [id, name])
             }
             let statement = try db.cachedStatement(sql: """
-                INSERT INTO metric_block (node_id, tier, start, "end", points, data) VALUES (?, ?, ?, ?, ?, ?)
-                ON CONFLICT (node_id, tier, start) DO UPDATE SET "end" = excluded."end", points = excluded.points, data = excluded.data
+                INSERT OR REPLACE INTO metric_block (node_id, tier, start, sequence, "end", points, data) VALUES (?, ?, ?, ?, ?, ?, ?)
                 """)
             for block in blocks {
-                try statement.execute(arguments: [block.nodeID, block.tier, block.start, block.end, block.points, Data(block.data)])
+                try statement.execute(arguments: [block.nodeID, block.tier, block.start, block.sequence, block.end, block.points, Data(block.data)])
             }
         }
     }
@@ -32,16 +31,41 @@ extension SQLiteStore: MetricBlockStore {
     public func metricBlocks(nodes: [UUID], tier: Int, from: Int64, to: Int64) async throws -> [StoredMetricBlock] {
         try await pool.read { db in
             let statement = try db.cachedStatement(sql: """
-                SELECT start, "end", points, data FROM metric_block
-                WHERE node_id = ? AND tier = ? AND "end" > ? AND start < ? ORDER BY start
+                SELECT start, sequence, "end", points, data FROM metric_block
+                WHERE node_id = ? AND tier = ? AND "end" > ? AND start < ? ORDER BY start, sequence
                 """)
             var blocks: [StoredMetricBlock] = []
             for node in nodes {
                 let rows = try Row.fetchCursor(statement, arguments: [node, tier, from, to])
                 while let row = try rows.next() {
                     let data: Data = row["data"]
-                    blocks.append(StoredMetricBlock(nodeID: node, tier: tier, start: row["start"], end: row["end"],
-                                                    points: row["points"], data: [UInt8](data)))
+                    blocks.append(StoredMetricBlock(nodeID: node, tier: tier, start: row["start"], sequence: row["sequence"],
+                                                    end: row["end"], points: row["points"], data: [UInt8](data)))
+                }
+            }
+            return blocks
+        }
+    }
+
+    public func compactMetricBlock(_ block: StoredMetricBlock) async throws {
+        try await pool.write { db in
+            try db.execute(sql: "DELETE FROM metric_block WHERE node_id = ? AND tier = ? AND start = ?",
+                           arguments: [block.nodeID, block.tier, block.start])
+            try db.execute(sql: #"INSERT INTO metric_block (node_id, tier, start, sequence, "end", points, data) VALUES (?, ?, ?, 0, ?, ?, ?)"#,
+                           arguments: [block.nodeID, block.tier, block.start, block.end, block.points, Data(block.data)])
+        }
+    }
+
+    public func chunkedMetricBlocks(nodes: [UUID]) async throws -> [ChunkedMetricBlock] {
+        try await pool.read { db in
+            let statement = try db.cachedStatement(sql: """
+                SELECT tier, start, MAX("end") AS "end", MAX(sequence) AS last FROM metric_block
+                WHERE node_id = ? AND sequence > 0 GROUP BY tier, start
+                """)
+            var blocks: [ChunkedMetricBlock] = []
+            for node in nodes {
+                for row in try Row.fetchAll(statement, arguments: [node]) {
+                    blocks.append(ChunkedMetricBlock(nodeID: node, tier: row["tier"], start: row["start"], end: row["end"], lastSequence: row["last"]))
                 }
             }
             return blocks

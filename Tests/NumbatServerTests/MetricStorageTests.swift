@@ -219,6 +219,27 @@ struct MetricArchiveTests {
         }
     }
 
+    @Test("each flush appends a chunk; a block whose time is over is compacted into one row, losing nothing")
+    func chunksAndCompaction() async throws {
+        try await Self.withArchive { archive, clock, store in
+            for minute in 0..<130 {
+                try await Self.collect(archive, clock, node: node, minutes: minute..<(minute + 1)) { Double($0 * 3) }
+                try await archive.flush()
+            }
+            let rows = try await store.metricBlocks(nodes: [node], tier: 0, from: 0, to: .max)
+            let hour = Int64(Self.epoch.timeIntervalSince1970 * 1000)
+            // The first two hours are over: one compacted row each. The third is open: a chunk a minute.
+            #expect(rows.filter { $0.start == hour }.map(\.sequence) == [0])
+            #expect(rows.filter { $0.start == hour + 3_600_000 }.map(\.sequence) == [0])
+            #expect(rows.filter { $0.start == hour + 7_200_000 }.map(\.sequence) == Array(1...10))
+            let answer = try await archive.series(nodes: [node], metrics: ["m"], from: clock.now.addingTimeInterval(-3600), to: clock.now)
+            #expect(answer.series[0].points.map(\.value) == (69..<130).map { Double($0 * 3) })
+            // Compaction keeps every point: the compacted hour holds all 60.
+            let compacted = try #require(rows.first { $0.start == hour + 3_600_000 })
+            #expect(compacted.points == 120)  // 60 minutes of two metrics
+        }
+    }
+
     @Test("unflushed points are answered from memory; a removed node's history is gone")
     func memoryAndForget() async throws {
         try await Self.withArchive { archive, clock, store in

@@ -1,23 +1,43 @@
 import Foundation
 
-/// One stored block of a node's metric history: every series of the node in one tier over
-/// `start ..< end` (milliseconds since 1970), compressed by the metrics service. The store
+/// One stored row of a node's metric history: series of the node in one tier within the block
+/// `start ..< end` (milliseconds since 1970), compressed by the metrics service; sequence 0 is
+/// the whole block once compacted, 1, 2, ... the chunks appended while it was open. The store
 /// treats `data` as opaque.
 public struct StoredMetricBlock: Sendable, Equatable {
     public var nodeID: UUID
     public var tier: Int
     public var start: Int64
+    public var sequence: Int
     public var end: Int64
     public var points: Int
     public var data: [UInt8]
 
-    public init(nodeID: UUID, tier: Int, start: Int64, end: Int64, points: Int, data: [UInt8]) {
+    public init(nodeID: UUID, tier: Int, start: Int64, sequence: Int = 0, end: Int64, points: Int, data: [UInt8]) {
+        self.nodeID = nodeID
+        self.tier = tier
+        self.start = start
+        self.sequence = sequence
+        self.end = end
+        self.points = points
+        self.data = data
+    }
+}
+
+/// A block that still consists of chunks.
+public struct ChunkedMetricBlock: Sendable, Equatable {
+    public var nodeID: UUID
+    public var tier: Int
+    public var start: Int64
+    public var end: Int64
+    public var lastSequence: Int
+
+    public init(nodeID: UUID, tier: Int, start: Int64, end: Int64, lastSequence: Int) {
         self.nodeID = nodeID
         self.tier = tier
         self.start = start
         self.end = end
-        self.points = points
-        self.data = data
+        self.lastSequence = lastSequence
     }
 }
 
@@ -40,10 +60,15 @@ public struct MetricStorageStats: Sendable, Equatable {
 public protocol MetricBlockStore: Sendable {
     /// Every metric name by its number.
     func metricNames() async throws -> [Int: String]
-    /// Writes (inserting or replacing) blocks and the new names they use, in one transaction.
+    /// Writes (inserting or replacing) rows and the new names they use, in one transaction.
     func writeMetricBlocks(_ blocks: [StoredMetricBlock], newNames: [Int: String]) async throws
-    /// The blocks of these nodes in `tier` that overlap `from ..< to`, oldest first.
+    /// The rows of these nodes in `tier` whose blocks overlap `from ..< to`, oldest first (by
+    /// block start, then sequence).
     func metricBlocks(nodes: [UUID], tier: Int, from: Int64, to: Int64) async throws -> [StoredMetricBlock]
+    /// Replaces every row of one block by its compacted form (sequence 0), in one transaction.
+    func compactMetricBlock(_ block: StoredMetricBlock) async throws
+    /// Blocks of these nodes that still have chunk rows.
+    func chunkedMetricBlocks(nodes: [UUID]) async throws -> [ChunkedMetricBlock]
     /// Deletes the blocks of `tier` that end at or before `end`; returns how many.
     func deleteMetricBlocks(tier: Int, endingBy end: Int64) async throws -> Int
     /// Deletes a node's whole history.

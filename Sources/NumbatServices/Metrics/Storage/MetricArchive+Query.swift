@@ -40,14 +40,16 @@ extension MetricArchive {
         let start = max(fromMs, schedule.oldestKept(tier: tier, now: now))
         let ids = metricIDs()
         let wanted = Set(metrics.compactMap { ids[$0] })
-        var blocks: [UUID: [Int64: (end: Int64, data: [UInt8])]] = [:]
+        var rows: [UUID: [Int64: [StoredMetricBlock]]] = [:]
         if !wanted.isEmpty, start <= toMs {
             for stored in try await store.metricBlocks(nodes: nodes, tier: tier, from: start, to: toMs + 1) {
-                blocks[stored.nodeID, default: [:]][stored.start] = (stored.end, stored.data)
+                rows[stored.nodeID, default: [:]][stored.start, default: []].append(stored)
             }
-            // The in-memory blocks are the newest copies (not yet flushed, or being filled).
-            for (node, block) in memoryBlocks(nodes: nodes, tier: tier, from: start, to: toMs + 1, now: now) {
-                blocks[node, default: [:]][block.start] = (block.end, block.encoded())
+            // Points not yet written come after every stored row of their block.
+            for (node, block) in pendingBlocks(nodes: nodes, tier: tier, from: start, to: toMs + 1, now: now) {
+                rows[node, default: [:]][block.start, default: []].append(
+                    StoredMetricBlock(nodeID: node, tier: tier, start: block.start, sequence: .max, end: block.end,
+                                      points: block.pointCount, data: block.encoded()))
             }
         }
         let resolution = schedule.tiers[tier].resolutionSeconds
@@ -56,8 +58,8 @@ extension MetricArchive {
                                   resolutionSeconds: resolution, stepSeconds: step, series: [])
         for node in nodes {
             var points: [Int: [SeriesPoint]] = [:]
-            for (blockStart, block) in (blocks[node] ?? [:]).sorted(by: { $0.key < $1.key }) {
-                for (metric, decoded) in try NodeBlock.decode(block.data, start: blockStart, metrics: wanted) {
+            for (_, blockRows) in (rows[node] ?? [:]).sorted(by: { $0.key < $1.key }) {
+                for (metric, decoded) in try Self.merged(blockRows, metrics: wanted) {
                     points[metric, default: []] += decoded.filter { $0.time >= start && $0.time <= toMs }
                 }
             }

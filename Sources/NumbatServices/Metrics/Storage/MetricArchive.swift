@@ -120,25 +120,29 @@ public final class MetricArchive: Sendable {
         return id
     }
 
-    /// After a restart: reloads the node's open blocks and replays the raw points of the
-    /// roll-up buckets still open, so no bucket is lost or counted twice.
+    /// After a restart: learns each series' last stored point, the blocks still in chunks, and
+    /// replays the raw points of the roll-up buckets still open, so no bucket is lost or
+    /// counted twice.
     private func restoreIfNeeded(_ node: UUID) async throws {
         guard !state.withLockedValue({ $0.restored.contains(node) }) else { return }
         let now = nowMilliseconds
         let replayFrom = NodeSeries.replayStart(schedule: schedule, now: now)
         var series = NodeSeries(schedule: schedule)
+        for chunked in try await store.chunkedMetricBlocks(nodes: [node]) {
+            series.restoreChunked(.init(tier: chunked.tier, start: chunked.start), end: chunked.end, lastSequence: chunked.lastSequence)
+        }
         for tier in schedule.tiers.indices {
-            let from = min(replayFrom, schedule.blockStart(tier: tier, time: now))
+            // The current and previous blocks hold every series' last point and the replay window.
+            let from = min(replayFrom, schedule.blockStart(tier: tier, time: now) - schedule.blockSpan(tier: tier))
             for stored in try await store.metricBlocks(nodes: [node], tier: tier, from: from, to: Int64.max) {
                 do {
-                    let block = try NodeBlock.restore(stored.data, start: stored.start, end: stored.end, width: tier == 0 ? 1 : 3)
-                    series.load(block, tier: tier)
-                    guard tier == 0 else { continue }
                     for (metric, points) in try NodeBlock.decode(stored.data, start: stored.start) {
-                        for point in points where point.time >= replayFrom { series.replay(metric: metric, time: point.time, value: point.values[0]) }
+                        for point in points {
+                            series.restore(tier: tier, metric: metric, time: point.time, value: point.values[0], replayFrom: replayFrom)
+                        }
                     }
                 } catch {
-                    logger.error("a stored metric block is damaged; starting it afresh",
+                    logger.error("a stored metric block is damaged; its points are skipped",
                                  metadata: ["node": "\(node)", "tier": "\(tier)", "start": "\(stored.start)", "error": "\(error)"])
                 }
             }
@@ -146,8 +150,6 @@ public final class MetricArchive: Sendable {
         state.withLockedValue { state in
             guard !state.restored.contains(node) else { return }
             state.restored.insert(node)
-            // Points that arrived while loading were for a fresh series; the loaded one wins
-            // only if nothing arrived (a collection cannot run before its own restore).
             if state.nodes[node] == nil { state.nodes[node] = series }
         }
     }
@@ -155,23 +157,24 @@ public final class MetricArchive: Sendable {
     /// Metric numbers by name.
     func metricIDs() -> [String: Int] { state.withLockedValue { $0.names } }
 
-    /// Copies of the in-memory blocks of `tier` overlapping `from ..< to`, after closing the
-    /// roll-up buckets that have ended by `now`.
-    func memoryBlocks(nodes: [UUID], tier: Int, from: Int64, to: Int64, now: Int64) -> [(UUID, NodeBlock)] {
+    /// Copies of the points not yet written, in `tier` blocks overlapping `from ..< to`, after
+    /// closing the roll-up buckets that have ended by `now`.
+    func pendingBlocks(nodes: [UUID], tier: Int, from: Int64, to: Int64, now: Int64) -> [(UUID, NodeBlock)] {
         state.withLockedValue { state in
             for node in nodes { state.nodes[node]?.closeBuckets(now: now) }
             return nodes.flatMap { node in
-                (state.nodes[node]?.blocks ?? [:]).compactMap { key, block in
+                (state.nodes[node]?.pending ?? [:]).compactMap { key, block in
                     key.tier == tier && block.end > from && block.start < to ? (node, block) : nil
                 }
             }
         }
     }
 
-    // MARK: - Flush and retention
+    // MARK: - Flush, compaction and retention
 
-    /// Closes ended roll-up buckets and writes every changed block in one transaction.
-    /// Flushes run one after another, so an older copy of a block never overwrites a newer one.
+    /// Closes ended roll-up buckets, appends the new points as chunk rows (one transaction), and
+    /// compacts the blocks whose time is over. Flushes run one after another, so two never
+    /// write the same block at once.
     public func flush() async throws {
         let task = flushChain.withLockedValue { previous -> Task<Void, any Error> in
             let next = Task { [previous] in
@@ -186,34 +189,70 @@ public final class MetricArchive: Sendable {
 
     private func flushNow() async throws {
         let now = nowMilliseconds
-        let (blocks, names) = state.withLockedValue { state -> ([StoredMetricBlock], [Int: String]) in
-            var blocks: [StoredMetricBlock] = []
+        let (chunks, names) = state.withLockedValue { state -> ([UUID: [(key: NodeSeries.BlockKey, sequence: Int, block: NodeBlock)]], [Int: String]) in
+            var chunks: [UUID: [(key: NodeSeries.BlockKey, sequence: Int, block: NodeBlock)]] = [:]
             for id in Array(state.nodes.keys) {
                 state.nodes[id]!.closeBuckets(now: now)
-                for (key, block) in state.nodes[id]!.takeDirty() {
-                    blocks.append(StoredMetricBlock(nodeID: id, tier: key.tier, start: block.start, end: block.end,
-                                                    points: block.pointCount, data: block.encoded()))
-                }
+                let taken = state.nodes[id]!.takePending()
+                if !taken.isEmpty { chunks[id] = taken }
             }
             let names = state.unsavedNames
             state.unsavedNames = [:]
-            return (blocks, names)
+            return (chunks, names)
+        }
+        let rows = chunks.flatMap { node, taken in
+            taken.map { StoredMetricBlock(nodeID: node, tier: $0.key.tier, start: $0.key.start, sequence: $0.sequence,
+                                          end: $0.block.end, points: $0.block.pointCount, data: $0.block.encoded()) }
         }
         do {
-            try await store.writeMetricBlocks(blocks, newNames: names)
+            try await store.writeMetricBlocks(rows, newNames: names)
         } catch {
-            // Nothing is lost: the blocks stay in memory, marked to be written by the next flush.
+            // Nothing is lost: the chunks go back, with their numbers, for the next flush.
             state.withLockedValue { state in
                 state.unsavedNames.merge(names) { current, _ in current }
-                for block in blocks {
-                    state.nodes[block.nodeID]?.markDirty(.init(tier: block.tier, start: block.start))
-                }
+                for (node, taken) in chunks { state.nodes[node]?.retry(taken) }
             }
             throw error
         }
-        state.withLockedValue { state in
-            for id in Array(state.nodes.keys) { state.nodes[id]!.evict(now: now) }
+        try await compact(now: now)
+    }
+
+    /// Rewrites each block whose time is over, chunks and all, as one row.
+    private func compact(now: Int64) async throws {
+        let due = state.withLockedValue { state in
+            state.nodes.flatMap { node, series in series.blocksToCompact(now: now).map { (node, $0) } }
         }
+        for (node, key) in due {
+            let rows = try await store.metricBlocks(nodes: [node], tier: key.tier, from: key.start, to: key.start + 1)
+                .filter { $0.start == key.start }
+            guard let first = rows.first else {
+                state.withLockedValue { $0.nodes[node]?.compacted(key) }
+                continue
+            }
+            var block = NodeBlock(start: key.start, end: first.end, width: NodeSeries.width(tier: key.tier))
+            for (metric, points) in try Self.merged(rows) {
+                for point in points { block.append(metric: metric, time: point.time, values: point.values) }
+            }
+            try await store.compactMetricBlock(StoredMetricBlock(nodeID: node, tier: key.tier, start: key.start, end: block.end,
+                                                                 points: block.pointCount, data: block.encoded()))
+            state.withLockedValue { $0.nodes[node]?.compacted(key) }
+        }
+    }
+
+    /// The points of one block's rows (the compacted block and its chunks), per metric, in time
+    /// order without repeats.
+    static func merged(_ rows: [StoredMetricBlock], metrics wanted: Set<Int>? = nil) throws -> [Int: [SeriesPoint]] {
+        var merged: [Int: [SeriesPoint]] = [:]
+        for row in rows {
+            for (metric, points) in try NodeBlock.decode(row.data, start: row.start, metrics: wanted) {
+                merged[metric, default: []] += points
+            }
+        }
+        for (metric, points) in merged where zip(points, points.dropFirst()).contains(where: { $0.time >= $1.time }) {
+            var seen = Set<Int64>()
+            merged[metric] = points.sorted { $0.time < $1.time }.filter { seen.insert($0.time).inserted }
+        }
+        return merged
     }
 
     private func flushLogging() async {

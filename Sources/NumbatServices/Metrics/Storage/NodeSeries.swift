@@ -1,6 +1,11 @@
-/// The in-memory state of one node's metric history: the blocks being filled in every tier,
-/// and the roll-up buckets being accumulated. Pure: the `MetricArchive` shell loads and stores
-/// blocks; this only decides what goes where.
+/// The in-memory state of one node's metric history: the points not yet written (chunks, one
+/// per block they belong to), the time of each series' last point, the roll-up buckets being
+/// accumulated, and which stored blocks still consist of chunks. Pure: the `MetricArchive`
+/// shell reads and writes the store; this only decides what goes where.
+///
+/// Writes are append-only: every flush writes the new points as a small chunk row of their
+/// block, and a block whose time is over is compacted once into one row. So a collection costs
+/// the same whether its block is empty or nearly full.
 ///
 /// Every roll-up tier is computed from the raw points directly (not from the tier below), so
 /// each tier's average, minimum and maximum are exact.
@@ -28,16 +33,31 @@ struct NodeSeries: Sendable {
         var values: [Double] { [sum / Double(count), minimum, maximum] }
     }
 
+    /// A stored block that has chunk rows: its end, and the next chunk's number.
+    struct Chunked: Sendable, Equatable {
+        var end: Int64
+        var nextSequence: Int
+    }
+
     let schedule: RetentionSchedule
-    private(set) var blocks: [BlockKey: NodeBlock] = [:]
-    private(set) var dirty: Set<BlockKey> = []
+    /// Points not yet written, by the block they belong to.
+    private(set) var pending: [BlockKey: NodeBlock] = [:]
+    /// Per tier, per metric: the time of the last point taken (written or pending).
+    private var lastTimes: [[Int: Int64]]
     /// Per roll-up tier (index 0 unused), per metric id.
     private var buckets: [[Int: Bucket]]
+    /// Stored blocks made of chunks, to be compacted when their time is over.
+    private(set) var chunked: [BlockKey: Chunked] = [:]
+    /// Chunks taken for writing whose write failed.
+    private var unwritten: [(key: BlockKey, sequence: Int, block: NodeBlock)] = []
 
     init(schedule: RetentionSchedule) {
         self.schedule = schedule
+        lastTimes = Array(repeating: [:], count: schedule.tiers.count)
         buckets = Array(repeating: [:], count: schedule.tiers.count)
     }
+
+    static func width(tier: Int) -> Int { tier == 0 ? 1 : 3 }
 
     /// Takes in one collection: raw points, and into every roll-up tier's buckets. A point not
     /// after a metric's previous raw point is dropped (and so not counted twice in roll-ups).
@@ -48,9 +68,16 @@ struct NodeSeries: Sendable {
         }
     }
 
-    /// Adds a stored raw point to the roll-up buckets only (replay after a restart).
-    mutating func replay(metric: Int, time: Int64, value: Double) {
-        accumulate(metric: metric, time: time, value: value)
+    /// After a restart: a stored point, so later points and roll-ups continue after it.
+    mutating func restore(tier: Int, metric: Int, time: Int64, value: Double, replayFrom: Int64) {
+        if time > lastTimes[tier][metric] ?? .min { lastTimes[tier][metric] = time }
+        if tier == 0, time >= replayFrom { accumulate(metric: metric, time: time, value: value) }
+    }
+
+    /// After a restart: a stored block that still has chunk rows.
+    mutating func restoreChunked(_ key: BlockKey, end: Int64, lastSequence: Int) {
+        let next = max(chunked[key]?.nextSequence ?? 1, lastSequence + 1)
+        chunked[key] = Chunked(end: end, nextSequence: next)
     }
 
     private mutating func accumulate(metric: Int, time: Int64, value: Double) {
@@ -87,40 +114,46 @@ struct NodeSeries: Sendable {
 
     @discardableResult
     private mutating func append(tier: Int, metric: Int, time: Int64, values: [Double]) -> Bool {
+        guard time > lastTimes[tier][metric] ?? .min else { return false }
         let start = schedule.blockStart(tier: tier, time: time)
         let key = BlockKey(tier: tier, start: start)
-        var block = blocks[key] ?? NodeBlock(start: start, end: start + schedule.blockSpan(tier: tier), width: tier == 0 ? 1 : 3)
+        var block = pending[key] ?? NodeBlock(start: start, end: start + schedule.blockSpan(tier: tier), width: Self.width(tier: tier))
         guard block.append(metric: metric, time: time, values: values) else { return false }
-        blocks[key] = block
-        dirty.insert(key)
+        pending[key] = block
+        lastTimes[tier][metric] = time
         return true
     }
 
-    /// Puts a stored block back in memory (after a restart), to be appended to.
-    mutating func load(_ block: NodeBlock, tier: Int) {
-        let key = BlockKey(tier: tier, start: block.start)
-        if blocks[key] == nil { blocks[key] = block }
+    /// The chunks to write, each with its chunk number (a chunk whose write failed keeps its
+    /// number, so writing it again replaces nothing else); they are no longer pending.
+    mutating func takePending() -> [(key: BlockKey, sequence: Int, block: NodeBlock)] {
+        var taken = unwritten
+        unwritten.removeAll()
+        for (key, block) in pending {
+            var entry = chunked[key] ?? Chunked(end: block.end, nextSequence: 1)
+            taken.append((key, entry.nextSequence, block))
+            entry.nextSequence += 1
+            chunked[key] = entry
+        }
+        pending.removeAll(keepingCapacity: true)
+        return taken
     }
 
-    /// The blocks changed since the last call, to be written.
-    mutating func takeDirty() -> [(key: BlockKey, block: NodeBlock)] {
-        defer { dirty.removeAll(keepingCapacity: true) }
-        return dirty.compactMap { key in blocks[key].map { (key, $0) } }
+    /// Chunks whose write failed, for the next flush.
+    mutating func retry(_ chunks: [(key: BlockKey, sequence: Int, block: NodeBlock)]) {
+        unwritten += chunks
     }
 
-    /// Marks a block to be written again (its last write failed).
-    mutating func markDirty(_ key: BlockKey) {
-        if blocks[key] != nil { dirty.insert(key) }
-    }
-
-    /// Drops from memory the written blocks that can no longer change: those ending before the
-    /// current bucket of their tier began (raw: before `now`).
-    mutating func evict(now: Int64) {
-        for (key, block) in blocks where !dirty.contains(key) {
+    /// Stored blocks whose time is over (no point can join them any more): compact them.
+    func blocksToCompact(now: Int64) -> [BlockKey] {
+        chunked.compactMap { key, entry in
             let resolution = Int64(schedule.tiers[key.tier].resolutionSeconds) * 1000
-            if block.end + resolution <= now { blocks[key] = nil }
+            let waiting = pending[key] != nil || unwritten.contains { $0.key == key }
+            return entry.end + resolution <= now && !waiting ? key : nil
         }
     }
+
+    mutating func compacted(_ key: BlockKey) { chunked[key] = nil }
 
     /// The earliest time whose raw points a restart must replay into the buckets: the start of
     /// the previous bucket of the coarsest tier, so no bucket open at shutdown is lost.
