@@ -32,13 +32,13 @@ struct SeriesCodecTests {
         }
     }
 
-    @Test("roll-up points (average, minimum, maximum) survive exactly")
-    func widthThree() throws {
+    @Test("roll-up points (sum, minimum, maximum, count) survive exactly")
+    func widthFour() throws {
         let points = (0..<200).map { (index: Int) -> SeriesPoint in
             let value = Double(index)
-            return SeriesPoint(time: Int64(index) * 300_000, values: [value / 3, value, value * 2])
+            return SeriesPoint(time: Int64(index) * 300_000, values: [value / 3, value, value * 2, 5])
         }
-        #expect(try Self.roundTrip(points, width: 3) == points)
+        #expect(try Self.roundTrip(points, width: 4) == points)
     }
 
     @Test("a regular integral gauge costs about a byte a point")
@@ -231,12 +231,14 @@ struct MetricArchiveTests {
             // The first two hours are over: one compacted row each. The third is open: a chunk a minute.
             #expect(rows.filter { $0.start == hour }.map(\.sequence) == [0])
             #expect(rows.filter { $0.start == hour + 3_600_000 }.map(\.sequence) == [0])
-            #expect(rows.filter { $0.start == hour + 7_200_000 }.map(\.sequence) == Array(1...10))
+            #expect(rows.filter { $0.start == hour + 7_200_000 }.map(\.sequence) == [0, 1, 2])
             let answer = try await archive.series(nodes: [node], metrics: ["m"], from: clock.now.addingTimeInterval(-3600), to: clock.now)
             #expect(answer.series[0].points.map(\.value) == (69..<130).map { Double($0 * 3) })
             // Compaction keeps every point: the compacted hour holds all 60.
             let compacted = try #require(rows.first { $0.start == hour + 3_600_000 })
             #expect(compacted.points == 120)  // 60 minutes of two metrics
+            // An open block is compacted after 8 chunks, so it never holds more than 8.
+            #expect(rows.filter { $0.start == hour + 7_200_000 }.count <= NodeSeries.chunksBeforeCompaction)
         }
     }
 

@@ -75,25 +75,26 @@ extension MetricArchive {
         guard let step else {
             return points.map { point in
                 let time = Date(timeIntervalSince1970: Double(point.time) / 1000)
-                return point.values.count == 3
-                    ? MetricPoint(time: time, value: point.values[0], minimum: point.values[1], maximum: point.values[2])
-                    : MetricPoint(time: time, value: point.values[0])
+                guard point.values.count == 4 else { return MetricPoint(time: time, value: point.values[0]) }
+                return MetricPoint(time: time, value: point.values[0] / point.values[3], minimum: point.values[1], maximum: point.values[2])
             }
         }
+        // Coarser buckets: raw points count one each; roll-ups by their own counts, so the
+        // average stays exact.
         let length = Int64(step) * 1000
-        var buckets: [(start: Int64, bucket: NodeSeries.Bucket)] = []
+        var buckets: [NodeSeries.Bucket] = []
         for point in points {
             let start = floorDivide(point.time, length) * length
-            if buckets.last?.start != start { buckets.append((start, NodeSeries.Bucket(start: start))) }
-            buckets[buckets.count - 1].bucket.add(point.values[0])
-            if point.values.count == 3 {
-                buckets[buckets.count - 1].bucket.minimum = min(buckets[buckets.count - 1].bucket.minimum, point.values[1])
-                buckets[buckets.count - 1].bucket.maximum = max(buckets[buckets.count - 1].bucket.maximum, point.values[2])
+            if buckets.last?.start != start { buckets.append(NodeSeries.Bucket(start: start)) }
+            if point.values.count == 4 {
+                buckets[buckets.count - 1].add(stored: point.values)
+            } else {
+                buckets[buckets.count - 1].add(point.values[0])
             }
         }
-        return buckets.map { start, bucket in
-            let values = bucket.values
-            return MetricPoint(time: Date(timeIntervalSince1970: Double(start) / 1000), value: values[0], minimum: values[1], maximum: values[2])
+        return buckets.map { bucket in
+            MetricPoint(time: Date(timeIntervalSince1970: Double(bucket.start) / 1000), value: bucket.average,
+                        minimum: bucket.minimum, maximum: bucket.maximum)
         }
     }
 }

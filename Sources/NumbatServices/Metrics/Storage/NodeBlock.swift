@@ -24,10 +24,9 @@ struct NodeBlock: Sendable, Equatable {
     /// repeated or late collection), so stored times are strictly increasing.
     @discardableResult
     mutating func append(metric: Int, time: Int64, values: [Double]) -> Bool {
-        var encoder = series[metric] ?? SeriesEncoder(width: width, blockStart: start)
-        if let last = encoder.lastTime, time <= last { return false }
-        encoder.append(time: time, values: values)
-        series[metric] = encoder
+        if let last = series[metric]?.lastTime, time <= last { return false }
+        // In place: the encoder's bytes are not copied on every point.
+        series[metric, default: SeriesEncoder(width: width, blockStart: start)].append(time: time, values: values)
         return true
     }
 

@@ -30,7 +30,20 @@ struct NodeSeries: Sendable {
             maximum = Swift.max(maximum, value)
         }
 
-        var values: [Double] { [sum / Double(count), minimum, maximum] }
+        /// As stored: sum, minimum, maximum, count. The sum rather than the average, so a
+        /// bucket of integers is stored as integers (cheap delta-of-delta, not XOR floats);
+        /// the average is `sum / count` when read.
+        var stored: [Double] { [sum, minimum, maximum, Double(count)] }
+
+        var average: Double { sum / Double(count) }
+
+        /// Adds a stored roll-up point (for coarser buckets of roll-ups).
+        mutating func add(stored values: [Double]) {
+            sum += values[0]
+            minimum = Swift.min(minimum, values[1])
+            maximum = Swift.max(maximum, values[2])
+            count += Int(values[3])
+        }
     }
 
     /// A stored block that has chunk rows: its end, and the next chunk's number.
@@ -57,7 +70,8 @@ struct NodeSeries: Sendable {
         buckets = Array(repeating: [:], count: schedule.tiers.count)
     }
 
-    static func width(tier: Int) -> Int { tier == 0 ? 1 : 3 }
+    /// Columns per point: the raw value; or a roll-up's sum, minimum, maximum and count.
+    static func width(tier: Int) -> Int { tier == 0 ? 1 : 4 }
 
     /// Takes in one collection: raw points, and into every roll-up tier's buckets. A point not
     /// after a metric's previous raw point is dropped (and so not counted twice in roll-ups).
@@ -109,7 +123,7 @@ struct NodeSeries: Sendable {
 
     private mutating func emit(tier: Int, metric: Int, bucket: Bucket) {
         guard bucket.count > 0 else { return }
-        append(tier: tier, metric: metric, time: bucket.start, values: bucket.values)
+        append(tier: tier, metric: metric, time: bucket.start, values: bucket.stored)
     }
 
     @discardableResult
@@ -117,11 +131,11 @@ struct NodeSeries: Sendable {
         guard time > lastTimes[tier][metric] ?? .min else { return false }
         let start = schedule.blockStart(tier: tier, time: time)
         let key = BlockKey(tier: tier, start: start)
-        var block = pending[key] ?? NodeBlock(start: start, end: start + schedule.blockSpan(tier: tier), width: Self.width(tier: tier))
-        guard block.append(metric: metric, time: time, values: values) else { return false }
-        pending[key] = block
-        lastTimes[tier][metric] = time
-        return true
+        // Mutated in place (no copy of the block's series on every point).
+        let appended = pending[key, default: NodeBlock(start: start, end: start + schedule.blockSpan(tier: tier), width: Self.width(tier: tier))]
+            .append(metric: metric, time: time, values: values)
+        if appended { lastTimes[tier][metric] = time }
+        return appended
     }
 
     /// The chunks to write, each with its chunk number (a chunk whose write failed keeps its
@@ -149,11 +163,18 @@ struct NodeSeries: Sendable {
         chunked.compactMap { key, entry in
             let resolution = Int64(schedule.tiers[key.tier].resolutionSeconds) * 1000
             let waiting = pending[key] != nil || unwritten.contains { $0.key == key }
-            return entry.end + resolution <= now && !waiting ? key : nil
+            // Over, or with enough chunks that their headers cost more than a rewrite.
+            let due = entry.end + resolution <= now || entry.nextSequence > Self.chunksBeforeCompaction
+            return due && !waiting ? key : nil
         }
     }
 
     mutating func compacted(_ key: BlockKey) { chunked[key] = nil }
+
+    /// An open block is compacted once it has this many chunks: each chunk repeats every
+    /// series' header and first value, so a long-open block of chunks would cost several times
+    /// its compacted size.
+    static let chunksBeforeCompaction = 8
 
     /// The earliest time whose raw points a restart must replay into the buckets: the start of
     /// the previous bucket of the coarsest tier, so no bucket open at shutdown is lost.
