@@ -47,12 +47,15 @@ extension SQLiteStore: MetricBlockStore {
         }
     }
 
-    public func compactMetricBlock(_ block: StoredMetricBlock) async throws {
+    public func compactMetricBlocks(_ blocks: [StoredMetricBlock]) async throws {
+        guard !blocks.isEmpty else { return }
         try await pool.write { db in
-            try db.execute(sql: "DELETE FROM metric_block WHERE node_id = ? AND tier = ? AND start = ?",
-                           arguments: [block.nodeID, block.tier, block.start])
-            try db.execute(sql: #"INSERT INTO metric_block (node_id, tier, start, sequence, "end", points, data) VALUES (?, ?, ?, 0, ?, ?, ?)"#,
-                           arguments: [block.nodeID, block.tier, block.start, block.end, block.points, Data(block.data)])
+            let delete = try db.cachedStatement(sql: "DELETE FROM metric_block WHERE node_id = ? AND tier = ? AND start = ?")
+            let insert = try db.cachedStatement(sql: #"INSERT INTO metric_block (node_id, tier, start, sequence, "end", points, data) VALUES (?, ?, ?, 0, ?, ?, ?)"#)
+            for block in blocks {
+                try delete.execute(arguments: [block.nodeID, block.tier, block.start])
+                try insert.execute(arguments: [block.nodeID, block.tier, block.start, block.end, block.points, Data(block.data)])
+            }
         }
     }
 

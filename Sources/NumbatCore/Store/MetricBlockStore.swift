@@ -65,8 +65,8 @@ public protocol MetricBlockStore: Sendable {
     /// The rows of these nodes in `tier` whose blocks overlap `from ..< to`, oldest first (by
     /// block start, then sequence).
     func metricBlocks(nodes: [UUID], tier: Int, from: Int64, to: Int64) async throws -> [StoredMetricBlock]
-    /// Replaces every row of one block by its compacted form (sequence 0), in one transaction.
-    func compactMetricBlock(_ block: StoredMetricBlock) async throws
+    /// Replaces every row of each block by its compacted form (sequence 0), in one transaction.
+    func compactMetricBlocks(_ blocks: [StoredMetricBlock]) async throws
     /// Blocks of these nodes that still have chunk rows.
     func chunkedMetricBlocks(nodes: [UUID]) async throws -> [ChunkedMetricBlock]
     /// Deletes the blocks of `tier` that end at or before `end`; returns how many.

@@ -217,25 +217,28 @@ public final class MetricArchive: Sendable {
         try await compact(now: now)
     }
 
-    /// Rewrites each block whose time is over, chunks and all, as one row.
+    /// Rewrites each block that is due (its time over, or too many chunks), chunks and all, as
+    /// one row; all of them in one transaction.
     private func compact(now: Int64) async throws {
         let due = state.withLockedValue { state in
             state.nodes.flatMap { node, series in series.blocksToCompact(now: now).map { (node, $0) } }
         }
+        guard !due.isEmpty else { return }
+        var compacted: [StoredMetricBlock] = []
         for (node, key) in due {
             let rows = try await store.metricBlocks(nodes: [node], tier: key.tier, from: key.start, to: key.start + 1)
                 .filter { $0.start == key.start }
-            guard let first = rows.first else {
-                state.withLockedValue { $0.nodes[node]?.compacted(key) }
-                continue
-            }
+            guard let first = rows.first else { continue }
             var block = NodeBlock(start: key.start, end: first.end, width: NodeSeries.width(tier: key.tier))
             for (metric, points) in try Self.merged(rows) {
                 for point in points { block.append(metric: metric, time: point.time, values: point.values) }
             }
-            try await store.compactMetricBlock(StoredMetricBlock(nodeID: node, tier: key.tier, start: key.start, end: block.end,
-                                                                 points: block.pointCount, data: block.encoded()))
-            state.withLockedValue { $0.nodes[node]?.compacted(key) }
+            compacted.append(StoredMetricBlock(nodeID: node, tier: key.tier, start: key.start, end: block.end,
+                                               points: block.pointCount, data: block.encoded()))
+        }
+        try await store.compactMetricBlocks(compacted)
+        state.withLockedValue { state in
+            for (node, key) in due { state.nodes[node]?.compacted(key) }
         }
     }
 
