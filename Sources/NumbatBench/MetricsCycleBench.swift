@@ -62,15 +62,7 @@ struct MetricsCycleBench {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: release.erl)
         process.arguments = ["-hidden", "-name", "nbcycleref\(getpid())@127.0.0.1", "-setcookie", cookie, "-noshell", "-noinput", "-eval", script]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        let lines = LineCollector()
-        output.fileHandleForReading.readabilityHandler = { handle in
-            let data = handle.availableData
-            if data.isEmpty { handle.readabilityHandler = nil } else { lines.append(data) }
-        }
-        try process.run()
+        let lines = try LineCollector.run(process)
         defer { killAndReap(process.processIdentifier) }
         _ = try await lines.wait(for: "ready", timeout: 60)
         progress("metrics-cycle: Erlang hidden node collecting \(peers.count) nodes every second")

@@ -5,6 +5,7 @@ import NIOConcurrencyHelpers
 import NumbatCore
 import NumbatServices
 import NumbatStore
+import NumbatTestSupport
 
 /// `numbat-bench --only metrics-store`: the metric history on its own (no network): how fast it
 /// takes in collections, what a stored sample costs after roll-up, and how fast it answers, with
@@ -207,12 +208,12 @@ struct SyntheticNode {
         case fraction
     }
 
-    private var random: SplitMix
+    private var random: SeededRandom
     private var metrics: [(name: String, behaviour: Behaviour)]
 
     init(seed: UInt64) {
-        random = SplitMix(state: seed)
-        var generator = SplitMix(state: seed ^ 0x5EED)
+        random = SeededRandom(seed: seed)
+        var generator = SeededRandom(seed: seed ^ 0x5EED)
         metrics = MetricCatalog.builtIn.map { definition in
             let name = definition.name
             let behaviour: Behaviour
@@ -255,17 +256,6 @@ struct SyntheticNode {
     }
 }
 
-/// A small deterministic generator (SplitMix64).
-struct SplitMix {
-    var state: UInt64
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
+extension SeededRandom {
     mutating func next(below bound: UInt64) -> UInt64 { next() % bound }
 }

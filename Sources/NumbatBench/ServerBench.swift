@@ -77,16 +77,7 @@ struct ServerBench {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: release.erl)
         process.arguments = ["-hidden", "-name", "benchref\(getpid())@127.0.0.1", "-setcookie", cookie, "-noshell", "-noinput", "-eval", script]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        let lines = LineCollector()
-        output.fileHandleForReading.readabilityHandler = { handle in
-            // At end of file the handler would be called again and again: stop it.
-            let data = handle.availableData
-            if data.isEmpty { handle.readabilityHandler = nil } else { lines.append(data) }
-        }
-        try process.run()
+        let lines = try LineCollector.run(process)
         defer { if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() } }
         let pid = beamPID(of: process.processIdentifier)
         try await lines.wait(for: "ready", timeout: 30)
@@ -184,6 +175,21 @@ final class LineCollector: @unchecked Sendable {
     private let lock = NSLock()
     private var buffer = ""
 
+    /// Runs `process` with its standard output and error collected.
+    static func run(_ process: Process) throws -> LineCollector {
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        let lines = LineCollector()
+        output.fileHandleForReading.readabilityHandler = { handle in
+            // At end of file the handler would be called again and again: stop it.
+            let data = handle.availableData
+            if data.isEmpty { handle.readabilityHandler = nil } else { lines.append(data) }
+        }
+        try process.run()
+        return lines
+    }
+
     func append(_ data: Data) { lock.withLock { buffer += String(decoding: data, as: UTF8.self) } }
 
     var text: String { lock.withLock { buffer } }
@@ -214,16 +220,7 @@ struct ServeProcess {
         let process = Process()
         process.executableURL = binary
         process.arguments = ["serve", "--port", "0", "--data-dir", directory.path, "--node-name", nodeName, "--log-level", "warning"] + extraArguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        let lines = LineCollector()
-        output.fileHandleForReading.readabilityHandler = { handle in
-            // At end of file the handler would be called again and again: stop it.
-            let data = handle.availableData
-            if data.isEmpty { handle.readabilityHandler = nil } else { lines.append(data) }
-        }
-        try process.run()
+        let lines = try LineCollector.run(process)
         let line = try await lines.wait(for: "numbat listening on ", timeout: 30)
         return ServeProcess(process: process, url: String(line.dropFirst("numbat listening on ".count)), lines: lines)
     }

@@ -1,4 +1,5 @@
 import Foundation
+import Hummingbird
 import HummingbirdTesting
 import NumbatServices
 import NumbatTestSupport
@@ -129,6 +130,12 @@ struct LiveMetricsTests {
                 }
                 let stopped = await eventually(within: .seconds(15)) { server.server.metrics.liveSamplingCount == 0 }
                 #expect(stopped, "the sampler stops after the last viewer leaves")
+                // An unknown node or a missing one is refused before the upgrade.
+                for (query, status) in [("node=\(UUID())", HTTPResponse.Status.notFound), ("node=not-a-uuid", .badRequest), ("", .badRequest)] {
+                    let refused = try await client.execute(uri: "/api/metrics/live?\(query)", method: .get,
+                                                           headers: [.authorization: "Bearer \(server.adminToken)"]) { $0.status }
+                    #expect(refused == status, "\(query): \(refused)")
+                }
             }
         }
     }

@@ -1,3 +1,5 @@
+import NumbatTestSupport
+
 /// Seeded byte-level mutations of valid encodings, for the in-process fuzz test: the kinds of
 /// damage a network, a buggy peer or an attacker does to a term, biased towards the places a
 /// decoder trusts (tags, length fields, the compressed header).

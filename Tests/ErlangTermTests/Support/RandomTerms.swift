@@ -1,5 +1,6 @@
 import BigInt
 import ErlangTerm
+import NumbatTestSupport
 
 /// Seeded random terms that Erlang can represent (finite floats, atoms of at most 255
 /// characters, canonical values), for round trips through the BEAM, description checks and
