@@ -8,7 +8,7 @@ struct EventMessage: Encodable {
     let event: NumbatEvent
 
     enum Keys: String, CodingKey {
-        case type, topic, time, node, from, id, name, family, agent, reason, fallback
+        case type, topic, time, node, from, id, name, family, agent, reason, fallback, notification
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -40,6 +40,9 @@ struct EventMessage: Encodable {
             try container.encode(agent, forKey: .agent)
             try container.encode(reason, forKey: .reason)
             try container.encode(fallback, forKey: .fallback)
+        case .notification(let notification):
+            try container.encode("notification", forKey: .type)
+            try container.encode(notification, forKey: .notification)
         }
     }
 

@@ -19,6 +19,7 @@ public final class NumbatServer: Sendable {
     /// In start order: the node manager first, as every other service talks to nodes through it.
     public let services: [any NumbatService]
     public let metrics: MetricsService
+    public let notifications: NotificationsService
     let logger: Logger
 
     public init(configuration: ServerConfiguration, logger: Logger? = nil) throws {
@@ -45,7 +46,8 @@ public final class NumbatServer: Sendable {
                                     interval: .milliseconds(Int(configuration.graphiteIntervalSeconds * 1000)))
         }
         metrics = MetricsService(context: context, archive: archive, graphite: graphite, settings: metricsSettings)
-        services = [NodeManagerService(context: context), TopologyService(context: context), metrics]
+        notifications = NotificationsService(context: context, notifications: store)
+        services = [NodeManagerService(context: context), TopologyService(context: context), metrics, notifications]
     }
 
     /// The router with every route: services', tokens, events, health and the OpenAPI document.

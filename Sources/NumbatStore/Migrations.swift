@@ -63,6 +63,22 @@ enum Migrations {
             }
             try db.create(index: "metric_block_by_end", on: "metric_block", columns: ["tier", "end"])
         }
+        migrator.registerMigration("v3: notifications") { db in
+            // Rows in arrival order: the newest N are the last N ids, read backwards by the
+            // primary key whatever the table's size.
+            try db.create(table: "notification") { table in
+                table.autoIncrementedPrimaryKey("id")
+                table.column("node_id", .blob)
+                table.column("node_name", .text).notNull()
+                table.column("time", .double).notNull()
+                table.column("severity", .integer).notNull()
+                table.column("source", .text).notNull()
+                table.column("message", .text).notNull()
+                table.column("metadata", .text).notNull()
+            }
+            try db.create(index: "notification_by_node", on: "notification", columns: ["node_id", "id"])
+            try db.create(index: "notification_by_severity", on: "notification", columns: ["severity", "id"])
+        }
         return migrator
     }
 }

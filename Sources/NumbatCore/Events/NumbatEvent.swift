@@ -12,6 +12,8 @@ public struct NumbatEvent: Codable, Sendable, Equatable {
         /// An agent could not be injected or started; the service fell back to what it can do
         /// without it (`fallback`).
         case agentUnavailable(node: ManagedNode, agent: String, reason: String, fallback: String)
+        /// A notification was stored (a node's log event, or one of Numbat's own).
+        case notification(NodeNotification)
     }
 
     public var kind: Kind
@@ -28,6 +30,7 @@ public struct NumbatEvent: Codable, Sendable, Equatable {
         case .nodeAdded, .nodeStateChanged, .nodeRemoved: "node"
         case .familyCreated, .familyRemoved: "family"
         case .agentUnavailable: "agent"
+        case .notification: "notification"
         }
     }
 
@@ -36,6 +39,7 @@ public struct NumbatEvent: Codable, Sendable, Equatable {
         switch kind {
         case .nodeAdded(let node), .nodeStateChanged(let node, _), .agentUnavailable(let node, _, _, _): node.id
         case .nodeRemoved(let id, _): id
+        case .notification(let notification): notification.nodeID
         case .familyCreated, .familyRemoved: nil
         }
     }

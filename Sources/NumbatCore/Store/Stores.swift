@@ -34,3 +34,13 @@ public protocol TokenStore: Sendable {
     func deleteToken(id: UUID) async throws -> Bool
     func touchToken(id: UUID, at time: Date) async throws
 }
+
+/// Storage of notifications: appended in batches, read newest first by id, so reading the latest
+/// N costs the same however many are stored.
+public protocol NotificationStore: Sendable {
+    /// Stores the notifications (ids are assigned) and returns them with their ids; then keeps
+    /// only the newest `retain`.
+    func appendNotifications(_ notifications: [NodeNotification], retain: Int) async throws -> [NodeNotification]
+    func notifications(_ query: NotificationQuery) async throws -> [NodeNotification]
+    func notificationCount() async throws -> Int
+}

@@ -1,0 +1,97 @@
+import Foundation
+import Hummingbird
+import NumbatCore
+
+/// `GET /api/notifications` (filters, cursor pagination) and a node's level,
+/// `GET/PUT /api/notifications/nodes/{id}/level`.
+extension NotificationsService {
+    struct Page: ResponseEncodable {
+        var notifications: [NodeNotification]
+        /// Pass as `before` for the next (older) page; null on the last one.
+        var next: Int64?
+    }
+
+    struct Level: ResponseEncodable {
+        var node: UUID
+        var level: NodeNotification.Severity
+    }
+
+    struct LevelRequest: StrictJSONBody {
+        var level: String
+        static let allowedFields: Set<String> = ["level"]
+    }
+
+    public func addRoutes(to api: RouterGroup<NumbatRequestContext>) {
+        api.get("notifications") { request, _ -> Page in
+            let query = try await self.query(from: { request.uri.queryParameters[Substring($0)].map(String.init) })
+            let found = try await self.notifications.notifications(query)
+            return Page(notifications: found, next: found.count == query.limit ? found.last?.id : nil)
+        }
+        api.get("notifications/nodes/:id/level") { _, context -> Level in
+            let id = try await self.requireNode(context)
+            return Level(node: id, level: self.level(for: id))
+        }
+        api.put("notifications/nodes/:id/level") { request, context -> Level in
+            let id = try await self.requireNode(context)
+            let body = try await request.decodeStrict(as: LevelRequest.self, context: context)
+            guard let level = NodeNotification.Severity(rawValue: body.level) else {
+                throw NumbatError.badRequest("invalid_level", "level must be one of \(NodeNotification.Severity.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            try await self.setLevel(level, for: id)
+            return Level(node: id, level: level)
+        }
+    }
+
+    private func requireNode(_ context: NumbatRequestContext) async throws -> UUID {
+        let id = try context.parameters.require("id", as: UUID.self)
+        guard try await store.node(id: id) != nil else {
+            throw NumbatError.notFound("node_not_found", "no managed node has id \(id.uuidString.lowercased())")
+        }
+        return id
+    }
+
+    /// The filters of a request: node, family, severity (the least severe wanted), from, to
+    /// (RFC 3339 or Unix seconds), q (text), before (cursor), limit (1...1000, default 100).
+    func query(from parameter: (String) -> String?) async throws -> NotificationQuery {
+        var query = NotificationQuery()
+        if let text = parameter("node") {
+            guard let id = UUID(uuidString: text) else { throw NumbatError.badRequest("invalid_node", "node must be a node id") }
+            query.nodes = [id]
+        }
+        if let text = parameter("family") {
+            guard let id = UUID(uuidString: text) else { throw NumbatError.badRequest("invalid_family", "family must be a family id") }
+            let members = try await store.nodes().filter { $0.familyID == id }.map(\.id)
+            query.nodes = (query.nodes.map { Set($0).intersection(members) }.map(Array.init)) ?? members
+        }
+        if let text = parameter("severity") {
+            guard let severity = NodeNotification.Severity(rawValue: text) else {
+                throw NumbatError.badRequest("invalid_severity", "severity must be one of \(NodeNotification.Severity.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            query.severity = severity
+        }
+        for (name, set) in [("from", { (date: Date) in query.from = date }), ("to", { (date: Date) in query.to = date })] as [(String, (Date) -> Void)] {
+            guard let text = parameter(name) else { continue }
+            if let seconds = Double(text) {
+                set(Date(timeIntervalSince1970: seconds))
+            } else if let date = try? Date(text, strategy: .iso8601) {
+                set(date)
+            } else {
+                throw NumbatError.badRequest("invalid_time", "\(name) must be an RFC 3339 time or Unix seconds")
+            }
+        }
+        query.text = parameter("q")
+        if let text = parameter("before") {
+            guard let before = Int64(text) else { throw NumbatError.badRequest("invalid_cursor", "before must be a notification id") }
+            query.before = before
+        }
+        if let text = parameter("limit") {
+            guard let limit = Int(text), (1...1000).contains(limit) else {
+                throw NumbatError.badRequest("invalid_limit", "limit must be between 1 and 1000")
+            }
+            query.limit = limit
+        }
+        return query
+    }
+}
+
+extension NodeNotification: ResponseEncodable {}

@@ -1,0 +1,125 @@
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import NumbatCore
+
+/// The notifications service's master part (seed 2.2 item 4, 4.2.3): a log collector per UP
+/// node, a level per node (default `error`), Numbat's own notifications (node up and down),
+/// storage with a retention limit, and a `notification` event on the bus for every stored one.
+public final class NotificationsService: NumbatService {
+    public struct Settings: Sendable {
+        /// The level collected from a node that has none of its own.
+        public var defaultLevel: NodeNotification.Severity = .error
+        /// Most notifications kept; older ones are deleted as new ones arrive.
+        public var retain = 1_000_000
+        /// Most log events a node's agent forwards per second; the rest are counted as dropped.
+        public var maxRatePerNode = 1000
+        public init() {}
+    }
+
+    public let name = "notifications"
+    let nodes: NodeManager
+    let bus: EventBus
+    let store: any NodeStore & FamilyStore
+    let notifications: any NotificationStore
+    let logger: Logger
+    let settings: Settings
+    private let collectors = NIOLockedValueBox<[UUID: NodeLogCollector]>([:])
+    private let levels = NIOLockedValueBox<[UUID: NodeNotification.Severity]>([:])
+    private let watcher = NIOLockedValueBox<Task<Void, Never>?>(nil)
+
+    public init(context: ServiceContext, notifications: any NotificationStore, settings: Settings = Settings()) {
+        nodes = context.nodes
+        bus = context.bus
+        store = context.store
+        logger = context.logger
+        self.notifications = notifications
+        self.settings = settings
+    }
+
+    public func start() async throws {
+        let events = bus.subscribe()
+        watcher.withLockedValue { task in
+            task = Task { [weak self] in
+                for await event in events {
+                    guard let self else { return }
+                    switch event.kind {
+                    case .nodeAdded(let node) where node.state == .up:
+                        self.startCollecting(node)
+                    case .nodeStateChanged(let node, let from):
+                        await self.nodeChanged(node, from: from)
+                    case .nodeRemoved(let id, _):
+                        await self.stopCollecting(id)
+                        self.levels.withLockedValue { _ = $0.removeValue(forKey: id) }
+                    default:
+                        break
+                    }
+                }
+            }
+        }
+        for node in try await store.nodes() where node.state == .up { startCollecting(node) }
+    }
+
+    public func stop() async {
+        watcher.withLockedValue { $0?.cancel() }
+        let all = collectors.withLockedValue { all -> [NodeLogCollector] in
+            defer { all = [:] }
+            return Array(all.values)
+        }
+        for collector in all { await collector.stop() }
+    }
+
+    private func nodeChanged(_ node: ManagedNode, from: NodeState) async {
+        if node.state == .up {
+            startCollecting(node)
+            if from == .down {
+                await record([NodeNotification(nodeID: node.id, nodeName: node.name, time: Date(), severity: .notice,
+                                               source: .numbat, message: "\(node.name) is UP again")])
+            }
+        } else {
+            await stopCollecting(node.id)
+            if node.state == .down {
+                let reason = node.lastError.map { ": \($0)" } ?? ""
+                await record([NodeNotification(nodeID: node.id, nodeName: node.name, time: Date(), severity: .error,
+                                               source: .numbat, message: "\(node.name) is DOWN\(reason)")])
+            }
+        }
+    }
+
+    func startCollecting(_ node: ManagedNode) {
+        let collector = NodeLogCollector(node: node, service: self)
+        let started = collectors.withLockedValue { all -> Bool in
+            guard all[node.id] == nil else { return false }
+            all[node.id] = collector
+            return true
+        }
+        if started { collector.start(level: level(for: node.id)) }
+    }
+
+    func stopCollecting(_ id: UUID) async {
+        let collector = collectors.withLockedValue { $0.removeValue(forKey: id) }
+        await collector?.stop()
+    }
+
+    /// Stores notifications and publishes each.
+    func record(_ batch: [NodeNotification]) async {
+        do {
+            for stored in try await notifications.appendNotifications(batch, retain: settings.retain) {
+                bus.publish(.notification(stored))
+            }
+        } catch {
+            logger.error("storing notifications failed", metadata: ["count": "\(batch.count)", "error": "\(error)"])
+        }
+    }
+
+    /// A node's level (its own, else the default).
+    public func level(for id: UUID) -> NodeNotification.Severity {
+        levels.withLockedValue { $0[id] } ?? settings.defaultLevel
+    }
+
+    /// Sets a node's level, and tells its agent when it runs.
+    public func setLevel(_ level: NodeNotification.Severity, for id: UUID) async throws {
+        levels.withLockedValue { $0[id] = level }
+        if let collector = collectors.withLockedValue({ $0[id] }) { try await collector.setLevel(level) }
+    }
+}
