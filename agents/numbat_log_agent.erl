@@ -63,8 +63,10 @@ init(Owner, Options, Parent) ->
         OwnerRef = monitor(process, Owner),
         Dropped = counters:new(1, [write_concurrency]),
         Level = maps:get(level, Options, error),
-        _ = logger:remove_handler(?HANDLER),
-        ok = logger:add_handler(?HANDLER, ?MODULE, #{level => Level, config => #{agent => self(), dropped => Dropped}}),
+        ok = logger_change(fun() ->
+                                   _ = logger:remove_handler(?HANDLER),
+                                   logger:add_handler(?HANDLER, ?MODULE, #{level => Level, config => #{agent => self(), dropped => Dropped}})
+                           end),
         %% A guard removes the handler however this process ends (even killed), so a handler
         %% never outlives its agent.
         Agent = self(),
@@ -79,7 +81,7 @@ init(Owner, Options, Parent) ->
                window => erlang:monotonic_time(millisecond), sent => 0})
     catch
         Class:Reason ->
-            _ = logger:remove_handler(?HANDLER),
+            remove_handler(self()),
             Parent ! {self(), failed, {Class, Reason}}
     end.
 
@@ -105,10 +107,18 @@ loop(State = #{owner_ref := OwnerRef}) ->
 
 %% Removes the handler if it is this agent's (a newer agent's handler stays).
 remove_handler(Agent) ->
-    case logger:get_handler_config(?HANDLER) of
-        {ok, #{config := #{agent := Agent}}} -> _ = logger:remove_handler(?HANDLER), ok;
-        _ -> ok
-    end.
+    logger_change(fun() ->
+                          case logger:get_handler_config(?HANDLER) of
+                              {ok, #{config := #{agent := Agent}}} -> _ = logger:remove_handler(?HANDLER), ok;
+                              _ -> ok
+                          end
+                  end).
+
+%% Changes to logger's handlers, one at a time on this node among Numbat's agents: OTP's
+%% logger loses one of two handler removals made at the same moment (the id stays listed in
+%% logger:get_handler_ids/0), and Numbat's two agents go away together.
+logger_change(Fun) ->
+    global:trans({numbat_logger_change, self()}, Fun, [node()], infinity).
 
 %% Keeps an event unless this second's budget is spent (then it is counted as dropped).
 take(Event, State = #{batch := Batch, count := Count, max_batch := MaxBatch, dropped := Dropped}) ->

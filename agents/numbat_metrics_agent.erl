@@ -59,8 +59,10 @@ init(Owner, Options, Parent) ->
         erlang:system_flag(scheduler_wall_time, true),
         Counters = counters:new(length(?LEVELS), [write_concurrency]),
         persistent_term:put(?HANDLER, Counters),
-        _ = logger:remove_handler(?HANDLER),
-        ok = logger:add_handler(?HANDLER, ?MODULE, #{level => all}),
+        ok = logger_change(fun() ->
+                                   _ = logger:remove_handler(?HANDLER),
+                                   logger:add_handler(?HANDLER, ?MODULE, #{level => all})
+                           end),
         Parent ! {self(), started},
         loop(#{owner => Owner, owner_ref => OwnerRef, options => Options,
                wall => erlang:statistics(scheduler_wall_time_all)})
@@ -90,9 +92,15 @@ loop(State = #{owner_ref := OwnerRef}) ->
     end.
 
 cleanup() ->
-    _ = logger:remove_handler(?HANDLER),
+    _ = logger_change(fun() -> logger:remove_handler(?HANDLER) end),
     _ = persistent_term:erase(?HANDLER),
     ok.
+
+%% Changes to logger's handlers, one at a time on this node among Numbat's agents: OTP's
+%% logger loses one of two handler removals made at the same moment (the id stays listed in
+%% logger:get_handler_ids/0), and Numbat's two agents go away together.
+logger_change(Fun) ->
+    global:trans({numbat_logger_change, self()}, Fun, [node()], infinity).
 
 %% --- logger handler: counts events per level, nothing else ---
 

@@ -76,6 +76,16 @@ struct NotificationsTests {
                 let badLevel = try await client.call(.put, "/api/notifications/nodes/\(id)/level", body: json(["level": "chatty"]), token: server.adminToken)
                 #expect(badLevel.status == .badRequest)
             }
+            // The server is gone: the agent and its handler leave the node.
+            let observer = try Observer(cookie: peer.cookie)
+            let probe = Term.binary(Array("{element(1, logger:get_handler_config(numbat_notifier)), lists:member(numbat_notifier, logger:get_handler_ids()), whereis(numbat_log_agent)}.".utf8))
+            var left = Term.atom("unknown")
+            let gone = try await eventually(within: .seconds(10)) {
+                left = try await observer.local.rpc(peer.name, "numbat_test_peer", "eval", [probe])
+                return left == .tuple([.atom("error"), .atom("false"), .atom("undefined")])
+            }
+            await observer.shutdown()
+            #expect(gone, "left on the node: \(left)")
         }
     }
 
