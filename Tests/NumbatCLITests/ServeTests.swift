@@ -1,4 +1,5 @@
 import ErlangDist
+import ErlangTerm
 import Foundation
 import NumbatTestSupport
 import Testing
@@ -100,6 +101,53 @@ struct ServeTests {
         }
     }
 
+    @Test("numbat logs prints the newest notifications and follows new ones")
+    func logs() async throws {
+        try await TestNode.with(release: .otp25, cookie: "serve-test-cookie") { peer in
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("numbat-serve-\(UUID().uuidString)")
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let server = try await ServerProcess.start(["serve", "--port", "0", "--data-dir", directory.path,
+                                                        "--node-name", "numbat\(UInt32.random(in: 0...UInt32.max))"])
+            defer { server.kill() }
+            let environment = ProcessInfo.processInfo.environment.merging(["NUMBAT_URL": server.url]) { $1 }
+            func numbat(_ arguments: String...) async throws -> ChildProcess {
+                try await ChildProcess.run(CLITests.numbat, arguments, environment: environment)
+            }
+            #expect(try await numbat("node", "add", peer.name.description, "--cookie", peer.cookie).status == 0)
+            let observer = try LocalNode(.init(name: "observer\(UInt32.random(in: 0...UInt32.max))", cookie: peer.cookie))
+            func logError(_ text: String) async throws {
+                let call = Term.binary(Array("logger:error(\"\(text)\"), ok.".utf8))
+                _ = try await observer.rpc(peer.name, "numbat_test_peer", "eval", [call])
+            }
+            // The agent is being injected: log until the first error shows up.
+            var listed = try await numbat("logs", "--node", peer.name.description, "--severity", "error")
+            for attempt in 0..<100 where !listed.standardOutput.contains("cli first") {
+                if attempt % 5 == 0 { try await logError("cli first") }
+                try await Task.sleep(for: .milliseconds(100))
+                listed = try await numbat("logs", "--node", peer.name.description, "--severity", "error")
+            }
+            #expect(listed.status == 0, "\(listed.standardError)")
+            #expect(listed.standardOutput.contains("error    \(peer.name)  cli first"), "\(listed.standardOutput)")
+
+            // --follow: errors are logged until the follower has printed a pushed one and exited.
+            let finished = FinishedFlag()
+            let follower = Task {
+                defer { finished.set() }
+                return try await numbat("logs", "--node", peer.name.description, "--limit", "1", "--follow", "--follow-count", "1")
+            }
+            for _ in 0..<100 where !finished.isSet {
+                try await logError("cli followed")
+                try await Task.sleep(for: .milliseconds(200))
+            }
+            if !finished.isSet { follower.cancel() }
+            let followed = try await follower.value
+            #expect(followed.status == 0, "\(followed.standardError)")
+            #expect(followed.standardOutput.contains("cli followed"), "\(followed.standardOutput)")
+            await observer.shutdown()
+            #expect(try await server.terminate() == 0)
+        }
+    }
+
     @Test("bad configuration is refused before anything starts")
     func badConfiguration() async throws {
         let badPort = try await ChildProcess.run(CLITests.numbat, ["serve", "--port", "70000"])
@@ -114,6 +162,14 @@ struct ServeTests {
         let badRetention = try await ChildProcess.run(CLITests.numbat, ["serve", "--metrics-retention", "raw:1h,5m:1x"])
         #expect(badRetention.status == 64 && badRetention.standardError.contains("metrics retention"), "\(badRetention.standardError)")
     }
+}
+
+/// Set once, read from anywhere.
+final class FinishedFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    func set() { lock.withLock { value = true } }
+    var isSet: Bool { lock.withLock { value } }
 }
 
 /// `numbat serve` running in the background, its output collected.

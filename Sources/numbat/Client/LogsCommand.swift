@@ -1,0 +1,79 @@
+import ArgumentParser
+import Foundation
+import HummingbirdWSClient
+import Logging
+
+/// `numbat logs`: the newest notifications, and with `--follow` every new one as it arrives.
+struct LogsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "logs",
+        abstract: "Notifications: log events collected from the nodes and Numbat's own.",
+        discussion: "Newest last. --follow keeps printing new ones as the server pushes them (Ctrl-C to stop).")
+
+    @Option(help: "Only this node (id or name).") var node: String?
+    @Option(help: "The least severe level shown: emergency, alert, critical, error, warning, notice, info, debug.") var severity: String?
+    @Option(help: "Text the message contains.") var grep: String?
+    @Option(help: "How many of the newest to print first (1-1000).") var limit = 50
+    @Flag(help: "Keep printing new notifications as they arrive.") var follow = false
+    @Option(help: .hidden) var followCount: Int?
+    @OptionGroup var client: ClientOptions
+
+    func run() async throws {
+        try await runClient {
+            let api = client.client()
+            var id: String?
+            if let node { id = try await resolveNode(node, with: api) }
+            var query = ["limit=\(limit)"]
+            if let id { query.append("node=\(id)") }
+            if let severity { query.append("severity=\(severity)") }
+            if let grep { query.append("q=\(grep.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed) ?? grep)") }
+            let page = try await api.json("GET", "/api/notifications?" + query.joined(separator: "&"))
+            let newest = page["notifications"] as? [[String: Any]] ?? []
+            for notification in newest.reversed() { print(Self.line(notification, json: client.json)) }
+            guard follow else { return }
+            var url = api.base.replacingOccurrences(of: "http", with: "ws", options: .anchored) + "/api/ws"
+            if let token = api.token { url += "?token=\(token)" }
+            let filter = Self.filter(severity: severity, text: grep)
+            let json = client.json
+            let limit = followCount
+            let subscription: [String: Any] = ["subscribe": ["topics": ["notification"], "nodes": id.map { [$0] } as Any]]
+            let request = String(decoding: try JSONSerialization.data(withJSONObject: subscription.compactMapValues { $0 }), as: UTF8.self)
+            try await WebSocketClient.connect(url: url, logger: Logger(label: "numbat-cli")) { inbound, outbound, _ in
+                try await outbound.write(.text(request))
+                var seen = 0
+                for try await message in inbound.messages(maxSize: 1 << 20) {
+                    guard case .text(let text) = message,
+                          let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
+                          object["type"] as? String == "notification",
+                          let notification = object["notification"] as? [String: Any], filter(notification)
+                    else { continue }
+                    print(Self.line(notification, json: json))
+                    seen += 1
+                    if let limit, seen >= limit { break }
+                }
+                try await outbound.close(.normalClosure, reason: nil)
+            }
+        }
+    }
+
+    /// `2026-12-01T10:00:00Z  error    app@host  message`, or the JSON object.
+    static func line(_ notification: [String: Any], json: Bool) -> String {
+        if json, let data = try? JSONSerialization.data(withJSONObject: notification, options: [.sortedKeys]) {
+            return String(decoding: data, as: UTF8.self)
+        }
+        let time = (notification["time"] as? String) ?? "-"
+        let severity = (notification["severity"] as? String ?? "-").padding(toLength: 8, withPad: " ", startingAt: 0)
+        return "\(time)  \(severity) \(notification["node_name"] as? String ?? "-")  \(notification["message"] as? String ?? "")"
+    }
+
+    /// The same filters the server applies to a page, for pushed notifications.
+    static func filter(severity: String?, text: String?) -> @Sendable ([String: Any]) -> Bool {
+        let order = ["emergency", "alert", "critical", "error", "warning", "notice", "info", "debug"]
+        let limit = severity.flatMap { order.firstIndex(of: $0) } ?? order.count - 1
+        return { notification in
+            let rank = (notification["severity"] as? String).flatMap { order.firstIndex(of: $0) } ?? 0
+            let message = notification["message"] as? String ?? ""
+            return rank <= limit && (text.map { message.localizedCaseInsensitiveContains($0) } ?? true)
+        }
+    }
+}
