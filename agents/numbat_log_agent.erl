@@ -78,7 +78,7 @@ init(Owner, Options, Parent) ->
         erlang:send_after(?FLUSH_MS, self(), flush),
         loop(#{owner => Owner, owner_ref => OwnerRef, dropped => Dropped, batch => [], count => 0,
                max_rate => maps:get(max_rate, Options, 1000), max_batch => maps:get(max_batch, Options, 500),
-               window => erlang:monotonic_time(millisecond), sent => 0})
+               window => erlang:monotonic_time(millisecond), sent => 0, flushed_at => 0})
     catch
         Class:Reason ->
             remove_handler(self()),
@@ -126,7 +126,10 @@ take(Event, State = #{batch := Batch, count := Count, max_batch := MaxBatch, dro
     case Sent + Count < MaxRate of
         true ->
             State2 = State1#{batch := [entry(Event) | Batch], count := Count + 1},
-            case Count + 1 >= MaxBatch of
+            Now = erlang:monotonic_time(millisecond),
+            %% The first event after a quiet spell goes at once; under load, events wait for
+            %% the next tick (every 100 ms) or a full batch.
+            case Count + 1 >= MaxBatch orelse Now - maps:get(flushed_at, State2) >= ?FLUSH_MS of
                 true -> flush(State2);
                 false -> State2
             end;
@@ -148,7 +151,7 @@ flush(State = #{owner := Owner, batch := Batch, count := Count, dropped := Dropp
         true ->
             counters:sub(Dropped, 1, Lost),
             Owner ! {numbat_logs, lists:reverse(Batch), Lost},
-            State#{batch := [], count := 0, sent := Sent + Count};
+            State#{batch := [], count := 0, sent := Sent + Count, flushed_at := erlang:monotonic_time(millisecond)};
         false ->
             State
     end.
