@@ -7,10 +7,12 @@ swift build --build-tests
 # The codec tests are CPU-bound (corpus round trips, mutation fuzzing); they run first, on their
 # own, so that they do not starve the timing-sensitive distribution and server tests of the two
 # cores this machine has.
-swift test --skip-build --filter ErlangTermTests "$@"
+# The metric storage unit tests (days of simulated collections) are CPU-bound too.
+cpu_bound='ErlangTermTests|SeriesCodecTests|MetricArchiveTests'
+swift test --skip-build --filter "$cpu_bound" "$@"
 # Notifications promise delivery within a second of the event: measured on its own, not on two
 # cores shared with every other suite starting its OTP nodes at the same moment.
 swift test --skip-build --filter NotificationsTests "$@"
-swift test --skip-build --skip ErlangTermTests --skip NotificationsTests "$@"
+swift test --skip-build --skip "$cpu_bound|NotificationsTests" "$@"
 # A short libFuzzer run of the term decoder (the in-process mutation fuzz test runs above too).
 scripts/fuzz.sh 20

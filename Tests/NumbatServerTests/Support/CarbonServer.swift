@@ -70,9 +70,11 @@ final class CarbonServer: Sendable {
         }
     }
 
-    /// Kills carbon (a test peer: nothing of it is kept) and removes its directory.
-    func stop() {
-        killAndReap(process.processIdentifier)
+    /// Kills carbon (a test peer: nothing of it is kept) and removes its directory; the wait
+    /// for the child runs off the cooperative pool, which the other tests share.
+    func stop() async {
+        let pid = process.processIdentifier
+        _ = try? await offPool { killAndReap(pid) }
         try? FileManager.default.removeItem(at: directory)
     }
 
@@ -81,10 +83,10 @@ final class CarbonServer: Sendable {
         do {
             try await carbon.waitUntilListening()
             let result = try await body(carbon)
-            carbon.stop()
+            await carbon.stop()
             return result
         } catch {
-            carbon.stop()
+            await carbon.stop()
             throw error
         }
     }
