@@ -34,7 +34,6 @@ public final class MetricArchive: Sendable {
         var unsavedNames: [Int: String] = [:]
         /// Nodes whose stored open blocks were reloaded after start.
         var restored: Set<UUID> = []
-        var ingested = 0
     }
 
     /// `now` is injectable so tests can move through hours and days without waiting.
@@ -104,12 +103,8 @@ public final class MetricArchive: Sendable {
                 points.append((Self.id(for: name, in: &state), value))
             }
             state.nodes[node, default: NodeSeries(schedule: schedule)].ingest(time: milliseconds, values: points)
-            state.ingested += points.count
         }
     }
-
-    /// Points taken in since start (for benchmarks and health).
-    public var ingestedPoints: Int { state.withLockedValue { $0.ingested } }
 
     private static func id(for name: String, in state: inout State) -> Int {
         if let id = state.names[name] { return id }

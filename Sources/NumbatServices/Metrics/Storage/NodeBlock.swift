@@ -65,18 +65,6 @@ struct NodeBlock: Sendable, Equatable {
         }
         return result
     }
-
-    /// A block rebuilt from stored bytes, ready to be appended to (the open block after a
-    /// restart).
-    static func restore(_ bytes: [UInt8], start: Int64, end: Int64, width: Int) throws -> NodeBlock {
-        var block = NodeBlock(start: start, end: end, width: width)
-        for (metric, points) in try decode(bytes, start: start) {
-            for point in points where point.values.count == width {
-                block.append(metric: metric, time: point.time, values: point.values)
-            }
-        }
-        return block
-    }
 }
 
 /// LEB128 unsigned varints.
