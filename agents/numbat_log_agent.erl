@@ -5,11 +5,17 @@
 %% blocks the logging process (it drops when the agent's queue is long), the agent forwards at
 %% most max_rate events a second, and every drop is counted and reported. The agent monitors
 %% its owner and removes itself (handler, process, module) when the owner or the connection goes.
+%% When lager runs on the node, the agent also adds numbat_lager_backend to lager's sink (if
+%% Numbat injected that module), at the same level, with the same queue limit and drop counter,
+%% and removes it wherever it removes its logger handler. Logger events (error_logger and OTP's
+%% reports included) come through the logger handler only, lager's own through the backend only:
+%% see numbat_lager_backend for how lager's copies of error_logger events are left out.
 %% Written for OTP 25 through 28; compiled with OTP 25's erlc +deterministic.
 -module(numbat_log_agent).
 -export([start/2, stop/0, set_level/1, log/2, adding_handler/1, removing_handler/1]).
 
 -define(HANDLER, numbat_notifier).
+-define(LAGER_BACKEND, numbat_lager_backend).
 -define(MAX_QUEUE, 10000).
 -define(FLUSH_MS, 100).
 
@@ -33,9 +39,12 @@ stop() ->
             receive {'DOWN', Ref, process, Pid, _} -> ok after 5000 -> exit(Pid, kill), ok end
     end.
 
-%% Changes the lowest level collected.
+%% Changes the lowest level collected (in lager too, when the agent has a lager backend).
 set_level(Level) ->
-    logger:set_handler_config(?HANDLER, level, Level).
+    case logger:set_handler_config(?HANDLER, level, Level) of
+        ok -> set_lager_level(Level);
+        Error -> Error
+    end.
 
 %% --- logger handler: runs in the logging process, so it only hands the event over ---
 
@@ -74,6 +83,7 @@ init(Owner, Options, Parent) ->
                       Ref = monitor(process, Agent),
                       receive {'DOWN', Ref, process, Agent, _} -> remove_handler(Agent) end
               end),
+        add_lager_backend(Level, Dropped),
         Parent ! {self(), started},
         erlang:send_after(?FLUSH_MS, self(), flush),
         loop(#{owner => Owner, owner_ref => OwnerRef, dropped => Dropped, batch => [], count => 0,
@@ -89,15 +99,14 @@ loop(State = #{owner_ref := OwnerRef}) ->
     receive
         {event, Event} ->
             loop(take(Event, State));
+        {lager_event, Msg} ->
+            loop(take({lager, Msg}, State));
         flush ->
             erlang:send_after(?FLUSH_MS, self(), flush),
             loop(flush(State));
         {'DOWN', OwnerRef, process, _, _} ->
             remove_handler(self()),
-            %% Numbat is gone: take the module away too, once this process has left it.
-            code:delete(?MODULE),
-            timer:apply_after(1000, code, soft_purge, [?MODULE]),
-            exit(normal);
+            leave();
         stop ->
             remove_handler(self()),
             exit(normal);
@@ -105,14 +114,104 @@ loop(State = #{owner_ref := OwnerRef}) ->
             loop(State)
     end.
 
-%% Removes the handler if it is this agent's (a newer agent's handler stays).
+%% Removes the handler, and the lager backend, if they are this agent's (a newer agent's stay).
 remove_handler(Agent) ->
     logger_change(fun() ->
                           case logger:get_handler_config(?HANDLER) of
                               {ok, #{config := #{agent := Agent}}} -> _ = logger:remove_handler(?HANDLER), ok;
                               _ -> ok
                           end
-                  end).
+                  end),
+    remove_lager_backend(Agent).
+
+%% Numbat is gone: the modules go too, unless a new Numbat started an agent meanwhile (a
+%% restart of the server). Nothing calls into the module once it is deleted; the purge runs in
+%% the code module, after this process has left the code.
+leave() ->
+    unregister(?MODULE),
+    receive after 2000 -> ok end,
+    case whereis(?MODULE) of
+        undefined ->
+            %% An earlier agent's old code (one that left while this one started) would make
+            %% the delete fail: it goes first, unless that agent still runs it.
+            _ = code:soft_purge(?MODULE),
+            code:delete(?MODULE),
+            timer:apply_after(1000, code, soft_purge, [?MODULE]),
+            delete_lager_backend_module();
+        _ -> ok
+    end,
+    exit(normal).
+
+%% --- lager: a backend in its default sink, lager_event, whose id names the agent ---
+
+%% Adds the backend when lager runs and Numbat injected it; the agent works without it.
+add_lager_backend(Level, Dropped) ->
+    Agent = self(),
+    case whereis(lager_event) =/= undefined andalso code:ensure_loaded(?LAGER_BACKEND) of
+        {module, ?LAGER_BACKEND} ->
+            Args = #{agent => Agent, dropped => Dropped, level => Level, max_queue => ?MAX_QUEUE,
+                     skip_redirected => lager_redirects_here()},
+            try gen_event:add_handler(lager_event, {?LAGER_BACKEND, Agent}, Args) of
+                ok -> update_lager_level();
+                _ -> ok
+            catch _:_ -> ok
+            end;
+        _ ->
+            ok
+    end.
+
+%% Whether lager turns error_logger events into messages of lager_event (its default,
+%% error_logger_redirect, when no error_logger_lager_event sink is configured): those reach
+%% Numbat through the logger handler already. Asked from the agent, never from the backend,
+%% which runs in lager_event: error_logger may be waiting on lager_event (lager's sync mode).
+lager_redirects_here() ->
+    try
+        lists:member(error_logger, logger:get_handler_ids())
+            andalso lists:member(error_logger_lager_h, gen_event:which_handlers(error_logger))
+            andalso whereis(error_logger_lager_event) =:= undefined
+    catch _:_ -> false
+    end.
+
+set_lager_level(Level) ->
+    case whereis(?MODULE) of
+        undefined -> ok;
+        Agent ->
+            try gen_event:call(lager_event, {?LAGER_BACKEND, Agent}, {set_loglevel, Level}, 5000) of
+                ok -> update_lager_level();
+                _ -> ok
+            catch _:_ -> ok
+            end
+    end.
+
+remove_lager_backend(Agent) ->
+    case whereis(lager_event) of
+        undefined -> ok;
+        _ ->
+            try gen_event:delete_handler(lager_event, {?LAGER_BACKEND, Agent}, remove) of
+                {error, module_not_found} -> ok;
+                _ -> update_lager_level()
+            catch _:_ -> ok
+            end
+    end.
+
+%% Lager's own check (in every logging process) lets through only the levels some backend of
+%% the sink wants: it recomputes them from the backends' get_loglevel answers.
+update_lager_level() ->
+    _ = (catch lager:update_loglevel_config(lager_event)),
+    ok.
+
+%% Once no agent's backend is left, the backend's module goes too, as the agent's does.
+delete_lager_backend_module() ->
+    InUse = try [H || {?LAGER_BACKEND, _} = H <- gen_event:which_handlers(lager_event)] =/= []
+            catch _:_ -> false
+            end,
+    case code:is_loaded(?LAGER_BACKEND) =/= false andalso not InUse of
+        true ->
+            code:delete(?LAGER_BACKEND),
+            timer:apply_after(1000, code, soft_purge, [?LAGER_BACKEND]);
+        false ->
+            ok
+    end.
 
 %% Changes to logger's handlers, one at a time on this node among Numbat's agents: OTP's
 %% logger loses one of two handler removals made at the same moment (the id stays listed in
@@ -158,6 +257,8 @@ flush(State = #{owner := Owner, batch := Batch, count := Count, dropped := Dropp
 
 %% One event as Numbat stores it: time (microseconds since 1970), level, the message formatted
 %% as the node would print it, and printable metadata.
+entry({lager, Msg}) ->
+    lager_entry(Msg);
 entry(#{level := Level, msg := _, meta := Meta} = Event) ->
     Text = try
                unicode:characters_to_binary(
@@ -174,3 +275,48 @@ metadata(Meta) ->
 printable(mfa, {M, F, A}) -> iolist_to_binary(io_lib:format("~s:~s/~b", [M, F, A]));
 printable(file, File) when is_list(File) -> unicode:characters_to_binary(File);
 printable(_, Value) -> iolist_to_binary(io_lib:format("~0tp", [Value])).
+
+%% A lager message (lager_msg, formatted by lager already; its levels are logger's).
+lager_entry(Msg) ->
+    try
+        {Mega, Sec, Micro} = lager_msg:timestamp(Msg),
+        Text = try lager_text(lager_msg:message(Msg))
+               catch _:_ -> <<"(unformattable log event)">>
+               end,
+        {(Mega * 1000000 + Sec) * 1000000 + Micro, lager_msg:severity(Msg), Text, lager_metadata(lager_msg:metadata(Msg))}
+    catch _:_ ->
+            {erlang:system_time(microsecond), notice, <<"(unreadable lager event)">>, []}
+    end.
+
+lager_text(Message) ->
+    Text = case unicode:characters_to_binary(Message) of
+               Binary when is_binary(Binary) -> Binary;
+               _ -> iolist_to_binary(Message)
+           end,
+    string:slice(string:trim(Text, trailing, [$\n, $\r, [$\r, $\n]]), 0, 8192).
+
+%% Printable keys only, the first of each (lager puts a call's own metadata before its defaults).
+lager_metadata(Metadata) ->
+    Keys = [pid, module, function, line, application, node],
+    lists:reverse(
+      lists:foldl(fun({Key, Value}, Acc) ->
+                          Name = atom_to_binary(Key, utf8),
+                          case lists:member(Key, Keys) andalso not lists:keymember(Name, 1, Acc) of
+                              true -> [{Name, lager_printable(Key, Value)} | Acc];
+                              false -> Acc
+                          end;
+                     (_, Acc) ->
+                          Acc
+                  end, [], Metadata)).
+
+%% The parse transform's line is {Line, Column} where the compiler keeps columns (OTP 24 on).
+lager_printable(line, {Line, Column}) when is_integer(Line), is_integer(Column) -> integer_to_binary(Line);
+lager_printable(_, Value) when is_atom(Value) -> atom_to_binary(Value, utf8);
+lager_printable(_, Value) when is_integer(Value) -> integer_to_binary(Value);
+lager_printable(_, Value) when is_pid(Value) -> list_to_binary(pid_to_list(Value));
+lager_printable(_, Value) ->
+    %% The parse transform's pid is pid_to_list/1's string.
+    case is_list(Value) andalso io_lib:printable_unicode_list(Value) of
+        true -> unicode:characters_to_binary(Value);
+        false -> iolist_to_binary(io_lib:format("~0tp", [Value]))
+    end.

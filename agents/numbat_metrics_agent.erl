@@ -80,10 +80,7 @@ loop(State = #{owner_ref := OwnerRef}) ->
             loop(State1);
         {'DOWN', OwnerRef, process, _, _} ->
             cleanup(),
-            %% Numbat is gone: take the module away too, once this process has left it.
-            code:delete(?MODULE),
-            timer:apply_after(1000, code, soft_purge, [?MODULE]),
-            exit(normal);
+            leave();
         stop ->
             cleanup(),
             exit(normal);
@@ -432,3 +429,20 @@ safe_list(Fun) ->
         List when is_list(List) -> List;
         _ -> []
     end.
+
+%% Numbat is gone: the module goes too, unless a new Numbat started an agent meanwhile (a
+%% restart of the server). Nothing calls into the module once it is deleted; the purge runs in
+%% the code module, after this process has left the code.
+leave() ->
+    unregister(?MODULE),
+    receive after 2000 -> ok end,
+    case whereis(?MODULE) of
+        undefined ->
+            %% An earlier agent's old code (one that left while this one started) would make
+            %% the delete fail: it goes first, unless that agent still runs it.
+            _ = code:soft_purge(?MODULE),
+            code:delete(?MODULE),
+            timer:apply_after(1000, code, soft_purge, [?MODULE]);
+        _ -> ok
+    end,
+    exit(normal).

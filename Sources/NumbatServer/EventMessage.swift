@@ -8,7 +8,7 @@ struct EventMessage: Encodable {
     let event: NumbatEvent
 
     enum Keys: String, CodingKey {
-        case type, topic, time, node, from, id, name, family, agent, reason, fallback, notification
+        case type, topic, time, node, from, id, name, family, agent, reason, fallback, notification, alarm
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -43,6 +43,10 @@ struct EventMessage: Encodable {
         case .notification(let notification):
             try container.encode("notification", forKey: .type)
             try container.encode(notification, forKey: .notification)
+        case .alarm(let change):
+            // `alarm_raised`, `alarm_repeated`, `alarm_escalated`, `alarm_acknowledged`, ...
+            try container.encode("alarm_" + change.kind.rawValue, forKey: .type)
+            try container.encode(change.alarm, forKey: .alarm)
         }
     }
 

@@ -14,7 +14,7 @@ enum EventSocket {
         } onUpgrade: { inbound, outbound, _ in
             let filter = NIOLockedValueBox(SubscriptionFilter.everything)
             let events = bus.subscribe()
-            try await outbound.write(.text(#"{"type":"hello","topics":["node","family","agent","notification"]}"#))
+            try await outbound.write(.text(#"{"type":"hello","topics":["node","family","agent","notification","alarm"]}"#))
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
                     for try await message in inbound.messages(maxSize: 64 << 10) {

@@ -20,6 +20,7 @@ public final class NumbatServer: Sendable {
     public let services: [any NumbatService]
     public let metrics: MetricsService
     public let notifications: NotificationsService
+    public let alarms: AlarmsService
     let logger: Logger
 
     public init(configuration: ServerConfiguration, logger: Logger? = nil) throws {
@@ -46,8 +47,9 @@ public final class NumbatServer: Sendable {
                                     interval: .milliseconds(Int(configuration.graphiteIntervalSeconds * 1000)))
         }
         metrics = MetricsService(context: context, archive: archive, graphite: graphite, settings: metricsSettings)
-        notifications = NotificationsService(context: context, notifications: store)
-        services = [NodeManagerService(context: context), TopologyService(context: context), metrics, notifications]
+        notifications = NotificationsService(context: context, notifications: store, settingStore: store)
+        alarms = AlarmsService(context: context, alarms: store, settingStore: store)
+        services = [NodeManagerService(context: context), TopologyService(context: context), metrics, notifications, alarms]
     }
 
     /// The router with every route: services', tokens, events, health and the OpenAPI document.

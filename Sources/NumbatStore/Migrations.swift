@@ -79,6 +79,40 @@ enum Migrations {
             try db.create(index: "notification_by_node", on: "notification", columns: ["node_id", "id"])
             try db.create(index: "notification_by_severity", on: "notification", columns: ["severity", "id"])
         }
+        migrator.registerMigration("v4: alarms, settings") { db in
+            try db.create(table: "alarm") { table in
+                table.autoIncrementedPrimaryKey("id")
+                table.column("node_id", .blob)
+                table.column("node_name", .text).notNull()
+                table.column("key", .text).notNull()
+                table.column("source", .text).notNull()
+                table.column("severity", .integer).notNull()
+                table.column("state", .text).notNull()
+                table.column("summary", .text).notNull()
+                table.column("details", .text).notNull()
+                table.column("raised_at", .double).notNull()
+                table.column("last_raised_at", .double).notNull()
+                table.column("raise_count", .integer).notNull()
+                table.column("acknowledged_at", .double)
+                table.column("acknowledged_by", .text)
+                table.column("cleared_at", .double)
+            }
+            // Identity: one active alarm per node and key, enforced by the database itself.
+            try db.execute(sql: "CREATE UNIQUE INDEX alarm_active_identity ON alarm (node_id, key) WHERE state != 'cleared'")
+            try db.create(index: "alarm_by_node", on: "alarm", columns: ["node_id", "id"])
+            try db.create(table: "alarm_event") { table in
+                table.column("alarm_id", .integer).notNull().references("alarm", onDelete: .cascade)
+                table.column("time", .double).notNull()
+                table.column("kind", .text).notNull()
+                table.column("actor", .text)
+                table.column("text", .text).notNull()
+            }
+            try db.create(index: "alarm_event_by_alarm", on: "alarm_event", columns: ["alarm_id"])
+            try db.create(table: "setting") { table in
+                table.column("key", .text).primaryKey()
+                table.column("value", .blob).notNull()
+            }
+        }
         return migrator
     }
 }

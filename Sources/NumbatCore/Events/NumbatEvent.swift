@@ -14,6 +14,8 @@ public struct NumbatEvent: Codable, Sendable, Equatable {
         case agentUnavailable(node: ManagedNode, agent: String, reason: String, fallback: String)
         /// A notification was stored (a node's log event, or one of Numbat's own).
         case notification(NodeNotification)
+        /// An alarm was raised, raised again, acknowledged, commented on or cleared.
+        case alarm(AlarmChange)
     }
 
     public var kind: Kind
@@ -31,6 +33,7 @@ public struct NumbatEvent: Codable, Sendable, Equatable {
         case .familyCreated, .familyRemoved: "family"
         case .agentUnavailable: "agent"
         case .notification: "notification"
+        case .alarm: "alarm"
         }
     }
 
@@ -40,6 +43,7 @@ public struct NumbatEvent: Codable, Sendable, Equatable {
         case .nodeAdded(let node), .nodeStateChanged(let node, _), .agentUnavailable(let node, _, _, _): node.id
         case .nodeRemoved(let id, _): id
         case .notification(let notification): notification.nodeID
+        case .alarm(let change): change.alarm.nodeID
         case .familyCreated, .familyRemoved: nil
         }
     }

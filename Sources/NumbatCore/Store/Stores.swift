@@ -44,3 +44,33 @@ public protocol NotificationStore: Sendable {
     func notifications(_ query: NotificationQuery) async throws -> [NodeNotification]
     func notificationCount() async throws -> Int
 }
+
+/// Storage of alarms and their history. Every operation is one transaction, so two sources
+/// raising the same alarm at once still make one alarm.
+public protocol AlarmStore: Sendable {
+    /// Raises an alarm: a new one, or (same node and key, still active) the active one again.
+    /// With `repeat` false (a source re-syncing what it already reported) an active alarm is left
+    /// as it is and nil is returned.
+    func raiseAlarm(_ raise: AlarmRaise, repeat: Bool) async throws -> AlarmChange?
+    /// Clears the node's active alarm of that key, if there is one.
+    func clearAlarm(nodeID: UUID, key: String, time: Date, reason: String) async throws -> AlarmChange?
+    /// Throws `NumbatError` `alarm_not_found`, or `alarm_already_acknowledged`.
+    func acknowledgeAlarm(id: Int64, by actor: String, comment: String, time: Date) async throws -> AlarmChange
+    /// Throws `NumbatError` `alarm_not_found`.
+    func commentAlarm(id: Int64, by actor: String, text: String, time: Date) async throws -> AlarmChange
+    /// One alarm, with its history.
+    func alarm(id: Int64) async throws -> Alarm?
+    func alarms(_ query: AlarmQuery) async throws -> [Alarm]
+    /// The node's alarms that are not cleared.
+    func activeAlarms(nodeID: UUID) async throws -> [Alarm]
+}
+
+/// Small named settings (JSON values) that must survive a restart: alarm thresholds, a node's
+/// notification level.
+public protocol SettingStore: Sendable {
+    func setting(_ key: String) async throws -> Data?
+    /// Stores the value, or deletes the setting for nil.
+    func setSetting(_ key: String, _ value: Data?) async throws
+    /// Every setting whose key starts with `prefix`.
+    func settings(prefix: String) async throws -> [String: Data]
+}

@@ -42,11 +42,24 @@ extension NodeManager {
             let ours = try await rpc(node, "beam_lib", "md5", [.binary(agent.beam)])
             if case .tuple(let parts) = ours, parts.count == 2, parts[1] == theirs { return .alreadyLoaded }
         }
+        try await purgeOldCode(of: agent, on: node)
         let result = try await rpc(node, "code", "load_binary", [.atom(agent.module), .string(agent.fileName), .binary(agent.beam)])
         guard case .tuple(let parts) = result, parts.first == .atom("module") else {
             throw NumbatError(.unavailable, "agent_injection_failed", "\(node.name) refused to load \(agent.module.name): \(result.erlangDescription)")
         }
         return .loaded
+    }
+
+    /// Old code of the agent (an agent of a previous Numbat run still leaving) would make the
+    /// node refuse to delete the new code later, so it goes first: softly while an old agent
+    /// may still be exiting, and forcibly after 2 s (only Numbat's agents run this code).
+    private func purgeOldCode(of agent: Agent, on node: ManagedNode) async throws {
+        for _ in 0..<10 {
+            guard try await rpc(node, "erlang", "check_old_code", [.atom(agent.module)]) == .atom(.true) else { return }
+            if try await rpc(node, "code", "soft_purge", [.atom(agent.module)]) == .atom(.true) { return }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        _ = try await rpc(node, "code", "purge", [.atom(agent.module)])
     }
 
     /// Removes `agent` from `node`: stops it (the module's `stop/0`), deletes and purges the code.

@@ -28,7 +28,7 @@ public final class MetricsService: NumbatService {
     public let archive: MetricArchive
     /// Pushes to Graphite when configured.
     let graphite: GraphitePusher?
-    private let collectors: NIOLockedValueBox<[UUID: NodeCollector]>
+    private let collectors = NodeWorkers<NodeCollector>()
     private let latest = NIOLockedValueBox<[UUID: MetricSnapshot]>([:])
     private let intervals = NIOLockedValueBox<[UUID: Duration]>([:])
     private let watcher = NIOLockedValueBox<Task<Void, Never>?>(nil)
@@ -44,10 +44,9 @@ public final class MetricsService: NumbatService {
         self.archive = archive
         self.settings = settings
         self.graphite = graphite.map { GraphitePusher(settings: $0, logger: context.logger) }
-        let collectors = NIOLockedValueBox<[UUID: NodeCollector]>([:])
-        self.collectors = collectors
+        let collectors = self.collectors
         live = LiveMetrics(period: settings.livePeriod, linger: settings.liveLinger) { id in
-            guard let collector = collectors.withLockedValue({ $0[id] }) else {
+            guard let collector = collectors[id] else {
                 throw MetricsError(message: "the node is not UP")
             }
             return try await collector.collectOnce()
@@ -77,31 +76,18 @@ public final class MetricsService: NumbatService {
 
     public func stop() async {
         watcher.withLockedValue { $0?.cancel() }
-        let all = collectors.withLockedValue { all -> [NodeCollector] in
-            defer { all = [:] }
-            return Array(all.values)
-        }
         await live.stop()
-        for collector in all { await collector.stop() }
+        await collectors.stopAll()
         await graphite?.stop()
         await archive.stop()
     }
 
-    /// Starts a node's collector, unless it has one: a node reported UP twice (added, then its
-    /// connection confirmed) is injected and collected once.
     func startCollecting(_ node: ManagedNode) {
-        let collector = NodeCollector(node: node, service: self)
-        let started = collectors.withLockedValue { all -> Bool in
-            guard all[node.id] == nil else { return false }
-            all[node.id] = collector
-            return true
-        }
-        if started { collector.start() }
+        collectors.start(node.id) { NodeCollector(node: node, service: self) }
     }
 
     func stopCollecting(_ id: UUID, forget: Bool) async {
-        let collector = collectors.withLockedValue { $0.removeValue(forKey: id) }
-        await collector?.stop()
+        await collectors.stop(id)
         if forget {
             latest.withLockedValue { _ = $0.removeValue(forKey: id) }
             intervals.withLockedValue { _ = $0.removeValue(forKey: id) }
@@ -151,5 +137,5 @@ public final class MetricsService: NumbatService {
     public var liveSamplingCount: Int { live.samplingCount }
 
     /// Nodes being collected now.
-    public var collectingCount: Int { collectors.withLockedValue { $0.count } }
+    public var collectingCount: Int { collectors.count }
 }

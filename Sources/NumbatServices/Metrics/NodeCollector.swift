@@ -8,7 +8,7 @@ import NumbatCore
 /// of its own, which the agent monitors), then collects every `interval`, one agent call per
 /// cycle. When the agent cannot run it says why (an `agentUnavailable` event) and polls BIFs
 /// instead. Each node has its own task, so a slow node delays nobody else.
-final class NodeCollector: Sendable {
+final class NodeCollector: NodeWorker {
     let node: ManagedNode
     private let service: MetricsService
     private let task = NIOLockedValueBox<Task<Void, Never>?>(nil)

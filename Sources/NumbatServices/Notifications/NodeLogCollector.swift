@@ -7,7 +7,7 @@ import NumbatCore
 /// The notifications service's per-node part: injects the log agent (`numbat_log_agent`),
 /// owned by a mailbox of its own, and turns the batches it sends into notifications. Closing
 /// the mailbox makes the agent remove its logger handler and itself from the node.
-final class NodeLogCollector: Sendable {
+final class NodeLogCollector: NodeWorker {
     let node: ManagedNode
     private let service: NotificationsService
     private let task = NIOLockedValueBox<Task<Void, Never>?>(nil)
@@ -19,7 +19,8 @@ final class NodeLogCollector: Sendable {
         self.service = service
     }
 
-    func start(level: NodeNotification.Severity) {
+    func start() {
+        let level = service.level(for: node.id)
         task.withLockedValue { $0 = Task { await self.run(level: level) } }
     }
 

@@ -52,23 +52,11 @@ extension NotificationsService {
 
     /// The filters of a request: node, family, severity (the least severe wanted), from, to
     /// (RFC 3339 or Unix seconds), q (text), before (cursor), limit (1...1000, default 100).
-    func query(from parameter: (String) -> String?) async throws -> NotificationQuery {
+    func query(from parameter: @escaping (String) -> String?) async throws -> NotificationQuery {
+        let parameters = ListParameters(parameter: parameter)
         var query = NotificationQuery()
-        if let text = parameter("node") {
-            guard let id = UUID(uuidString: text) else { throw NumbatError.badRequest("invalid_node", "node must be a node id") }
-            query.nodes = [id]
-        }
-        if let text = parameter("family") {
-            guard let id = UUID(uuidString: text) else { throw NumbatError.badRequest("invalid_family", "family must be a family id") }
-            let members = try await store.nodes().filter { $0.familyID == id }.map(\.id)
-            query.nodes = (query.nodes.map { Set($0).intersection(members) }.map(Array.init)) ?? members
-        }
-        if let text = parameter("severity") {
-            guard let severity = NodeNotification.Severity(rawValue: text) else {
-                throw NumbatError.badRequest("invalid_severity", "severity must be one of \(NodeNotification.Severity.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-            query.severity = severity
-        }
+        query.nodes = try await parameters.nodes(in: store)
+        query.severity = try parameters.choice("severity", NodeNotification.Severity.self)
         for (name, set) in [("from", { (date: Date) in query.from = date }), ("to", { (date: Date) in query.to = date })] as [(String, (Date) -> Void)] {
             guard let text = parameter(name) else { continue }
             if let seconds = Double(text) {
@@ -80,16 +68,8 @@ extension NotificationsService {
             }
         }
         query.text = parameter("q")
-        if let text = parameter("before") {
-            guard let before = Int64(text) else { throw NumbatError.badRequest("invalid_cursor", "before must be a notification id") }
-            query.before = before
-        }
-        if let text = parameter("limit") {
-            guard let limit = Int(text), (1...1000).contains(limit) else {
-                throw NumbatError.badRequest("invalid_limit", "limit must be between 1 and 1000")
-            }
-            query.limit = limit
-        }
+        query.before = try parameters.cursor(of: "a notification")
+        query.limit = try parameters.limit() ?? query.limit
         return query
     }
 }

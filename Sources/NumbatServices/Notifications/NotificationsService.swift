@@ -22,22 +22,32 @@ public final class NotificationsService: NumbatService {
     let bus: EventBus
     let store: any NodeStore & FamilyStore
     let notifications: any NotificationStore
+    let settingStore: any SettingStore
     let logger: Logger
     let settings: Settings
-    private let collectors = NIOLockedValueBox<[UUID: NodeLogCollector]>([:])
+    private let collectors = NodeWorkers<NodeLogCollector>()
     private let levels = NIOLockedValueBox<[UUID: NodeNotification.Severity]>([:])
     private let watcher = NIOLockedValueBox<Task<Void, Never>?>(nil)
 
-    public init(context: ServiceContext, notifications: any NotificationStore, settings: Settings = Settings()) {
+    static let levelKeyPrefix = "notification_level:"
+
+    public init(context: ServiceContext, notifications: any NotificationStore, settingStore: any SettingStore, settings: Settings = Settings()) {
         nodes = context.nodes
         bus = context.bus
         store = context.store
         logger = context.logger
         self.notifications = notifications
+        self.settingStore = settingStore
         self.settings = settings
     }
 
     public func start() async throws {
+        // Levels set through the API survive a restart.
+        for (key, value) in try await settingStore.settings(prefix: Self.levelKeyPrefix) {
+            guard let id = UUID(uuidString: String(key.dropFirst(Self.levelKeyPrefix.count))),
+                  let level = NodeNotification.Severity(rawValue: String(decoding: value, as: UTF8.self)) else { continue }
+            levels.withLockedValue { $0[id] = level }
+        }
         let events = bus.subscribe()
         watcher.withLockedValue { task in
             task = Task { [weak self] in
@@ -51,6 +61,9 @@ public final class NotificationsService: NumbatService {
                     case .nodeRemoved(let id, _):
                         await self.stopCollecting(id)
                         self.levels.withLockedValue { _ = $0.removeValue(forKey: id) }
+                        try? await self.settingStore.setSetting(Self.levelKeyPrefix + id.uuidString, nil)
+                    case .alarm(let change):
+                        await self.alarmChanged(change)
                     default:
                         break
                     }
@@ -62,11 +75,22 @@ public final class NotificationsService: NumbatService {
 
     public func stop() async {
         watcher.withLockedValue { $0?.cancel() }
-        let all = collectors.withLockedValue { all -> [NodeLogCollector] in
-            defer { all = [:] }
-            return Array(all.values)
+        await collectors.stopAll()
+    }
+
+    /// Numbat's own notifications of alarms raised (or escalated) and cleared.
+    private func alarmChanged(_ change: AlarmChange) async {
+        let alarm = change.alarm
+        let (severity, verb): (NodeNotification.Severity, String)
+        switch change.kind {
+        case .raised: (severity, verb) = (alarm.severity >= .major ? .error : .warning, "raised")
+        case .escalated: (severity, verb) = (alarm.severity >= .major ? .error : .warning, "escalated to \(alarm.severity.rawValue)")
+        case .cleared: (severity, verb) = (.notice, "cleared")
+        case .repeated, .acknowledged, .commented: return
         }
-        for collector in all { await collector.stop() }
+        await record([NodeNotification(nodeID: alarm.nodeID, nodeName: alarm.nodeName, time: Date(), severity: severity, source: .numbat,
+                                       message: "alarm \(verb) on \(alarm.nodeName): \(alarm.summary)",
+                                       metadata: ["alarm": "\(alarm.id)", "alarm_key": alarm.key, "alarm_severity": alarm.severity.rawValue])])
     }
 
     private func nodeChanged(_ node: ManagedNode, from: NodeState) async {
@@ -87,18 +111,11 @@ public final class NotificationsService: NumbatService {
     }
 
     func startCollecting(_ node: ManagedNode) {
-        let collector = NodeLogCollector(node: node, service: self)
-        let started = collectors.withLockedValue { all -> Bool in
-            guard all[node.id] == nil else { return false }
-            all[node.id] = collector
-            return true
-        }
-        if started { collector.start(level: level(for: node.id)) }
+        collectors.start(node.id) { NodeLogCollector(node: node, service: self) }
     }
 
     func stopCollecting(_ id: UUID) async {
-        let collector = collectors.withLockedValue { $0.removeValue(forKey: id) }
-        await collector?.stop()
+        await collectors.stop(id)
     }
 
     /// Stores notifications and publishes each.
@@ -117,9 +134,10 @@ public final class NotificationsService: NumbatService {
         levels.withLockedValue { $0[id] } ?? settings.defaultLevel
     }
 
-    /// Sets a node's level, and tells its agent when it runs.
+    /// Sets (and stores) a node's level, and tells its agent when it runs.
     public func setLevel(_ level: NodeNotification.Severity, for id: UUID) async throws {
+        try await settingStore.setSetting(Self.levelKeyPrefix + id.uuidString, Data(level.rawValue.utf8))
         levels.withLockedValue { $0[id] = level }
-        if let collector = collectors.withLockedValue({ $0[id] }) { try await collector.setLevel(level) }
+        if let collector = collectors[id] { try await collector.setLevel(level) }
     }
 }

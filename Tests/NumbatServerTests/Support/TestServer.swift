@@ -41,18 +41,21 @@ final class TestServer: Sendable {
         try? FileManager.default.removeItem(at: directory)
     }
 
-    /// Runs `body` against a server that is removed afterwards, whatever happens.
+    /// Runs `body` against a server that is removed afterwards, whatever happens. With a
+    /// `directory`, the server runs on it and is only stopped: its data stays for the next one
+    /// (a restart), and the caller removes the directory.
     static func with<T: Sendable>(_ mode: TestingSetup = .router, host: String = "127.0.0.1", metricsInterval: Double = 60,
-                                  configure: (inout ServerConfiguration) -> Void = { _ in },
+                                  directory: URL? = nil, configure: (inout ServerConfiguration) -> Void = { _ in },
                                   _ body: @Sendable (TestServer, any TestClientProtocol) async throws -> T) async throws -> T
     {
-        let test = try await TestServer(host: host, metricsInterval: metricsInterval, configure: configure)
+        let test = try await TestServer(directory: directory, host: host, metricsInterval: metricsInterval, configure: configure)
+        let finish = { directory == nil ? await test.remove() : await test.stop() }
         do {
             let result = try await test.server.makeApplication().test(mode) { client in try await body(test, client) }
-            await test.remove()
+            await finish()
             return result
         } catch {
-            await test.remove()
+            await finish()
             throw error
         }
     }

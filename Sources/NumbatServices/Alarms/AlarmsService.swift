@@ -1,0 +1,163 @@
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import NumbatCore
+
+/// The alarms service's master part (seed 2.2 item 5, 4.2.4): an alarm watcher per UP node
+/// (SASL's alarms and the built-in checks), Numbat's own `node_down` alarm, the thresholds,
+/// and an `alarm` event on the bus for every change.
+public final class AlarmsService: NumbatService {
+    public struct Settings: Sendable {
+        /// The process scan for long message queues is skipped on nodes with more processes.
+        public var maxProcessScan = 100_000
+        /// The thresholds before an operator changed any (tests shorten the interval).
+        public var defaultThresholds = AlarmThresholds()
+        public init() {}
+    }
+
+    public let name = "alarms"
+    let nodes: NodeManager
+    let bus: EventBus
+    let store: any NodeStore & FamilyStore
+    let alarms: any AlarmStore
+    let settingStore: any SettingStore
+    let logger: Logger
+    let settings: Settings
+    private let watchers = NodeWorkers<NodeAlarmWatcher>()
+    private let currentThresholds: NIOLockedValueBox<AlarmThresholds>
+    /// Each UP node's family and applications, from its latest check, for the family check.
+    private let applications = NIOLockedValueBox<[UUID: (family: UUID?, name: String, versions: [String: String])]>([:])
+    private let watcher = NIOLockedValueBox<Task<Void, Never>?>(nil)
+    static let thresholdsKey = "alarm_thresholds"
+
+    public init(context: ServiceContext, alarms: any AlarmStore, settingStore: any SettingStore, settings: Settings = Settings()) {
+        nodes = context.nodes
+        bus = context.bus
+        store = context.store
+        logger = context.logger
+        self.alarms = alarms
+        self.settingStore = settingStore
+        self.settings = settings
+        currentThresholds = NIOLockedValueBox(settings.defaultThresholds)
+    }
+
+    public func start() async throws {
+        if let stored = try await settingStore.setting(Self.thresholdsKey) {
+            do {
+                let decoded = try JSONDecoder().decode(AlarmThresholds.self, from: stored)
+                currentThresholds.withLockedValue { $0 = decoded }
+            } catch {
+                logger.error("the stored alarm thresholds are unreadable; using the defaults", metadata: ["error": "\(error)"])
+            }
+        }
+        let events = bus.subscribe()
+        watcher.withLockedValue { task in
+            task = Task { [weak self] in
+                for await event in events {
+                    guard let self else { return }
+                    switch event.kind {
+                    case .nodeAdded(let node) where node.state == .up:
+                        self.startWatching(node)
+                    case .nodeStateChanged(let node, _):
+                        await self.nodeChanged(node)
+                    case .nodeRemoved(let id, _):
+                        await self.nodeRemoved(id)
+                    default:
+                        break
+                    }
+                }
+            }
+        }
+        for node in try await store.nodes() where node.state == .up { startWatching(node) }
+    }
+
+    public func stop() async {
+        watcher.withLockedValue { $0?.cancel() }
+        await watchers.stopAll()
+    }
+
+    /// The thresholds in force.
+    public var thresholds: AlarmThresholds { currentThresholds.withLockedValue { $0 } }
+
+    /// Stores and applies new thresholds (from the next check of each node).
+    public func setThresholds(_ thresholds: AlarmThresholds) async throws {
+        try thresholds.validate()
+        try await settingStore.setSetting(Self.thresholdsKey, try JSONEncoder().encode(thresholds))
+        currentThresholds.withLockedValue { $0 = thresholds }
+    }
+
+    private func startWatching(_ node: ManagedNode) {
+        watchers.start(node.id) { NodeAlarmWatcher(node: node, service: self) }
+    }
+
+    private func nodeChanged(_ node: ManagedNode) async {
+        if node.state == .up {
+            startWatching(node)
+            await clear(node: node, key: "node_down", reason: "the node is UP again")
+        } else {
+            await watchers.stop(node.id)
+            applications.withLockedValue { _ = $0.removeValue(forKey: node.id) }
+            if node.state == .down {
+                await raise(AlarmRaise(nodeID: node.id, nodeName: node.name, key: "node_down", source: .numbat, severity: .major,
+                                       summary: "\(node.name) is DOWN" + (node.lastError.map { ": \($0)" } ?? "")), repeat: false)
+            }
+        }
+    }
+
+    /// A removed node leaves no active alarm behind; its history stays.
+    private func nodeRemoved(_ id: UUID) async {
+        await watchers.stop(id)
+        applications.withLockedValue { _ = $0.removeValue(forKey: id) }
+        do {
+            for alarm in try await alarms.activeAlarms(nodeID: id) {
+                if let change = try await alarms.clearAlarm(nodeID: id, key: alarm.key, time: Date(), reason: "the node was removed from Numbat") {
+                    bus.publish(.alarm(change))
+                }
+            }
+        } catch {
+            logger.error("clearing a removed node's alarms failed", metadata: ["node": "\(id)", "error": "\(error)"])
+        }
+    }
+
+    func raise(_ raise: AlarmRaise, repeat: Bool) async {
+        do {
+            if let change = try await alarms.raiseAlarm(raise, repeat: `repeat`) { bus.publish(.alarm(change)) }
+        } catch {
+            logger.error("raising an alarm failed", metadata: ["node": "\(raise.nodeName)", "key": "\(raise.key)", "error": "\(error)"])
+        }
+    }
+
+    func clear(node: ManagedNode, key: String, reason: String) async {
+        do {
+            if let change = try await alarms.clearAlarm(nodeID: node.id, key: key, time: Date(), reason: reason) { bus.publish(.alarm(change)) }
+        } catch {
+            logger.error("clearing an alarm failed", metadata: ["node": "\(node.name)", "key": "\(key)", "error": "\(error)"])
+        }
+    }
+
+    /// SASL's alarms as the node has them now (after connecting, or SASL starting): each is
+    /// raised unless already active, and the node's active SASL alarms it no longer has clear.
+    func syncSASL(_ raises: [AlarmRaise], node: ManagedNode) async {
+        for raise in raises { await self.raise(raise, repeat: false) }
+        let current = Set(raises.map(\.key))
+        do {
+            for alarm in try await alarms.activeAlarms(nodeID: node.id) where alarm.source == .sasl && !current.contains(alarm.key) {
+                await clear(node: node, key: alarm.key, reason: "no longer set on the node (alarm_handler:get_alarms/0)")
+            }
+        } catch {
+            logger.error("syncing SASL alarms failed", metadata: ["node": "\(node.name)", "error": "\(error)"])
+        }
+    }
+
+    /// Records the node's applications and compares them with its family's other UP members.
+    func familyVersions(node: ManagedNode, _ versions: [String: String], _ thresholds: AlarmThresholds) -> AlarmCondition? {
+        let family = node.familyID
+        let others = applications.withLockedValue { all -> [String: [String: String]] in
+            all[node.id] = (family, node.name, versions)
+            guard let family else { return [:] }
+            return Dictionary(all.filter { $0.key != node.id && $0.value.family == family }.map { ($0.value.name, $0.value.versions) },
+                              uniquingKeysWith: { $1 })
+        }
+        return BuiltInChecks.versionMismatch(node: node.name, versions, others: others, thresholds)
+    }
+}

@@ -1,0 +1,146 @@
+import ErlangDist
+import ErlangTerm
+import Foundation
+import NIOConcurrencyHelpers
+import NumbatCore
+
+/// The alarms service's per-node part: injects the alarm agent (`numbat_alarm_agent`), owned
+/// by a mailbox of its own, turns SASL's alarms into Numbat's (sync, set, clear) and runs the
+/// built-in checks every interval. Closing the mailbox makes the agent leave the node.
+final class NodeAlarmWatcher: NodeWorker {
+    let node: ManagedNode
+    private let service: AlarmsService
+    private let task = NIOLockedValueBox<Task<Void, Never>?>(nil)
+    private let owner = NIOLockedValueBox<Mailbox?>(nil)
+    /// The built-in alarms active on the node, by key, so a check raises only what changed.
+    private let builtIn = NIOLockedValueBox<[String: Alarm.Severity]>([:])
+    static let agentName = "numbat_alarm_agent"
+
+    init(node: ManagedNode, service: AlarmsService) {
+        self.node = node
+        self.service = service
+    }
+
+    func start() {
+        task.withLockedValue { $0 = Task { await self.run() } }
+    }
+
+    func stop() async {
+        let running = task.withLockedValue { $0 }
+        running?.cancel()
+        owner.withLockedValue { $0 }?.close(reason: .atom("shutdown"))
+        await running?.value
+    }
+
+    private func run() async {
+        let mailbox: Mailbox
+        do {
+            let active = try await service.alarms.activeAlarms(nodeID: node.id).filter { $0.source == .builtin }
+            builtIn.withLockedValue { $0 = Dictionary(active.map { ($0.key, $0.severity) }, uniquingKeysWith: { $1 }) }
+            mailbox = try service.nodes.local.makeMailbox()
+            owner.withLockedValue { $0 = mailbox }
+            let agent = try Agent.named(Self.agentName)
+            _ = try await service.nodes.inject(agent, into: node)
+            let started = try await service.nodes.rpc(node, agent.module, "start", [.pid(mailbox.pid(for: try NodeName(node.name))), .map([:])])
+            guard started[element: 0] == .atom("ok") else {
+                throw NumbatError(.unavailable, "agent_start_failed", "the alarm agent did not start: \(started.erlangDescription)")
+            }
+        } catch {
+            if Task.isCancelled { return }
+            let reason = (error as? NumbatError)?.message ?? "\(error)"
+            service.logger.warning("alarm agent unavailable", metadata: ["node": "\(node.name)", "reason": "\(reason)"])
+            service.bus.publish(.agentUnavailable(node: node, agent: Self.agentName, reason: reason, fallback: "no SASL or built-in alarms"))
+            return
+        }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.checkEveryInterval() }
+            for await message in mailbox {
+                guard case .message(let term, _) = message else { continue }
+                await handle(term)
+            }
+            group.cancelAll()
+        }
+    }
+
+    /// `{numbat_alarms, sync, Alarms | unavailable}`, `{numbat_alarms, set, Id, Description}`,
+    /// `{numbat_alarms, clear, Id}`.
+    private func handle(_ term: Term) async {
+        guard let parts = term.tupleElements, parts.count >= 3, parts[0] == .atom("numbat_alarms") else { return }
+        switch (parts[1].atomValue?.name, parts.count) {
+        case ("sync", 3):
+            guard let alarms = parts[2].listElements else { return }
+            let raises = alarms.compactMap { alarm -> AlarmRaise? in
+                guard let pair = alarm.tupleElements, pair.count == 2 else { return nil }
+                return SASLAlarm.raise(id: pair[0], description: pair[1], node: node)
+            }
+            await service.syncSASL(raises, node: node)
+        case ("set", 4):
+            await service.raise(SASLAlarm.raise(id: parts[2], description: parts[3], node: node), repeat: true)
+        case ("clear", 3):
+            await service.clear(node: node, key: SASLAlarm.key(parts[2]), reason: "cleared on the node (alarm_handler:clear_alarm/1)")
+        default:
+            break
+        }
+    }
+
+    private func checkEveryInterval() async {
+        while !Task.isCancelled {
+            await checkOnce()
+            let interval = service.thresholds.intervalSeconds
+            try? await Task.sleep(for: .milliseconds(Int(interval * 1000)))
+        }
+    }
+
+    /// One check: the agent's facts, the built-in conditions, then raise what is new or changed
+    /// and clear what no longer holds.
+    func checkOnce() async {
+        let thresholds = service.thresholds
+        let options: Term = .map([.atom("queue_threshold"): .integer(Int(thresholds.messageQueue?.minor ?? 10_000)),
+                                  .atom("max_scan"): .integer(service.settings.maxProcessScan)])
+        let facts: AlarmFacts
+        do {
+            let reply = try await service.nodes.rpc(node, Atom(Self.agentName), "check", [options, .integer(10_000)], timeout: .seconds(12))
+            guard reply[element: 0] == .atom("ok"), let read = reply[element: 1].flatMap(AlarmFacts.init) else {
+                service.logger.debug("alarm check failed", metadata: ["node": "\(node.name)", "reply": "\(reply.erlangDescription)"])
+                return
+            }
+            facts = read
+        } catch {
+            if !Task.isCancelled { service.logger.debug("alarm check failed", metadata: ["node": "\(node.name)", "error": "\(error)"]) }
+            return
+        }
+        var conditions = BuiltInChecks.evaluate(facts, thresholds)
+        if let mismatch = service.familyVersions(node: node, facts.applications, thresholds) { conditions.append(mismatch) }
+        let known = builtIn.withLockedValue { $0 }
+        for condition in conditions where known[condition.key] != condition.severity {
+            await service.raise(AlarmRaise(nodeID: node.id, nodeName: node.name, key: condition.key, source: .builtin,
+                                           severity: condition.severity, summary: condition.summary, details: condition.details), repeat: true)
+        }
+        let holding = Set(conditions.map(\.key))
+        for key in known.keys where !holding.contains(key) {
+            await service.clear(node: node, key: key, reason: "the condition no longer holds")
+        }
+        builtIn.withLockedValue { $0 = Dictionary(conditions.map { ($0.key, $0.severity) }, uniquingKeysWith: { $1 }) }
+    }
+}
+
+/// SASL's alarms as Numbat's: the id (any term) is the identity; the description is shown as
+/// the node would print it.
+enum SASLAlarm {
+    static func key(_ id: Term) -> String { "sasl:" + clipped(id.erlangDescription, 1000) }
+
+    static func raise(id: Term, description: Term, node: ManagedNode) -> AlarmRaise {
+        AlarmRaise(nodeID: node.id, nodeName: node.name, key: key(id), source: .sasl, severity: .major,
+                   summary: clipped("\(text(id)): \(text(description))", 500), details: clipped(description.erlangDescription, 8192))
+    }
+
+    /// Strings as text; any other term in Erlang syntax.
+    static func text(_ term: Term) -> String {
+        if case .list = term, let string = term.stringValue { return string }
+        return term.erlangDescription
+    }
+
+    static func clipped(_ text: String, _ limit: Int) -> String {
+        text.count <= limit ? text : String(text.prefix(limit)) + "..."
+    }
+}

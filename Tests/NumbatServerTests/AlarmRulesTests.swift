@@ -1,0 +1,135 @@
+import ErlangTerm
+import Foundation
+import NumbatCore
+@testable import NumbatServices
+import NumbatStore
+import Testing
+
+/// The built-in checks and thresholds, as pure functions, and the alarm store's identity and
+/// lifecycle rules, on a real SQLite store.
+@Suite("alarm rules and storage")
+struct AlarmRulesTests {
+    static var facts: AlarmFacts {
+        var facts = AlarmFacts()
+        facts.processLimit = 1000
+        facts.portLimit = 1000
+        facts.etsLimit = 1000
+        facts.atomLimit = 1000
+        facts.processCount = 10
+        facts.maxFileDescriptors = 1000
+        facts.openFileDescriptors = 10
+        return facts
+    }
+
+    @Test("each limit is minor at 80 %, major at 90 %, nothing below; a check set to null is off")
+    func limits() {
+        var facts = Self.facts
+        let thresholds = AlarmThresholds()
+        #expect(BuiltInChecks.evaluate(facts, thresholds).isEmpty)
+        facts.processCount = 800
+        facts.atomCount = 950
+        facts.openFileDescriptors = 899
+        let found = Dictionary(uniqueKeysWithValues: BuiltInChecks.evaluate(facts, thresholds).map { ($0.key, $0) })
+        #expect(found["process_limit"]?.severity == .minor)
+        #expect(found["atom_limit"]?.severity == .major)
+        #expect(found["file_descriptors"]?.severity == .minor)
+        #expect(found["process_limit"]?.summary == "processes: 800 of the limit 1000 (80%)")
+        var off = thresholds
+        off.atoms = nil
+        #expect(!BuiltInChecks.evaluate(facts, off).contains { $0.key == "atom_limit" })
+    }
+
+    @Test("a long message queue names its process; old code, disks, CPU load and memory")
+    func named() {
+        var facts = Self.facts
+        facts.longQueues = [.init(pid: "<0.90.0>", name: "my_server", length: 150_000, currentFunction: "gen_server:loop/7"),
+                            .init(pid: "<0.91.0>", name: nil, length: 20_000, currentFunction: "")]
+        facts.oldCode = ["shop"]
+        facts.disks = ["/": 96, "/boot": 10]
+        facts.cpuLoad = 7
+        facts.logicalProcessors = 2
+        facts.systemMemory = 1000
+        facts.memoryTotal = 750
+        let found = Dictionary(uniqueKeysWithValues: BuiltInChecks.evaluate(facts, AlarmThresholds()).map { ($0.key, $0) })
+        #expect(found["message_queue:my_server"]?.severity == .major)
+        #expect(found["message_queue:my_server"]?.summary.contains("my_server (<0.90.0>)") == true)
+        #expect(found["message_queue:<0.91.0>"]?.severity == .minor)
+        #expect(found["old_code"]?.summary == "old code loaded: shop")
+        #expect(found["disk:/"]?.severity == .major && found["disk:/boot"] == nil)
+        #expect(found["cpu_load"]?.severity == .major)
+        #expect(found["memory"]?.severity == .minor)
+    }
+
+    @Test("versions differing within a family raise on the node, naming the other node")
+    func versions() {
+        let thresholds = AlarmThresholds()
+        let mismatch = BuiltInChecks.versionMismatch(node: "a@h", ["shop": "1.0", "stdlib": "4.3"],
+                                                     others: ["b@h": ["shop": "2.0", "stdlib": "4.3"]], thresholds)
+        #expect(mismatch?.summary == "application versions differ within the family: shop 1.0 here, 2.0 on b@h")
+        #expect(BuiltInChecks.versionMismatch(node: "a@h", ["shop": "1.0"], others: ["b@h": ["other": "2.0"]], thresholds) == nil)
+    }
+
+    @Test("the agent's facts decode from the term it sends")
+    func decoding() {
+        let term: Term = .map([.atom("process_count"): .integer(5), .atom("process_limit"): .integer(1024),
+                               .atom("long_queues"): .list([.map([.atom("pid"): .binary(Array("<0.5.0>".utf8)), .atom("name"): .atom("undefined"),
+                                                                  .atom("length"): .integer(12), .atom("current_function"): .binary([])])]),
+                               .atom("disks"): .atom("undefined"), .atom("cpu_load"): .float(0.5),
+                               .atom("applications"): .list([.tuple([.atom("kernel"), .binary(Array("8.5".utf8))])]),
+                               .atom("sasl"): .atom("true")])
+        let facts = AlarmFacts(term)
+        #expect(facts?.processLimit == 1024 && facts?.longQueues.first?.name == nil && facts?.longQueues.first?.pid == "<0.5.0>")
+        #expect(facts?.disks == nil && facts?.cpuLoad == 0.5 && facts?.applications == ["kernel": "8.5"] && facts?.sasl == true)
+        #expect(AlarmFacts(.atom("nope")) == nil)
+    }
+
+    @Test("thresholds: a partial update changes only what it names; nonsense is refused with the field's name")
+    func thresholds() throws {
+        let updated = try AlarmThresholds().updated(with: ["interval_seconds": 2, "atoms": ["minor": 0.5, "major": 0.6], "ports": NSNull()])
+        #expect(updated.intervalSeconds == 2 && updated.atoms == .init(minor: 0.5, major: 0.6) && updated.ports == nil)
+        #expect(updated.processes == AlarmThresholds().processes)
+        for bad: [String: Any] in [["atoms": ["minor": 0.9, "major": 0.5]], ["atoms": ["minor": 2, "major": 3]], ["interval_seconds": 0],
+                                   ["atom": 1], ["atoms": "high"], ["old_code": "yes"]] {
+            #expect(throws: NumbatError.self, "\(bad)") { try AlarmThresholds().updated(with: bad) }
+        }
+        // What is encoded decodes to the same thresholds (they are stored so).
+        let data = try JSONEncoder().encode(updated)
+        #expect(try JSONDecoder().decode(AlarmThresholds.self, from: data) == updated)
+    }
+
+    @Test("one alarm per node and key while active; escalation reopens an acknowledged one; after clearing, a new one")
+    func identity() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("numbat-alarms-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = try SQLiteStore(directory: directory)
+        defer { try? store.close() }
+        let node = UUID()
+        let raise = AlarmRaise(nodeID: node, nodeName: "a@h", key: "disk:/", source: .builtin, severity: .minor, summary: "disk / is 86% full")
+        let first = try #require(try await store.raiseAlarm(raise, repeat: true))
+        #expect(first.kind == .raised && first.alarm.state == .new)
+        #expect(try await store.raiseAlarm(raise, repeat: false) == nil, "a re-sync does not count as raised again")
+        let again = try #require(try await store.raiseAlarm(raise, repeat: true))
+        #expect(again.kind == .repeated && again.alarm.id == first.alarm.id && again.alarm.raiseCount == 2)
+
+        let acknowledged = try await store.acknowledgeAlarm(id: first.alarm.id, by: "ops", comment: "looking", time: Date())
+        #expect(acknowledged.alarm.state == .acknowledged && acknowledged.alarm.acknowledgedBy == "ops")
+        await #expect(throws: NumbatError.self) { try await store.acknowledgeAlarm(id: first.alarm.id, by: "ops", comment: "", time: Date()) }
+        var worse = raise
+        worse.severity = .major
+        let escalated = try #require(try await store.raiseAlarm(worse, repeat: true))
+        #expect(escalated.kind == .escalated && escalated.alarm.state == .new && escalated.alarm.severity == .major)
+
+        _ = try await store.commentAlarm(id: first.alarm.id, by: "ops", text: "disk ordered", time: Date())
+        let cleared = try #require(try await store.clearAlarm(nodeID: node, key: "disk:/", time: Date(), reason: "below threshold"))
+        #expect(cleared.alarm.state == .cleared && cleared.alarm.clearedAt != nil)
+        #expect(try await store.clearAlarm(nodeID: node, key: "disk:/", time: Date(), reason: "again") == nil)
+        let history = try #require(try await store.alarm(id: first.alarm.id)?.history).map(\.kind)
+        #expect(history == [.raised, .repeated, .acknowledged, .escalated, .commented, .cleared])
+
+        let next = try #require(try await store.raiseAlarm(raise, repeat: true))
+        #expect(next.kind == .raised && next.alarm.id != first.alarm.id)
+        #expect(try await store.alarms(AlarmQuery(states: [.new, .acknowledged])).map(\.id) == [next.alarm.id])
+        #expect(try await store.alarms(AlarmQuery(severity: .major)).map(\.id) == [first.alarm.id])
+        await #expect(throws: NumbatError.self) { try await store.commentAlarm(id: 999_999, by: "ops", text: "x", time: Date()) }
+    }
+}
