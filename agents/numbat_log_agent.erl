@@ -256,7 +256,7 @@ flush(State = #{owner := Owner, batch := Batch, count := Count, dropped := Dropp
     end.
 
 %% One event as Numbat stores it: time (microseconds since 1970), level, the message formatted
-%% as the node would print it, and printable metadata.
+%% as the node would print it, and printable metadata; lager's carry `lager` fifth.
 entry({lager, Msg}) ->
     lager_entry(Msg);
 entry(#{level := Level, msg := _, meta := Meta} = Event) ->
@@ -283,9 +283,9 @@ lager_entry(Msg) ->
         Text = try lager_text(lager_msg:message(Msg))
                catch _:_ -> <<"(unformattable log event)">>
                end,
-        {(Mega * 1000000 + Sec) * 1000000 + Micro, lager_msg:severity(Msg), Text, lager_metadata(lager_msg:metadata(Msg))}
+        {(Mega * 1000000 + Sec) * 1000000 + Micro, lager_msg:severity(Msg), Text, lager_metadata(lager_msg:metadata(Msg)), lager}
     catch _:_ ->
-            {erlang:system_time(microsecond), notice, <<"(unreadable lager event)">>, []}
+            {erlang:system_time(microsecond), notice, <<"(unreadable lager event)">>, [], lager}
     end.
 
 lager_text(Message) ->

@@ -13,6 +13,7 @@ final class NodeLogCollector: NodeWorker {
     private let task = NIOLockedValueBox<Task<Void, Never>?>(nil)
     private let owner = NIOLockedValueBox<Mailbox?>(nil)
     static let agentName = "numbat_log_agent"
+    static let lagerBackendName = "numbat_lager_backend"
 
     init(node: ManagedNode, service: NotificationsService) {
         self.node = node
@@ -42,6 +43,15 @@ final class NodeLogCollector: NodeWorker {
             mailbox = try service.nodes.local.makeMailbox()
             owner.withLockedValue { $0 = mailbox }
             let agent = try Agent.named(Self.agentName)
+            // lager's backend goes first, so the agent finds it when lager runs; without it
+            // (a node that refuses it) the agent collects from logger alone.
+            if try await service.nodes.rpc(node, "erlang", "whereis", [.atom("lager_event")]) != .atom(.undefined) {
+                do {
+                    _ = try await service.nodes.inject(try Agent.named(Self.lagerBackendName), into: node)
+                } catch {
+                    service.logger.warning("lager backend unavailable", metadata: ["node": "\(node.name)", "error": "\(error)"])
+                }
+            }
             _ = try await service.nodes.inject(agent, into: node)
             let name = try NodeName(node.name)
             let options: Term = .map([.atom("level"): .atom(Atom(level.rawValue)),
@@ -72,12 +82,12 @@ final class NodeLogCollector: NodeWorker {
         }
     }
 
-    /// Reads the agent's `{numbat_logs, [{Time, Level, Text, Meta}], Dropped}`.
+    /// Reads the agent's `{numbat_logs, [{Time, Level, Text, Meta} | {Time, Level, Text, Meta, lager}], Dropped}`.
     static func notifications(from term: Term, node: ManagedNode) -> ([NodeNotification], Int) {
         guard let parts = term.tupleElements, parts.count == 3, parts[0] == .atom("numbat_logs") else { return ([], 0) }
         let dropped = parts[2].intValue ?? 0
         let entries = (parts[1].listElements ?? []).compactMap { entry -> NodeNotification? in
-            guard let fields = entry.tupleElements, fields.count == 4, let micros = fields[0].intValue,
+            guard let fields = entry.tupleElements, fields.count == 4 || fields.count == 5, let micros = fields[0].intValue,
                   let level = fields[1].atomValue.flatMap({ NodeNotification.Severity(rawValue: $0.name) })
             else { return nil }
             // Text that is not UTF-8 (a binary in a report) is shown, never refused.
@@ -88,7 +98,7 @@ final class NodeLogCollector: NodeWorker {
                 metadata[key] = kv[1].stringValue ?? kv[1].binaryValue.map { String(decoding: $0, as: UTF8.self) } ?? kv[1].erlangDescription
             }
             return NodeNotification(nodeID: node.id, nodeName: node.name, time: Date(timeIntervalSince1970: Double(micros) / 1e6),
-                                    severity: level, source: .logger, message: message, metadata: metadata)
+                                    severity: level, source: fields.count == 5 && fields[4] == .atom("lager") ? .lager : .logger, message: message, metadata: metadata)
         }
         return (entries, dropped)
     }
