@@ -21,6 +21,7 @@ public final class NumbatServer: Sendable {
     public let metrics: MetricsService
     public let notifications: NotificationsService
     public let alarms: AlarmsService
+    public let commands: CommandsService
     let logger: Logger
 
     public init(configuration: ServerConfiguration, logger: Logger? = nil) throws {
@@ -49,7 +50,8 @@ public final class NumbatServer: Sendable {
         metrics = MetricsService(context: context, archive: archive, graphite: graphite, settings: metricsSettings)
         notifications = NotificationsService(context: context, notifications: store, settingStore: store)
         alarms = AlarmsService(context: context, alarms: store, settingStore: store)
-        services = [NodeManagerService(context: context), TopologyService(context: context), metrics, notifications, alarms]
+        commands = CommandsService(context: context, audit: store)
+        services = [NodeManagerService(context: context), TopologyService(context: context), metrics, notifications, alarms, commands]
     }
 
     /// The router with every route: services', tokens, events, health and the OpenAPI document.

@@ -113,6 +113,20 @@ enum Migrations {
                 table.column("value", .blob).notNull()
             }
         }
+        migrator.registerMigration("v5: audit log") { db in
+            try db.create(table: "audit") { table in
+                table.autoIncrementedPrimaryKey("id")
+                table.column("time", .double).notNull()
+                table.column("actor", .text).notNull()
+                table.column("node_id", .blob)
+                table.column("node_name", .text).notNull()
+                table.column("command", .text).notNull()
+                table.column("outcome", .text).notNull()
+                table.column("result", .text).notNull()
+                table.column("duration_ms", .double).notNull()
+            }
+            try db.create(index: "audit_by_node", on: "audit", columns: ["node_id", "id"])
+        }
         return migrator
     }
 }

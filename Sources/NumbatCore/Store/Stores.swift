@@ -74,3 +74,12 @@ public protocol SettingStore: Sendable {
     /// Every setting whose key starts with `prefix`.
     func settings(prefix: String) async throws -> [String: Data]
 }
+
+/// The audit log of remote commands: appended, read newest first by id. Entries are never
+/// edited or deleted through the API.
+public protocol AuditStore: Sendable {
+    /// Stores the entry and returns it with its id.
+    func appendAudit(_ entry: AuditEntry) async throws -> AuditEntry
+    /// Newest first; `before` is the cursor.
+    func auditEntries(node: UUID?, before: Int64?, limit: Int) async throws -> [AuditEntry]
+}
