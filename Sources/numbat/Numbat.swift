@@ -7,7 +7,7 @@ struct Numbat: AsyncParsableCommand {
         abstract: "Operations and maintenance for Erlang and Elixir clusters.",
         discussion: """
             Numbat joins Erlang clusters as a hidden node over the Erlang distribution protocol.
-            `numbat serve` runs the server; `node`, `family` and `token` talk to it over its REST API.
+            `numbat serve` runs the server; `node`, `family`, `metrics`, `logs`, `alarms`, `top` and `token` talk to it over its REST API.
             `ping` and `rpc` talk to a node directly; their exit codes: 0 success, 64 usage,
             69 node unreachable, 77 authentication failed, 70 the remote call failed, 75 timed out.
             """,
