@@ -34,6 +34,8 @@ enum Benchmark: String, CaseIterable, ExpressibleByArgument, Sendable {
     case metricsStore = "metrics-store"
     /// One collection of one real node, `numbat serve` against an Erlang hidden node.
     case metricsCycle = "metrics-cycle"
+    /// The notification store alone: ingest rate, latest-100 reads as it grows.
+    case notificationsStore = "notifications-store"
 }
 
 /// `numbat-bench`: starts its own OTP nodes and measures, side by side, Numbat's Swift
@@ -114,6 +116,9 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "metrics-store: minutes of the one-row-per-sample reference.")
     var referenceMinutes: Int = 10
 
+    @Option(parsing: .upToNextOption, help: "notifications-store: stored notifications at which reads are measured.")
+    var notificationSizes: [Int] = [1_000, 1_000_000, 10_000_000]
+
     @Option(help: "metrics-cycle: real OTP nodes collected every second.")
     var cycleNodes: Int = 20
 
@@ -160,6 +165,9 @@ struct BenchCommand: AsyncParsableCommand {
             if only.contains(.metricsCycle) {
                 try await runMetricsCycle()
             }
+            if only.contains(.notificationsStore) {
+                try await runNotificationsStore()
+            }
         } catch {
             NodeReaper.shared.stopAll()
             throw error
@@ -193,6 +201,25 @@ struct BenchCommand: AsyncParsableCommand {
         out("`numbat serve` with its defaults (metrics every 60 s, so the window may hold a collection); the Erlang")
         out("reference is `erl -hidden` pinging the same nodes in parallel and then idling. \"restart -> all UP\" is from")
         out("starting the server on the data directory of a stopped one until the API lists every node UP.")
+        out("")
+    }
+
+    // MARK: - notifications
+
+    private func runNotificationsStore() async throws {
+        let rows = try await NotificationsStoreBench(sizes: notificationSizes).run()
+        out("## Notification store: ingest in batches of 500, and the latest 100 as it grows")
+        out("")
+        var table = Table(["stored", "ingest (events/s)", "latest 100 (ms)", "latest 100 of a node, error (ms)", "reference: latest 100 by time (ms)", "reference / latest", "file"],
+                          rightAligned: Set(0..<7))
+        for row in rows {
+            table.add([grouped(row.stored), formatRate(row.ingestRate), String(format: "%.3f", row.latestMs), String(format: "%.3f", row.filteredMs),
+                       String(format: "%.3f", row.referenceMs), formatRatio(row.referenceMs / row.latestMs), String(format: "%.0f MB", Double(row.fileBytes) / 1e6)])
+        }
+        out(table.render())
+        if let first = rows.first, let last = rows.last {
+            out("Latest 100 at \(grouped(last.stored)) vs at \(grouped(first.stored)): \(formatRatio(last.latestMs / first.latestMs)) (flat is 1.00x).")
+        }
         out("")
     }
 

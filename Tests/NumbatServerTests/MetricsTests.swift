@@ -65,7 +65,9 @@ struct MetricsTests {
                 let collectedAt = ISO8601DateFormatter().date(from: first["collected_at"] as! String)!
                 _ = try await observer.local.rpc(peer.name, "numbat_test_peer", "spawn_sleepers", [10_000])
                 let later = Self.values(try await Self.metrics(id, after: collectedAt, server: server, client: client))
-                #expect(later["process_count"]! >= before + 10_000)
+                // Numbat's other services run short-lived rpc processes on the node too, so a
+                // handful may have been counted before and be gone now.
+                #expect(later["process_count"]! >= before + 10_000 - 20, "\(before) -> \(later["process_count"]!)")
             }
             await observer.shutdown()
         }
