@@ -79,7 +79,7 @@ struct AlarmRulesTests {
                                .atom("sasl"): .atom("true")])
         let facts = AlarmFacts(term)
         #expect(facts?.processLimit == 1024 && facts?.longQueues.first?.name == nil && facts?.longQueues.first?.pid == "<0.5.0>")
-        #expect(facts?.disks == nil && facts?.cpuLoad == 0.5 && facts?.applications == ["kernel": "8.5"] && facts?.sasl == true)
+        #expect(facts?.disks == nil && facts?.cpuLoad == 0.5 && facts?.applications == ["kernel": "8.5"])
         #expect(AlarmFacts(.atom("nope")) == nil)
     }
 

@@ -29,10 +29,7 @@ extension AlarmsService {
         }
         api.get("alarms/thresholds") { _, _ -> AlarmThresholds in self.thresholds }
         api.put("alarms/thresholds") { request, context -> AlarmThresholds in
-            let buffer = try await request.body.collect(upTo: context.maxUploadSize)
-            guard let object = (try? JSONSerialization.jsonObject(with: Data(buffer.readableBytesView))) as? [String: Any] else {
-                throw NumbatError.badRequest("invalid_json", "the body must be a JSON object of the thresholds to change")
-            }
+            let (object, _) = try await request.jsonObject(context: context)
             let updated = try self.thresholds.updated(with: object)
             try await self.setThresholds(updated)
             return updated

@@ -27,7 +27,7 @@ public final class AlarmsService: NumbatService {
     private let currentThresholds: NIOLockedValueBox<AlarmThresholds>
     /// Each UP node's family and applications, from its latest check, for the family check.
     private let applications = NIOLockedValueBox<[UUID: (family: UUID?, name: String, versions: [String: String])]>([:])
-    private let watcher = NIOLockedValueBox<Task<Void, Never>?>(nil)
+    private let events = EventFollower()
     static let thresholdsKey = "alarm_thresholds"
 
     public init(context: ServiceContext, alarms: any AlarmStore, settingStore: any SettingStore, settings: Settings = Settings()) {
@@ -50,29 +50,24 @@ public final class AlarmsService: NumbatService {
                 logger.error("the stored alarm thresholds are unreadable; using the defaults", metadata: ["error": "\(error)"])
             }
         }
-        let events = bus.subscribe()
-        watcher.withLockedValue { task in
-            task = Task { [weak self] in
-                for await event in events {
-                    guard let self else { return }
-                    switch event.kind {
-                    case .nodeAdded(let node) where node.state == .up:
-                        self.startWatching(node)
-                    case .nodeStateChanged(let node, _):
-                        await self.nodeChanged(node)
-                    case .nodeRemoved(let id, _):
-                        await self.nodeRemoved(id)
-                    default:
-                        break
-                    }
-                }
+        events.follow(bus) { [weak self] event in
+            guard let self else { return }
+            switch event {
+            case .nodeAdded(let node) where node.state == .up:
+                self.startWatching(node)
+            case .nodeStateChanged(let node, _):
+                await self.nodeChanged(node)
+            case .nodeRemoved(let id, _):
+                await self.nodeRemoved(id)
+            default:
+                break
             }
         }
         for node in try await store.nodes() where node.state == .up { startWatching(node) }
     }
 
     public func stop() async {
-        watcher.withLockedValue { $0?.cancel() }
+        events.cancel()
         await watchers.stopAll()
     }
 

@@ -29,8 +29,6 @@ struct AlarmFacts: Sendable, Equatable {
     var cpuLoad: Double?
     var logicalProcessors = 1
     var disks: [String: Int]?
-    /// Whether the agent is subscribed to SASL's alarm_handler.
-    var sasl = false
 }
 
 extension AlarmFacts {
@@ -72,7 +70,6 @@ extension AlarmFacts {
                 return (mount, used)
             }, uniquingKeysWith: max)
         }
-        sasl = value("sasl") == .atom(.true)
     }
 
     private static func text(_ term: Term) -> String? {

@@ -10,8 +10,7 @@ import NumbatCore
 final class NodeAlarmWatcher: NodeWorker {
     let node: ManagedNode
     private let service: AlarmsService
-    private let task = NIOLockedValueBox<Task<Void, Never>?>(nil)
-    private let owner = NIOLockedValueBox<Mailbox?>(nil)
+    private let owner = AgentOwner()
     /// The built-in alarms active on the node, by key, so a check raises only what changed.
     private let builtIn = NIOLockedValueBox<[String: Alarm.Severity]>([:])
     static let agentName = "numbat_alarm_agent"
@@ -22,14 +21,11 @@ final class NodeAlarmWatcher: NodeWorker {
     }
 
     func start() {
-        task.withLockedValue { $0 = Task { await self.run() } }
+        owner.run { await self.run() }
     }
 
     func stop() async {
-        let running = task.withLockedValue { $0 }
-        running?.cancel()
-        owner.withLockedValue { $0 }?.close(reason: .atom("shutdown"))
-        await running?.value
+        await owner.stop()
     }
 
     private func run() async {
@@ -37,14 +33,7 @@ final class NodeAlarmWatcher: NodeWorker {
         do {
             let active = try await service.alarms.activeAlarms(nodeID: node.id).filter { $0.source == .builtin }
             builtIn.withLockedValue { $0 = Dictionary(active.map { ($0.key, $0.severity) }, uniquingKeysWith: { $1 }) }
-            mailbox = try service.nodes.local.makeMailbox()
-            owner.withLockedValue { $0 = mailbox }
-            let agent = try Agent.named(Self.agentName)
-            _ = try await service.nodes.inject(agent, into: node)
-            let started = try await service.nodes.rpc(node, agent.module, "start", [.pid(mailbox.pid(for: try NodeName(node.name))), .map([:])])
-            guard started[element: 0] == .atom("ok") else {
-                throw NumbatError(.unavailable, "agent_start_failed", "the alarm agent did not start: \(started.erlangDescription)")
-            }
+            mailbox = try await owner.launch(Self.agentName, on: node, nodes: service.nodes)
         } catch {
             if Task.isCancelled { return }
             let reason = (error as? NumbatError)?.message ?? "\(error)"

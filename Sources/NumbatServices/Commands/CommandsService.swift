@@ -2,7 +2,6 @@ import ErlangDist
 import ErlangTerm
 import Foundation
 import Logging
-import NIOConcurrencyHelpers
 import NumbatCore
 
 /// The commands service's master part (seed 2.2 item 7): remote calls with a timeout, each
@@ -31,7 +30,7 @@ public final class CommandsService: NumbatService {
     let logger: Logger
     let settings: Settings
     private let agents = NodeWorkers<NodeCommandAgent>()
-    private let watcher = NIOLockedValueBox<Task<Void, Never>?>(nil)
+    private let events = EventFollower()
 
     public init(context: ServiceContext, audit: any AuditStore, settings: Settings = Settings()) {
         nodes = context.nodes
@@ -43,26 +42,21 @@ public final class CommandsService: NumbatService {
     }
 
     public func start() async throws {
-        let events = bus.subscribe()
-        watcher.withLockedValue { task in
-            task = Task { [weak self] in
-                for await event in events {
-                    guard let self else { return }
-                    switch event.kind {
-                    case .nodeAdded(let node) where node.state == .up: self.startAgent(node)
-                    case .nodeStateChanged(let node, _) where node.state == .up: self.startAgent(node)
-                    case .nodeStateChanged(let node, _): await self.agents.stop(node.id)
-                    case .nodeRemoved(let id, _): await self.agents.stop(id)
-                    default: break
-                    }
-                }
+        events.follow(bus) { [weak self] event in
+            guard let self else { return }
+            switch event {
+            case .nodeAdded(let node) where node.state == .up: self.startAgent(node)
+            case .nodeStateChanged(let node, _) where node.state == .up: self.startAgent(node)
+            case .nodeStateChanged(let node, _): await self.agents.stop(node.id)
+            case .nodeRemoved(let id, _): await self.agents.stop(id)
+            default: break
             }
         }
         for node in try await store.nodes() where node.state == .up { startAgent(node) }
     }
 
     public func stop() async {
-        watcher.withLockedValue { $0?.cancel() }
+        events.cancel()
         await agents.stopAll()
     }
 
@@ -104,7 +98,9 @@ public final class CommandsService: NumbatService {
         let entry = AuditEntry(time: Date(), actor: actor, nodeID: node.id, nodeName: node.name, command: command, outcome: outcome,
                                result: Self.clipped(text), durationMilliseconds: Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000)
         let stored = try await audit.appendAudit(entry)
-        logger.notice("remote command", metadata: ["actor": "\(actor)", "node": "\(node.name)", "command": "\(command)", "outcome": "\(outcome.rawValue)"])
+        // The arguments stay out of the log (they may hold secrets); the audit log has them.
+        logger.notice("remote command", metadata: ["actor": "\(actor)", "node": "\(node.name)", "function": "\(module.name):\(function.name)/\(arguments.count)",
+                                                   "outcome": "\(outcome.rawValue)", "audit": "\(stored.id)"])
         if let failure { throw failure }
         return CallResult(result: result, audit: stored)
     }

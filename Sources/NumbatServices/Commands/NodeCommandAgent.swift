@@ -9,8 +9,9 @@ import NumbatCore
 final class NodeCommandAgent: NodeWorker {
     let node: ManagedNode
     private let service: CommandsService
-    private let task = NIOLockedValueBox<Task<Bool, Never>?>(nil)
-    private let owner = NIOLockedValueBox<Mailbox?>(nil)
+    private let owner = AgentOwner()
+    /// Set once the start was tried: whether the agent runs.
+    private let started = NIOLockedValueBox<Task<Bool, Never>?>(nil)
     static let agentName = "numbat_command_agent"
 
     init(node: ManagedNode, service: CommandsService) {
@@ -19,31 +20,24 @@ final class NodeCommandAgent: NodeWorker {
     }
 
     func start() {
-        task.withLockedValue { $0 = Task { await self.prepare() } }
+        let preparing = Task { await self.prepare() }
+        started.withLockedValue { $0 = preparing }
+        owner.run { _ = await preparing.value }
     }
 
     func stop() async {
-        let running = task.withLockedValue { $0 }
-        running?.cancel()
-        owner.withLockedValue { $0 }?.close(reason: .atom("shutdown"))
-        _ = await running?.value
+        started.withLockedValue { $0 }?.cancel()
+        await owner.stop()
     }
 
     /// Whether the agent runs (waits for its start).
     func ready() async -> Bool {
-        await task.withLockedValue { $0 }?.value ?? false
+        await started.withLockedValue { $0 }?.value ?? false
     }
 
     private func prepare() async -> Bool {
         do {
-            let mailbox = try service.nodes.local.makeMailbox()
-            owner.withLockedValue { $0 = mailbox }
-            let agent = try Agent.named(Self.agentName)
-            _ = try await service.nodes.inject(agent, into: node)
-            let started = try await service.nodes.rpc(node, agent.module, "start", [.pid(mailbox.pid(for: try NodeName(node.name))), .map([:])])
-            guard started[element: 0] == .atom("ok") else {
-                throw NumbatError(.unavailable, "agent_start_failed", "the command agent did not start: \(started.erlangDescription)")
-            }
+            _ = try await owner.launch(Self.agentName, on: node, nodes: service.nodes)
             return true
         } catch {
             if Task.isCancelled { return false }

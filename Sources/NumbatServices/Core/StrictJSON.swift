@@ -12,6 +12,21 @@ extension Request {
     /// Decodes the body as `T`, refusing malformed JSON, wrong types, missing and unknown fields
     /// with a 400 that names the field.
     public func decodeStrict<T: StrictJSONBody>(as type: T.Type, context: NumbatRequestContext) async throws -> T {
+        let (object, data) = try await jsonObject(context: context)
+        let unknown = Set(object.keys).subtracting(T.allowedFields)
+        guard unknown.isEmpty else {
+            throw NumbatError.badRequest("unknown_field", "unknown field(s) \(unknown.sorted().joined(separator: ", ")); allowed: \(T.allowedFields.sorted().joined(separator: ", "))")
+        }
+        do {
+            return try context.requestDecoder.decode(T.self, from: data)
+        } catch let error as DecodingError {
+            throw NumbatError.badRequest("invalid_field", Self.describe(error))
+        }
+    }
+
+    /// The body as a JSON object (and its bytes), refusing bodies over the upload limit (413)
+    /// and anything that is not a JSON object (400).
+    public func jsonObject(context: NumbatRequestContext) async throws -> ([String: Any], Data) {
         let buffer: ByteBuffer
         do {
             buffer = try await body.collect(upTo: context.maxUploadSize)
@@ -22,15 +37,7 @@ extension Request {
         guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
             throw NumbatError.badRequest("invalid_json", data.isEmpty ? "the request needs a JSON object body" : "the body is not a JSON object")
         }
-        let unknown = Set(object.keys).subtracting(T.allowedFields)
-        guard unknown.isEmpty else {
-            throw NumbatError.badRequest("unknown_field", "unknown field(s) \(unknown.sorted().joined(separator: ", ")); allowed: \(T.allowedFields.sorted().joined(separator: ", "))")
-        }
-        do {
-            return try context.requestDecoder.decode(T.self, from: data)
-        } catch let error as DecodingError {
-            throw NumbatError.badRequest("invalid_field", Self.describe(error))
-        }
+        return (object, data)
     }
 
     private static func describe(_ error: DecodingError) -> String {

@@ -31,7 +31,7 @@ public final class MetricsService: NumbatService {
     private let collectors = NodeWorkers<NodeCollector>()
     private let latest = NIOLockedValueBox<[UUID: MetricSnapshot]>([:])
     private let intervals = NIOLockedValueBox<[UUID: Duration]>([:])
-    private let watcher = NIOLockedValueBox<Task<Void, Never>?>(nil)
+    private let events = EventFollower()
     /// Per-second collection while someone watches (`/api/metrics/live`).
     let live: LiveMetrics
 
@@ -56,26 +56,21 @@ public final class MetricsService: NumbatService {
     public func start() async throws {
         try await archive.start(restoring: try await store.nodes().map(\.id))
         graphite?.start(source: { [weak self] in await self?.graphiteSnapshot() ?? [] })
-        let events = bus.subscribe()
-        watcher.withLockedValue { task in
-            task = Task { [weak self] in
-                for await event in events {
-                    guard let self else { return }
-                    switch event.kind {
-                    case .nodeAdded(let node) where node.state == .up: self.startCollecting(node)
-                    case .nodeStateChanged(let node, _) where node.state == .up: self.startCollecting(node)
-                    case .nodeStateChanged(let node, _): await self.stopCollecting(node.id, forget: false)
-                    case .nodeRemoved(let id, _): await self.stopCollecting(id, forget: true)
-                    default: break
-                    }
-                }
+        events.follow(bus) { [weak self] event in
+            guard let self else { return }
+            switch event {
+            case .nodeAdded(let node) where node.state == .up: self.startCollecting(node)
+            case .nodeStateChanged(let node, _) where node.state == .up: self.startCollecting(node)
+            case .nodeStateChanged(let node, _): await self.stopCollecting(node.id, forget: false)
+            case .nodeRemoved(let id, _): await self.stopCollecting(id, forget: true)
+            default: break
             }
         }
         for node in try await store.nodes() where node.state == .up { startCollecting(node) }
     }
 
     public func stop() async {
-        watcher.withLockedValue { $0?.cancel() }
+        events.cancel()
         await live.stop()
         await collectors.stopAll()
         await graphite?.stop()

@@ -11,8 +11,7 @@ import NumbatCore
 final class NodeCollector: NodeWorker {
     let node: ManagedNode
     private let service: MetricsService
-    private let task = NIOLockedValueBox<Task<Void, Never>?>(nil)
-    private let owner = NIOLockedValueBox<Mailbox?>(nil)
+    private let owner = AgentOwner()
     /// How this node is collected; nil until the agent has been tried.
     private let source = NIOLockedValueBox<MetricSnapshot.Source?>(nil)
     static let agentName = "numbat_metrics_agent"
@@ -23,15 +22,12 @@ final class NodeCollector: NodeWorker {
     }
 
     func start() {
-        task.withLockedValue { $0 = Task { await self.run() } }
+        owner.run { await self.run() }
     }
 
-    /// Stops collecting; closing the owner mailbox makes the agent remove itself from the node.
+    /// Stops collecting; the agent removes itself from the node.
     func stop() async {
-        let running = task.withLockedValue { $0 }
-        running?.cancel()
-        await running?.value
-        owner.withLockedValue { $0 }?.close(reason: .atom("shutdown"))
+        await owner.stop()
     }
 
     private func run() async {
@@ -75,18 +71,7 @@ final class NodeCollector: NodeWorker {
     /// Injects and starts the agent; on failure publishes why and falls back to BIF polling.
     private func prepareAgent() async -> MetricSnapshot.Source {
         do {
-            let agent = try Agent.named(Self.agentName)
-            _ = try await service.nodes.inject(agent, into: node)
-            let mailbox = try owner.withLockedValue { current in
-                if let current, !current.isClosed { return current }
-                current = try service.nodes.local.makeMailbox()
-                return current!
-            }
-            let name = try NodeName(node.name)
-            let started = try await service.nodes.rpc(node, agent.module, "start", [.pid(mailbox.pid(for: name)), .map([:])])
-            guard started[element: 0] == .atom("ok") else {
-                throw NumbatError(.unavailable, "agent_start_failed", "the agent did not start: \(started.erlangDescription)")
-            }
+            _ = try await owner.launch(Self.agentName, on: node, nodes: service.nodes)
             return .agent
         } catch {
             // Stopped while injecting (the node went, the server stops): nothing to report.

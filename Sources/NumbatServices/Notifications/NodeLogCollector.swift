@@ -10,8 +10,7 @@ import NumbatCore
 final class NodeLogCollector: NodeWorker {
     let node: ManagedNode
     private let service: NotificationsService
-    private let task = NIOLockedValueBox<Task<Void, Never>?>(nil)
-    private let owner = NIOLockedValueBox<Mailbox?>(nil)
+    private let owner = AgentOwner()
     static let agentName = "numbat_log_agent"
     static let lagerBackendName = "numbat_lager_backend"
 
@@ -22,14 +21,11 @@ final class NodeLogCollector: NodeWorker {
 
     func start() {
         let level = service.level(for: node.id)
-        task.withLockedValue { $0 = Task { await self.run(level: level) } }
+        owner.run { await self.run(level: level) }
     }
 
     func stop() async {
-        let running = task.withLockedValue { $0 }
-        running?.cancel()
-        owner.withLockedValue { $0 }?.close(reason: .atom("shutdown"))
-        await running?.value
+        await owner.stop()
     }
 
     /// Changes the node's level; the agent's handler filters from then on.
@@ -40,9 +36,6 @@ final class NodeLogCollector: NodeWorker {
     private func run(level: NodeNotification.Severity) async {
         let mailbox: Mailbox
         do {
-            mailbox = try service.nodes.local.makeMailbox()
-            owner.withLockedValue { $0 = mailbox }
-            let agent = try Agent.named(Self.agentName)
             // lager's backend goes first, so the agent finds it when lager runs; without it
             // (a node that refuses it) the agent collects from logger alone.
             if try await service.nodes.rpc(node, "erlang", "whereis", [.atom("lager_event")]) != .atom(.undefined) {
@@ -52,14 +45,9 @@ final class NodeLogCollector: NodeWorker {
                     service.logger.warning("lager backend unavailable", metadata: ["node": "\(node.name)", "error": "\(error)"])
                 }
             }
-            _ = try await service.nodes.inject(agent, into: node)
-            let name = try NodeName(node.name)
             let options: Term = .map([.atom("level"): .atom(Atom(level.rawValue)),
                                       .atom("max_rate"): .integer(service.settings.maxRatePerNode)])
-            let started = try await service.nodes.rpc(node, agent.module, "start", [.pid(mailbox.pid(for: name)), options])
-            guard started[element: 0] == .atom("ok") else {
-                throw NumbatError(.unavailable, "agent_start_failed", "the log agent did not start: \(started.erlangDescription)")
-            }
+            mailbox = try await owner.launch(Self.agentName, on: node, nodes: service.nodes, options: options)
         } catch {
             if Task.isCancelled { return }
             let reason = (error as? NumbatError)?.message ?? "\(error)"

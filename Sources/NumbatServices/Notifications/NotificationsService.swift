@@ -27,7 +27,7 @@ public final class NotificationsService: NumbatService {
     let settings: Settings
     private let collectors = NodeWorkers<NodeLogCollector>()
     private let levels = NIOLockedValueBox<[UUID: NodeNotification.Severity]>([:])
-    private let watcher = NIOLockedValueBox<Task<Void, Never>?>(nil)
+    private let events = EventFollower()
 
     static let levelKeyPrefix = "notification_level:"
 
@@ -48,33 +48,28 @@ public final class NotificationsService: NumbatService {
                   let level = NodeNotification.Severity(rawValue: String(decoding: value, as: UTF8.self)) else { continue }
             levels.withLockedValue { $0[id] = level }
         }
-        let events = bus.subscribe()
-        watcher.withLockedValue { task in
-            task = Task { [weak self] in
-                for await event in events {
-                    guard let self else { return }
-                    switch event.kind {
-                    case .nodeAdded(let node) where node.state == .up:
-                        self.startCollecting(node)
-                    case .nodeStateChanged(let node, let from):
-                        await self.nodeChanged(node, from: from)
-                    case .nodeRemoved(let id, _):
-                        await self.stopCollecting(id)
-                        self.levels.withLockedValue { _ = $0.removeValue(forKey: id) }
-                        try? await self.settingStore.setSetting(Self.levelKeyPrefix + id.uuidString, nil)
-                    case .alarm(let change):
-                        await self.alarmChanged(change)
-                    default:
-                        break
-                    }
-                }
+        events.follow(bus) { [weak self] event in
+            guard let self else { return }
+            switch event {
+            case .nodeAdded(let node) where node.state == .up:
+                self.startCollecting(node)
+            case .nodeStateChanged(let node, let from):
+                await self.nodeChanged(node, from: from)
+            case .nodeRemoved(let id, _):
+                await self.stopCollecting(id)
+                self.levels.withLockedValue { _ = $0.removeValue(forKey: id) }
+                try? await self.settingStore.setSetting(Self.levelKeyPrefix + id.uuidString, nil)
+            case .alarm(let change):
+                await self.alarmChanged(change)
+            default:
+                break
             }
         }
         for node in try await store.nodes() where node.state == .up { startCollecting(node) }
     }
 
     public func stop() async {
-        watcher.withLockedValue { $0?.cancel() }
+        events.cancel()
         await collectors.stopAll()
     }
 

@@ -1,0 +1,43 @@
+import ErlangDist
+import ErlangTerm
+import Foundation
+import NIOConcurrencyHelpers
+import NumbatCore
+
+/// The Numbat side of one agent on one node, for a service's per-node part: the task that
+/// runs it, and the mailbox the agent monitors as its owner. Stopping cancels the task and
+/// closes the mailbox, which makes the agent remove itself from the node.
+final class AgentOwner: Sendable {
+    private let task = NIOLockedValueBox<Task<Void, Never>?>(nil)
+    private let mailbox = NIOLockedValueBox<Mailbox?>(nil)
+
+    /// Runs the per-node part.
+    func run(_ body: @escaping @Sendable () async -> Void) {
+        task.withLockedValue { $0 = Task { await body() } }
+    }
+
+    func stop() async {
+        let running = task.withLockedValue { $0 }
+        running?.cancel()
+        mailbox.withLockedValue { $0 }?.close(reason: .atom("shutdown"))
+        await running?.value
+    }
+
+    /// Injects the agent `name` and starts it with `Name:start(OwnerPid, Options)`, owned by
+    /// this owner's mailbox (made once, reused when the agent is started again). Throws
+    /// `NumbatError` `agent_start_failed` with the node's answer.
+    func launch(_ name: String, on node: ManagedNode, nodes: NodeManager, options: Term = .map([:])) async throws -> Mailbox {
+        let agent = try Agent.named(name)
+        let owner = try mailbox.withLockedValue { current in
+            if let current, !current.isClosed { return current }
+            current = try nodes.local.makeMailbox()
+            return current!
+        }
+        _ = try await nodes.inject(agent, into: node)
+        let started = try await nodes.rpc(node, agent.module, "start", [.pid(owner.pid(for: try NodeName(node.name))), options])
+        guard started[element: 0] == .atom("ok") else {
+            throw NumbatError(.unavailable, "agent_start_failed", "\(name) did not start on \(node.name): \(started.erlangDescription)")
+        }
+        return owner
+    }
+}
