@@ -36,6 +36,8 @@ enum Benchmark: String, CaseIterable, ExpressibleByArgument, Sendable {
     case metricsCycle = "metrics-cycle"
     /// The notification store alone: ingest rate, latest-100 reads as it grows.
     case notificationsStore = "notifications-store"
+    /// logger:error on a node to `numbat logs --follow`, against a plain distribution message.
+    case notificationLatency = "notification-latency"
 }
 
 /// `numbat-bench`: starts its own OTP nodes and measures, side by side, Numbat's Swift
@@ -119,6 +121,9 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(parsing: .upToNextOption, help: "notifications-store: stored notifications at which reads are measured.")
     var notificationSizes: [Int] = [1_000, 1_000_000, 10_000_000]
 
+    @Option(help: "notification-latency: events timed on each path.")
+    var latencyEvents: Int = 200
+
     @Option(help: "metrics-cycle: real OTP nodes collected every second.")
     var cycleNodes: Int = 20
 
@@ -167,6 +172,9 @@ struct BenchCommand: AsyncParsableCommand {
             }
             if only.contains(.notificationsStore) {
                 try await runNotificationsStore()
+            }
+            if only.contains(.notificationLatency) {
+                try await runNotificationLatency()
             }
         } catch {
             NodeReaper.shared.stopAll()
@@ -220,6 +228,21 @@ struct BenchCommand: AsyncParsableCommand {
         if let first = rows.first, let last = rows.last {
             out("Latest 100 at \(grouped(last.stored)) vs at \(grouped(first.stored)): \(formatRatio(last.latestMs / first.latestMs)) (flat is 1.00x).")
         }
+        out("")
+    }
+
+    private func runNotificationLatency() async throws {
+        let (numbat, reference) = try await NotificationLatencyBench(events: latencyEvents).run()
+        func percentile(_ values: [Double], _ p: Double) -> Double { values.sorted()[min(values.count - 1, Int(Double(values.count) * p))] }
+        out("## Notification latency: logger:error on an OTP 25 node to `numbat logs --follow` (\(numbat.count) events, 150 ms apart)")
+        out("")
+        var table = Table(["path", "p50 (ms)", "p99 (ms)", "max (ms)"], rightAligned: [1, 2, 3])
+        table.add(["Numbat: handler, agent, server, store, WebSocket, CLI", String(format: "%.2f", percentile(numbat, 0.5)),
+                   String(format: "%.2f", percentile(numbat, 0.99)), String(format: "%.2f", numbat.max() ?? 0)])
+        table.add(["reference: one message from the node to the bench's node", String(format: "%.2f", percentile(reference, 0.5)),
+                   String(format: "%.2f", percentile(reference, 0.99)), String(format: "%.2f", reference.max() ?? 0)])
+        out(table.render())
+        out("Numbat / reference at p50: \(formatRatio(percentile(numbat, 0.5) / percentile(reference, 0.5))).")
         out("")
     }
 

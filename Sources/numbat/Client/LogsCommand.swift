@@ -48,6 +48,8 @@ struct LogsCommand: AsyncParsableCommand {
                           let notification = object["notification"] as? [String: Any], filter(notification)
                     else { continue }
                     print(Self.line(notification, json: json))
+                    // At once, also into a pipe (`numbat logs --follow | grep ...`).
+                    fflush(nil)
                     seen += 1
                     if let limit, seen >= limit { break }
                 }
