@@ -62,12 +62,16 @@ struct MetricsTests {
                 #expect(abs(values["memory_total"]! - own) / own < 0.10, "agent \(values["memory_total"]!) vs node \(own)")
 
                 let before = values["process_count"]!
-                let collectedAt = ISO8601DateFormatter().date(from: first["collected_at"] as! String)!
                 _ = try await observer.local.rpc(peer.name, "numbat_test_peer", "spawn_sleepers", [10_000])
-                let later = Self.values(try await Self.metrics(id, after: collectedAt, server: server, client: client))
-                // Numbat's other services run short-lived rpc processes on the node too, so a
-                // handful may have been counted before and be gone now.
-                #expect(later["process_count"]! >= before + 10_000 - 20, "\(before) -> \(later["process_count"]!)")
+                // A collection in flight while the sleepers started may still show the old count:
+                // wait for one that sees them. Numbat's other services run short-lived rpc
+                // processes on the node too, so a handful counted before may be gone now.
+                var later: Double = 0
+                let grew = try await eventually(within: .seconds(10)) {
+                    later = Self.values(try await client.call(.get, "/api/metrics/nodes/\(id)", token: server.adminToken).object)["process_count"] ?? 0
+                    return later >= before + 10_000 - 20
+                }
+                #expect(grew, "\(before) -> \(later)")
             }
             await observer.shutdown()
         }
