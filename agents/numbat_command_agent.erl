@@ -55,8 +55,17 @@ top(Key, Limit, MaxScan) when Key =:= memory; Key =:= reductions; Key =:= messag
         true -> {error, too_many_processes};
         false ->
             Values = [{Value, Pid} || Pid <- erlang:processes(), {_, Value} <- [erlang:process_info(Pid, Key)]],
-            Top = lists:sublist(lists:reverse(lists:sort(Values)), Limit),
-            {ok, [Summary || {_, Pid} <- Top, Summary <- [summary(Pid)], Summary =/= undefined]}
+            {ok, summaries(lists:reverse(lists:sort(Values)), Limit)}
+    end.
+
+%% The first Limit of the sorted processes still alive: one that exits between the scan and its
+%% summary is skipped, so the list stays full.
+summaries(_, 0) -> [];
+summaries([], _) -> [];
+summaries([{_, Pid} | Rest], Limit) ->
+    case summary(Pid) of
+        undefined -> summaries(Rest, Limit);
+        Summary -> [Summary | summaries(Rest, Limit - 1)]
     end.
 
 summary(Pid) ->
