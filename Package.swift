@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.1"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssh.git", from: "0.15.1"),
     ],
     targets: [
         /// External Term Format: values, encoder, decoder. No I/O.
@@ -56,11 +57,25 @@ let package = Package(
             name: "NumbatStore",
             dependencies: ["NumbatCore", .product(name: "GRDB", package: "GRDB.swift")]
         ),
+        /// Infrastructure providers behind one protocol: physical hosts over SSH (swift-nio-ssh),
+        /// EC2 (Query API, SigV4), OpenStack, and Apache Libcloud through a bridge process.
+        .target(
+            name: "NumbatProviders",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOSSH", package: "swift-nio-ssh"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         /// One folder per service (Topology, NodeManager, ...): routes, master part, per-node part.
         .target(
             name: "NumbatServices",
             dependencies: [
-                "NumbatCore", "ErlangDist",
+                "NumbatCore", "ErlangDist", "NumbatProviders",
+                .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
@@ -112,6 +127,7 @@ let package = Package(
         ),
         .testTarget(name: "ErlangTermTests", dependencies: ["ErlangTerm", "NumbatTestSupport"]),
         .testTarget(name: "ErlangDistTests", dependencies: ["ErlangDist", "NumbatTestSupport"]),
+        .testTarget(name: "NumbatProvidersTests", dependencies: ["NumbatProviders", "NumbatTestSupport"]),
         .testTarget(name: "NumbatCLITests", dependencies: ["NumbatTestSupport", "ErlangDist"]),
         .testTarget(
             name: "NumbatServerTests",

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
-packages=(erlang-proper erlang-folsom erlang-lager graphite-carbon python3-whisper)
+packages=(erlang-proper erlang-folsom erlang-lager graphite-carbon python3-whisper openssh-server rebar3 iproute2)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -21,6 +21,10 @@ fi
 # parser for /metrics.
 python3 -c 'import openapi_spec_validator, prometheus_client' 2>/dev/null \
   || python3 -m pip install --quiet --disable-pip-version-check openapi-spec-validator prometheus_client
+# Cloud peers for orchestration: moto_server (a real EC2 Query API) and Apache Libcloud, whose
+# dummy driver the Libcloud bridge is tested with.
+python3 -c 'import moto.server, flask, libcloud' 2>/dev/null \
+  || python3 -m pip install --quiet --disable-pip-version-check 'moto[server,ec2]==5.2.5' 'apache-libcloud==3.9.1'
 # The tests start nodes with -name/-sname; EPMD must run (erl starts it, but start it now so
 # the first test does not race it).
 epmd -daemon

@@ -82,7 +82,9 @@ struct CommandsTests {
             try await TestServer.with { server, client in
                 let id = try await MetricsTests.add(peer, to: server, client: client)
                 _ = try await NotificationsTests.eval(peer, """
-                    P = spawn(fun() -> ets:new(numbat_table, [named_table]), [ets:insert(numbat_table, {N, <<0:8000>>}) || N <- lists:seq(1, 2000)], receive stop -> ok end end),
+                    Parent = self(),
+                    P = spawn(fun() -> ets:new(numbat_table, [named_table]), [ets:insert(numbat_table, {N, <<0:8000>>}) || N <- lists:seq(1, 2000)], Parent ! filled, receive stop -> ok end end),
+                    receive filled -> ok end,
                     register(numbat_busy, P), [P ! {m, N} || N <- lists:seq(1, 5000)], ok.
                     """)
                 var top: [[String: Any]] = []

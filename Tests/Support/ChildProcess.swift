@@ -31,11 +31,31 @@ public struct ChildProcess: Sendable {
         let drain = Thread { errorData.set(error.fileHandleForReading.readDataToEndOfFile()) }
         drain.start()
         let outputData = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
+        let status = waitForExit(process)
         while !errorData.isSet { usleep(1000) }
-        return ChildProcess(status: process.terminationStatus,
+        return ChildProcess(status: status,
                             standardOutput: String(decoding: outputData, as: UTF8.self),
                             standardError: String(decoding: errorData.value, as: UTF8.self))
+    }
+}
+
+/// The child's exit status (128 + signal when killed). Polls `waitpid` rather than trusting
+/// Foundation's `waitUntilExit()`, which on Linux can miss a child's exit and wait for ever (seen
+/// with a zombie left beside a long-running sshd child).
+func waitForExit(_ process: Process) -> Int32 {
+    let pid = process.processIdentifier
+    var status: Int32 = 0
+    while true {
+        let reaped = waitpid(pid, &status, WNOHANG)
+        if reaped == pid {
+            return status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        }
+        if reaped == -1 && errno == ECHILD {
+            // Foundation's own monitor reaped it first and records the status.
+            while process.isRunning { usleep(1000) }
+            return process.terminationStatus
+        }
+        usleep(1000)
     }
 }
 

@@ -1,0 +1,156 @@
+import Foundation
+
+/// Real SSH hosts on one machine for the orchestration tests: each host is a network namespace
+/// with its own address on a bridge made for the pool, running its own sshd that accepts the
+/// keys given. Namespaces reach each other and the test (the bridge's address) but nothing else.
+/// `stop()` kills every process left in the namespaces (sshd, EPMD, deployed nodes) and removes
+/// the namespaces, the bridge and the pool's directory.
+public final class TestHosts: Sendable {
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    public struct Host: Sendable {
+        /// The namespace's name.
+        public let namespace: String
+        public let address: String
+    }
+
+    public let hosts: [Host]
+    /// The bridge's address: how the hosts see the test process (and Numbat).
+    public let gateway: String
+    /// Keys, sshd configurations and logs; the hosts' deployment roots are made under it too.
+    public let directory: URL
+    private let bridge: String
+    private let sshdPIDs: [Int32]
+
+    /// Network namespaces need root and iproute2; sshd comes from openssh-server.
+    public static var isAvailable: Bool {
+        getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/sbin/sshd")
+            && FileManager.default.isExecutableFile(atPath: "/usr/sbin/ip")
+    }
+
+    private init(hosts: [Host], gateway: String, directory: URL, bridge: String, sshdPIDs: [Int32]) {
+        self.hosts = hosts
+        self.gateway = gateway
+        self.directory = directory
+        self.bridge = bridge
+        self.sshdPIDs = sshdPIDs
+    }
+
+    /// Starts `count` hosts whose sshd lets root in with any of `authorizedKeys` (OpenSSH lines).
+    public static func start(count: Int, authorizedKeys: [String]) async throws -> TestHosts {
+        let tag = String(UUID().uuidString.prefix(6)).lowercased()
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("numbat-hosts-\(tag)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: "/run/sshd", withIntermediateDirectories: true)
+        let subnet = "10.\(Int.random(in: 100...250)).\(Int.random(in: 0...255))"
+        let bridge = "nb\(tag)"
+        var made: [Host] = []
+        var pids: [Int32] = []
+        do {
+            try await ip("link", "add", bridge, "type", "bridge")
+            try await ip("addr", "add", "\(subnet).1/24", "dev", bridge)
+            try await ip("link", "set", bridge, "up")
+            try await sh("ssh-keygen -q -t ed25519 -N '' -f \(directory.path)/host_key")
+            try authorizedKeys.joined(separator: "\n").appending("\n").write(to: directory.appendingPathComponent("authorized_keys"), atomically: true, encoding: .utf8)
+            for index in 0..<count {
+                let host = Host(namespace: "nb\(tag)h\(index)", address: "\(subnet).\(index + 2)")
+                try await ip("netns", "add", host.namespace)
+                made.append(host)
+                let veth = "nb\(tag)v\(index)"
+                try await ip("link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", host.namespace)
+                try await ip("link", "set", veth, "master", bridge, "up")
+                try await ip("-n", host.namespace, "addr", "add", "\(host.address)/24", "dev", "eth0")
+                try await ip("-n", host.namespace, "link", "set", "eth0", "up")
+                try await ip("-n", host.namespace, "link", "set", "lo", "up")
+                let configuration = directory.appendingPathComponent("sshd_\(index).conf")
+                try """
+                    ListenAddress \(host.address)
+                    HostKey \(directory.path)/host_key
+                    AuthorizedKeysFile \(directory.path)/authorized_keys
+                    PasswordAuthentication no
+                    KbdInteractiveAuthentication no
+                    PermitRootLogin prohibit-password
+                    StrictModes no
+                    UsePAM no
+                    PidFile none
+                    MaxStartups 100:30:200
+                    MaxSessions 100
+
+                    """.write(to: configuration, atomically: true, encoding: .utf8)
+                let sshd = Process()
+                sshd.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+                sshd.arguments = ["netns", "exec", host.namespace, "/usr/sbin/sshd", "-D", "-f", configuration.path,
+                                  "-E", directory.appendingPathComponent("sshd_\(index).log").path]
+                sshd.standardInput = FileHandle.nullDevice
+                try sshd.run()
+                pids.append(sshd.processIdentifier)
+            }
+            let hosts = TestHosts(hosts: made, gateway: "\(subnet).1", directory: directory, bridge: bridge, sshdPIDs: pids)
+            for host in made { try await hosts.waitForSSH(host) }
+            return hosts
+        } catch {
+            await TestHosts(hosts: made, gateway: "\(subnet).1", directory: directory, bridge: bridge, sshdPIDs: pids).stop()
+            throw error
+        }
+    }
+
+    /// Runs `body` with `count` hosts, stopping them however it ends.
+    public static func with<T>(count: Int, authorizedKeys: [String], _ body: (TestHosts) async throws -> T) async throws -> T {
+        let hosts = try await start(count: count, authorizedKeys: authorizedKeys)
+        do {
+            let value = try await body(hosts)
+            await hosts.stop()
+            return value
+        } catch {
+            await hosts.stop()
+            throw error
+        }
+    }
+
+    /// Runs a shell command inside a host's namespace (as root, like a login would).
+    public func run(in host: Host, _ command: String) async throws -> ChildProcess {
+        try await ChildProcess.run("/usr/sbin/ip", ["netns", "exec", host.namespace, "/bin/sh", "-c", command])
+    }
+
+    /// The processes still running inside a host's namespace, sshd included.
+    public func processes(in host: Host) async throws -> [Int32] {
+        try await ChildProcess.run("/usr/sbin/ip", ["netns", "pids", host.namespace]).standardOutput
+            .split(separator: "\n").compactMap { Int32($0) }
+    }
+
+    public func stop() async {
+        for host in hosts {
+            let pids = (try? await processes(in: host)) ?? []
+            for pid in pids { kill(pid, SIGKILL) }
+        }
+        for pid in sshdPIDs { _ = try? await offPool { killAndReap(pid) } }
+        for host in hosts { try? await Self.ip("netns", "del", host.namespace) }
+        try? await Self.ip("link", "del", bridge)
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    private func waitForSSH(_ host: Host) async throws {
+        for _ in 0..<200 {
+            if try await offPool({ canConnect(host: host.address, port: 22) }) { return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let log = (try? String(contentsOf: directory.appendingPathComponent("sshd_\(hosts.firstIndex { $0.namespace == host.namespace } ?? 0).log"), encoding: .utf8)) ?? ""
+        throw Failure(description: "sshd on \(host.address) did not listen: \(log)")
+    }
+
+    @discardableResult
+    private static func ip(_ arguments: String...) async throws -> ChildProcess {
+        let result = try await ChildProcess.run("/usr/sbin/ip", arguments)
+        guard result.status == 0 else { throw Failure(description: "ip \(arguments.joined(separator: " ")) failed: \(result.standardError)") }
+        return result
+    }
+
+    @discardableResult
+    private static func sh(_ command: String) async throws -> ChildProcess {
+        let result = try await ChildProcess.run("/bin/sh", ["-c", command])
+        guard result.status == 0 else { throw Failure(description: "\(command) failed: \(result.standardError)") }
+        return result
+    }
+}
