@@ -132,7 +132,7 @@ let package = Package(
         .testTarget(
             name: "NumbatServerTests",
             dependencies: [
-                "NumbatServer", "NumbatStore", "NumbatServices", "NumbatCore", "NumbatTestSupport", "ErlangDist",
+                "NumbatServer", "NumbatStore", "NumbatServices", "NumbatCore", "NumbatTestSupport", "ErlangDist", "NumbatProviders",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "HummingbirdWSTesting", package: "hummingbird-websocket"),

@@ -8,7 +8,7 @@ struct EventMessage: Encodable {
     let event: NumbatEvent
 
     enum Keys: String, CodingKey {
-        case type, topic, time, node, from, id, name, family, agent, reason, fallback, notification, alarm
+        case type, topic, time, node, from, id, name, family, agent, reason, fallback, notification, alarm, deployment
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -47,6 +47,9 @@ struct EventMessage: Encodable {
             // `alarm_raised`, `alarm_repeated`, `alarm_escalated`, `alarm_acknowledged`, ...
             try container.encode("alarm_" + change.kind.rawValue, forKey: .type)
             try container.encode(change.alarm, forKey: .alarm)
+        case .deployment(let progress):
+            try container.encode("deployment_" + progress.step, forKey: .type)
+            try container.encode(progress, forKey: .deployment)
         }
     }
 

@@ -22,6 +22,7 @@ public final class NumbatServer: Sendable {
     public let notifications: NotificationsService
     public let alarms: AlarmsService
     public let commands: CommandsService
+    public let orchestration: OrchestrationService
     let logger: Logger
 
     public init(configuration: ServerConfiguration, logger: Logger? = nil) throws {
@@ -51,7 +52,8 @@ public final class NumbatServer: Sendable {
         notifications = NotificationsService(context: context, notifications: store, settingStore: store)
         alarms = AlarmsService(context: context, alarms: store, settingStore: store)
         commands = CommandsService(context: context, audit: store)
-        services = [NodeManagerService(context: context), TopologyService(context: context), metrics, notifications, alarms, commands]
+        orchestration = OrchestrationService(context: context, store: store, dataDirectory: URL(fileURLWithPath: configuration.dataDirectory))
+        services = [NodeManagerService(context: context), TopologyService(context: context), metrics, notifications, alarms, commands, orchestration]
     }
 
     /// The router with every route: services', tokens, events, health and the OpenAPI document.

@@ -127,6 +127,18 @@ enum Migrations {
             }
             try db.create(index: "audit_by_node", on: "audit", columns: ["node_id", "id"])
         }
+        migrator.registerMigration("v6: orchestration records") { db in
+            try db.create(table: "orch_record") { table in
+                table.column("kind", .text).notNull()
+                table.column("id", .blob).notNull()
+                table.column("parent", .blob)
+                table.column("body", .blob).notNull()
+                table.column("secret_sealed", .blob)
+                table.column("created_at", .double).notNull()
+                table.primaryKey(["kind", "id"])
+            }
+            try db.create(index: "orch_record_by_parent", on: "orch_record", columns: ["kind", "parent"])
+        }
         return migrator
     }
 }

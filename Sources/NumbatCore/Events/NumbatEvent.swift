@@ -16,6 +16,8 @@ public struct NumbatEvent: Codable, Sendable, Equatable {
         case notification(NodeNotification)
         /// An alarm was raised, raised again, acknowledged, commented on or cleared.
         case alarm(AlarmChange)
+        /// A deployed node moved on a step (or a node action did).
+        case deployment(DeploymentProgress)
     }
 
     public var kind: Kind
@@ -34,6 +36,7 @@ public struct NumbatEvent: Codable, Sendable, Equatable {
         case .agentUnavailable: "agent"
         case .notification: "notification"
         case .alarm: "alarm"
+        case .deployment: "deployment"
         }
     }
 
@@ -44,6 +47,7 @@ public struct NumbatEvent: Codable, Sendable, Equatable {
         case .nodeRemoved(let id, _): id
         case .notification(let notification): notification.nodeID
         case .alarm(let change): change.alarm.nodeID
+        case .deployment(let progress): progress.nodeID
         case .familyCreated, .familyRemoved: nil
         }
     }

@@ -83,3 +83,17 @@ public protocol AuditStore: Sendable {
     /// Newest first; `before` is the cursor.
     func auditEntries(node: UUID?, before: Int64?, limit: Int) async throws -> [AuditEntry]
 }
+
+/// Orchestration's records (providers, releases, family plans, domains, deployments) as JSON
+/// documents keyed by kind and id, each with an optional parent and a sealed secret kept apart
+/// from the document, so a record can be shown without ever touching its secret.
+public protocol OrchestrationStore: Sendable {
+    /// Inserts or replaces the document; the secret is kept.
+    func putRecord(kind: String, id: UUID, parent: UUID?, body: Data) async throws
+    func record(kind: String, id: UUID) async throws -> Data?
+    /// The documents of `kind`, oldest first; only those under `parent` when given.
+    func records(kind: String, parent: UUID?) async throws -> [Data]
+    func setRecordSecret(kind: String, id: UUID, secret: String) async throws
+    func recordSecret(kind: String, id: UUID) async throws -> String?
+    func deleteRecord(kind: String, id: UUID) async throws -> Bool
+}

@@ -172,10 +172,12 @@ public final class SSHConnection: Sendable {
     }
 
     /// Writes `data` to `path` on the host, atomically: into a temporary file renamed at the end,
-    /// so an interrupted upload never leaves a half file under the real name.
-    public func upload(_ data: ByteBuffer, to path: String, mode: String = "0644", timeout: Duration = .seconds(600)) async throws {
+    /// so an interrupted upload never leaves a half file under the real name. Uploads of one
+    /// path running at once need distinct `temporarySuffix`es.
+    public func upload(_ data: ByteBuffer, to path: String, mode: String = "0644", temporarySuffix: String = "numbat-part",
+                       timeout: Duration = .seconds(600)) async throws {
         let quoted = ShellQuote.quote(path)
-        let temporary = ShellQuote.quote(path + ".numbat-part")
+        let temporary = ShellQuote.quote(path + "." + temporarySuffix)
         try await check("umask 077 && cat > \(temporary) && chmod \(mode) \(temporary) && mv -f \(temporary) \(quoted)",
                         input: data, timeout: timeout, doing: "uploading \(path)")
     }

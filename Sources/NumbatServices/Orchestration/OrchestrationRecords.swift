@@ -1,0 +1,209 @@
+import Foundation
+import NumbatCore
+import Hummingbird
+import NumbatProviders
+
+/// A record orchestration keeps in the `OrchestrationStore`: its kind names the collection.
+protocol OrchestrationRecord: Codable, Sendable {
+    static var kind: String { get }
+    var id: UUID { get }
+    /// The record it belongs to (a domain's family), for listing by parent.
+    var parent: UUID? { get }
+}
+
+/// A provider (seed listing 5). Secrets (`secret_access_key`, `password`, `private_key`,
+/// `key`) live in the sealed secret, never here.
+struct ProviderRecord: OrchestrationRecord, Equatable {
+    static let kind = "provider"
+    var id: UUID
+    var name: String
+    var kind: ProviderKind
+    var createdAt: Date
+    /// Physical: the hosts, and where releases go on them (relative to the SSH user's home).
+    var hosts: [PhysicalProvider.Host]?
+    var directory: String?
+    /// Physical: the public half of the key Numbat logs in with, for the hosts' authorized_keys.
+    var publicKey: String?
+    /// EC2 and OpenStack: the region; EC2: a non-AWS endpoint (moto_server, a private cloud).
+    var region: String?
+    var endpoint: String?
+    var accessKeyID: String?
+    /// OpenStack: Keystone v3.
+    var authURL: String?
+    var username: String?
+    var projectName: String?
+    var domainName: String?
+    var network: String?
+    var floatingIPPool: String?
+    /// Libcloud: the driver (`dummy`, `openstack`, `gce`, ...) and its constructor arguments.
+    var driver: String?
+    var driverArguments: [String]?
+    var driverOptions: [String: String]?
+    var parent: UUID? { nil }
+
+    enum CodingKeys: String, CodingKey {
+        case id, name, kind, hosts, directory, region, endpoint, username, network, driver
+        case createdAt = "created_at"
+        case publicKey = "public_key"
+        case accessKeyID = "access_key_id"
+        case authURL = "auth_url"
+        case projectName = "project_name"
+        case domainName = "domain_name"
+        case floatingIPPool = "floating_ip_pool"
+        case driverArguments = "driver_args"
+        case driverOptions = "driver_opts"
+    }
+}
+
+/// An uploaded release (seed listing 8). The archive is a file in the data directory; the
+/// cookie is the sealed secret.
+struct ReleaseRecord: OrchestrationRecord, Equatable {
+    static let kind = "release"
+    var id: UUID
+    var name: String
+    var description: String
+    var startCommand: String
+    var stopCommand: String
+    /// Paths in the archive whose `{{ node_name }}` (and `{{ cookie }}`) are replaced per node.
+    var nodeNameTemplates: [String]
+    /// Environment for the start and stop commands, with the same placeholders: how releases
+    /// that take their name from the environment are deployed (`RELEASE_NODE`, `RELX_REPLACE_OS_VARS`).
+    var environment: [String: String]
+    var templates: [String: String]
+    var releaseName: String
+    var version: String
+    var includesERTS: Bool
+    var size: Int
+    var sha256: String
+    var state: String
+    var createdAt: Date
+    var parent: UUID? { nil }
+
+    enum CodingKeys: String, CodingKey {
+        case id, name, description, environment, templates, version, size, sha256, state
+        case startCommand = "start_cmd"
+        case stopCommand = "stop_cmd"
+        case nodeNameTemplates = "node_name_templates"
+        case releaseName = "release_name"
+        case includesERTS = "includes_erts"
+        case createdAt = "created_at"
+    }
+}
+
+/// What a deployment family adds to its topology record: its release, firewall rules and the
+/// key pair it uploads to clouds. The private key is the sealed secret.
+struct FamilyPlan: OrchestrationRecord, Equatable {
+    static let kind = "family_plan"
+    var id: UUID
+    var releaseID: UUID?
+    var firewall: [FirewallRule]
+    var publicKey: String
+    var parent: UUID? { nil }
+
+    enum CodingKeys: String, CodingKey {
+        case id, firewall
+        case releaseID = "release"
+        case publicKey = "public_key"
+    }
+}
+
+/// A deployment domain (seed 4.1.3): the part of a family on one provider, with its image,
+/// size and SSH user, and what Numbat made on the provider for it.
+struct DomainRecord: OrchestrationRecord, Equatable, ResponseEncodable {
+    static let kind = "domain"
+    var id: UUID
+    var familyID: UUID
+    var providerID: UUID
+    var sshUser: String
+    var vdisk: String
+    var hwProfile: String
+    var keyName: String?
+    var securityGroupID: String?
+    var createdAt: Date
+    var parent: UUID? { familyID }
+
+    enum CodingKeys: String, CodingKey {
+        case id, vdisk
+        case familyID = "family"
+        case providerID = "provider"
+        case sshUser = "ssh_user"
+        case hwProfile = "hw_profile"
+        case keyName = "key_name"
+        case securityGroupID = "security_group"
+        case createdAt = "created_at"
+    }
+}
+
+/// Where a deployed node lives and how far its deployment got.
+struct DeploymentRecord: OrchestrationRecord, Equatable {
+    static let kind = "deployment"
+    var id: UUID
+    var familyID: UUID
+    var domainID: UUID
+    var providerID: UUID
+    var releaseID: UUID
+    var instanceID: String?
+    var address: String?
+    var sshPort: Int
+    /// The node's directory on its host.
+    var directory: String?
+    var hostKey: String?
+    var step: String
+    var message: String?
+    var createdAt: Date
+    var parent: UUID? { familyID }
+
+    enum CodingKeys: String, CodingKey {
+        case id, address, directory, step, message
+        case familyID = "family"
+        case domainID = "domain"
+        case providerID = "provider"
+        case releaseID = "release"
+        case instanceID = "instance"
+        case sshPort = "ssh_port"
+        case hostKey = "host_key"
+        case createdAt = "created_at"
+    }
+}
+
+/// Typed access to the store's documents.
+struct OrchestrationRecords: Sendable {
+    let store: any OrchestrationStore
+    private static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        return encoder
+    }()
+    private static let decoder: JSONDecoder = {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return decoder
+    }()
+
+    func save<R: OrchestrationRecord>(_ record: R) async throws {
+        try await store.putRecord(kind: R.kind, id: record.id, parent: record.parent, body: Self.encoder.encode(record))
+    }
+
+    func load<R: OrchestrationRecord>(_ type: R.Type, id: UUID) async throws -> R? {
+        try await store.record(kind: R.kind, id: id).map { try Self.decoder.decode(R.self, from: $0) }
+    }
+
+    func all<R: OrchestrationRecord>(_ type: R.Type, parent: UUID? = nil) async throws -> [R] {
+        try await store.records(kind: R.kind, parent: parent).map { try Self.decoder.decode(R.self, from: $0) }
+    }
+
+    func delete<R: OrchestrationRecord>(_ type: R.Type, id: UUID) async throws {
+        _ = try await store.deleteRecord(kind: R.kind, id: id)
+    }
+
+    /// The record's secrets, a JSON object of strings.
+    func secrets<R: OrchestrationRecord>(of type: R.Type, id: UUID) async throws -> [String: String] {
+        guard let text = try await store.recordSecret(kind: R.kind, id: id) else { return [:] }
+        return (try? JSONDecoder().decode([String: String].self, from: Data(text.utf8))) ?? [:]
+    }
+
+    func setSecrets<R: OrchestrationRecord>(of type: R.Type, id: UUID, _ secrets: [String: String]) async throws {
+        let text = String(decoding: try JSONEncoder().encode(secrets), as: UTF8.self)
+        try await store.setRecordSecret(kind: R.kind, id: id, secret: text)
+    }
+}

@@ -1,0 +1,121 @@
+import Foundation
+import NumbatCore
+import NumbatProviders
+
+/// Deploying nodes into a family, and the node actions start, stop, restart and delete.
+extension OrchestrationService {
+    /// Creates `amount` UNINIT nodes in the family's domain on `providerID` and deploys them in
+    /// the background (bounded by `Settings.concurrency`); returns their ids at once.
+    func deploy(familyID: UUID, providerID: UUID, amount: Int, autostart: Bool) async throws -> [UUID] {
+        let family = try await deploymentFamily(familyID)
+        guard (1...1000).contains(amount) else { throw NumbatError.badRequest("invalid_amount", "amount must be 1 to 1000") }
+        guard let plan = try await records.load(FamilyPlan.self, id: familyID), let releaseID = plan.releaseID,
+              let release = try await records.load(ReleaseRecord.self, id: releaseID) else {
+            throw NumbatError.conflict("family_has_no_release", "\(family.name) has no release; set one with POST /api/orch/node_families/{id}/release")
+        }
+        guard let domain = try await records.all(DomainRecord.self, parent: familyID).first(where: { $0.providerID == providerID }),
+              let provider = try await records.load(ProviderRecord.self, id: providerID) else {
+            throw NumbatError.badRequest("no_domain_for_provider", "\(family.name) has no domain on provider \(providerID.uuidString.lowercased()); add one with POST /api/orch/node_families/{id}/domains")
+        }
+        if provider.kind == .openstack || provider.kind == .libcloud { _ = try await self.provider(provider) }
+        let cookie = try await records.secrets(of: ReleaseRecord.self, id: release.id)["cookie"] ?? ""
+        var ids: [UUID] = []
+        for _ in 0..<amount {
+            let id = UUID()
+            let node = ManagedNode(id: id, name: "\(id.uuidString.lowercased())@pending", state: .uninit, familyID: familyID, host: "")
+            try await store.insertNode(node, cookie: cookie)
+            context.bus.publish(.nodeAdded(node))
+            ids.append(id)
+            let deployment = NodeDeployment(service: self, nodeID: id, family: family, domain: domain, provider: provider, release: release)
+            track(id) { [limit] in
+                await limit.run { await deployment.run(autostart: autostart) }
+            }
+        }
+        logger.info("deploying", metadata: ["family": "\(family.name)", "provider": "\(provider.name)", "amount": "\(amount)"])
+        return ids
+    }
+
+    /// A deployed node's deployment, with everything an action needs.
+    func deployed(_ nodeID: UUID) async throws -> NodeDeployment {
+        guard let record = try await records.load(DeploymentRecord.self, id: nodeID) else {
+            throw NumbatError.notFound("deployment_not_found", "node \(nodeID.uuidString.lowercased()) was not deployed by Numbat")
+        }
+        guard let family = try await store.family(id: record.familyID),
+              let domain = try await records.load(DomainRecord.self, id: record.domainID),
+              let provider = try await records.load(ProviderRecord.self, id: record.providerID),
+              let release = try await records.load(ReleaseRecord.self, id: record.releaseID) else {
+            throw NumbatError(.internalError, "deployment_damaged", "the records of node \(nodeID.uuidString.lowercased()) are incomplete")
+        }
+        return NodeDeployment(service: self, nodeID: nodeID, family: family, domain: domain, provider: provider, release: release)
+    }
+
+    /// Runs the stop command; the node manager lets go of the node, which stays STOPPED.
+    func stopNode(_ nodeID: UUID) async throws {
+        let deployment = try await deployed(nodeID)
+        guard var record = try await records.load(DeploymentRecord.self, id: nodeID), record.address != nil else {
+            throw NumbatError.conflict("node_not_deployed", "the node has no host yet")
+        }
+        await deployment.progress(&record, "stopping", try await store.node(id: nodeID)?.state ?? .down)
+        let ssh = try await deployment.connect(&record)
+        defer { Task { await ssh.close() } }
+        await context.nodes.unmanage(nodeID)
+        try await ssh.check("cd \(ShellQuote.quote(deployment.directory)) && \(try await deployment.environment(name: fullName(nodeID))) \(deployment.release.stopCommand)",
+                            doing: "the stop command (\(deployment.release.stopCommand))")
+        await deployment.progress(&record, "stopped", .stopped)
+    }
+
+    /// Runs the start command and joins the node to its family again.
+    func startNode(_ nodeID: UUID) async throws {
+        let deployment = try await deployed(nodeID)
+        guard var record = try await records.load(DeploymentRecord.self, id: nodeID), record.address != nil else {
+            throw NumbatError.conflict("node_not_deployed", "the node has no host yet")
+        }
+        guard let node = try await store.node(id: nodeID), node.state == .stopped || node.state == .down || node.state == .error else {
+            throw NumbatError.conflict("node_running", "the node is UP; stop it first, or restart it")
+        }
+        let ssh = try await deployment.connect(&record)
+        defer { Task { await ssh.close() } }
+        await deployment.progress(&record, "starting", .stopped)
+        do {
+            try await deployment.startAndJoin(ssh, deployment: &record)
+        } catch {
+            await context.nodes.unmanage(nodeID)
+            await deployment.progress(&record, "failed", .error, message: "\(record.step): \(NodeDeployment.describe(error))")
+            throw error
+        }
+    }
+
+    /// Stops the node (if it runs), removes it from its host, destroys its instance and forgets it.
+    func deleteNode(_ nodeID: UUID) async throws {
+        let running = self.running.withLockedValue { $0[nodeID] }
+        running?.cancel()
+        await running?.value
+        let deployment = try await deployed(nodeID)
+        guard var record = try await records.load(DeploymentRecord.self, id: nodeID) else { return }
+        await context.nodes.unmanage(nodeID)
+        await deployment.progress(&record, "deleting", try await store.node(id: nodeID)?.state ?? .stopped)
+        if record.address != nil, record.instanceID != nil || deployment.provider.kind == .physical {
+            if let ssh = try? await deployment.connect(&record) {
+                _ = try? await ssh.run("cd \(ShellQuote.quote(deployment.directory)) && \(try await deployment.environment(name: fullName(nodeID))) \(deployment.release.stopCommand)", timeout: .seconds(60))
+                await ssh.close()
+            }
+            await deployment.removeDirectory(record)
+        }
+        if let instance = record.instanceID, deployment.provider.kind != .physical {
+            try await provider(deployment.provider).destroyInstance(id: instance)
+        }
+        try await records.delete(DeploymentRecord.self, id: nodeID)
+        let name = try await store.node(id: nodeID)?.name ?? nodeName(nodeID)
+        _ = try await store.deleteNode(id: nodeID)
+        publish(DeploymentProgress(nodeID: nodeID, familyID: record.familyID, step: "deleted", state: .stopped))
+        context.bus.publish(.nodeRemoved(id: nodeID, name: name))
+    }
+
+    private func nodeName(_ nodeID: UUID) -> String {
+        nodeID.uuidString.lowercased()
+    }
+
+    private func fullName(_ nodeID: UUID) async throws -> String {
+        try await store.node(id: nodeID)?.name ?? nodeName(nodeID)
+    }
+}
