@@ -124,4 +124,127 @@ struct OrchestrationTests {
             }
         }
     }
+
+    static func upload(_ fields: [String: Any], archive: Data, server: TestServer, client: any TestClientProtocol) async throws -> JSONResponse {
+        var body = fields
+        body["release"] = archive.base64EncodedString()
+        return try await client.call(.post, "/api/orch/releases", body: json(body), token: server.adminToken)
+    }
+
+    static func gzipTar(files: [String: String]) async throws -> Data {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("numbat-tar-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        for (path, text) in files {
+            let file = directory.appendingPathComponent("content/" + path)
+            try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try text.write(to: file, atomically: true, encoding: .utf8)
+        }
+        _ = try await ChildProcess.run("/bin/tar", ["czf", directory.appendingPathComponent("a.tar.gz").path, "-C", directory.appendingPathComponent("content").path, "."])
+        return try Data(contentsOf: directory.appendingPathComponent("a.tar.gz"))
+    }
+
+    @Test("bad input: archives that are not releases, a missing template, an unknown provider, a refused key, a failing start command")
+    func badInput() async throws {
+        let key = SSHKeyPair.generate()
+        let stranger = SSHKeyPair.generate()
+        try await TestHosts.with(count: 1, authorizedKeys: [key.authorizedKey]) { hosts in
+            try await TestServer.with(.live) { server, client in
+                let demo = try await DemoRelease.archive()
+                let fields: [String: Any] = ["name": "x", "start_cmd": "bin/numbat_demo daemon", "stop_cmd": "bin/numbat_demo stop", "cookie": Self.cookie]
+                let notRelease = try await Self.gzipTar(files: ["README": "hello"])
+                let cases: [(Data, [String: Any], String)] = [
+                    (Data("hello".utf8), fields, "not gzip-compressed"),
+                    (notRelease, fields, "not an Erlang release"),
+                    (demo.prefix(demo.count / 2), fields, "truncated"),
+                    (demo, fields.merging(["node_name_templates": ["etc/vm.args"]]) { $1 }, "the template etc/vm.args is not in the archive; files named vm.args in it: releases/0.1.0/vm.args"),
+                    (demo, fields.merging(["node_name_templates": ["/etc/passwd"]]) { $1 }, "not inside the archive"),
+                ]
+                for (archive, body, words) in cases {
+                    let refused = try await Self.upload(body, archive: archive, server: server, client: client)
+                    let message = (refused["error"] as? [String: Any])?["message"] as? String ?? ""
+                    #expect(refused.status == .unprocessableContent && message.contains(words), "\(words): \(refused.text)")
+                }
+                let releases = server.directory.appendingPathComponent("releases")
+                #expect(try FileManager.default.contentsOfDirectory(atPath: releases.path).isEmpty, "refused uploads leave no file")
+                #expect((try await client.call(.get, "/api/orch/releases", token: server.adminToken)["items"] as? [Any])?.isEmpty == true)
+                #expect(try await client.call(.post, "/api/orch/releases", body: json(fields), token: server.adminToken).status == .badRequest)
+
+                // The raw upload streams the archive; its fields come in the query.
+                let query = "name=raw&start_cmd=bin/false-start&stop_cmd=bin/numbat_demo%20stop&cookie=\(Self.cookie)&node_name_templates=releases/0.1.0/vm.args"
+                let raw = try await client.execute(uri: "/api/orch/releases?\(query)", method: .post,
+                                                   headers: [.contentType: "application/gzip", .authorization: "Bearer \(server.adminToken)"],
+                                                   body: ByteBuffer(bytes: demo)) { response in JSONResponse(status: response.status, text: String(buffer: response.body)) }
+                #expect(raw.status == .created && raw["sha256"] as? String != nil && raw["version"] as? String == "0.1.0", "\(raw.text)")
+                let failingRelease = try #require(raw["uuid"] as? String)
+
+                let unknown = try await client.call(.post, "/api/orch/providers", body: json(["type": "virtual", "vprovider": "nimbus", "name": "n"]), token: server.adminToken)
+                #expect(unknown.status == .badRequest && unknown["error"].flatMap { ($0 as? [String: Any])?["code"] as? String } == "unknown_provider_type", "\(unknown.text)")
+
+                let root = hosts.directory.appendingPathComponent("bad").path
+                let refusedProvider = try await Self.physicalProvider("Refusing", addresses: [hosts.hosts[0].address], key: stranger, directory: root, server: server, client: client)
+                let goodProvider = try await Self.physicalProvider("Good", addresses: [hosts.hosts[0].address], key: key, directory: root, server: server, client: client)
+                let family = try await Self.family("Bad input", release: failingRelease, server: server, client: client)
+                for provider in [refusedProvider, goodProvider] {
+                    _ = try await client.call(.post, "/api/orch/node_families/\(family)/domains", body: json(["provider": provider, "ssh_user": "root"]), token: server.adminToken)
+                }
+                for (provider, words) in [(refusedProvider, "refused Numbat's key"), (goodProvider, "the start command (bin/false-start) on root@\(hosts.hosts[0].address) failed")] {
+                    let deployed = try await client.call(.post, "/api/orch/node_families/\(family)/nodes", body: json(["amount": 1, "provider": provider]), token: server.adminToken)
+                    let id = try #require((deployed["nodes"] as? [String])?.first, "\(deployed.text)")
+                    var node: JSONResponse?
+                    let failed = try await eventually(within: .seconds(60)) {
+                        node = try await client.call(.get, "/api/orch/nodes/\(id)", token: server.adminToken)
+                        return node?["status"] as? String == "ERROR"
+                    }
+                    #expect(failed && (node?["last_error"] as? String ?? "").contains(words), "\(node?.text ?? "")")
+                    #expect(try await client.call(.delete, "/api/orch/nodes/\(id)", token: server.adminToken).status == .noContent)
+                }
+                #expect(!FileManager.default.fileExists(atPath: root), "a failed deployment leaves nothing on the host")
+                #expect(try await client.call(.post, "/api/orch/node_families/\(family)/nodes", body: json(["amount": 1, "provider": UUID().uuidString]), token: server.adminToken).status == .badRequest)
+                #expect(try await client.call(.post, "/api/orch/node_families/\(family)/nodes", body: json(["amount": 0, "provider": goodProvider]), token: server.adminToken).status == .badRequest)
+            }
+        }
+    }
+
+    @Test("EC2 (moto_server): a domain imports the family's key and makes its security group; a node whose host cannot be reached ends in ERROR with its instance terminated; deleting the family removes the key and group",
+          .enabled(if: MotoServer.isInstalled, "needs PyPI's moto[server]"))
+    func ec2Domain() async throws {
+        try await MotoServer.with { moto in
+            try await TestServer.with(.live) { server, client in
+                let release = try await Self.uploadDemo(server: server, client: client)
+                let made = try await client.call(.post, "/api/orch/providers", body: json([
+                    "type": "virtual", "vprovider": "ec2", "name": "EC2", "region": "us-east-1", "endpoint": moto.endpoint.absoluteString,
+                    "access_key_id": "AKIDNUMBAT", "secret_access_key": "ec2-secret-never-shown",
+                ]), token: server.adminToken)
+                #expect(made.status == .created && !made.text.contains("ec2-secret-never-shown") && made["secret_access_key"] as? String == "********", "\(made.text)")
+                let provider = try #require(made["uuid"] as? String)
+                let images = try await client.call(.get, "/api/orch/providers/\(provider)/images", token: server.adminToken)["items"] as? [[String: Any]] ?? []
+                let image = try #require(images.first?["id"] as? String)
+                let family = try await Self.family("On EC2", release: release, server: server, client: client)
+                let domain = try await client.call(.post, "/api/orch/node_families/\(family)/domains",
+                                                   body: json(["provider": provider, "ssh_user": "ubuntu", "vdisk": image, "hw_profile": "t2.micro"]), token: server.adminToken)
+                #expect(domain.status == .created, "\(domain.text)")
+                let ec2 = EC2Provider(configuration: .init(endpoint: moto.endpoint, region: "us-east-1",
+                                                           credentials: .init(accessKeyID: "AKIDNUMBAT", secretAccessKey: "x")))
+                let keyName = try #require(domain["key_name"] as? String)
+                let group = try #require(domain["security_group"] as? String)
+                #expect(try await ec2.keyPairNames().contains(keyName))
+                #expect(Set(try await ec2.securityGroupRules(id: group) ?? []) == [FirewallRule(ipProtocol: "tcp", portFrom: 4369, portTo: 4369), FirewallRule(ipProtocol: "tcp", portFrom: 9100, portTo: 9199)])
+
+                let deployed = try await client.call(.post, "/api/orch/node_families/\(family)/nodes", body: json(["amount": 1, "provider": provider]), token: server.adminToken)
+                let id = try #require((deployed["nodes"] as? [String])?.first, "\(deployed.text)")
+                var node: JSONResponse?
+                let failed = try await eventually(within: .seconds(90)) {
+                    node = try await client.call(.get, "/api/orch/nodes/\(id)", token: server.adminToken)
+                    return node?["status"] as? String == "ERROR"
+                }
+                #expect(failed && (node?["last_error"] as? String ?? "").hasPrefix("connecting: "), "\(node?.text ?? "")")
+                let instances = try await ec2.instances(namePrefix: "numbat-\(id.lowercased())")
+                #expect(instances.count == 1 && instances.allSatisfy { $0.state == "terminated" }, "no instance is left running: \(instances)")
+                #expect(try await client.call(.delete, "/api/orch/nodes/\(id)", token: server.adminToken).status == .noContent)
+                #expect(try await client.call(.delete, "/api/orch/node_families/\(family)", token: server.adminToken).status == .noContent)
+                #expect(try await !ec2.keyPairNames().contains(keyName))
+                #expect(try await ec2.securityGroupRules(id: group) == nil)
+            }
+        }
+    }
 }

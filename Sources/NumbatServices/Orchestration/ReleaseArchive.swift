@@ -107,7 +107,9 @@ struct ReleaseArchive {
         for path in templates {
             let normalized = try TarStream.normalize(path)
             guard let entry = entries.first(where: { $0.name == normalized && $0.kind == .file }) else {
-                throw Failure(description: "the template \(path) is not in the archive (its files include \(entries.filter { $0.kind == .file }.prefix(5).map(\.name).joined(separator: ", ")), ...)")
+                let base = normalized.split(separator: "/").last.map(String.init) ?? normalized
+                let alike = entries.filter { $0.kind == .file && $0.name.hasSuffix("/" + base) }.prefix(5).map(\.name)
+                throw Failure(description: "the template \(path) is not in the archive" + (alike.isEmpty ? "" : "; files named \(base) in it: \(alike.joined(separator: ", "))"))
             }
             guard let content = entry.content else {
                 throw Failure(description: "the template \(path) is larger than \(templateLimit / 1024) KiB")
