@@ -17,6 +17,9 @@ swift test --skip-build --filter NotificationsTests "$@"
 # with checks every 0.3 s: on their own too, so the 2 s UP bound of the topology tests is not
 # measured beside them.
 swift test --skip-build --filter "AlarmsTests|CommandsTests" "$@"
-swift test --skip-build --skip "$cpu_bound|NotificationsTests|AlarmsTests|CommandsTests" "$@"
+# Orchestration starts network namespaces with their own sshd and deploys real releases onto
+# them (dozens of BEAM processes at once): on its own, with the provider clients.
+swift test --skip-build --filter "OrchestrationTests|NumbatProvidersTests" "$@"
+swift test --skip-build --skip "$cpu_bound|NotificationsTests|AlarmsTests|CommandsTests|OrchestrationTests|NumbatProvidersTests" "$@"
 # A short libFuzzer run of the term decoder (the in-process mutation fuzz test runs above too).
 scripts/fuzz.sh 20
