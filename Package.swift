@@ -106,7 +106,7 @@ let package = Package(
         .executableTarget(
             name: "NumbatBench",
             dependencies: [
-                "ErlangDist", "NumbatCore", "NumbatServices", "NumbatStore",
+                "ErlangDist", "NumbatCore", "NumbatServices", "NumbatStore", "NumbatProviders",
                 "NumbatTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -19,7 +19,7 @@ swift test --skip-build --filter NotificationsTests "$@"
 swift test --skip-build --filter "AlarmsTests|CommandsTests" "$@"
 # Orchestration starts network namespaces with their own sshd and deploys real releases onto
 # them (dozens of BEAM processes at once): on its own, with the provider clients.
-swift test --skip-build --filter "OrchestrationTests|NumbatProvidersTests" "$@"
-swift test --skip-build --skip "$cpu_bound|NotificationsTests|AlarmsTests|CommandsTests|OrchestrationTests|NumbatProvidersTests" "$@"
+swift test --skip-build --filter "OrchestrationTests|NumbatProvidersTests|DeployCLITests" "$@"
+swift test --skip-build --skip "$cpu_bound|NotificationsTests|AlarmsTests|CommandsTests|OrchestrationTests|NumbatProvidersTests|DeployCLITests" "$@"
 # A short libFuzzer run of the term decoder (the in-process mutation fuzz test runs above too).
 scripts/fuzz.sh 20

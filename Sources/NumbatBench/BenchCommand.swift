@@ -38,6 +38,8 @@ enum Benchmark: String, CaseIterable, ExpressibleByArgument, Sendable {
     case notificationsStore = "notifications-store"
     /// logger:error on a node to `numbat logs --follow`, against a plain distribution message.
     case notificationLatency = "notification-latency"
+    /// Deployment onto namespace hosts (needs root, sshd, rebar3), against booting without Numbat.
+    case deploy
 }
 
 /// `numbat-bench`: starts its own OTP nodes and measures, side by side, Numbat's Swift
@@ -127,6 +129,15 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "metrics-cycle: real OTP nodes collected every second.")
     var cycleNodes: Int = 20
 
+    @Option(parsing: .upToNextOption, help: "deploy: node counts.")
+    var deploySizes: [Int] = [10, 50]
+
+    @Option(parsing: .upToNextOption, help: "deploy: concurrency limits (numbat serve --deploy-concurrency).")
+    var deployConcurrency: [Int] = [4, 16]
+
+    @Option(help: "deploy: namespace hosts the nodes are spread over.")
+    var deployHosts: Int = 5
+
     @Option(help: "Run both sides, or only the swift or erlang half (for profiling).")
     var sides: Sides = .both
 
@@ -175,6 +186,9 @@ struct BenchCommand: AsyncParsableCommand {
             }
             if only.contains(.notificationLatency) {
                 try await runNotificationLatency()
+            }
+            if only.contains(.deploy) {
+                try await runDeploy()
             }
         } catch {
             NodeReaper.shared.stopAll()
@@ -243,6 +257,20 @@ struct BenchCommand: AsyncParsableCommand {
                    String(format: "%.2f", percentile(reference, 0.99)), String(format: "%.2f", reference.max() ?? 0)])
         out(table.render())
         out("Numbat / reference at p50: \(formatRatio(percentile(numbat, 0.5) / percentile(reference, 0.5))).")
+        out("")
+    }
+
+    private func runDeploy() async throws {
+        let rows = try await DeployBench(sizes: deploySizes, concurrencies: deployConcurrency, hostCount: deployHosts).run()
+        out("## Deployment: request to all nodes UP and bootstrapped, on \(deployHosts) namespace hosts with their own sshd (demo release)")
+        out("")
+        var table = Table(["nodes", "concurrency", "numbat deploy (s)", "nodes/s", "delete all (s)", "reference boot (s)", "numbat / reference"], rightAligned: Set(0..<7))
+        for row in rows {
+            table.add(["\(row.nodes)", "\(row.concurrency)", String(format: "%.1f", row.numbatSeconds), String(format: "%.2f", Double(row.nodes) / row.numbatSeconds),
+                       String(format: "%.1f", row.deleteSeconds), String(format: "%.1f", row.referenceSeconds), formatRatio(row.numbatSeconds / row.referenceSeconds)])
+        }
+        out(table.render())
+        out("The reference boots the same release on the same hosts without Numbat (unpack, vm.args, start; C at a time, no SSH), until each answers a ping.")
         out("")
     }
 

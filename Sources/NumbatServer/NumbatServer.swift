@@ -52,7 +52,10 @@ public final class NumbatServer: Sendable {
         notifications = NotificationsService(context: context, notifications: store, settingStore: store)
         alarms = AlarmsService(context: context, alarms: store, settingStore: store)
         commands = CommandsService(context: context, audit: store)
-        orchestration = OrchestrationService(context: context, store: store, dataDirectory: URL(fileURLWithPath: configuration.dataDirectory))
+        var orchestrationSettings = OrchestrationService.Settings()
+        orchestrationSettings.concurrency = configuration.deployConcurrency
+        orchestration = OrchestrationService(context: context, store: store, dataDirectory: URL(fileURLWithPath: configuration.dataDirectory),
+                                             settings: orchestrationSettings)
         services = [NodeManagerService(context: context), TopologyService(context: context), metrics, notifications, alarms, commands, orchestration]
     }
 

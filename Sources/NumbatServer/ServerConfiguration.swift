@@ -21,6 +21,8 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var graphiteHost: String?
     public var graphitePort = 2003
     public var graphitePrefix = "numbat"
+    /// Nodes deployed at once, over all deployment requests.
+    public var deployConcurrency = 16
     public var graphiteIntervalSeconds: Double = 60
 
     public init() {}
@@ -39,18 +41,21 @@ public struct ServerConfiguration: Sendable, Equatable {
         public var graphiteHost: String?
         public var graphitePort: Int?
         public var graphitePrefix: String?
+        public var deployConcurrency: Int?
         public var graphiteIntervalSeconds: Double?
 
         public init(host: String? = nil, port: Int? = nil, dataDirectory: String? = nil, nodeName: String? = nil,
                     logLevel: String? = nil, reconnectInitialSeconds: Double? = nil, reconnectMaximumSeconds: Double? = nil,
                     metricsIntervalSeconds: Double? = nil, metricsRetention: String? = nil, graphiteHost: String? = nil,
-                    graphitePort: Int? = nil, graphitePrefix: String? = nil, graphiteIntervalSeconds: Double? = nil)
+                    graphitePort: Int? = nil, graphitePrefix: String? = nil, graphiteIntervalSeconds: Double? = nil,
+                    deployConcurrency: Int? = nil)
         {
             self.metricsIntervalSeconds = metricsIntervalSeconds
             self.metricsRetention = metricsRetention
             self.graphiteHost = graphiteHost
             self.graphitePort = graphitePort
             self.graphitePrefix = graphitePrefix
+            self.deployConcurrency = deployConcurrency
             self.graphiteIntervalSeconds = graphiteIntervalSeconds
             self.host = host
             self.port = port
@@ -73,6 +78,7 @@ public struct ServerConfiguration: Sendable, Equatable {
             case graphiteHost = "graphite_host"
             case graphitePort = "graphite_port"
             case graphitePrefix = "graphite_prefix"
+            case deployConcurrency = "deploy_concurrency"
             case graphiteIntervalSeconds = "graphite_interval_seconds"
         }
 
@@ -91,7 +97,8 @@ public struct ServerConfiguration: Sendable, Equatable {
                              metricsIntervalSeconds: try number(.metricsIntervalSeconds),
                              metricsRetention: value(.metricsRetention), graphiteHost: value(.graphiteHost),
                              graphitePort: try number(.graphitePort), graphitePrefix: value(.graphitePrefix),
-                             graphiteIntervalSeconds: try number(.graphiteIntervalSeconds))
+                             graphiteIntervalSeconds: try number(.graphiteIntervalSeconds),
+                             deployConcurrency: try number(.deployConcurrency))
         }
 
         /// A JSON file with the same keys, e.g. `{"port": 9090, "data_dir": "/var/lib/numbat"}`.
@@ -149,6 +156,10 @@ public struct ServerConfiguration: Sendable, Equatable {
         if let seconds = overrides.graphiteIntervalSeconds {
             guard (1...86400).contains(seconds) else { throw ConfigurationError("the Graphite interval must be between 1 and 86400 seconds") }
             graphiteIntervalSeconds = seconds
+        }
+        if let concurrency = overrides.deployConcurrency {
+            guard (1...1000).contains(concurrency) else { throw ConfigurationError("the deploy concurrency must be between 1 and 1000") }
+            deployConcurrency = concurrency
         }
         guard reconnectInitialSeconds > 0, reconnectMaximumSeconds >= reconnectInitialSeconds else {
             throw ConfigurationError("reconnect delays must be positive, the maximum at least the initial one")

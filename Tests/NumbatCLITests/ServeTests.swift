@@ -220,16 +220,16 @@ final class ServerProcess: @unchecked Sendable {
     func terminate() async throws -> Int32 {
         try await offPool { [process] in
             process.terminate()
-            let deadline = Date().addingTimeInterval(10)
-            while process.isRunning, Date() < deadline { usleep(20_000) }
-            if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
-            process.waitUntilExit()
-            return process.terminationStatus
+            if let status = waitForExit(process, timeout: 10) { return status }
+            Foundation.kill(process.processIdentifier, SIGKILL)
+            return waitForExit(process)
         }
     }
 
+    /// SIGKILL, unless the server was already reaped (by `terminate`).
     func kill() {
-        if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
+        let pid = process.processIdentifier
+        if waitpid(pid, nil, WNOHANG) == 0 { killAndReap(pid) }
     }
 }
 

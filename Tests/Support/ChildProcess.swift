@@ -42,21 +42,31 @@ public struct ChildProcess: Sendable {
 /// The child's exit status (128 + signal when killed). Polls `waitpid` rather than trusting
 /// Foundation's `waitUntilExit()`, which on Linux can miss a child's exit and wait for ever (seen
 /// with a zombie left beside a long-running sshd child).
-func waitForExit(_ process: Process) -> Int32 {
+public func waitForExit(_ process: Process) -> Int32 {
+    waitForExit(process, timeout: nil)!
+}
+
+/// `waitForExit`, giving up (nil) after `timeout` seconds.
+public func waitForExit(_ process: Process, timeout: Double?) -> Int32? {
     let pid = process.processIdentifier
+    let deadline = timeout.map { Date().addingTimeInterval($0) }
     var status: Int32 = 0
-    while true {
+    while deadline.map({ Date() < $0 }) ?? true {
         let reaped = waitpid(pid, &status, WNOHANG)
         if reaped == pid {
             return status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
         }
         if reaped == -1 && errno == ECHILD {
             // Foundation's own monitor reaped it first and records the status.
-            while process.isRunning { usleep(1000) }
+            while process.isRunning {
+                if let deadline, Date() >= deadline { return nil }
+                usleep(1000)
+            }
             return process.terminationStatus
         }
         usleep(1000)
     }
+    return nil
 }
 
 private final class LockedData: @unchecked Sendable {

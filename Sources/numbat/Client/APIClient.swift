@@ -34,6 +34,11 @@ struct APIClient {
 
     /// Sends a request and returns the body; non-2xx answers throw with the server's message.
     func send(_ method: String, _ path: String, body: [String: Any]? = nil) async throws -> Data {
+        try await send(method, path, data: try body.map { try JSONSerialization.data(withJSONObject: $0) }, contentType: "application/json")
+    }
+
+    /// Sends `data` as the body (JSON of any shape, or an archive), returning the answer's body.
+    func send(_ method: String, _ path: String, data body: Data?, contentType: String) async throws -> Data {
         guard let url = URL(string: base.trimmingCharacters(in: CharacterSet(charactersIn: "/")) + path) else {
             throw Failure(description: "invalid server URL \(base)")
         }
@@ -42,8 +47,8 @@ struct APIClient {
         request.setValue("application/json", forHTTPHeaderField: "Accept")
         if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
         if let body {
-            request.httpBody = try JSONSerialization.data(withJSONObject: body)
-            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+            request.httpBody = body
+            request.setValue(contentType, forHTTPHeaderField: "Content-Type")
         }
         let (data, response): (Data, URLResponse)
         do {
@@ -64,7 +69,14 @@ struct APIClient {
     }
 
     func json(_ method: String, _ path: String, body: [String: Any]? = nil) async throws -> [String: Any] {
-        let data = try await send(method, path, body: body)
+        try Self.object(try await send(method, path, body: body))
+    }
+
+    func json(_ method: String, _ path: String, data: Data, contentType: String) async throws -> [String: Any] {
+        try Self.object(try await send(method, path, data: data, contentType: contentType))
+    }
+
+    private static func object(_ data: Data) throws -> [String: Any] {
         if data.isEmpty { return [:] }
         guard let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
             throw Failure(description: "the server's answer is not a JSON object")

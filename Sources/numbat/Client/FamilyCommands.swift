@@ -4,7 +4,9 @@ import Foundation
 /// `numbat family list|show`: node families.
 struct FamilyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "family", abstract: "List and show node families.", subcommands: [List.self, Show.self])
+        commandName: "family", abstract: "List, show and manage node families.",
+        subcommands: [List.self, Show.self, FamilyCreateCommand.self, FamilyReleaseCommand.self, FamilyFirewallCommand.self,
+                      FamilyDomainCommand.self, FamilyDeleteCommand.self])
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List node families.")

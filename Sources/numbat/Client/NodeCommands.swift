@@ -5,7 +5,8 @@ import Foundation
 struct NodeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "node", abstract: "Add, list, show and remove managed nodes.",
-        subcommands: [Add.self, List.self, Show.self, Remove.self, NodeRPCCommand.self])
+        subcommands: [Add.self, List.self, Show.self, Remove.self, NodeRPCCommand.self,
+                      NodeStartCommand.self, NodeStopCommand.self, NodeRestartCommand.self, NodeDeleteCommand.self])
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Manage a running node (and, with --discover, the nodes it is connected to).")

@@ -66,12 +66,16 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Seconds between pushes to Graphite (default 60).")
     var graphiteInterval: Double?
 
+    @Option(help: "Nodes deployed at once, over all deployments (default 16).")
+    var deployConcurrency: Int?
+
     func run() async throws {
         let flags = ServerConfiguration.Overrides(
             host: host, port: port, dataDirectory: dataDir, nodeName: nodeName, logLevel: logLevel,
             reconnectInitialSeconds: reconnectInitial, reconnectMaximumSeconds: reconnectMax,
             metricsIntervalSeconds: metricsInterval, metricsRetention: metricsRetention, graphiteHost: graphiteHost,
-            graphitePort: graphitePort, graphitePrefix: graphitePrefix, graphiteIntervalSeconds: graphiteInterval)
+            graphitePort: graphitePort, graphitePrefix: graphitePrefix, graphiteIntervalSeconds: graphiteInterval,
+            deployConcurrency: deployConcurrency)
         let configuration: ServerConfiguration
         do {
             configuration = try ServerConfiguration.load(file: config, environment: ProcessInfo.processInfo.environment, flags: flags)

@@ -1,14 +1,13 @@
 import Foundation
-import NumbatTestSupport
 
 /// The getting-started release (examples/numbat_demo), built once per test run with Debian's
 /// rebar3 into a temporary copy, so the work tree gets no _build.
-enum DemoRelease {
+public enum DemoRelease {
     struct Failure: Error, CustomStringConvertible {
         let description: String
     }
 
-    static var isBuildable: Bool { FileManager.default.isExecutableFile(atPath: "/usr/bin/rebar3") }
+    public static var isBuildable: Bool { FileManager.default.isExecutableFile(atPath: "/usr/bin/rebar3") }
 
     private static let built = Task<URL, Error> {
         let copy = FileManager.default.temporaryDirectory.appendingPathComponent("numbat-demo-\(UUID().uuidString)")
@@ -22,7 +21,12 @@ enum DemoRelease {
     }
 
     /// The release archive (`numbat_demo-0.1.0.tar.gz`).
-    static func archive() async throws -> Data {
+    public static func archive() async throws -> Data {
         try Data(contentsOf: try await built.value)
+    }
+
+    /// Where the built archive is (in a temporary directory of its own).
+    public static func archiveFile() async throws -> URL {
+        try await built.value
     }
 }

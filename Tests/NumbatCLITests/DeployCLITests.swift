@@ -1,0 +1,72 @@
+import Foundation
+import NumbatTestSupport
+import Testing
+
+/// The orchestration commands against `numbat serve`, deploying the demo release onto namespace
+/// hosts: upload, provider, family, deploy with its progress, node stop/start/delete.
+@Suite("numbat provider, release, family and deploy", .enabled(if: TestHosts.isAvailable && DemoRelease.isBuildable, "needs root, iproute2, openssh-server and rebar3"))
+struct DeployCLITests {
+    @Test("a deployment from the command line: upload, provider, family, deploy 2 nodes, stop and start one, delete them and the family")
+    func deployFromTheCommandLine() async throws {
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("numbat-deploy-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: work) }
+        let key = work.appendingPathComponent("id_ed25519").path
+        #expect(try await ChildProcess.run("/usr/bin/ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", key]).status == 0)
+        let authorized = try String(contentsOfFile: key + ".pub", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let archive = try await DemoRelease.archiveFile()
+        try await TestHosts.with(count: 2, authorizedKeys: [authorized]) { hosts in
+            let server = try await ServerProcess.start(["serve", "--port", "0", "--data-dir", work.appendingPathComponent("data").path,
+                                                        "--node-name", "numbat\(UInt32.random(in: 0...UInt32.max))"])
+            defer { server.kill() }
+            let environment = ["NUMBAT_URL": server.url, "NUMBAT_RELEASE_COOKIE": "cli-demo-cookie"]
+            func numbat(_ arguments: String...) async throws -> ChildProcess {
+                try await ChildProcess.run(CLITests.numbat, arguments, environment: ProcessInfo.processInfo.environment.merging(environment) { $1 })
+            }
+            func id(_ output: String, after word: String) -> String {
+                output.components(separatedBy: " ").drop { $0 != word }.dropFirst().first ?? ""
+            }
+
+            let uploaded = try await numbat("release", "upload", archive.path, "--name", "demo", "--start-cmd", "bin/numbat_demo daemon",
+                                            "--stop-cmd", "bin/numbat_demo stop", "--template", "releases/0.1.0/vm.args")
+            #expect(uploaded.status == 0 && uploaded.standardOutput.contains("numbat_demo 0.1.0"), "\(uploaded.standardOutput) \(uploaded.standardError)")
+            let release = id(uploaded.standardOutput, after: "release")
+            #expect(try await numbat("release", "list").standardOutput.contains(release))
+
+            let provider = try await numbat("provider", "add", "physical", "lab", "--host", hosts.hosts[0].address, "--host", hosts.hosts[1].address,
+                                            "--directory", work.appendingPathComponent("hosts").path, "--private-key", key)
+            #expect(provider.status == 0, "\(provider.standardError)")
+            let providerID = id(provider.standardOutput, after: "provider")
+            #expect(try await numbat("provider", "list").standardOutput.contains(hosts.hosts[0].address))
+
+            let family = try await numbat("family", "create", "cli demo", "--bootstrap-cmd", "bin/bootstrap")
+            let familyID = id(family.standardOutput, after: "family")
+            #expect(try await numbat("family", "release", familyID, release).status == 0)
+            let firewall = try await numbat("family", "firewall", familyID, "tcp:4369:4369,tcp:9100:9199")
+            #expect(firewall.status == 0, "\(firewall.standardError)")
+            #expect(try await numbat("family", "firewall", familyID, "tcp:x").status != 0)
+            #expect(try await numbat("family", "domain", familyID, "--provider", providerID, "--ssh-user", "root").status == 0)
+
+            let deployed = try await numbat("deploy", familyID, "--provider", providerID, "--amount", "2", "--timeout", "120")
+            #expect(deployed.status == 0 && deployed.standardOutput.contains("2 of 2 deployed"), "\(deployed.standardOutput) \(deployed.standardError)")
+            #expect(deployed.standardOutput.contains("uploading UNINIT") && deployed.standardOutput.contains("done UP"), "the progress shows the steps")
+            let nodes = Set(deployed.standardOutput.split(separator: "\n").compactMap { line -> String? in
+                guard line.hasSuffix("done UP"), let name = line.split(separator: " ").first else { return nil }
+                return String(name.split(separator: "@").first ?? "")
+            })
+            #expect(nodes.count == 2, "\(deployed.standardOutput)")
+            let first = try #require(nodes.first)
+            let stopped = try await numbat("node", "stop", first)
+            #expect(stopped.status == 0 && stopped.standardOutput.hasSuffix("STOPPED\n"), "\(stopped.standardOutput) \(stopped.standardError)")
+            let started = try await numbat("node", "start", first)
+            #expect(started.status == 0 && started.standardOutput.hasSuffix("UP\n"), "\(started.standardOutput) \(started.standardError)")
+            for node in nodes {
+                #expect(try await numbat("node", "delete", node).status == 0)
+            }
+            let deleted = try await numbat("family", "delete", familyID)
+            #expect(deleted.status == 0, "\(deleted.standardError)")
+            #expect(!FileManager.default.fileExists(atPath: work.appendingPathComponent("hosts").path), "nothing is left on the hosts")
+            #expect(try await server.terminate() == 0)
+        }
+    }
+}
