@@ -226,10 +226,9 @@ final class ServerProcess: @unchecked Sendable {
         }
     }
 
-    /// SIGKILL, unless the server was already reaped (by `terminate`).
+    /// SIGKILL, unless the server has already exited (after `terminate`).
     func kill() {
-        let pid = process.processIdentifier
-        if waitpid(pid, nil, WNOHANG) == 0 { killAndReap(pid) }
+        if waitForExit(process, timeout: 0) == nil { Foundation.kill(process.processIdentifier, SIGKILL) }
     }
 }
 

@@ -39,9 +39,11 @@ public struct ChildProcess: Sendable {
     }
 }
 
-/// The child's exit status (128 + signal when killed). Polls `waitpid` rather than trusting
-/// Foundation's `waitUntilExit()`, which on Linux can miss a child's exit and wait for ever (seen
-/// with a zombie left beside a long-running sshd child).
+/// The child's exit status (128 + signal when killed). Foundation's `waitUntilExit()` on Linux
+/// can miss a child's exit and wait for ever (seen with a zombie beside long-running sshd
+/// children), so this watches for the exit itself with `waitid(WNOWAIT)`, which sees a zombie
+/// without reaping it: the reaping stays Foundation's, whose process monitor must not find its
+/// children taken from it.
 public func waitForExit(_ process: Process) -> Int32 {
     waitForExit(process, timeout: nil)!
 }
@@ -50,22 +52,19 @@ public func waitForExit(_ process: Process) -> Int32 {
 public func waitForExit(_ process: Process, timeout: Double?) -> Int32? {
     let pid = process.processIdentifier
     let deadline = timeout.map { Date().addingTimeInterval($0) }
-    var status: Int32 = 0
-    while deadline.map({ Date() < $0 }) ?? true {
-        let reaped = waitpid(pid, &status, WNOHANG)
-        if reaped == pid {
-            return status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+    repeat {
+        var info = siginfo_t()
+        let seen = waitid(P_PID, id_t(pid), &info, WEXITED | WNOHANG | WNOWAIT)
+        if seen == 0, info._sifields._sigchld.si_pid == pid {
+            let status = info._sifields._sigchld.si_status
+            return info.si_code == CLD_EXITED ? status : 128 + status
         }
-        if reaped == -1 && errno == ECHILD {
-            // Foundation's own monitor reaped it first and records the status.
-            while process.isRunning {
-                if let deadline, Date() >= deadline { return nil }
-                usleep(1000)
-            }
+        if seen == -1, errno == ECHILD, !process.isRunning {
+            // Foundation reaped it already and recorded the status.
             return process.terminationStatus
         }
-        usleep(1000)
-    }
+        usleep(2000)
+    } while deadline.map({ Date() < $0 }) ?? true
     return nil
 }
 
