@@ -177,6 +177,9 @@ struct OrchestrationTests {
                 #expect(raw.status == .created && raw["sha256"] as? String != nil && raw["version"] as? String == "0.1.0", "\(raw.text)")
                 let failingRelease = try #require(raw["uuid"] as? String)
 
+                let badRegion = try await client.call(.post, "/api/orch/providers", body: json([
+                    "type": "ec2", "name": "e", "region": "eu west/1", "access_key_id": "a", "secret_access_key": "b"]), token: server.adminToken)
+                #expect(badRegion.status == .badRequest, "a region that cannot name a host is refused: \(badRegion.text)")
                 let unknown = try await client.call(.post, "/api/orch/providers", body: json(["type": "virtual", "vprovider": "nimbus", "name": "n"]), token: server.adminToken)
                 #expect(unknown.status == .badRequest && unknown["error"].flatMap { ($0 as? [String: Any])?["code"] as? String } == "unknown_provider_type", "\(unknown.text)")
 

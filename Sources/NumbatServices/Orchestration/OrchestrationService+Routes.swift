@@ -134,7 +134,9 @@ extension OrchestrationService {
                 let id = try context.parameters.require("id", as: UUID.self)
                 if action != "start" { try await self.stopNode(id) }
                 if action != "stop" { try await self.startNode(id) }
-                let record = try await self.records.load(DeploymentRecord.self, id: id)!
+                guard let record = try await self.records.load(DeploymentRecord.self, id: id) else {
+                    throw NumbatError.notFound("deployment_not_found", "node \(id.uuidString.lowercased()) was deleted meanwhile")
+                }
                 return DeployedNodeView(record, node: try await self.store.node(id: id))
             }
         }
@@ -179,7 +181,12 @@ extension OrchestrationService {
                 throw NumbatError.badRequest("invalid_field", "an EC2 provider needs access_key_id and secret_access_key")
             }
             record.accessKeyID = access
-            record.region = text("region") ?? "us-east-1"
+            let region = text("region") ?? "us-east-1"
+            // The region names the endpoint's host: letters, digits and dashes only.
+            guard region.count <= 64, region.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }) else {
+                throw NumbatError.badRequest("invalid_field", "region must be letters, digits and dashes (eu-west-1), not '\(region.prefix(64))'")
+            }
+            record.region = region
             if let endpoint = text("endpoint") {
                 guard let url = URL(string: endpoint), url.scheme == "http" || url.scheme == "https" else {
                     throw NumbatError.badRequest("invalid_field", "endpoint must be an http(s) URL")
