@@ -67,7 +67,8 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOSSH", package: "swift-nio-ssh"),
                 .product(name: "Crypto", package: "swift-crypto"),
-            ]
+            ],
+            resources: [.copy("Libcloud/numbat_libcloud_bridge.py")]
         ),
         /// One folder per service (Topology, NodeManager, ...): routes, master part, per-node part.
         .target(
@@ -123,7 +124,9 @@ let package = Package(
         .target(
             name: "NumbatTestSupport",
             dependencies: ["ErlangDist"],
-            path: "Tests/Support"
+            path: "Tests/Support",
+            // Erlang sources compiled by the tests at run time, found by path.
+            exclude: ["erlang"]
         ),
         .testTarget(name: "ErlangTermTests", dependencies: ["ErlangTerm", "NumbatTestSupport"]),
         .testTarget(name: "ErlangDistTests", dependencies: ["ErlangDist", "NumbatTestSupport"]),

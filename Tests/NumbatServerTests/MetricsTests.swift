@@ -105,7 +105,8 @@ struct MetricsTests {
     func fallback() async throws {
         try await TestNode.with(release: .otp25) { peer in
             let observer = try Observer(cookie: peer.cookie)
-            _ = try await observer.local.rpc(peer.name, "numbat_test_peer", "make_agent_sticky", [.atom("numbat_metrics_agent")])
+            let sticky = try await observer.local.rpc(peer.name, "numbat_test_peer", "make_agent_sticky", [.atom("numbat_metrics_agent")])
+            defer { if let path = sticky.stringValue { try? FileManager.default.removeItem(atPath: path) } }
             try await TestServer.with(metricsInterval: 1) { server, client in
                 let events = server.server.bus.subscribe()
                 let id = try await Self.add(peer, to: server, client: client)

@@ -57,10 +57,16 @@ struct OrchestrationTests {
         return Set((answer["result"] as? [[String: String]] ?? []).compactMap { $0["atom"] })
     }
 
-    @Test("7 nodes over two pools of hosts: all UP and clustered; stop and start one; delete all and the family; nothing left on the hosts")
+    /// The seed's scenario (4.1), scaled to one machine: one family whose domains span three
+    /// providers of two kinds and both ways of reaching machines: a pool of namespace hosts, the
+    /// Libcloud bridge with Libcloud's dummy driver (its machines are 127.0.0.3, .4, ...: sshd
+    /// listens there, in the test's own network namespace) and a second pool of namespace hosts.
+    @Test("7 nodes over a physical pool, Libcloud's dummy driver and a second pool: all UP and clustered; stop and start one; delete all and the family; nothing left on the hosts",
+          .enabled(if: LibcloudInstalled.value, "needs PyPI's apache-libcloud"))
     func heterogeneousCluster() async throws {
         let key = SSHKeyPair.generate()
-        try await TestHosts.with(count: 4, authorizedKeys: [key.authorizedKey]) { hosts in
+        try await TestHosts.with(count: 4, authorizedKeys: [key.authorizedKey], reachLoopback: true) { hosts in
+          try await LoopbackHosts.with(addresses: (3...12).map { "127.0.0.\($0)" }, authorizedKeys: [key.authorizedKey]) { loopback in
             let poolA = hosts.hosts[0..<2].map(\.address)
             let poolB = hosts.hosts[2..<4].map(\.address)
             try await TestServer.with(.live) { server, client in
@@ -69,13 +75,25 @@ struct OrchestrationTests {
                 let rootB = hosts.directory.appendingPathComponent("pool-b").path
                 let providerA = try await Self.physicalProvider("Pool A", addresses: poolA, key: key, directory: rootA, server: server, client: client)
                 let providerB = try await Self.physicalProvider("Pool B", addresses: poolB, key: key, directory: rootB, server: server, client: client)
+                let dummy = try await client.call(.post, "/api/orch/providers", body: json([
+                    "type": "libcloud", "name": "Libcloud dummy", "driver": "dummy", "ssh_port": loopback.port,
+                ]), token: server.adminToken)
+                #expect(dummy.status == .created, "\(dummy.text)")
+                let providerC = try #require(dummy["uuid"] as? String)
                 let family = try await Self.family("Demo cluster", release: release, server: server, client: client)
-                for provider in [providerA, providerB] {
+                // The dummy's machines must let the family's key in, as a cloud's image would.
+                let plan = try await client.call(.get, "/api/orch/node_families/\(family)", token: server.adminToken)
+                let familyKey = try #require(plan["public_key"] as? String)
+                try (key.authorizedKey + "\n" + familyKey + "\n").write(to: loopback.directory.appendingPathComponent("authorized_keys"), atomically: true, encoding: .utf8)
+                for provider in [providerA, providerC, providerB] {
                     let domain = try await client.call(.post, "/api/orch/node_families/\(family)/domains",
-                                                       body: json(["provider": provider, "ssh_user": "root", "vdisk": "anything", "hw_profile": "anything"]), token: server.adminToken)
+                                                       body: json(["provider": provider, "ssh_user": "root", "vdisk": "1", "hw_profile": "1"]), token: server.adminToken)
                     #expect(domain.status == .created, "\(domain.text)")
+                    if provider == providerC {
+                        #expect((domain["warnings"] as? [String] ?? []).contains { $0.hasPrefix("firewall not applied") }, "the dummy has no security groups: \(domain.text)")
+                    }
                 }
-                for (provider, amount) in [(providerA, 4), (providerB, 3)] {
+                for (provider, amount) in [(providerA, 3), (providerC, 2), (providerB, 2)] {
                     let deployed = try await client.call(.post, "/api/orch/node_families/\(family)/nodes",
                                                          body: json(["amount": amount, "autostart": true, "provider": provider]), token: server.adminToken)
                     #expect(deployed.status == .accepted && (deployed["nodes"] as? [String])?.count == amount, "\(deployed.text)")
@@ -89,7 +107,8 @@ struct OrchestrationTests {
                 #expect(allUp, "\(listed.map { "\($0["step"] ?? "") \($0["status"] ?? "") \($0["message"] ?? "")" })")
                 let ids = listed.compactMap { $0["id"] as? String }
                 let names = Set(listed.compactMap { $0["name"] as? String })
-                #expect(Set(listed.compactMap { $0["address"] as? String }) == Set(hosts.hosts.map(\.address)), "nodes are spread over every host")
+                #expect(Set(listed.compactMap { $0["address"] as? String }) == Set(hosts.hosts.map(\.address) + ["127.0.0.3", "127.0.0.4"]),
+                        "nodes are spread over every host and both dummy machines")
                 for id in ids {
                     let me = listed.first { $0["id"] as? String == id }?["name"] as? String ?? ""
                     let clustered = try await eventually(within: .seconds(20)) { try await Self.peers(id, server: server, client: client) == names.subtracting([me]) }
@@ -115,13 +134,19 @@ struct OrchestrationTests {
                 }
                 #expect(try await client.call(.delete, "/api/orch/node_families/\(family)", token: server.adminToken).status == .noContent)
                 #expect(!FileManager.default.fileExists(atPath: rootA) && !FileManager.default.fileExists(atPath: rootB), "the deployment directories are gone")
+                #expect(!FileManager.default.fileExists(atPath: loopback.directory.appendingPathComponent("home/numbat").path), "the dummy machines' directories are gone")
+                // EPMD is the host's, shared by every node on it, and stays (as it would on a real host).
+                let leftOnDummy = loopback.processes().map(commandLine(of:)).filter { !$0.contains("epmd") }
+                #expect(leftOnDummy.isEmpty, "nothing runs on the dummy machines: \(leftOnDummy)")
                 for host in hosts.hosts {
-                    let beams = try await hosts.run(in: host, "pgrep -f '[n]umbat_demo' | wc -l")
-                    #expect(beams.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines) == "0", "no node runs on \(host.address)")
+                    let left = try await hosts.processes(in: host).map(commandLine(of:)).filter { !$0.contains("sshd") && !$0.contains("epmd") }
+                    #expect(left.isEmpty, "nothing but sshd and EPMD is left on \(host.address): \(left)")
                 }
                 let remaining = try await client.call(.get, "/api/topo/nodes", token: server.adminToken)
                 #expect((remaining["nodes"] as? [Any])?.isEmpty == true, "\(remaining.text)")
+                #expect(try await client.call(.delete, "/api/orch/providers/\(providerC)", token: server.adminToken).status == .noContent)
             }
+          }
         }
     }
 
@@ -240,7 +265,8 @@ struct OrchestrationTests {
                     node = try await client.call(.get, "/api/orch/nodes/\(id)", token: server.adminToken)
                     return node?["status"] as? String == "ERROR"
                 }
-                #expect(failed && (node?["last_error"] as? String ?? "").hasPrefix("connecting: "), "\(node?.text ?? "")")
+                let lastError = node?["last_error"] as? String ?? ""
+                #expect(failed && lastError.hasPrefix("connecting: "), "\(node?.text ?? "")")
                 let instances = try await ec2.instances(namePrefix: "numbat-\(id.lowercased())")
                 #expect(instances.count == 1 && instances.allSatisfy { $0.state == "terminated" }, "no instance is left running: \(instances)")
                 #expect(try await client.call(.delete, "/api/orch/nodes/\(id)", token: server.adminToken).status == .noContent)
@@ -248,6 +274,76 @@ struct OrchestrationTests {
                 #expect(try await !ec2.keyPairNames().contains(keyName))
                 #expect(try await ec2.securityGroupRules(id: group) == nil)
             }
+        }
+    }
+}
+
+extension OrchestrationTests {
+    @Test("OpenStack (FakeOpenStack, a fake): a wrong password is a 400; a domain imports the key and makes the group; an unreachable node ends in ERROR with its server and floating IP released; deleting the family removes key and group")
+    func openStackDomain() async throws {
+        try await FakeOpenStack.with { fake in
+            try await TestServer.with(.live) { server, client in
+                let release = try await Self.uploadDemo(server: server, client: client)
+                var fields: [String: Any] = [
+                    "type": "virtual", "vprovider": "openstack", "name": "OpenStack", "auth_url": fake.authURL.absoluteString,
+                    "username": FakeOpenStack.username, "password": "not-the-password", "project_name": FakeOpenStack.projectName,
+                    "network": "private", "floating_ip_pool": "public",
+                ]
+                let refused = try await client.call(.post, "/api/orch/providers", body: json(fields), token: server.adminToken)
+                #expect(refused.status == .badRequest && refused.text.contains("Keystone refused") && !refused.text.contains("not-the-password"), "\(refused.text)")
+                fields["password"] = FakeOpenStack.password
+                let made = try await client.call(.post, "/api/orch/providers", body: json(fields), token: server.adminToken)
+                #expect(made.status == .created && made["password"] as? String == "********" && !made.text.contains(FakeOpenStack.password), "\(made.text)")
+                let provider = try #require(made["uuid"] as? String)
+                let images = try await client.call(.get, "/api/orch/providers/\(provider)/images", token: server.adminToken)["items"] as? [[String: Any]] ?? []
+                #expect(images.first?["id"] as? String == FakeOpenStack.imageID)
+                let family = try await Self.family("On OpenStack", release: release, server: server, client: client)
+                let domain = try await client.call(.post, "/api/orch/node_families/\(family)/domains",
+                                                   body: json(["provider": provider, "ssh_user": "debian", "vdisk": FakeOpenStack.imageID, "hw_profile": "1"]), token: server.adminToken)
+                #expect(domain.status == .created, "\(domain.text)")
+                let group = try #require(domain["security_group"] as? String)
+                var state = try await fake.state()
+                #expect((state["keypairs"] as? [[String: Any]])?.map { $0["name"] as? String } == [domain["key_name"] as? String])
+                let rules = ((state["security_groups"] as? [[String: Any]])?.first?["security_group_rules"] as? [[String: Any]] ?? []).filter { $0["direction"] as? String == "ingress" }
+                #expect(Set(rules.compactMap { $0["port_range_min"] as? Int }) == [4369, 9100], "\(rules)")
+
+                let deployed = try await client.call(.post, "/api/orch/node_families/\(family)/nodes", body: json(["amount": 1, "provider": provider]), token: server.adminToken)
+                let id = try #require((deployed["nodes"] as? [String])?.first, "\(deployed.text)")
+                var node: JSONResponse?
+                let failed = try await eventually(within: .seconds(90)) {
+                    node = try await client.call(.get, "/api/orch/nodes/\(id)", token: server.adminToken)
+                    return node?["status"] as? String == "ERROR"
+                }
+                let lastError = node?["last_error"] as? String ?? ""
+                #expect(failed && lastError.hasPrefix("connecting: "), "\(node?.text ?? "")")
+                let address = node?["address"] as? String ?? ""
+                #expect(address.hasPrefix("203.0.113."), "the node was reached on its floating IP: \(node?.text ?? "")")
+                state = try await fake.state()
+                #expect((state["servers"] as? [Any])?.isEmpty == true && (state["floatingips"] as? [Any])?.isEmpty == true, "no server or floating IP is left: \(state)")
+                #expect(try await client.call(.delete, "/api/orch/nodes/\(id)", token: server.adminToken).status == .noContent)
+                #expect(try await client.call(.delete, "/api/orch/node_families/\(family)", token: server.adminToken).status == .noContent)
+                state = try await fake.state()
+                #expect((state["keypairs"] as? [Any])?.isEmpty == true && (state["security_groups"] as? [[String: Any]])?.contains { $0["id"] as? String == group } == false, "\(state)")
+            }
+        }
+    }
+
+    @Test("Libcloud: a driver Libcloud lacks is a 400 naming it; the provider shows its secret masked")
+    func libcloudProviderRefusals() async throws {
+        try await TestServer.with(.live) { server, client in
+            let unknown = try await client.call(.post, "/api/orch/providers", body: json(["type": "libcloud", "name": "L", "driver": "no-such-driver"]), token: server.adminToken)
+            #expect(unknown.status == .badRequest && unknown.text.contains("no-such-driver"), "\(unknown.text)")
+            let missing = try await client.call(.post, "/api/orch/providers", body: json(["type": "libcloud", "name": "L"]), token: server.adminToken)
+            #expect(missing.status == .badRequest, "\(missing.text)")
+            let made = try await client.call(.post, "/api/orch/providers", body: json([
+                "type": "libcloud", "name": "Dummy", "driver": "dummy", "secret": "libcloud-secret-never-shown", "driver_options": ["unused": true],
+            ]), token: server.adminToken)
+            // The dummy takes no keyword arguments: refused, in words that never include the secret.
+            #expect(made.status == .badRequest && !made.text.contains("libcloud-secret-never-shown"), "\(made.text)")
+            let dummy = try await client.call(.post, "/api/orch/providers", body: json(["type": "libcloud", "name": "Dummy", "driver": "dummy", "address_type": "private"]), token: server.adminToken)
+            #expect(dummy.status == .created && dummy["secret"] as? String == "********" && dummy["address_type"] as? String == "private", "\(dummy.text)")
+            let sizes = try await client.call(.get, "/api/orch/providers/\(try #require(dummy["uuid"] as? String))/sizes", token: server.adminToken)
+            #expect((sizes["items"] as? [Any])?.count == 4, "\(sizes.text)")
         }
     }
 }

@@ -10,7 +10,9 @@ public enum DemoRelease {
     public static var isBuildable: Bool { FileManager.default.isExecutableFile(atPath: "/usr/bin/rebar3") }
 
     private static let built = Task<URL, Error> {
-        let copy = FileManager.default.temporaryDirectory.appendingPathComponent("numbat-demo-\(UUID().uuidString)")
+        let copy = FileManager.default.temporaryDirectory.appendingPathComponent("numbat-demo-\(getpid())")
+        try? FileManager.default.removeItem(at: copy)
+        atexit { try? FileManager.default.removeItem(at: FileManager.default.temporaryDirectory.appendingPathComponent("numbat-demo-\(getpid())")) }
         try FileManager.default.copyItem(at: PackagePaths.root.appendingPathComponent("examples/numbat_demo"), to: copy)
         let result = try await ChildProcess.run("/bin/sh", ["-c", "cd \"$1\" && HOME=\"$1\" rebar3 tar", "sh", copy.path])
         let archive = copy.appendingPathComponent("_build/default/rel/numbat_demo/numbat_demo-0.1.0.tar.gz")

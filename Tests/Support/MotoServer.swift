@@ -48,3 +48,8 @@ public final class MotoServer: Sendable {
         _ = try? await offPool { killAndReap(pid) }
     }
 }
+
+/// Whether PyPI's apache-libcloud is importable (the Libcloud bridge needs it).
+public enum LibcloudInstalled {
+    public static let value = (try? ChildProcess.runBlocking("/usr/bin/env", ["python3", "-c", "import libcloud"]).status) == 0
+}

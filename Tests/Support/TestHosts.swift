@@ -39,7 +39,9 @@ public final class TestHosts: Sendable {
     }
 
     /// Starts `count` hosts whose sshd lets root in with any of `authorizedKeys` (OpenSSH lines).
-    public static func start(count: Int, authorizedKeys: [String]) async throws -> TestHosts {
+    /// With `reachLoopback`, the hosts reach the test's own 127.0.0.2-127.0.0.255 through the
+    /// bridge (where `LoopbackHosts` run), keeping only 127.0.0.1 for themselves.
+    public static func start(count: Int, authorizedKeys: [String], reachLoopback: Bool = false) async throws -> TestHosts {
         let tag = String(UUID().uuidString.prefix(6)).lowercased()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("numbat-hosts-\(tag)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -64,6 +66,16 @@ public final class TestHosts: Sendable {
                 try await ip("-n", host.namespace, "addr", "add", "\(host.address)/24", "dev", "eth0")
                 try await ip("-n", host.namespace, "link", "set", "eth0", "up")
                 try await ip("-n", host.namespace, "link", "set", "lo", "up")
+                if reachLoopback {
+                    // route_localnet lets loopback addresses cross the veth, in the namespace and
+                    // on the pool's own bridge only; the machine's other interfaces keep the default.
+                    try await ip("-n", host.namespace, "addr", "del", "127.0.0.1/8", "dev", "lo")
+                    try await ip("-n", host.namespace, "addr", "add", "127.0.0.1/32", "dev", "lo")
+                    try await ip("-n", host.namespace, "route", "add", "127.0.0.0/8", "via", "\(subnet).1", "dev", "eth0")
+                    try await ip("netns", "exec", host.namespace, "/bin/sh", "-c",
+                                 "echo 1 > /proc/sys/net/ipv4/conf/all/route_localnet && echo 1 > /proc/sys/net/ipv4/conf/eth0/route_localnet")
+                    try "1".write(toFile: "/proc/sys/net/ipv4/conf/\(bridge)/route_localnet", atomically: false, encoding: .utf8)
+                }
                 let configuration = directory.appendingPathComponent("sshd_\(index).conf")
                 try """
                     ListenAddress \(host.address)
@@ -103,8 +115,8 @@ public final class TestHosts: Sendable {
     }
 
     /// Runs `body` with `count` hosts, stopping them however it ends.
-    public static func with<T>(count: Int, authorizedKeys: [String], _ body: (TestHosts) async throws -> T) async throws -> T {
-        let hosts = try await start(count: count, authorizedKeys: authorizedKeys)
+    public static func with<T>(count: Int, authorizedKeys: [String], reachLoopback: Bool = false, _ body: (TestHosts) async throws -> T) async throws -> T {
+        let hosts = try await start(count: count, authorizedKeys: authorizedKeys, reachLoopback: reachLoopback)
         do {
             let value = try await body(hosts)
             await hosts.stop()
@@ -147,14 +159,14 @@ public final class TestHosts: Sendable {
     }
 
     @discardableResult
-    private static func ip(_ arguments: String...) async throws -> ChildProcess {
+    static func ip(_ arguments: String...) async throws -> ChildProcess {
         let result = try await ChildProcess.run("/usr/sbin/ip", arguments)
         guard result.status == 0 else { throw Failure(description: "ip \(arguments.joined(separator: " ")) failed: \(result.standardError)") }
         return result
     }
 
     @discardableResult
-    private static func sh(_ command: String) async throws -> ChildProcess {
+    static func sh(_ command: String) async throws -> ChildProcess {
         let result = try await ChildProcess.run("/bin/sh", ["-c", command])
         guard result.status == 0 else { throw Failure(description: "\(command) failed: \(result.standardError)") }
         return result

@@ -35,14 +35,21 @@ struct ProviderRecord: OrchestrationRecord, Equatable {
     var domainName: String?
     var network: String?
     var floatingIPPool: String?
-    /// Libcloud: the driver (`dummy`, `openstack`, `gce`, ...) and its constructor arguments.
+    /// Libcloud: the driver (`dummy`, `ec2`, `openstack`, `gce`, ...), its key (the secret is
+    /// sealed) and its keyword arguments.
     var driver: String?
-    var driverArguments: [String]?
-    var driverOptions: [String: String]?
+    var driverKey: String?
+    var driverOptions: [String: LibcloudValue]?
+    /// Clouds: the port the images run sshd on, and which address Numbat reaches nodes on.
+    var sshPort: Int?
+    var addressType: LibcloudProvider.AddressType?
     var parent: UUID? { nil }
 
     enum CodingKeys: String, CodingKey {
         case id, name, kind, hosts, directory, region, endpoint, username, network, driver
+        case driverKey = "key"
+        case sshPort = "ssh_port"
+        case addressType = "address_type"
         case createdAt = "created_at"
         case publicKey = "public_key"
         case accessKeyID = "access_key_id"
@@ -50,8 +57,7 @@ struct ProviderRecord: OrchestrationRecord, Equatable {
         case projectName = "project_name"
         case domainName = "domain_name"
         case floatingIPPool = "floating_ip_pool"
-        case driverArguments = "driver_args"
-        case driverOptions = "driver_opts"
+        case driverOptions = "driver_options"
     }
 }
 
@@ -119,11 +125,14 @@ struct DomainRecord: OrchestrationRecord, Equatable, ResponseEncodable {
     var hwProfile: String
     var keyName: String?
     var securityGroupID: String?
+    /// What the provider could not do for the family (a Libcloud driver without security
+    /// groups cannot apply the firewall), so the user is told rather than left to guess.
+    var warnings: [String]?
     var createdAt: Date
     var parent: UUID? { familyID }
 
     enum CodingKeys: String, CodingKey {
-        case id, vdisk
+        case id, vdisk, warnings
         case familyID = "family"
         case providerID = "provider"
         case sshUser = "ssh_user"

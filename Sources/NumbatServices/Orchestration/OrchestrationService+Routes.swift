@@ -33,6 +33,7 @@ extension OrchestrationService {
                 throw NumbatError.conflict("provider_in_use", "\(record.name) is used by a family's domain; delete the domain first")
             }
             try await self.records.delete(ProviderRecord.self, id: record.id)
+            await self.closeBridge(of: record.id)
             return .noContent
         }
 
@@ -194,12 +195,68 @@ extension OrchestrationService {
                 record.endpoint = url.absoluteString
             }
             secrets["secret_access_key"] = secret
-        case .openstack, .libcloud:
-            throw NumbatError(.unprocessable, "provider_unsupported", "\(kind.rawValue) providers cannot deploy yet")
+        case .libcloud:
+            guard let driver = text("driver") else {
+                throw NumbatError.badRequest("invalid_field", "a Libcloud provider needs 'driver': a Libcloud compute driver name (dummy, ec2, openstack, gce, ...)")
+            }
+            record.driver = driver
+            record.driverKey = text("key")
+            if let options = object["driver_options"] {
+                guard let parsed = LibcloudValue(json: options), case .object(let fields) = parsed else {
+                    throw NumbatError.badRequest("invalid_field", "'driver_options' must be a JSON object of the driver's keyword arguments")
+                }
+                record.driverOptions = fields
+            }
+            try Self.cloudOptions(object, into: &record)
+            if let secret = text("secret") { secrets["secret"] = secret }
+            // Greet the driver now, so a wrong name or a missing Libcloud is a 400 and not a failed deployment.
+            let bridge = LibcloudBridge(configuration: .init(driver: driver, arguments: [record.driverKey, secrets["secret"]].compactMap { $0 }.map(LibcloudValue.string),
+                                                             options: record.driverOptions ?? [:]))
+            do {
+                try await bridge.hello()
+                await bridge.close()
+            } catch {
+                await bridge.close()
+                throw NumbatError.badRequest((error as? ProviderError)?.code ?? "provider_failed", "the Libcloud bridge refused the driver: \(NodeDeployment.describe(error))")
+            }
+        case .openstack:
+            guard let auth = text("auth_url"), let url = URL(string: auth), url.scheme == "http" || url.scheme == "https" else {
+                throw NumbatError.badRequest("invalid_field", "an OpenStack provider needs 'auth_url': Keystone's http(s) URL")
+            }
+            guard let user = text("username"), let password = text("password"), let project = text("project_name") else {
+                throw NumbatError.badRequest("invalid_field", "an OpenStack provider needs username, password and project_name")
+            }
+            record.authURL = url.absoluteString
+            record.username = user
+            record.projectName = project
+            record.domainName = text("domain_name")
+            record.region = text("region")
+            record.network = text("network")
+            record.floatingIPPool = text("floating_ip_pool")
+            try Self.cloudOptions(object, into: &record)
+            secrets["password"] = password
+            // Log in now, so a wrong password or URL is a 400 and not a failed deployment.
+            do { _ = try await Self.openStack(record, password: password).sizes() } catch {
+                throw NumbatError.badRequest((error as? ProviderError)?.code ?? "provider_failed", "OpenStack refused the provider: \(NodeDeployment.describe(error))")
+            }
         }
         try await records.save(record)
         try await records.setSecrets(of: ProviderRecord.self, id: record.id, secrets)
         return ProviderView(record)
+    }
+
+    /// What every cloud provider takes: the images' SSH port and which address to reach nodes on.
+    static func cloudOptions(_ object: [String: Any], into record: inout ProviderRecord) throws {
+        if let port = object["ssh_port"] {
+            guard let port = port as? Int, (1...65535).contains(port) else { throw NumbatError.badRequest("invalid_field", "'ssh_port' must be a port number") }
+            record.sshPort = port
+        }
+        if let type = object["address_type"] {
+            guard let type = (type as? String).flatMap(LibcloudProvider.AddressType.init(rawValue:)) else {
+                throw NumbatError.badRequest("invalid_field", "'address_type' must be public or private")
+            }
+            record.addressType = type
+        }
     }
 
     static func host(_ value: Any) throws -> PhysicalProvider.Host {
@@ -270,10 +327,20 @@ extension OrchestrationService {
             // The family's key pair and security group, named after the family (seed 4.1.3).
             let cloud = try await self.provider(provider)
             let name = "numbat-\(familyID.uuidString.lowercased())"
+            var warnings: [String] = []
             do {
-                try await cloud.importKeyPair(name: name, publicKey: plan.publicKey.split(separator: " ").prefix(2).joined(separator: " "))
-                domain.keyName = name
-                domain.securityGroupID = try await cloud.createSecurityGroup(name: name, description: "Numbat family \(family.name)", rules: plan.firewall)
+                do {
+                    try await cloud.importKeyPair(name: name, publicKey: plan.publicKey.split(separator: " ").prefix(2).joined(separator: " "))
+                    domain.keyName = name
+                } catch let error as ProviderError where error.code == "not_supported" {
+                    warnings.append("key pair not imported (\(error.message)): the image must let \(user) in with the family's key")
+                }
+                do {
+                    domain.securityGroupID = try await cloud.createSecurityGroup(name: name, description: "Numbat family \(family.name)", rules: plan.firewall)
+                } catch let error as ProviderError where error.code == "not_supported" {
+                    warnings.append("firewall not applied (\(error.message))")
+                }
+                domain.warnings = warnings.isEmpty ? nil : warnings
             } catch {
                 if domain.keyName != nil { try? await cloud.deleteKeyPair(name: name) }
                 throw NumbatError(.unavailable, "provider_failed", "\(provider.name): \(NodeDeployment.describe(error))")
@@ -346,7 +413,7 @@ extension OrchestrationService {
             case .physical: try container.encode("********", forKey: .privateKey)
             case .ec2: try container.encode("********", forKey: .secretAccessKey)
             case .openstack: try container.encode("********", forKey: .password)
-            case .libcloud: break
+            case .libcloud: try container.encode("********", forKey: .secret)
             }
         }
 
@@ -354,7 +421,7 @@ extension OrchestrationService {
             case uuid
             case privateKey = "private_key"
             case secretAccessKey = "secret_access_key"
-            case password
+            case password, secret
         }
     }
 

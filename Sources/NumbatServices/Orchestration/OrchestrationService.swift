@@ -28,6 +28,8 @@ public final class OrchestrationService: NumbatService, Sendable {
     let placementLocks = FamilyLocks()
     /// Running deployments and node actions, by node, so a delete waits for them.
     let running = NIOLockedValueBox<[UUID: Task<Void, Never>]>([:])
+    /// One Libcloud bridge process per Libcloud provider, started on first use.
+    let bridges = NIOLockedValueBox<[UUID: LibcloudBridge]>([:])
 
     var store: any NodeStore & FamilyStore & TokenStore { context.store }
     var logger: Logger { context.logger }
@@ -62,6 +64,9 @@ public final class OrchestrationService: NumbatService, Sendable {
         let tasks = running.withLockedValue { Array($0.values) }
         for task in tasks { task.cancel() }
         for task in tasks { await task.value }
+        for bridge in bridges.withLockedValue({ bridges in defer { bridges.removeAll() }; return Array(bridges.values) }) {
+            await bridge.close()
+        }
     }
 
     // MARK: Providers
@@ -76,9 +81,39 @@ public final class OrchestrationService: NumbatService, Sendable {
             let endpoint = record.endpoint.flatMap(URL.init(string:))
             return EC2Provider(configuration: .init(endpoint: endpoint, region: record.region ?? "us-east-1",
                                                     credentials: .init(accessKeyID: record.accessKeyID ?? "", secretAccessKey: secrets["secret_access_key"] ?? "")))
-        case .openstack, .libcloud:
-            throw NumbatError(.unprocessable, "provider_unsupported", "\(record.kind.rawValue) providers cannot deploy yet")
+        case .libcloud:
+            return LibcloudProvider(bridge: bridge(for: record, secret: secrets["secret"]), sshPort: record.sshPort ?? 22,
+                                    addressType: record.addressType ?? .public)
+        case .openstack:
+            return Self.openStack(record, password: secrets["password"] ?? "")
         }
+    }
+
+    static func openStack(_ record: ProviderRecord, password: String) -> OpenStackProvider {
+        let credentials = KeystoneSession.Credentials(authURL: record.authURL.flatMap(URL.init(string:)) ?? URL(string: "http://localhost:5000/v3")!,
+                                                      username: record.username ?? "", password: password, projectName: record.projectName ?? "",
+                                                      domainName: record.domainName ?? "Default", region: record.region)
+        return OpenStackProvider(configuration: .init(credentials: credentials, network: record.network, floatingIPNetwork: record.floatingIPPool,
+                                                      sshPort: record.sshPort ?? 22))
+    }
+
+    /// The provider's bridge process: one per provider, so a driver that keeps state in the
+    /// process (Libcloud's dummy driver) sees every call.
+    func bridge(for record: ProviderRecord, secret: String?) -> LibcloudBridge {
+        bridges.withLockedValue { bridges in
+            if let bridge = bridges[record.id] { return bridge }
+            var arguments: [LibcloudValue] = []
+            if let key = record.driverKey { arguments.append(.string(key)) }
+            if let secret { arguments.append(.string(secret)) }
+            let bridge = LibcloudBridge(configuration: .init(driver: record.driver ?? "", arguments: arguments, options: record.driverOptions ?? [:]))
+            bridges[record.id] = bridge
+            return bridge
+        }
+    }
+
+    /// Stops a removed provider's bridge.
+    func closeBridge(of id: UUID) async {
+        await bridges.withLockedValue { $0.removeValue(forKey: id) }?.close()
     }
 
     /// The key Numbat logs in with on a domain's machines: a physical provider's own key (which
