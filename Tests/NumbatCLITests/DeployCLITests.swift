@@ -38,6 +38,13 @@ struct DeployCLITests {
             #expect(provider.status == 0, "\(provider.standardError)")
             let providerID = id(provider.standardOutput, after: "provider")
             #expect(try await numbat("provider", "list").standardOutput.contains(hosts.hosts[0].address))
+            if LibcloudInstalled.value {
+                let dummy = try await numbat("provider", "add", "libcloud", "dummy cloud", "--driver", "dummy", "--ssh-port", "2222")
+                #expect(dummy.status == 0 && dummy.standardOutput.contains("(libcloud) added"), "\(dummy.standardOutput) \(dummy.standardError)")
+                let wrong = try await numbat("provider", "add", "libcloud", "bad", "--driver", "dummy", "--driver-option", "color=blue")
+                #expect(wrong.status != 0 && wrong.standardError.contains("unexpected keyword argument 'color'"), "\(wrong.standardError)")
+                #expect(try await numbat("provider", "remove", id(dummy.standardOutput, after: "provider")).status == 0)
+            }
 
             let family = try await numbat("family", "create", "cli demo", "--bootstrap-cmd", "bin/bootstrap")
             let familyID = id(family.standardOutput, after: "family")

@@ -227,7 +227,8 @@ struct NodeDeployment: Sendable {
         deployment.step = step
         deployment.message = message
         try? await records.save(deployment)
-        if var node = try? await service.store.node(id: nodeID), node.state != state, state != .up, state != .down || node.state != .up {
+        let stored = try? await service.store.node(id: nodeID)
+        if var node = stored, node.state != state, state != .up, state != .down || node.state != .up {
             // UP and DOWN belong to the node manager once it manages the node.
             let previous = node.state
             node.state = state
@@ -236,7 +237,7 @@ struct NodeDeployment: Sendable {
             try? await service.store.updateNode(node)
             service.context.bus.publish(.nodeStateChanged(node: node, from: previous))
         }
-        service.publish(DeploymentProgress(nodeID: nodeID, familyID: family.id, step: step, state: state, message: message))
+        service.publish(DeploymentProgress(nodeID: nodeID, familyID: family.id, step: step, state: state, message: message, nodeName: stored?.name))
     }
 
     static func describe(_ error: Error) -> String {

@@ -32,6 +32,14 @@ struct APIClient {
         let description: String
     }
 
+    /// The ws(s):// URL of a WebSocket route, with the token as a query parameter (browsers and
+    /// this client alike cannot set headers on the upgrade).
+    func webSocketURL(_ path: String, query: [String] = []) -> String {
+        let url = base.replacingOccurrences(of: "http", with: "ws", options: .anchored) + path
+        let parameters = query + (token.map { ["token=\($0)"] } ?? [])
+        return parameters.isEmpty ? url : url + "?" + parameters.joined(separator: "&")
+    }
+
     /// Sends a request and returns the body; non-2xx answers throw with the server's message.
     func send(_ method: String, _ path: String, body: [String: Any]? = nil) async throws -> Data {
         try await send(method, path, data: try body.map { try JSONSerialization.data(withJSONObject: $0) }, contentType: "application/json")

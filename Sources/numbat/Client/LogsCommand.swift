@@ -31,8 +31,7 @@ struct LogsCommand: AsyncParsableCommand {
             let newest = page["notifications"] as? [[String: Any]] ?? []
             for notification in newest.reversed() { print(Self.line(notification, json: client.json)) }
             guard follow else { return }
-            var url = api.base.replacingOccurrences(of: "http", with: "ws", options: .anchored) + "/api/ws"
-            if let token = api.token { url += "?token=\(token)" }
+            let url = api.webSocketURL("/api/ws")
             let filter = Self.filter(severity: severity, text: grep)
             let json = client.json
             let limit = followCount

@@ -101,9 +101,7 @@ extension MetricsCommand {
                 let api = client.client()
                 let id = try await resolveNode(node, with: api)
                 let names = metrics.isEmpty ? ["memory_total", "process_count", "run_queue"] : metrics
-                var url = api.base.replacingOccurrences(of: "http", with: "ws", options: .anchored)
-                    + "/api/metrics/live?node=\(id)&metrics=\(names.joined(separator: ","))"
-                if let token = api.token { url += "&token=\(token)" }
+                let url = api.webSocketURL("/api/metrics/live", query: ["node=\(id)", "metrics=\(names.joined(separator: ","))"])
                 let json = client.json
                 let limit = count
                 if !json { print((["TIME"] + names).joined(separator: "  ")) }

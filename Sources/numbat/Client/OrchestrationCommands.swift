@@ -1,5 +1,8 @@
 import ArgumentParser
 import Foundation
+import HummingbirdWSClient
+import Logging
+import NIOConcurrencyHelpers
 
 /// `numbat provider add|list|remove`: infrastructure providers.
 struct ProviderCommand: AsyncParsableCommand {
@@ -8,39 +11,78 @@ struct ProviderCommand: AsyncParsableCommand {
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Add a provider: physical hosts reachable by SSH, or EC2.",
+            abstract: "Add a provider: physical hosts reachable by SSH, EC2, OpenStack, or any Libcloud driver.",
             discussion: """
                 numbat provider add physical NAME --host 10.0.0.2 --host 10.0.0.3 [--private-key ~/.ssh/id_ed25519]
                   Without --private-key Numbat makes a key and prints the line for the hosts' authorized_keys.
                 numbat provider add ec2 NAME --region eu-west-1 --access-key-id AKIA... (secret from NUMBAT_EC2_SECRET)
+                numbat provider add openstack NAME --auth-url https://keystone:5000/v3 --username U --project P
+                    [--domain Default] [--region R] [--network private] [--floating-ip-pool public]
+                  The password comes from NUMBAT_OPENSTACK_PASSWORD.
+                numbat provider add libcloud NAME --driver gce [--key K] [--driver-option project=my-project]
+                  The driver's secret comes from NUMBAT_LIBCLOUD_SECRET. Needs apache-libcloud for python3
+                  (or NUMBAT_PYTHON) on the server: pip install apache-libcloud.
+                Clouds take --ssh-port (the images' sshd, 22) and --address-type public|private.
                 """)
-        @Argument(help: "physical or ec2.") var type: String
+        @Argument(help: "physical, ec2, openstack or libcloud.") var type: String
         @Argument(help: "A name for the provider.") var name: String
         @Option(name: .customLong("host"), help: "A host (address or address:port); repeat for several.") var hosts: [String] = []
         @Option(help: "Where releases go on the hosts (relative to the SSH user's home).") var directory: String?
         @Option(help: "An unencrypted Ed25519 OpenSSH private key file to log in with.") var privateKey: String?
-        @Option(help: "EC2 region.") var region: String?
+        @Option(help: "EC2 or OpenStack region.") var region: String?
         @Option(help: "EC2 endpoint, for clouds that speak EC2's API.") var endpoint: String?
         @Option(help: "EC2 access key id; the secret key comes from NUMBAT_EC2_SECRET, never the command line.") var accessKeyId: String?
+        @Option(help: "OpenStack: Keystone's URL.") var authUrl: String?
+        @Option(help: "OpenStack: the user.") var username: String?
+        @Option(help: "OpenStack: the project.") var project: String?
+        @Option(help: "OpenStack: the user's and project's domain (Default).") var domain: String?
+        @Option(help: "OpenStack: the network new servers attach to.") var network: String?
+        @Option(help: "OpenStack: the external network floating IPs come from, for clouds whose servers have no public address.") var floatingIpPool: String?
+        @Option(help: "Libcloud: the compute driver (dummy, ec2, openstack, gce, azure_arm, ...).") var driver: String?
+        @Option(help: "Libcloud: the driver's key (its first argument).") var key: String?
+        @Option(name: .customLong("driver-option"), help: "Libcloud: a keyword argument NAME=VALUE; repeat for several.") var driverOptions: [String] = []
+        @Option(help: "Clouds: the port the images run sshd on.") var sshPort: Int?
+        @Option(help: "Clouds: reach nodes on their public or private address.") var addressType: String?
         @OptionGroup var client: ClientOptions
 
         func run() async throws {
             try await runClient {
+                let environment = ProcessInfo.processInfo.environment
                 var body: [String: Any] = ["type": type, "name": name]
                 if !hosts.isEmpty { body["hosts"] = hosts }
                 if let directory { body["directory"] = directory }
                 if let privateKey { body["private_key"] = try String(contentsOfFile: (privateKey as NSString).expandingTildeInPath, encoding: .utf8) }
-                if let region { body["region"] = region }
-                if let endpoint { body["endpoint"] = endpoint }
-                if let accessKeyId { body["access_key_id"] = accessKeyId }
-                if let secret = ProcessInfo.processInfo.environment["NUMBAT_EC2_SECRET"] { body["secret_access_key"] = secret }
+                let fields: [(String, String?)] = [
+                    ("region", region), ("endpoint", endpoint), ("access_key_id", accessKeyId), ("auth_url", authUrl), ("username", username),
+                    ("project_name", project), ("domain_name", domain), ("network", network), ("floating_ip_pool", floatingIpPool),
+                    ("driver", driver), ("key", key), ("address_type", addressType),
+                ]
+                for case let (field, value?) in fields { body[field] = value }
+                if let sshPort { body["ssh_port"] = sshPort }
+                if !driverOptions.isEmpty { body["driver_options"] = try Self.options(driverOptions) }
+                // Secrets come from the environment, so they are in no shell history or process list.
+                let secrets = [("secret_access_key", "NUMBAT_EC2_SECRET"), ("password", "NUMBAT_OPENSTACK_PASSWORD"), ("secret", "NUMBAT_LIBCLOUD_SECRET")]
+                for (field, variable) in secrets { if let value = environment[variable] { body[field] = value } }
                 let made = try await client.client().json("POST", "/api/orch/providers", body: body)
                 if client.json { return try printJSON(made) }
                 print("provider \(made["uuid"] as? String ?? "?") (\(made["kind"] as? String ?? type)) added")
-                if privateKey == nil, let key = made["public_key"] as? String {
+                if type == "physical", privateKey == nil, let key = made["public_key"] as? String {
                     print("add this line to ~/.ssh/authorized_keys on every host:\n\(key)")
                 }
             }
+        }
+
+        /// `NAME=VALUE` pairs; values that read as numbers or booleans are sent as such.
+        static func options(_ pairs: [String]) throws -> [String: Any] {
+            var options: [String: Any] = [:]
+            for pair in pairs {
+                guard let equals = pair.firstIndex(of: "="), equals != pair.startIndex else {
+                    throw ValidationError("--driver-option takes NAME=VALUE, not '\(pair)'")
+                }
+                let value = String(pair[pair.index(after: equals)...])
+                options[String(pair[..<equals])] = Int(value).map { $0 as Any } ?? ["true": true, "false": false][value].map { $0 as Any } ?? value
+            }
+            return options
         }
     }
 
@@ -55,7 +97,7 @@ struct ProviderCommand: AsyncParsableCommand {
                 printTable(["ID", "NAME", "KIND", "WHERE"], (result["items"] as? [[String: Any]] ?? []).map { provider in
                     let hosts = (provider["hosts"] as? [[String: Any]] ?? []).compactMap { $0["address"] as? String }
                     return [provider["uuid"] as? String ?? "", provider["name"] as? String ?? "", provider["kind"] as? String ?? "",
-                            hosts.isEmpty ? (provider["region"] as? String ?? "") : hosts.joined(separator: ",")]
+                            hosts.isEmpty ? (provider["region"] as? String ?? provider["driver"] as? String ?? "") : hosts.joined(separator: ",")]
                 })
             }
         }
@@ -136,7 +178,8 @@ struct ReleaseCommand: AsyncParsableCommand {
 }
 
 /// `numbat deploy FAMILY --provider P --amount N`: deploys and shows each node's progress until
-/// all are UP (exit 0) or one fails (exit 1).
+/// all are UP (exit 0) or one fails (exit 1). Progress comes from the WebSocket's `deployment`
+/// topic, subscribed before the request, so every step of every node is shown.
 struct DeployCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "deploy", abstract: "Deploy nodes into a family and follow their progress.")
     @Argument(help: "The family's id.") var family: String
@@ -149,35 +192,72 @@ struct DeployCommand: AsyncParsableCommand {
     func run() async throws {
         try await runClient {
             let api = client.client()
-            let started = try await api.json("POST", "/api/orch/node_families/\(family)/nodes",
-                                             body: ["amount": amount, "provider": provider, "autostart": !noAutostart])
-            let ids = Set(started["nodes"] as? [String] ?? [])
-            var seen: [String: String] = [:]
-            let deadline = Date().addingTimeInterval(timeout)
-            while Date() < deadline {
-                let listed = try await api.json("GET", "/api/orch/node_families/\(family)/nodes")["items"] as? [[String: Any]] ?? []
-                let mine = listed.filter { ids.contains($0["id"] as? String ?? "") }
-                for node in mine {
-                    let id = node["id"] as? String ?? ""
-                    let line = "\(node["step"] as? String ?? "") \(node["status"] as? String ?? "")"
-                    if seen[id] != line {
-                        seen[id] = line
-                        let detail = (node["last_error"] as? String).map { ": \($0)" } ?? ""
-                        print("\(node["name"] as? String ?? id)  \(line)\(detail)")
-                        fflush(nil)
-                    }
+            let body: [String: Any] = ["amount": amount, "provider": provider, "autostart": !noAutostart]
+            let request = try JSONSerialization.data(withJSONObject: body)
+            let (family, timeout, json) = (family, timeout, client.json)
+            let outcome = try await withThrowingTaskGroup(of: (deployed: Int, failed: Int)?.self) { group in
+                group.addTask {
+                    try await Self.follow(api: api, family: family, request: request, json: json)
                 }
-                let finished = mine.filter { ["done", "failed"].contains($0["step"] as? String ?? "") }
-                if finished.count == ids.count {
-                    let failed = finished.filter { $0["step"] as? String == "failed" }.count
-                    print("\(ids.count - failed) of \(ids.count) deployed" + (failed > 0 ? ", \(failed) failed" : ""))
-                    if failed > 0 { throw ExitCode(1) }
-                    return
+                group.addTask {
+                    try await Task.sleep(for: .seconds(timeout))
+                    return nil
                 }
-                try await Task.sleep(for: .milliseconds(250))
+                let first = try await group.next() ?? nil
+                group.cancelAll()
+                return first
             }
-            throw APIClient.Failure(description: "the deployment did not finish within \(Int(timeout)) s (it goes on; see numbat family show \(family))")
+            guard let outcome else {
+                throw APIClient.Failure(description: "the deployment did not finish within \(Int(timeout)) s (it goes on; see numbat family show \(family))")
+            }
+            print("\(outcome.deployed) of \(outcome.deployed + outcome.failed) deployed" + (outcome.failed > 0 ? ", \(outcome.failed) failed" : ""))
+            if outcome.failed > 0 { throw ExitCode(1) }
         }
+    }
+
+    /// Subscribes, sends the deployment, and prints each node's steps until all are done or failed.
+    static func follow(api: APIClient, family: String, request: Data, json: Bool) async throws -> (deployed: Int, failed: Int) {
+        let subscription = try JSONSerialization.data(withJSONObject: ["subscribe": ["topics": ["deployment"]]])
+        let outcome = NIOLockedValueBox<(deployed: Int, failed: Int)?>(nil)
+        try await WebSocketClient.connect(url: api.webSocketURL("/api/ws"), logger: Logger(label: "numbat-cli")) { inbound, outbound, _ in
+            try await outbound.write(.text(String(decoding: subscription, as: UTF8.self)))
+            // Steps published while the request is answered wait in the stream, in order.
+            var messages = inbound.messages(maxSize: 1 << 20).makeAsyncIterator()
+            while let message = try await messages.next() {
+                guard case .text(let text) = message, let object = Self.object(text) else { continue }
+                if object["type"] as? String == "subscribed" { break }
+            }
+            let started = try await api.json("POST", "/api/orch/node_families/\(family)/nodes", data: request, contentType: "application/json")
+            let ids = Set((started["nodes"] as? [String] ?? []).map { $0.lowercased() })
+            var finished: [String: Bool] = [:]
+            func show(_ progress: [String: Any]) {
+                guard let id = (progress["node_id"] as? String)?.lowercased(), ids.contains(id) else { return }
+                let step = progress["step"] as? String ?? ""
+                if json {
+                    print(String(decoding: (try? JSONSerialization.data(withJSONObject: progress, options: [.sortedKeys])) ?? Data(), as: UTF8.self))
+                } else {
+                    let detail = (progress["message"] as? String).map { ": \($0)" } ?? ""
+                    print("\(progress["node_name"] as? String ?? id)  \(step) \(progress["state"] as? String ?? "")\(detail)")
+                }
+                fflush(nil)
+                if step == "done" || step == "failed" { finished[id] = step == "done" }
+            }
+            while finished.count < ids.count, let message = try await messages.next() {
+                guard case .text(let text) = message, let object = Self.object(text), let progress = object["deployment"] as? [String: Any] else { continue }
+                show(progress)
+            }
+            let deployed = finished.values.filter { $0 }.count
+            outcome.withLockedValue { $0 = (deployed, finished.count - deployed) }
+            try await outbound.close(.normalClosure, reason: nil)
+        }
+        guard let result = outcome.withLockedValue({ $0 }) else {
+            throw APIClient.Failure(description: "the server closed the event stream before the deployment finished")
+        }
+        return result
+    }
+
+    static func object(_ text: String) -> [String: Any]? {
+        (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any]
     }
 }
 
