@@ -321,7 +321,8 @@ extension OrchestrationTests {
                 state = try await fake.state()
                 #expect((state["servers"] as? [Any])?.isEmpty == true && (state["floatingips"] as? [Any])?.isEmpty == true, "no server or floating IP is left: \(state)")
                 #expect(try await client.call(.delete, "/api/orch/nodes/\(id)", token: server.adminToken).status == .noContent)
-                #expect(try await client.call(.delete, "/api/orch/node_families/\(family)", token: server.adminToken).status == .noContent)
+                // The topology route deletes a deployment family as thoroughly as the orchestration one.
+                #expect(try await client.call(.delete, "/api/topo/node_families/\(family)", token: server.adminToken).status == .noContent)
                 state = try await fake.state()
                 #expect((state["keypairs"] as? [Any])?.isEmpty == true && (state["security_groups"] as? [[String: Any]])?.contains { $0["id"] as? String == group } == false, "\(state)")
             }

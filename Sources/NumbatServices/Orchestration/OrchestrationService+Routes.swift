@@ -373,16 +373,22 @@ extension OrchestrationService {
     /// and the family itself.
     func deleteFamily(_ id: UUID) async throws {
         let family = try await deploymentFamily(id)
-        let members = try await store.nodes().filter { $0.familyID == id }
+        try await removeDeploymentPlan(of: family)
+        _ = try await store.deleteFamily(id: id)
+        context.bus.publish(.familyRemoved(id: id, name: family.name))
+    }
+
+    /// Before any route deletes a deployment family: its domains (and what they made on the
+    /// providers) and its plan go first; a family with nodes stays, whole.
+    func removeDeploymentPlan(of family: NodeFamily) async throws {
+        let members = try await store.nodes().filter { $0.familyID == family.id }
         guard members.isEmpty else {
             throw NumbatError.conflict("family_not_empty", "\(family.name) still has \(members.count) node(s); delete them first")
         }
-        for domain in try await records.all(DomainRecord.self, parent: id) {
-            try await deleteDomain(familyID: id, domainID: domain.id)
+        for domain in try await records.all(DomainRecord.self, parent: family.id) {
+            try await deleteDomain(familyID: family.id, domainID: domain.id)
         }
-        try await records.delete(FamilyPlan.self, id: id)
-        _ = try await store.deleteFamily(id: id)
-        context.bus.publish(.familyRemoved(id: id, name: family.name))
+        try await records.delete(FamilyPlan.self, id: family.id)
     }
 
     func familyView(_ id: UUID) async throws -> FamilyPlanView {

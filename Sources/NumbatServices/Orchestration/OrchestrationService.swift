@@ -43,6 +43,10 @@ public final class OrchestrationService: NumbatService, Sendable {
     }
 
     public func start() async throws {
+        context.familyDeletion.register { [weak self] id in
+            guard let self, let family = try await self.store.family(id: id), family.kind == .deployment, !family.deleted else { return }
+            try await self.removeDeploymentPlan(of: family)
+        }
         try FileManager.default.createDirectory(at: releaseDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         // A deployment cut short by a restart cannot be resumed safely: mark it failed, so the
         // user sees it and deletes it (which cleans up whatever it had made).

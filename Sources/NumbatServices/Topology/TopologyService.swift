@@ -6,9 +6,11 @@ import NumbatCore
 public struct TopologyService: NumbatService {
     public let name = "topology"
     public let topology: Topology
+    let familyDeletion: FamilyDeletionHooks
 
     public init(context: ServiceContext) {
         topology = Topology(store: context.store, nodes: context.nodes, bus: context.bus, logger: context.logger)
+        familyDeletion = context.familyDeletion
     }
 
     /// `POST /api/actions/add-node`.
@@ -96,7 +98,9 @@ public struct TopologyService: NumbatService {
             return EditedResponse(status: .created, response: try await topology.createFamily(family))
         }
         api.delete("topo/node_families/:id") { _, context -> HTTPResponse.Status in
-            try await topology.deleteFamily(id: try context.parameters.require("id", as: UUID.self))
+            let id = try context.parameters.require("id", as: UUID.self)
+            try await familyDeletion.run(before: id)
+            try await topology.deleteFamily(id: id)
             return .noContent
         }
         api.get("topo/graph") { _, _ -> Topology.Graph in
