@@ -29,6 +29,11 @@ struct SSHTests {
             let sum = try await ssh.run("sha256sum \(path) && ls \(path).numbat-part 2>/dev/null | wc -l")
             let expected = SHA256.hash(data: payload).map { String(format: "%02x", $0) }.joined()
             #expect(sum.standardOutput.hasPrefix(expected) && sum.standardOutput.hasSuffix("\n0\n"), "\(sum.standardOutput)")
+            // From a file, a chunk at a time: the same bytes arrive.
+            let local = hosts.directory.appendingPathComponent("local.bin")
+            try Data(payload).write(to: local)
+            try await ssh.upload(file: local, to: path + ".2")
+            #expect(try await ssh.run("sha256sum \(path).2").standardOutput.hasPrefix(expected))
 
             let chatty = try await ssh.run("head -c 3000000 /dev/zero")
             #expect(chatty.truncated && chatty.standardOutput.utf8.count == SSHConnection.outputLimit)

@@ -121,6 +121,11 @@ public final class SSHConnection: Sendable {
 
     /// Runs `command` through the user's shell, feeding it `input` (then end of file).
     public func run(_ command: String, input: ByteBuffer? = nil, timeout: Duration = .seconds(120)) async throws -> SSHCommandResult {
+        try await run(command, standardInput: input.map(SSHInput.bytes), timeout: timeout)
+    }
+
+    /// Runs `command` through the user's shell, feeding it `standardInput` (then end of file).
+    public func run(_ command: String, standardInput: SSHInput?, timeout: Duration = .seconds(120)) async throws -> SSHCommandResult {
         let collector = CommandCollector()
         let done = channel.eventLoop.makePromise(of: SSHCommandResult.self)
         collector.setPromise(done)
@@ -149,11 +154,20 @@ public final class SSHConnection: Sendable {
         defer { deadline.cancel() }
         do {
             try await child.triggerUserOutboundEvent(SSHChannelRequestEvent.ExecRequest(command: command, wantReply: false)).get()
-            if var input {
+            switch standardInput {
+            case .bytes(var input):
                 while input.readableBytes > 0 {
                     let chunk = input.readSlice(length: min(32 * 1024, input.readableBytes))!
                     try await child.writeAndFlush(SSHChannelData(type: .channel, data: .byteBuffer(chunk))).get()
                 }
+            case .file(let url):
+                let file = try FileHandle(forReadingFrom: url)
+                defer { try? file.close() }
+                while let chunk = try file.read(upToCount: 256 * 1024), !chunk.isEmpty {
+                    try await child.writeAndFlush(SSHChannelData(type: .channel, data: .byteBuffer(ByteBuffer(bytes: chunk)))).get()
+                }
+            case nil:
+                break
             }
             try? await child.close(mode: .output).get()
         } catch {
@@ -176,15 +190,34 @@ public final class SSHConnection: Sendable {
     /// path running at once need distinct `temporarySuffix`es.
     public func upload(_ data: ByteBuffer, to path: String, mode: String = "0644", temporarySuffix: String = "numbat-part",
                        timeout: Duration = .seconds(600)) async throws {
+        try await upload(.bytes(data), to: path, mode: mode, temporarySuffix: temporarySuffix, timeout: timeout)
+    }
+
+    /// Uploads a local file the same way, a chunk at a time: a release archive of any size is
+    /// never held in memory whole, however many nodes are being deployed at once.
+    public func upload(file: URL, to path: String, mode: String = "0644", temporarySuffix: String = "numbat-part",
+                       timeout: Duration = .seconds(600)) async throws {
+        try await upload(.file(file), to: path, mode: mode, temporarySuffix: temporarySuffix, timeout: timeout)
+    }
+
+    private func upload(_ input: SSHInput, to path: String, mode: String, temporarySuffix: String, timeout: Duration) async throws {
         let quoted = ShellQuote.quote(path)
         let temporary = ShellQuote.quote(path + "." + temporarySuffix)
-        try await check("umask 077 && cat > \(temporary) && chmod \(mode) \(temporary) && mv -f \(temporary) \(quoted)",
-                        input: data, timeout: timeout, doing: "uploading \(path)")
+        let result = try await run("umask 077 && cat > \(temporary) && chmod \(mode) \(temporary) && mv -f \(temporary) \(quoted)",
+                                   standardInput: input, timeout: timeout)
+        guard result.succeeded else { throw SSHError("uploading \(path) on \(target) failed (\(result.summary))") }
     }
 
     public func close() async {
         try? await channel.close().get()
     }
+}
+
+/// What a remote command reads on its standard input.
+public enum SSHInput: Sendable {
+    case bytes(ByteBuffer)
+    /// A local file, sent a chunk at a time.
+    case file(URL)
 }
 
 /// Quoting for the POSIX shell that runs exec requests.

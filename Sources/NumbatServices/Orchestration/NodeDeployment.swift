@@ -164,8 +164,7 @@ struct NodeDeployment: Sendable {
         if have.standardOutput.hasPrefix(release.sha256) { return }
         try await ssh.check("mkdir -p \(ShellQuote.quote(root + "/releases"))", doing: "making \(root)/releases")
         let archive = service.releaseDirectory.appendingPathComponent("\(release.id.uuidString.lowercased()).tar.gz")
-        let data = try Data(contentsOf: archive)
-        try await ssh.upload(ByteBuffer(bytes: data), to: cachedArchive, temporarySuffix: nodeID.uuidString.lowercased())
+        try await ssh.upload(file: archive, to: cachedArchive, temporarySuffix: nodeID.uuidString.lowercased())
     }
 
     /// Unpacks into the node's directory and writes its customised templates.
