@@ -72,7 +72,7 @@ struct DeployBench {
         while true {
             let nodes = try await api.call("GET", "/api/orch/node_families/\(family)/nodes")["items"] as? [[String: Any]] ?? []
             if let failed = nodes.first(where: { $0["step"] as? String == "failed" }) {
-                throw DeployBench.Failure(description: "a node failed to deploy: \(failed["last_error"] ?? "")")
+                throw DeployBench.Failure(description: "a node failed to deploy: \(failed["message"] ?? failed["last_error"] ?? "")\n\(server.output.suffix(2000))")
             }
             if nodes.count == size, nodes.allSatisfy({ $0["step"] as? String == "done" }) { break }
             try await Task.sleep(for: .milliseconds(50))

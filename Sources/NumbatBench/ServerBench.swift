@@ -245,6 +245,8 @@ struct ServeProcess {
 
     func terminate() {
         process.terminate()
-        process.waitUntilExit()
+        // Not waitUntilExit: Foundation's wait can miss this child's exit beside long-lived
+        // children of ours (the deploy benchmark's sshd) and hang.
+        _ = waitForExit(process)
     }
 }
