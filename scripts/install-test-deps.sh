@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
-packages=(erlang-proper erlang-folsom erlang-lager graphite-carbon python3-whisper openssh-server rebar3 iproute2)
+packages=(erlang-proper erlang-folsom erlang-lager graphite-carbon python3-whisper openssh-server rebar3 iproute2 chromium chromium-driver)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -25,7 +25,7 @@ struct AuthenticationMiddleware: RouterMiddleware {
             try? await tokens.touchToken(id: token.id, at: Date())
         } else if allowLoopbackWithoutToken, Self.isLoopback(context.remoteAddress) {
             context.identity = Identity(name: "loopback", role: .admin)
-        } else if Self.publicPaths.contains(request.uri.path), request.method == .get {
+        } else if Self.isPublic(request.uri.path), request.method == .get {
             context.identity = Identity(name: "anonymous", role: .viewer)
         } else {
             throw NumbatError(.unauthorized, "token_required", "an API token is required: send Authorization: Bearer <token>")
@@ -34,6 +34,12 @@ struct AuthenticationMiddleware: RouterMiddleware {
             throw NumbatError(.forbidden, "forbidden", "\(request.method) needs an admin token")
         }
         return try await next(request, context)
+    }
+
+    /// The health check, the API document and the dashboard's own files (its data comes from
+    /// the API, with a token).
+    static func isPublic(_ path: String) -> Bool {
+        publicPaths.contains(path) || path == "/" || path == "/dashboard" || path.hasPrefix("/dashboard/")
     }
 
     static func bearerToken(_ request: Request) -> String? {

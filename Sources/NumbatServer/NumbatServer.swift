@@ -63,7 +63,7 @@ public final class NumbatServer: Sendable {
     public func makeRouter() -> Router<NumbatRequestContext> {
         let router = Router(context: NumbatRequestContext.self)
         router.middlewares.add(ErrorMiddleware())
-        router.middlewares.add(AuthenticationMiddleware(tokens: store, allowLoopbackWithoutToken: configuration.listensOnLoopbackOnly))
+        router.middlewares.add(AuthenticationMiddleware(tokens: store, allowLoopbackWithoutToken: configuration.allowsLoopbackWithoutToken))
         let api = router.group("api")
         api.get("health") { _, _ in HealthReport(status: "ok", managedNodes: self.nodes.managedCount) }
         api.get("openapi.json") { _, _ in try OpenAPIDocument.response() }
@@ -71,6 +71,7 @@ public final class NumbatServer: Sendable {
         for service in services { service.addRoutes(to: api) }
         EventSocket.addRoute(to: router, bus: bus)
         metrics.addExportRoutes(to: router)
+        DashboardAssets.addRoutes(to: router)
         return router
     }
 

@@ -24,6 +24,8 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// Nodes deployed at once, over all deployment requests.
     public var deployConcurrency = 16
     public var graphiteIntervalSeconds: Double = 60
+    /// Tokens even from loopback: for machines whose other users must not reach the API.
+    public var requireToken = false
 
     public init() {}
 
@@ -43,13 +45,15 @@ public struct ServerConfiguration: Sendable, Equatable {
         public var graphitePrefix: String?
         public var deployConcurrency: Int?
         public var graphiteIntervalSeconds: Double?
+        public var requireToken: Bool?
 
         public init(host: String? = nil, port: Int? = nil, dataDirectory: String? = nil, nodeName: String? = nil,
                     logLevel: String? = nil, reconnectInitialSeconds: Double? = nil, reconnectMaximumSeconds: Double? = nil,
                     metricsIntervalSeconds: Double? = nil, metricsRetention: String? = nil, graphiteHost: String? = nil,
                     graphitePort: Int? = nil, graphitePrefix: String? = nil, graphiteIntervalSeconds: Double? = nil,
-                    deployConcurrency: Int? = nil)
+                    deployConcurrency: Int? = nil, requireToken: Bool? = nil)
         {
+            self.requireToken = requireToken
             self.metricsIntervalSeconds = metricsIntervalSeconds
             self.metricsRetention = metricsRetention
             self.graphiteHost = graphiteHost
@@ -80,6 +84,7 @@ public struct ServerConfiguration: Sendable, Equatable {
             case graphitePrefix = "graphite_prefix"
             case deployConcurrency = "deploy_concurrency"
             case graphiteIntervalSeconds = "graphite_interval_seconds"
+            case requireToken = "require_token"
         }
 
         /// The environment variables read, `NUMBAT_` and the file key in capitals.
@@ -90,6 +95,14 @@ public struct ServerConfiguration: Sendable, Equatable {
                 guard let parsed = T(text) else { throw ConfigurationError("NUMBAT_\(key.rawValue.uppercased())=\(text) is not a number") }
                 return parsed
             }
+            func flag(_ key: CodingKeys) throws -> Bool? {
+                guard let text = value(key) else { return nil }
+                switch text.lowercased() {
+                case "1", "true", "yes": return true
+                case "0", "false", "no": return false
+                default: throw ConfigurationError("NUMBAT_\(key.rawValue.uppercased())=\(text) is not true or false")
+                }
+            }
             return Overrides(host: value(.host), port: try number(.port), dataDirectory: value(.dataDirectory),
                              nodeName: value(.nodeName), logLevel: value(.logLevel),
                              reconnectInitialSeconds: try number(.reconnectInitialSeconds),
@@ -98,7 +111,7 @@ public struct ServerConfiguration: Sendable, Equatable {
                              metricsRetention: value(.metricsRetention), graphiteHost: value(.graphiteHost),
                              graphitePort: try number(.graphitePort), graphitePrefix: value(.graphitePrefix),
                              graphiteIntervalSeconds: try number(.graphiteIntervalSeconds),
-                             deployConcurrency: try number(.deployConcurrency))
+                             deployConcurrency: try number(.deployConcurrency), requireToken: try flag(.requireToken))
         }
 
         /// A JSON file with the same keys, e.g. `{"port": 9090, "data_dir": "/var/lib/numbat"}`.
@@ -161,6 +174,7 @@ public struct ServerConfiguration: Sendable, Equatable {
             guard (1...1000).contains(concurrency) else { throw ConfigurationError("the deploy concurrency must be between 1 and 1000") }
             deployConcurrency = concurrency
         }
+        if let require = overrides.requireToken { requireToken = require }
         guard reconnectInitialSeconds > 0, reconnectMaximumSeconds >= reconnectInitialSeconds else {
             throw ConfigurationError("reconnect delays must be positive, the maximum at least the initial one")
         }
@@ -179,6 +193,9 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var listensOnLoopbackOnly: Bool {
         host == "localhost" || host == "::1" || host.hasPrefix("127.")
     }
+
+    /// Loopback callers skip tokens on a loopback-only server, unless told to need them.
+    public var allowsLoopbackWithoutToken: Bool { listensOnLoopbackOnly && !requireToken }
 }
 
 public struct ConfigurationError: Error, CustomStringConvertible {

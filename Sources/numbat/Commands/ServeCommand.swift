@@ -69,13 +69,16 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Nodes deployed at once, over all deployments (default 16).")
     var deployConcurrency: Int?
 
+    @Flag(help: "Need an API token from loopback callers too (a machine shared with other users).")
+    var requireToken = false
+
     func run() async throws {
         let flags = ServerConfiguration.Overrides(
             host: host, port: port, dataDirectory: dataDir, nodeName: nodeName, logLevel: logLevel,
             reconnectInitialSeconds: reconnectInitial, reconnectMaximumSeconds: reconnectMax,
             metricsIntervalSeconds: metricsInterval, metricsRetention: metricsRetention, graphiteHost: graphiteHost,
             graphitePort: graphitePort, graphitePrefix: graphitePrefix, graphiteIntervalSeconds: graphiteInterval,
-            deployConcurrency: deployConcurrency)
+            deployConcurrency: deployConcurrency, requireToken: requireToken ? true : nil)
         let configuration: ServerConfiguration
         do {
             configuration = try ServerConfiguration.load(file: config, environment: ProcessInfo.processInfo.environment, flags: flags)

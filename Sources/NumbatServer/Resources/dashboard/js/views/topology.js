@@ -1,0 +1,136 @@
+// Topology: the selected node's information, adding nodes (with discovery), removing them,
+// and the graph of connections, whose nodes can be dragged.
+import { api } from '../api.js';
+import { badge, el, showError, time, toast } from '../ui.js';
+
+let root, store, unsubscribe, refreshGraph = () => {}, graphTimer = null, graphOpen = sessionStorage.getItem('numbat-graph') !== 'closed';
+
+function info() {
+  const node = store.selectedNode;
+  if (!node) return el('section.card', { id: 'node-info' }, el('h3', {}, 'Node'), el('p.muted', {}, 'Select a node in the tree.'));
+  const family = node.family_id && store.families.get(node.family_id);
+  const rows = [
+    ['Name', node.name], ['State', badge(node.state)], ['Host', node.host], ['OTP release', node.otp_release || '–'],
+    ['Family', family ? family.name : '–'], ['Discovered from', node.discovered_from || '–'],
+    ['Last error', node.last_error || '–'], ['Added', time(node.added_at)], ['State since', time(node.state_changed_at)],
+  ];
+  const error = el('p.error', { hidden: true });
+  return el('section.card', { id: 'node-info' }, el('h3', {}, node.name),
+    el('dl.info', {}, rows.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)])),
+    el('p', {}, el('button.danger', { id: 'remove-node', onclick: async () => {
+      if (!confirm(`Stop managing ${node.name}? The node keeps running.`)) return;
+      try { await api('DELETE', `/api/topo/nodes/${node.id}`); store.select(null); } catch (e) { showError(e, error); }
+    } }, 'Remove node')), error);
+}
+
+function addForm() {
+  const error = el('p.error', { hidden: true, role: 'alert' });
+  const name = el('input', { name: 'node', placeholder: 'app@10.0.0.2', required: true, id: 'add-node-name' });
+  const cookie = el('input', { name: 'cookie', type: 'password', placeholder: 'cookie', required: true, id: 'add-node-cookie' });
+  const discover = el('input', { type: 'checkbox', name: 'discover', checked: true, id: 'add-node-discover' });
+  const button = el('button', { type: 'submit', id: 'add-node-submit' }, 'Add node');
+  const form = el('form.inline', { id: 'add-node' }, el('label', {}, 'Node name', name), el('label', {}, 'Cookie', cookie),
+    el('label', {}, 'Discover connected nodes', discover), button);
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    error.hidden = true;
+    button.disabled = true;
+    try {
+      const answer = await api('POST', '/api/actions/add-node', { node: name.value.trim(), cookie: cookie.value, discover: discover.checked });
+      const more = answer.discovered && answer.discovered.length ? ` and ${answer.discovered.length} connected node(s)` : '';
+      toast('Node added', `${answer.node.name}${more}`, 'info', 4);
+      store.select(answer.node.id);
+      name.value = ''; cookie.value = '';
+    } catch (e) { showError(e, error); } finally { button.disabled = false; }
+  });
+  return el('section.card', {}, el('h3', {}, 'Add a node'), form, error);
+}
+
+/** A force layout of the managed nodes and their peers; drag a node to move it. */
+async function graph(container) {
+  const data = await api('GET', '/api/topo/graph');
+  const width = 900, height = 420;
+  const nodes = data.nodes.map((n, i) => ({ ...n, x: width / 2 + Math.cos(i) * 150, y: height / 2 + Math.sin(i) * 150, vx: 0, vy: 0 }));
+  const byName = new Map(nodes.map((n) => [n.name, n]));
+  const edges = data.edges.map((e) => [byName.get(e.from), byName.get(e.to)]).filter(([a, b]) => a && b);
+  for (let step = 0; step < 300; step++) {
+    for (const a of nodes) for (const b of nodes) {
+      if (a === b) continue;
+      const dx = a.x - b.x, dy = a.y - b.y, d2 = Math.max(dx * dx + dy * dy, 100);
+      a.vx += dx / d2 * 400; a.vy += dy / d2 * 400;
+    }
+    for (const [a, b] of edges) {
+      const dx = b.x - a.x, dy = b.y - a.y;
+      a.vx += dx * 0.01; a.vy += dy * 0.01; b.vx -= dx * 0.01; b.vy -= dy * 0.01;
+    }
+    for (const n of nodes) {
+      n.vx += (width / 2 - n.x) * 0.002; n.vy += (height / 2 - n.y) * 0.002;
+      n.x = Math.min(width - 30, Math.max(30, n.x + n.vx)); n.y = Math.min(height - 20, Math.max(20, n.y + n.vy));
+      n.vx *= 0.6; n.vy *= 0.6;
+    }
+  }
+  const NS = 'http://www.w3.org/2000/svg';
+  const make = (tag, attrs) => { const e = document.createElementNS(NS, tag); for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v); return e; };
+  const box = make('svg', { class: 'graph', viewBox: `0 0 ${width} ${height}`, id: 'node-graph' });
+  const lines = edges.map(([a, b]) => { const l = make('line', {}); box.append(l); return [l, a, b]; });
+  const colours = { UP: '#1f9d55', DOWN: '#d64545', ERROR: '#d64545', STOPPED: '#8a94a6' };
+  const drawLines = () => lines.forEach(([l, a, b]) => { l.setAttribute('x1', a.x); l.setAttribute('y1', a.y); l.setAttribute('x2', b.x); l.setAttribute('y2', b.y); });
+  for (const n of nodes) {
+    const g = make('g', { transform: `translate(${n.x},${n.y})`, 'data-name': n.name });
+    const circle = make('circle', { r: 9, fill: n.managed ? (colours[n.state] || '#b4bcc9') : '#fff', stroke: n.managed ? '#fff' : '#8a94a6' });
+    const text = make('text', { x: 12, y: 4 });
+    text.textContent = n.name;
+    g.append(circle, text);
+    circle.addEventListener('pointerdown', (event) => {
+      circle.setPointerCapture(event.pointerId);
+      const move = (e) => {
+        const rect = box.getBoundingClientRect();
+        n.x = (e.clientX - rect.left) / rect.width * width; n.y = (e.clientY - rect.top) / rect.height * height;
+        g.setAttribute('transform', `translate(${n.x},${n.y})`);
+        drawLines();
+      };
+      circle.addEventListener('pointermove', move);
+      circle.addEventListener('pointerup', () => circle.removeEventListener('pointermove', move), { once: true });
+    });
+    circle.addEventListener('dblclick', () => n.id && store.select(n.id));
+    box.append(g);
+  }
+  drawLines();
+  container.replaceChildren(box, el('p.muted', {}, `${nodes.length} nodes, ${edges.length} connections. Drag to move; double-click to select. Hollow: a peer Numbat does not manage.`));
+}
+
+function graphCard() {
+  const body = el('div');
+  const toggle = el('button.secondary', { type: 'button', id: 'graph-toggle' }, graphOpen ? 'Close graph' : 'Open graph');
+  const card = el('section.card', {}, el('h3', {}, 'Node graph ', toggle), body);
+  const refresh = () => {
+    if (!graphOpen) { body.replaceChildren(); return; }
+    graph(body).catch((e) => showError(e, body));
+  };
+  refreshGraph = refresh;
+  toggle.addEventListener('click', () => {
+    graphOpen = !graphOpen;
+    sessionStorage.setItem('numbat-graph', graphOpen ? 'open' : 'closed');
+    toggle.textContent = graphOpen ? 'Close graph' : 'Open graph';
+    refresh();
+  });
+  refresh();
+  return card;
+}
+
+function draw() {
+  root.replaceChildren(el('h2', {}, 'Topology'), el('div.row', {}, info(), addForm()), graphCard());
+}
+
+export default {
+  mount(container, s) {
+    root = container; store = s;
+    unsubscribe = store.subscribe((change) => {
+      if (change === 'selection' || change === 'state') { const old = root.querySelector('#node-info'); if (old) old.replaceWith(info()); }
+      // Nodes came, went or changed state: redraw the graph, once per burst.
+      if (change !== 'selection') { clearTimeout(graphTimer); graphTimer = setTimeout(() => root && refreshGraph(), 500); }
+    });
+    draw();
+  },
+  unmount() { unsubscribe(); root = null; },
+};
