@@ -17,10 +17,10 @@ swift test --skip-build --filter NotificationsTests "$@"
 # with checks every 0.3 s: on their own too, so the 2 s UP bound of the topology tests is not
 # measured beside them.
 swift test --skip-build --filter "AlarmsTests|CommandsTests" "$@"
-swift test --skip-build --skip "$cpu_bound|NotificationsTests|AlarmsTests|CommandsTests|OrchestrationTests|NumbatProvidersTests|DeployCLITests" "$@"
+swift test --skip-build --skip "$cpu_bound|NotificationsTests|AlarmsTests|CommandsTests|OrchestrationTests|NumbatProvidersTests|DeployCLITests|DashboardTests" "$@"
 # Orchestration starts network namespaces with their own sshd and deploys real releases onto
 # them (dozens of BEAM processes at once): on its own, and last, as the kernel's teardown of the
 # namespaces goes on after the tests and slowed the timing-sensitive suites that followed.
-swift test --skip-build --filter "OrchestrationTests|NumbatProvidersTests|DeployCLITests" "$@"
+swift test --skip-build --filter "OrchestrationTests|NumbatProvidersTests|DeployCLITests|DashboardTests" "$@"
 # A short libFuzzer run of the term decoder (the in-process mutation fuzz test runs above too).
 scripts/fuzz.sh 20

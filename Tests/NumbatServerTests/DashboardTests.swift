@@ -147,7 +147,8 @@ struct DashboardTests {
                     try await Self.screenshot(browser, "orchestration")
 
                     for _ in 0..<2 {
-                        try await browser.click("#family-panel tr[data-node] button[data-action=delete]")
+                        // Clicked in the page: a popup may lie over the button.
+                        try await browser.run("document.querySelector('#family-panel tr[data-node] button[data-action=delete]').click()")
                         try await browser.wait(for: "a node deleted", timeout: .seconds(60), "return document.querySelectorAll('#family-panel tr[data-node]').length < arguments[0]",
                                                [try await browser.run("return document.querySelectorAll('#family-panel tr[data-node]').length") as? Int ?? 0])
                     }

@@ -132,16 +132,31 @@ public final class Browser: Sendable {
         throw Failure(description: "no element \(css) within \(timeout)")
     }
 
+    /// Clicks the element; a page that redrew it between finding and clicking is tried again.
     public func click(_ css: String, timeout: Duration = .seconds(20)) async throws {
-        let id = try await element(css, timeout: timeout)
-        _ = try await command("POST", "element/\(id)/click", [:])
+        for attempt in 1...10 {
+            let id = try await element(css, timeout: timeout)
+            do {
+                _ = try await command("POST", "element/\(id)/click", [:])
+                return
+            } catch let failure as Failure where failure.description.contains("stale element") && attempt < 10 {
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
     }
 
     /// Types `text` into the element (for a file input: a local path to upload).
     public func type(_ css: String, _ text: String) async throws {
-        let id = try await element(css)
-        _ = try await command("POST", "element/\(id)/clear", [:])
-        _ = try await command("POST", "element/\(id)/value", ["text": text])
+        for attempt in 1...10 {
+            let id = try await element(css)
+            do {
+                _ = try await command("POST", "element/\(id)/clear", [:])
+                _ = try await command("POST", "element/\(id)/value", ["text": text])
+                return
+            } catch let failure as Failure where failure.description.contains("stale element") && attempt < 10 {
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
     }
 
     /// Sets a field's value directly (long texts such as keys, where typing is slow).

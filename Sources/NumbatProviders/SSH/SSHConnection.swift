@@ -179,8 +179,14 @@ public final class SSHConnection: Sendable {
 
     /// Runs `command` and throws unless it exits with status 0.
     @discardableResult
-    public func check(_ command: String, input: ByteBuffer? = nil, timeout: Duration = .seconds(120), doing what: String) async throws -> SSHCommandResult {
-        let result = try await run(command, input: input, timeout: timeout)
+    /// With `idempotent`, a command whose channel closed without any exit status (seen now and
+    /// then under load) runs once more: only for commands that are safe to repeat.
+    public func check(_ command: String, input: ByteBuffer? = nil, timeout: Duration = .seconds(120), idempotent: Bool = false,
+                      doing what: String) async throws -> SSHCommandResult {
+        var result = try await run(command, input: input, timeout: timeout)
+        if idempotent, result.exitStatus == nil, result.signal == nil {
+            result = try await run(command, input: input, timeout: timeout)
+        }
         guard result.succeeded else { throw SSHError("\(what) on \(target) failed (\(result.summary))") }
         return result
     }

@@ -162,7 +162,7 @@ struct NodeDeployment: Sendable {
     private func upload(_ ssh: SSHConnection) async throws {
         let have = try await ssh.run("sha256sum \(ShellQuote.quote(cachedArchive)) 2>/dev/null")
         if have.standardOutput.hasPrefix(release.sha256) { return }
-        try await ssh.check("mkdir -p \(ShellQuote.quote(root + "/releases"))", doing: "making \(root)/releases")
+        try await ssh.check("mkdir -p \(ShellQuote.quote(root + "/releases"))", idempotent: true, doing: "making \(root)/releases")
         let archive = service.releaseDirectory.appendingPathComponent("\(release.id.uuidString.lowercased()).tar.gz")
         try await ssh.upload(file: archive, to: cachedArchive, temporarySuffix: nodeID.uuidString.lowercased())
     }

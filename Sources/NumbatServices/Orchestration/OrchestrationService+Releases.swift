@@ -61,7 +61,11 @@ extension OrchestrationService {
                 }
             } else if type.hasPrefix("application/gzip") || type.hasPrefix("application/octet-stream") || type.hasPrefix("application/x-gzip") {
                 let query = request.uri.queryParameters
-                func field(_ name: String) -> String? { query[Substring(name)].map(String.init) }
+                // Form encoding (what browsers' URLSearchParams and curl --data-urlencode send)
+                // writes spaces as '+'; a literal plus arrives as %2B.
+                func field(_ name: String) -> String? {
+                    request.uri.query.flatMap { Self.formField(name, in: $0) } ?? query[Substring(name)].map(String.init)
+                }
                 guard let name = field("name"), let start = field("start_cmd"), let stop = field("stop_cmd"), let cookie = field("cookie") else {
                     throw NumbatError.badRequest("invalid_field", "a raw upload takes name, start_cmd, stop_cmd and cookie in the query")
                 }
@@ -158,5 +162,17 @@ extension OrchestrationService {
             case stopCmd = "stop_cmd"
             case includesERTS = "includes_erts"
         }
+    }
+
+    /// A field of an `application/x-www-form-urlencoded` query: '+' is a space, then %XX decoded.
+    static func formField(_ name: String, in query: String) -> String? {
+        for pair in query.split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let key = String(parts[0]).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String(parts[0])
+            guard key == name else { continue }
+            let value = parts.count > 1 ? String(parts[1]) : ""
+            return value.replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? value
+        }
+        return nil
     }
 }
