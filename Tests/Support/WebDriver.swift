@@ -43,24 +43,27 @@ public final class Browser: Sendable {
     }
 
     static func start() async throws -> Browser {
-        let port = Int.random(in: 30_000...39_999)
-        let driver = Process()
-        driver.executableURL = URL(fileURLWithPath: chromedriver)
-        driver.arguments = ["--port=\(port)"]
-        driver.standardOutput = FileHandle.nullDevice
-        driver.standardError = FileHandle.nullDevice
-        try driver.run()
+        // A random port may be taken, and a loaded machine starts chromedriver slowly: a driver
+        // that exits (port in use) is started again on another port; one that lives gets 30 s.
+        var started: (Process, Int)?
+        for _ in 0..<3 where started == nil {
+            let port = Int.random(in: 30_000...39_999)
+            let driver = Process()
+            driver.executableURL = URL(fileURLWithPath: chromedriver)
+            driver.arguments = ["--port=\(port)"]
+            driver.standardOutput = FileHandle.nullDevice
+            driver.standardError = FileHandle.nullDevice
+            try driver.run()
+            for _ in 0..<600 {
+                if try await offPool({ canConnect(host: "127.0.0.1", port: port) }) { started = (driver, port); break }
+                if waitForExit(driver, timeout: 0) != nil { break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            if started == nil { killAndReap(driver.processIdentifier) }
+        }
+        guard let (driver, port) = started else { throw Failure(description: "chromedriver did not listen (three tries)") }
         let base = "http://127.0.0.1:\(port)"
-        var ready = false
-        for _ in 0..<200 {
-            if try await offPool({ canConnect(host: "127.0.0.1", port: port) }) { ready = true; break }
-            try await Task.sleep(for: .milliseconds(50))
-        }
         let profile = FileManager.default.temporaryDirectory.appendingPathComponent("numbat-chromium-\(UUID().uuidString)")
-        guard ready else {
-            killAndReap(driver.processIdentifier)
-            throw Failure(description: "chromedriver did not listen on \(port)")
-        }
         let options: [String: Any] = [
             "binary": chromium,
             "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1400,900",
