@@ -22,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-nio-ssh.git", from: "0.15.1"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         /// External Term Format: values, encoder, decoder. No I/O.
@@ -52,10 +53,19 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
-        /// The embedded store: SQLite (GRDB, WAL, versioned migrations).
+        /// The REST API's request and response bodies as Codable types, shared by the server's
+        /// routes and the CLI's client commands, so both sides agree on every field by construction.
+        .target(name: "NumbatAPI", dependencies: ["NumbatCore"]),
+        /// The stores: embedded SQLite (GRDB, WAL) and shared PostgreSQL (postgres-nio), both with
+        /// versioned migrations, behind NumbatCore's store protocols.
         .target(
             name: "NumbatStore",
-            dependencies: ["NumbatCore", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: [
+                "NumbatCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         /// Infrastructure providers behind one protocol: physical hosts over SSH (swift-nio-ssh),
         /// EC2 (Query API, SigV4), OpenStack, and Apache Libcloud through a bridge process.
@@ -74,7 +84,7 @@ let package = Package(
         .target(
             name: "NumbatServices",
             dependencies: [
-                "NumbatCore", "ErlangDist", "NumbatProviders",
+                "NumbatCore", "NumbatAPI", "ErlangDist", "NumbatProviders",
                 .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -88,7 +98,7 @@ let package = Package(
         .target(
             name: "NumbatServer",
             dependencies: [
-                "NumbatCore", "NumbatStore", "NumbatServices", "ErlangDist",
+                "NumbatCore", "NumbatAPI", "NumbatStore", "NumbatServices", "ErlangDist",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -98,7 +108,7 @@ let package = Package(
         .executableTarget(
             name: "numbat",
             dependencies: [
-                "ErlangDist", "NumbatServer", "NumbatServices",
+                "ErlangDist", "NumbatAPI", "NumbatServer", "NumbatServices",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
             ]
@@ -129,16 +139,21 @@ let package = Package(
             exclude: ["erlang"]
         ),
         .testTarget(name: "ErlangTermTests", dependencies: ["ErlangTerm", "NumbatTestSupport"]),
-        .testTarget(name: "ErlangDistTests", dependencies: ["ErlangDist", "NumbatTestSupport"]),
+        .testTarget(name: "ErlangDistTests", dependencies: [
+            "ErlangDist", "NumbatTestSupport",
+            .product(name: "NIOEmbedded", package: "swift-nio"),
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
         .testTarget(name: "NumbatProvidersTests", dependencies: ["NumbatProviders", "NumbatTestSupport"]),
-        .testTarget(name: "NumbatCLITests", dependencies: ["NumbatTestSupport", "ErlangDist"]),
+        .testTarget(name: "NumbatCLITests", dependencies: ["NumbatTestSupport", "ErlangDist", "NumbatServices"]),
         .testTarget(
             name: "NumbatServerTests",
             dependencies: [
-                "NumbatServer", "NumbatStore", "NumbatServices", "NumbatCore", "NumbatTestSupport", "ErlangDist", "NumbatProviders",
+                "NumbatServer", "NumbatStore", "NumbatServices", "NumbatCore", "NumbatAPI", "NumbatTestSupport", "ErlangDist", "NumbatProviders",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "HummingbirdWSTesting", package: "hummingbird-websocket"),
+                .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
     ]

@@ -8,30 +8,13 @@
 %% erlc +deterministic.
 -module(numbat_alarm_agent).
 -behaviour(gen_event).
--export([start/2, stop/0, check/2]).
+-export([check/2]).
 -export([init/1, handle_event/2, handle_call/2, handle_info/2, terminate/2, code_change/3]).
 
-%% Starts (or restarts, for a new owner) the agent. The owner receives
-%% {numbat_alarms, sync, [{Id, Description}]} (or {numbat_alarms, sync, unavailable} without
-%% SASL), then {numbat_alarms, set, Id, Description} and {numbat_alarms, clear, Id}.
-start(Owner, Options) when is_pid(Owner), is_map(Options) ->
-    stop(),
-    Parent = self(),
-    Pid = spawn(fun() -> init_agent(Owner, Parent) end),
-    receive
-        {Pid, started} -> {ok, Pid};
-        {Pid, failed, Reason} -> {error, Reason}
-    after 5000 -> exit(Pid, kill), {error, timeout}
-    end.
-
-stop() ->
-    case whereis(?MODULE) of
-        undefined -> ok;
-        Pid ->
-            Ref = monitor(process, Pid),
-            Pid ! stop,
-            receive {'DOWN', Ref, process, Pid, _} -> ok after 5000 -> exit(Pid, kill), ok end
-    end.
+%% The agent's start/2 (Owner receives {numbat_alarms, sync, [{Id, Description}]}, or
+%% {numbat_alarms, sync, unavailable} without SASL, then {numbat_alarms, set, Id, Description}
+%% and {numbat_alarms, clear, Id}), stop/0 and owner monitor.
+-include("numbat_agent_skeleton.hrl").
 
 %% The facts of the built-in checks, as a map; {error, not_running} without the agent. Options:
 %% #{queue_threshold => N (report processes with at least N messages), max_scan => N (skip the
@@ -49,40 +32,35 @@ check(Options, Timeout) ->
             end
     end.
 
-%% --- the agent process ---
+%% --- the agent process (see numbat_agent_skeleton.hrl) ---
 
-init_agent(Owner, Parent) ->
-    try
-        true = register(?MODULE, self()),
-        OwnerRef = monitor(process, Owner),
-        Parent ! {self(), started},
-        loop(subscribe(#{owner => Owner, owner_ref => OwnerRef, subscribed => false}))
-    catch
-        Class:Reason -> Parent ! {self(), failed, {Class, Reason}}
-    end.
+%% The subscription comes first in the agent's mailbox, so start/2 answers before the owner's
+%% sync (and never waits on alarm_handler).
+agent_init(Owner, _Options) ->
+    self() ! subscribe,
+    #{owner => Owner, subscribed => false}.
 
-loop(State = #{owner_ref := OwnerRef}) ->
-    receive
-        {check, From, Ref, Options} ->
-            %% SASL may have started (or restarted) since: subscribe again first.
-            State1 = subscribe(State),
-            From ! {Ref, {ok, (facts(Options))#{sasl => maps:get(subscribed, State1)}}},
-            loop(State1);
-        {alarm, Event} ->
-            maps:get(owner, State) ! Event,
-            loop(State);
-        {gen_event_EXIT, {?MODULE, _}, _} ->
-            %% alarm_handler went away (SASL stopped) or dropped the handler.
-            loop(State#{subscribed := false});
-        {'DOWN', OwnerRef, process, _, _} ->
-            unsubscribe(),
-            leave();
-        stop ->
-            unsubscribe(),
-            exit(normal);
-        _ ->
-            loop(State)
-    end.
+agent_message(subscribe, State) ->
+    subscribe(State);
+agent_message({check, From, Ref, Options}, State) ->
+    %% SASL may have started (or restarted) since: subscribe again first.
+    State1 = subscribe(State),
+    From ! {Ref, {ok, (facts(Options))#{sasl => maps:get(subscribed, State1)}}},
+    State1;
+agent_message({alarm, Event}, State) ->
+    maps:get(owner, State) ! Event,
+    State;
+agent_message({gen_event_EXIT, {?MODULE, _}, _}, State) ->
+    %% alarm_handler went away (SASL stopped) or dropped the handler.
+    State#{subscribed := false};
+agent_message(_, State) ->
+    State.
+
+agent_cleanup() ->
+    unsubscribe().
+
+agent_deleted() ->
+    ok.
 
 %% Adds the handler to alarm_handler (a supervised handler: it goes when this process goes) and
 %% sends the owner the alarms already set.
@@ -247,20 +225,3 @@ disks() ->
              catch _:_ -> undefined
              end
     end.
-
-%% Numbat is gone: the module goes too, unless a new Numbat started an agent meanwhile (a
-%% restart of the server). Nothing calls into the module once it is deleted; the purge runs in
-%% the code module, after this process has left the code.
-leave() ->
-    unregister(?MODULE),
-    receive after 2000 -> ok end,
-    case whereis(?MODULE) of
-        undefined ->
-            %% An earlier agent's old code (one that left while this one started) would make
-            %% the delete fail: it goes first, unless that agent still runs it.
-            _ = code:soft_purge(?MODULE),
-            code:delete(?MODULE),
-            timer:apply_after(1000, code, soft_purge, [?MODULE]);
-        _ -> ok
-    end,
-    exit(normal).

@@ -1,52 +1,20 @@
 %% Numbat's command agent: the safe, read-only explorers of a node (top processes, one
 %% process's info, ETS tables), each one bounded pass. Loaded into managed nodes with
 %% code:load_binary/3; start/2 leaves a small process that monitors the Numbat-side owner and
-%% removes the module when the owner or the connection goes. Written for OTP 25 through 28;
-%% compiled with OTP 25's erlc +deterministic.
+%% removes the module when the owner or the connection goes (numbat_agent_skeleton.hrl).
+%% Written for OTP 25 through 28; compiled with OTP 25's erlc +deterministic.
 -module(numbat_command_agent).
--export([start/2, stop/0, top/3, process/1, ets_tables/2]).
+-export([top/3, process/1, ets_tables/2]).
 
 -define(LIST_CAP, 100).
 
-start(Owner, _Options) when is_pid(Owner) ->
-    stop(),
-    Parent = self(),
-    Pid = spawn(fun() ->
-                        true = register(?MODULE, self()),
-                        Ref = monitor(process, Owner),
-                        Parent ! {self(), started},
-                        wait(Ref)
-                end),
-    receive {Pid, started} -> {ok, Pid} after 5000 -> exit(Pid, kill), {error, timeout} end.
+%% start/2, stop/0 and the owner monitor; the agent process holds nothing but the module.
+-include("numbat_agent_skeleton.hrl").
 
-stop() ->
-    case whereis(?MODULE) of
-        undefined -> ok;
-        Pid ->
-            Ref = monitor(process, Pid),
-            Pid ! stop,
-            receive {'DOWN', Ref, process, Pid, _} -> ok after 5000 -> exit(Pid, kill), ok end
-    end.
-
-wait(Ref) ->
-    receive
-        {'DOWN', Ref, process, _, _} -> leave();
-        stop -> exit(normal);
-        _ -> wait(Ref)
-    end.
-
-%% Numbat is gone: the module goes too, unless a new Numbat started an agent meanwhile.
-leave() ->
-    unregister(?MODULE),
-    receive after 2000 -> ok end,
-    case whereis(?MODULE) of
-        undefined ->
-            _ = code:soft_purge(?MODULE),
-            code:delete(?MODULE),
-            timer:apply_after(1000, code, soft_purge, [?MODULE]);
-        _ -> ok
-    end,
-    exit(normal).
+agent_init(_Owner, _Options) -> none.
+agent_message(_, State) -> State.
+agent_cleanup() -> ok.
+agent_deleted() -> ok.
 
 %% The Limit processes with the most Key (memory, reductions or message_queue_len); refused
 %% on nodes with more than MaxScan processes, so one call never costs a node much.

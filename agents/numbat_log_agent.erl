@@ -12,32 +12,16 @@
 %% see numbat_lager_backend for how lager's copies of error_logger events are left out.
 %% Written for OTP 25 through 28; compiled with OTP 25's erlc +deterministic.
 -module(numbat_log_agent).
--export([start/2, stop/0, set_level/1, log/2, adding_handler/1, removing_handler/1]).
+-export([set_level/1, log/2, adding_handler/1, removing_handler/1]).
 
 -define(HANDLER, numbat_notifier).
 -define(LAGER_BACKEND, numbat_lager_backend).
 -define(MAX_QUEUE, 10000).
 -define(FLUSH_MS, 100).
 
-%% Options: #{level => Level, max_rate => EventsPerSecond, max_batch => N}.
-start(Owner, Options) when is_pid(Owner), is_map(Options) ->
-    stop(),
-    Parent = self(),
-    Pid = spawn(fun() -> init(Owner, Options, Parent) end),
-    receive
-        {Pid, started} -> {ok, Pid};
-        {Pid, failed, Reason} -> {error, Reason}
-    after 5000 -> exit(Pid, kill), {error, timeout}
-    end.
-
-stop() ->
-    case whereis(?MODULE) of
-        undefined -> ok;
-        Pid ->
-            Ref = monitor(process, Pid),
-            Pid ! stop,
-            receive {'DOWN', Ref, process, Pid, _} -> ok after 5000 -> exit(Pid, kill), ok end
-    end.
+%% start/2 (Options: #{level => Level, max_rate => EventsPerSecond, max_batch => N}), stop/0
+%% and the owner monitor.
+-include("numbat_agent_skeleton.hrl").
 
 %% Changes the lowest level collected (in lager too, when the agent has a lager backend).
 set_level(Level) ->
@@ -64,55 +48,44 @@ log(Event, #{config := #{agent := Agent, dropped := Dropped}}) ->
 log(_, _) ->
     ok.
 
-%% --- the agent process ---
+%% --- the agent process (see numbat_agent_skeleton.hrl) ---
 
-init(Owner, Options, Parent) ->
-    try
-        true = register(?MODULE, self()),
-        OwnerRef = monitor(process, Owner),
-        Dropped = counters:new(1, [write_concurrency]),
-        Level = maps:get(level, Options, error),
-        ok = logger_change(fun() ->
-                                   _ = logger:remove_handler(?HANDLER),
-                                   logger:add_handler(?HANDLER, ?MODULE, #{level => Level, config => #{agent => self(), dropped => Dropped}})
-                           end),
-        %% A guard removes the handler however this process ends (even killed), so a handler
-        %% never outlives its agent.
-        Agent = self(),
-        spawn(fun() ->
-                      Ref = monitor(process, Agent),
-                      receive {'DOWN', Ref, process, Agent, _} -> remove_handler(Agent) end
-              end),
-        add_lager_backend(Level, Dropped),
-        Parent ! {self(), started},
-        erlang:send_after(?FLUSH_MS, self(), flush),
-        loop(#{owner => Owner, owner_ref => OwnerRef, dropped => Dropped, batch => [], count => 0,
-               max_rate => maps:get(max_rate, Options, 1000), max_batch => maps:get(max_batch, Options, 500),
-               window => erlang:monotonic_time(millisecond), sent => 0, flushed_at => 0})
-    catch
-        Class:Reason ->
-            remove_handler(self()),
-            Parent ! {self(), failed, {Class, Reason}}
-    end.
+agent_init(Owner, Options) ->
+    Dropped = counters:new(1, [write_concurrency]),
+    Level = maps:get(level, Options, error),
+    ok = logger_change(fun() ->
+                               _ = logger:remove_handler(?HANDLER),
+                               logger:add_handler(?HANDLER, ?MODULE, #{level => Level, config => #{agent => self(), dropped => Dropped}})
+                       end),
+    %% A guard removes the handler however this process ends (even killed), so a handler
+    %% never outlives its agent.
+    Agent = self(),
+    spawn(fun() ->
+                  Ref = monitor(process, Agent),
+                  receive {'DOWN', Ref, process, Agent, _} -> remove_handler(Agent) end
+          end),
+    add_lager_backend(Level, Dropped),
+    erlang:send_after(?FLUSH_MS, self(), flush),
+    #{owner => Owner, dropped => Dropped, batch => [], count => 0,
+      max_rate => maps:get(max_rate, Options, 1000), max_batch => maps:get(max_batch, Options, 500),
+      window => erlang:monotonic_time(millisecond), sent => 0, flushed_at => 0}.
 
-loop(State = #{owner_ref := OwnerRef}) ->
-    receive
-        {event, Event} ->
-            loop(take(Event, State));
-        {lager_event, Msg} ->
-            loop(take({lager, Msg}, State));
-        flush ->
-            erlang:send_after(?FLUSH_MS, self(), flush),
-            loop(flush(State));
-        {'DOWN', OwnerRef, process, _, _} ->
-            remove_handler(self()),
-            leave();
-        stop ->
-            remove_handler(self()),
-            exit(normal);
-        _ ->
-            loop(State)
-    end.
+agent_message({event, Event}, State) ->
+    take(Event, State);
+agent_message({lager_event, Msg}, State) ->
+    take({lager, Msg}, State);
+agent_message(flush, State) ->
+    erlang:send_after(?FLUSH_MS, self(), flush),
+    flush(State);
+agent_message(_, State) ->
+    State.
+
+agent_cleanup() ->
+    remove_handler(self()).
+
+%% The module is gone: the lager backend's goes too, unless another agent's backend still runs.
+agent_deleted() ->
+    delete_lager_backend_module().
 
 %% Removes the handler, and the lager backend, if they are this agent's (a newer agent's stay).
 remove_handler(Agent) ->
@@ -123,24 +96,6 @@ remove_handler(Agent) ->
                           end
                   end),
     remove_lager_backend(Agent).
-
-%% Numbat is gone: the modules go too, unless a new Numbat started an agent meanwhile (a
-%% restart of the server). Nothing calls into the module once it is deleted; the purge runs in
-%% the code module, after this process has left the code.
-leave() ->
-    unregister(?MODULE),
-    receive after 2000 -> ok end,
-    case whereis(?MODULE) of
-        undefined ->
-            %% An earlier agent's old code (one that left while this one started) would make
-            %% the delete fail: it goes first, unless that agent still runs it.
-            _ = code:soft_purge(?MODULE),
-            code:delete(?MODULE),
-            timer:apply_after(1000, code, soft_purge, [?MODULE]),
-            delete_lager_backend_module();
-        _ -> ok
-    end,
-    exit(normal).
 
 %% --- lager: a backend in its default sink, lager_event, whose id names the agent ---
 

@@ -4,36 +4,14 @@
 %% wall-time flag, module) when the owner or the connection goes: nothing stays on the node.
 %% Written for OTP 25 through 28; compiled with OTP 25's erlc +deterministic.
 -module(numbat_metrics_agent).
--export([start/2, stop/0, collect/1, log/2, adding_handler/1, removing_handler/1]).
+-export([collect/1, log/2, adding_handler/1, removing_handler/1]).
 
 -define(HANDLER, numbat_log_counter).
 -define(LEVELS, [emergency, alert, critical, error, warning, notice, info, debug]).
 
-%% Starts (or restarts, for a new owner) the agent. Options: #{max_scan => N} bounds the process
-%% scan for the largest message queue.
-start(Owner, Options) when is_pid(Owner), is_map(Options) ->
-    case whereis(?MODULE) of
-        undefined -> ok;
-        Old -> stop_process(Old)
-    end,
-    Parent = self(),
-    Pid = spawn(fun() -> init(Owner, Options, Parent) end),
-    receive
-        {Pid, started} -> {ok, Pid};
-        {Pid, failed, Reason} -> {error, Reason}
-    after 5000 -> exit(Pid, kill), {error, timeout}
-    end.
-
-stop() ->
-    case whereis(?MODULE) of
-        undefined -> ok;
-        Pid -> stop_process(Pid)
-    end.
-
-stop_process(Pid) ->
-    Ref = monitor(process, Pid),
-    Pid ! stop,
-    receive {'DOWN', Ref, process, Pid, _} -> ok after 5000 -> exit(Pid, kill), ok end.
+%% start/2 (Options: #{max_scan => N} bounds the process scan for the largest message queue),
+%% stop/0 and the owner monitor.
+-include("numbat_agent_skeleton.hrl").
 
 %% Every built-in metric as [{Name, Value}] plus #{largest_queue_process => ...} details;
 %% {error, not_running} if the agent is not there.
@@ -50,47 +28,31 @@ collect(Timeout) ->
             end
     end.
 
-%% --- the agent process ---
+%% --- the agent process (see numbat_agent_skeleton.hrl) ---
 
-init(Owner, Options, Parent) ->
-    try
-        true = register(?MODULE, self()),
-        OwnerRef = monitor(process, Owner),
-        erlang:system_flag(scheduler_wall_time, true),
-        Counters = counters:new(length(?LEVELS), [write_concurrency]),
-        persistent_term:put(?HANDLER, Counters),
-        ok = logger_change(fun() ->
-                                   _ = logger:remove_handler(?HANDLER),
-                                   logger:add_handler(?HANDLER, ?MODULE, #{level => all})
-                           end),
-        Parent ! {self(), started},
-        loop(#{owner => Owner, owner_ref => OwnerRef, options => Options,
-               wall => erlang:statistics(scheduler_wall_time_all)})
-    catch
-        Class:Reason ->
-            cleanup(),
-            Parent ! {self(), failed, {Class, Reason}}
-    end.
+agent_init(Owner, Options) ->
+    erlang:system_flag(scheduler_wall_time, true),
+    Counters = counters:new(length(?LEVELS), [write_concurrency]),
+    persistent_term:put(?HANDLER, Counters),
+    ok = logger_change(fun() ->
+                               _ = logger:remove_handler(?HANDLER),
+                               logger:add_handler(?HANDLER, ?MODULE, #{level => all})
+                       end),
+    #{owner => Owner, options => Options, wall => erlang:statistics(scheduler_wall_time_all)}.
 
-loop(State = #{owner_ref := OwnerRef}) ->
-    receive
-        {collect, From, Ref} ->
-            {Metrics, State1} = metrics(State),
-            From ! {Ref, {ok, Metrics}},
-            loop(State1);
-        {'DOWN', OwnerRef, process, _, _} ->
-            cleanup(),
-            leave();
-        stop ->
-            cleanup(),
-            exit(normal);
-        _ ->
-            loop(State)
-    end.
+agent_message({collect, From, Ref}, State) ->
+    {Metrics, State1} = metrics(State),
+    From ! {Ref, {ok, Metrics}},
+    State1;
+agent_message(_, State) ->
+    State.
 
-cleanup() ->
+agent_cleanup() ->
     _ = logger_change(fun() -> logger:remove_handler(?HANDLER) end),
     _ = persistent_term:erase(?HANDLER),
+    ok.
+
+agent_deleted() ->
     ok.
 
 %% Changes to logger's handlers, one at a time on this node among Numbat's agents: OTP's
@@ -429,20 +391,3 @@ safe_list(Fun) ->
         List when is_list(List) -> List;
         _ -> []
     end.
-
-%% Numbat is gone: the module goes too, unless a new Numbat started an agent meanwhile (a
-%% restart of the server). Nothing calls into the module once it is deleted; the purge runs in
-%% the code module, after this process has left the code.
-leave() ->
-    unregister(?MODULE),
-    receive after 2000 -> ok end,
-    case whereis(?MODULE) of
-        undefined ->
-            %% An earlier agent's old code (one that left while this one started) would make
-            %% the delete fail: it goes first, unless that agent still runs it.
-            _ = code:soft_purge(?MODULE),
-            code:delete(?MODULE),
-            timer:apply_after(1000, code, soft_purge, [?MODULE]);
-        _ -> ok
-    end,
-    exit(normal).

@@ -40,6 +40,9 @@ enum Benchmark: String, CaseIterable, ExpressibleByArgument, Sendable {
     case notificationLatency = "notification-latency"
     /// Deployment onto namespace hosts (needs root, sshd, rebar3), against booting without Numbat.
     case deploy
+    /// The latencies the tests only wait for: add -> UP, kill -> DOWN, rpc timeout, wrong-cookie
+    /// error, frozen peer -> nodedown.
+    case timings
 }
 
 /// `numbat-bench`: starts its own OTP nodes and measures, side by side, Numbat's Swift
@@ -138,11 +141,18 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "deploy: namespace hosts the nodes are spread over.")
     var deployHosts: Int = 5
 
+    @Option(help: "timings: samples of each latency.")
+    var timingSamples: Int = 10
+
+    @Option(help: "timings: net_ticktime (seconds) of the frozen-peer measurement, on both sides.")
+    var tickSeconds: Int = 2
+
     @Option(help: "Run both sides, or only the swift or erlang half (for profiling).")
     var sides: Sides = .both
 
     func validate() throws {
         guard seconds > 0, warmup >= 0, codecSeconds > 0 else { throw ValidationError("times must be positive") }
+        guard timingSamples >= 1, tickSeconds >= 1 else { throw ValidationError("--timing-samples and --tick-seconds must be at least 1") }
         guard concurrency >= 1, runs >= 1, payloadBytes >= 0 else { throw ValidationError("--concurrency and --runs must be at least 1") }
         if let calls, calls < concurrency { throw ValidationError("--calls must be at least --concurrency") }
         if let messages, messages < 1 { throw ValidationError("--messages must be positive") }
@@ -189,6 +199,9 @@ struct BenchCommand: AsyncParsableCommand {
             }
             if only.contains(.deploy) {
                 try await runDeploy()
+            }
+            if only.contains(.timings) {
+                try await runTimings()
             }
         } catch {
             NodeReaper.shared.stopAll()
@@ -257,6 +270,25 @@ struct BenchCommand: AsyncParsableCommand {
                    String(format: "%.2f", percentile(reference, 0.99)), String(format: "%.2f", reference.max() ?? 0)])
         out(table.render())
         out("Numbat / reference at p50: \(formatRatio(percentile(numbat, 0.5) / percentile(reference, 0.5))).")
+        out("")
+    }
+
+    private func runTimings() async throws {
+        let figures = try await TimingsBench(release: release, samples: timingSamples, tickSeconds: tickSeconds).run()
+        out("## Timings the tests wait for without bounding them (\(release), \(timingSamples) samples each)")
+        out("")
+        var table = Table(["event", "median (ms)", "p90 (ms)", "max (ms)", "the tests' former bound"], rightAligned: [1, 2, 3])
+        for figure in figures {
+            let sorted = figure.milliseconds.sorted()
+            // Nearest rank: the smallest sample at or above 90% of them.
+            let p90 = sorted.isEmpty ? 0 : sorted[max(0, Int((Double(sorted.count) * 0.9).rounded(.up)) - 1)]
+            table.add([figure.name, String(format: "%.1f", median(sorted)), String(format: "%.1f", p90),
+                       String(format: "%.1f", sorted.last ?? 0), figure.formerBound])
+        }
+        out(table.render())
+        out("")
+        out("Each figure measured by itself, not beside a test run: the tests (which share the machine with every")
+        out("other suite) wait for these events with bounds of 30-60 s and leave the latency to this table.")
         out("")
     }
 
@@ -463,7 +495,7 @@ struct BenchCommand: AsyncParsableCommand {
     // MARK: - codec
 
     private func runCodec(_ summary: inout Summary) async throws {
-        let releases = (codecRelease.isEmpty ? OTPRelease.installed : codecRelease).sorted { $0.rawValue < $1.rawValue }
+        let releases = (codecRelease.isEmpty ? OTPRelease.allCases.filter(\.isInstalled) : codecRelease).sorted { $0.rawValue < $1.rawValue }
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("numbat-bench-\(getpid())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         NodeReaper.shared.adoptDirectory(directory)

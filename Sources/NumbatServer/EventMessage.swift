@@ -27,6 +27,13 @@ struct EventMessage: Encodable {
             try container.encode("node_removed", forKey: .type)
             try container.encode(id, forKey: .id)
             try container.encode(name, forKey: .name)
+        case .nodeAdopted(let node):
+            try container.encode("node_adopted", forKey: .type)
+            try container.encode(node, forKey: .node)
+        case .nodeReleased(let id, let name):
+            try container.encode("node_released", forKey: .type)
+            try container.encode(id, forKey: .id)
+            try container.encode(name, forKey: .name)
         case .familyCreated(let family):
             try container.encode("family_created", forKey: .type)
             try container.encode(family, forKey: .family)
@@ -48,7 +55,7 @@ struct EventMessage: Encodable {
             try container.encode("alarm_" + change.kind.rawValue, forKey: .type)
             try container.encode(change.alarm, forKey: .alarm)
         case .deployment(let progress):
-            try container.encode("deployment_" + progress.step, forKey: .type)
+            try container.encode(progress.eventType, forKey: .type)
             try container.encode(progress, forKey: .deployment)
         }
     }

@@ -14,18 +14,18 @@ enum EventSocket {
         } onUpgrade: { inbound, outbound, _ in
             let filter = NIOLockedValueBox(SubscriptionFilter.everything)
             let events = bus.subscribe()
-            try await outbound.write(.text(#"{"type":"hello","topics":["node","family","agent","notification","alarm"]}"#))
+            try await outbound.write(.text(SocketMessage.hello.json))
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
                     for try await message in inbound.messages(maxSize: 64 << 10) {
                         guard case .text(let text) = message else { continue }
-                        guard let request = try? JSONDecoder().decode(SubscriptionFilter.Request.self, from: Data(text.utf8)) else {
-                            try await outbound.write(.text(#"{"type":"error","message":"expected {\"subscribe\": {\"topics\": [...], \"nodes\": [...]}}"}"#))
-                            continue
+                        switch SubscriptionFilter.parse(text) {
+                        case .success(let subscription):
+                            filter.withLockedValue { $0 = subscription }
+                            try await outbound.write(.text(SocketMessage.subscribed.json))
+                        case .failure(let error):
+                            try await outbound.write(.text(SocketMessage.error(error.message).json))
                         }
-                        filter.withLockedValue { $0 = request.subscribe }
-                        let ack = try EventMessage.encoder.encode(["type": "subscribed"])
-                        try await outbound.write(.text(String(decoding: ack, as: UTF8.self)))
                     }
                 }
                 group.addTask {

@@ -13,7 +13,8 @@ import ServiceLifecycle
 /// and the HTTP/WebSocket front. `numbat serve` runs one; tests build one per test.
 public final class NumbatServer: Sendable {
     public let configuration: ServerConfiguration
-    public let store: SQLiteStore
+    /// The embedded SQLite store or the shared PostgreSQL one (`ServerConfiguration.store`).
+    public let store: any NumbatStorage
     public let bus: EventBus
     public let nodes: NodeManager
     /// In start order: the node manager first, as every other service talks to nodes through it.
@@ -23,6 +24,9 @@ public final class NumbatServer: Sendable {
     public let alarms: AlarmsService
     public let commands: CommandsService
     public let orchestration: OrchestrationService
+    /// The cluster service, when the store is shared by several servers (PostgreSQL): leases
+    /// decide which of them manages each node. Nil on the embedded store: one server, every node.
+    public let cluster: ClusterService?
     let logger: Logger
 
     public init(configuration: ServerConfiguration, logger: Logger? = nil) throws {
@@ -30,7 +34,7 @@ public final class NumbatServer: Sendable {
         logger.logLevel = configuration.logLevel
         self.configuration = configuration
         self.logger = logger
-        store = try SQLiteStore(directory: URL(fileURLWithPath: configuration.dataDirectory))
+        store = try configuration.store.open(directory: URL(fileURLWithPath: configuration.dataDirectory), logger: logger)
         bus = EventBus()
         // Managed nodes each get their own cookie (`setCookie`); this one is never used to dial.
         let local = try LocalNode(.init(name: configuration.nodeName, cookie: APIToken.generateSecret()), logger: logger)
@@ -56,7 +60,16 @@ public final class NumbatServer: Sendable {
         orchestrationSettings.concurrency = configuration.deployConcurrency
         orchestration = OrchestrationService(context: context, store: store, dataDirectory: URL(fileURLWithPath: configuration.dataDirectory),
                                              settings: orchestrationSettings)
-        services = [NodeManagerService(context: context), TopologyService(context: context), metrics, notifications, alarms, commands, orchestration]
+        if let shared = store as? any ClusterStore {
+            let name = "\(ProcessInfo.processInfo.hostName):\(configuration.port)"
+            cluster = ClusterService(context: context, store: shared, name: name)
+        } else {
+            cluster = nil
+        }
+        // The node manager first, as every other service talks to nodes through it; in a cluster
+        // the cluster service hands it its nodes right after.
+        services = [NodeManagerService(context: context, restoring: cluster == nil)] + (cluster.map { [$0] } ?? [])
+            + [TopologyService(context: context), metrics, notifications, alarms, commands, orchestration]
     }
 
     /// The router with every route: services', tokens, events, health and the OpenAPI document.
@@ -69,6 +82,7 @@ public final class NumbatServer: Sendable {
         api.get("openapi.json") { _, _ in try OpenAPIDocument.response() }
         TokenRoutes.addRoutes(to: api, store: store)
         for service in services { service.addRoutes(to: api) }
+        if cluster == nil { addSingleServerClusterRoute(to: api) }
         EventSocket.addRoute(to: router, bus: bus)
         metrics.addExportRoutes(to: router)
         DashboardAssets.addRoutes(to: router)
@@ -101,14 +115,25 @@ public final class NumbatServer: Sendable {
         return file
     }
 
-    /// Starts the services in order.
+    /// Starts the services in order. If one fails, what had started is stopped again (the
+    /// failing service too: it may have started part of its work), the connections close and
+    /// the store is closed, so a failed start leaves nothing running.
     public func start() async throws {
-        let migrations = try store.appliedMigrations()
-        logger.info("store ready", metadata: ["migrations": "\(migrations.count)", "directory": "\(store.directory.path)"])
-        try await bootstrapAdmin()
-        for service in services {
-            try await service.start()
-            logger.debug("service started", metadata: ["service": "\(service.name)"])
+        var started: [any NumbatService] = []
+        do {
+            let migrations = try await store.prepare()
+            logger.info("store ready", metadata: ["migrations": "\(migrations.count)", "store": "\(store.storeDescription)",
+                                                  "directory": "\(store.directory.path)"])
+            try await bootstrapAdmin()
+            for service in services {
+                started.append(service)
+                try await service.start()
+                logger.debug("service started", metadata: ["service": "\(service.name)"])
+            }
+        } catch {
+            logger.error("start failed; stopping what had started", metadata: ["service": "\(started.last?.name ?? "store")", "error": "\(error)"])
+            await shutDown(started)
+            throw error
         }
     }
 
@@ -116,15 +141,19 @@ public final class NumbatServer: Sendable {
     /// the store.
     public func stop() async {
         logger.info("shutting down")
-        for service in services.reversed() { await service.stop() }
+        await shutDown(services)
+        logger.info("stopped")
+    }
+
+    private func shutDown(_ started: [any NumbatService]) async {
+        for service in started.reversed() { await service.stop() }
         bus.finish()
         await nodes.local.shutdown()
         do {
-            try store.close()
+            try await store.shutdown()
         } catch {
             logger.error("closing the store failed", metadata: ["error": "\(error)"])
         }
-        logger.info("stopped")
     }
 
     /// Runs until SIGTERM or SIGINT, then shuts down gracefully.

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import NumbatServices
+import NumbatStore
 
 /// Everything `numbat serve` can be told, from a JSON file, environment variables and flags,
 /// each overriding the one before.
@@ -26,6 +27,9 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var graphiteIntervalSeconds: Double = 60
     /// Tokens even from loopback: for machines whose other users must not reach the API.
     public var requireToken = false
+    /// Where the rows live: the embedded SQLite file in the data directory (the default), or a
+    /// PostgreSQL database (`postgres://USER@HOST[:PORT]/DB`) that several servers may share.
+    public var store: StoreLocation = .embedded
 
     public init() {}
 
@@ -46,13 +50,15 @@ public struct ServerConfiguration: Sendable, Equatable {
         public var deployConcurrency: Int?
         public var graphiteIntervalSeconds: Double?
         public var requireToken: Bool?
+        public var store: String?
 
         public init(host: String? = nil, port: Int? = nil, dataDirectory: String? = nil, nodeName: String? = nil,
                     logLevel: String? = nil, reconnectInitialSeconds: Double? = nil, reconnectMaximumSeconds: Double? = nil,
                     metricsIntervalSeconds: Double? = nil, metricsRetention: String? = nil, graphiteHost: String? = nil,
                     graphitePort: Int? = nil, graphitePrefix: String? = nil, graphiteIntervalSeconds: Double? = nil,
-                    deployConcurrency: Int? = nil, requireToken: Bool? = nil)
+                    deployConcurrency: Int? = nil, requireToken: Bool? = nil, store: String? = nil)
         {
+            self.store = store
             self.requireToken = requireToken
             self.metricsIntervalSeconds = metricsIntervalSeconds
             self.metricsRetention = metricsRetention
@@ -85,6 +91,7 @@ public struct ServerConfiguration: Sendable, Equatable {
             case deployConcurrency = "deploy_concurrency"
             case graphiteIntervalSeconds = "graphite_interval_seconds"
             case requireToken = "require_token"
+            case store
         }
 
         /// The environment variables read, `NUMBAT_` and the file key in capitals.
@@ -111,7 +118,8 @@ public struct ServerConfiguration: Sendable, Equatable {
                              metricsRetention: value(.metricsRetention), graphiteHost: value(.graphiteHost),
                              graphitePort: try number(.graphitePort), graphitePrefix: value(.graphitePrefix),
                              graphiteIntervalSeconds: try number(.graphiteIntervalSeconds),
-                             deployConcurrency: try number(.deployConcurrency), requireToken: try flag(.requireToken))
+                             deployConcurrency: try number(.deployConcurrency), requireToken: try flag(.requireToken),
+                             store: value(.store))
         }
 
         /// A JSON file with the same keys, e.g. `{"port": 9090, "data_dir": "/var/lib/numbat"}`.
@@ -175,6 +183,9 @@ public struct ServerConfiguration: Sendable, Equatable {
             deployConcurrency = concurrency
         }
         if let require = overrides.requireToken { requireToken = require }
+        if let text = overrides.store {
+            do { store = try StoreLocation(parsing: text) } catch { throw ConfigurationError("store: \(error)") }
+        }
         guard reconnectInitialSeconds > 0, reconnectMaximumSeconds >= reconnectInitialSeconds else {
             throw ConfigurationError("reconnect delays must be positive, the maximum at least the initial one")
         }

@@ -1,37 +1,25 @@
 import Foundation
 import Hummingbird
+import NumbatAPI
 import NumbatCore
 import NumbatServices
 
 /// `/api/tokens`: admins create (the secret is in the answer, once), list and revoke tokens.
+/// Bodies and answers are NumbatAPI's types, the ones `numbat token` sends and reads.
 enum TokenRoutes {
-    struct CreateRequest: StrictJSONBody {
-        var name: String
-        var role: APIToken.Role?
-        static let allowedFields: Set<String> = ["name", "role"]
-    }
-
-    struct Created: ResponseEncodable {
-        var token: APIToken
-        /// Shown this once; only its hash is stored.
-        var secret: String
-    }
-
-    struct TokenList: ResponseEncodable { var tokens: [APIToken] }
-
     static func addRoutes(to api: RouterGroup<NumbatRequestContext>, store: any TokenStore) {
-        api.get("tokens") { _, context -> TokenList in
+        api.get("tokens") { _, context -> TokenListResponse in
             try context.requireAdmin()
-            return TokenList(tokens: try await store.tokens())
+            return TokenListResponse(tokens: try await store.tokens())
         }
-        api.post("tokens") { request, context -> EditedResponse<Created> in
+        api.post("tokens") { request, context -> EditedResponse<CreatedTokenResponse> in
             try context.requireAdmin()
-            let body = try await request.decodeStrict(as: CreateRequest.self, context: context)
+            let body = try await request.decodeStrict(as: CreateTokenRequest.self, context: context)
             guard !body.name.trimmingCharacters(in: .whitespaces).isEmpty else {
                 throw NumbatError.badRequest("invalid_field", "a token needs a name")
             }
             let (token, secret) = try await create(name: body.name, role: body.role ?? .viewer, in: store)
-            return EditedResponse(status: .created, response: Created(token: token, secret: secret))
+            return EditedResponse(status: .created, response: CreatedTokenResponse(token: token, secret: secret))
         }
         api.delete("tokens/:id") { _, context -> HTTPResponse.Status in
             try context.requireAdmin()
@@ -52,3 +40,6 @@ enum TokenRoutes {
 }
 
 extension APIToken: ResponseEncodable {}
+extension CreateTokenRequest: StrictJSONBody {}
+extension CreatedTokenResponse: ResponseEncodable {}
+extension TokenListResponse: ResponseEncodable {}

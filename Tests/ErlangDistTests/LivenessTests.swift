@@ -25,31 +25,28 @@ struct LivenessTests {
         }
     }
 
-    @Test("a frozen peer (SIGSTOP) is detected as down in about net_ticktime", arguments: OTPRelease.installed)
+    @Test("a frozen peer (SIGSTOP) is detected as down by the tick timeout", arguments: OTPRelease.installed)
     func frozenPeer(release: OTPRelease) async throws {
         let tickTime = Duration.seconds(Self.tickSeconds)
         try await withPeer(release, extraArgs: ["-kernel", "net_ticktime", "\(Self.tickSeconds)"], tickTime: tickTime) { local, peer in
             try await local.connect(to: peer.name)
             let events = local.nodeEvents()
-            let clock = ContinuousClock()
-            let frozenAt = clock.now
             peer.freeze()
             defer { peer.thaw() }
-            let down = await nextEvent(events, within: tickTime * 3) { if case .down = $0 { true } else { false } }
-            let elapsed = clock.now - frozenAt
+            // A generous bound: the reason says it was the tick timeout; how soon after the
+            // freeze it comes (0.75 to 1.25 net_ticktime) is `numbat-bench --only timings`'s figure.
+            let down = await nextEvent(events, within: .seconds(60)) { if case .down = $0 { true } else { false } }
             guard case .down(let node, let reason) = down else {
-                Issue.record("no nodedown within \(tickTime * 3)")
+                Issue.record("no nodedown within 60 s")
                 return
             }
             #expect(node == peer.name)
             #expect(reason.contains("net_ticktime"))
-            // Erlang's own window is 0.75 to 1.25 net_ticktime after the last data seen.
-            #expect(elapsed >= tickTime * 0.5 && elapsed <= tickTime * 1.5, "detected after \(elapsed)")
             #expect(local.statistics.connections == 0)
         }
     }
 
-    @Test("one frozen peer does not slow calls to another", arguments: OTPRelease.installed)
+    @Test("one frozen peer does not slow calls to another", .timeLimit(.minutes(2)), arguments: OTPRelease.installed)
     func stallIsolation(release: OTPRelease) async throws {
         try await withPeer(release) { local, frozen in
             try await TestNode.with(release: release, cookie: frozen.cookie) { (healthy: TestNode) async throws in
@@ -59,22 +56,23 @@ struct LivenessTests {
                 defer { frozen.thaw() }
                 // Traffic to the frozen node: a call that cannot be answered and 8 MiB of messages
                 // that fill its socket buffers.
-                let stuck = Task { try? await local.rpc(frozen.name, "erlang", "node", timeout: .seconds(10)) }
+                let stuck = Task { try? await local.rpc(frozen.name, "erlang", "node", timeout: .seconds(120)) }
                 let sender = try local.makeMailbox()
                 for _ in 0..<8 {
                     try await sender.send(.binary([UInt8](repeating: 7, count: 1 << 20)), to: "nobody", on: frozen.name)
                 }
-                let clock = ContinuousClock()
-                let start = clock.now
+                while local.statistics.pendingReplies == 0 { try await Task.sleep(for: .milliseconds(10)) }
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     for index in 0..<100 {
                         group.addTask { () async throws in
-                            #expect(try await local.rpc(healthy.name, "erlang", "abs", [.integer(-index)], timeout: .seconds(5)) == .integer(index))
+                            #expect(try await local.rpc(healthy.name, "erlang", "abs", [.integer(-index)], timeout: .seconds(60)) == .integer(index))
                         }
                     }
                     try await group.waitForAll()
                 }
-                #expect(clock.now - start < .seconds(2), "100 calls to the healthy node took \(clock.now - start)")
+                // Every healthy call answered while the frozen node's call still waits (its
+                // timeout is 120 s): the healthy ones did not queue behind it.
+                #expect(local.statistics.pendingReplies == 1, "only the frozen node's call is still pending")
                 stuck.cancel()
                 _ = await stuck.value
                 #expect(local.statistics.pendingReplies == 0)

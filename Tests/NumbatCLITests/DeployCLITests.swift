@@ -4,7 +4,7 @@ import Testing
 
 /// The orchestration commands against `numbat serve`, deploying the demo release onto namespace
 /// hosts: upload, provider, family, deploy with its progress, node stop/start/delete.
-@Suite("numbat provider, release, family and deploy", .enabled(if: TestHosts.isAvailable && DemoRelease.isBuildable, "needs root, iproute2, openssh-server and rebar3"))
+@Suite("numbat provider, release, family and deploy", .requires(.namespaceHosts, .rebar3))
 struct DeployCLITests {
     @Test("a deployment from the command line: upload, provider, family, deploy 2 nodes, stop and start one, delete them and the family")
     func deployFromTheCommandLine() async throws {
@@ -38,7 +38,7 @@ struct DeployCLITests {
             #expect(provider.status == 0, "\(provider.standardError)")
             let providerID = id(provider.standardOutput, after: "provider")
             #expect(try await numbat("provider", "list").standardOutput.contains(hosts.hosts[0].address))
-            if LibcloudInstalled.value {
+            if try Requirement.libcloud.check() {
                 let dummy = try await numbat("provider", "add", "libcloud", "dummy cloud", "--driver", "dummy", "--ssh-port", "2222")
                 #expect(dummy.status == 0 && dummy.standardOutput.contains("(libcloud) added"), "\(dummy.standardOutput) \(dummy.standardError)")
                 let wrong = try await numbat("provider", "add", "libcloud", "bad", "--driver", "dummy", "--driver-option", "color=blue")

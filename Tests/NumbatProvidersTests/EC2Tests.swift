@@ -5,7 +5,7 @@ import Testing
 
 /// The EC2 client against moto_server, a real and independent implementation of the Query API
 /// (it does not check signatures, but routes by the credential scope, which must name ec2).
-@Suite("EC2 against moto_server", .enabled(if: MotoServer.isInstalled, "needs PyPI's moto[server] (scripts/install-test-deps.sh)"))
+@Suite("EC2 against moto_server", .requires(.moto))
 struct EC2Tests {
     static func provider(_ moto: MotoServer) -> EC2Provider {
         EC2Provider(configuration: .init(endpoint: moto.endpoint, region: "us-east-1",

@@ -5,7 +5,7 @@ import Testing
 
 /// The Libcloud bridge against PyPI's apache-libcloud with its own dummy driver: the real
 /// library and the real protocol; only the cloud behind the driver is Libcloud's dummy.
-@Suite("Libcloud bridge with the dummy driver", .enabled(if: LibcloudInstalled.value, "needs PyPI's apache-libcloud (scripts/install-test-deps.sh)"))
+@Suite("Libcloud bridge with the dummy driver", .requires(.libcloud))
 struct LibcloudTests {
 
     @Test("nodes made, found and destroyed; images and sizes; key import; what the driver lacks is said plainly")

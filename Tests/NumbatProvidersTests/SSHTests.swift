@@ -6,7 +6,7 @@ import Testing
 @testable import NumbatProviders
 
 /// The SSH client against real sshd processes, each in a network namespace of its own.
-@Suite("SSH to real hosts", .enabled(if: TestHosts.isAvailable, "needs root, iproute2 and openssh-server (scripts/install-test-deps.sh)"))
+@Suite("SSH to real hosts", .requires(.namespaceHosts))
 struct SSHTests {
     @Test("commands: output, status, standard input; an upload arrives whole; output is bounded")
     func commands() async throws {
@@ -46,9 +46,8 @@ struct SSHTests {
         let key = SSHKeyPair.generate()
         try await TestHosts.with(count: 1, authorizedKeys: [key.authorizedKey]) { hosts in
             let ssh = try await SSHConnection.connect(to: SSHTarget(host: hosts.hosts[0].address, user: "root"), key: key)
-            let started = ContinuousClock.now
+            // Not cut off, `sleep 30` would end normally and throw nothing.
             await #expect(throws: SSHError.self) { try await ssh.run("sleep 30", timeout: .milliseconds(500)) }
-            #expect(ContinuousClock.now - started < .seconds(5))
             #expect(try await ssh.run("echo still").standardOutput == "still\n")
             await ssh.close()
         }

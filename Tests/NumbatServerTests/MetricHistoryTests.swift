@@ -65,7 +65,7 @@ struct MetricHistoryTests {
         }
     }
 
-    @Test("metrics are pushed to a real Graphite carbon-cache", .enabled(if: CarbonServer.isInstalled))
+    @Test("metrics are pushed to a real Graphite carbon-cache", .requires(.carbon))
     func graphite() async throws {
         try await CarbonServer.with { carbon in
             try await TestNode.with(release: .otp25) { peer in
@@ -123,7 +123,9 @@ struct LiveMetricsTests {
                     #expect(zip(times, times.dropFirst()).allSatisfy { $0 < $1 }, "\(times)")
                     if let first = times.first, let last = times.last {
                         let average = last.timeIntervalSince(first) / Double(times.count - 1)
-                        #expect(average > 0.5 && average < 2, "samples \(average) s apart on average")
+                        // The live sampler's cadence, not the 60 s collection's: a bound wide enough
+                        // for a loaded machine, far below the collection interval.
+                        #expect(average > 0.5 && average < 10, "samples \(average) s apart on average")
                     }
                     #expect(server.server.metrics.liveSamplingCount == 1)
                     try await outbound.write(.text(json(["metrics": ["atom_count"]])))
@@ -147,10 +149,8 @@ struct LiveMetricsTests {
 /// Folsom metrics (Debian's erlang-folsom) collected automatically when folsom runs.
 @Suite("folsom metrics with a real node")
 struct FolsomMetricsTests {
-    static var folsomInstalled: Bool { FileManager.default.fileExists(atPath: "/usr/lib/erlang/lib/folsom-0.8.2") }
-
     @Test("counters, meters, spirals and histograms with their derived fields (OTP 25 only: the OTP 28 runtime here has no folsom)",
-          .enabled(if: folsomInstalled))
+          .requires(.folsom))
     func folsom() async throws {
         try await TestNode.with(release: .otp25) { peer in
             let observer = try Observer(cookie: peer.cookie)

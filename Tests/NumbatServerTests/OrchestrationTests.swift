@@ -9,7 +9,7 @@ import Testing
 /// Orchestration end to end: releases, providers, families and deployments onto real SSH hosts
 /// (network namespaces with their own sshd), running the demo release built with rebar3.
 @Suite("orchestration on namespace hosts", .serialized,
-       .enabled(if: TestHosts.isAvailable && DemoRelease.isBuildable, "needs root, iproute2, openssh-server and rebar3 (scripts/install-test-deps.sh)"))
+       .requires(.namespaceHosts, .rebar3))
 struct OrchestrationTests {
     static let cookie = "numbat_demo_cookie"
 
@@ -62,7 +62,7 @@ struct OrchestrationTests {
     /// Libcloud bridge with Libcloud's dummy driver (its machines are 127.0.0.3, .4, ...: sshd
     /// listens there, in the test's own network namespace) and a second pool of namespace hosts.
     @Test("7 nodes over a physical pool, Libcloud's dummy driver and a second pool: all UP and clustered; stop and start one; delete all and the family; nothing left on the hosts",
-          .enabled(if: LibcloudInstalled.value, "needs PyPI's apache-libcloud"))
+          .requires(.libcloud))
     func heterogeneousCluster() async throws {
         let key = SSHKeyPair.generate()
         try await TestHosts.with(count: 4, authorizedKeys: [key.authorizedKey], reachLoopback: true) { hosts in
@@ -234,7 +234,7 @@ struct OrchestrationTests {
     }
 
     @Test("EC2 (moto_server): a domain imports the family's key and makes its security group; a node whose host cannot be reached ends in ERROR with its instance terminated; deleting the family removes the key and group",
-          .enabled(if: MotoServer.isInstalled, "needs PyPI's moto[server]"))
+          .requires(.moto))
     func ec2Domain() async throws {
         try await MotoServer.with { moto in
             try await TestServer.with(.live) { server, client in

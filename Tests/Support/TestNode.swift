@@ -16,6 +16,7 @@ public final class TestNode: @unchecked Sendable {
     public init(release: OTPRelease, style: NameStyle = .long, cookie: String = "numbat-test-cookie",
                 alive: String? = nil, extraArgs: [String] = []) throws
     {
+        try release.requireInstalled()
         let alive = alive ?? "t\(UInt32.random(in: 0...UInt32.max))"
         let host = style == .long ? "127.0.0.1" : TestNode.shortHost
         self.name = NodeName(alive: alive, host: host)

@@ -26,19 +26,23 @@ public final class Browser: Sendable {
         self.profile = profile
     }
 
+    /// Runs `body` with a fresh browser, quit however it ends; one browser (or pool of namespace
+    /// hosts) at a time in the test process (`HeavyPeerGate`).
     public static func with<T>(_ body: (Browser) async throws -> T) async throws -> T {
-        let browser = try await start()
-        do {
-            let value = try await body(browser)
-            await browser.quit()
-            return value
-        } catch {
-            // With NUMBAT_SCREENSHOTS set, the page as the failure left it.
-            if let directory = ProcessInfo.processInfo.environment["NUMBAT_SCREENSHOTS"] {
-                try? await browser.screenshot(to: URL(fileURLWithPath: directory).appendingPathComponent("failure.png"))
+        try await HeavyPeerGate.shared.run {
+            let browser = try await start()
+            do {
+                let value = try await body(browser)
+                await browser.quit()
+                return value
+            } catch {
+                // With NUMBAT_SCREENSHOTS set, the page as the failure left it.
+                if let directory = ProcessInfo.processInfo.environment["NUMBAT_SCREENSHOTS"] {
+                    try? await browser.screenshot(to: URL(fileURLWithPath: directory).appendingPathComponent("failure.png"))
+                }
+                await browser.quit()
+                throw error
             }
-            await browser.quit()
-            throw error
         }
     }
 

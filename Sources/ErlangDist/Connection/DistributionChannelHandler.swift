@@ -27,6 +27,8 @@ final class DistributionChannelHandler: ChannelDuplexHandler, @unchecked Sendabl
         var handshakeTimeout: TimeAmount
         var maxFrameSize: Int
         var fragmentSize: Int
+        /// How long a fragmented message may go without a new fragment before it is dropped.
+        var fragmentTimeout: TimeAmount
     }
 
     private var phase: Phase
@@ -171,16 +173,13 @@ final class DistributionChannelHandler: ChannelDuplexHandler, @unchecked Sendabl
                 guard buffer.readableBytes >= 4 + Int(length) else { return }
                 buffer.moveReaderIndex(forwardBy: 4)
                 if length == 0 {
-                    if ticks.tickReceived() == .sendTick {
-                        ticks.tickAnswerSent()
-                        writeTick(context: context)
-                    }
+                    if ticks.tickReceived() == .sendTick { writeTick(context: context) }
                     continue
                 }
                 ticks.dataReceived()
                 let view = buffer.readSlice(length: Int(length))!
                 let result = view.withUnsafeReadableBytes { raw in
-                    Result { () throws(DistributionError) in try receiver.receive(raw) }
+                    Result { () throws(DistributionError) in try receiver.receive(raw, now: context.eventLoop.now) }
                 }
                 guard let (control, payload) = try result.get() else { continue }
                 if let message = try ControlMessage(control: control, payload: payload) {
@@ -204,11 +203,11 @@ final class DistributionChannelHandler: ChannelDuplexHandler, @unchecked Sendabl
             switch ticks.intervalElapsed() {
             case .none: break
             case .sendTick:
-                ticks.dataSent()
                 writeTick(context: context)
             case .peerDead:
                 fail(.tickTimeout(peer), context: context)
             }
+            receiver.expireSequences(idleSince: context.eventLoop.now - settings.fragmentTimeout)
         }
         delegate?.connectionEstablished(connection)
         established.succeed(connection)

@@ -95,11 +95,15 @@ extension LocalNode {
     var handlerSettings: DistributionChannelHandler.Settings {
         let tick = configuration.tickTime / TickState.intensity
         let setup = configuration.connectTimeout
+        let tickInterval = TimeAmount.nanoseconds(Int64(tick.components.seconds) * 1_000_000_000 + tick.components.attoseconds / 1_000_000_000)
         return .init(
-            tickInterval: .nanoseconds(Int64(tick.components.seconds) * 1_000_000_000 + tick.components.attoseconds / 1_000_000_000),
+            tickInterval: tickInterval,
             handshakeTimeout: .nanoseconds(Int64(setup.components.seconds) * 1_000_000_000 + setup.components.attoseconds / 1_000_000_000),
             maxFrameSize: configuration.maxFrameSize,
-            fragmentSize: configuration.fragmentSize)
+            fragmentSize: configuration.fragmentSize,
+            // A message whose fragments stop for as long as a silent peer is given before it is
+            // declared dead has lost them: the BEAM sends a message's fragments back to back.
+            fragmentTimeout: tickInterval * Int64(TickState.intensity))
     }
 }
 

@@ -1,8 +1,15 @@
 import ErlangTerm
+import NIOCore
 
 /// Turns received distribution frames into control messages: reads distribution headers,
-/// keeps the connection's atom cache, and reassembles fragmented messages. Pure; one per
+/// keeps the connection's atom cache, and reassembles fragmented messages. Pure: the caller
+/// supplies the time, so tests drive reassembly and expiry without a clock. One per
 /// connection, fed on the connection's event loop.
+///
+/// Fragments of one message are kept by fragment id, so they may arrive in any order (the BEAM
+/// sends them in order, but nothing here depends on it); a message whose fragments stop arriving
+/// is dropped by `expireSequences(idleSince:)` instead of holding its bytes for the connection's
+/// lifetime.
 struct DistributionFrameReceiver {
     /// The 2048-slot atom cache the peer fills through `NewCacheEntryFlag` header entries.
     private var atomCache = [Atom?](repeating: nil, count: 2048)
@@ -12,11 +19,19 @@ struct DistributionFrameReceiver {
     var maxMessageSize: Int
     /// Most fragmented messages that may be in flight at once.
     var maxOpenSequences: Int
+    /// Fragmented messages dropped so far because their fragments stopped arriving.
+    private(set) var expiredSequences = 0
 
+    /// One fragmented message being put together.
     private struct Partial {
-        var nextFragment: UInt64
-        var atoms: [Atom]
-        var bytes: [UInt8]
+        /// From the first fragment (131,69): how many fragments the message has, and the atom
+        /// cache references its terms use. Nil while only continuations have arrived.
+        var first: (count: UInt64, atoms: [Atom])?
+        /// Fragment bodies by fragment id (the first fragment has the highest id, the last 1).
+        var pieces: [UInt64: [UInt8]] = [:]
+        var byteCount = 0
+        /// When the last fragment of this message arrived, for expiry.
+        var lastProgress: NIODeadline
     }
 
     init(maxMessageSize: Int = 512 << 20, maxOpenSequences: Int = 1024) {
@@ -24,11 +39,16 @@ struct DistributionFrameReceiver {
         self.maxOpenSequences = maxOpenSequences
     }
 
-    /// Fragments still waiting for their rest.
+    /// Fragmented messages still waiting for fragments.
     var openSequences: Int { partials.count }
 
-    /// Decodes one non-empty frame. Returns nil while a fragmented message is incomplete.
-    mutating func receive(_ frame: UnsafeRawBufferPointer) throws(DistributionError) -> (control: Term, payload: Term?)? {
+    /// Bytes held by incomplete fragmented messages.
+    var bufferedByteCount: Int { bufferedBytes }
+
+    /// Decodes one non-empty frame received at `now`. Returns nil while a fragmented message is
+    /// incomplete. An error means the peer broke the protocol: the connection closes and this
+    /// receiver is not used again.
+    mutating func receive(_ frame: UnsafeRawBufferPointer, now: NIODeadline) throws(DistributionError) -> (control: Term, payload: Term?)? {
         var cursor = FrameCursor(frame)
         let first = try cursor.byte()
         if first == 112 {
@@ -47,49 +67,83 @@ struct DistributionFrameReceiver {
             let fragment = try cursor.uint64()
             let atoms = try readAtomCacheRefs(&cursor)
             guard fragment >= 1 else { throw .malformedFrame("fragment id 0") }
-            if fragment == 1 {
+            if fragment == 1, partials[sequence] == nil {
                 return try Self.decodeTerms(frame, from: cursor.offset, atoms: atoms, versioned: false)
             }
-            guard partials[sequence] == nil else { throw .malformedFrame("fragment sequence \(sequence) started twice") }
-            guard partials.count < maxOpenSequences else { throw .malformedFrame("more than \(maxOpenSequences) fragmented messages in flight") }
-            let data = Array(UnsafeRawBufferPointer(rebasing: frame[cursor.offset...]))
-            try account(data.count)
-            partials[sequence] = Partial(nextFragment: fragment - 1, atoms: atoms, bytes: data)
-            return nil
+            var partial = try open(sequence, now: now)
+            guard partial.first == nil else { throw .malformedFrame("fragment sequence \(sequence) started twice") }
+            if let beyond = partial.pieces.keys.first(where: { $0 >= fragment }) {
+                throw .malformedFrame("fragment \(beyond) of sequence \(sequence) is beyond its first fragment, \(fragment)")
+            }
+            partial.first = (fragment, atoms)
+            return try store(Array(UnsafeRawBufferPointer(rebasing: frame[cursor.offset...])), as: fragment,
+                             of: sequence, in: partial, now: now)
         case 70:
             let sequence = try cursor.uint64()
             let fragment = try cursor.uint64()
-            guard var partial = partials.removeValue(forKey: sequence) else {
-                throw .malformedFrame("continuation of unknown fragment sequence \(sequence)")
+            guard fragment >= 1 else { throw .malformedFrame("fragment id 0") }
+            let partial = try open(sequence, now: now)
+            if let first = partial.first, fragment >= first.count {
+                throw .malformedFrame("fragment \(fragment) of sequence \(sequence) is beyond its first fragment, \(first.count)")
             }
-            guard fragment == partial.nextFragment else {
-                bufferedBytes -= partial.bytes.count
-                throw .malformedFrame("fragment \(fragment) of sequence \(sequence) arrived, expected \(partial.nextFragment)")
-            }
-            let count = frame.count - cursor.offset
-            try account(count)
-            partial.bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: frame[cursor.offset...]))
-            if fragment > 1 {
-                partial.nextFragment = fragment - 1
-                partials[sequence] = partial
-                return nil
-            }
-            bufferedBytes -= partial.bytes.count
-            let atoms = partial.atoms
-            let result = partial.bytes.withUnsafeBytes { raw -> Result<(control: Term, payload: Term?), DistributionError> in
-                Result { () throws(DistributionError) in try Self.decodeTerms(raw, from: 0, atoms: atoms, versioned: false) }
-            }
-            return try result.get()
+            return try store(Array(UnsafeRawBufferPointer(rebasing: frame[cursor.offset...])), as: fragment,
+                             of: sequence, in: partial, now: now)
         case let other:
             throw .malformedFrame("unknown distribution header type \(other)")
         }
     }
 
-    private mutating func account(_ count: Int) throws(DistributionError) {
-        bufferedBytes += count
-        guard bufferedBytes <= maxMessageSize else {
+    /// Drops fragmented messages that have had no fragment since `deadline`: a peer that stops
+    /// sending a message's fragments must not hold its bytes (up to `maxMessageSize`) for as long
+    /// as the connection lives. Returns how many were dropped.
+    @discardableResult
+    mutating func expireSequences(idleSince deadline: NIODeadline) -> Int {
+        let stale = partials.filter { $0.value.lastProgress < deadline }
+        for (sequence, partial) in stale {
+            partials[sequence] = nil
+            bufferedBytes -= partial.byteCount
+        }
+        expiredSequences += stale.count
+        return stale.count
+    }
+
+    /// Takes the partial message of `sequence` out of the table (so adding to it copies nothing),
+    /// or makes a new one if there is room for it. `store` puts it back.
+    private mutating func open(_ sequence: UInt64, now: NIODeadline) throws(DistributionError) -> Partial {
+        if let partial = partials.removeValue(forKey: sequence) { return partial }
+        guard partials.count < maxOpenSequences else {
+            throw .malformedFrame("more than \(maxOpenSequences) fragmented messages in flight")
+        }
+        return Partial(lastProgress: now)
+    }
+
+    /// Adds one fragment's body; decodes the message once every fragment is in.
+    private mutating func store(_ data: [UInt8], as fragment: UInt64, of sequence: UInt64, in partial: consuming Partial,
+                                now: NIODeadline) throws(DistributionError) -> (control: Term, payload: Term?)? {
+        guard partial.pieces[fragment] == nil else {
+            throw .malformedFrame("fragment \(fragment) of sequence \(sequence) arrived twice")
+        }
+        guard bufferedBytes + data.count <= maxMessageSize else {
             throw .malformedFrame("fragmented messages exceed \(maxMessageSize) bytes")
         }
+        bufferedBytes += data.count
+        partial.byteCount += data.count
+        partial.pieces[fragment] = data
+        partial.lastProgress = now
+        guard let first = partial.first, UInt64(partial.pieces.count) == first.count else {
+            partials[sequence] = partial
+            return nil
+        }
+        bufferedBytes -= partial.byteCount
+        var bytes = [UInt8]()
+        bytes.reserveCapacity(partial.byteCount)
+        for id in stride(from: first.count, through: 1, by: -1) {
+            bytes += partial.pieces[id]!
+        }
+        let result = bytes.withUnsafeBytes { raw -> Result<(control: Term, payload: Term?), DistributionError> in
+            Result { () throws(DistributionError) in try Self.decodeTerms(raw, from: 0, atoms: first.atoms, versioned: false) }
+        }
+        return try result.get()
     }
 
     /// Reads `NumberOfAtomCacheRefs`, the flag nibbles and the refs; updates the cache.

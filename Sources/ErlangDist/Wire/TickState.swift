@@ -1,6 +1,8 @@
-/// Keep-alive bookkeeping for one connection, as `net_kernel` does it: every tick interval
-/// (net_ticktime / 4) send a tick if nothing else was sent, and declare the peer dead after
-/// four intervals in a row with nothing received. Pure; the connection's timer drives it.
+/// Keep-alive bookkeeping for one connection, as `net_kernel` and `dist_util` do it: every tick
+/// interval (net_ticktime / 4) send a tick if nothing else was sent, and declare the peer dead
+/// after four intervals in a row with nothing received. A pure state machine: events in, the
+/// action to take out, and a returned `.sendTick` is already accounted for, so the caller only
+/// writes the tick. The connection's timer drives `intervalElapsed()`; tests call it directly.
 struct TickState {
     enum Action: Equatable {
         case none
@@ -18,21 +20,23 @@ struct TickState {
 
     mutating func dataReceived() { receivedInInterval = true }
 
+    /// A frame other than a tick went out.
     mutating func dataSent() {
         sentInInterval = true
         sentSinceLastTickReceived = true
     }
 
-    /// A tick sent in answer to `tickReceived()`; it must not suppress the next answer.
-    mutating func tickAnswerSent() { sentInInterval = true }
-
     /// A peer with a shorter net_ticktime than ours ticks more often than we do; answering a
     /// tick when we have been silent since its previous one keeps such a peer from timing us
-    /// out. Two Numbat nodes stop after one answer, as the answer counts as sent.
+    /// out. Two Numbat nodes stop after one answer: each one's own ticks count as sent.
+    /// The answer counts as this interval's traffic (as `dist_util`'s aux tick does), so no
+    /// periodic tick follows it in the same interval.
     mutating func tickReceived() -> Action {
         receivedInInterval = true
         defer { sentSinceLastTickReceived = false }
-        return sentSinceLastTickReceived ? .none : .sendTick
+        guard !sentSinceLastTickReceived else { return .none }
+        sentInInterval = true
+        return .sendTick
     }
 
     /// Called once per tick interval.
@@ -47,6 +51,11 @@ struct TickState {
             silentIntervals += 1
             if silentIntervals >= Self.intensity { return .peerDead }
         }
-        return sentInInterval ? .none : .sendTick
+        guard !sentInInterval else { return .none }
+        // The periodic tick is not traffic of the next interval (`dist_util` adds it to the
+        // write count it compares with), so an idle link is ticked every interval; it does
+        // spare the peer's next tick an answer.
+        sentSinceLastTickReceived = true
+        return .sendTick
     }
 }

@@ -7,6 +7,12 @@ public struct NumbatEvent: Codable, Sendable, Equatable {
         case nodeAdded(ManagedNode)
         case nodeStateChanged(node: ManagedNode, from: NodeState)
         case nodeRemoved(id: UUID, name: String)
+        /// This server took the node over from another server of the cluster and is connected
+        /// to it (it was UP before and is UP still: no state change, a new manager).
+        case nodeAdopted(ManagedNode)
+        /// This server let go of the node (handed over to another server, or stopped managing
+        /// it); its state is unchanged.
+        case nodeReleased(id: UUID, name: String)
         case familyCreated(NodeFamily)
         case familyRemoved(id: UUID, name: String)
         /// An agent could not be injected or started; the service fell back to what it can do
@@ -28,23 +34,23 @@ public struct NumbatEvent: Codable, Sendable, Equatable {
         self.time = time
     }
 
-    /// The subscription topic: `node` or `family`; later services add their own.
-    public var topic: String {
+    /// The subscription topic (`EventTopic` lists them all).
+    public var topic: EventTopic {
         switch kind {
-        case .nodeAdded, .nodeStateChanged, .nodeRemoved: "node"
-        case .familyCreated, .familyRemoved: "family"
-        case .agentUnavailable: "agent"
-        case .notification: "notification"
-        case .alarm: "alarm"
-        case .deployment: "deployment"
+        case .nodeAdded, .nodeStateChanged, .nodeRemoved, .nodeAdopted, .nodeReleased: .node
+        case .familyCreated, .familyRemoved: .family
+        case .agentUnavailable: .agent
+        case .notification: .notification
+        case .alarm: .alarm
+        case .deployment: .deployment
         }
     }
 
     /// The node the event is about, for per-node filters.
     public var nodeID: UUID? {
         switch kind {
-        case .nodeAdded(let node), .nodeStateChanged(let node, _), .agentUnavailable(let node, _, _, _): node.id
-        case .nodeRemoved(let id, _): id
+        case .nodeAdded(let node), .nodeStateChanged(let node, _), .agentUnavailable(let node, _, _, _), .nodeAdopted(let node): node.id
+        case .nodeRemoved(let id, _), .nodeReleased(let id, _): id
         case .notification(let notification): notification.nodeID
         case .alarm(let change): change.alarm.nodeID
         case .deployment(let progress): progress.nodeID

@@ -168,3 +168,23 @@ public struct AlarmQuery: Sendable, Equatable {
         self.limit = limit
     }
 }
+
+extension Alarm {
+    /// The active alarm raised again by its source: counted, its severity and text updated.
+    /// Worse than before is an escalation, and an acknowledged alarm that escalates needs a new
+    /// look (`new` again; the acknowledgement stays in the history). Pure: both stores apply it.
+    public mutating func raiseAgain(_ raise: AlarmRaise) -> AlarmEvent.Kind {
+        let kind: AlarmEvent.Kind = raise.severity > severity ? .escalated : .repeated
+        raiseCount += 1
+        lastRaisedAt = raise.time
+        severity = raise.severity
+        summary = raise.summary
+        details = raise.details
+        if kind == .escalated, state == .acknowledged {
+            state = .new
+            acknowledgedAt = nil
+            acknowledgedBy = nil
+        }
+        return kind
+    }
+}

@@ -1,14 +1,20 @@
 import Foundation
 
-/// Storage of managed nodes and their sealed cookies (Topology and NodeManager).
-public protocol NodeStore: Sendable {
+/// Reading managed nodes: what every service gets. Writing them is the node manager's alone
+/// (`NodeStore`), so a node's state has one owner.
+public protocol NodeReader: Sendable {
+    func node(id: UUID) async throws -> ManagedNode?
+    func node(named name: String) async throws -> ManagedNode?
+    func nodes() async throws -> [ManagedNode]
+}
+
+/// Storage of managed nodes and their sealed cookies. Only the node manager holds it; the
+/// invariant is checked by a test that greps the sources.
+public protocol NodeStore: NodeReader {
     /// Stores a new node; throws `NumbatError` `node_exists` if a node of that name is managed.
     func insertNode(_ node: ManagedNode, cookie: String) async throws
     /// Updates everything but the cookie.
     func updateNode(_ node: ManagedNode) async throws
-    func node(id: UUID) async throws -> ManagedNode?
-    func node(named name: String) async throws -> ManagedNode?
-    func nodes() async throws -> [ManagedNode]
     /// The node's cookie, unsealed, for connecting.
     func cookie(forNode id: UUID) async throws -> String?
     /// Whether a node was removed.

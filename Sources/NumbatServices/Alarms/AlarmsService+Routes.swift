@@ -1,31 +1,17 @@
 import Foundation
 import Hummingbird
+import NumbatAPI
 import NumbatCore
 
 /// `GET /api/alarms` (filters, cursor pagination), one alarm with its history, acknowledging
-/// and commenting, and the built-in checks' thresholds.
+/// and commenting, and the built-in checks' thresholds. Bodies and pages are NumbatAPI's
+/// types, the ones `numbat alarms` sends and reads.
 extension AlarmsService {
-    struct Page: ResponseEncodable {
-        var alarms: [Alarm]
-        /// Pass as `before` for the next (older) page; null on the last one.
-        var next: Int64?
-    }
-
-    struct AcknowledgeRequest: StrictJSONBody {
-        var comment: String?
-        static let allowedFields: Set<String> = ["comment"]
-    }
-
-    struct CommentRequest: StrictJSONBody {
-        var text: String
-        static let allowedFields: Set<String> = ["text"]
-    }
-
     public func addRoutes(to api: RouterGroup<NumbatRequestContext>) {
-        api.get("alarms") { request, _ -> Page in
+        api.get("alarms") { request, _ -> AlarmPageResponse in
             let query = try await self.query(from: { request.uri.queryParameters[Substring($0)].map(String.init) })
             let found = try await self.alarms.alarms(query)
-            return Page(alarms: found, next: found.count == query.limit ? found.last?.id : nil)
+            return AlarmPageResponse(alarms: found, next: found.count == query.limit ? found.last?.id : nil)
         }
         api.get("alarms/thresholds") { _, _ -> AlarmThresholds in self.thresholds }
         api.put("alarms/thresholds") { request, context -> AlarmThresholds in
@@ -41,14 +27,14 @@ extension AlarmsService {
         }
         api.post("alarms/:id/acknowledge") { request, context -> Alarm in
             let id = try Self.alarmID(context)
-            let body = try await Self.optionalBody(request, context, as: AcknowledgeRequest.self) ?? AcknowledgeRequest()
+            let body = try await Self.optionalBody(request, context, as: AcknowledgeAlarmRequest.self) ?? AcknowledgeAlarmRequest()
             let change = try await self.alarms.acknowledgeAlarm(id: id, by: Self.actor(context), comment: body.comment ?? "", time: Date())
             self.bus.publish(.alarm(change))
             return try await self.alarms.alarm(id: id) ?? change.alarm
         }
         api.post("alarms/:id/comments") { request, context -> Alarm in
             let id = try Self.alarmID(context)
-            let body = try await request.decodeStrict(as: CommentRequest.self, context: context)
+            let body = try await request.decodeStrict(as: CommentAlarmRequest.self, context: context)
             guard !body.text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
                 throw NumbatError.badRequest("invalid_comment", "a comment needs some text")
             }
@@ -103,4 +89,7 @@ extension AlarmsService {
 }
 
 extension Alarm: ResponseEncodable {}
+extension AlarmPageResponse: ResponseEncodable {}
+extension AcknowledgeAlarmRequest: StrictJSONBody {}
+extension CommentAlarmRequest: StrictJSONBody {}
 extension AlarmThresholds: ResponseEncodable {}

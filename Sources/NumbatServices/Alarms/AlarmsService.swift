@@ -18,7 +18,7 @@ public final class AlarmsService: NumbatService {
     public let name = "alarms"
     let nodes: NodeManager
     let bus: EventBus
-    let store: any NodeStore & FamilyStore
+    let store: any NodeReader & FamilyStore
     let alarms: any AlarmStore
     let settingStore: any SettingStore
     let logger: Logger
@@ -27,7 +27,7 @@ public final class AlarmsService: NumbatService {
     private let currentThresholds: NIOLockedValueBox<AlarmThresholds>
     /// Each UP node's family and applications, from its latest check, for the family check.
     private let applications = NIOLockedValueBox<[UUID: (family: UUID?, name: String, versions: [String: String])]>([:])
-    private let events = EventFollower()
+    private let events = NodeFollower()
     static let thresholdsKey = "alarm_thresholds"
 
     public init(context: ServiceContext, alarms: any AlarmStore, settingStore: any SettingStore, settings: Settings = Settings()) {
@@ -50,24 +50,21 @@ public final class AlarmsService: NumbatService {
                 logger.error("the stored alarm thresholds are unreadable; using the defaults", metadata: ["error": "\(error)"])
             }
         }
-        events.follow(bus) { [weak self] event in
+        try await events.follow(bus, store: store) { [weak self] change in
             guard let self else { return }
-            switch event {
-            case .nodeAdded(let node) where node.state == .up:
-                self.startWatching(node)
-            case .nodeStateChanged(let node, _):
-                await self.nodeChanged(node)
-            case .nodeRemoved(let id, _):
-                await self.nodeRemoved(id)
-            default:
-                break
+            switch change {
+            case .up(let node, _): await self.nodeChanged(node)
+            case .notUp(let node): await self.nodeChanged(node)
+            case .removed(let id): await self.nodeRemoved(id)
+            case .released(let id):
+                await self.watchers.stop(id)
+                self.applications.withLockedValue { _ = $0.removeValue(forKey: id) }
             }
         }
-        for node in try await store.nodes() where node.state == .up { startWatching(node) }
     }
 
     public func stop() async {
-        events.cancel()
+        await events.stop()
         await watchers.stopAll()
     }
 

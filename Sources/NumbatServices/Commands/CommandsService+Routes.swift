@@ -1,33 +1,19 @@
 import ErlangTerm
 import Foundation
 import Hummingbird
+import NumbatAPI
 import NumbatCore
 
 /// `POST /api/nodes/{id}/rpc` (admin only, audited), `GET /api/audit`, and the explorers:
-/// `GET /api/nodes/{id}/processes`, `.../processes/{pid}`, `.../ets`.
+/// `GET /api/nodes/{id}/processes`, `.../processes/{pid}`, `.../ets`. Bodies and answers are
+/// NumbatAPI's types (the CLI's `numbat node rpc` and `numbat top` read the same); terms keep
+/// `TermJSON`'s JSON form, as `JSONValue`s.
 extension CommandsService {
-    struct CallRequest: StrictJSONBody {
-        var module: String
-        var function: String
-        /// Arguments in the JSON form of terms (`TermJSON`), as raw JSON.
-        var args: [JSONValue]?
-        /// Or the arguments in Erlang syntax, as one list: `[1, foo, {bar, <<"x">>}]`.
-        var argsErlang: String?
-        var timeoutMs: Int?
-        static let allowedFields: Set<String> = ["module", "function", "args", "args_erlang", "timeout_ms"]
-
-        enum CodingKeys: String, CodingKey {
-            case module, function, args
-            case argsErlang = "args_erlang"
-            case timeoutMs = "timeout_ms"
-        }
-    }
-
     public func addRoutes(to api: RouterGroup<NumbatRequestContext>) {
-        api.post("nodes/:id/rpc") { request, context -> Response in
+        api.post("nodes/:id/rpc") { request, context -> RPCResponse in
             try context.requireAdmin()
             let node = try await self.requireNode(context)
-            let body = try await request.decodeStrict(as: CallRequest.self, context: context)
+            let body = try await request.decodeStrict(as: RPCRequest.self, context: context)
             let arguments = try Self.arguments(body)
             guard !body.module.isEmpty, body.module.count <= Atom.maxLength, !body.function.isEmpty, body.function.count <= Atom.maxLength else {
                 throw NumbatError.badRequest("invalid_function", "module and function must be atoms of 1 to 255 characters")
@@ -37,17 +23,17 @@ extension CommandsService {
             }
             let called = try await self.call(node, Atom(body.module), Atom(body.function), arguments,
                                              timeout: body.timeoutMs.map { .milliseconds($0) }, actor: context.identity?.name ?? "unknown")
-            return try Self.jsonResponse(["result": TermJSON.json(called.result), "erlang": called.result.erlangDescription,
-                                          "audit_id": called.audit.id, "duration_ms": called.audit.durationMilliseconds])
+            return RPCResponse(result: Self.value(TermJSON.json(called.result)), erlang: called.result.erlangDescription,
+                               auditID: called.audit.id, durationMs: called.audit.durationMilliseconds)
         }
-        api.get("audit") { request, _ -> AuditPage in
+        api.get("audit") { request, _ -> AuditPageResponse in
             let parameters = ListParameters(parameter: { request.uri.queryParameters[Substring($0)].map(String.init) })
             let limit = try parameters.limit() ?? 100
             let entries = try await self.audit.auditEntries(node: try await parameters.nodes(in: self.store)?.first,
                                                             before: try parameters.cursor(of: "an audit entry"), limit: limit)
-            return AuditPage(entries: entries, next: entries.count == limit ? entries.last?.id : nil)
+            return AuditPageResponse(entries: entries, next: entries.count == limit ? entries.last?.id : nil)
         }
-        api.get("nodes/:id/processes") { request, context -> Response in
+        api.get("nodes/:id/processes") { request, context -> ProcessListResponse in
             let node = try await self.requireNode(context)
             let parameters = ListParameters(parameter: { request.uri.queryParameters[Substring($0)].map(String.init) })
             let sort = request.uri.queryParameters["sort"].map(String.init) ?? "memory"
@@ -55,28 +41,24 @@ extension CommandsService {
                 throw NumbatError.badRequest("invalid_sort", "sort must be memory, reductions or message_queue_len")
             }
             let found = try await self.explore(node, "top", [.atom(Atom(sort)), .integer(try parameters.limit() ?? 20), .integer(self.settings.maxProcessScan)])
-            return try Self.jsonResponse(["node": node.id.uuidString.lowercased(), "sort": sort, "processes": Self.plain(found)])
+            return ProcessListResponse(node: node.id, sort: sort, processes: try Self.objects(found, on: node).map(ProcessListResponse.Process.init(fields:)))
         }
-        api.get("nodes/:id/processes/:pid") { _, context -> Response in
+        api.get("nodes/:id/processes/:pid") { _, context -> ProcessInfoResponse in
             let node = try await self.requireNode(context)
             var pid = context.parameters.get("pid").map { $0.removingPercentEncoding ?? $0 } ?? ""
             if !pid.hasPrefix("<") { pid = "<\(pid)>" }
             let info = try await self.explore(node, "process", [.binary(Array(pid.utf8))])
-            return try Self.jsonResponse(["node": node.id.uuidString.lowercased(), "process": Self.plain(info)])
+            guard let process = Self.plain(info).objectValue else { throw Self.unexpected(info, from: node) }
+            return ProcessInfoResponse(node: node.id, process: process)
         }
-        api.get("nodes/:id/ets") { request, context -> Response in
+        api.get("nodes/:id/ets") { request, context -> ETSTableListResponse in
             let node = try await self.requireNode(context)
             let parameters = ListParameters(parameter: { request.uri.queryParameters[Substring($0)].map(String.init) })
             let sort = request.uri.queryParameters["sort"].map(String.init) ?? "memory"
             guard ["memory", "size"].contains(sort) else { throw NumbatError.badRequest("invalid_sort", "sort must be memory or size") }
             let tables = try await self.explore(node, "ets_tables", [.atom(Atom(sort)), .integer(try parameters.limit() ?? 50)])
-            return try Self.jsonResponse(["node": node.id.uuidString.lowercased(), "sort": sort, "tables": Self.plain(tables)])
+            return ETSTableListResponse(node: node.id, sort: sort, tables: try Self.objects(tables, on: node).map(ETSTableListResponse.Table.init(fields:)))
         }
-    }
-
-    struct AuditPage: ResponseEncodable {
-        var entries: [AuditEntry]
-        var next: Int64?
     }
 
     private func requireNode(_ context: NumbatRequestContext) async throws -> ManagedNode {
@@ -88,13 +70,13 @@ extension CommandsService {
     }
 
     /// The call's arguments: `args` (JSON form) or `args_erlang` (a list in Erlang syntax), not both.
-    static func arguments(_ body: CallRequest) throws -> [Term] {
+    static func arguments(_ body: RPCRequest) throws -> [Term] {
         switch (body.args, body.argsErlang) {
         case (.some, .some):
             throw NumbatError.badRequest("invalid_arguments", "give args or args_erlang, not both")
         case (let args?, nil):
             do {
-                return try args.map { try TermJSON.term(from: $0.value) }
+                return try args.map { try TermJSON.term(from: foundationValue($0)) }
             } catch {
                 throw NumbatError.badRequest("invalid_arguments", "args: \(error)")
             }
@@ -116,40 +98,66 @@ extension CommandsService {
 
     /// The explorers' maps and lists as plain JSON: keys as strings, binaries as text, atoms as
     /// strings (undefined as null).
-    static func plain(_ term: Term) -> Any {
+    static func plain(_ term: Term) -> JSONValue {
         switch term {
         case .map(let map):
-            var object: [String: Any] = [:]
+            var object: [String: JSONValue] = [:]
             for (key, value) in map { object[key.atomValue?.name ?? key.erlangDescription] = plain(value) }
-            return object
-        case .list(let elements): return elements.map(plain)
-        case .binary(let bytes): return String(decoding: bytes, as: UTF8.self)
-        case .atom(let atom): return atom == .undefined ? NSNull() : atom.name as Any
-        case .integer(let value): return value
-        case .float(let value): return value
-        default: return term.erlangDescription
+            return .object(object)
+        case .list(let elements): return .array(elements.map(plain))
+        case .binary(let bytes): return .string(String(decoding: bytes, as: UTF8.self))
+        case .atom(let atom): return atom == .undefined ? .null : .string(atom.name)
+        case .integer(let value): return .int(value)
+        case .float(let value): return .double(value)
+        default: return .string(term.erlangDescription)
         }
     }
 
-    static func jsonResponse(_ object: [String: Any]) throws -> Response {
-        let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
-        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: .init(bytes: data)))
+    /// An explorer's list of maps (processes, tables) as JSON objects.
+    static func objects(_ term: Term, on node: ManagedNode) throws -> [[String: JSONValue]] {
+        guard let objects = plain(term).arrayValue?.map(\.objectValue), !objects.contains(where: { $0 == nil }) else {
+            throw unexpected(term, from: node)
+        }
+        return objects.compactMap { $0 }
+    }
+
+    /// An agent that answered in a shape the server does not know (another agent version).
+    static func unexpected(_ term: Term, from node: ManagedNode) -> NumbatError {
+        NumbatError(.unavailable, "explorer_failed", "the explorer on \(node.name) answered in an unexpected shape: \(clipped(term.erlangDescription))")
+    }
+
+    /// `TermJSON`'s JSON (JSONSerialization's kinds of values) as a typed value for the answer.
+    static func value(_ json: Any) -> JSONValue {
+        switch json {
+        case let flag as Bool: .bool(flag)
+        case let number as Int: .int(number)
+        case let number as Double: .double(number)
+        case let text as String: .string(text)
+        case let object as [String: Any]: .object(object.mapValues(value))
+        case let array as [Any]: .array(array.map(value))
+        default: .null
+        }
+    }
+
+    /// A request's JSON value as JSONSerialization would give it, which `TermJSON` reads:
+    /// numbers as `NSNumber`s that say whether they were booleans, integers or fractions.
+    static func foundationValue(_ json: JSONValue) -> Any {
+        switch json {
+        case .null: NSNull()
+        case .bool(let flag): NSNumber(value: flag)
+        case .int(let number): NSNumber(value: number)
+        case .double(let number): NSNumber(value: number)
+        case .string(let text): text
+        case .array(let elements): elements.map(foundationValue)
+        case .object(let fields): fields.mapValues(foundationValue)
+        }
     }
 }
 
-/// Any JSON value, decoded as JSONSerialization would give it (for the call's `args`).
-struct JSONValue: Decodable, @unchecked Sendable {
-    let value: Any
-
-    init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if container.decodeNil() { value = NSNull() }
-        else if let bool = try? container.decode(Bool.self) { value = NSNumber(value: bool) }
-        else if let int = try? container.decode(Int.self) { value = NSNumber(value: int) }
-        else if let double = try? container.decode(Double.self) { value = NSNumber(value: double) }
-        else if let string = try? container.decode(String.self) { value = string }
-        else if let array = try? container.decode([JSONValue].self) { value = array.map(\.value) }
-        else if let object = try? container.decode([String: JSONValue].self) { value = object.mapValues(\.value) }
-        else { throw DecodingError.dataCorruptedError(in: container, debugDescription: "not a JSON value") }
-    }
-}
+// NumbatAPI's types are the routes' bodies and answers; `allowedFields` keeps decoding strict.
+extension RPCRequest: StrictJSONBody {}
+extension RPCResponse: ResponseEncodable {}
+extension AuditPageResponse: ResponseEncodable {}
+extension ProcessListResponse: ResponseEncodable {}
+extension ProcessInfoResponse: ResponseEncodable {}
+extension ETSTableListResponse: ResponseEncodable {}

@@ -25,12 +25,12 @@ public final class CommandsService: NumbatService {
     public let name = "commands"
     let nodes: NodeManager
     let bus: EventBus
-    let store: any NodeStore & FamilyStore
+    let store: any NodeReader & FamilyStore
     let audit: any AuditStore
     let logger: Logger
     let settings: Settings
     private let agents = NodeWorkers<NodeCommandAgent>()
-    private let events = EventFollower()
+    private let events = NodeFollower()
 
     public init(context: ServiceContext, audit: any AuditStore, settings: Settings = Settings()) {
         nodes = context.nodes
@@ -42,21 +42,18 @@ public final class CommandsService: NumbatService {
     }
 
     public func start() async throws {
-        events.follow(bus) { [weak self] event in
+        try await events.follow(bus, store: store) { [weak self] change in
             guard let self else { return }
-            switch event {
-            case .nodeAdded(let node) where node.state == .up: self.startAgent(node)
-            case .nodeStateChanged(let node, _) where node.state == .up: self.startAgent(node)
-            case .nodeStateChanged(let node, _): await self.agents.stop(node.id)
-            case .nodeRemoved(let id, _): await self.agents.stop(id)
-            default: break
+            switch change {
+            case .up(let node, _): self.startAgent(node)
+            case .notUp(let node): await self.agents.stop(node.id)
+            case .removed(let id), .released(let id): await self.agents.stop(id)
             }
         }
-        for node in try await store.nodes() where node.state == .up { startAgent(node) }
     }
 
     public func stop() async {
-        events.cancel()
+        await events.stop()
         await agents.stopAll()
     }
 

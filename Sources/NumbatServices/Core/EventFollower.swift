@@ -12,13 +12,21 @@ final class EventFollower: Sendable {
             task = Task {
                 for await event in events {
                     if Task.isCancelled { return }
-                    await handle(event.kind)
+                    // In a task of its own, which stopping does not cancel: an event being
+                    // handled (a removed node's history being deleted) is handled to the end.
+                    await Task { await handle(event.kind) }.value
                 }
             }
         }
     }
 
-    func cancel() {
-        task.withLockedValue { $0?.cancel() }
+    /// Stops reading after the event in hand, and waits for it.
+    func stop() async {
+        let running = task.withLockedValue { task -> Task<Void, Never>? in
+            defer { task = nil }
+            return task
+        }
+        running?.cancel()
+        await running?.value
     }
 }

@@ -7,7 +7,7 @@ struct ListParameters {
     let parameter: (String) -> String?
 
     /// `node` and `family` (its members), intersected when both are given; nil for all nodes.
-    func nodes(in store: any NodeStore) async throws -> [UUID]? {
+    func nodes(in store: any NodeReader) async throws -> [UUID]? {
         var nodes: [UUID]?
         if let text = parameter("node") {
             guard let id = UUID(uuidString: text) else { throw NumbatError.badRequest("invalid_node", "node must be a node id") }

@@ -8,14 +8,14 @@ import NumbatCore
 /// What the core hands every service: the store, the event bus, the node manager (the
 /// node-connection API) and a logger. Services never reach into each other.
 public struct ServiceContext: Sendable {
-    public var store: any NodeStore & FamilyStore & TokenStore
+    public var store: any NodeReader & FamilyStore & TokenStore
     public var bus: EventBus
     public var nodes: NodeManager
     public var logger: Logger
     /// What services must undo before a family goes, whichever route deletes it.
     public var familyDeletion: FamilyDeletionHooks
 
-    public init(store: any NodeStore & FamilyStore & TokenStore, bus: EventBus, nodes: NodeManager, logger: Logger,
+    public init(store: any NodeReader & FamilyStore & TokenStore, bus: EventBus, nodes: NodeManager, logger: Logger,
                 familyDeletion: FamilyDeletionHooks = FamilyDeletionHooks()) {
         self.store = store
         self.bus = bus

@@ -63,6 +63,7 @@ extension MetricsService {
             return self.nodeMetrics(id)
         }
         addSeriesRoutes(to: api)
+        addTopRoute(to: api)
         addLiveRoute(to: api)
     }
 

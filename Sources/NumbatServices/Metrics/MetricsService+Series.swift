@@ -3,7 +3,8 @@ import Hummingbird
 import NumbatCore
 
 /// `GET /api/metrics/nodes/{id}/series` and `GET /api/metrics/families/{id}/series`: the stored
-/// history, from the finest tier that still covers the range.
+/// history, each part of the range from the finest tier that holds it (raw points for the last
+/// hour, 5-minute roll-ups before that, ...).
 extension MetricsService {
     struct SeriesDocument: ResponseEncodable {
         struct Point: Encodable {
@@ -35,14 +36,31 @@ extension MetricsService {
             }
         }
 
+        /// A stretch of the range answered from one tier.
+        struct Part: Encodable {
+            var from: Date
+            var to: Date
+            var resolutionSeconds: Int
+            var stepSeconds: Int?
+
+            enum CodingKeys: String, CodingKey {
+                case from, to
+                case resolutionSeconds = "resolution_seconds"
+                case stepSeconds = "step_seconds"
+            }
+        }
+
         var from: Date
         var to: Date
+        /// The coarsest resolution in the answer (0: every point is raw).
         var resolutionSeconds: Int
         var stepSeconds: Int?
+        /// Oldest first; more than one when the range spans tiers.
+        var parts: [Part]
         var series: [Series]
 
         enum CodingKeys: String, CodingKey {
-            case from, to, series
+            case from, to, series, parts
             case resolutionSeconds = "resolution_seconds"
             case stepSeconds = "step_seconds"
         }
@@ -54,8 +72,11 @@ extension MetricsService {
         var from: Date
         var to: Date
         var stepSeconds: Int?
+        /// The time `from` and `to` were measured against: read once per request.
+        var now: Date
 
         init(_ query: (String) -> String?, now: Date) throws {
+            self.now = now
             to = try Self.time(query("to"), name: "to", now: now) ?? now
             from = try Self.time(query("from"), name: "from", now: now) ?? to.addingTimeInterval(-3600)
             guard from <= to else { throw NumbatError.badRequest("invalid_range", "from must not be after to") }
@@ -94,6 +115,7 @@ extension MetricsService {
             guard !metrics.isEmpty, metrics.count <= 50 else {
                 throw NumbatError.badRequest("invalid_metrics", "metrics must name 1 to 50 metrics, comma-separated")
             }
+            try self.requireKnown(metrics)
             let range = try SeriesRange({ query[Substring($0)].map(String.init) }, now: self.archive.now())
             return try await self.seriesDocument(nodes: [node], metrics: metrics, range: range)
         }
@@ -106,19 +128,40 @@ extension MetricsService {
             guard let metric = query["metric"].map(String.init), !metric.isEmpty else {
                 throw NumbatError.badRequest("invalid_metrics", "metric must name one metric")
             }
+            try self.requireKnown([metric])
             let members = try await self.store.nodes().filter { $0.familyID == id }
             let range = try SeriesRange({ query[Substring($0)].map(String.init) }, now: self.archive.now())
             return try await self.seriesDocument(nodes: members, metrics: [metric], range: range)
         }
     }
 
+    /// Refuses metric names Numbat has never heard of: neither built in (`MetricCatalog`) nor
+    /// ever collected from any node (Folsom and Exometer names are the libraries' own, so only
+    /// the history knows them). A typo is an error rather than an empty chart; a metric that a
+    /// node stopped reporting, or that only some nodes have, is still known and answers with
+    /// the points there are.
+    func requireKnown(_ metrics: [String]) throws {
+        let stored = archive.storedMetricNames()
+        let unknown = metrics.filter { MetricCatalog.byName[$0] == nil && !stored.contains($0) }
+        guard !unknown.isEmpty else { return }
+        let names = unknown.map { "'\($0)'" }.joined(separator: ", ")
+        throw NumbatError.notFound("metric_not_found",
+                                   "no metric named \(names) is built in or has been collected (see `numbat metrics catalog` or GET /api/metrics/catalog)")
+    }
+
     func seriesDocument(nodes: [ManagedNode], metrics: [String], range: SeriesRange) async throws -> SeriesDocument {
+        // Ranges are read against the `now` they were measured from; a tier that misses `from`
+        // by less than one collection interval (5 s to a minute) still answers: its first point
+        // is that close to `from` anyway.
+        let slowest = nodes.map { interval(for: $0.id) }.max() ?? settings.interval
         let answer = try await archive.series(nodes: nodes.map(\.id), metrics: metrics, from: range.from, to: range.to,
-                                              stepSeconds: range.stepSeconds)
+                                              stepSeconds: range.stepSeconds, now: range.now,
+                                              tolerance: min(max(slowest, .seconds(5)), .seconds(60)), tiers: .finestEach)
         let names = Dictionary(uniqueKeysWithValues: nodes.map { ($0.id, $0.name) })
         let units = Dictionary(uniqueKeysWithValues: MetricCatalog.builtIn.map { ($0.name, $0.unit) })
         return SeriesDocument(
             from: answer.from, to: answer.to, resolutionSeconds: answer.resolutionSeconds, stepSeconds: answer.stepSeconds,
+            parts: answer.parts.map { .init(from: $0.from, to: $0.to, resolutionSeconds: $0.resolutionSeconds, stepSeconds: $0.stepSeconds) },
             series: answer.series.map { series in
                 SeriesDocument.Series(node: series.node, nodeName: names[series.node] ?? "", metric: series.metric,
                                       unit: units[series.metric],

@@ -21,7 +21,7 @@ public final class MetricsService: NumbatService {
     public let name = "metrics"
     let nodes: NodeManager
     let bus: EventBus
-    let store: any NodeStore & FamilyStore
+    let store: any NodeReader & FamilyStore
     let logger: Logger
     let settings: Settings
     /// The stored history; every collection goes in.
@@ -31,7 +31,7 @@ public final class MetricsService: NumbatService {
     private let collectors = NodeWorkers<NodeCollector>()
     private let latest = NIOLockedValueBox<[UUID: MetricSnapshot]>([:])
     private let intervals = NIOLockedValueBox<[UUID: Duration]>([:])
-    private let events = EventFollower()
+    private let events = NodeFollower()
     /// Per-second collection while someone watches (`/api/metrics/live`).
     let live: LiveMetrics
 
@@ -56,21 +56,19 @@ public final class MetricsService: NumbatService {
     public func start() async throws {
         try await archive.start(restoring: try await store.nodes().map(\.id))
         graphite?.start(source: { [weak self] in await self?.graphiteSnapshot() ?? [] })
-        events.follow(bus) { [weak self] event in
+        try await events.follow(bus, store: store) { [weak self] change in
             guard let self else { return }
-            switch event {
-            case .nodeAdded(let node) where node.state == .up: self.startCollecting(node)
-            case .nodeStateChanged(let node, _) where node.state == .up: self.startCollecting(node)
-            case .nodeStateChanged(let node, _): await self.stopCollecting(node.id, forget: false)
-            case .nodeRemoved(let id, _): await self.stopCollecting(id, forget: true)
-            default: break
+            switch change {
+            case .up(let node, _): self.startCollecting(node)
+            case .notUp(let node): await self.stopCollecting(node.id, forget: false)
+            case .removed(let id): await self.stopCollecting(id, forget: true)
+            case .released(let id): await self.stopCollecting(id, forget: false)
             }
         }
-        for node in try await store.nodes() where node.state == .up { startCollecting(node) }
     }
 
     public func stop() async {
-        events.cancel()
+        await events.stop()
         await live.stop()
         await collectors.stopAll()
         await graphite?.stop()

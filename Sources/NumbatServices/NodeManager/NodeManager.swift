@@ -5,12 +5,13 @@ import Logging
 import NIOConcurrencyHelpers
 import NumbatCore
 
-/// The node manager (seed 2.2 item 2): keeps one hidden distribution connection per managed
-/// node, tracks UP/DOWN, and reconnects lost nodes on the `ReconnectSchedule`, forever while they
-/// are DOWN. Every state change is stored and published as a `nodeStateChanged` event.
+/// The node manager (seed 2.2 item 2): the one owner of managed nodes' state. It keeps one
+/// hidden distribution connection per managed node, tracks UP/DOWN, reconnects lost nodes on the
+/// `ReconnectSchedule` forever while they are DOWN, and moves deployed nodes through the states
+/// orchestration reports. Each node's state is decided by its pure `NodeLifecycle`; the node's
+/// `NodeSupervisor` stores and publishes what it decides. No other part of Numbat writes a node.
 ///
-/// This is the master part and the one middle manager of the embedded server together; the
-/// per-node work lives in `NodeSupervisor`.
+/// This is the master part and the one middle manager of the embedded server together.
 public final class NodeManager: Sendable {
     public struct Settings: Sendable {
         public var reconnectInitial: Duration = .seconds(2)
@@ -21,12 +22,19 @@ public final class NodeManager: Sendable {
     }
 
     public let local: LocalNode
+    /// The only handle on the store that writes nodes.
     let store: any NodeStore & FamilyStore
     let bus: EventBus
     let settings: Settings
     let logger: Logger
-    private let supervisors = NIOLockedValueBox<[UUID: NodeSupervisor]>([:])
+    private let nodes = NIOLockedValueBox(Registry())
     private let eventTask = NIOLockedValueBox<Task<Void, Never>?>(nil)
+
+    /// The supervisors by node id, and by node name for the connection's reports.
+    private struct Registry {
+        var byID: [UUID: NodeSupervisor] = [:]
+        var byName: [String: UUID] = [:]
+    }
 
     public init(local: LocalNode, store: any NodeStore & FamilyStore, bus: EventBus, settings: Settings = Settings(), logger: Logger) {
         self.local = local
@@ -36,62 +44,117 @@ public final class NodeManager: Sendable {
         self.logger = logger
     }
 
-    /// Starts watching connections and manages every stored node (after a restart they come
-    /// back from the store and reconnect).
-    public func start() async throws {
+    /// Starts watching connections and takes over every stored node: those UP or DOWN when the
+    /// server last ran are reconnected.
+    /// In a cluster (`restoring: false`) nodes are taken over by lease instead (`adopt`).
+    public func start(restoring: Bool = true) async throws {
         let events = local.nodeEvents()
         eventTask.withLockedValue { task in
             task = Task { [weak self] in
                 for await event in events {
                     guard let self, case .down(let name, let reason) = event else { continue }
-                    self.supervisor(named: name)?.connectionLost(reason: reason)
+                    self.supervisor(named: name.description)?.post(.lost(reason: reason))
                 }
             }
         }
-        for var node in try await store.nodes() where node.state == .up || node.state == .down {
-            guard let cookie = try await store.cookie(forNode: node.id) else { continue }
-            // A node stored UP was UP when the server last ran; until it is reconnected nobody
-            // knows, so it starts DOWN and its supervisor brings it UP.
-            if node.state == .up {
-                node.state = .down
-                node.lastError = "not reconnected since the server started"
-                node.stateChangedAt = Date()
-                try await store.updateNode(node)
-            }
-            manage(node, cookie: cookie)
+        for node in try await store.nodes() {
+            let cookie = try await store.cookie(forNode: node.id) ?? ""
+            let supervisor = register(NodeLifecycle(node: node, schedule: schedule, phase: .idle), cookie: cookie)
+            if restoring { supervisor.post(.restored) }
         }
     }
 
     /// Closes every connection and stops every supervisor.
     public func stop() async {
-        let all = supervisors.withLockedValue { all -> [NodeSupervisor] in
-            defer { all = [:] }
-            return Array(all.values)
+        eventTask.withLockedValue { $0?.cancel() }
+        let all = nodes.withLockedValue { registry -> [NodeSupervisor] in
+            defer { registry = Registry() }
+            return Array(registry.byID.values)
         }
         for supervisor in all { await supervisor.stop() }
-        eventTask.withLockedValue { $0?.cancel() }
     }
 
-    /// Starts managing `node`: connects (or keeps the connection made while adding it) and
-    /// watches it from now on.
-    public func manage(_ node: ManagedNode, cookie: String) {
-        guard let name = try? NodeName(node.name) else { return }
-        local.setCookie(cookie, for: name)
-        let supervisor = NodeSupervisor(node: node, name: name, manager: self)
-        let previous = supervisors.withLockedValue { all -> NodeSupervisor? in
-            defer { all[node.id] = supervisor }
-            return all[node.id]
+    // MARK: Adding and removing
+
+    /// Adds the running node `name`: connects with `cookie`, reads its release and boot script
+    /// (one probe: two rpcs), files it in its boot script's automatic family, stores it UP once
+    /// and publishes one `node_up`; from then on it is managed like every other node.
+    public func add(_ name: NodeName, cookie: String, discoveredFrom: UUID? = nil) async throws(AddError) -> ManagedNode {
+        let placeholder = ManagedNode(name: name.description, state: .uninit, host: name.host, discoveredFrom: discoveredFrom)
+        // Registered before connecting, so a loss during the probe is not missed.
+        guard let supervisor = register(NodeLifecycle(node: placeholder, schedule: schedule), cookie: cookie, ifNameFree: true) else {
+            throw .exists(name)
         }
-        previous?.cancel()
-        supervisor.start()
+        do throws(AddError) {
+            local.setCookie(cookie, for: name)
+            let info: NodeInfo
+            do {
+                try await local.connect(to: name)
+                info = try await NodeInfo.fetch(from: local, node: name, timeout: settings.callTimeout)
+            } catch let error as DistributionError {
+                throw AddError.unreachable(error)
+            } catch {
+                throw AddError.unreachable(.connectionFailed(name, reason: "\(error)"))
+            }
+            var node = placeholder
+            do {
+                node.familyID = try await automaticFamily(for: info).id
+            } catch {
+                throw AddError.store(error)
+            }
+            node.otpRelease = info.otpRelease
+            node.bootScript = info.bootScript
+            node.stateChangedAt = Date()
+            do {
+                try await supervisor.send(.probed(node))
+            } catch {
+                throw AddError.store(error)
+            }
+            return supervisor.node
+        } catch {
+            await forget(supervisor)
+            local.removeCookie(for: name)
+            if case .store = error { await local.disconnect(name) }
+            throw error
+        }
     }
 
-    /// Stops managing the node: its supervisor ends and its connection closes. The node itself
-    /// keeps running.
+    /// Why a node could not be added.
+    public enum AddError: Error {
+        case exists(NodeName)
+        case unreachable(DistributionError)
+        case store(any Error)
+    }
+
+    /// Files a node deployment is about to create (see `addPlanned`).
+    func plan(_ node: ManagedNode, cookie: String) async throws {
+        guard let supervisor = register(NodeLifecycle(node: node, schedule: schedule), cookie: cookie, ifNameFree: true) else {
+            throw NumbatError.conflict("node_exists", "\(node.name) is already managed")
+        }
+        do {
+            try await supervisor.send(.planned(node))
+        } catch {
+            await forget(supervisor)
+            throw error
+        }
+    }
+
+    /// Stops managing the node and forgets it. Returns the node as it was, nil if unknown.
+    func removeNode(_ id: UUID) async throws -> ManagedNode? {
+        let supervisor = try await supervisor(id: id)
+        let node = supervisor.node
+        try await supervisor.send(.removed)
+        await forget(supervisor)
+        if let name = try? NodeName(node.name), self.supervisor(named: name.description) == nil {
+            local.removeCookie(for: name)
+        }
+        return node
+    }
+
+    /// Closes the node's connection and stops reconnecting; the node stays stored as it is.
     public func unmanage(_ id: UUID) async {
-        guard let supervisor = supervisors.withLockedValue({ $0.removeValue(forKey: id) }) else { return }
-        await supervisor.stop()
-        local.removeCookie(for: supervisor.name)
+        guard let supervisor = try? await supervisor(id: id) else { return }
+        try? await supervisor.send(.unmanaged)
     }
 
     /// Calls a function on a managed node.
@@ -101,45 +164,104 @@ public final class NodeManager: Sendable {
         try await local.rpc(try NodeName(node.name), module, function, arguments, timeout: timeout ?? settings.callTimeout)
     }
 
-    /// Connects to a node that is not managed yet, with `cookie`, and reads its info: how
-    /// Topology checks a node before storing it. The connection stays open for `manage`.
-    public func probe(_ name: NodeName, cookie: String) async throws(DistributionError) -> NodeInfo {
-        local.setCookie(cookie, for: name)
-        do {
-            try await local.connect(to: name)
-            return try await NodeInfo.fetch(from: local, node: name, timeout: settings.callTimeout)
-        } catch let error as DistributionError {
-            if supervisor(named: name) == nil { local.removeCookie(for: name) }
-            throw error
-        } catch {
-            throw .connectionFailed(name, reason: "\(error)")
-        }
+    /// The nodes the manager holds a connection to (or is trying to), for `/api/health`.
+    public var managedCount: Int {
+        supervisors.filter(\.isManaged).count
     }
 
-    /// Counts for tests and the dashboard.
-    public var managedCount: Int { supervisors.withLockedValue { $0.count } }
+    // MARK: For the lifecycle's shell and extensions
 
-    func supervisor(named name: NodeName) -> NodeSupervisor? {
-        supervisors.withLockedValue { all in all.values.first { $0.name == name } }
-    }
-
-    /// Stores `node` in its new state and publishes the change.
-    func record(_ node: ManagedNode, from previous: NodeState) async {
-        do {
-            try await store.updateNode(node)
-        } catch {
-            logger.error("cannot store node state", metadata: ["node": "\(node.name)", "error": "\(error)"])
-        }
-        if node.state != previous {
-            logger.info("node \(node.state.rawValue)", metadata: ["node": "\(node.name)", "reason": "\(node.lastError ?? "")"])
-            bus.publish(.nodeStateChanged(node: node, from: previous))
-        }
+    /// Hands `event` to the node's lifecycle and waits until it is carried out.
+    func apply(_ event: NodeLifecycle.Event, to id: UUID) async throws {
+        let supervisor = try await supervisor(id: id)
+        try await supervisor.send(event)
+        if case .renamed(let name, _) = event { rename(id, to: name) }
     }
 
     /// The automatic family for `info`, publishing it if new.
-    func family(for info: NodeInfo) async throws -> NodeFamily {
+    func automaticFamily(for info: NodeInfo) async throws -> NodeFamily {
         let (family, created) = try await store.automaticFamily(bootScript: info.bootScript)
         if created { bus.publish(.familyCreated(family)) }
         return family
+    }
+
+    /// The family a reconnected node belongs to now: a node whose boot script changed (upgraded
+    /// release) moves to that script's automatic family; deployment families keep their nodes.
+    func familyID(for node: ManagedNode, info: NodeInfo) async throws -> UUID? {
+        let current = try await node.familyID.asyncMap { try await store.family(id: $0) } ?? nil
+        if let current, current.kind != .automatic { return current.id }
+        return try await automaticFamily(for: info).id
+    }
+
+    var schedule: ReconnectSchedule {
+        ReconnectSchedule(initial: settings.reconnectInitial, maximum: settings.reconnectMaximum)
+    }
+
+    var supervisors: [NodeSupervisor] { nodes.withLockedValue { Array($0.byID.values) } }
+
+    /// Replaces a node's idle supervisor by one for `lifecycle`; nil (and nothing replaced) if
+    /// the node is managed here already.
+    func replaceIdle(with lifecycle: NodeLifecycle, cookie: String) async -> NodeSupervisor? {
+        if let current = nodes.withLockedValue({ $0.byID[lifecycle.node.id] }) {
+            guard !current.isManaged else { return nil }
+            await forget(current)
+        }
+        return register(lifecycle, cookie: cookie)
+    }
+
+    private func supervisor(named name: String) -> NodeSupervisor? {
+        nodes.withLockedValue { registry in registry.byName[name].flatMap { registry.byID[$0] } }
+    }
+
+    /// The node's supervisor; a node stored after the manager started (none should be) is
+    /// taken over as it is.
+    private func supervisor(id: UUID) async throws -> NodeSupervisor {
+        if let supervisor = nodes.withLockedValue({ $0.byID[id] }) { return supervisor }
+        guard let node = try await store.node(id: id) else {
+            throw NumbatError.notFound("node_not_found", "no managed node has id \(id.uuidString.lowercased())")
+        }
+        let cookie = try await store.cookie(forNode: id) ?? ""
+        return register(NodeLifecycle(node: node, schedule: schedule, phase: .idle), cookie: cookie)
+    }
+
+    /// Registers a supervisor; with `ifNameFree`, only if no node has its name (nil otherwise).
+    private func register(_ lifecycle: NodeLifecycle, cookie: String, ifNameFree: Bool = false) -> NodeSupervisor? {
+        let node = lifecycle.node
+        return nodes.withLockedValue { registry -> NodeSupervisor? in
+            if let existing = registry.byID[node.id] { return ifNameFree ? nil : existing }
+            if ifNameFree, registry.byName[node.name] != nil { return nil }
+            let supervisor = NodeSupervisor(lifecycle: lifecycle, cookie: cookie, manager: self)
+            registry.byID[node.id] = supervisor
+            registry.byName[node.name] = node.id
+            return supervisor
+        }
+    }
+
+    @discardableResult
+    private func register(_ lifecycle: NodeLifecycle, cookie: String) -> NodeSupervisor {
+        register(lifecycle, cookie: cookie, ifNameFree: false)!
+    }
+
+    private func rename(_ id: UUID, to name: String) {
+        nodes.withLockedValue { registry in
+            for (old, owner) in registry.byName where owner == id { registry.byName[old] = nil }
+            registry.byName[name] = id
+        }
+    }
+
+    private func forget(_ supervisor: NodeSupervisor) async {
+        nodes.withLockedValue { registry in
+            registry.byID[supervisor.id] = nil
+            for (name, owner) in registry.byName where owner == supervisor.id { registry.byName[name] = nil }
+        }
+        await supervisor.stop()
+    }
+}
+
+extension Optional {
+    /// `map` with an async transform.
+    func asyncMap<T>(_ transform: (Wrapped) async throws -> T) async rethrows -> T? {
+        guard let value = self else { return nil }
+        return try await transform(value)
     }
 }

@@ -3,121 +3,135 @@ import Foundation
 import NIOConcurrencyHelpers
 import NumbatCore
 
-/// The per-node part of the node manager: one task per managed node that connects, marks the
-/// node UP, waits for the connection to go, marks it DOWN and tries again on the
-/// `ReconnectSchedule`, until the node is unmanaged.
+/// The per-node part of the node manager: the thin I/O shell around one node's `NodeLifecycle`.
+/// Events reach it through a mailbox and are handled one at a time, in order; each event's
+/// directives are carried out (stored, published, connected, timed) before the next event, so
+/// the stored state and the published events follow the lifecycle exactly.
 final class NodeSupervisor: Sendable {
-    let name: NodeName
+    let id: UUID
     private let manager: NodeManager
+    private let cookie: String
+    private let mailbox: AsyncStream<Input>.Continuation
     private let state: NIOLockedValueBox<State>
 
+    private struct Input: Sendable {
+        var event: NodeLifecycle.Event
+        /// Resumed when the event's directives are carried out (with the first error, if any).
+        var done: CheckedContinuation<Void, any Error>?
+    }
+
     private struct State {
-        var node: ManagedNode
-        var task: Task<Void, Never>?
-        /// Resumed when the connection is lost while we wait on it.
-        var lostWaiter: CheckedContinuation<String, Never>?
-        var pendingLoss: String?
+        var lifecycle: NodeLifecycle
+        /// The running connection attempt or retry timer: at most one at a time.
+        var pending: Task<Void, Never>?
+        var loop: Task<Void, Never>?
     }
 
-    init(node: ManagedNode, name: NodeName, manager: NodeManager) {
-        self.name = name
+    init(lifecycle: NodeLifecycle, cookie: String, manager: NodeManager) {
+        self.id = lifecycle.node.id
         self.manager = manager
-        self.state = NIOLockedValueBox(State(node: node))
+        self.cookie = cookie
+        let (stream, continuation) = AsyncStream.makeStream(of: Input.self)
+        self.mailbox = continuation
+        self.state = NIOLockedValueBox(State(lifecycle: lifecycle))
+        let loop = Task { [self] in
+            for await input in stream { await self.process(input) }
+        }
+        state.withLockedValue { $0.loop = loop }
     }
 
-    var node: ManagedNode { state.withLockedValue { $0.node } }
+    var node: ManagedNode { state.withLockedValue { $0.lifecycle.node } }
+    var isManaged: Bool { state.withLockedValue { $0.lifecycle.isManaged } }
 
-    func start() {
-        let task = Task { await self.run() }
-        state.withLockedValue { $0.task = task }
+    /// Hands `event` to the lifecycle without waiting (connection reports, timers).
+    func post(_ event: NodeLifecycle.Event) {
+        mailbox.yield(Input(event: event, done: nil))
     }
 
-    func cancel() {
-        state.withLockedValue { $0.task }?.cancel()
-        connectionLost(reason: "unmanaged")
+    /// Hands `event` to the lifecycle and waits until its directives are carried out.
+    func send(_ event: NodeLifecycle.Event) async throws {
+        try await withCheckedThrowingContinuation { continuation in
+            if case .terminated = mailbox.yield(Input(event: event, done: continuation)) {
+                continuation.resume(throwing: NumbatError.notFound("node_not_found", "the node is no longer managed"))
+            }
+        }
     }
 
-    /// Stops the task and closes the connection; waits for both.
+    /// Ends the mailbox after closing the connection (server shutdown, or a removed node).
     func stop() async {
-        let task = state.withLockedValue { $0.task }
-        cancel()
-        await task?.value
-        await manager.local.disconnect(name)
+        try? await send(.unmanaged)
+        mailbox.finish()
+        let loop = state.withLockedValue { $0.loop }
+        await loop?.value
     }
 
-    /// Called by the manager on a `nodedown` for this node.
-    func connectionLost(reason: String) {
-        let waiter = state.withLockedValue { state -> CheckedContinuation<String, Never>? in
-            defer { state.lostWaiter = nil }
-            if state.lostWaiter == nil { state.pendingLoss = reason }
-            return state.lostWaiter
-        }
-        waiter?.resume(returning: reason)
-    }
-
-    private func run() async {
-        var schedule = ReconnectSchedule(initial: manager.settings.reconnectInitial, maximum: manager.settings.reconnectMaximum)
-        while !Task.isCancelled {
-            state.withLockedValue { $0.pendingLoss = nil }
-            do {
-                try await manager.local.connect(to: name)
-                let info = try await NodeInfo.fetch(from: manager.local, node: name, timeout: manager.settings.callTimeout)
-                try Task.checkCancellation()
-                var node = self.node
-                // A node whose boot script changed (upgraded release) moves to that script's
-                // automatic family; deployment families keep their nodes.
-                if node.bootScript != info.bootScript || node.familyID == nil {
-                    let current = try await node.familyID.asyncMap { try await manager.store.family(id: $0) } ?? nil
-                    if current == nil || current?.kind == .automatic {
-                        node.familyID = try await manager.family(for: info).id
-                    }
+    private func process(_ input: Input) async {
+        var events = [input.event]
+        var failure: (any Error)?
+        while !events.isEmpty {
+            let event = events.removeFirst()
+            let directives = state.withLockedValue { $0.lifecycle.handle(event, now: Date()) }
+            for directive in directives {
+                do {
+                    if let next = try await carryOut(directive) { events.append(next) }
+                } catch {
+                    failure = failure ?? error
+                    manager.logger.error("node manager: \(directive) failed", metadata: ["node": "\(node.name)", "error": "\(error)"])
                 }
-                node.otpRelease = info.otpRelease
-                node.bootScript = info.bootScript
-                await transition(to: .up, reason: nil, updating: node)
-                schedule.reset()
-                let reason = await waitForLoss()
-                if Task.isCancelled { return }
-                await transition(to: .down, reason: reason)
-            } catch {
-                if Task.isCancelled { return }
-                await transition(to: .down, reason: "\(error)")
-                try? await Task.sleep(for: schedule.nextDelay())
             }
         }
+        if let failure { input.done?.resume(throwing: failure) } else { input.done?.resume() }
     }
 
-    /// Waits until the connection is lost (or the supervisor is cancelled).
-    private func waitForLoss() async -> String {
-        await withCheckedContinuation { continuation in
-            let immediate = state.withLockedValue { state -> String? in
-                if let loss = state.pendingLoss ?? (Task.isCancelled ? "unmanaged" : nil) { return loss }
-                state.lostWaiter = continuation
-                return nil
+    /// Carries out one directive; returns the event it leads to at once, if any.
+    private func carryOut(_ directive: NodeLifecycle.Directive) async throws -> NodeLifecycle.Event? {
+        switch directive {
+        case .insert(let node):
+            try await manager.store.insertNode(node, cookie: cookie)
+        case .store(let node):
+            try await manager.store.updateNode(node)
+        case .delete:
+            _ = try await manager.store.deleteNode(id: id)
+        case .publish(let kind):
+            if case .nodeStateChanged(let node, _) = kind {
+                manager.logger.info("node \(node.state.rawValue)", metadata: ["node": "\(node.name)", "reason": "\(node.lastError ?? "")"])
             }
-            if let immediate { continuation.resume(returning: immediate) }
+            manager.bus.publish(kind)
+        case .connect:
+            startPending { [self] in
+                do {
+                    let name = try NodeName(node.name)
+                    manager.local.setCookie(cookie, for: name)
+                    try await manager.local.connect(to: name)
+                    let info = try await NodeInfo.fetch(from: manager.local, node: name, timeout: manager.settings.callTimeout)
+                    try Task.checkCancellation()
+                    post(.connected(info))
+                } catch is CancellationError {
+                } catch {
+                    if !Task.isCancelled { post(.connectFailed(reason: "\(error)")) }
+                }
+            }
+        case .fileInFamily(let info):
+            return .filed(familyID: try await manager.familyID(for: node, info: info))
+        case .retry(let delay):
+            startPending { [self] in
+                guard (try? await Task.sleep(for: delay)) != nil else { return }
+                post(.retry)
+            }
+        case .disconnect:
+            let pending = state.withLockedValue { state -> Task<Void, Never>? in
+                defer { state.pending = nil }
+                return state.pending
+            }
+            pending?.cancel()
+            await pending?.value
+            if let name = try? NodeName(node.name) { await manager.local.disconnect(name) }
         }
+        return nil
     }
 
-    private func transition(to newState: NodeState, reason: String?, updating updated: ManagedNode? = nil) async {
-        let (node, previous) = state.withLockedValue { state -> (ManagedNode, NodeState) in
-            let previous = state.node.state
-            var node = updated ?? state.node
-            if node.state != newState { node.stateChangedAt = Date() }
-            node.state = newState
-            node.lastError = reason
-            state.node = node
-            return (node, previous)
-        }
-        // Repeated failures while DOWN are stored (the reason may change) but not re-published.
-        await manager.record(node, from: previous)
-    }
-}
-
-extension Optional {
-    /// `map` with an async transform.
-    func asyncMap<T>(_ transform: (Wrapped) async throws -> T) async rethrows -> T? {
-        guard let value = self else { return nil }
-        return try await transform(value)
+    private func startPending(_ work: @escaping @Sendable () async -> Void) {
+        let task = Task { await work() }
+        state.withLockedValue { $0.pending = task }
     }
 }

@@ -1,44 +1,30 @@
 import Foundation
 import Hummingbird
+import NumbatAPI
 import NumbatCore
 
 /// `GET /api/notifications` (filters, cursor pagination) and a node's level,
-/// `GET/PUT /api/notifications/nodes/{id}/level`.
+/// `GET/PUT /api/notifications/nodes/{id}/level`. Bodies and answers are NumbatAPI's types,
+/// the ones `numbat logs` reads.
 extension NotificationsService {
-    struct Page: ResponseEncodable {
-        var notifications: [NodeNotification]
-        /// Pass as `before` for the next (older) page; null on the last one.
-        var next: Int64?
-    }
-
-    struct Level: ResponseEncodable {
-        var node: UUID
-        var level: NodeNotification.Severity
-    }
-
-    struct LevelRequest: StrictJSONBody {
-        var level: String
-        static let allowedFields: Set<String> = ["level"]
-    }
-
     public func addRoutes(to api: RouterGroup<NumbatRequestContext>) {
-        api.get("notifications") { request, _ -> Page in
+        api.get("notifications") { request, _ -> NotificationPageResponse in
             let query = try await self.query(from: { request.uri.queryParameters[Substring($0)].map(String.init) })
             let found = try await self.notifications.notifications(query)
-            return Page(notifications: found, next: found.count == query.limit ? found.last?.id : nil)
+            return NotificationPageResponse(notifications: found, next: found.count == query.limit ? found.last?.id : nil)
         }
-        api.get("notifications/nodes/:id/level") { _, context -> Level in
+        api.get("notifications/nodes/:id/level") { _, context -> NotificationLevelResponse in
             let id = try await self.requireNode(context)
-            return Level(node: id, level: self.level(for: id))
+            return NotificationLevelResponse(node: id, level: self.level(for: id))
         }
-        api.put("notifications/nodes/:id/level") { request, context -> Level in
+        api.put("notifications/nodes/:id/level") { request, context -> NotificationLevelResponse in
             let id = try await self.requireNode(context)
-            let body = try await request.decodeStrict(as: LevelRequest.self, context: context)
+            let body = try await request.decodeStrict(as: SetNotificationLevelRequest.self, context: context)
             guard let level = NodeNotification.Severity(rawValue: body.level) else {
                 throw NumbatError.badRequest("invalid_level", "level must be one of \(NodeNotification.Severity.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             try await self.setLevel(level, for: id)
-            return Level(node: id, level: level)
+            return NotificationLevelResponse(node: id, level: level)
         }
     }
 
@@ -75,3 +61,6 @@ extension NotificationsService {
 }
 
 extension NodeNotification: ResponseEncodable {}
+extension NotificationPageResponse: ResponseEncodable {}
+extension NotificationLevelResponse: ResponseEncodable {}
+extension SetNotificationLevelRequest: StrictJSONBody {}

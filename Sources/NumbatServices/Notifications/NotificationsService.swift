@@ -20,14 +20,14 @@ public final class NotificationsService: NumbatService {
     public let name = "notifications"
     let nodes: NodeManager
     let bus: EventBus
-    let store: any NodeStore & FamilyStore
+    let store: any NodeReader & FamilyStore
     let notifications: any NotificationStore
     let settingStore: any SettingStore
     let logger: Logger
     let settings: Settings
     private let collectors = NodeWorkers<NodeLogCollector>()
     private let levels = NIOLockedValueBox<[UUID: NodeNotification.Severity]>([:])
-    private let events = EventFollower()
+    private let events = NodeFollower()
 
     static let levelKeyPrefix = "notification_level:"
 
@@ -48,28 +48,24 @@ public final class NotificationsService: NumbatService {
                   let level = NodeNotification.Severity(rawValue: String(decoding: value, as: UTF8.self)) else { continue }
             levels.withLockedValue { $0[id] = level }
         }
-        events.follow(bus) { [weak self] event in
+        try await events.follow(bus, store: store) { [weak self] change in
             guard let self else { return }
-            switch event {
-            case .nodeAdded(let node) where node.state == .up:
-                self.startCollecting(node)
-            case .nodeStateChanged(let node, let from):
-                await self.nodeChanged(node, from: from)
-            case .nodeRemoved(let id, _):
+            switch change {
+            case .up(let node, let wasDown): await self.nodeUp(node, again: wasDown)
+            case .notUp(let node): await self.nodeLeftUp(node)
+            case .released(let id): await self.stopCollecting(id)
+            case .removed(let id):
                 await self.stopCollecting(id)
                 self.levels.withLockedValue { _ = $0.removeValue(forKey: id) }
                 try? await self.settingStore.setSetting(Self.levelKeyPrefix + id.uuidString, nil)
-            case .alarm(let change):
-                await self.alarmChanged(change)
-            default:
-                break
             }
+        } other: { [weak self] event in
+            if case .alarm(let change) = event { await self?.alarmChanged(change) }
         }
-        for node in try await store.nodes() where node.state == .up { startCollecting(node) }
     }
 
     public func stop() async {
-        events.cancel()
+        await events.stop()
         await collectors.stopAll()
     }
 
@@ -88,20 +84,20 @@ public final class NotificationsService: NumbatService {
                                        metadata: ["alarm": "\(alarm.id)", "alarm_key": alarm.key, "alarm_severity": alarm.severity.rawValue])])
     }
 
-    private func nodeChanged(_ node: ManagedNode, from: NodeState) async {
-        if node.state == .up {
-            startCollecting(node)
-            if from == .down {
-                await record([NodeNotification(nodeID: node.id, nodeName: node.name, time: Date(), severity: .notice,
-                                               source: .numbat, message: "\(node.name) is UP again")])
-            }
-        } else {
-            await stopCollecting(node.id)
-            if node.state == .down {
-                let reason = node.lastError.map { ": \($0)" } ?? ""
-                await record([NodeNotification(nodeID: node.id, nodeName: node.name, time: Date(), severity: .error,
-                                               source: .numbat, message: "\(node.name) is DOWN\(reason)")])
-            }
+    private func nodeUp(_ node: ManagedNode, again: Bool) async {
+        startCollecting(node)
+        if again {
+            await record([NodeNotification(nodeID: node.id, nodeName: node.name, time: Date(), severity: .notice,
+                                           source: .numbat, message: "\(node.name) is UP again")])
+        }
+    }
+
+    private func nodeLeftUp(_ node: ManagedNode) async {
+        await stopCollecting(node.id)
+        if node.state == .down {
+            let reason = node.lastError.map { ": \($0)" } ?? ""
+            await record([NodeNotification(nodeID: node.id, nodeName: node.name, time: Date(), severity: .error,
+                                           source: .numbat, message: "\(node.name) is DOWN\(reason)")])
         }
     }
 

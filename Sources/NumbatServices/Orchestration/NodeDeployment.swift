@@ -21,18 +21,18 @@ struct NodeDeployment: Sendable {
     func nodeName(address: String) -> String { "\(nodeID.uuidString.lowercased())@\(address)" }
 
     /// Numbat's directory on the host (relative to the SSH user's home unless absolute).
-    var root: String { provider.directory ?? "numbat" }
+    var root: String { provider.releaseDirectory ?? "numbat" }
     var directory: String { "\(root)/nodes/\(nodeID.uuidString.lowercased())" }
     var cachedArchive: String { "\(root)/releases/\(release.sha256).tar.gz" }
 
     func run(autostart: Bool) async {
         var deployment = DeploymentRecord(id: nodeID, familyID: family.id, domainID: domain.id, providerID: provider.id, releaseID: release.id,
-                                          sshPort: 22, step: "creating_instance", createdAt: Date())
+                                          sshPort: 22, step: .creatingInstance, createdAt: Date())
         var instance: ProvisionedInstance?
         var cloud: (any InfrastructureProvider)?
         do {
             try await records.save(deployment)
-            await progress(&deployment, "creating_instance", .uninit)
+            await progress(&deployment, .creatingInstance, .uninit)
             let provisioner = try await service.provider(provider)
             cloud = provisioner
             let request = InstanceRequest(name: "numbat-\(nodeID.uuidString.lowercased())", image: domain.vdisk, size: domain.hwProfile,
@@ -60,19 +60,19 @@ struct NodeDeployment: Sendable {
             deployment.sshPort = made.sshPort
             deployment.directory = directory
             try await rename(to: nodeName(address: address), host: address)
-            await progress(&deployment, "connecting", .uninit)
+            await progress(&deployment, .connecting, .uninit)
             let ssh = try await connect(&deployment)
             defer { Task { await ssh.close() } }
-            await progress(&deployment, "uploading", .uninit)
+            await progress(&deployment, .uploading, .uninit)
             try await upload(ssh)
-            await progress(&deployment, "unpacking", .uninit)
+            await progress(&deployment, .unpacking, .uninit)
             try await unpack(ssh, name: nodeName(address: address))
-            await progress(&deployment, autostart ? "starting" : "done", .stopped)
+            await progress(&deployment, autostart ? .starting : .done, .stopped)
             if autostart {
                 try await startAndJoin(ssh, deployment: &deployment)
             }
         } catch {
-            let reason = "\(deployment.step): \(Self.describe(error))"
+            let reason = "\(deployment.step.rawValue): \(Self.describe(error))"
             service.logger.warning("deployment failed", metadata: ["node": "\(nodeID)", "reason": "\(reason)"])
             // Never leave a cloud machine behind that no one manages; physical hosts keep
             // nothing of the node either.
@@ -83,7 +83,7 @@ struct NodeDeployment: Sendable {
                 await removeDirectory(deployment)
             }
             await service.context.nodes.unmanage(nodeID)
-            await progress(&deployment, "failed", .error, message: reason)
+            await progress(&deployment, .failed, .error, message: reason)
         }
     }
 
@@ -92,17 +92,16 @@ struct NodeDeployment: Sendable {
         let address = deployment.address ?? ""
         try await ssh.check("cd \(ShellQuote.quote(directory)) && \(try await environment(name: nodeName(address: address))) \(release.startCommand)",
                             doing: "the start command (\(release.startCommand))")
-        await progress(&deployment, "connecting_node", .down)
-        guard let node = try await service.store.node(id: nodeID) else { throw CancellationError() }
-        service.context.nodes.manage(node, cookie: try await releaseCookie())
+        await progress(&deployment, .connectingNode, .down)
+        try await service.context.nodes.manage(nodeID)
         try await waitUntilUp()
-        await progress(&deployment, "bootstrapping", .up)
+        await progress(&deployment, .bootstrapping, .up)
         // "done" is recorded inside the lock, so the next node of the family sees this one as
         // a member to join.
         deployment = try await service.bootstrapLocks.withLock(family.id) { [deployment] in
             try await bootstrap(ssh, address: address)
             var done = deployment
-            await progress(&done, "done", .up)
+            await progress(&done, .done, .up)
             return done
         }
     }
@@ -110,7 +109,7 @@ struct NodeDeployment: Sendable {
     /// Joins the node to a running member chosen by the family's selection strategy (seed
     /// 4.1.3); the first node of a family has no one to join.
     private func bootstrap(_ ssh: SSHConnection, address: String) async throws {
-        let done = try await records.all(DeploymentRecord.self, parent: family.id).filter { $0.step == "done" && $0.id != nodeID }
+        let done = try await records.all(DeploymentRecord.self, parent: family.id).filter { $0.step == .done && $0.id != nodeID }
         var candidates: [ManagedNode] = []
         for record in done {
             if let node = try await service.store.node(id: record.id), node.state == .up { candidates.append(node) }
@@ -215,27 +214,23 @@ struct NodeDeployment: Sendable {
     // MARK: State
 
     private func rename(to name: String, host: String) async throws {
-        guard var node = try await service.store.node(id: nodeID) else { throw CancellationError() }
-        node.name = name
-        node.host = host
-        try await service.store.updateNode(node)
+        try await service.context.nodes.setAddress(nodeID, name: name, host: host)
     }
 
-    /// Records the step, moves the node's state and publishes both.
-    func progress(_ deployment: inout DeploymentRecord, _ step: String, _ state: NodeState, message: String? = nil) async {
+    /// Records the step and publishes it; UNINIT, STOPPED and ERROR go to the node manager,
+    /// which owns the node's state (UP and DOWN are its own once it manages the node).
+    func progress(_ deployment: inout DeploymentRecord, _ step: DeploymentStep, _ state: NodeState, message: String? = nil) async {
         deployment.step = step
         deployment.message = message
         try? await records.save(deployment)
-        let stored = try? await service.store.node(id: nodeID)
-        if var node = stored, node.state != state, state != .up, state != .down || node.state != .up {
-            // UP and DOWN belong to the node manager once it manages the node.
-            let previous = node.state
-            node.state = state
-            node.lastError = state == .error ? message : nil
-            node.stateChangedAt = Date()
-            try? await service.store.updateNode(node)
-            service.context.bus.publish(.nodeStateChanged(node: node, from: previous))
+        if [.uninit, .stopped, .error].contains(state), let node = try? await service.store.node(id: nodeID), node.state != state {
+            do {
+                try await service.context.nodes.setDeploymentState(nodeID, state, message: state == .error ? message : nil)
+            } catch {
+                service.logger.warning("node state not set", metadata: ["node": "\(nodeID)", "state": "\(state)", "error": "\(error)"])
+            }
         }
+        let stored = try? await service.store.node(id: nodeID)
         service.publish(DeploymentProgress(nodeID: nodeID, familyID: family.id, step: step, state: state, message: message, nodeName: stored?.name))
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 import NumbatCore
 import Hummingbird
+import NumbatAPI
 import NumbatProviders
 
 /// A record orchestration keeps in the `OrchestrationStore`: its kind names the collection.
@@ -11,53 +12,53 @@ protocol OrchestrationRecord: Codable, Sendable {
     var parent: UUID? { get }
 }
 
-/// A provider (seed listing 5). Secrets (`secret_access_key`, `password`, `private_key`,
-/// `key`) live in the sealed secret, never here.
+/// A provider (seed listing 5): its name and its kind's typed configuration, stored flat with
+/// `kind` as rows have always been. The kind's secret (`private_key`, `secret_access_key`,
+/// `password`, `secret`) lives in the sealed secret, never here.
 struct ProviderRecord: OrchestrationRecord, Equatable {
     static let kind = "provider"
     var id: UUID
     var name: String
-    var kind: ProviderKind
     var createdAt: Date
-    /// Physical: the hosts, and where releases go on them (relative to the SSH user's home).
-    var hosts: [PhysicalProvider.Host]?
-    var directory: String?
-    /// Physical: the public half of the key Numbat logs in with, for the hosts' authorized_keys.
-    var publicKey: String?
-    /// EC2 and OpenStack: the region; EC2: a non-AWS endpoint (moto_server, a private cloud).
-    var region: String?
-    var endpoint: String?
-    var accessKeyID: String?
-    /// OpenStack: Keystone v3.
-    var authURL: String?
-    var username: String?
-    var projectName: String?
-    var domainName: String?
-    var network: String?
-    var floatingIPPool: String?
-    /// Libcloud: the driver (`dummy`, `ec2`, `openstack`, `gce`, ...), its key (the secret is
-    /// sealed) and its keyword arguments.
-    var driver: String?
-    var driverKey: String?
-    var driverOptions: [String: LibcloudValue]?
-    /// Clouds: the port the images run sshd on, and which address Numbat reaches nodes on.
-    var sshPort: Int?
-    var addressType: LibcloudProvider.AddressType?
+    var configuration: ProviderConfiguration
     var parent: UUID? { nil }
 
+    var kind: ProviderKindName { configuration.kind }
+
+    /// Where releases go on the machines: a physical provider's own directory; none for clouds,
+    /// whose machines are the node's alone.
+    var releaseDirectory: String? {
+        if case .physical(let settings) = configuration { settings.directory } else { nil }
+    }
+
+    init(id: UUID, name: String, createdAt: Date, configuration: ProviderConfiguration) {
+        self.id = id
+        self.name = name
+        self.createdAt = createdAt
+        self.configuration = configuration
+    }
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        id = try container.decode(UUID.self, forKey: .id)
+        name = try container.decode(String.self, forKey: .name)
+        createdAt = try container.decode(Date.self, forKey: .createdAt)
+        configuration = try ProviderConfiguration(from: decoder)
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(id, forKey: .id)
+        try container.encode(name, forKey: .name)
+        try container.encode(createdAt, forKey: .createdAt)
+        try configuration.encode(to: encoder)
+    }
+
+    var response: ProviderResponse { ProviderResponse(id: id, name: name, createdAt: createdAt, configuration: configuration) }
+
     enum CodingKeys: String, CodingKey {
-        case id, name, kind, hosts, directory, region, endpoint, username, network, driver
-        case driverKey = "key"
-        case sshPort = "ssh_port"
-        case addressType = "address_type"
+        case id, name
         case createdAt = "created_at"
-        case publicKey = "public_key"
-        case accessKeyID = "access_key_id"
-        case authURL = "auth_url"
-        case projectName = "project_name"
-        case domainName = "domain_name"
-        case floatingIPPool = "floating_ip_pool"
-        case driverOptions = "driver_options"
     }
 }
 
@@ -115,7 +116,7 @@ struct FamilyPlan: OrchestrationRecord, Equatable {
 
 /// A deployment domain (seed 4.1.3): the part of a family on one provider, with its image,
 /// size and SSH user, and what Numbat made on the provider for it.
-struct DomainRecord: OrchestrationRecord, Equatable, ResponseEncodable {
+struct DomainRecord: OrchestrationRecord, Equatable {
     static let kind = "domain"
     var id: UUID
     var familyID: UUID
@@ -130,6 +131,11 @@ struct DomainRecord: OrchestrationRecord, Equatable, ResponseEncodable {
     var warnings: [String]?
     var createdAt: Date
     var parent: UUID? { familyID }
+
+    var response: DomainResponse {
+        DomainResponse(id: id, familyID: familyID, providerID: providerID, sshUser: sshUser, vdisk: vdisk, hwProfile: hwProfile,
+                       keyName: keyName, securityGroupID: securityGroupID, warnings: warnings, createdAt: createdAt)
+    }
 
     enum CodingKeys: String, CodingKey {
         case id, vdisk, warnings
@@ -157,7 +163,7 @@ struct DeploymentRecord: OrchestrationRecord, Equatable {
     /// The node's directory on its host.
     var directory: String?
     var hostKey: String?
-    var step: String
+    var step: DeploymentStep
     var message: String?
     var createdAt: Date
     var parent: UUID? { familyID }
@@ -214,5 +220,14 @@ struct OrchestrationRecords: Sendable {
     func setSecrets<R: OrchestrationRecord>(of type: R.Type, id: UUID, _ secrets: [String: String]) async throws {
         let text = String(decoding: try JSONEncoder().encode(secrets), as: UTF8.self)
         try await store.setRecordSecret(kind: R.kind, id: id, secret: text)
+    }
+}
+
+extension ReleaseRecord {
+    /// The release as the API shows it: never its cookie.
+    var response: ReleaseResponse {
+        ReleaseResponse(uuid: id, name: name, description: description, state: state, path: "releases/\(id.uuidString.lowercased()).tar.gz",
+                        templates: nodeNameTemplates, environment: environment, startCmd: startCommand, stopCmd: stopCommand,
+                        release: releaseName, version: version, includesERTS: includesERTS, size: size, sha256: sha256)
     }
 }

@@ -22,9 +22,7 @@ extension OrchestrationService {
         var ids: [UUID] = []
         for _ in 0..<amount {
             let id = UUID()
-            let node = ManagedNode(id: id, name: "\(id.uuidString.lowercased())@pending", state: .uninit, familyID: familyID, host: "")
-            try await store.insertNode(node, cookie: cookie)
-            context.bus.publish(.nodeAdded(node))
+            _ = try await context.nodes.addPlanned(id: id, familyID: familyID, cookie: cookie)
             ids.append(id)
             let deployment = NodeDeployment(service: self, nodeID: id, family: family, domain: domain, provider: provider, release: release)
             track(id) { [limit] in
@@ -55,13 +53,13 @@ extension OrchestrationService {
         guard var record = try await records.load(DeploymentRecord.self, id: nodeID), record.address != nil else {
             throw NumbatError.conflict("node_not_deployed", "the node has no host yet")
         }
-        await deployment.progress(&record, "stopping", try await store.node(id: nodeID)?.state ?? .down)
+        await deployment.progress(&record, .stopping, try await store.node(id: nodeID)?.state ?? .down)
         let ssh = try await deployment.connect(&record)
         defer { Task { await ssh.close() } }
         await context.nodes.unmanage(nodeID)
         try await ssh.check("cd \(ShellQuote.quote(deployment.directory)) && \(try await deployment.environment(name: fullName(nodeID))) \(deployment.release.stopCommand)",
                             doing: "the stop command (\(deployment.release.stopCommand))")
-        await deployment.progress(&record, "stopped", .stopped)
+        await deployment.progress(&record, .stopped, .stopped)
     }
 
     /// Runs the start command and joins the node to its family again.
@@ -75,12 +73,12 @@ extension OrchestrationService {
         }
         let ssh = try await deployment.connect(&record)
         defer { Task { await ssh.close() } }
-        await deployment.progress(&record, "starting", .stopped)
+        await deployment.progress(&record, .starting, .stopped)
         do {
             try await deployment.startAndJoin(ssh, deployment: &record)
         } catch {
             await context.nodes.unmanage(nodeID)
-            await deployment.progress(&record, "failed", .error, message: "\(record.step): \(NodeDeployment.describe(error))")
+            await deployment.progress(&record, .failed, .error, message: "\(record.step.rawValue): \(NodeDeployment.describe(error))")
             throw error
         }
     }
@@ -93,7 +91,7 @@ extension OrchestrationService {
         let deployment = try await deployed(nodeID)
         guard var record = try await records.load(DeploymentRecord.self, id: nodeID) else { return }
         await context.nodes.unmanage(nodeID)
-        await deployment.progress(&record, "deleting", try await store.node(id: nodeID)?.state ?? .stopped)
+        await deployment.progress(&record, .deleting, try await store.node(id: nodeID)?.state ?? .stopped)
         if record.address != nil, record.instanceID != nil || deployment.provider.kind == .physical {
             if let ssh = try? await deployment.connect(&record) {
                 _ = try? await ssh.run("cd \(ShellQuote.quote(deployment.directory)) && \(try await deployment.environment(name: fullName(nodeID))) \(deployment.release.stopCommand)", timeout: .seconds(60))
@@ -105,10 +103,12 @@ extension OrchestrationService {
             try await provider(deployment.provider).destroyInstance(id: instance)
         }
         try await records.delete(DeploymentRecord.self, id: nodeID)
-        let name = try await store.node(id: nodeID)?.name ?? nodeName(nodeID)
-        _ = try await store.deleteNode(id: nodeID)
-        publish(DeploymentProgress(nodeID: nodeID, familyID: record.familyID, step: "deleted", state: .stopped))
-        context.bus.publish(.nodeRemoved(id: nodeID, name: name))
+        publish(DeploymentProgress(nodeID: nodeID, familyID: record.familyID, step: .deleted, state: .stopped, nodeName: try await store.node(id: nodeID)?.name))
+        // The node manager deletes the row and publishes nodeRemoved; a row already gone (the
+        // node removed through the topology API) is no reason to fail.
+        if try await store.node(id: nodeID) != nil {
+            try await context.nodes.remove(nodeID)
+        }
     }
 
     private func nodeName(_ nodeID: UUID) -> String {

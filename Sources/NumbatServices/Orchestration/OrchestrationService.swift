@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import NIOConcurrencyHelpers
+import NumbatAPI
 import NumbatCore
 import NumbatProviders
 
@@ -31,7 +32,7 @@ public final class OrchestrationService: NumbatService, Sendable {
     /// One Libcloud bridge process per Libcloud provider, started on first use.
     let bridges = NIOLockedValueBox<[UUID: LibcloudBridge]>([:])
 
-    var store: any NodeStore & FamilyStore & TokenStore { context.store }
+    var store: any NodeReader & FamilyStore & TokenStore { context.store }
     var logger: Logger { context.logger }
 
     public init(context: ServiceContext, store: any OrchestrationStore, dataDirectory: URL, settings: Settings = Settings()) {
@@ -50,17 +51,12 @@ public final class OrchestrationService: NumbatService, Sendable {
         try FileManager.default.createDirectory(at: releaseDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         // A deployment cut short by a restart cannot be resumed safely: mark it failed, so the
         // user sees it and deletes it (which cleans up whatever it had made).
-        for var deployment in try await records.all(DeploymentRecord.self) where !["done", "failed", "stopped"].contains(deployment.step) {
-            guard var node = try await store.node(id: deployment.id), node.state == .uninit || node.state == .stopped && deployment.step != "stopped" else { continue }
-            deployment.message = "the server stopped during \(deployment.step)"
-            deployment.step = "failed"
+        for var deployment in try await records.all(DeploymentRecord.self) where !deployment.step.isSettled {
+            guard let node = try await store.node(id: deployment.id), node.state == .uninit || node.state == .stopped else { continue }
+            deployment.message = "the server stopped during \(deployment.step.rawValue)"
+            deployment.step = .failed
             try await records.save(deployment)
-            let previous = node.state
-            node.state = .error
-            node.lastError = deployment.message
-            node.stateChangedAt = Date()
-            try await store.updateNode(node)
-            context.bus.publish(.nodeStateChanged(node: node, from: previous))
+            try await context.nodes.setDeploymentState(deployment.id, .error, message: deployment.message)
         }
     }
 
@@ -75,42 +71,19 @@ public final class OrchestrationService: NumbatService, Sendable {
 
     // MARK: Providers
 
-    /// The provider behind a record, with its secrets.
+    /// The provider behind a record, with its secret.
     func provider(_ record: ProviderRecord) async throws -> any InfrastructureProvider {
-        let secrets = try await records.secrets(of: ProviderRecord.self, id: record.id)
-        switch record.kind {
-        case .physical:
-            return PhysicalProvider(hosts: record.hosts ?? [])
-        case .ec2:
-            let endpoint = record.endpoint.flatMap(URL.init(string:))
-            return EC2Provider(configuration: .init(endpoint: endpoint, region: record.region ?? "us-east-1",
-                                                    credentials: .init(accessKeyID: record.accessKeyID ?? "", secretAccessKey: secrets["secret_access_key"] ?? "")))
-        case .libcloud:
-            return LibcloudProvider(bridge: bridge(for: record, secret: secrets["secret"]), sshPort: record.sshPort ?? 22,
-                                    addressType: record.addressType ?? .public)
-        case .openstack:
-            return Self.openStack(record, password: secrets["password"] ?? "")
-        }
-    }
-
-    static func openStack(_ record: ProviderRecord, password: String) -> OpenStackProvider {
-        let credentials = KeystoneSession.Credentials(authURL: record.authURL.flatMap(URL.init(string:)) ?? URL(string: "http://localhost:5000/v3")!,
-                                                      username: record.username ?? "", password: password, projectName: record.projectName ?? "",
-                                                      domainName: record.domainName ?? "Default", region: record.region)
-        return OpenStackProvider(configuration: .init(credentials: credentials, network: record.network, floatingIPNetwork: record.floatingIPPool,
-                                                      sshPort: record.sshPort ?? 22))
+        let secret = try await records.secrets(of: ProviderRecord.self, id: record.id)[type(of: record.configuration.settings).secretField]
+        return record.configuration.building.provider(id: record.id, secret: secret, service: self)
     }
 
     /// The provider's bridge process: one per provider, so a driver that keeps state in the
     /// process (Libcloud's dummy driver) sees every call.
-    func bridge(for record: ProviderRecord, secret: String?) -> LibcloudBridge {
+    func bridge(for id: UUID, _ make: () -> LibcloudBridge) -> LibcloudBridge {
         bridges.withLockedValue { bridges in
-            if let bridge = bridges[record.id] { return bridge }
-            var arguments: [LibcloudValue] = []
-            if let key = record.driverKey { arguments.append(.string(key)) }
-            if let secret { arguments.append(.string(secret)) }
-            let bridge = LibcloudBridge(configuration: .init(driver: record.driver ?? "", arguments: arguments, options: record.driverOptions ?? [:]))
-            bridges[record.id] = bridge
+            if let bridge = bridges[id] { return bridge }
+            let bridge = make()
+            bridges[id] = bridge
             return bridge
         }
     }

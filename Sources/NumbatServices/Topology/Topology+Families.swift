@@ -1,64 +1,25 @@
 import Foundation
+import NumbatAPI
 import NumbatCore
 
 extension Topology {
-    /// A family with the ids of its nodes, in the shape of seed listing 9.
-    public struct FamilyView: Codable, Sendable, Equatable {
-        public var id: UUID
-        public var name: String
-        public var description: String
-        public var kind: NodeFamily.Kind
-        public var bootScript: String?
-        public var nodeSelection: String
-        public var bootstrapStrategy: String
-        public var bootstrapStrategyOptions: [String: String]
-        public var neighbors: [UUID]
-        public var nodes: [UUID]
-        public var pluginsOpts: [String]
-        public var deleted: Bool
-
-        init(_ family: NodeFamily, nodes: [UUID]) {
-            id = family.id
-            name = family.name
-            description = family.description
-            kind = family.kind
-            bootScript = family.bootScript
-            nodeSelection = family.nodeSelection
-            bootstrapStrategy = family.bootstrapStrategy
-            bootstrapStrategyOptions = family.bootstrapStrategyOptions
-            neighbors = []
-            self.nodes = nodes
-            pluginsOpts = []
-            deleted = family.deleted
-        }
-
-        enum CodingKeys: String, CodingKey {
-            case id, name, description, kind, neighbors, nodes, deleted
-            case bootScript = "boot_script"
-            case nodeSelection = "node_selection"
-            case bootstrapStrategy = "bootstrap_strategy"
-            case bootstrapStrategyOptions = "bootstrap_strategy_opts"
-            case pluginsOpts = "plugins_opts"
-        }
-    }
-
-    public func families() async throws -> [FamilyView] {
+    public func families() async throws -> [FamilyResponse] {
         let all = try await store.nodes()
         return try await store.families().map { family in
-            FamilyView(family, nodes: all.filter { $0.familyID == family.id }.map(\.id))
+            FamilyResponse(family, nodes: all.filter { $0.familyID == family.id }.map(\.id))
         }
     }
 
-    public func family(id: UUID) async throws -> FamilyView {
+    public func family(id: UUID) async throws -> FamilyResponse {
         guard let family = try await store.family(id: id), !family.deleted else {
             throw NumbatError.notFound("family_not_found", "no node family has id \(id.uuidString.lowercased())")
         }
         let members = try await store.nodes().filter { $0.familyID == id }.map(\.id)
-        return FamilyView(family, nodes: members)
+        return FamilyResponse(family, nodes: members)
     }
 
     /// Creates a deployment family (seed listing 9).
-    public func createFamily(_ family: NodeFamily) async throws -> FamilyView {
+    public func createFamily(_ family: NodeFamily) async throws -> FamilyResponse {
         guard !family.name.trimmingCharacters(in: .whitespaces).isEmpty else {
             throw NumbatError.badRequest("invalid_family", "a node family needs a name")
         }
@@ -73,7 +34,7 @@ extension Topology {
         }
         try await store.insertFamily(family)
         bus.publish(.familyCreated(family))
-        return FamilyView(family, nodes: [])
+        return FamilyResponse(family, nodes: [])
     }
 
     /// Deletes a family that has no nodes.

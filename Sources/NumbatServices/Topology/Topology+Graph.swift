@@ -1,32 +1,16 @@
 import ErlangDist
 import Foundation
+import NumbatAPI
 import NumbatCore
 
 extension Topology {
     /// The managed nodes and the connections each UP node reports (`erlang:nodes/1`, visible
     /// and hidden, less Numbat itself). Peers that are not managed appear with `managed: false`.
-    public struct Graph: Codable, Sendable, Equatable {
-        public struct Vertex: Codable, Sendable, Equatable {
-            public var id: UUID?
-            public var name: String
-            public var state: NodeState?
-            public var managed: Bool
-        }
-
-        public struct Edge: Codable, Sendable, Equatable, Hashable {
-            public var from: String
-            public var to: String
-        }
-
-        public var nodes: [Vertex]
-        public var edges: [Edge]
-    }
-
-    public func graph() async throws -> Graph {
+    public func graph() async throws -> GraphResponse {
         let managed = try await store.nodes()
-        var vertices = managed.map { Graph.Vertex(id: $0.id, name: $0.name, state: $0.state, managed: true) }
+        var vertices = managed.map { GraphResponse.Vertex(id: $0.id, name: $0.name, state: $0.state, managed: true) }
         var names = Set(managed.map(\.name))
-        var edges: Set<Graph.Edge> = []
+        var edges: Set<GraphResponse.Edge> = []
         let ourNames = Set(managed.compactMap { node in
             (try? NodeName(node.name)).map { nodes.local.localName(for: $0).description }
         })
@@ -34,12 +18,12 @@ extension Topology {
             guard let reply = try? await nodes.rpc(node, "erlang", "nodes", [.list([.atom("visible"), .atom("hidden")])]) else { continue }
             for peer in (reply.listElements ?? []).compactMap({ $0.atomValue?.name }) where !ourNames.contains(peer) {
                 // Each link once, whichever end reported it.
-                edges.insert(node.name < peer ? Graph.Edge(from: node.name, to: peer) : Graph.Edge(from: peer, to: node.name))
+                edges.insert(node.name < peer ? GraphResponse.Edge(from: node.name, to: peer) : GraphResponse.Edge(from: peer, to: node.name))
                 if names.insert(peer).inserted {
-                    vertices.append(Graph.Vertex(id: nil, name: peer, state: nil, managed: false))
+                    vertices.append(GraphResponse.Vertex(id: nil, name: peer, state: nil, managed: false))
                 }
             }
         }
-        return Graph(nodes: vertices, edges: edges.sorted { ($0.from, $0.to) < ($1.from, $1.to) })
+        return GraphResponse(nodes: vertices, edges: edges.sorted { ($0.from, $0.to) < ($1.from, $1.to) })
     }
 }

@@ -2,6 +2,7 @@ import ErlangDist
 import ErlangTerm
 import Foundation
 import Logging
+import NumbatAPI
 import NumbatCore
 
 /// The topology service's master part (seed 4.2.1): adds running nodes (checking name, cookie and
@@ -9,14 +10,14 @@ import NumbatCore
 /// nodes, and describes families and the connection graph. It talks to nodes only through the
 /// node manager.
 public final class Topology: Sendable {
-    let store: any NodeStore & FamilyStore
+    let store: any NodeReader & FamilyStore
     let nodes: NodeManager
     let bus: EventBus
     let logger: Logger
     /// Upper bound on one discovery, so a huge mesh cannot keep a request running for ever.
     let discoveryLimit: Int
 
-    public init(store: any NodeStore & FamilyStore, nodes: NodeManager, bus: EventBus, logger: Logger, discoveryLimit: Int = 1000) {
+    public init(store: any NodeReader & FamilyStore, nodes: NodeManager, bus: EventBus, logger: Logger, discoveryLimit: Int = 1000) {
         self.store = store
         self.nodes = nodes
         self.bus = bus
@@ -24,24 +25,14 @@ public final class Topology: Sendable {
         self.discoveryLimit = discoveryLimit
     }
 
+    /// The answer to adding a node, NumbatAPI's (the CLI reads the same type).
+    public typealias AddResult = AddNodeResponse
     /// A node that discovery found but could not add, and why.
-    public struct Skipped: Codable, Sendable, Equatable {
-        public var name: String
-        public var reason: String
-    }
-
-    public struct AddResult: Codable, Sendable, Equatable {
-        /// The node asked for.
-        public var node: ManagedNode
-        /// Nodes added by discovery.
-        public var discovered: [ManagedNode]
-        /// Nodes discovery found but could not add (other cookie, unreachable).
-        public var skipped: [Skipped]
-    }
+    public typealias Skipped = AddNodeResponse.Skipped
 
     /// Adds the running node `name`: connects with `cookie`, reads its release and boot script,
-    /// files it in the automatic family of that boot script, stores it UP and hands it to the
-    /// node manager. With `discover`, then adds every node it is connected to that accepts the
+    /// files it in the automatic family of that boot script and stores it UP (the node manager
+    /// does all three). With `discover`, then adds every node it is connected to that accepts the
     /// same cookie, and theirs, recursively.
     public func addNode(name text: String, cookie: String, discover: Bool) async throws -> AddResult {
         let name: NodeName
@@ -60,21 +51,19 @@ public final class Topology: Sendable {
         return AddResult(node: node, discovered: found, skipped: skipped)
     }
 
+    /// Adds one node through the node manager, which probes it, stores it and publishes it.
     private func add(_ name: NodeName, cookie: String, discoveredFrom: UUID?) async throws -> ManagedNode {
-        let info: NodeInfo
         do {
-            info = try await nodes.probe(name, cookie: cookie)
+            let node = try await nodes.add(name, cookie: cookie, discoveredFrom: discoveredFrom)
+            logger.info("node added", metadata: ["node": "\(node.name)", "family": "\(node.familyID?.uuidString.lowercased() ?? "")"])
+            return node
         } catch {
-            throw Self.apiError(error, adding: name)
+            switch error {
+            case .exists: throw NumbatError.conflict("node_exists", "\(name) is already managed")
+            case .unreachable(let reason): throw Self.apiError(reason, adding: name)
+            case .store(let reason): throw reason
+            }
         }
-        let family = try await nodes.family(for: info)
-        let node = ManagedNode(name: name.description, state: .up, familyID: family.id, host: name.host,
-                               otpRelease: info.otpRelease, bootScript: info.bootScript, discoveredFrom: discoveredFrom)
-        try await store.insertNode(node, cookie: cookie)
-        logger.info("node added", metadata: ["node": "\(node.name)", "family": "\(family.name)"])
-        bus.publish(.nodeAdded(node))
-        nodes.manage(node, cookie: cookie)
-        return node
     }
 
     /// Breadth-first over `erlang:nodes()` of each added node.
@@ -112,11 +101,8 @@ public final class Topology: Sendable {
 
     /// Stops managing a node: closes its connection and forgets it. The node keeps running.
     public func removeNode(id: UUID) async throws -> ManagedNode {
-        guard let node = try await store.node(id: id) else { throw Self.nodeNotFound(id) }
-        await nodes.unmanage(id)
-        _ = try await store.deleteNode(id: id)
+        guard try await store.node(id: id) != nil, let node = try await nodes.remove(id) else { throw Self.nodeNotFound(id) }
         logger.info("node removed", metadata: ["node": "\(node.name)"])
-        bus.publish(.nodeRemoved(id: node.id, name: node.name))
         return node
     }
 

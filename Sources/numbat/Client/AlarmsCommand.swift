@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import NumbatAPI
+import NumbatCore
 
 /// `numbat alarms`: the active alarms (or all), one alarm's history, acknowledging and
 /// commenting.
@@ -29,46 +31,43 @@ struct AlarmsCommand: AsyncParsableCommand {
         try await runClient {
             let api = client.client()
             if let ack {
-                let body: [String: Any]? = comment.map { ["comment": $0] }
-                try print(Self.describe(try await api.json("POST", "/api/alarms/\(ack)/acknowledge", body: body ?? [:]), json: client.json))
+                try print(Self.describe(try await api.call("POST", "/api/alarms/\(ack)/acknowledge", body: AcknowledgeAlarmRequest(comment: comment), as: Alarm.self), json: client.json))
                 return
             }
             if let on {
                 guard let comment else { throw ValidationError("--on needs --comment TEXT") }
-                try print(Self.describe(try await api.json("POST", "/api/alarms/\(on)/comments", body: ["text": comment]), json: client.json))
+                try print(Self.describe(try await api.call("POST", "/api/alarms/\(on)/comments", body: CommentAlarmRequest(text: comment), as: Alarm.self), json: client.json))
                 return
             }
             if let show {
-                try print(Self.describe(try await api.json("GET", "/api/alarms/\(show)"), json: client.json))
+                try print(Self.describe(try await api.call("GET", "/api/alarms/\(show)", as: Alarm.self), json: client.json))
                 return
             }
             var query = ["limit=\(limit)"]
             if !all { query.append("state=active") }
             if let node { query.append("node=\(try await resolveNode(node, with: api))") }
             if let severity { query.append("severity=\(severity)") }
-            let page = try await api.json("GET", "/api/alarms?" + query.joined(separator: "&"))
-            let alarms = page["alarms"] as? [[String: Any]] ?? []
-            if client.json { return try printJSON(alarms) }
+            let alarms = try await api.call("GET", "/api/alarms?" + query.joined(separator: "&"), as: AlarmPageResponse.self).value.alarms
+            if client.json { return try printJSON(encoding: alarms) }
             printTable(["ID", "SEVERITY", "STATE", "NODE", "RAISED", "COUNT", "SUMMARY"], alarms.map { alarm in
-                ["\(alarm["id"] ?? "")", alarm["severity"] as? String ?? "", alarm["state"] as? String ?? "",
-                 alarm["node_name"] as? String ?? "", alarm["raised_at"] as? String ?? "", "\(alarm["raise_count"] ?? "")",
-                 alarm["summary"] as? String ?? ""]
+                ["\(alarm.id)", alarm.severity.rawValue, alarm.state.rawValue, alarm.nodeName, alarm.raisedAt.formatted(.iso8601), "\(alarm.raiseCount)", alarm.summary]
             })
         }
     }
 
-    /// An alarm and its history as lines, or its JSON.
-    static func describe(_ alarm: [String: Any], json: Bool) throws -> String {
+    /// An alarm and its history as lines, or the server's JSON.
+    static func describe(_ reply: APIClient.Reply<Alarm>, json: Bool) throws -> String {
         if json {
-            return String(decoding: try JSONSerialization.data(withJSONObject: alarm, options: [.prettyPrinted, .sortedKeys]), as: UTF8.self)
+            return String(decoding: try JSONSerialization.data(withJSONObject: try JSONSerialization.jsonObject(with: reply.data), options: [.prettyPrinted, .sortedKeys]), as: UTF8.self)
         }
-        var lines = ["alarm \(alarm["id"] ?? "") on \(alarm["node_name"] as? String ?? "-"): \(alarm["summary"] as? String ?? "")",
-                     "  \(alarm["severity"] as? String ?? "-"), \(alarm["state"] as? String ?? "-"), source \(alarm["source"] as? String ?? "-"), key \(alarm["key"] as? String ?? "-"), raised \(alarm["raise_count"] ?? 1) time(s)"]
-        if let details = alarm["details"] as? String, !details.isEmpty { lines.append("  details: \(details)") }
-        for step in alarm["history"] as? [[String: Any]] ?? [] {
-            let actor = (step["actor"] as? String).map { " by \($0)" } ?? ""
-            let text = (step["text"] as? String).flatMap { $0.isEmpty ? nil : ": \($0)" } ?? ""
-            lines.append("  \(step["time"] as? String ?? "-")  \(step["kind"] as? String ?? "-")\(actor)\(text)")
+        let alarm = reply.value
+        var lines = ["alarm \(alarm.id) on \(alarm.nodeName): \(alarm.summary)",
+                     "  \(alarm.severity.rawValue), \(alarm.state.rawValue), source \(alarm.source.rawValue), key \(alarm.key), raised \(alarm.raiseCount) time(s)"]
+        if !alarm.details.isEmpty { lines.append("  details: \(alarm.details)") }
+        for step in alarm.history ?? [] {
+            let actor = step.actor.map { " by \($0)" } ?? ""
+            let text = step.text.isEmpty ? "" : ": \(step.text)"
+            lines.append("  \(step.time.formatted(.iso8601))  \(step.kind.rawValue)\(actor)\(text)")
         }
         return lines.joined(separator: "\n")
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import NumbatAPI
 
 /// `numbat node rpc NODE MODULE FUNCTION [ARGS...]`: a remote call through the server, which
 /// records it in the audit log (`numbat rpc` calls a node directly, with its cookie, unaudited).
@@ -20,11 +21,10 @@ struct NodeRPCCommand: AsyncParsableCommand {
         try await runClient {
             let api = client.client()
             let id = try await resolveNode(node, with: api)
-            let body: [String: Any] = ["module": module, "function": function, "timeout_ms": timeoutMs,
-                                       "args_erlang": "[" + arguments.joined(separator: ", ") + "]"]
-            let answer = try await api.json("POST", "/api/nodes/\(id)/rpc", body: body)
-            if client.json { return try printJSON(answer) }
-            print(answer["erlang"] as? String ?? "")
+            let body = RPCRequest(module: module, function: function, argsErlang: "[" + arguments.joined(separator: ", ") + "]", timeoutMs: timeoutMs)
+            let answer = try await api.call("POST", "/api/nodes/\(id)/rpc", body: body, as: RPCResponse.self)
+            if client.json { return try printJSON(answer.data) }
+            print(answer.value.erlang)
         }
     }
 }
@@ -43,13 +43,11 @@ struct TopCommand: AsyncParsableCommand {
         try await runClient {
             let api = client.client()
             let id = try await resolveNode(node, with: api)
-            let answer = try await api.json("GET", "/api/nodes/\(id)/processes?sort=\(sort)&limit=\(limit)")
-            let processes = answer["processes"] as? [[String: Any]] ?? []
-            if client.json { return try printJSON(processes) }
-            printTable(["PID", "NAME", "MEMORY", "REDUCTIONS", "QUEUE", "CURRENT", "INITIAL"], processes.map { process in
-                [process["pid"] as? String ?? "", process["registered_name"] as? String ?? "-", "\(process["memory"] ?? "")",
-                 "\(process["reductions"] ?? "")", "\(process["message_queue_len"] ?? "")",
-                 process["current_function"] as? String ?? "", process["initial_call"] as? String ?? ""]
+            let answer = try await api.call("GET", "/api/nodes/\(id)/processes?sort=\(sort)&limit=\(limit)", as: ProcessListResponse.self)
+            if client.json { return try printJSON(encoding: answer.value.processes) }
+            printTable(["PID", "NAME", "MEMORY", "REDUCTIONS", "QUEUE", "CURRENT", "INITIAL"], answer.value.processes.map { process in
+                [process.pid, process.registeredName ?? "-", process.memory.map(String.init) ?? "", process.reductions.map(String.init) ?? "",
+                 process.messageQueueLen.map(String.init) ?? "", process.currentFunction ?? "", process.initialCall ?? ""]
             })
         }
     }

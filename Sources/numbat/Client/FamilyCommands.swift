@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import NumbatAPI
+import NumbatCore
 
 /// `numbat family list|show`: node families.
 struct FamilyCommand: AsyncParsableCommand {
@@ -14,11 +16,10 @@ struct FamilyCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runClient {
-                let result = try await client.client().json("GET", "/api/topo/node_families")
-                if client.json { return try printJSON(result) }
-                printTable(["ID", "NAME", "KIND", "NODES"], (result["families"] as? [[String: Any]] ?? []).map { family in
-                    [family["id"] as? String ?? "", family["name"] as? String ?? "", family["kind"] as? String ?? "",
-                     "\((family["nodes"] as? [Any])?.count ?? 0)"]
+                let result = try await client.client().call("GET", "/api/topo/node_families", as: FamilyListResponse.self)
+                if client.json { return try printJSON(result.data) }
+                printTable(["ID", "NAME", "KIND", "NODES"], result.value.families.map { family in
+                    [family.id.uuidString.lowercased(), family.name, family.kind.rawValue, "\(family.nodes.count)"]
                 })
             }
         }
@@ -32,14 +33,19 @@ struct FamilyCommand: AsyncParsableCommand {
         func run() async throws {
             try await runClient {
                 let api = client.client()
-                let family = try await api.json("GET", "/api/topo/node_families/\(id)")
-                if client.json { return try printJSON(family) }
-                for key in ["id", "name", "kind", "boot_script", "node_selection", "bootstrap_strategy"] {
-                    print("\(key.padding(toLength: 19, withPad: " ", startingAt: 0)) \(family[key].map { "\($0)" } ?? "-")")
+                let reply = try await api.call("GET", "/api/topo/node_families/\(id)", as: FamilyResponse.self)
+                if client.json { return try printJSON(reply.data) }
+                let family = reply.value
+                let fields: [(String, String?)] = [
+                    ("id", family.id.uuidString.lowercased()), ("name", family.name), ("kind", family.kind.rawValue), ("boot_script", family.bootScript),
+                    ("node_selection", family.nodeSelection), ("bootstrap_strategy", family.bootstrapStrategy),
+                ]
+                for (key, value) in fields {
+                    print("\(key.padding(toLength: 19, withPad: " ", startingAt: 0)) \(value ?? "-")")
                 }
-                let members = Set(family["nodes"] as? [String] ?? [])
-                let nodes = try await api.json("GET", "/api/topo/nodes")["nodes"] as? [[String: Any]] ?? []
-                printNodes(nodes.filter { members.contains($0["id"] as? String ?? "") })
+                let members = Set(family.nodes)
+                let nodes = try await api.call("GET", "/api/topo/nodes", as: NodeListResponse.self).value.nodes
+                printNodes(nodes.filter { members.contains($0.id) })
             }
         }
     }

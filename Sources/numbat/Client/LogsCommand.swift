@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import HummingbirdWSClient
 import Logging
+import NumbatAPI
+import NumbatCore
 
 /// `numbat logs`: the newest notifications, and with `--follow` every new one as it arrives.
 struct LogsCommand: AsyncParsableCommand {
@@ -27,24 +29,21 @@ struct LogsCommand: AsyncParsableCommand {
             if let id { query.append("node=\(id)") }
             if let severity { query.append("severity=\(severity)") }
             if let grep { query.append("q=\(grep.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed) ?? grep)") }
-            let page = try await api.json("GET", "/api/notifications?" + query.joined(separator: "&"))
-            let newest = page["notifications"] as? [[String: Any]] ?? []
+            let newest = try await api.call("GET", "/api/notifications?" + query.joined(separator: "&"), as: NotificationPageResponse.self).value.notifications
             for notification in newest.reversed() { print(Self.line(notification, json: client.json)) }
             guard follow else { return }
             let url = api.webSocketURL("/api/ws")
             let filter = Self.filter(severity: severity, text: grep)
             let json = client.json
             let limit = followCount
-            let subscription: [String: Any] = ["subscribe": ["topics": ["notification"], "nodes": id.map { [$0] } as Any]]
-            let request = String(decoding: try JSONSerialization.data(withJSONObject: subscription.compactMapValues { $0 }), as: UTF8.self)
+            let request = String(decoding: try APICoding.encoder().encode(SubscribeRequest(topics: ["notification"], nodes: id.map { [$0] })), as: UTF8.self)
             try await WebSocketClient.connect(url: url, logger: Logger(label: "numbat-cli")) { inbound, outbound, _ in
                 try await outbound.write(.text(request))
                 var seen = 0
                 for try await message in inbound.messages(maxSize: 1 << 20) {
                     guard case .text(let text) = message,
-                          let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
-                          object["type"] as? String == "notification",
-                          let notification = object["notification"] as? [String: Any], filter(notification)
+                          let event = try? APICoding.decoder().decode(EventMessageBody.self, from: Data(text.utf8)),
+                          event.type == "notification", let notification = event.notification, filter(notification)
                     else { continue }
                     print(Self.line(notification, json: json))
                     // At once, also into a pipe (`numbat logs --follow | grep ...`).
@@ -58,23 +57,20 @@ struct LogsCommand: AsyncParsableCommand {
     }
 
     /// `2026-12-01T10:00:00Z  error    app@host  message`, or the JSON object.
-    static func line(_ notification: [String: Any], json: Bool) -> String {
-        if json, let data = try? JSONSerialization.data(withJSONObject: notification, options: [.sortedKeys]) {
+    static func line(_ notification: NodeNotification, json: Bool) -> String {
+        if json, let data = try? APICoding.encoder().encode(notification) {
             return String(decoding: data, as: UTF8.self)
         }
-        let time = (notification["time"] as? String) ?? "-"
-        let severity = (notification["severity"] as? String ?? "-").padding(toLength: 8, withPad: " ", startingAt: 0)
-        return "\(time)  \(severity) \(notification["node_name"] as? String ?? "-")  \(notification["message"] as? String ?? "")"
+        let severity = notification.severity.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)
+        return "\(notification.time.formatted(.iso8601))  \(severity) \(notification.nodeName)  \(notification.message)"
     }
 
     /// The same filters the server applies to a page, for pushed notifications.
-    static func filter(severity: String?, text: String?) -> @Sendable ([String: Any]) -> Bool {
-        let order = ["emergency", "alert", "critical", "error", "warning", "notice", "info", "debug"]
-        let limit = severity.flatMap { order.firstIndex(of: $0) } ?? order.count - 1
+    static func filter(severity: String?, text: String?) -> @Sendable (NodeNotification) -> Bool {
+        let limit = severity.flatMap(NodeNotification.Severity.init(rawValue:))
         return { notification in
-            let rank = (notification["severity"] as? String).flatMap { order.firstIndex(of: $0) } ?? 0
-            let message = notification["message"] as? String ?? ""
-            return rank <= limit && (text.map { message.localizedCaseInsensitiveContains($0) } ?? true)
+            (limit.map { notification.severity.rank <= $0.rank } ?? true)
+                && (text.map { notification.message.localizedCaseInsensitiveContains($0) } ?? true)
         }
     }
 }

@@ -41,7 +41,8 @@ struct MetricsCommand: AsyncParsableCommand {
                 if client.json { return try printJSON(result) }
                 print("source: \(result["source"] as? String ?? "not collected yet"), collected at \(result["collected_at"] as? String ?? "-")")
                 printTable(["METRIC", "VALUE", "UNIT"], (result["metrics"] as? [[String: Any]] ?? []).map { metric in
-                    [metric["name"] as? String ?? "", (metric["value"] as? Double).map(formatValue) ?? "-", metric["unit"] as? String ?? ""]
+                    let unit = metric["unit"] as? String ?? ""
+                    return [metric["name"] as? String ?? "", (metric["value"] as? Double).map { formatValue($0, unit: unit) } ?? "-", unit]
                 })
             }
         }
@@ -69,19 +70,35 @@ struct MetricsCommand: AsyncParsableCommand {
                 let series = (result["series"] as? [[String: Any]])?.first ?? [:]
                 let points = series["points"] as? [[String: Any]] ?? []
                 let values = points.compactMap { $0["v"] as? Double }
-                let resolution = result["step_seconds"] as? Int ?? result["resolution_seconds"] as? Int ?? 0
                 let unit = series["unit"] as? String ?? ""
-                print("\(metric) on \(node): \(values.count) points, \(resolution == 0 ? "raw" : "\(resolution) s averages")\(unit.isEmpty ? "" : ", \(unit)")")
+                let show = { (value: Double) in formatValue(value, unit: unit) }
+                print("\(metric) on \(node): \(values.count) points, \(Self.resolution(result))\(unit.isEmpty ? "" : ", \(unit)")")
                 guard !values.isEmpty else { return }
                 print(sparkline(values))
-                print("min \(formatValue(values.min()!))  max \(formatValue(values.max()!))  last \(formatValue(values.last!))")
+                print("min \(show(values.min()!))  max \(show(values.max()!))  last \(show(values.last!))")
                 let rolled = points.contains { $0["min"] != nil }
                 printTable(rolled ? ["TIME", "AVERAGE", "MIN", "MAX"] : ["TIME", "VALUE"], points.map { point in
-                    var row = [point["t"] as? String ?? "", (point["v"] as? Double).map(formatValue) ?? "-"]
-                    if rolled { row += [(point["min"] as? Double).map(formatValue) ?? "-", (point["max"] as? Double).map(formatValue) ?? "-"] }
+                    let cell = { (key: String) in (point[key] as? Double).map(show) ?? (key == "v" ? "-" : "") }
+                    var row = [point["t"] as? String ?? "", cell("v")]
+                    if rolled { row += [cell("min"), cell("max")] }
                     return row
                 })
             }
+        }
+
+        /// "raw", "300 s averages", or for a range spanning tiers each part's, oldest first:
+        /// "300 s averages until 12:05:00, then raw".
+        static func resolution(_ result: [String: Any]) -> String {
+            func describe(_ object: [String: Any]) -> String {
+                let seconds = object["step_seconds"] as? Int ?? object["resolution_seconds"] as? Int ?? 0
+                return seconds == 0 ? "raw" : "\(seconds) s averages"
+            }
+            let parts = result["parts"] as? [[String: Any]] ?? []
+            guard parts.count > 1 else { return describe(parts.first ?? result) }
+            return parts.enumerated().map { index, part in
+                let until = index == parts.count - 1 ? "" : " until \((parts[index + 1]["from"] as? String).map { String($0.dropFirst(11).prefix(8)) } ?? "?")"
+                return (index == 0 ? "" : "then ") + describe(part) + until
+            }.joined(separator: ", ")
         }
     }
 }
@@ -130,6 +147,21 @@ extension MetricsCommand {
 /// A value as an integer when it is one, else four significant digits.
 func formatValue(_ value: Double) -> String {
     value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(format: "%.4g", value)
+}
+
+/// A value for a table, in the units people read: bytes as B, KiB, MiB, GiB or TiB with one
+/// decimal (14987560 bytes is "14.3 MiB"); other units as `formatValue`. `--json` keeps the
+/// exact numbers.
+func formatValue(_ value: Double, unit: String) -> String {
+    guard unit == "bytes", value.isFinite else { return formatValue(value) }
+    let steps = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]
+    var scaled = value
+    var step = 0
+    while abs(scaled) >= 1024, step < steps.count - 1 {
+        scaled /= 1024
+        step += 1
+    }
+    return step == 0 ? "\(formatValue(value)) B" : String(format: "%.1f %@", scaled, steps[step])
 }
 
 /// Values as a line of block characters, scaled between their minimum and maximum; at most

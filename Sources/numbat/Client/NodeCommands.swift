@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import NumbatAPI
+import NumbatCore
 
 /// `numbat node add|list|show|remove`: managed nodes, through the server's REST API.
 struct NodeCommand: AsyncParsableCommand {
@@ -20,12 +22,12 @@ struct NodeCommand: AsyncParsableCommand {
                 throw ValidationError("pass --cookie or set NUMBAT_COOKIE")
             }
             try await runClient {
-                let result = try await client.client().json("POST", "/api/actions/add-node", body: ["node": name, "cookie": cookie, "discover": discover])
-                if client.json { return try printJSON(result) }
-                let added = [result["node"] as? [String: Any]].compactMap { $0 } + (result["discovered"] as? [[String: Any]] ?? [])
-                printNodes(added)
-                for skipped in result["skipped"] as? [[String: Any]] ?? [] {
-                    print("skipped \(skipped["name"] as? String ?? "?"): \(skipped["reason"] as? String ?? "")")
+                let result = try await client.client().call("POST", "/api/actions/add-node", body: AddNodeRequest(node: name, cookie: cookie, discover: discover),
+                                                            as: AddNodeResponse.self)
+                if client.json { return try printJSON(result.data) }
+                printNodes([result.value.node] + result.value.discovered)
+                for skipped in result.value.skipped {
+                    print("skipped \(skipped.name): \(skipped.reason)")
                 }
             }
         }
@@ -39,9 +41,9 @@ struct NodeCommand: AsyncParsableCommand {
         func run() async throws {
             try await runClient {
                 let query = state.map { "?state=\($0)" } ?? ""
-                let result = try await client.client().json("GET", "/api/topo/nodes" + query)
-                if client.json { return try printJSON(result) }
-                printNodes(result["nodes"] as? [[String: Any]] ?? [])
+                let result = try await client.client().call("GET", "/api/topo/nodes" + query, as: NodeListResponse.self)
+                if client.json { return try printJSON(result.data) }
+                printNodes(result.value.nodes)
             }
         }
     }
@@ -55,10 +57,16 @@ struct NodeCommand: AsyncParsableCommand {
             try await runClient {
                 let api = client.client()
                 let id = try await resolveNode(node, with: api)
-                let result = try await api.json("GET", "/api/topo/nodes/\(id)")
-                if client.json { return try printJSON(result) }
-                for key in ["id", "name", "state", "family_id", "host", "otp_release", "boot_script", "last_error", "added_at", "state_changed_at"] {
-                    print("\(key.padding(toLength: 17, withPad: " ", startingAt: 0)) \(result[key].map { "\($0)" } ?? "-")")
+                let result = try await api.call("GET", "/api/topo/nodes/\(id)", as: ManagedNode.self)
+                if client.json { return try printJSON(result.data) }
+                let node = result.value
+                let fields: [(String, String?)] = [
+                    ("id", node.id.uuidString.lowercased()), ("name", node.name), ("state", node.state.rawValue), ("family_id", node.familyID?.uuidString.lowercased()),
+                    ("host", node.host), ("otp_release", node.otpRelease), ("boot_script", node.bootScript), ("last_error", node.lastError),
+                    ("added_at", node.addedAt.formatted(.iso8601)), ("state_changed_at", node.stateChangedAt.formatted(.iso8601)),
+                ]
+                for (key, value) in fields {
+                    print("\(key.padding(toLength: 17, withPad: " ", startingAt: 0)) \(value ?? "-")")
                 }
             }
         }
@@ -73,9 +81,9 @@ struct NodeCommand: AsyncParsableCommand {
             try await runClient {
                 let api = client.client()
                 let id = try await resolveNode(node, with: api)
-                let result = try await api.json("DELETE", "/api/topo/nodes/\(id)")
-                if client.json { return try printJSON(result) }
-                print("removed \(result["name"] as? String ?? node)")
+                let result = try await api.call("DELETE", "/api/topo/nodes/\(id)", as: ManagedNode.self)
+                if client.json { return try printJSON(result.data) }
+                print("removed \(result.value.name)")
             }
         }
     }
@@ -84,16 +92,15 @@ struct NodeCommand: AsyncParsableCommand {
 /// A node id from an id or a name.
 func resolveNode(_ text: String, with api: APIClient) async throws -> String {
     if UUID(uuidString: text) != nil { return text.lowercased() }
-    let nodes = try await api.json("GET", "/api/topo/nodes")["nodes"] as? [[String: Any]] ?? []
-    guard let id = nodes.first(where: { $0["name"] as? String == text })?["id"] as? String else {
+    let nodes = try await api.call("GET", "/api/topo/nodes", as: NodeListResponse.self).value.nodes
+    guard let node = nodes.first(where: { $0.name == text }) else {
         throw APIClient.Failure(description: "no managed node is named \(text)")
     }
-    return id
+    return node.id.uuidString.lowercased()
 }
 
-func printNodes(_ nodes: [[String: Any]]) {
+func printNodes(_ nodes: [ManagedNode]) {
     printTable(["ID", "NAME", "STATE", "OTP", "FAMILY"], nodes.map { node in
-        [node["id"] as? String ?? "", node["name"] as? String ?? "", node["state"] as? String ?? "",
-         node["otp_release"] as? String ?? "-", node["boot_script"] as? String ?? "-"]
+        [node.id.uuidString.lowercased(), node.name, node.state.rawValue, node.otpRelease ?? "-", node.bootScript ?? "-"]
     })
 }

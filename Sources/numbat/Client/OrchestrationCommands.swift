@@ -3,6 +3,8 @@ import Foundation
 import HummingbirdWSClient
 import Logging
 import NIOConcurrencyHelpers
+import NumbatAPI
+import NumbatCore
 
 /// `numbat provider add|list|remove`: infrastructure providers.
 struct ProviderCommand: AsyncParsableCommand {
@@ -47,40 +49,59 @@ struct ProviderCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runClient {
-                let environment = ProcessInfo.processInfo.environment
-                var body: [String: Any] = ["type": type, "name": name]
-                if !hosts.isEmpty { body["hosts"] = hosts }
-                if let directory { body["directory"] = directory }
-                if let privateKey { body["private_key"] = try String(contentsOfFile: (privateKey as NSString).expandingTildeInPath, encoding: .utf8) }
-                let fields: [(String, String?)] = [
-                    ("region", region), ("endpoint", endpoint), ("access_key_id", accessKeyId), ("auth_url", authUrl), ("username", username),
-                    ("project_name", project), ("domain_name", domain), ("network", network), ("floating_ip_pool", floatingIpPool),
-                    ("driver", driver), ("key", key), ("address_type", addressType),
-                ]
-                for case let (field, value?) in fields { body[field] = value }
-                if let sshPort { body["ssh_port"] = sshPort }
-                if !driverOptions.isEmpty { body["driver_options"] = try Self.options(driverOptions) }
-                // Secrets come from the environment, so they are in no shell history or process list.
-                let secrets = [("secret_access_key", "NUMBAT_EC2_SECRET"), ("password", "NUMBAT_OPENSTACK_PASSWORD"), ("secret", "NUMBAT_LIBCLOUD_SECRET")]
-                for (field, variable) in secrets { if let value = environment[variable] { body[field] = value } }
-                let made = try await client.client().json("POST", "/api/orch/providers", body: body)
-                if client.json { return try printJSON(made) }
-                print("provider \(made["uuid"] as? String ?? "?") (\(made["kind"] as? String ?? type)) added")
-                if type == "physical", privateKey == nil, let key = made["public_key"] as? String {
+                let request = try CreateProviderRequest(name: name, configuration: try configuration(), secret: try secret())
+                let made = try await client.client().call("POST", "/api/orch/providers", body: request, as: ProviderResponse.self)
+                if client.json { return try printJSON(made.data) }
+                print("provider \(made.value.id.uuidString.lowercased()) (\(made.value.kind.rawValue)) added")
+                if case .physical(let physical) = made.value.configuration, privateKey == nil, let key = physical.publicKey {
                     print("add this line to ~/.ssh/authorized_keys on every host:\n\(key)")
                 }
             }
         }
 
+        /// The kind's configuration from the options; the server checks the values.
+        func configuration() throws -> ProviderConfiguration {
+            guard let kind = ProviderKindName(type: type, vprovider: nil) else {
+                throw ValidationError("the type is physical, ec2, openstack or libcloud, not '\(type)'")
+            }
+            let address = try addressType.map { text in
+                guard let type = ProviderAddressType(rawValue: text) else { throw ValidationError("--address-type is public or private, not '\(text)'") }
+                return type
+            }
+            switch kind {
+            case .physical:
+                return .physical(PhysicalProviderSettings(hosts: try hosts.map(ProviderHost.init), directory: directory))
+            case .ec2:
+                return .ec2(EC2ProviderSettings(region: region ?? "us-east-1", endpoint: endpoint, accessKeyID: accessKeyId ?? ""))
+            case .openstack:
+                return .openstack(OpenStackProviderSettings(authURL: authUrl ?? "", username: username ?? "", projectName: project ?? "", domainName: domain,
+                                                            region: region, network: network, floatingIPPool: floatingIpPool, sshPort: sshPort, addressType: address))
+            case .libcloud:
+                return .libcloud(LibcloudProviderSettings(driver: driver ?? "", key: key, driverOptions: driverOptions.isEmpty ? nil : try Self.options(driverOptions),
+                                                          sshPort: sshPort, addressType: address))
+            }
+        }
+
+        /// The kind's secret: a key file, or the environment, so secrets are in no shell
+        /// history or process list.
+        func secret() throws -> String? {
+            let environment = ProcessInfo.processInfo.environment
+            switch type {
+            case "physical": return try privateKey.map { try String(contentsOfFile: ($0 as NSString).expandingTildeInPath, encoding: .utf8) }
+            case "ec2": return environment["NUMBAT_EC2_SECRET"]
+            case "openstack": return environment["NUMBAT_OPENSTACK_PASSWORD"]
+            default: return environment["NUMBAT_LIBCLOUD_SECRET"]
+            }
+        }
+
         /// `NAME=VALUE` pairs; values that read as numbers or booleans are sent as such.
-        static func options(_ pairs: [String]) throws -> [String: Any] {
-            var options: [String: Any] = [:]
+        static func options(_ pairs: [String]) throws -> [String: JSONValue] {
+            var options: [String: JSONValue] = [:]
             for pair in pairs {
                 guard let equals = pair.firstIndex(of: "="), equals != pair.startIndex else {
                     throw ValidationError("--driver-option takes NAME=VALUE, not '\(pair)'")
                 }
-                let value = String(pair[pair.index(after: equals)...])
-                options[String(pair[..<equals])] = Int(value).map { $0 as Any } ?? ["true": true, "false": false][value].map { $0 as Any } ?? value
+                options[String(pair[..<equals])] = JSONValue(commandLine: String(pair[pair.index(after: equals)...]))
             }
             return options
         }
@@ -90,14 +111,22 @@ struct ProviderCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List providers.")
         @OptionGroup var client: ClientOptions
 
+        /// Where a provider's machines are: its hosts, region or driver.
+        static func location(_ configuration: ProviderConfiguration) -> String {
+            switch configuration {
+            case .physical(let settings): settings.hosts.map(\.address).joined(separator: ",")
+            case .ec2(let settings): settings.region
+            case .openstack(let settings): settings.region ?? settings.authURL
+            case .libcloud(let settings): settings.driver
+            }
+        }
+
         func run() async throws {
             try await runClient {
-                let result = try await client.client().json("GET", "/api/orch/providers")
-                if client.json { return try printJSON(result) }
-                printTable(["ID", "NAME", "KIND", "WHERE"], (result["items"] as? [[String: Any]] ?? []).map { provider in
-                    let hosts = (provider["hosts"] as? [[String: Any]] ?? []).compactMap { $0["address"] as? String }
-                    return [provider["uuid"] as? String ?? "", provider["name"] as? String ?? "", provider["kind"] as? String ?? "",
-                            hosts.isEmpty ? (provider["region"] as? String ?? provider["driver"] as? String ?? "") : hosts.joined(separator: ",")]
+                let result = try await client.client().call("GET", "/api/orch/providers", as: ListResponse<ProviderResponse>.self)
+                if client.json { return try printJSON(result.data) }
+                printTable(["ID", "NAME", "KIND", "WHERE"], result.value.items.map { provider in
+                    [provider.id.uuidString.lowercased(), provider.name, provider.kind.rawValue, Self.location(provider.configuration)]
                 })
             }
         }
@@ -109,7 +138,7 @@ struct ProviderCommand: AsyncParsableCommand {
         @OptionGroup var client: ClientOptions
 
         func run() async throws {
-            try await runClient { _ = try await client.client().send("DELETE", "/api/orch/providers/\(id)") }
+            try await runClient { try await client.client().send("DELETE", "/api/orch/providers/\(id)") }
         }
     }
 }
@@ -137,15 +166,17 @@ struct ReleaseCommand: AsyncParsableCommand {
                 let cookie = try cookieFile.map { try String(contentsOfFile: $0, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) }
                     ?? ProcessInfo.processInfo.environment["NUMBAT_RELEASE_COOKIE"]
                 guard let cookie, !cookie.isEmpty else { throw APIClient.Failure(description: "give the cookie with --cookie-file or NUMBAT_RELEASE_COOKIE") }
+                let fields = UploadReleaseRequest(name: name, description: description, startCmd: startCmd, stopCmd: stopCmd, cookie: cookie,
+                                                  nodeNameTemplates: templates.isEmpty ? nil : templates)
                 var query = URLComponents()
-                query.queryItems = [URLQueryItem(name: "name", value: name), URLQueryItem(name: "start_cmd", value: startCmd),
-                                    URLQueryItem(name: "stop_cmd", value: stopCmd), URLQueryItem(name: "cookie", value: cookie)]
-                    + (templates.isEmpty ? [] : [URLQueryItem(name: "node_name_templates", value: templates.joined(separator: ","))])
-                    + (description.map { [URLQueryItem(name: "description", value: $0)] } ?? [])
+                query.queryItems = fields.queryItems
+                // A '+' would read as a space in the server's form decoding.
+                let encoded = (query.percentEncodedQuery ?? "").replacingOccurrences(of: "+", with: "%2B")
                 let data = try Data(contentsOf: URL(fileURLWithPath: archive))
-                let made = try await client.client().json("POST", "/api/orch/releases?" + (query.percentEncodedQuery ?? ""), data: data, contentType: "application/gzip")
-                if client.json { return try printJSON(made) }
-                print("release \(made["uuid"] as? String ?? "?") uploaded: \(made["release"] as? String ?? "") \(made["version"] as? String ?? ""), \(data.count) bytes")
+                let api = client.client()
+                let made = try APIClient.decode(ReleaseResponse.self, try await api.send("POST", "/api/orch/releases?" + encoded, data: data, contentType: "application/gzip"))
+                if client.json { return try printJSON(made.data) }
+                print("release \(made.value.uuid.uuidString.lowercased()) uploaded: \(made.value.release) \(made.value.version), \(data.count) bytes")
             }
         }
     }
@@ -156,11 +187,10 @@ struct ReleaseCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runClient {
-                let result = try await client.client().json("GET", "/api/orch/releases")
-                if client.json { return try printJSON(result) }
-                printTable(["ID", "NAME", "RELEASE", "VERSION", "SIZE"], (result["items"] as? [[String: Any]] ?? []).map { release in
-                    [release["uuid"] as? String ?? "", release["name"] as? String ?? "", release["release"] as? String ?? "",
-                     release["version"] as? String ?? "", "\(release["size"] as? Int ?? 0)"]
+                let result = try await client.client().call("GET", "/api/orch/releases", as: ListResponse<ReleaseResponse>.self)
+                if client.json { return try printJSON(result.data) }
+                printTable(["ID", "NAME", "RELEASE", "VERSION", "SIZE"], result.value.items.map { release in
+                    [release.uuid.uuidString.lowercased(), release.name, release.release, release.version, "\(release.size)"]
                 })
             }
         }
@@ -172,7 +202,7 @@ struct ReleaseCommand: AsyncParsableCommand {
         @OptionGroup var client: ClientOptions
 
         func run() async throws {
-            try await runClient { _ = try await client.client().send("DELETE", "/api/orch/releases/\(id)") }
+            try await runClient { try await client.client().send("DELETE", "/api/orch/releases/\(id)") }
         }
     }
 }
@@ -192,8 +222,8 @@ struct DeployCommand: AsyncParsableCommand {
     func run() async throws {
         try await runClient {
             let api = client.client()
-            let body: [String: Any] = ["amount": amount, "provider": provider, "autostart": !noAutostart]
-            let request = try JSONSerialization.data(withJSONObject: body)
+            guard let providerID = UUID(uuidString: provider) else { throw ValidationError("--provider takes a provider id, not '\(provider)'") }
+            let request = DeployRequest(amount: amount, provider: providerID, autostart: !noAutostart)
             let (family, timeout, json) = (family, timeout, client.json)
             let outcome = try await withThrowingTaskGroup(of: (deployed: Int, failed: Int)?.self) { group in
                 group.addTask {
@@ -216,34 +246,33 @@ struct DeployCommand: AsyncParsableCommand {
     }
 
     /// Subscribes, sends the deployment, and prints each node's steps until all are done or failed.
-    static func follow(api: APIClient, family: String, request: Data, json: Bool) async throws -> (deployed: Int, failed: Int) {
-        let subscription = try JSONSerialization.data(withJSONObject: ["subscribe": ["topics": ["deployment"]]])
+    static func follow(api: APIClient, family: String, request: DeployRequest, json: Bool) async throws -> (deployed: Int, failed: Int) {
+        let subscription = try APICoding.encoder().encode(SubscribeRequest(topics: ["deployment"]))
         let outcome = NIOLockedValueBox<(deployed: Int, failed: Int)?>(nil)
         try await WebSocketClient.connect(url: api.webSocketURL("/api/ws"), logger: Logger(label: "numbat-cli")) { inbound, outbound, _ in
             try await outbound.write(.text(String(decoding: subscription, as: UTF8.self)))
             // Steps published while the request is answered wait in the stream, in order.
             var messages = inbound.messages(maxSize: 1 << 20).makeAsyncIterator()
             while let message = try await messages.next() {
-                guard case .text(let text) = message, let object = Self.object(text) else { continue }
-                if object["type"] as? String == "subscribed" { break }
+                guard case .text(let text) = message, let event = Self.event(text) else { continue }
+                if event.type == "subscribed" { break }
             }
-            let started = try await api.json("POST", "/api/orch/node_families/\(family)/nodes", data: request, contentType: "application/json")
-            let ids = Set((started["nodes"] as? [String] ?? []).map { $0.lowercased() })
-            var finished: [String: Bool] = [:]
-            func show(_ progress: [String: Any]) {
-                guard let id = (progress["node_id"] as? String)?.lowercased(), ids.contains(id) else { return }
-                let step = progress["step"] as? String ?? ""
+            let started = try await api.call("POST", "/api/orch/node_families/\(family)/nodes", body: request, as: DeployResponse.self)
+            let ids = Set(started.value.nodes)
+            var finished: [UUID: Bool] = [:]
+            func show(_ progress: DeploymentProgress) {
+                guard ids.contains(progress.nodeID) else { return }
                 if json {
-                    print(String(decoding: (try? JSONSerialization.data(withJSONObject: progress, options: [.sortedKeys])) ?? Data(), as: UTF8.self))
+                    print(String(decoding: (try? APICoding.encoder().encode(progress)) ?? Data(), as: UTF8.self))
                 } else {
-                    let detail = (progress["message"] as? String).map { ": \($0)" } ?? ""
-                    print("\(progress["node_name"] as? String ?? id)  \(step) \(progress["state"] as? String ?? "")\(detail)")
+                    let detail = progress.message.map { ": \($0)" } ?? ""
+                    print("\(progress.nodeName ?? progress.nodeID.uuidString.lowercased())  \(progress.step.rawValue) \(progress.state.rawValue)\(detail)")
                 }
                 fflush(nil)
-                if step == "done" || step == "failed" { finished[id] = step == "done" }
+                if progress.step == .done || progress.step == .failed { finished[progress.nodeID] = progress.step == .done }
             }
             while finished.count < ids.count, let message = try await messages.next() {
-                guard case .text(let text) = message, let object = Self.object(text), let progress = object["deployment"] as? [String: Any] else { continue }
+                guard case .text(let text) = message, let progress = Self.event(text)?.deployment else { continue }
                 show(progress)
             }
             let deployed = finished.values.filter { $0 }.count
@@ -256,8 +285,9 @@ struct DeployCommand: AsyncParsableCommand {
         return result
     }
 
-    static func object(_ text: String) -> [String: Any]? {
-        (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any]
+    /// An event from the WebSocket; nil for anything else.
+    static func event(_ text: String) -> EventMessageBody? {
+        try? APICoding.decoder().decode(EventMessageBody.self, from: Data(text.utf8))
     }
 }
 
@@ -266,13 +296,13 @@ func deployedNodeAction(_ action: String, _ id: String, _ client: ClientOptions)
     try await runClient {
         let api = client.client()
         if action == "delete" {
-            _ = try await api.send("DELETE", "/api/orch/nodes/\(id)")
+            try await api.send("DELETE", "/api/orch/nodes/\(id)")
             print("deleted \(id)")
             return
         }
-        let node = try await api.json("POST", "/api/orch/nodes/\(id)/\(action)")
-        if client.json { return try printJSON(node) }
-        print("\(node["name"] as? String ?? id) \(node["status"] as? String ?? "")")
+        let node = try await api.call("POST", "/api/orch/nodes/\(id)/\(action)", as: DeployedNodeResponse.self)
+        if client.json { return try printJSON(node.data) }
+        print("\(node.value.name ?? id) \(node.value.status.rawValue)")
     }
 }
 
@@ -314,12 +344,11 @@ struct FamilyCreateCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await runClient {
-            var body: [String: Any] = ["name": name, "bootstrap_node_selection": selection,
-                                       "bootstrap_strategy": bootstrapCmd == nil ? "distributed_erlang" : "custom"]
-            if let bootstrapCmd { body["bootstrap_strategy_opts"] = ["cmd": bootstrapCmd] }
-            let family = try await client.client().json("POST", "/api/topo/node_families", body: body)
-            if client.json { return try printJSON(family) }
-            print("family \(family["id"] as? String ?? "?") created")
+            let request = CreateFamilyRequest(name: name, bootstrapNodeSelection: selection, bootstrapStrategy: bootstrapCmd == nil ? "distributed_erlang" : "custom",
+                                              bootstrapStrategyOptions: bootstrapCmd.map { ["cmd": $0] })
+            let family = try await client.client().call("POST", "/api/topo/node_families", body: request, as: FamilyResponse.self)
+            if client.json { return try printJSON(family.data) }
+            print("family \(family.value.id.uuidString.lowercased()) created")
         }
     }
 }
@@ -331,7 +360,10 @@ struct FamilyReleaseCommand: AsyncParsableCommand {
     @OptionGroup var client: ClientOptions
 
     func run() async throws {
-        try await runClient { _ = try await client.client().json("POST", "/api/orch/node_families/\(family)/release", body: ["release": release]) }
+        try await runClient {
+            guard let releaseID = UUID(uuidString: release) else { throw ValidationError("the release is an id, not '\(release)'") }
+            try await client.client().send("POST", "/api/orch/node_families/\(family)/release", body: SetFamilyReleaseRequest(release: releaseID))
+        }
     }
 }
 
@@ -343,15 +375,8 @@ struct FamilyFirewallCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await runClient {
-            let list = try rules.split(separator: ",").map { rule -> [String: Any] in
-                let parts = rule.split(separator: ":").map(String.init)
-                guard parts.count == 3, let from = Int(parts[1]), let to = Int(parts[2]) else {
-                    throw ValidationError("'\(rule)' is not protocol:from:to")
-                }
-                return ["protocol": parts[0], "port_from": from, "port_to": to]
-            }
-            _ = try await client.client().json("POST", "/api/orch/node_families/\(family)/firewall",
-                                               data: try JSONSerialization.data(withJSONObject: list), contentType: "application/json")
+            let list = try rules.split(separator: ",").map { try FirewallRuleBody(commandLine: String($0)) }
+            try await client.client().send("POST", "/api/orch/node_families/\(family)/firewall", body: list)
         }
     }
 }
@@ -367,10 +392,11 @@ struct FamilyDomainCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await runClient {
-            let domain = try await client.client().json("POST", "/api/orch/node_families/\(family)/domains",
-                                                        body: ["provider": provider, "ssh_user": sshUser, "vdisk": vdisk, "hw_profile": hwProfile])
-            if client.json { return try printJSON(domain) }
-            print("domain \(domain["id"] as? String ?? "?") added")
+            guard let providerID = UUID(uuidString: provider) else { throw ValidationError("--provider takes a provider id, not '\(provider)'") }
+            let request = AddDomainRequest(provider: providerID, sshUser: sshUser, vdisk: vdisk, hwProfile: hwProfile)
+            let domain = try await client.client().call("POST", "/api/orch/node_families/\(family)/domains", body: request, as: DomainResponse.self)
+            if client.json { return try printJSON(domain.data) }
+            print("domain \(domain.value.id.uuidString.lowercased()) added")
         }
     }
 }
@@ -381,6 +407,6 @@ struct FamilyDeleteCommand: AsyncParsableCommand {
     @OptionGroup var client: ClientOptions
 
     func run() async throws {
-        try await runClient { _ = try await client.client().send("DELETE", "/api/orch/node_families/\(family)") }
+        try await runClient { try await client.client().send("DELETE", "/api/orch/node_families/\(family)") }
     }
 }

@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import NumbatAPI
+import NumbatCore
 
 /// `numbat token create|list|revoke`: API tokens (admin only).
 struct TokenCommand: AsyncParsableCommand {
@@ -14,9 +16,10 @@ struct TokenCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runClient {
-                let result = try await client.client().json("POST", "/api/tokens", body: ["name": name, "role": role])
-                if client.json { return try printJSON(result) }
-                print(result["secret"] as? String ?? "")
+                guard let role = APIToken.Role(rawValue: role) else { throw ValidationError("--role is admin or viewer, not '\(role)'") }
+                let result = try await client.client().call("POST", "/api/tokens", body: CreateTokenRequest(name: name, role: role), as: CreatedTokenResponse.self)
+                if client.json { return try printJSON(result.data) }
+                print(result.value.secret)
             }
         }
     }
@@ -27,11 +30,10 @@ struct TokenCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runClient {
-                let result = try await client.client().json("GET", "/api/tokens")
-                if client.json { return try printJSON(result) }
-                printTable(["ID", "NAME", "ROLE", "LAST USED"], (result["tokens"] as? [[String: Any]] ?? []).map { token in
-                    [token["id"] as? String ?? "", token["name"] as? String ?? "", token["role"] as? String ?? "",
-                     token["last_used_at"] as? String ?? "never"]
+                let result = try await client.client().call("GET", "/api/tokens", as: TokenListResponse.self)
+                if client.json { return try printJSON(result.data) }
+                printTable(["ID", "NAME", "ROLE", "LAST USED"], result.value.tokens.map { token in
+                    [token.id.uuidString.lowercased(), token.name, token.role.rawValue, token.lastUsedAt?.formatted(.iso8601) ?? "never"]
                 })
             }
         }
@@ -44,7 +46,7 @@ struct TokenCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runClient {
-                _ = try await client.client().send("DELETE", "/api/tokens/\(id)")
+                try await client.client().send("DELETE", "/api/tokens/\(id)")
                 print("revoked \(id)")
             }
         }

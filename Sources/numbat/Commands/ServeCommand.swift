@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import NumbatServer
 
-/// `numbat serve`: the Numbat server on its embedded SQLite store.
+/// `numbat serve`: the Numbat server, on its embedded SQLite store or on PostgreSQL (`--store`).
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
@@ -11,17 +11,22 @@ struct ServeCommand: AsyncParsableCommand {
             Settings come from a JSON file (--config or $NUMBAT_CONFIG, keys as below in snake_case: \
             host, port, data_dir, node_name, log_level, reconnect_initial_seconds, reconnect_max_seconds, \
             metrics_interval_seconds, metrics_retention, graphite_host, graphite_port, graphite_prefix, \
-            graphite_interval_seconds), \
+            graphite_interval_seconds, store), \
             then environment variables (NUMBAT_HOST, NUMBAT_PORT, NUMBAT_DATA_DIR, NUMBAT_NODE_NAME, \
             NUMBAT_LOG_LEVEL, NUMBAT_RECONNECT_INITIAL_SECONDS, NUMBAT_RECONNECT_MAX_SECONDS, \
             NUMBAT_METRICS_INTERVAL_SECONDS, NUMBAT_METRICS_RETENTION, NUMBAT_GRAPHITE_HOST, NUMBAT_GRAPHITE_PORT, \
-            NUMBAT_GRAPHITE_PREFIX, NUMBAT_GRAPHITE_INTERVAL_SECONDS), then these \
+            NUMBAT_GRAPHITE_PREFIX, NUMBAT_GRAPHITE_INTERVAL_SECONDS, NUMBAT_STORE), then these \
             flags; later ones win.
 
             On loopback (the default) local callers need no token. On any other address every request \
             needs an API token. On first start an admin token is written to DATA_DIR/admin-token (mode 0600).
             SIGTERM or SIGINT shuts the server down gracefully: connections to managed nodes are closed \
             and the store is flushed.
+
+            The store is the embedded SQLite file in the data directory unless --store names a PostgreSQL \
+            database (postgres://USER[:PASSWORD]@HOST[:PORT]/DB[?sslmode=disable|prefer|require]); the \
+            secret key stays in the data directory either way. A database that cannot be reached at start \
+            stops the server with the reason.
             """)
 
     @Option(help: "JSON configuration file.")
@@ -69,6 +74,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Nodes deployed at once, over all deployments (default 16).")
     var deployConcurrency: Int?
 
+    @Option(help: "sqlite (the default: DATA_DIR/numbat.sqlite) or postgres://USER@HOST[:PORT]/DB.")
+    var store: String?
+
     @Flag(help: "Need an API token from loopback callers too (a machine shared with other users).")
     var requireToken = false
 
@@ -78,7 +86,7 @@ struct ServeCommand: AsyncParsableCommand {
             reconnectInitialSeconds: reconnectInitial, reconnectMaximumSeconds: reconnectMax,
             metricsIntervalSeconds: metricsInterval, metricsRetention: metricsRetention, graphiteHost: graphiteHost,
             graphitePort: graphitePort, graphitePrefix: graphitePrefix, graphiteIntervalSeconds: graphiteInterval,
-            deployConcurrency: deployConcurrency, requireToken: requireToken ? true : nil)
+            deployConcurrency: deployConcurrency, requireToken: requireToken ? true : nil, store: store)
         let configuration: ServerConfiguration
         do {
             configuration = try ServerConfiguration.load(file: config, environment: ProcessInfo.processInfo.environment, flags: flags)

@@ -8,8 +8,6 @@ final class CarbonServer: Sendable {
     let linePort: Int
     private let process: Process
 
-    static var isInstalled: Bool { FileManager.default.isExecutableFile(atPath: "/usr/bin/carbon-cache") }
-
     private init() throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("numbat-carbon-\(UUID().uuidString)")
         let whisper = directory.appendingPathComponent("storage/whisper")

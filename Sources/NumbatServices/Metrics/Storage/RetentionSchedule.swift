@@ -58,15 +58,6 @@ public struct RetentionSchedule: Sendable, Equatable, Codable {
         return nil
     }
 
-    /// The tier that answers a query starting at `from` (ms) when it is `now` (ms): the finest
-    /// that still holds points that old, else the coarsest.
-    func tier(forQueryFrom from: Int64, now: Int64) -> Int {
-        for (index, tier) in tiers.enumerated() where from >= now - Int64(tier.keepSeconds) * 1000 {
-            return index
-        }
-        return tiers.count - 1
-    }
-
     /// Points of `tier` at or after this time (ms) are kept; older ones are gone.
     func oldestKept(tier: Int, now: Int64) -> Int64 { now - Int64(tiers[tier].keepSeconds) * 1000 }
 

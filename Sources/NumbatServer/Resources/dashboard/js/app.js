@@ -3,13 +3,14 @@
 import { api, ApiError, connectEvents, session, setToken } from './api.js';
 import { NodeTree } from './tree.js';
 import { el, toast } from './ui.js';
+import summary from './views/summary.js';
 import topology from './views/topology.js';
 import metrics from './views/metrics.js';
 import notifications from './views/notifications.js';
 import alarms from './views/alarms.js';
 import orchestration from './views/orchestration.js';
 
-const views = { topology, metrics, notifications, alarms, orchestration };
+const views = { summary, topology, metrics, notifications, alarms, orchestration };
 const POPUP_SEVERITIES = new Set(['emergency', 'alert', 'critical', 'error']);
 
 /** Nodes and families, kept current by the event stream. */
@@ -63,8 +64,9 @@ let current = null;
 let stopEvents = null;
 
 function route() {
-  const name = (location.hash.match(/^#\/(\w+)/) || [])[1] || 'topology';
-  const view = views[name] || views.topology;
+  // The landing page is the overview.
+  const name = (location.hash.match(/^#\/(\w+)/) || [])[1] || 'summary';
+  const view = views[name] || views.summary;
   for (const link of document.querySelectorAll('#tabs a')) link.classList.toggle('active', link.dataset.tab === name);
   if (current && current.unmount) current.unmount();
   const container = document.getElementById('view');

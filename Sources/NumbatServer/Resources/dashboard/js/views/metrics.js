@@ -4,8 +4,24 @@ import { api, webSocketURL } from '../api.js';
 import { barChart, lineChart } from '../chart.js';
 import { el, number, showError } from '../ui.js';
 
-let root, store, unsubscribe, catalog = [], mode = sessionStorage.getItem('numbat-metrics-mode') || 'history', live = null;
-const chosen = { metrics: JSON.parse(sessionStorage.getItem('numbat-metrics') || '["memory_total"]'), range: '1h' };
+let root, store, unsubscribe, shown = null, catalog = [], mode = sessionStorage.getItem('numbat-metrics-mode') || 'history', live = null;
+// Opens on memory and processes: what a first look at a node wants.
+const chosen = { metrics: JSON.parse(sessionStorage.getItem('numbat-metrics') || '["memory_total","process_count"]'), range: '1h' };
+
+/** The node the tab shows without being told: the one selected in the tree, else the first UP
+ * node by name, else the first node. */
+function defaultNode() {
+  if (store.selectedNode) return store.selectedNode;
+  const nodes = [...store.nodes.values()].sort((a, b) => a.name.localeCompare(b.name));
+  return nodes.find((n) => n.state === 'UP') || nodes[0] || null;
+}
+
+/** One chart per unit (bytes and processes on one axis would flatten the smaller). */
+function charts(series) {
+  const units = [...new Set(series.map((s) => s.unit || ''))];
+  if (units.length < 2) return [lineChart(series)];
+  return units.flatMap((unit) => [el('p.chart-title', {}, unit || 'no unit'), lineChart(series.filter((s) => (s.unit || '') === unit))]);
+}
 
 const toPoints = (points) => points.map((p) => ({ t: Date.parse(p.t), v: p.v }));
 
@@ -22,8 +38,9 @@ function metricPicker(onChange) {
 
 function nodePicker(onChange) {
   const nodes = [...store.nodes.values()].sort((a, b) => a.name.localeCompare(b.name)).slice(0, 2000);
+  const first = defaultNode();
   const select = el('select', { multiple: true, size: 8, id: 'node-picker', 'aria-label': 'Nodes' },
-    nodes.map((n) => el('option', { value: n.id, selected: n.id === store.selected }, `${n.name} (${n.state})`)));
+    nodes.map((n) => el('option', { value: n.id, selected: first && n.id === first.id }, `${n.name} (${n.state})`)));
   select.addEventListener('change', onChange);
   return [el('label', {}, 'Nodes', select), () => [...select.selectedOptions].map((o) => o.value)];
 }
@@ -34,12 +51,17 @@ async function history(body) {
   const [nodes, selectedNodes] = nodePicker(() => draw());
   const draw = async () => {
     const ids = selectedNodes();
-    if (!ids.length) { chart.replaceChildren(el('p.muted', {}, 'Choose a node (or select one in the tree).')); return; }
+    if (!ids.length) {
+      chart.replaceChildren(el('p.muted', {}, store.nodes.size ? 'Choose a node (or select one in the tree).' : 'No managed node yet: add one on the Overview or Topology tab.'));
+      return;
+    }
     if (!chosen.metrics.length) { chart.replaceChildren(el('p.muted', {}, 'Choose a metric.')); return; }
     try {
       const answers = await Promise.all(ids.map((id) => api('GET', `/api/metrics/nodes/${id}/series?metrics=${chosen.metrics.join(',')}&from=${chosen.range}`)));
       const series = answers.flatMap((a) => a.series).map((s) => ({ name: ids.length > 1 ? `${s.node_name} ${s.metric}` : s.metric, unit: s.unit, points: toPoints(s.points) }));
-      chart.replaceChildren(lineChart(series), el('p.muted', {}, `${series.reduce((n, s) => n + s.points.length, 0)} points`));
+      const resolutions = [...new Set(answers.flatMap((a) => (a.parts || []).map((p) => p.step_seconds || p.resolution_seconds)))];
+      const detail = resolutions.map((r) => (r ? `${r / 60} min averages` : 'raw')).join(', then ');
+      chart.replaceChildren(...charts(series), el('p.muted', { id: 'metric-points' }, `${series.reduce((n, s) => n + s.points.length, 0)} points${detail ? ` (${detail})` : ''}`));
     } catch (e) { showError(e, chart); }
   };
   range.addEventListener('change', () => { chosen.range = range.value; draw(); });
@@ -67,7 +89,7 @@ async function family(body) {
 }
 
 async function histograms(body) {
-  const node = store.selectedNode;
+  const node = defaultNode();
   if (!node) { body.replaceChildren(el('p.muted', {}, 'Select a node in the tree.')); return; }
   const answer = await api('GET', `/api/metrics/nodes/${node.id}`);
   const entries = Object.entries(answer.histograms || {});
@@ -82,7 +104,7 @@ async function histograms(body) {
 }
 
 function liveView(body) {
-  const node = store.selectedNode;
+  const node = defaultNode();
   if (!node) { body.replaceChildren(el('p.muted', {}, 'Select a node in the tree.')); return; }
   const names = chosen.metrics.length ? chosen.metrics : ['memory_total'];
   const series = new Map(names.map((n) => [n, []]));
@@ -101,13 +123,14 @@ function liveView(body) {
       if (points.length > 120) points.shift();
     }
     const unit = (name) => (catalog.find((m) => m.name === name) || {}).unit;
-    chart.replaceChildren(lineChart(names.map((name) => ({ name, unit: unit(name), points: series.get(name) }))));
+    chart.replaceChildren(...charts(names.map((name) => ({ name, unit: unit(name), points: series.get(name) }))));
     status.textContent = `updated ${new Date(t).toLocaleTimeString()}`;
   };
   live.onclose = () => { status.textContent = 'The live stream closed.'; };
 }
 
 async function draw() {
+  shown = defaultNode();
   if (live && mode !== 'live') { live.close(); live = null; }
   const body = el('div');
   const tabs = el('div.tabs-inline', {}, [['history', 'History'], ['family', 'Family (stacked)'], ['histograms', 'Histograms'], ['live', 'Live']].map(([key, label]) =>
@@ -125,7 +148,8 @@ async function draw() {
 export default {
   mount(container, s) {
     root = container; store = s;
-    unsubscribe = store.subscribe((change) => { if (change === 'selection' && root) draw(); });
+    // A first node arriving while the tab had none to show also redraws it.
+    unsubscribe = store.subscribe((change) => { if (root && (change === 'selection' || (change === 'structure' && !shown))) draw(); });
     draw();
   },
   unmount() { unsubscribe(); if (live) { live.close(); live = null; } root = null; },

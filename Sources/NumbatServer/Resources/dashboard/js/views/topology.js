@@ -23,7 +23,8 @@ function info() {
     } }, 'Remove node')), error);
 }
 
-function addForm() {
+/** The form to add a node (also on the Overview while there is none). */
+export function addForm(nodes) {
   const error = el('p.error', { hidden: true, role: 'alert' });
   const name = el('input', { name: 'node', placeholder: 'app@10.0.0.2', required: true, id: 'add-node-name' });
   const cookie = el('input', { name: 'cookie', type: 'password', placeholder: 'cookie', required: true, id: 'add-node-cookie' });
@@ -39,11 +40,11 @@ function addForm() {
       const answer = await api('POST', '/api/actions/add-node', { node: name.value.trim(), cookie: cookie.value, discover: discover.checked });
       const more = answer.discovered && answer.discovered.length ? ` and ${answer.discovered.length} connected node(s)` : '';
       toast('Node added', `${answer.node.name}${more}`, 'info', 4);
-      store.select(answer.node.id);
+      nodes.select(answer.node.id);
       name.value = ''; cookie.value = '';
     } catch (e) { showError(e, error); } finally { button.disabled = false; }
   });
-  return el('section.card', {}, el('h3', {}, 'Add a node'), form, error);
+  return el('div', {}, form, error);
 }
 
 /** A force layout of the managed nodes and their peers; drag a node to move it. */
@@ -119,7 +120,7 @@ function graphCard() {
 }
 
 function draw() {
-  root.replaceChildren(el('h2', {}, 'Topology'), el('div.row', {}, info(), addForm()), graphCard());
+  root.replaceChildren(el('h2', {}, 'Topology'), el('div.row', {}, info(), el('section.card', {}, el('h3', {}, 'Add a node'), addForm(store))), graphCard());
 }
 
 export default {

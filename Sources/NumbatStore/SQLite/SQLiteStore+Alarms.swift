@@ -10,18 +10,7 @@ extension SQLiteStore: AlarmStore {
         try await pool.write { db in
             if var alarm = try Self.activeAlarm(db, nodeID: raise.nodeID, key: raise.key) {
                 guard `repeat` else { return nil }
-                let kind: AlarmEvent.Kind = raise.severity > alarm.severity ? .escalated : .repeated
-                alarm.raiseCount += 1
-                alarm.lastRaisedAt = raise.time
-                alarm.severity = raise.severity
-                alarm.summary = raise.summary
-                alarm.details = raise.details
-                if kind == .escalated, alarm.state == .acknowledged {
-                    // Worse than what was acknowledged: it needs a new look (the old one stays in the history).
-                    alarm.state = .new
-                    alarm.acknowledgedAt = nil
-                    alarm.acknowledgedBy = nil
-                }
+                let kind = alarm.raiseAgain(raise)
                 try db.execute(sql: """
                     UPDATE alarm SET raise_count = ?, last_raised_at = ?, severity = ?, summary = ?, details = ?, state = ?,
                     acknowledged_at = ?, acknowledged_by = ? WHERE id = ?

@@ -1,0 +1,34 @@
+import Foundation
+import NumbatCore
+
+/// What a WebSocket client sends on `/api/ws` to choose its events:
+/// `{"subscribe": {"topics": ["deployment"], "nodes": [...]}}`.
+public struct SubscribeRequest: Codable, Sendable, Equatable {
+    public struct Subscription: Codable, Sendable, Equatable {
+        public var topics: [String]
+        public var nodes: [String]?
+    }
+
+    public var subscribe: Subscription
+
+    public init(topics: [String], nodes: [String]? = nil) {
+        subscribe = Subscription(topics: topics, nodes: nodes)
+    }
+}
+
+/// An event as a WebSocket client reads it: its `type` (`subscribed`, `deployment_done`,
+/// `notification`, ...) and the payloads the client follows; others stay undecoded.
+public struct EventMessageBody: Decodable, Sendable {
+    public var type: String?
+    public var deployment: DeploymentProgress?
+    public var notification: NodeNotification?
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        type = try container.decodeIfPresent(String.self, forKey: .type)
+        deployment = try container.decodeIfPresent(DeploymentProgress.self, forKey: .deployment)
+        notification = try container.decodeIfPresent(NodeNotification.self, forKey: .notification)
+    }
+
+    enum CodingKeys: String, CodingKey { case type, deployment, notification }
+}

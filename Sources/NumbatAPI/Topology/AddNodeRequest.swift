@@ -1,0 +1,52 @@
+import Foundation
+import NumbatCore
+
+/// `POST /api/actions/add-node`: manage a running node, and with `discover` the nodes it is
+/// connected to.
+public struct AddNodeRequest: Codable, Sendable, Equatable {
+    public var node: String
+    public var cookie: String
+    public var discover: Bool?
+
+    /// The fields the server accepts: any other is a 400 naming it.
+    public static let allowedFields: Set<String> = ["node", "cookie", "discover"]
+
+    public init(node: String, cookie: String, discover: Bool? = nil) {
+        self.node = node
+        self.cookie = cookie
+        self.discover = discover
+    }
+}
+
+/// The answer to adding a node: it, the nodes discovery added, and those it could not.
+public struct AddNodeResponse: Codable, Sendable, Equatable {
+    /// A node discovery found but could not add (another cookie, unreachable).
+    public struct Skipped: Codable, Sendable, Equatable {
+        public var name: String
+        public var reason: String
+
+        public init(name: String, reason: String) {
+            self.name = name
+            self.reason = reason
+        }
+    }
+
+    /// The node asked for.
+    public var node: ManagedNode
+    /// Nodes added by discovery.
+    public var discovered: [ManagedNode]
+    public var skipped: [Skipped]
+
+    public init(node: ManagedNode, discovered: [ManagedNode], skipped: [Skipped]) {
+        self.node = node
+        self.discovered = discovered
+        self.skipped = skipped
+    }
+}
+
+/// `GET /api/topo/nodes`.
+public struct NodeListResponse: Codable, Sendable, Equatable {
+    public var nodes: [ManagedNode]
+
+    public init(nodes: [ManagedNode]) { self.nodes = nodes }
+}

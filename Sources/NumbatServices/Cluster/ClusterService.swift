@@ -1,0 +1,157 @@
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import NumbatCore
+
+/// The cluster service (issue 13; seed 2.1's master and middle managers): when several
+/// `numbat serve` processes share one PostgreSQL database, each holds leases on a share of the
+/// managed nodes and manages only those. Every `Settings.renewInterval` it records its heartbeat
+/// and renews its leases in one transaction, then plans (`LeasePlanner`): takes the free and
+/// expired leases that hash to it and hands over the ones that now hash to another live server.
+/// A server that cannot renew gives up all its nodes before its leases can expire, so a node
+/// never has two managers for longer than one lease period.
+public final class ClusterService: NumbatService, Sendable {
+    public struct Settings: Sendable {
+        public var renewInterval: Duration = .seconds(2)
+        /// A lease's life without renewal; a dead server's nodes move after at most this long.
+        public var leaseSeconds: TimeInterval = 6
+        public init() {}
+    }
+
+    public var name: String { "cluster" }
+    public let me: ClusterServer
+    let store: any ClusterStore
+    let reader: any NodeReader
+    let nodes: NodeManager
+    let bus: EventBus
+    let logger: Logger
+    let settings: Settings
+    private let planner: LeasePlanner
+    private let state = NIOLockedValueBox(State())
+    private let events = EventFollower()
+
+    private struct State {
+        var loop: Task<Void, Never>?
+        /// When this server last renewed its leases: past `leaseSeconds` minus a margin it must
+        /// assume they are gone.
+        var lastRenewal: ContinuousClock.Instant?
+        var held: Set<UUID> = []
+    }
+
+    public init(context: ServiceContext, store: any ClusterStore, name: String, settings: Settings = Settings()) {
+        self.store = store
+        self.reader = context.store
+        self.nodes = context.nodes
+        self.bus = context.bus
+        self.logger = context.logger
+        self.settings = settings
+        let now = Date()
+        me = ClusterServer(id: UUID(), name: name, nodeName: context.nodes.local.name.description, startedAt: now, heartbeatAt: now)
+        planner = LeasePlanner(me: me.id, ttl: settings.leaseSeconds)
+    }
+
+    public func start() async throws {
+        // Nodes this server adds or deploys are its own from the first moment.
+        events.follow(bus) { [weak self] event in
+            guard let self else { return }
+            switch event {
+            case .nodeStateChanged(let node, from: .uninit) where node.state == .up: await self.claim(node.id)
+            case .nodeAdded(let node): await self.claim(node.id)
+            case .nodeRemoved(let id, _): try? await self.store.releaseLeases([id], from: self.me.id)
+            default: break
+            }
+        }
+        await round()
+        let loop = Task { [weak self, interval = settings.renewInterval] in
+            while !Task.isCancelled {
+                guard (try? await Task.sleep(for: interval)) != nil, let self else { return }
+                await self.round()
+            }
+        }
+        state.withLockedValue { $0.loop = loop }
+    }
+
+    public func stop() async {
+        let loop = state.withLockedValue { $0.loop }
+        loop?.cancel()
+        await loop?.value
+        await events.stop()
+        // Leaving cleanly: the others take this server's nodes at their next round.
+        await nodes.release(Array(nodes.managedIDs))
+        do {
+            try await store.removeClusterServer(me.id)
+        } catch {
+            logger.warning("cannot leave the cluster cleanly; its leases expire instead", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// One heartbeat, renewal and plan.
+    func round() async {
+        let clock = ContinuousClock()
+        do {
+            var heartbeat = me
+            heartbeat.heartbeatAt = Date()
+            let (now, held) = try await store.heartbeat(heartbeat, ttl: settings.leaseSeconds)
+            state.withLockedValue { $0.lastRenewal = clock.now }
+            let servers = try await store.clusterServers().map { LeasePlanner.Server(id: $0.id, heartbeatAt: $0.heartbeatAt) }
+            let leases = Dictionary(try await store.leases().map { ($0.nodeID, LeasePlanner.Lease(server: $0.serverID, expiresAt: $0.expiresAt)) },
+                                    uniquingKeysWith: { first, _ in first })
+            // Leases lost while this server could not renew (taken by another) end here too; a
+            // node managed here whose claim has not been stored yet is claimed now.
+            let managed = nodes.managedIDs
+            let lost = managed.filter { leases[$0].map { $0.server != me.id } ?? false }
+            if !lost.isEmpty {
+                logger.warning("leases lost to another server; letting go", metadata: ["nodes": "\(lost.count)"])
+                await nodes.release(Array(lost))
+            }
+            let unclaimed = managed.filter { leases[$0] == nil }
+            if !unclaimed.isEmpty { _ = try await store.acquireLeases(Array(unclaimed), for: me.id, ttl: settings.leaseSeconds) }
+            let all = try await reader.nodes().map(\.id)
+            let plan = planner.plan(nodes: all, servers: servers, leases: leases, now: now)
+            if !plan.release.isEmpty {
+                await nodes.release(plan.release)
+                try await store.releaseLeases(plan.release, from: me.id)
+                logger.info("handed nodes over", metadata: ["nodes": "\(plan.release.count)"])
+            }
+            var mine = held.union(unclaimed).subtracting(plan.release)
+            if !plan.acquire.isEmpty {
+                let got = try await store.acquireLeases(plan.acquire, for: me.id, ttl: settings.leaseSeconds)
+                await nodes.adopt(Array(got))
+                mine.formUnion(got)
+                if !got.isEmpty { logger.info("took over nodes", metadata: ["nodes": "\(got.count)"]) }
+            }
+            state.withLockedValue { $0.held = mine }
+        } catch {
+            await renewalFailed(error, clock: clock)
+        }
+    }
+
+    /// The database could not be reached: keep the nodes while the leases surely last, then let
+    /// every one go, so that the server that takes them is their only manager.
+    private func renewalFailed(_ error: any Error, clock: ContinuousClock) async {
+        let last = state.withLockedValue { $0.lastRenewal }
+        let margin = settings.renewInterval * 1.5
+        let expired = last.map { clock.now - $0 > .seconds(settings.leaseSeconds) - margin } ?? true
+        logger.error("cluster heartbeat failed", metadata: ["error": "\(error)", "giving_up": "\(expired)"])
+        guard expired else { return }
+        let managed = nodes.managedIDs
+        if !managed.isEmpty {
+            logger.error("leases may have expired: letting go of every node", metadata: ["nodes": "\(managed.count)"])
+            await nodes.release(Array(managed))
+        }
+        state.withLockedValue { $0.held = [] }
+    }
+
+    /// Takes the lease of a node this server just added or planned.
+    private func claim(_ id: UUID) async {
+        do {
+            let got = try await store.acquireLeases([id], for: me.id, ttl: settings.leaseSeconds)
+            state.withLockedValue { $0.held.formUnion(got) }
+        } catch {
+            logger.error("cannot take the lease of a new node", metadata: ["node": "\(id)", "error": "\(error)"])
+        }
+    }
+
+    /// The nodes this server holds leases on, as of its last round.
+    public var heldNodes: Set<UUID> { state.withLockedValue { $0.held } }
+}

@@ -1,0 +1,204 @@
+import Foundation
+import Logging
+import PostgresNIO
+
+/// The PostgreSQL schema, as versioned migrations recorded in `numbat_migrations`. A migration,
+/// once released, is never edited; changes come as new migrations. The tables mirror SQLite's
+/// (`Migrations`) with PostgreSQL's types: `uuid`, `bytea`, `timestamptz`, identity columns.
+///
+/// Every server applies the missing ones when it starts, in one transaction that first takes a
+/// transaction-scoped advisory lock: servers starting at once queue on the lock, and each one
+/// after the first finds the migrations recorded and applies nothing.
+enum PostgresMigrations {
+    /// The advisory lock's key: "numbat-m" in ASCII, unlikely to meet another application's.
+    static let lockKey: Int64 = 0x6E75_6D62_6174_2D6D
+
+    static let all: [(name: String, statements: [String])] = [
+        ("v1: nodes, families, tokens", [
+            """
+            CREATE TABLE node_family (
+                id uuid PRIMARY KEY,
+                name text NOT NULL,
+                description text NOT NULL DEFAULT '',
+                kind text NOT NULL,
+                boot_script text UNIQUE,
+                node_selection text NOT NULL,
+                bootstrap_strategy text NOT NULL,
+                bootstrap_strategy_opts text NOT NULL,
+                created_at timestamptz NOT NULL,
+                deleted boolean NOT NULL DEFAULT false)
+            """,
+            """
+            CREATE TABLE node (
+                id uuid PRIMARY KEY,
+                name text NOT NULL UNIQUE,
+                state text NOT NULL,
+                family_id uuid REFERENCES node_family ON DELETE SET NULL,
+                host text NOT NULL,
+                otp_release text,
+                boot_script text,
+                discovered_from uuid,
+                last_error text,
+                added_at timestamptz NOT NULL,
+                state_changed_at timestamptz NOT NULL,
+                cookie_sealed bytea NOT NULL)
+            """,
+            """
+            CREATE TABLE api_token (
+                id uuid PRIMARY KEY,
+                name text NOT NULL,
+                role text NOT NULL,
+                token_hash bytea NOT NULL UNIQUE,
+                created_at timestamptz NOT NULL,
+                last_used_at timestamptz)
+            """,
+        ]),
+        ("v2: metric history", [
+            "CREATE TABLE metric_name (id integer PRIMARY KEY, name text NOT NULL UNIQUE)",
+            """
+            CREATE TABLE metric_block (
+                node_id uuid NOT NULL,
+                tier integer NOT NULL,
+                start bigint NOT NULL,
+                sequence integer NOT NULL,
+                "end" bigint NOT NULL,
+                points integer NOT NULL,
+                data bytea NOT NULL,
+                PRIMARY KEY (node_id, tier, start, sequence))
+            """,
+            #"CREATE INDEX metric_block_by_end ON metric_block (tier, "end")"#,
+        ]),
+        ("v3: notifications", [
+            """
+            CREATE TABLE notification (
+                id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                node_id uuid,
+                node_name text NOT NULL,
+                time double precision NOT NULL,
+                severity integer NOT NULL,
+                source text NOT NULL,
+                message text NOT NULL,
+                metadata text NOT NULL)
+            """,
+            "CREATE INDEX notification_by_node ON notification (node_id, id)",
+            "CREATE INDEX notification_by_severity ON notification (severity, id)",
+        ]),
+        ("v4: alarms, settings", [
+            """
+            CREATE TABLE alarm (
+                id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                node_id uuid,
+                node_name text NOT NULL,
+                key text NOT NULL,
+                source text NOT NULL,
+                severity integer NOT NULL,
+                state text NOT NULL,
+                summary text NOT NULL,
+                details text NOT NULL,
+                raised_at double precision NOT NULL,
+                last_raised_at double precision NOT NULL,
+                raise_count integer NOT NULL,
+                acknowledged_at double precision,
+                acknowledged_by text,
+                cleared_at double precision)
+            """,
+            // Identity: one active alarm per node and key, enforced by the database itself.
+            "CREATE UNIQUE INDEX alarm_active_identity ON alarm (node_id, key) WHERE state <> 'cleared'",
+            "CREATE INDEX alarm_by_node ON alarm (node_id, id)",
+            """
+            CREATE TABLE alarm_event (
+                id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                alarm_id bigint NOT NULL REFERENCES alarm ON DELETE CASCADE,
+                time double precision NOT NULL,
+                kind text NOT NULL,
+                actor text,
+                text text NOT NULL)
+            """,
+            "CREATE INDEX alarm_event_by_alarm ON alarm_event (alarm_id, id)",
+            "CREATE TABLE setting (key text PRIMARY KEY, value bytea NOT NULL)",
+        ]),
+        ("v5: audit log", [
+            """
+            CREATE TABLE audit (
+                id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                time double precision NOT NULL,
+                actor text NOT NULL,
+                node_id uuid,
+                node_name text NOT NULL,
+                command text NOT NULL,
+                outcome text NOT NULL,
+                result text NOT NULL,
+                duration_ms double precision NOT NULL)
+            """,
+            "CREATE INDEX audit_by_node ON audit (node_id, id)",
+        ]),
+        ("v6: orchestration records", [
+            """
+            CREATE TABLE orch_record (
+                kind text NOT NULL,
+                id uuid NOT NULL,
+                parent uuid,
+                body bytea NOT NULL,
+                secret_sealed bytea,
+                created_at double precision NOT NULL,
+                position bigint GENERATED ALWAYS AS IDENTITY,
+                PRIMARY KEY (kind, id))
+            """,
+            "CREATE INDEX orch_record_by_parent ON orch_record (kind, parent)",
+        ]),
+        // The servers sharing the database and their leases on nodes (ClusterStore): a node's
+        // lease goes with the node.
+        ("v7: cluster servers and node leases", [
+            """
+            CREATE TABLE cluster_server (
+                id uuid PRIMARY KEY,
+                name text NOT NULL,
+                node_name text NOT NULL,
+                started_at timestamptz NOT NULL,
+                heartbeat_at timestamptz NOT NULL)
+            """,
+            """
+            CREATE TABLE node_lease (
+                node_id uuid PRIMARY KEY REFERENCES node (id) ON DELETE CASCADE,
+                server_id uuid NOT NULL,
+                expires_at timestamptz NOT NULL)
+            """,
+            "CREATE INDEX node_lease_by_server ON node_lease (server_id)",
+        ]),
+    ]
+
+    /// Applies the missing migrations on `connection` and returns every applied one, oldest first.
+    static func migrate(_ connection: PostgresConnection, location: PostgresLocation, logger: Logger) async throws -> [String] {
+        do {
+            return try await transaction(connection, location: location, logger: logger)
+        } catch let error as PostgresTransactionError {
+            throw error.closureError ?? error
+        }
+    }
+
+    private static func transaction(_ connection: PostgresConnection, location: PostgresLocation, logger: Logger) async throws -> [String] {
+        try await connection.withTransaction(logger: logger) { connection in
+            try await connection.query("SELECT pg_advisory_xact_lock(\(lockKey))", logger: logger)
+            try await connection.query("""
+                CREATE TABLE IF NOT EXISTS numbat_migrations (
+                    version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())
+                """, logger: logger)
+            var applied: [Int: String] = [:]
+            for row in try await PostgresStore.rows("SELECT version, name FROM numbat_migrations", on: connection, logger: logger) {
+                applied[try row.value("version", as: Int.self)] = try row.value("name", as: String.self)
+            }
+            let unknown = applied.filter { $0.key > all.count }.sorted { $0.key < $1.key }.map(\.value)
+            guard unknown.isEmpty else { throw PostgresStoreError.newerSchema(location: location.description, unknown: unknown) }
+            for (index, migration) in all.enumerated() where applied[index + 1] == nil {
+                for statement in migration.statements {
+                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                }
+                try await connection.query("INSERT INTO numbat_migrations (version, name) VALUES (\(index + 1), \(migration.name))",
+                                           logger: logger)
+                logger.info("store migrated", metadata: ["migration": "\(migration.name)"])
+                applied[index + 1] = migration.name
+            }
+            return applied.sorted { $0.key < $1.key }.map(\.value)
+        }
+    }
+}

@@ -1,0 +1,57 @@
+import Foundation
+import NumbatCore
+import PostgresNIO
+
+extension PostgresStore: NodeStore {
+    public func insertNode(_ node: ManagedNode, cookie: String) async throws {
+        let sealed = try secrets.seal(cookie)
+        // The name's unique constraint decides, so two servers adding one name at once make one node.
+        let inserted = try await rows("""
+            INSERT INTO node (id, name, state, family_id, host, otp_release, boot_script, discovered_from, last_error,
+                              added_at, state_changed_at, cookie_sealed)
+            VALUES (\(node.id), \(node.name), \(node.state.rawValue), \(node.familyID), \(node.host), \(node.otpRelease),
+                    \(node.bootScript), \(node.discoveredFrom), \(node.lastError), \(node.addedAt), \(node.stateChangedAt), \(sealed))
+            ON CONFLICT (name) DO NOTHING RETURNING id
+            """)
+        if inserted.isEmpty { throw NumbatError.conflict("node_exists", "\(node.name) is already managed") }
+    }
+
+    public func updateNode(_ node: ManagedNode) async throws {
+        try await client.query("""
+            UPDATE node SET name = \(node.name), state = \(node.state.rawValue), family_id = \(node.familyID), host = \(node.host),
+                otp_release = \(node.otpRelease), boot_script = \(node.bootScript), discovered_from = \(node.discoveredFrom),
+                last_error = \(node.lastError), added_at = \(node.addedAt), state_changed_at = \(node.stateChangedAt)
+            WHERE id = \(node.id)
+            """, logger: logger)
+    }
+
+    public func node(id: UUID) async throws -> ManagedNode? {
+        try await rows("SELECT * FROM node WHERE id = \(id)").first.map(Self.node)
+    }
+
+    public func node(named name: String) async throws -> ManagedNode? {
+        try await rows("SELECT * FROM node WHERE name = \(name)").first.map(Self.node)
+    }
+
+    public func nodes() async throws -> [ManagedNode] {
+        // COLLATE "C": byte order, as SQLite sorts text.
+        try await rows(#"SELECT * FROM node ORDER BY name COLLATE "C""#).map(Self.node)
+    }
+
+    public func cookie(forNode id: UUID) async throws -> String? {
+        guard let row = try await rows("SELECT cookie_sealed FROM node WHERE id = \(id)").first else { return nil }
+        return try secrets.open(try row.value("cookie_sealed", as: Data.self))
+    }
+
+    public func deleteNode(id: UUID) async throws -> Bool {
+        try await !rows("DELETE FROM node WHERE id = \(id) RETURNING id").isEmpty
+    }
+
+    private static func node(_ row: PostgresRandomAccessRow) throws -> ManagedNode {
+        ManagedNode(id: try row.value("id"), name: try row.value("name"),
+                    state: NodeState(rawValue: try row.value("state")) ?? .error, familyID: try row.value("family_id"),
+                    host: try row.value("host"), otpRelease: try row.value("otp_release"), bootScript: try row.value("boot_script"),
+                    discoveredFrom: try row.value("discovered_from"), lastError: try row.value("last_error"),
+                    addedAt: try row.value("added_at"), stateChangedAt: try row.value("state_changed_at"))
+    }
+}
