@@ -1,5 +1,6 @@
 import ErlangTerm
 import Foundation
+import NumbatAPI
 import NumbatCore
 @testable import NumbatServices
 import NumbatStore
@@ -85,12 +86,17 @@ struct AlarmRulesTests {
 
     @Test("thresholds: a partial update changes only what it names; nonsense is refused with the field's name")
     func thresholds() throws {
-        let updated = try AlarmThresholds().updated(with: ["interval_seconds": 2, "atoms": ["minor": 0.5, "major": 0.6], "ports": NSNull()])
+        let updated = try AlarmThresholds().updated(with: .init(fields: [
+            "interval_seconds": .int(2), "atoms": .object(["minor": .double(0.5), "major": .double(0.6)]), "ports": .null,
+        ]))
         #expect(updated.intervalSeconds == 2 && updated.atoms == .init(minor: 0.5, major: 0.6) && updated.ports == nil)
         #expect(updated.processes == AlarmThresholds().processes)
-        for bad: [String: Any] in [["atoms": ["minor": 0.9, "major": 0.5]], ["atoms": ["minor": 2, "major": 3]], ["interval_seconds": 0],
-                                   ["atom": 1], ["atoms": "high"], ["old_code": "yes"]] {
-            #expect(throws: NumbatError.self, "\(bad)") { try AlarmThresholds().updated(with: bad) }
+        let bad: [[String: JSONValue]] = [
+            ["atoms": .object(["minor": .double(0.9), "major": .double(0.5)])], ["atoms": .object(["minor": .int(2), "major": .int(3)])],
+            ["interval_seconds": .int(0)], ["atom": .int(1)], ["atoms": .string("high")], ["old_code": .string("yes")],
+        ]
+        for fields in bad {
+            #expect(throws: NumbatError.self, "\(fields)") { try AlarmThresholds().updated(with: .init(fields: fields)) }
         }
         // What is encoded decodes to the same thresholds (they are stored so).
         let data = try JSONEncoder().encode(updated)

@@ -23,19 +23,30 @@ public struct ChildProcess: Sendable {
         process.standardInput = FileHandle.nullDevice
         let output = Pipe()
         let error = Pipe()
+        // Close-on-exec at once: a child another test thread forks meanwhile (an sshd, a BEAM)
+        // would otherwise inherit these pipes' write ends and hold back their end of file for
+        // as long as it lives (seen: a finished ssh-keygen waited on for minutes beside an
+        // sshd). Foundation's dup2 onto the child's 0/1/2 gives the child copies without it.
+        for handle in [output.fileHandleForReading, output.fileHandleForWriting, error.fileHandleForReading, error.fileHandleForWriting] {
+            _ = fcntl(handle.fileDescriptor, F_SETFD, FD_CLOEXEC)
+        }
         process.standardOutput = output
         process.standardError = error
         try process.run()
-        // Drain stderr on its own thread so neither pipe can fill up and stall the child.
+        // Both pipes drained on threads of their own, so neither can fill up and stall the child.
+        let outputData = LockedData()
         let errorData = LockedData()
-        let drain = Thread { errorData.set(error.fileHandleForReading.readDataToEndOfFile()) }
-        drain.start()
-        let outputData = output.fileHandleForReading.readDataToEndOfFile()
+        Thread { outputData.read(output.fileHandleForReading) }.start()
+        Thread { errorData.read(error.fileHandleForReading) }.start()
         let status = waitForExit(process)
-        while !errorData.isSet { usleep(1000) }
+        // What the program wrote is in the pipes once it has exited; should a pipe still have a
+        // writer elsewhere, its end of file is not waited for beyond a bound.
+        let deadline = Date().addingTimeInterval(10)
+        while !(outputData.isSet && errorData.isSet), Date() < deadline { usleep(1000) }
+        let (outputBytes, errorBytes) = (outputData.value, errorData.value)
         return ChildProcess(status: status,
-                            standardOutput: String(decoding: outputData, as: UTF8.self),
-                            standardError: String(decoding: errorData.value, as: UTF8.self))
+                            standardOutput: String(decoding: outputBytes, as: UTF8.self),
+                            standardError: String(decoding: errorBytes, as: UTF8.self))
     }
 }
 
@@ -68,11 +79,23 @@ public func waitForExit(_ process: Process, timeout: Double?) -> Int32? {
     return nil
 }
 
+/// Bytes read from a pipe by another thread, chunk by chunk, so that what arrived can be taken
+/// even if the end of file never comes.
 private final class LockedData: @unchecked Sendable {
     private let lock = NSLock()
-    private var data: Data?
+    private var data = Data()
+    private var finished = false
 
-    func set(_ value: Data) { lock.withLock { data = value } }
-    var isSet: Bool { lock.withLock { data != nil } }
-    var value: Data { lock.withLock { data ?? Data() } }
+    /// Reads `handle` to its end of file.
+    func read(_ handle: FileHandle) {
+        while true {
+            let chunk = handle.availableData
+            if chunk.isEmpty { break }
+            lock.withLock { data.append(chunk) }
+        }
+        lock.withLock { finished = true }
+    }
+
+    var isSet: Bool { lock.withLock { finished } }
+    var value: Data { lock.withLock { data } }
 }

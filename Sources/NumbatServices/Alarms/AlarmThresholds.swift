@@ -1,4 +1,5 @@
 import Foundation
+import NumbatAPI
 import NumbatCore
 
 /// When the built-in checks raise alarms, and how often they run: a minor and a major threshold
@@ -92,19 +93,34 @@ public struct AlarmThresholds: Codable, Sendable, Equatable {
 }
 
 extension AlarmThresholds {
-    /// Applies a partial update (`PUT` with only the fields to change): each given field
-    /// replaces the current one; null turns a check off.
-    public func updated(with object: [String: Any]) throws -> AlarmThresholds {
-        let known = Set(CodingKeys.allCases.map(\.rawValue))
-        let unknown = Set(object.keys).subtracting(known)
-        guard unknown.isEmpty else {
-            throw NumbatError.badRequest("unknown_field", "unknown field(s) \(unknown.sorted().joined(separator: ", ")); allowed: \(known.sorted().joined(separator: ", "))")
+    /// The body of `PUT /api/alarms/thresholds`: only the fields to change, each a threshold
+    /// object, null (the check off), a number or a boolean. Kept as JSON values rather than
+    /// optionals because a field's absence (unchanged) and its null (off) mean different things.
+    public struct Update: StrictJSONBody, Sendable, Equatable {
+        public var fields: [String: JSONValue]
+
+        public init(fields: [String: JSONValue]) { self.fields = fields }
+
+        public init(from decoder: any Decoder) throws {
+            fields = try decoder.singleValueContainer().decode([String: JSONValue].self)
         }
-        let current = try JSONSerialization.jsonObject(with: JSONEncoder().encode(self)) as? [String: Any] ?? [:]
-        let merged = current.merging(object) { _, new in new }
+
+        public static let allowedFields = Set(CodingKeys.allCases.map(\.rawValue))
+    }
+
+    /// Applies a partial update: each given field replaces the current one; null turns a check
+    /// off. The merged thresholds are decoded and validated as a whole, so a wrong shape or an
+    /// impossible level is a 400 naming the field.
+    public func updated(with update: Update) throws -> AlarmThresholds {
+        let unknown = Set(update.fields.keys).subtracting(Update.allowedFields)
+        guard unknown.isEmpty else {
+            throw NumbatError.badRequest("unknown_field", "unknown field(s) \(unknown.sorted().joined(separator: ", ")); allowed: \(Update.allowedFields.sorted().joined(separator: ", "))")
+        }
+        let current = try JSONDecoder().decode([String: JSONValue].self, from: JSONEncoder().encode(self))
+        let merged = current.merging(update.fields) { _, new in new }
         let updated: AlarmThresholds
         do {
-            updated = try JSONDecoder().decode(AlarmThresholds.self, from: JSONSerialization.data(withJSONObject: merged))
+            updated = try JSONDecoder().decode(AlarmThresholds.self, from: JSONEncoder().encode(merged))
         } catch {
             throw NumbatError.badRequest("invalid_thresholds", "thresholds must be {\"minor\": number, \"major\": number} or null; interval_seconds a number; old_code and version_mismatch true or false")
         }

@@ -15,8 +15,8 @@ extension AlarmsService {
         }
         api.get("alarms/thresholds") { _, _ -> AlarmThresholds in self.thresholds }
         api.put("alarms/thresholds") { request, context -> AlarmThresholds in
-            let (object, _) = try await request.jsonObject(context: context)
-            let updated = try self.thresholds.updated(with: object)
+            let update = try await request.decodeStrict(as: AlarmThresholds.Update.self, context: context)
+            let updated = try self.thresholds.updated(with: update)
             try await self.setThresholds(updated)
             return updated
         }

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdWebSocket
 import NIOConcurrencyHelpers
+import NumbatAPI
 import NumbatCore
 
 /// `GET /api/metrics/live?node=ID&metrics=a,b` (WebSocket): the node's metrics every second
@@ -9,14 +10,6 @@ import NumbatCore
 /// for a second without values). No `metrics` means all of them; the client may send
 /// `{"metrics": [...]}` to change the set.
 extension MetricsService {
-    struct LiveMessage: Encodable {
-        var type = "live"
-        var node: UUID
-        var t: Date
-        var values: [String: Double]
-        var error: String?
-    }
-
     struct LiveRequest: Decodable {
         var metrics: [String]
     }
@@ -53,7 +46,7 @@ extension MetricsService {
                     for await sample in samples {
                         let names = wanted.withLockedValue { $0 }
                         let values = names.isEmpty ? sample.values : sample.values.filter { names.contains($0.key) }
-                        let message = LiveMessage(node: node, t: sample.time, values: values, error: sample.error)
+                        let message = LiveMetricsSample(node: node, t: sample.time, values: values, error: sample.error)
                         try await outbound.write(.text(String(decoding: try Self.liveEncoder.encode(message), as: UTF8.self)))
                     }
                 }

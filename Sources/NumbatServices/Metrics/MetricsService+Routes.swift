@@ -1,37 +1,11 @@
 import Foundation
 import Hummingbird
+import NumbatAPI
 import NumbatCore
 
 extension MetricsService {
     struct Catalog: ResponseEncodable {
         var metrics: [MetricDefinition]
-    }
-
-    /// A catalogue entry with the node's latest value.
-    struct Reading: Codable, Sendable {
-        var name: String
-        var unit: String
-        var kind: MetricDefinition.Kind
-        var group: String
-        var description: String
-        var value: Double?
-    }
-
-    struct NodeMetrics: ResponseEncodable {
-        var node: UUID
-        var source: MetricSnapshot.Source?
-        var collectedAt: Date?
-        var intervalSeconds: Double
-        var metrics: [Reading]
-        var details: [String: String]
-        /// Folsom/Exometer histograms' buckets, by metric.
-        var histograms: [String: [MetricSnapshot.HistogramBucket]]
-
-        enum CodingKeys: String, CodingKey {
-            case node, source, metrics, details, histograms
-            case collectedAt = "collected_at"
-            case intervalSeconds = "interval_seconds"
-        }
     }
 
     struct IntervalRequest: StrictJSONBody {
@@ -43,14 +17,14 @@ extension MetricsService {
 
     public func addRoutes(to api: RouterGroup<NumbatRequestContext>) {
         api.get("metrics/catalog") { _, _ in Catalog(metrics: MetricCatalog.builtIn) }
-        api.get("metrics/nodes/:id") { _, context -> NodeMetrics in
+        api.get("metrics/nodes/:id") { _, context -> NodeMetricsResponse in
             let id = try context.parameters.require("id", as: UUID.self)
             guard try await self.store.node(id: id) != nil else {
                 throw NumbatError.notFound("node_not_found", "no managed node has id \(id.uuidString.lowercased())")
             }
             return self.nodeMetrics(id)
         }
-        api.put("metrics/nodes/:id/interval") { request, context -> NodeMetrics in
+        api.put("metrics/nodes/:id/interval") { request, context -> NodeMetricsResponse in
             let id = try context.parameters.require("id", as: UUID.self)
             let body = try await request.decodeStrict(as: IntervalRequest.self, context: context)
             guard try await self.store.node(id: id) != nil else {
@@ -77,22 +51,26 @@ extension MetricsService {
         }
     }
 
-    func nodeMetrics(_ id: UUID) -> NodeMetrics {
+    func nodeMetrics(_ id: UUID) -> NodeMetricsResponse {
         let snapshot = latestSnapshot(for: id)
         var readings = MetricCatalog.builtIn.map { definition in
-            Reading(name: definition.name, unit: definition.unit, kind: definition.kind, group: definition.group,
+            NodeMetricsResponse.Reading(name: definition.name, unit: definition.unit, kind: definition.kind.rawValue, group: definition.group,
                     description: definition.description, value: snapshot?.values[definition.name])
         }
         // Then every Folsom/Exometer metric the node has, as the library named it.
         for (name, value) in (snapshot?.values ?? [:]).sorted(by: { $0.key < $1.key }) where MetricSnapshot.isLibraryMetric(name) {
             let library = String(name.prefix { $0 != "." })
-            readings.append(Reading(name: name, unit: "", kind: name.hasSuffix(".count") ? .counter : .gauge, group: library,
+            let kind: MetricDefinition.Kind = name.hasSuffix(".count") ? .counter : .gauge
+            readings.append(.init(name: name, unit: "", kind: kind.rawValue, group: library,
                                     description: "\(library) metric", value: value))
         }
         let interval = interval(for: id)
-        return NodeMetrics(node: id, source: snapshot?.source, collectedAt: snapshot?.time,
-                           intervalSeconds: Double(interval.components.seconds) + Double(interval.components.attoseconds) / 1e18,
-                           metrics: readings, details: snapshot?.details ?? [:], histograms: snapshot?.histograms ?? [:])
+        let histograms = (snapshot?.histograms ?? [:]).mapValues { buckets in
+            buckets.map { NodeMetricsResponse.HistogramBucket(upperBound: $0.upperBound, count: $0.count) }
+        }
+        return NodeMetricsResponse(node: id, source: snapshot?.source.rawValue, collectedAt: snapshot?.time,
+                                   intervalSeconds: Double(interval.components.seconds) + Double(interval.components.attoseconds) / 1e18,
+                                   metrics: readings, details: snapshot?.details ?? [:], histograms: histograms)
     }
 
     func prometheusText() async throws -> String {
@@ -108,3 +86,4 @@ extension MetricsService {
 }
 
 extension MetricDefinition: ResponseEncodable {}
+extension NodeMetricsResponse: ResponseEncodable {}

@@ -1,71 +1,12 @@
 import Foundation
 import Hummingbird
+import NumbatAPI
 import NumbatCore
 
 /// `GET /api/metrics/nodes/{id}/series` and `GET /api/metrics/families/{id}/series`: the stored
 /// history, each part of the range from the finest tier that holds it (raw points for the last
 /// hour, 5-minute roll-ups before that, ...).
 extension MetricsService {
-    struct SeriesDocument: ResponseEncodable {
-        struct Point: Encodable {
-            /// RFC 3339 with milliseconds: points may be closer than a second (live, or a
-            /// collection repeated at reconnection).
-            var t: String
-            var v: Double
-            var min: Double?
-            var max: Double?
-
-            init(_ point: MetricPoint) {
-                t = Date.ISO8601FormatStyle(includingFractionalSeconds: true).format(point.time)
-                v = point.value
-                min = point.minimum
-                max = point.maximum
-            }
-        }
-
-        struct Series: Encodable {
-            var node: UUID
-            var nodeName: String
-            var metric: String
-            var unit: String?
-            var points: [Point]
-
-            enum CodingKeys: String, CodingKey {
-                case node, metric, unit, points
-                case nodeName = "node_name"
-            }
-        }
-
-        /// A stretch of the range answered from one tier.
-        struct Part: Encodable {
-            var from: Date
-            var to: Date
-            var resolutionSeconds: Int
-            var stepSeconds: Int?
-
-            enum CodingKeys: String, CodingKey {
-                case from, to
-                case resolutionSeconds = "resolution_seconds"
-                case stepSeconds = "step_seconds"
-            }
-        }
-
-        var from: Date
-        var to: Date
-        /// The coarsest resolution in the answer (0: every point is raw).
-        var resolutionSeconds: Int
-        var stepSeconds: Int?
-        /// Oldest first; more than one when the range spans tiers.
-        var parts: [Part]
-        var series: [Series]
-
-        enum CodingKeys: String, CodingKey {
-            case from, to, series, parts
-            case resolutionSeconds = "resolution_seconds"
-            case stepSeconds = "step_seconds"
-        }
-    }
-
     /// The range of a series request: `from` and `to` as RFC 3339 times, Unix seconds, or a
     /// duration ago (`1h`, `30m`); `step` in seconds or as a duration. Defaults: the last hour.
     struct SeriesRange {
@@ -105,7 +46,7 @@ extension MetricsService {
     }
 
     func addSeriesRoutes(to api: RouterGroup<NumbatRequestContext>) {
-        api.get("metrics/nodes/:id/series") { request, context -> SeriesDocument in
+        api.get("metrics/nodes/:id/series") { request, context -> MetricSeriesResponse in
             let id = try context.parameters.require("id", as: UUID.self)
             guard let node = try await self.store.node(id: id) else {
                 throw NumbatError.notFound("node_not_found", "no managed node has id \(id.uuidString.lowercased())")
@@ -119,7 +60,7 @@ extension MetricsService {
             let range = try SeriesRange({ query[Substring($0)].map(String.init) }, now: self.archive.now())
             return try await self.seriesDocument(nodes: [node], metrics: metrics, range: range)
         }
-        api.get("metrics/families/:id/series") { request, context -> SeriesDocument in
+        api.get("metrics/families/:id/series") { request, context -> MetricSeriesResponse in
             let id = try context.parameters.require("id", as: UUID.self)
             guard try await self.store.family(id: id) != nil else {
                 throw NumbatError.notFound("family_not_found", "no node family has id \(id.uuidString.lowercased())")
@@ -149,7 +90,7 @@ extension MetricsService {
                                    "no metric named \(names) is built in or has been collected (see `numbat metrics catalog` or GET /api/metrics/catalog)")
     }
 
-    func seriesDocument(nodes: [ManagedNode], metrics: [String], range: SeriesRange) async throws -> SeriesDocument {
+    func seriesDocument(nodes: [ManagedNode], metrics: [String], range: SeriesRange) async throws -> MetricSeriesResponse {
         // Ranges are read against the `now` they were measured from; a tier that misses `from`
         // by less than one collection interval (5 s to a minute) still answers: its first point
         // is that close to `from` anyway.
@@ -159,13 +100,23 @@ extension MetricsService {
                                               tolerance: min(max(slowest, .seconds(5)), .seconds(60)), tiers: .finestEach)
         let names = Dictionary(uniqueKeysWithValues: nodes.map { ($0.id, $0.name) })
         let units = Dictionary(uniqueKeysWithValues: MetricCatalog.builtIn.map { ($0.name, $0.unit) })
-        return SeriesDocument(
+        return MetricSeriesResponse(
             from: answer.from, to: answer.to, resolutionSeconds: answer.resolutionSeconds, stepSeconds: answer.stepSeconds,
             parts: answer.parts.map { .init(from: $0.from, to: $0.to, resolutionSeconds: $0.resolutionSeconds, stepSeconds: $0.stepSeconds) },
             series: answer.series.map { series in
-                SeriesDocument.Series(node: series.node, nodeName: names[series.node] ?? "", metric: series.metric,
-                                      unit: units[series.metric],
-                                      points: series.points.map(SeriesDocument.Point.init))
+                MetricSeriesResponse.Series(node: series.node, nodeName: names[series.node] ?? "", metric: series.metric,
+                                            unit: units[series.metric],
+                                            points: series.points.map(MetricSeriesResponse.Point.init))
             })
+    }
+}
+
+extension MetricSeriesResponse: ResponseEncodable {}
+
+extension MetricSeriesResponse.Point {
+    /// A stored point, its time with milliseconds.
+    init(_ point: MetricPoint) {
+        self.init(t: Date.ISO8601FormatStyle(includingFractionalSeconds: true).format(point.time),
+                  v: point.value, min: point.minimum, max: point.maximum)
     }
 }

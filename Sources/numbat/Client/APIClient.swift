@@ -76,11 +76,6 @@ struct APIClient {
         }
     }
 
-    /// The untyped form MetricsCommands still uses (another change moves it to NumbatAPI).
-    func send(_ method: String, _ path: String, body: [String: Any]?) async throws -> Data {
-        try await send(method, path, data: try body.map { try JSONSerialization.data(withJSONObject: $0) }, contentType: "application/json")
-    }
-
     /// Sends `data` as the body (JSON of any shape, or an archive), returning the answer's body.
     func send(_ method: String, _ path: String, data body: Data?, contentType: String) async throws -> Data {
         guard let url = URL(string: base.trimmingCharacters(in: CharacterSet(charactersIn: "/")) + path) else {
@@ -109,18 +104,6 @@ struct APIClient {
         }
         return data
     }
-
-    func json(_ method: String, _ path: String, body: [String: Any]? = nil) async throws -> [String: Any] {
-        try Self.object(try await send(method, path, body: body))
-    }
-
-    private static func object(_ data: Data) throws -> [String: Any] {
-        if data.isEmpty { return [:] }
-        guard let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-            throw Failure(description: "the server's answer is not a JSON object")
-        }
-        return object
-    }
 }
 
 /// Prints rows as aligned columns.
@@ -140,7 +123,9 @@ func printTable(_ header: [String], _ rows: [[String]]) {
 
 /// Prints the server's JSON, pretty, whatever its shape (fields this numbat does not know too).
 func printJSON(_ data: Data) throws {
-    try printJSON(try JSONSerialization.jsonObject(with: data))
+    let object = try JSONSerialization.jsonObject(with: data)
+    let pretty = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
+    print(String(decoding: pretty, as: UTF8.self))
 }
 
 /// Prints a NumbatAPI value as JSON, keys sorted.
@@ -148,12 +133,6 @@ func printJSON(encoding value: some Encodable) throws {
     let encoder = APICoding.encoder()
     encoder.outputFormatting.insert(.prettyPrinted)
     print(String(decoding: try encoder.encode(value), as: UTF8.self))
-}
-
-/// Prints JSON as the server sent it, pretty.
-func printJSON(_ object: Any) throws {
-    let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
-    print(String(decoding: data, as: UTF8.self))
 }
 
 /// Runs a client command, turning failures into one line on stderr and exit code 1.

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import HummingbirdWSClient
 import Logging
+import NumbatAPI
 import NumbatServices
 
 /// `numbat metrics catalog|list|get`: the built-in metrics, a node's latest values, history.
@@ -37,16 +38,20 @@ struct MetricsCommand: AsyncParsableCommand {
             try await runClient {
                 let api = client.client()
                 let id = try await resolveNode(node, with: api)
-                let result = try await api.json("GET", "/api/metrics/nodes/\(id)")
-                if client.json { return try printJSON(result) }
-                print("source: \(result["source"] as? String ?? "not collected yet"), collected at \(result["collected_at"] as? String ?? "-")")
-                printTable(["METRIC", "VALUE", "UNIT"], (result["metrics"] as? [[String: Any]] ?? []).map { metric in
-                    let unit = metric["unit"] as? String ?? ""
-                    return [metric["name"] as? String ?? "", (metric["value"] as? Double).map { formatValue($0, unit: unit) } ?? "-", unit]
+                let reply = try await api.call("GET", "/api/metrics/nodes/\(id)", as: NodeMetricsResponse.self)
+                if client.json { return try printJSON(reply.data) }
+                let result = reply.value
+                print("source: \(result.source ?? "not collected yet"), collected at \(result.collectedAt.map(Self.time) ?? "-")")
+                printTable(["METRIC", "VALUE", "UNIT"], result.metrics.map { metric in
+                    [metric.name, metric.value.map { formatValue($0, unit: metric.unit) } ?? "-", metric.unit]
                 })
             }
         }
 
+        /// A time as the server's ISO 8601 text, to the second.
+        static func time(_ date: Date) -> String {
+            date.formatted(Date.ISO8601FormatStyle())
+        }
     }
 
     struct Get: AsyncParsableCommand {
@@ -65,22 +70,22 @@ struct MetricsCommand: AsyncParsableCommand {
                 let id = try await resolveNode(node, with: api)
                 var query = "metrics=\(metric.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed) ?? metric)&from=\(since)"
                 if let step { query += "&step=\(step)" }
-                let result = try await api.json("GET", "/api/metrics/nodes/\(id)/series?\(query)")
-                if client.json { return try printJSON(result) }
-                let series = (result["series"] as? [[String: Any]])?.first ?? [:]
-                let points = series["points"] as? [[String: Any]] ?? []
-                let values = points.compactMap { $0["v"] as? Double }
-                let unit = series["unit"] as? String ?? ""
+                let reply = try await api.call("GET", "/api/metrics/nodes/\(id)/series?\(query)", as: MetricSeriesResponse.self)
+                if client.json { return try printJSON(reply.data) }
+                let result = reply.value
+                let series = result.series.first
+                let points = series?.points ?? []
+                let values = points.map(\.v)
+                let unit = series?.unit ?? ""
                 let show = { (value: Double) in formatValue(value, unit: unit) }
                 print("\(metric) on \(node): \(values.count) points, \(Self.resolution(result))\(unit.isEmpty ? "" : ", \(unit)")")
                 guard !values.isEmpty else { return }
                 print(sparkline(values))
                 print("min \(show(values.min()!))  max \(show(values.max()!))  last \(show(values.last!))")
-                let rolled = points.contains { $0["min"] != nil }
+                let rolled = points.contains { $0.min != nil }
                 printTable(rolled ? ["TIME", "AVERAGE", "MIN", "MAX"] : ["TIME", "VALUE"], points.map { point in
-                    let cell = { (key: String) in (point[key] as? Double).map(show) ?? (key == "v" ? "-" : "") }
-                    var row = [point["t"] as? String ?? "", cell("v")]
-                    if rolled { row += [cell("min"), cell("max")] }
+                    var row = [point.t, show(point.v)]
+                    if rolled { row += [point.min.map(show) ?? "", point.max.map(show) ?? ""] }
                     return row
                 })
             }
@@ -88,16 +93,17 @@ struct MetricsCommand: AsyncParsableCommand {
 
         /// "raw", "300 s averages", or for a range spanning tiers each part's, oldest first:
         /// "300 s averages until 12:05:00, then raw".
-        static func resolution(_ result: [String: Any]) -> String {
-            func describe(_ object: [String: Any]) -> String {
-                let seconds = object["step_seconds"] as? Int ?? object["resolution_seconds"] as? Int ?? 0
-                return seconds == 0 ? "raw" : "\(seconds) s averages"
+        static func resolution(_ result: MetricSeriesResponse) -> String {
+            func describe(_ seconds: Int) -> String {
+                seconds == 0 ? "raw" : "\(seconds) s averages"
             }
-            let parts = result["parts"] as? [[String: Any]] ?? []
-            guard parts.count > 1 else { return describe(parts.first ?? result) }
+            let parts = result.parts
+            guard parts.count > 1 else {
+                return describe(parts.first.map { $0.stepSeconds ?? $0.resolutionSeconds } ?? result.stepSeconds ?? result.resolutionSeconds)
+            }
             return parts.enumerated().map { index, part in
-                let until = index == parts.count - 1 ? "" : " until \((parts[index + 1]["from"] as? String).map { String($0.dropFirst(11).prefix(8)) } ?? "?")"
-                return (index == 0 ? "" : "then ") + describe(part) + until
+                let until = index == parts.count - 1 ? "" : " until \(MetricsCommand.List.time(parts[index + 1].from).dropFirst(11).prefix(8))"
+                return (index == 0 ? "" : "then ") + describe(part.stepSeconds ?? part.resolutionSeconds) + until
             }.joined(separator: ", ")
         }
     }
@@ -128,10 +134,9 @@ extension MetricsCommand {
                         guard case .text(let text) = message else { continue }
                         if json {
                             print(text)
-                        } else if let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] {
-                            let values = object["values"] as? [String: Double] ?? [:]
-                            let time = (object["t"] as? String).map { String($0.prefix(19)) } ?? "-"
-                            let cells = object["error"].map { ["(\($0))"] } ?? names.map { values[$0].map(formatValue) ?? "-" }
+                        } else if let sample = try? APICoding.decoder().decode(LiveMetricsSample.self, from: Data(text.utf8)) {
+                            let time = String(MetricsCommand.List.time(sample.t).prefix(19))
+                            let cells = sample.error.map { ["(\($0))"] } ?? names.map { sample.values[$0].map(formatValue) ?? "-" }
                             print(([time] + cells).joined(separator: "  "))
                         }
                         seen += 1
