@@ -93,6 +93,9 @@ struct DistributionFrameReceiver {
         }
     }
 
+    /// What one stored fragment costs beyond its bytes, counted against `maxMessageSize`.
+    static let pieceOverhead = 64
+
     /// Drops fragmented messages that have had no fragment since `deadline`: a peer that stops
     /// sending a message's fragments must not hold its bytes (up to `maxMessageSize`) for as long
     /// as the connection lives. Returns how many were dropped.
@@ -123,11 +126,14 @@ struct DistributionFrameReceiver {
         guard partial.pieces[fragment] == nil else {
             throw .malformedFrame("fragment \(fragment) of sequence \(sequence) arrived twice")
         }
-        guard bufferedBytes + data.count <= maxMessageSize else {
+        // Each piece is charged what keeping it costs besides its bytes (its table entry and
+        // array), so endless tiny fragments are bounded like large ones.
+        let cost = data.count + Self.pieceOverhead
+        guard bufferedBytes + cost <= maxMessageSize else {
             throw .malformedFrame("fragmented messages exceed \(maxMessageSize) bytes")
         }
-        bufferedBytes += data.count
-        partial.byteCount += data.count
+        bufferedBytes += cost
+        partial.byteCount += cost
         partial.pieces[fragment] = data
         partial.lastProgress = now
         guard let first = partial.first, UInt64(partial.pieces.count) == first.count else {
@@ -136,7 +142,7 @@ struct DistributionFrameReceiver {
         }
         bufferedBytes -= partial.byteCount
         var bytes = [UInt8]()
-        bytes.reserveCapacity(partial.byteCount)
+        bytes.reserveCapacity(partial.byteCount - partial.pieces.count * Self.pieceOverhead)
         for id in stride(from: first.count, through: 1, by: -1) {
             bytes += partial.pieces[id]!
         }

@@ -104,7 +104,9 @@ public final class ClusterService: NumbatService, Sendable {
                 logger.warning("leases lost to another server; letting go", metadata: ["nodes": "\(lost.count)"])
                 await nodes.release(Array(lost))
             }
-            let unclaimed = managed.filter { leases[$0] == nil }
+            // Unclaimed: no lease yet, or this server's own lease that expired while the database
+            // could not be reached (nobody has taken it: take it back).
+            let unclaimed = managed.filter { id in leases[id].map { $0.server == me.id && !held.contains(id) } ?? true }
             if !unclaimed.isEmpty { _ = try await store.acquireLeases(Array(unclaimed), for: me.id, ttl: settings.leaseSeconds) }
             let all = try await reader.nodes().map(\.id)
             let plan = planner.plan(nodes: all, servers: servers, leases: leases, now: now)
@@ -147,6 +149,8 @@ public final class ClusterService: NumbatService, Sendable {
         do {
             let got = try await store.acquireLeases([id], for: me.id, ttl: settings.leaseSeconds)
             state.withLockedValue { $0.held.formUnion(got) }
+            // Another server holds it already: it is that server's to manage.
+            if got.isEmpty { await nodes.release([id]) }
         } catch {
             logger.error("cannot take the lease of a new node", metadata: ["node": "\(id)", "error": "\(error)"])
         }

@@ -37,14 +37,19 @@ final class NodeFollower: Sendable {
     private let events = EventFollower()
 
     /// Hands each node change to `change` and every other event to `other`, in order.
-    func follow(_ bus: EventBus, store: any NodeReader,
+    /// Nodes already UP are reported only if `manager` manages them here (in a cluster, the
+    /// others' nodes are theirs).
+    func follow(_ bus: EventBus, store: any NodeReader, manager: NodeManager,
                 _ change: @escaping @Sendable (NodeChange) async -> Void,
                 other: @escaping @Sendable (NumbatEvent.Kind) async -> Void = { _ in }) async throws
     {
         events.follow(bus) { event in
             if let node = NodeChange(event) { await change(node) } else { await other(event) }
         }
-        for node in try await store.nodes() where node.state == .up { await change(.up(node, wasDown: false)) }
+        let managed = manager.managedIDs
+        for node in try await store.nodes() where node.state == .up && managed.contains(node.id) {
+            await change(.up(node, wasDown: false))
+        }
     }
 
     /// Stops reading after the event in hand, and waits for it.

@@ -56,7 +56,7 @@ public final class MetricsService: NumbatService {
     public func start() async throws {
         try await archive.start(restoring: try await store.nodes().map(\.id))
         graphite?.start(source: { [weak self] in await self?.graphiteSnapshot() ?? [] })
-        try await events.follow(bus, store: store) { [weak self] change in
+        try await events.follow(bus, store: store, manager: nodes) { [weak self] change in
             guard let self else { return }
             switch change {
             case .up(let node, _): self.startCollecting(node)

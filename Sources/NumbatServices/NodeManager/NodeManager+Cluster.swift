@@ -10,7 +10,8 @@ extension NodeManager {
     public func adopt(_ ids: [UUID]) async {
         for id in ids {
             do {
-                guard let node = try await store.node(id: id) else { continue }
+                // A deployment's node (UNINIT, STOPPED, ERROR) has no connection to take over.
+                guard let node = try await store.node(id: id), node.state == .up || node.state == .down else { continue }
                 let cookie = try await store.cookie(forNode: id) ?? ""
                 await replaceIdle(with: NodeLifecycle(node: node, schedule: schedule, phase: .idle), cookie: cookie)?.post(.adopted)
             } catch {

@@ -68,15 +68,28 @@ final class NodeSupervisor: Sendable {
     private func process(_ input: Input) async {
         var events = [input.event]
         var failure: (any Error)?
-        while !events.isEmpty {
+        events: while !events.isEmpty {
             let event = events.removeFirst()
-            let directives = state.withLockedValue { $0.lifecycle.handle(event, now: Date()) }
+            let (before, directives) = state.withLockedValue { state in
+                let before = state.lifecycle
+                return (before, state.lifecycle.handle(event, now: Date()))
+            }
             for directive in directives {
                 do {
                     if let next = try await carryOut(directive) { events.append(next) }
                 } catch {
                     failure = failure ?? error
                     manager.logger.error("node manager: \(directive) failed", metadata: ["node": "\(node.name)", "error": "\(error)"])
+                    // A node that was not stored, or not deleted, is not announced as such: the
+                    // event is undone and nothing after it runs. (A failed update is logged and
+                    // the node goes on: the next change stores it, and reconnecting matters more.)
+                    switch directive {
+                    case .insert, .delete:
+                        state.withLockedValue { $0.lifecycle = before }
+                        break events
+                    default:
+                        continue
+                    }
                 }
             }
         }

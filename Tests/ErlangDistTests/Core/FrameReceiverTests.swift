@@ -106,7 +106,7 @@ struct FrameReceiverTests {
         let parts = Self.pieces(Self.control + payload.bytes, 3)
         #expect(try Self.feed(&receiver, Self.first(7, 3, parts[0])) == nil)
         #expect(receiver.openSequences == 1)
-        #expect(receiver.bufferedByteCount == parts[0].count)
+        #expect(receiver.bufferedByteCount == parts[0].count + DistributionFrameReceiver.pieceOverhead)
         #expect(try Self.feed(&receiver, Self.rest(7, 2, parts[1])) == nil)
         let result = try #require(try Self.feed(&receiver, Self.rest(7, 1, parts[2])))
         #expect(result.control == Self.decodedControl)
@@ -218,7 +218,7 @@ struct FrameReceiverTests {
         #expect(receiver.expireSequences(idleSince: Self.at(30)) == 1)
         #expect(receiver.openSequences == 1)
         #expect(receiver.expiredSequences == 1)
-        #expect(receiver.bufferedByteCount == parts[0].count + parts[1].count)
+        #expect(receiver.bufferedByteCount == parts[0].count + parts[1].count + 2 * DistributionFrameReceiver.pieceOverhead)
         #expect(try Self.feed(&receiver, Self.rest(2, 1, parts[2]), at: Self.at(60))?.payload == payload.term)
         #expect(receiver.bufferedByteCount == 0)
 
@@ -232,17 +232,36 @@ struct FrameReceiverTests {
 
     @Test("fragments may not add up to more than the message bound")
     func oversizedMessage() throws {
-        var receiver = DistributionFrameReceiver(maxMessageSize: 100)
+        // Each piece costs its bytes plus `pieceOverhead` (64): 60 + 64 + 113 + 64 = 301.
+        var receiver = DistributionFrameReceiver(maxMessageSize: 300)
         _ = try Self.feed(&receiver, Self.first(1, 3, ArraySlice(repeating: 0, count: 60)))
-        expectDistributionError({ try Self.feed(&receiver, Self.rest(1, 2, ArraySlice(repeating: 0, count: 41))) }) { error in
-            if case .malformedFrame(let why) = error { why.contains("exceed 100 bytes") } else { false }
+        expectDistributionError({ try Self.feed(&receiver, Self.rest(1, 2, ArraySlice(repeating: 0, count: 113))) }) { error in
+            if case .malformedFrame(let why) = error { why.contains("exceed 300 bytes") } else { false }
         }
         // The bound is on all open messages together.
-        var two = DistributionFrameReceiver(maxMessageSize: 100)
+        var two = DistributionFrameReceiver(maxMessageSize: 300)
         _ = try Self.feed(&two, Self.first(1, 3, ArraySlice(repeating: 0, count: 60)))
-        expectDistributionError({ try Self.feed(&two, Self.first(2, 3, ArraySlice(repeating: 0, count: 41))) }) { error in
+        expectDistributionError({ try Self.feed(&two, Self.first(2, 3, ArraySlice(repeating: 0, count: 113))) }) { error in
             if case .malformedFrame(let why) = error { why.contains("exceed") } else { false }
         }
+    }
+
+    @Test("endless tiny fragments with new ids are bounded too, not only their bytes")
+    func tinyFragments() throws {
+        var receiver = DistributionFrameReceiver(maxMessageSize: 1000)
+        var stored = 0
+        var refused = false
+        for id in 1...1000 as ClosedRange<UInt64> {
+            do {
+                _ = try Self.feed(&receiver, Self.rest(7, id, [0]))
+                stored += 1
+            } catch {
+                refused = true
+                break
+            }
+        }
+        #expect(refused)
+        #expect(stored == 1000 / (1 + DistributionFrameReceiver.pieceOverhead))
     }
 
     @Test("no more than the bound of fragmented messages may be open at once")
