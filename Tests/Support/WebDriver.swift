@@ -172,9 +172,18 @@ public final class Browser: Sendable {
         try await run("const e = document.querySelector(arguments[0]); e.value = arguments[1]; e.dispatchEvent(new Event('input', {bubbles: true})); e.dispatchEvent(new Event('change', {bubbles: true}));", [css, text])
     }
 
+    /// The element's text; a page that redrew it between finding and reading (the overview's
+    /// cards refresh in place) is read again, as `click` and `type` do.
     public func text(_ css: String) async throws -> String {
-        let id = try await element(css)
-        return try await command("GET", "element/\(id)/text", nil) as? String ?? ""
+        for attempt in 1...10 {
+            let id = try await element(css)
+            do {
+                return try await command("GET", "element/\(id)/text", nil) as? String ?? ""
+            } catch let failure as Failure where failure.description.contains("stale element") && attempt < 10 {
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+        return ""
     }
 
     /// A PNG of the window.
