@@ -97,7 +97,7 @@ struct ClusterTests {
 
                 // Split: every node leased by exactly one live server, and connected to it alone.
                 var split: Cluster?
-                let settled = try await Self.eventually(within: .seconds(60)) {
+                let settled = try await Self.eventually(within: .seconds(120)) {
                     let cluster = try await Self.get(Cluster.self, servers[1], "/api/cluster")
                     guard cluster.servers.filter(\.alive).count == 2, Self.settled(cluster, nodes: peers.count) else { return false }
                     for peer in peers where try await managers(of: peer).count != 1 { return false }
@@ -115,7 +115,7 @@ struct ClusterTests {
                 let survivor = servers[1 - victimIndex]
                 servers[victimIndex].kill()
                 let killedAt = ContinuousClock.now
-                let takenOver = try await Self.eventually(within: .seconds(60)) {
+                let takenOver = try await Self.eventually(within: .seconds(120)) {
                     for peer in peers where try await managers(of: peer) != [names[1 - victimIndex]] { return false }
                     let nodes = try await Self.get(NodeList.self, survivor, "/api/topo/nodes")
                     return nodes.nodes.allSatisfy { $0.state == "UP" }
@@ -126,7 +126,7 @@ struct ClusterTests {
                 // The killed server comes back: shares rebalance, no node goes DOWN.
                 let rejoinedAt = Date()
                 servers[victimIndex] = try await serve(victimIndex)
-                let rebalanced = try await Self.eventually(within: .seconds(60)) {
+                let rebalanced = try await Self.eventually(within: .seconds(120)) {
                     let cluster = try await Self.get(Cluster.self, survivor, "/api/cluster")
                     guard cluster.servers.filter(\.alive).count == 2, Self.settled(cluster, nodes: peers.count) else { return false }
                     for peer in peers where try await managers(of: peer).count != 1 { return false }

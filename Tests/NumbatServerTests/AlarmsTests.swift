@@ -91,7 +91,7 @@ struct AlarmsTests {
                 #expect(gone != nil, "the sync cleared what the node no longer has")
                 // Removed from Numbat: no active alarm stays, and nothing of the agent on the node.
                 #expect(try await client.call(.delete, "/api/topo/nodes/\(id)", token: second.adminToken).status == .ok)
-                let left = try await eventually(within: .seconds(5)) {
+                let left = try await eventually(within: .seconds(30)) {
                     try await Self.alarms("node=\(id)&state=active", server: second, client: client).isEmpty
                 }
                 #expect(left, "a removed node's alarms are cleared")

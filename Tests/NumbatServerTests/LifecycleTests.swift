@@ -68,12 +68,12 @@ struct LifecycleTests {
             await first.stop()
             // Stopping closed the connections.
             for peer in peers {
-                #expect(try await eventually(within: .seconds(2)) { try await observer.hiddenPeers(of: peer).isEmpty })
+                #expect(try await eventually(within: .seconds(30)) { try await observer.hiddenPeers(of: peer).isEmpty })
             }
 
             let second = try await TestServer(directory: first.directory, nodeName: nodeName)
             for peer in peers {
-                #expect(try await eventually(within: .seconds(5)) { try await observer.hiddenPeers(of: peer) == [second.hiddenNodeName] })
+                #expect(try await eventually(within: .seconds(30)) { try await observer.hiddenPeers(of: peer) == [second.hiddenNodeName] })
             }
             try await second.server.makeApplication().test(.router) { client in
                 let nodes = try await client.call(.get, "/api/topo/nodes", token: second.adminToken)["nodes"] as? [[String: Any]] ?? []

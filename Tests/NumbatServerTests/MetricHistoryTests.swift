@@ -185,7 +185,7 @@ struct FolsomMetricsTests {
                 #expect(buckets.compactMap { $0["count"] }.reduce(0, +) == 100, "\(buckets)")
 
                 // Stored like the built-in metrics, and exported to Prometheus with the name as a label.
-                let stored = try await eventually(within: .seconds(5)) {
+                let stored = try await eventually(within: .seconds(30)) {
                     let series = try await MetricHistoryTests.series(client, server, "/api/metrics/nodes/\(id)/series?metrics=folsom.requests&from=10m")
                     return (series.first?["points"] as? [[String: Any]])?.first?["v"] as? Double == 5
                 }

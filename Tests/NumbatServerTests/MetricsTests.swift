@@ -94,9 +94,9 @@ struct MetricsTests {
                 #expect(try await agentState(peers[0]).0.pidValue != nil, "the agent runs while Numbat collects")
                 _ = try await client.call(.delete, "/api/topo/nodes/\(first)", token: server.adminToken)
             }
-            #expect(try await eventually(within: .seconds(5)) { try await agentState(peers[0]) == (.atom("undefined"), .atom(.false)) })
+            #expect(try await eventually(within: .seconds(30)) { try await agentState(peers[0]) == (.atom("undefined"), .atom(.false)) })
             await server.remove()
-            #expect(try await eventually(within: .seconds(5)) { try await agentState(peers[1]) == (.atom("undefined"), .atom(.false)) })
+            #expect(try await eventually(within: .seconds(30)) { try await agentState(peers[1]) == (.atom("undefined"), .atom(.false)) })
             await observer.shutdown()
         }
     }

@@ -108,7 +108,7 @@ struct NotificationsTests {
                 // What lager:error/2 becomes after lager's parse transform.
                 _ = try await Self.eval(peer, #"lager:log(error, [{module, shop}, {function, pay}, {line, 7}, {node, node()}], "lager says ~p", [42]), logger:error("logger says ~p", [43]), lager:log(info, [{node, node()}], "lager quiet", []), ok."#)
                 var found: [[String: Any]] = []
-                let both = try await eventually(within: .seconds(5)) {
+                let both = try await eventually(within: .seconds(30)) {
                     found = try await client.call(.get, "/api/notifications?node=\(id)&q=says", token: server.adminToken)["notifications"] as? [[String: Any]] ?? []
                     return found.count >= 2
                 }

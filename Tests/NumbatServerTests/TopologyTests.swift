@@ -130,7 +130,7 @@ struct TopologyTests {
                 let removed = try await client.call(.delete, "/api/topo/nodes/\(id)", token: server.adminToken)
                 #expect(removed.status == .ok)
                 #expect(try await client.call(.get, "/api/topo/nodes/\(id)", token: server.adminToken).status == .notFound)
-                #expect(try await eventually(within: .seconds(2)) { try await observer.hiddenPeers(of: peer).isEmpty })
+                #expect(try await eventually(within: .seconds(30)) { try await observer.hiddenPeers(of: peer).isEmpty })
                 #expect(server.server.nodes.managedCount == 0)
                 // The node keeps running.
                 #expect(try await observer.local.rpc(peer.name, "erlang", "node") == .atom(Atom(peer.name.description)))
