@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "numbat", targets: ["numbat"]),
         .executable(name: "numbat-bench", targets: ["NumbatBench"]),
+        .executable(name: "numbat-sim", targets: ["NumbatSim"]),
         .library(name: "ErlangTerm", targets: ["ErlangTerm"]),
         .library(name: "ErlangDist", targets: ["ErlangDist"]),
     ],
@@ -108,7 +109,7 @@ let package = Package(
         .executableTarget(
             name: "numbat",
             dependencies: [
-                "ErlangDist", "NumbatAPI", "NumbatServer", "NumbatServices",
+                "ErlangDist", "NumbatAPI", "NumbatCore", "NumbatServer", "NumbatServices",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
             ]
@@ -122,6 +123,24 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
+        ),
+        /// The node simulator for load tests: simulated Erlang nodes speaking the real distribution
+        /// protocol, answering from a profile recorded on a real node. A simulator, named so.
+        .target(
+            name: "NumbatSimulator",
+            dependencies: [
+                "ErlangDist", "ErlangTerm", "NumbatServices",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            resources: [.copy("Resources/otp25.profile")]
+        ),
+        /// `numbat-sim`: runs the simulator (`run`) or records a profile from a real node (`record`).
+        .executableTarget(
+            name: "NumbatSim",
+            dependencies: ["NumbatSimulator", "NumbatCore", "ErlangDist", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         /// libFuzzer target for the term decoder (`scripts/fuzz.sh` builds it with `-sanitize=fuzzer`);
         /// a plain build gives a replayer that runs the decoder over files named on the command line.
@@ -146,6 +165,7 @@ let package = Package(
         ]),
         .testTarget(name: "NumbatProvidersTests", dependencies: ["NumbatProviders", "NumbatTestSupport"]),
         .testTarget(name: "NumbatCLITests", dependencies: ["NumbatTestSupport", "ErlangDist", "NumbatServices"]),
+        .testTarget(name: "NumbatSimulatorTests", dependencies: ["NumbatSimulator", "NumbatTestSupport", "NumbatAPI", "NumbatCore", "ErlangDist", "ErlangTerm"]),
         .testTarget(
             name: "NumbatServerTests",
             dependencies: [

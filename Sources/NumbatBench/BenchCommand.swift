@@ -43,6 +43,10 @@ enum Benchmark: String, CaseIterable, ExpressibleByArgument, Sendable {
     /// The latencies the tests only wait for: add -> UP, kill -> DOWN, rpc timeout, wrong-cookie
     /// error, frozen peer -> nodedown.
     case timings
+    /// Is `numbat-sim` faithful: Numbat's CPU and memory per real node vs per simulated node.
+    case simulator
+    /// 1,000 to 10,000 simulated nodes on SQLite and PostgreSQL, and a two-server failover.
+    case scale
 }
 
 /// `numbat-bench`: starts its own OTP nodes and measures, side by side, Numbat's Swift
@@ -147,6 +151,33 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "timings: net_ticktime (seconds) of the frozen-peer measurement, on both sides.")
     var tickSeconds: Int = 2
 
+    @Option(help: "simulator: real and simulated nodes compared.")
+    var simulatorNodes: Int = 50
+
+    @Option(help: "simulator: seconds between metric collections (numbat serve --metrics-interval).")
+    var simulatorInterval: Int = 5
+
+    @Option(help: "simulator: seconds of the measuring window.")
+    var simulatorWindow: Double = 60
+
+    @Option(parsing: .upToNextOption, help: "scale: simulated node counts.")
+    var scaleSizes: [Int] = [1_000, 5_000, 10_000]
+
+    @Option(parsing: .upToNextOption, help: "scale: stores, sqlite and/or postgres.")
+    var scaleStores: [String] = ["sqlite", "postgres"]
+
+    @Option(help: "scale: seconds of the measuring window (whole 60 s metric cycles).")
+    var scaleWindow: Double = 120
+
+    @Option(help: "scale: nodes shared by two servers on PostgreSQL, one killed (0: skip).")
+    var failoverNodes: Int = 10_000
+
+    @Option(help: "scale: log events per simulated node per minute.")
+    var scaleLogsPerMinute: Double = 1
+
+    @Option(help: "scale: SASL alarms per simulated node per hour.")
+    var scaleAlarmsPerHour: Double = 0.5
+
     @Option(help: "Run both sides, or only the swift or erlang half (for profiling).")
     var sides: Sides = .both
 
@@ -203,6 +234,12 @@ struct BenchCommand: AsyncParsableCommand {
             if only.contains(.timings) {
                 try await runTimings()
             }
+            if only.contains(.simulator) {
+                try await runSimulator()
+            }
+            if only.contains(.scale) {
+                try await runScale()
+            }
         } catch {
             NodeReaper.shared.stopAll()
             throw error
@@ -237,6 +274,60 @@ struct BenchCommand: AsyncParsableCommand {
         out("reference is `erl -hidden` pinging the same nodes in parallel and then idling. \"restart -> all UP\" is from")
         out("starting the server on the data directory of a stopped one until the API lists every node UP.")
         out("")
+    }
+
+    // MARK: - the simulator and scale
+
+    private func runSimulator() async throws {
+        let result = try await SimulatorBench(nodes: simulatorNodes, intervalSeconds: simulatorInterval, windowSeconds: simulatorWindow, release: release).run()
+        out("## numbat-sim's fidelity: numbat serve with \(result.nodes) real \(release) nodes, then with \(result.nodes) simulated ones")
+        out("")
+        var table = Table(["nodes", "CPU % (one core)", "CPU % per node", "RSS MB", "KB/node", "add -> all UP s"], rightAligned: Set(1..<6))
+        let n = Double(result.nodes)
+        for (label, side) in [("real", result.real), ("simulated", result.simulated)] {
+            table.add([label, String(format: "%.2f", side.cpuPercent), String(format: "%.4f", side.cpuPercent / n),
+                       String(format: "%.1f", side.rss / 1_048_576), String(format: "%.0f", (side.rss - side.baseRSS) / n / 1024),
+                       String(format: "%.2f", side.upSeconds)])
+        }
+        out(table.render())
+        let cpuRatio = result.simulated.cpuPercent / result.real.cpuPercent
+        let memoryRatio = (result.simulated.rss - result.simulated.baseRSS) / (result.real.rss - result.real.baseRSS)
+        out("Simulated / real: CPU per node \(formatRatio(cpuRatio)), memory per node \(formatRatio(memoryRatio)) (the bar: 0.75x-1.25x; \(abs(cpuRatio - 1) <= 0.25 && abs(memoryRatio - 1) <= 0.25 ? "met" : "NOT met")).")
+        out("Metrics every \(simulatorInterval) s; CPU over a \(simulatorWindow) s window after two cycles of warm-up; KB/node = (RSS - RSS before any node) / N.")
+        out("The simulated nodes answer from a profile recorded (numbat-sim record) on one of the real nodes in this run.")
+        out("")
+    }
+
+    private func runScale() async throws {
+        let result = try await ScaleBench(sizes: scaleSizes, stores: scaleStores, windowSeconds: scaleWindow, failoverNodes: failoverNodes,
+                                          logsPerMinute: scaleLogsPerMinute, alarmsPerHour: scaleAlarmsPerHour).run()
+        out("## One numbat serve and N simulated nodes (numbat-sim), metrics every 60 s")
+        out("")
+        var table = Table(["store", "nodes", "CPU % (one core)", "RSS MB", "KB/node", "server start -> all UP s", "adding (discovery) s", "simulator CPU %"],
+                          rightAligned: Set(1..<8))
+        for row in result.rows {
+            table.add([row.store, grouped(row.nodes), String(format: "%.1f", row.cpuPercent), String(format: "%.0f", row.rss / 1_048_576),
+                       String(format: "%.0f", (row.rss - row.baseRSS) / Double(row.nodes) / 1024), String(format: "%.1f", row.startToUpSeconds),
+                       String(format: "%.0f", row.addSeconds), String(format: "%.1f", row.simulatorCPUPercent)])
+        }
+        out(table.render())
+        for store in Set(result.rows.map(\.store)).sorted() {
+            let rows = result.rows.filter { $0.store == store }.sorted { $0.nodes < $1.nodes }
+            guard let first = rows.first, let last = rows.last, last.nodes > first.nodes else { continue }
+            out("\(store): from \(grouped(first.nodes)) to \(grouped(last.nodes)) nodes (\(formatRatio(Double(last.nodes) / Double(first.nodes)))): CPU \(formatRatio(last.cpuPercent / first.cpuPercent)), "
+                + "RSS above base \(formatRatio((last.rss - last.baseRSS) / (first.rss - first.baseRSS))), start -> all UP \(formatRatio(last.startToUpSeconds / first.startToUpSeconds)).")
+        }
+        out("CPU over a \(scaleWindow) s window after one 60 s cycle of warm-up; \"all UP\" is when the simulator sees every node")
+        out("connected and running the metrics agent. Simulated traffic: \(scaleLogsPerMinute) log events per node per minute, \(scaleAlarmsPerHour) SASL alarms per node per hour.")
+        out("PostgreSQL 15 runs locally with fsync off (the tests' server).")
+        out("")
+        if let failover = result.failover {
+            out("## Two numbat serve on one PostgreSQL, \(grouped(failover.nodes)) simulated nodes, one killed with SIGKILL")
+            out("")
+            out("Shares before the kill: \(failover.split.map(grouped).joined(separator: " + ")). Every node connected and running its agents again")
+            out("under the survivor after \(String(format: "%.1f", failover.secondsToAllUp)) s (target: at most 15 s); the survivor's API then listed \(grouped(failover.survivorUp)) UP.")
+            out("")
+        }
     }
 
     // MARK: - notifications

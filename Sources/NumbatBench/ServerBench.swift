@@ -31,7 +31,7 @@ struct ServerBench {
         var rows: [Row] = []
         for size in sizes.sorted() {
             progress("server: starting \(size - pool.count) more OTP nodes (\(size) in all)")
-            pool += try await startNodes(size - pool.count, cookie: cookie, offset: pool.count)
+            pool += try await startNodes(size - pool.count, release: release, cookie: cookie, prefix: "bench\(getpid())n", offset: pool.count)
             let peers = Array(pool.prefix(size))
             let reference = try await measureErlang(peers, cookie: cookie)
             let numbat = try await measureNumbat(peers, cookie: cookie)
@@ -41,24 +41,6 @@ struct ServerBench {
         }
         for node in pool { await NodeReaper.shared.stop(node) }
         return rows
-    }
-
-    /// Starts `count` nodes, four at a time.
-    private func startNodes(_ count: Int, cookie: String, offset: Int) async throws -> [TestNode] {
-        var started: [TestNode] = []
-        var next = 0
-        while next < count {
-            let batch = min(4, count - next)
-            try await withThrowingTaskGroup(of: TestNode.self) { group in
-                for index in 0..<batch {
-                    let alive = "bench\(getpid())n\(offset + next + index)"
-                    group.addTask { try await startNode(release, cookie: cookie, alive: alive) }
-                }
-                for try await node in group { started.append(node) }
-            }
-            next += batch
-        }
-        return started
     }
 
     // MARK: The reference: an Erlang hidden node
@@ -212,7 +194,7 @@ struct ServeProcess {
     var output: String { lines.text }
     var pid: Int32 { process.processIdentifier }
 
-    static func start(directory: URL, nodeName: String, extraArguments: [String] = []) async throws -> ServeProcess {
+    static func start(directory: URL, nodeName: String, extraArguments: [String] = [], environment: [String: String] = [:]) async throws -> ServeProcess {
         let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("numbat")
         guard FileManager.default.isExecutableFile(atPath: binary.path) else {
             throw BenchFailure(description: "\(binary.path) is missing: swift build -c release --product numbat")
@@ -220,13 +202,15 @@ struct ServeProcess {
         let process = Process()
         process.executableURL = binary
         process.arguments = ["serve", "--port", "0", "--data-dir", directory.path, "--node-name", nodeName, "--log-level", "warning"] + extraArguments
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         let lines = try LineCollector.run(process)
-        let line = try await lines.wait(for: "numbat listening on ", timeout: 30)
+        let line = try await lines.wait(for: "numbat listening on ", timeout: 60)
         return ServeProcess(process: process, url: String(line.dropFirst("numbat listening on ".count)), lines: lines)
     }
 
-    func post(_ path: String, _ body: [String: String]) async throws -> Data {
+    func post(_ path: String, _ body: [String: String], timeout: Double = 60) async throws -> Data {
         var request = URLRequest(url: URL(string: url + path)!)
+        request.timeoutInterval = timeout
         request.httpMethod = "POST"
         request.httpBody = try JSONSerialization.data(withJSONObject: body)
         request.setValue("application/json", forHTTPHeaderField: "Content-Type")
@@ -237,8 +221,10 @@ struct ServeProcess {
         return data
     }
 
-    func upCount() async throws -> Int {
-        let (data, _) = try await URLSession.shared.data(from: URL(string: url + "/api/topo/nodes?state=UP")!)
+    func upCount(timeout: Double = 60) async throws -> Int {
+        var request = URLRequest(url: URL(string: url + "/api/topo/nodes?state=UP")!)
+        request.timeoutInterval = timeout
+        let (data, _) = try await URLSession.shared.data(for: request)
         let object = try JSONSerialization.jsonObject(with: data) as? [String: Any]
         return (object?["nodes"] as? [Any])?.count ?? 0
     }

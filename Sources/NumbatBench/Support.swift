@@ -41,6 +41,7 @@ final class NodeReaper: Sendable {
     private let nodes = Locked<[ObjectIdentifier: TestNode]>([:])
     private let sources = Locked<[any DispatchSourceSignal]>([])
     private let directories = Locked<[URL]>([])
+    private let processes = Locked<[Process]>([])
 
     func adopt(_ node: TestNode) {
         nodes.withLockedValue { $0[ObjectIdentifier(node)] = node }
@@ -50,6 +51,11 @@ final class NodeReaper: Sendable {
     func stop(_ node: TestNode) async {
         await node.stopped()
         _ = nodes.withLockedValue { $0.removeValue(forKey: ObjectIdentifier(node)) }
+    }
+
+    /// A child process (a simulator, a server) killed with the nodes on exit or Ctrl-C.
+    func adoptProcess(_ process: Process) {
+        processes.withLockedValue { $0.append(process) }
     }
 
     func adoptDirectory(_ url: URL) {
@@ -62,6 +68,7 @@ final class NodeReaper: Sendable {
             return Array(nodes.values)
         }
         for node in all { node.stop() }
+        for process in processes.withLockedValue({ $0 }) where process.isRunning { kill(process.processIdentifier, SIGKILL) }
         let directories = directories.withLockedValue { directories in
             defer { directories = [] }
             return directories
@@ -233,4 +240,27 @@ enum MachineLoad {
             }
         }
     }
+}
+
+/// Starts `count` nodes named `prefix<offset + i>`, four at a time.
+func startNodes(_ count: Int, release: OTPRelease, cookie: String, prefix: String, offset: Int = 0) async throws -> [TestNode] {
+    var started: [TestNode] = []
+    var next = 0
+    while next < count {
+        let batch = min(4, count - next)
+        try await withThrowingTaskGroup(of: TestNode.self) { group in
+            for index in 0..<batch {
+                let alive = "\(prefix)\(offset + next + index)"
+                group.addTask { try await startNode(release, cookie: cookie, alive: alive) }
+            }
+            for try await node in group { started.append(node) }
+        }
+        next += batch
+    }
+    return started
+}
+
+/// Seconds of a duration.
+func seconds(_ duration: Duration) -> Double {
+    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
 }

@@ -8,7 +8,7 @@ public struct EPMDClient: Sendable {
     public var timeout: TimeAmount
     let group: any EventLoopGroup
 
-    public init(port: Int = EPMDProtocol.defaultPort, timeout: TimeAmount = .seconds(5), group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
+    public init(port: Int = EPMDProtocol.configuredPort, timeout: TimeAmount = .seconds(5), group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
         self.port = port
         self.timeout = timeout
         self.group = group

@@ -1,7 +1,14 @@
+import Foundation
+
 /// EPMD's wire format (OTP's "Distribution Protocol", section EPMD). Pure encoding and decoding;
 /// `EPMDClient` does the I/O.
 public enum EPMDProtocol {
     public static let defaultPort = 4369
+
+    /// The port EPMD is reached on: `ERL_EPMD_PORT` when set, as `erl` reads it, else 4369.
+    public static var configuredPort: Int {
+        ProcessInfo.processInfo.environment["ERL_EPMD_PORT"].flatMap(Int.init).flatMap { (1...65535).contains($0) ? $0 : nil } ?? defaultPort
+    }
 
     /// A node entry as `PORT_PLEASE2_RESP` describes it.
     public struct NodeEntry: Sendable, Hashable {
@@ -11,6 +18,14 @@ public enum EPMDProtocol {
         public var highestVersion: UInt16
         public var lowestVersion: UInt16
         public var name: String
+
+        public init(port: Int, nodeType: UInt8 = 77, highestVersion: UInt16 = 6, lowestVersion: UInt16 = 5, name: String) {
+            self.port = port
+            self.nodeType = nodeType
+            self.highestVersion = highestVersion
+            self.lowestVersion = lowestVersion
+            self.name = name
+        }
     }
 
     static let portPlease2Request: UInt8 = 122
@@ -87,5 +102,48 @@ public enum EPMDProtocol {
         default:
             throw .epmdProtocol("expected ALIVE2 response, got tag \(tag)")
         }
+    }
+
+    // MARK: The server side (a stand-in EPMD, such as the node simulator's)
+
+    /// A request as an EPMD server reads it.
+    public enum Request: Sendable, Equatable {
+        case portPlease(name: String)
+        case names
+        /// A request this server does not serve (registration, dump, kill...): its tag.
+        case unsupported(UInt8)
+    }
+
+    /// Parses one framed request; nil while more bytes are needed. A request longer than EPMD's
+    /// own limit is refused.
+    public static func parseRequest(_ bytes: [UInt8]) throws(DistributionError) -> (request: Request, consumed: Int)? {
+        guard bytes.count >= 2 else { return nil }
+        let length = Int(bytes[0]) << 8 | Int(bytes[1])
+        guard length > 0, length <= 512 else { throw .epmdProtocol("request length \(length) is out of range") }
+        guard bytes.count >= 2 + length else { return nil }
+        let payload = bytes[2..<2 + length]
+        let request: Request = switch payload.first! {
+        case portPlease2Request: .portPlease(name: String(decoding: payload.dropFirst(), as: UTF8.self))
+        case namesRequest: .names
+        case let tag: .unsupported(tag)
+        }
+        return (request, 2 + length)
+    }
+
+    /// `PORT_PLEASE2_RESP` for `entry`, or the "no such node" answer for nil.
+    public static func portPleaseResponse(_ entry: NodeEntry?) -> [UInt8] {
+        guard let entry else { return [portPlease2Response, 1] }
+        let name = Array(entry.name.utf8)
+        return [portPlease2Response, 0, UInt8(entry.port >> 8), UInt8(entry.port & 0xFF), entry.nodeType, 0,
+                UInt8(entry.highestVersion >> 8), UInt8(entry.highestVersion & 0xFF),
+                UInt8(entry.lowestVersion >> 8), UInt8(entry.lowestVersion & 0xFF),
+                UInt8(name.count >> 8), UInt8(name.count & 0xFF)] + name + [0, 0]
+    }
+
+    /// `NAMES_RESP`: EPMD's port, then one `name N at port P` line per node.
+    public static func namesResponse(epmdPort: Int, _ names: [(name: String, port: Int)]) -> [UInt8] {
+        let port = UInt32(epmdPort)
+        let text = names.map { "name \($0.name) at port \($0.port)\n" }.joined()
+        return [UInt8(port >> 24), UInt8(port >> 16 & 0xFF), UInt8(port >> 8 & 0xFF), UInt8(port & 0xFF)] + Array(text.utf8)
     }
 }

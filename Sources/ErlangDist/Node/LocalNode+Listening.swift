@@ -5,9 +5,10 @@ import NIOPosix
 extension LocalNode {
     /// Accepts connections from Erlang nodes: binds `host:port` (port 0 picks one) and
     /// registers the node's name with the local EPMD as a hidden node, so `{Name, Node} ! Msg`
-    /// and `net_adm:ping/1` reach it. Returns the port.
+    /// and `net_adm:ping/1` reach it. Returns the port. Without `registerWithEPMD` the caller
+    /// answers for the name itself (the node simulator runs its own EPMD).
     @discardableResult
-    public func listen(host: String = "127.0.0.1", port: Int = 0) async throws(DistributionError) -> Int {
+    public func listen(host: String = "127.0.0.1", port: Int = 0, registerWithEPMD: Bool = true) async throws(DistributionError) -> Int {
         let settings = handlerSettings
         let channel: any Channel
         do {
@@ -32,6 +33,13 @@ extension LocalNode {
             throw .connectionFailed(name, reason: "cannot listen on \(host):\(port): \(error)")
         }
         let boundPort = channel.localAddress?.port ?? port
+        guard registerWithEPMD else {
+            state.withLockedValue { state in
+                state.listener = channel
+                state.listenPort = boundPort
+            }
+            return boundPort
+        }
         let epmd = EPMDClient(port: configuration.epmdPort, group: group)
         do {
             let registration = try await epmd.register(name: name.alive, listenPort: boundPort, hidden: true)

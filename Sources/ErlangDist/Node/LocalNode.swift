@@ -22,7 +22,8 @@ public final class LocalNode: Sendable {
         public var tickTime: Duration = .seconds(60)
         /// Like `net_setuptime`: how long a connection attempt (EPMD + TCP + handshake) may take.
         public var connectTimeout: Duration = .seconds(7)
-        public var epmdPort: Int = EPMDProtocol.defaultPort
+        /// EPMD's port on every host: `ERL_EPMD_PORT` if set (as `erl` reads it), else 4369.
+        public var epmdPort: Int = EPMDProtocol.configuredPort
         /// Host part presented to short-name peers; default: this machine's host name up to the first dot.
         public var shortHost: String?
         /// Host part presented to long-name peers; default: the fully qualified host name, else 127.0.0.1.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import NumbatCore
 import NumbatServer
 
 /// `numbat serve`: the Numbat server, on its embedded SQLite store or on PostgreSQL (`--store`).
@@ -81,6 +82,8 @@ struct ServeCommand: AsyncParsableCommand {
     var requireToken = false
 
     func run() async throws {
+        // A connection per managed node: thousands need more than the usual 1,024 files.
+        ProcessLimits.raiseOpenFiles()
         let flags = ServerConfiguration.Overrides(
             host: host, port: port, dataDirectory: dataDir, nodeName: nodeName, logLevel: logLevel,
             reconnectInitialSeconds: reconnectInitial, reconnectMaximumSeconds: reconnectMax,
