@@ -80,7 +80,7 @@ struct ScaleBench {
             for (index, seed) in seeds.enumerated() {
                 if index >= 8 { try await group.next() }
                 group.addTask {
-                    _ = try await server.post("/api/actions/add-node", ["node": seed, "cookie": fleet.cookie], timeout: 3600)
+                    try await server.addNode(seed, cookie: fleet.cookie, discover: true, timeout: 3600)
                 }
             }
             try await group.waitForAll()

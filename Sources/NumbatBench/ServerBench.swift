@@ -204,15 +204,32 @@ struct ServeProcess {
         process.arguments = ["serve", "--port", "0", "--data-dir", directory.path, "--node-name", nodeName, "--log-level", "warning"] + extraArguments
         if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         let lines = try LineCollector.run(process)
+        NodeReaper.shared.adoptProcess(process)
         let line = try await lines.wait(for: "numbat listening on ", timeout: 60)
         return ServeProcess(process: process, url: String(line.dropFirst("numbat listening on ".count)), lines: lines)
     }
 
     func post(_ path: String, _ body: [String: String], timeout: Double = 60) async throws -> Data {
+        try await post(path, json: try JSONSerialization.data(withJSONObject: body), timeout: timeout)
+    }
+
+    /// Adds `node` (and, with `discover`, every node reachable from it).
+    func addNode(_ node: String, cookie: String, discover: Bool, timeout: Double = 60) async throws {
+        let body = try JSONEncoder().encode(AddNode(node: node, cookie: cookie, discover: discover))
+        _ = try await post("/api/actions/add-node", json: body, timeout: timeout)
+    }
+
+    private struct AddNode: Encodable {
+        var node: String
+        var cookie: String
+        var discover: Bool
+    }
+
+    func post(_ path: String, json: Data, timeout: Double) async throws -> Data {
         var request = URLRequest(url: URL(string: url + path)!)
         request.timeoutInterval = timeout
         request.httpMethod = "POST"
-        request.httpBody = try JSONSerialization.data(withJSONObject: body)
+        request.httpBody = json
         request.setValue("application/json", forHTTPHeaderField: "Content-Type")
         let (data, response) = try await URLSession.shared.data(for: request)
         guard (response as? HTTPURLResponse)?.statusCode == 201 else {

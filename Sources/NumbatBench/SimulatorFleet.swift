@@ -82,12 +82,19 @@ final class SimulatorFleet: @unchecked Sendable {
         return sum
     }
 
-    /// Waits until `condition` holds of the census (checked every 100 ms); returns the seconds it took.
+    /// Waits until `condition` holds of the census (checked every 100 ms); returns the seconds it
+    /// took. Gives up after `limit` seconds, or after 300 s without any change.
     func wait(upTo limit: Double, _ what: String, until condition: (Census) -> Bool) async throws -> Double {
         let clock = ContinuousClock()
         let start = clock.now
+        var last = census
+        var changed = start
         while !condition(census) {
-            guard clock.now - start < .seconds(limit) else { throw BenchFailure(description: "\(what) not reached in \(limit) s: \(census)") }
+            let now = census
+            if now != last { (last, changed) = (now, clock.now) }
+            guard clock.now - start < .seconds(limit), clock.now - changed < .seconds(300) else {
+                throw BenchFailure(description: "\(what) not reached in \(seconds(clock.now - start)) s: \(now)")
+            }
             try await Task.sleep(for: .milliseconds(100))
         }
         let elapsed = clock.now - start

@@ -314,9 +314,23 @@ struct StoreConformanceTests {
         try await StoreFixture.with(backend) { fixture in
             let store = fixture.store
             let a = UUID(), b = UUID()
-            try await store.writeMetricBlocks([], newNames: [1: "memory.total", 2: "process_count"])
-            try await store.writeMetricBlocks([], newNames: [2: "process_count", 3: "run_queue"])
+            // Numbers handed out by the store: the next free ones, in name order; a known name keeps its own.
+            #expect(try await store.numberMetricNames(["process_count", "memory.total"]) == ["memory.total": 1, "process_count": 2])
+            #expect(try await store.numberMetricNames(["run_queue", "process_count", "run_queue"]) == ["process_count": 2, "run_queue": 3])
             #expect(try await store.metricNames() == [1: "memory.total", 2: "process_count", 3: "run_queue"])
+            #expect(try await store.numberMetricNames([]) == [:])
+            // Servers sharing the store number new names at the same moment: one number per name.
+            let fresh = (0..<40).map { "concurrent_\($0)" }
+            let answers = try await withThrowingTaskGroup(of: [String: Int].self) { group in
+                for seed in 0..<8 {
+                    var random = SeededRandom(seed: UInt64(seed))
+                    let order = fresh.shuffled(using: &random)
+                    group.addTask { try await store.numberMetricNames(order) }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(Set(answers).count == 1)
+            #expect(Set(answers[0].values).count == fresh.count)
 
             func block(_ node: UUID, tier: Int = 0, start: Int64, sequence: Int, end: Int64, _ bytes: [UInt8]) -> StoredMetricBlock {
                 StoredMetricBlock(nodeID: node, tier: tier, start: start, sequence: sequence, end: end, points: bytes.count, data: bytes)
@@ -326,7 +340,7 @@ struct StoreConformanceTests {
                                                block(a, start: 0, sequence: 2, end: 120, [3, 3, 3]),
                                                block(b, start: 0, sequence: 1, end: 60, [4]),
                                                block(a, tier: 1, start: 0, sequence: 0, end: 3600, [5, 5]),
-                                               block(a, start: 3600, sequence: 1, end: 3660, [6])], newNames: [:])
+                                               block(a, start: 3600, sequence: 1, end: 3660, [6])])
             let range = try await store.metricBlocks(nodes: [b, a], tier: 0, from: 0, to: 3600)
             #expect(range.map(\.data) == [[4], [1], [3, 3, 3]])
             #expect(range[2] == block(a, start: 0, sequence: 2, end: 120, [3, 3, 3]))

@@ -60,8 +60,12 @@ public struct MetricStorageStats: Sendable, Equatable {
 public protocol MetricBlockStore: Sendable {
     /// Every metric name by its number.
     func metricNames() async throws -> [Int: String]
-    /// Writes (inserting or replacing) rows and the new names they use, in one transaction.
-    func writeMetricBlocks(_ blocks: [StoredMetricBlock], newNames: [Int: String]) async throws
+    /// The numbers of `names`, giving each new name the next free number. The store hands them
+    /// out (atomically, under a lock in PostgreSQL) so that every server sharing it numbers a
+    /// name alike: blocks written by one server read right on another after a takeover.
+    func numberMetricNames(_ names: [String]) async throws -> [String: Int]
+    /// Writes (inserting or replacing) rows, in one transaction.
+    func writeMetricBlocks(_ blocks: [StoredMetricBlock]) async throws
     /// The rows of these nodes in `tier` whose blocks overlap `from ..< to`, oldest first (by
     /// block start, then sequence).
     func metricBlocks(nodes: [UUID], tier: Int, from: Int64, to: Int64) async throws -> [StoredMetricBlock]

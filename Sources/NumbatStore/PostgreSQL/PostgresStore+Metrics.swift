@@ -11,10 +11,32 @@ extension PostgresStore: MetricBlockStore {
         return names
     }
 
-    /// One statement per table, each row array passed whole (`unnest`), so a cycle of thousands
-    /// of nodes costs two round trips, not one per block.
-    public func writeMetricBlocks(_ blocks: [StoredMetricBlock], newNames: [Int: String]) async throws {
-        guard !blocks.isEmpty || !newNames.isEmpty else { return }
+    /// Under a table lock (one writer of new numbers at a time, readers never blocked): the
+    /// missing names get max + 1, + 2, ... in name order, then every asked name's number is read.
+    public func numberMetricNames(_ names: [String]) async throws -> [String: Int] {
+        let wanted = Array(Set(names)).sorted()
+        guard !wanted.isEmpty else { return [:] }
+        let logger = self.logger
+        return try await transaction { connection in
+            try await connection.query("LOCK TABLE metric_name IN SHARE ROW EXCLUSIVE MODE", logger: logger)
+            try await connection.query("""
+                INSERT INTO metric_name (id, name)
+                SELECT (SELECT coalesce(max(id), 0) FROM metric_name) + row_number() OVER (ORDER BY n), n
+                FROM unnest(\(wanted)::text[]) AS n WHERE n NOT IN (SELECT name FROM metric_name)
+                """, logger: logger)
+            var numbers: [String: Int] = [:]
+            for try await (id, name) in try await connection.query("SELECT id, name FROM metric_name WHERE name = ANY(\(wanted))", logger: logger)
+                .decode((Int, String).self) {
+                numbers[name] = id
+            }
+            return numbers
+        }
+    }
+
+    /// One statement, the row arrays passed whole (`unnest`), so a cycle of thousands of nodes
+    /// costs one round trip, not one per block.
+    public func writeMetricBlocks(_ blocks: [StoredMetricBlock]) async throws {
+        guard !blocks.isEmpty else { return }
         // The last row of a key wins, as with SQLite's INSERT OR REPLACE (one statement may not
         // update a row twice).
         var latest: [BlockKey: StoredMetricBlock] = [:]
@@ -24,18 +46,9 @@ extension PostgresStore: MetricBlockStore {
             if latest.updateValue(block, forKey: key) == nil { order.append(key) }
         }
         let rows = order.map { latest[$0]! }
-        let names = newNames.sorted { $0.key < $1.key }
         let logger = self.logger
         try await transaction { connection in
-            if !names.isEmpty {
-                try await connection.query("""
-                    INSERT INTO metric_name (id, name) SELECT * FROM unnest(\(names.map(\.key))::bigint[], \(names.map(\.value))::text[])
-                    ON CONFLICT DO NOTHING
-                    """, logger: logger)
-            }
-            if !rows.isEmpty {
-                try await connection.query(Self.upsert(rows), logger: logger)
-            }
+            try await connection.query(Self.upsert(rows), logger: logger)
         }
     }
 

@@ -13,12 +13,27 @@ extension SQLiteStore: MetricBlockStore {
         }
     }
 
-    public func writeMetricBlocks(_ blocks: [StoredMetricBlock], newNames: [Int: String]) async throws {
-        guard !blocks.isEmpty || !newNames.isEmpty else { return }
-        try await pool.write { db in
-            for (id, name) in newNames {
-                try db.execute(sql: "INSERT OR IGNORE INTO metric_name (id, name) VALUES (?, ?)", arguments: [id, name])
+    public func numberMetricNames(_ names: [String]) async throws -> [String: Int] {
+        guard !names.isEmpty else { return [:] }
+        return try await pool.write { db in
+            var numbers: [String: Int] = [:]
+            var next = (try Int.fetchOne(db, sql: "SELECT coalesce(max(id), 0) FROM metric_name") ?? 0) + 1
+            for name in Set(names).sorted() {
+                if let id = try Int.fetchOne(db, sql: "SELECT id FROM metric_name WHERE name = ?", arguments: [name]) {
+                    numbers[name] = id
+                } else {
+                    try db.execute(sql: "INSERT INTO metric_name (id, name) VALUES (?, ?)", arguments: [next, name])
+                    numbers[name] = next
+                    next += 1
+                }
             }
+            return numbers
+        }
+    }
+
+    public func writeMetricBlocks(_ blocks: [StoredMetricBlock]) async throws {
+        guard !blocks.isEmpty else { return }
+        try await pool.write { db in
             let statement = try db.cachedStatement(sql: """
                 INSERT OR REPLACE INTO metric_block (node_id, tier, start, sequence, "end", points, data) VALUES (?, ?, ?, ?, ?, ?, ?)
                 """)

@@ -75,6 +75,7 @@ extension MetricArchive {
         let toMs = Int64((to.timeIntervalSince1970 * 1000).rounded(.up))
         let toleranceMs = tolerance.components.seconds * 1000 + tolerance.components.attoseconds / 1_000_000_000_000_000
         let plan = Self.plan(schedule: schedule, from: fromMs, to: toMs, now: now, tolerance: toleranceMs, mode: mode)
+        try await learnNames(ifMissing: metrics)
         let ids = metricIDs()
         let wanted = Set(metrics.compactMap { ids[$0] })
         // Per part (oldest first), per node, per metric id.

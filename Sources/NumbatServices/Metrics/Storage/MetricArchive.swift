@@ -31,7 +31,6 @@ public final class MetricArchive: Sendable {
         var nodes: [UUID: NodeSeries] = [:]
         var names: [String: Int] = [:]
         var namesByID: [Int: String] = [:]
-        var unsavedNames: [Int: String] = [:]
         /// Nodes whose stored open blocks were reloaded after start.
         var restored: Set<UUID> = []
     }
@@ -95,24 +94,35 @@ public final class MetricArchive: Sendable {
     /// Takes in one collection of one node.
     public func ingest(node: UUID, time: Date, values: [String: Double]) async throws {
         try await restoreIfNeeded(node)
+        let unknown = state.withLockedValue { state in values.keys.filter { state.names[$0] == nil } }
+        if !unknown.isEmpty { learn(try await store.numberMetricNames(unknown)) }
         let milliseconds = Int64((time.timeIntervalSince1970 * 1000).rounded())
         state.withLockedValue { state in
             var points: [(metric: Int, value: Double)] = []
             points.reserveCapacity(values.count)
             for (name, value) in values {
-                points.append((Self.id(for: name, in: &state), value))
+                guard let id = state.names[name] else { continue }
+                points.append((id, value))
             }
             state.nodes[node, default: NodeSeries(schedule: schedule)].ingest(time: milliseconds, values: points)
         }
     }
 
-    private static func id(for name: String, in state: inout State) -> Int {
-        if let id = state.names[name] { return id }
-        let id = (state.namesByID.keys.max() ?? 0) + 1
-        state.names[name] = id
-        state.namesByID[id] = name
-        state.unsavedNames[id] = name
-        return id
+    /// Numbers the store handed out (here or on another server sharing it).
+    private func learn(_ numbers: [String: Int]) {
+        state.withLockedValue { state in
+            for (name, id) in numbers {
+                state.names[name] = id
+                state.namesByID[id] = name
+            }
+        }
+    }
+
+    /// Reads the names other servers sharing the store have numbered since, if any of `names`
+    /// is unknown here.
+    func learnNames(ifMissing names: [String]) async throws {
+        guard state.withLockedValue({ state in names.contains { state.names[$0] == nil } }) else { return }
+        learn(Dictionary(try await store.metricNames().map { ($0.value, $0.key) }, uniquingKeysWith: { first, _ in first }))
     }
 
     /// After a restart: learns each series' last stored point, the blocks still in chunks, and
@@ -184,27 +194,24 @@ public final class MetricArchive: Sendable {
 
     private func flushNow() async throws {
         let now = nowMilliseconds
-        let (chunks, names) = state.withLockedValue { state -> ([UUID: [(key: NodeSeries.BlockKey, sequence: Int, block: NodeBlock)]], [Int: String]) in
+        let chunks = state.withLockedValue { state -> [UUID: [(key: NodeSeries.BlockKey, sequence: Int, block: NodeBlock)]] in
             var chunks: [UUID: [(key: NodeSeries.BlockKey, sequence: Int, block: NodeBlock)]] = [:]
             for id in Array(state.nodes.keys) {
                 state.nodes[id]!.closeBuckets(now: now)
                 let taken = state.nodes[id]!.takePending()
                 if !taken.isEmpty { chunks[id] = taken }
             }
-            let names = state.unsavedNames
-            state.unsavedNames = [:]
-            return (chunks, names)
+            return chunks
         }
         let rows = chunks.flatMap { node, taken in
             taken.map { StoredMetricBlock(nodeID: node, tier: $0.key.tier, start: $0.key.start, sequence: $0.sequence,
                                           end: $0.block.end, points: $0.block.pointCount, data: $0.block.encoded()) }
         }
         do {
-            try await store.writeMetricBlocks(rows, newNames: names)
+            try await store.writeMetricBlocks(rows)
         } catch {
-            // Nothing is lost: the chunks go back, with their numbers, for the next flush.
+            // Nothing is lost: the chunks go back for the next flush.
             state.withLockedValue { state in
-                state.unsavedNames.merge(names) { current, _ in current }
                 for (node, taken) in chunks { state.nodes[node]?.retry(taken) }
             }
             throw error
