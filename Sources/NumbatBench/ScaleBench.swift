@@ -141,6 +141,16 @@ struct ScaleBench {
         let base = FileManager.default.temporaryDirectory.appendingPathComponent("numbat-failover-\(UUID().uuidString)")
         NodeReaper.shared.adoptDirectory(base)
         defer { try? FileManager.default.removeItem(at: base) }
+        // Servers sharing a database share the key their secrets (the node cookies) are sealed with.
+        let key = Data((0..<32).map { _ in UInt8.random(in: 0...255) })
+        for server in ["a", "b"] {
+            let directory = base.appendingPathComponent(server)
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            guard FileManager.default.createFile(atPath: directory.appendingPathComponent("secret.key").path, contents: key,
+                                                 attributes: [.posixPermissions: 0o600]) else {
+                throw BenchFailure(description: "cannot write \(directory.path)/secret.key")
+            }
+        }
         let a = try await start(base.appendingPathComponent("a"), "numbatfa\(getpid())", ["--store", store], fleet: fleet)
         defer { a.terminate() }
         let b = try await start(base.appendingPathComponent("b"), "numbatfb\(getpid())", ["--store", store], fleet: fleet)

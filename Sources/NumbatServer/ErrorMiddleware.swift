@@ -12,15 +12,23 @@ struct ErrorMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
-        } catch let error as NumbatError {
-            throw error
-        } catch let error as HTTPError {
-            throw NumbatError(Self.kind(error.status), Self.code(error.status), error.body ?? Self.message(error.status, request))
-        } catch let error as any HTTPResponseError {
-            throw NumbatError(Self.kind(error.status), Self.code(error.status), Self.message(error.status, request))
         } catch {
+            throw Self.numbatError(error, request: request, context: context)
+        }
+    }
+
+    /// Any failure as the `NumbatError` the caller is shown.
+    static func numbatError(_ error: any Error, request: Request, context: Context) -> NumbatError {
+        switch error {
+        case let error as NumbatError:
+            return error
+        case let error as HTTPError:
+            return NumbatError(kind(error.status), code(error.status), error.body ?? message(error.status, request))
+        case let error as any HTTPResponseError:
+            return NumbatError(kind(error.status), code(error.status), message(error.status, request))
+        default:
             context.logger.error("request failed", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
-            throw NumbatError(.internalError, "internal_error", "the server failed to handle the request; its log has the details")
+            return NumbatError(.internalError, "internal_error", "the server failed to handle the request; its log has the details")
         }
     }
 

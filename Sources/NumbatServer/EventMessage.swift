@@ -3,18 +3,22 @@ import NumbatCore
 
 /// An event as WebSocket clients see it: `{"type": "node_down", "topic": "node", "time": ...,
 /// ...}` with the event's own fields beside. A state change's type names the new state
-/// (`node_up`, `node_down`, `node_error`, ...).
+/// (`node_up`, `node_down`, `node_error`, ...). An event relayed from another server of a
+/// cluster carries that server's id as `server`.
 struct EventMessage: Encodable {
     let event: NumbatEvent
+    /// The server where it happened, when not this one.
+    var server: UUID? = nil
 
     enum Keys: String, CodingKey {
-        case type, topic, time, node, from, id, name, family, agent, reason, fallback, notification, alarm, deployment
+        case type, topic, time, server, node, from, id, name, family, agent, reason, fallback, notification, alarm, deployment
     }
 
     func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: Keys.self)
         try container.encode(event.topic, forKey: .topic)
         try container.encode(event.time, forKey: .time)
+        try container.encodeIfPresent(server, forKey: .server)
         switch event.kind {
         case .nodeAdded(let node):
             try container.encode("node_added", forKey: .type)

@@ -6,14 +6,16 @@ import NumbatCore
 import NumbatServices
 
 /// `GET /api/ws`: pushes events as JSON text frames, filtered by the client's subscription.
-/// Authentication ran before the upgrade (the router's middleware covers this route).
+/// Authentication ran before the upgrade (the router's middleware covers this route). In a
+/// cluster the events of the other servers come too (`EventBus.watch`, fed by
+/// `ClusterEventRelay`), each carrying its server's id.
 enum EventSocket {
     static func addRoute(to router: Router<NumbatRequestContext>, bus: EventBus) {
         router.ws("api/ws") { _, context in
             context.identity == nil ? .dontUpgrade : .upgrade([:])
         } onUpgrade: { inbound, outbound, _ in
             let filter = NIOLockedValueBox(SubscriptionFilter.everything)
-            let events = bus.subscribe()
+            let events = bus.watch()
             try await outbound.write(.text(SocketMessage.hello.json))
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
@@ -29,8 +31,8 @@ enum EventSocket {
                     }
                 }
                 group.addTask {
-                    for await event in events where filter.withLockedValue({ $0.matches(event) }) {
-                        try await outbound.write(.text(EventMessage(event: event).json))
+                    for await delivery in events where filter.withLockedValue({ $0.matches(delivery.event) }) {
+                        try await outbound.write(.text(EventMessage(event: delivery.event, server: delivery.origin).json))
                     }
                 }
                 // Either side ending (client gone, server stopping) ends the connection.

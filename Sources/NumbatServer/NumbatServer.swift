@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import HummingbirdWebSocket
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NumbatCore
 import NumbatServices
@@ -27,7 +28,12 @@ public final class NumbatServer: Sendable {
     /// The cluster service, when the store is shared by several servers (PostgreSQL): leases
     /// decide which of them manages each node. Nil on the embedded store: one server, every node.
     public let cluster: ClusterService?
+    /// In a cluster: carries this server's events to the others' WebSocket clients and theirs to
+    /// this one's (`ClusterEventRelay`).
+    public let clusterEvents: ClusterEventRelay?
     let logger: Logger
+    /// Retries of recording this server's API address, stopped with the server.
+    private let announcement = NIOLockedValueBox<Task<Void, Never>?>(nil)
 
     public init(configuration: ServerConfiguration, logger: Logger? = nil) throws {
         var logger = logger ?? Logger(label: "numbat")
@@ -62,13 +68,23 @@ public final class NumbatServer: Sendable {
                                              settings: orchestrationSettings)
         if let shared = store as? any ClusterStore {
             let name = "\(ProcessInfo.processInfo.hostName):\(configuration.port)"
-            cluster = ClusterService(context: context, store: shared, name: name)
+            let cluster = ClusterService(context: context, store: shared, name: name)
+            self.cluster = cluster
+            if let log = store as? any ClusterEventLog {
+                clusterEvents = ClusterEventRelay(origin: cluster.me.id, log: log, bus: bus, logger: logger)
+            } else {
+                clusterEvents = nil
+            }
         } else {
             cluster = nil
+            clusterEvents = nil
         }
         // The node manager first, as every other service talks to nodes through it; in a cluster
-        // the cluster service hands it its nodes right after.
-        services = [NodeManagerService(context: context, restoring: cluster == nil)] + (cluster.map { [$0] } ?? [])
+        // the event relay next (it must see every event published from then on: the cluster
+        // service's adoptions, and releases when stopping), then the cluster service, which
+        // hands the node manager its nodes.
+        let clustering: [any NumbatService] = (clusterEvents.map { [$0] } ?? []) + (cluster.map { [$0] } ?? [])
+        services = [NodeManagerService(context: context, restoring: cluster == nil)] + clustering
             + [TopologyService(context: context), metrics, notifications, alarms, commands, orchestration]
     }
 
@@ -77,6 +93,10 @@ public final class NumbatServer: Sendable {
         let router = Router(context: NumbatRequestContext.self)
         router.middlewares.add(ErrorMiddleware())
         router.middlewares.add(AuthenticationMiddleware(tokens: store, allowLoopbackWithoutToken: configuration.allowsLoopbackWithoutToken))
+        if let cluster, let shared = store as? any ClusterStore {
+            // After authentication: the caller is known before a request leaves for another server.
+            router.middlewares.add(ClusterForwardingMiddleware(me: cluster.me.id, store: shared, forwarder: ClusterForwarder(me: cluster.me.id, logger: logger)))
+        }
         let api = router.group("api")
         api.get("health") { _, _ in HealthReport(status: "ok", managedNodes: self.nodes.managedCount) }
         api.get("openapi.json") { _, _ in try OpenAPIDocument.response() }
@@ -96,8 +116,34 @@ public final class NumbatServer: Sendable {
             router: router,
             server: .http1WebSocketUpgrade(webSocketRouter: router),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "numbat"),
-            onServerRunning: onServerRunning,
+            onServerRunning: { channel in
+                self.announce(channel)
+                await onServerRunning(channel)
+            },
             logger: logger)
+    }
+
+    /// In a cluster, records where this server's API is reached, once it listens: the others
+    /// forward the requests about its nodes there. Retried while the database is away.
+    func announce(_ channel: any Channel) {
+        guard let cluster, let shared = store as? any ClusterStore else { return }
+        var me = cluster.me
+        me.apiURL = configuration.advertisedURL(boundAddress: channel.localAddress?.ipAddress, boundPort: channel.localAddress?.port)
+        let task = Task { [logger, me] in
+            var delay: Duration = .milliseconds(500)
+            while !Task.isCancelled {
+                do {
+                    try await shared.recordAPIURL(of: me)
+                    logger.info("cluster: this server's API is reached at \(me.apiURL ?? "?")")
+                    return
+                } catch {
+                    logger.warning("cannot record this server's API address; trying again", metadata: ["error": "\(error)"])
+                }
+                guard (try? await Task.sleep(for: delay)) != nil else { return }
+                delay = min(delay * 2, .seconds(10))
+            }
+        }
+        announcement.withLockedValue { $0 = task }
     }
 
     /// Creates the first admin token if there is none and writes it, alone, to `admin-token`
@@ -146,6 +192,9 @@ public final class NumbatServer: Sendable {
     }
 
     private func shutDown(_ started: [any NumbatService]) async {
+        let announcing = announcement.withLockedValue { $0 }
+        announcing?.cancel()
+        await announcing?.value
         for service in started.reversed() { await service.stop() }
         bus.finish()
         await nodes.local.shutdown()

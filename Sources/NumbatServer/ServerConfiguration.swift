@@ -30,6 +30,10 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// Where the rows live: the embedded SQLite file in the data directory (the default), or a
     /// PostgreSQL database (`postgres://USER@HOST[:PORT]/DB`) that several servers may share.
     public var store: StoreLocation = .embedded
+    /// The base URL the other servers of a cluster reach this one's API at (they forward to it
+    /// the requests about the nodes it holds). Nil: `http://` the address it listens on, or the
+    /// machine's host name when that is every address (`0.0.0.0`, `::`), and the bound port.
+    public var advertiseURL: String?
 
     public init() {}
 
@@ -51,14 +55,16 @@ public struct ServerConfiguration: Sendable, Equatable {
         public var graphiteIntervalSeconds: Double?
         public var requireToken: Bool?
         public var store: String?
+        public var advertiseURL: String?
 
         public init(host: String? = nil, port: Int? = nil, dataDirectory: String? = nil, nodeName: String? = nil,
                     logLevel: String? = nil, reconnectInitialSeconds: Double? = nil, reconnectMaximumSeconds: Double? = nil,
                     metricsIntervalSeconds: Double? = nil, metricsRetention: String? = nil, graphiteHost: String? = nil,
                     graphitePort: Int? = nil, graphitePrefix: String? = nil, graphiteIntervalSeconds: Double? = nil,
-                    deployConcurrency: Int? = nil, requireToken: Bool? = nil, store: String? = nil)
+                    deployConcurrency: Int? = nil, requireToken: Bool? = nil, store: String? = nil, advertiseURL: String? = nil)
         {
             self.store = store
+            self.advertiseURL = advertiseURL
             self.requireToken = requireToken
             self.metricsIntervalSeconds = metricsIntervalSeconds
             self.metricsRetention = metricsRetention
@@ -92,6 +98,7 @@ public struct ServerConfiguration: Sendable, Equatable {
             case graphiteIntervalSeconds = "graphite_interval_seconds"
             case requireToken = "require_token"
             case store
+            case advertiseURL = "advertise_url"
         }
 
         /// The environment variables read, `NUMBAT_` and the file key in capitals.
@@ -119,7 +126,7 @@ public struct ServerConfiguration: Sendable, Equatable {
                              graphitePort: try number(.graphitePort), graphitePrefix: value(.graphitePrefix),
                              graphiteIntervalSeconds: try number(.graphiteIntervalSeconds),
                              deployConcurrency: try number(.deployConcurrency), requireToken: try flag(.requireToken),
-                             store: value(.store))
+                             store: value(.store), advertiseURL: value(.advertiseURL))
         }
 
         /// A JSON file with the same keys, e.g. `{"port": 9090, "data_dir": "/var/lib/numbat"}`.
@@ -186,6 +193,16 @@ public struct ServerConfiguration: Sendable, Equatable {
         if let text = overrides.store {
             do { store = try StoreLocation(parsing: text) } catch { throw ConfigurationError("store: \(error)") }
         }
+        if let text = overrides.advertiseURL {
+            if text.isEmpty {
+                advertiseURL = nil
+            } else {
+                guard let url = URL(string: text), url.scheme == "http" || url.scheme == "https", url.host?.isEmpty == false else {
+                    throw ConfigurationError("advertise_url \(text) is not an http:// or https:// URL")
+                }
+                advertiseURL = text
+            }
+        }
         guard reconnectInitialSeconds > 0, reconnectMaximumSeconds >= reconnectInitialSeconds else {
             throw ConfigurationError("reconnect delays must be positive, the maximum at least the initial one")
         }
@@ -207,6 +224,16 @@ public struct ServerConfiguration: Sendable, Equatable {
 
     /// Loopback callers skip tokens on a loopback-only server, unless told to need them.
     public var allowsLoopbackWithoutToken: Bool { listensOnLoopbackOnly && !requireToken }
+
+    /// Where the other servers of a cluster reach this one's API, once it listens on `address`
+    /// (`boundPort`: the port actually bound, for `--port 0`).
+    public func advertisedURL(boundAddress: String?, boundPort: Int?) -> String {
+        if let advertiseURL { return advertiseURL }
+        let wildcard = ["", "0.0.0.0", "::", "[::]", "*"].contains(host)
+        var name = wildcard ? ProcessInfo.processInfo.hostName : (boundAddress ?? host)
+        if name.contains(":"), !name.hasPrefix("[") { name = "[\(name)]" }
+        return "http://\(name):\(boundPort ?? port)"
+    }
 }
 
 public struct ConfigurationError: Error, CustomStringConvertible {

@@ -65,17 +65,23 @@ public struct SimulatedBehaviour: Sendable {
     }
 
     /// The reply to `call` at `now` (seconds since the simulation started), and what the shell
-    /// must do. `agentPid` is the pid a starting agent gets; `peers` are the node's neighbours
-    /// (`erlang:nodes/0,1`).
-    public mutating func handle(_ call: Call, now: Double, agentPid: (Atom) -> Pid, peers: [Atom]) -> (reply: Term, effects: [Effect]) {
+    /// must do. `agentPid` is the pid a starting agent gets; `peers` are the node's cluster
+    /// neighbours (visible: `erlang:nodes/0`), `hidden` the hidden nodes connected to it (Numbat;
+    /// listed by `erlang:nodes([visible, hidden])` only, as on a real node).
+    public mutating func handle(_ call: Call, now: Double, agentPid: (Atom) -> Pid, peers: [Atom], hidden: [Atom] = []) -> (reply: Term, effects: [Effect]) {
         let arguments = call.arguments
         switch (call.module.name, call.function.name, arguments.count) {
         case ("erlang", "system_info", 1) where arguments[0] == .atom("otp_release"):
             return (profile.otpRelease, [])
         case ("init", "script_id", 0):
             return (profile.scriptID, [])
-        case ("erlang", "nodes", 0), ("erlang", "nodes", 1):
+        case ("erlang", "nodes", 0):
             return (.list(peers.map(Term.atom)), [])
+        case ("erlang", "nodes", 1):
+            let kinds = arguments[0].listElements ?? [arguments[0]]
+            let listed = (kinds.contains(.atom("visible")) || kinds.contains(.atom("connected")) ? peers : [])
+                + (kinds.contains(.atom("hidden")) || kinds.contains(.atom("connected")) ? hidden : [])
+            return (.list(listed.map(Term.atom)), [])
         case ("erlang", "whereis", 1):
             guard let name = arguments[0].atomValue, let pid = running[name] else { return (.atom(.undefined), []) }
             return (.pid(pid), [])

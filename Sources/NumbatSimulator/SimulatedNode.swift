@@ -77,9 +77,10 @@ public final class SimulatedNode: Sendable {
             // A starting agent's pid is its mailbox's: made before the behaviour answers.
             if call.function == "start", call.arguments.count == 2 { agentMailbox = try? local.makeMailbox() }
             let fallback = Pid(node: local.name.atom, id: 0, serial: 0, creation: local.creation)
-            let neighbours = layout.peers(of: index) + local.connectedNodes.map(\.atom)
+            let neighbours = layout.peers(of: index)
+            let hidden = local.connectedNodes.map(\.atom)
             (reply, effects) = state.withLockedValue { state in
-                state.behaviour.handle(call, now: now, agentPid: { _ in agentMailbox?.pid ?? fallback }, peers: neighbours)
+                state.behaviour.handle(call, now: now, agentPid: { _ in agentMailbox?.pid ?? fallback }, peers: neighbours, hidden: hidden)
             }
         } else {
             reply = .tuple([.atom("badrpc"), .atom("malformed_request")])

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import HummingbirdTesting
 import NumbatServer
 import NumbatStore
@@ -48,6 +49,36 @@ struct PostgresEndToEndTests {
                     #expect(up, "the stored node did not come UP under the restarted server")
                 }
             }
+        }
+    }
+
+    @Test("a server whose secret.key is not the database's is refused at start, naming the key file; the same key is accepted")
+    func keyMismatch() async throws {
+        try await PostgresServer.with { postgres in
+            try await postgres.createDatabase("keys")
+            guard case .postgres(let location) = try StoreLocation(parsing: postgres.url(database: "keys")) else {
+                Issue.record("not a PostgreSQL location")
+                return
+            }
+            let base = FileManager.default.temporaryDirectory.appendingPathComponent("numbat-keys-\(UUID().uuidString)")
+            defer { try? FileManager.default.removeItem(at: base) }
+            let logger = Logger(label: "test")
+            func open(_ name: String) async throws -> [String] {
+                let store = try PostgresStore(location: location, directory: base.appendingPathComponent(name), logger: logger)
+                defer { Task { try? await store.shutdown() } }
+                return try await store.appliedMigrations()
+            }
+            #expect(try await open("first").contains { $0.hasPrefix("v9") })
+            do {
+                _ = try await open("second")
+                Issue.record("a server with another key file was accepted")
+            } catch let error as PostgresStoreError {
+                #expect("\(error)".contains("second/secret.key"))
+                #expect("\(error)".contains("need the same key file"))
+            }
+            try FileManager.default.removeItem(at: base.appendingPathComponent("second/secret.key"))
+            try FileManager.default.copyItem(at: base.appendingPathComponent("first/secret.key"), to: base.appendingPathComponent("second/secret.key"))
+            #expect(try await open("second").count >= 9)
         }
     }
 }

@@ -12,7 +12,8 @@ struct SimulatedBehaviourTests {
     func call(_ behaviour: inout SimulatedBehaviour, _ module: Atom, _ function: Atom, _ arguments: [Term] = [], at now: Double = 0)
         -> (reply: Term, effects: [SimulatedBehaviour.Effect])
     {
-        behaviour.handle(.init(module, function, arguments), now: now, agentPid: { _ in Self.agentPid }, peers: ["sim1@127.77.0.1"])
+        behaviour.handle(.init(module, function, arguments), now: now, agentPid: { _ in Self.agentPid }, peers: ["sim1@127.77.0.1"],
+                         hidden: ["numbat@127.0.0.1"])
     }
 
     @Test("the bundled profile was recorded from a real OTP 25 node and has every metric")
@@ -73,7 +74,11 @@ struct SimulatedBehaviourTests {
         var node = SimulatedBehaviour(profile: Self.profile, drift: MetricDrift(seed: 1))
         #expect(call(&node, "erlang", "system_info", [.atom("otp_release")]).reply == .string("25"))
         #expect(call(&node, "init", "script_id").reply == Self.profile.scriptID)
+        // Numbat's hidden node is not among the visible nodes, as on a real node.
         #expect(call(&node, "erlang", "nodes").reply == .list([.atom("sim1@127.77.0.1")]))
+        #expect(call(&node, "erlang", "nodes", [.list([.atom("visible"), .atom("hidden")])]).reply
+            == .list([.atom("sim1@127.77.0.1"), .atom("numbat@127.0.0.1")]))
+        #expect(call(&node, "erlang", "nodes", [.atom("hidden")]).reply == .list([.atom("numbat@127.0.0.1")]))
         let missing = call(&node, "lists", "reverse", [.list([])]).reply
         #expect(missing[element: 0] == .atom("badrpc"))
         #expect(missing[element: 1]?[element: 1]?[element: 0] == .atom("undef"))

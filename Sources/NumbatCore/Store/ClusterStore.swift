@@ -10,13 +10,18 @@ public struct ClusterServer: Codable, Sendable, Equatable, Identifiable {
     public var nodeName: String
     public var startedAt: Date
     public var heartbeatAt: Date
+    /// The base URL of its REST API as the other servers reach it (`http://10.0.0.2:8080`):
+    /// they forward there the requests only it can answer (a node's rpc, explorers, live
+    /// metrics). Nil until its HTTP listener is up (`ClusterStore.recordAPIURL`).
+    public var apiURL: String?
 
-    public init(id: UUID, name: String, nodeName: String, startedAt: Date, heartbeatAt: Date) {
+    public init(id: UUID, name: String, nodeName: String, startedAt: Date, heartbeatAt: Date, apiURL: String? = nil) {
         self.id = id
         self.name = name
         self.nodeName = nodeName
         self.startedAt = startedAt
         self.heartbeatAt = heartbeatAt
+        self.apiURL = apiURL
     }
 
     enum CodingKeys: String, CodingKey {
@@ -24,6 +29,7 @@ public struct ClusterServer: Codable, Sendable, Equatable, Identifiable {
         case nodeName = "node_name"
         case startedAt = "started_at"
         case heartbeatAt = "heartbeat_at"
+        case apiURL = "api_url"
     }
 }
 
@@ -50,8 +56,9 @@ public struct NodeLease: Codable, Sendable, Equatable {
 /// so servers whose clocks disagree still agree on who holds what.
 public protocol ClusterStore: Sendable {
     /// Records `server`'s heartbeat and renews every lease it holds to `ttl` from now, in one
-    /// transaction. Returns the database's time and the nodes whose leases it still holds (a
-    /// lease that expired and was taken by another server is not among them).
+    /// transaction (a nil `apiURL` keeps the one recorded). Returns the database's time and the
+    /// nodes whose leases it still holds (a lease that expired and was taken by another server
+    /// is not among them).
     func heartbeat(_ server: ClusterServer, ttl: TimeInterval) async throws -> (now: Date, held: Set<UUID>)
     func clusterServers() async throws -> [ClusterServer]
     func leases() async throws -> [NodeLease]
@@ -62,4 +69,54 @@ public protocol ClusterStore: Sendable {
     func releaseLeases(_ nodes: [UUID], from server: UUID) async throws
     /// A server leaving cleanly: its leases and its row go, so the others take its nodes at once.
     func removeClusterServer(_ id: UUID) async throws
+    /// Records where `server`'s REST API is reached (`server.apiURL`), making its row if it has
+    /// none yet (as a heartbeat would).
+    func recordAPIURL(of server: ClusterServer) async throws
+    /// The server holding an unexpired lease on `node`, if any: the only one connected to it.
+    func leaseHolder(of node: UUID) async throws -> ClusterServer?
+}
+
+/// One event in the cluster's shared event log: published on server `origin`'s bus, stored
+/// for the other servers to present (`ClusterEventRelay`).
+public struct ClusterEventRecord: Sendable, Equatable {
+    /// Increasing in the order `origin` appended its events (not across origins).
+    public var id: Int64
+    public var origin: UUID
+    /// The event, encoded by `ClusterEventRelay.encode`.
+    public var body: Data
+
+    public init(id: Int64, origin: UUID, body: Data) {
+        self.id = id
+        self.origin = origin
+        self.body = body
+    }
+}
+
+/// What a listening server is told about the shared event log.
+public enum ClusterEventSignal: Sendable, Equatable {
+    /// Listening has begun (first, and again after a reconnection): everything appended from
+    /// now on is signalled; what was appended before must be read (caught up) by the listener.
+    case listening
+    /// `origin` appended events, the newest being `lastID`.
+    case appended(origin: UUID, lastID: Int64)
+}
+
+/// The cluster's shared event log (issue 13): every server appends its own events, in order,
+/// and is told when another server appended some, so that WebSocket clients of any server
+/// receive the events of all. Kept briefly: it is a relay, not a history.
+public protocol ClusterEventLog: Sendable {
+    /// Appends `bodies`, in order, as `origin`'s events, and signals the listening servers
+    /// once for them all. Returns the last one's id.
+    @discardableResult
+    func appendClusterEvents(_ bodies: [Data], origin: UUID) async throws -> Int64
+    /// `origin`'s events after `id`, oldest first, at most `limit`.
+    func clusterEvents(origin: UUID, after id: Int64, limit: Int) async throws -> [ClusterEventRecord]
+    /// Every origin's newest event id: where a listener starts.
+    func clusterEventHeads() async throws -> [UUID: Int64]
+    /// Deletes the events older than `age` seconds (the database's clock); returns how many.
+    @discardableResult
+    func pruneClusterEvents(olderThan age: TimeInterval) async throws -> Int
+    /// The signals, from `.listening` on, until the stream is dropped (which stops listening)
+    /// or the connection is lost (the stream throws; listen again, then catch up).
+    func clusterEventSignals() -> AsyncThrowingStream<ClusterEventSignal, any Error>
 }

@@ -165,6 +165,28 @@ enum PostgresMigrations {
             """,
             "CREATE INDEX node_lease_by_server ON node_lease (server_id)",
         ]),
+        // Where each server's REST API is reached (per-node requests are forwarded to the
+        // node's holder), and the shared event log that carries every server's events to the
+        // others' WebSocket clients: rows live a few minutes; listeners are told of new ones by
+        // NOTIFY (`PostgresStore+ClusterEvents.swift`).
+        ("v8: server API addresses and the cluster event log", [
+            "ALTER TABLE cluster_server ADD COLUMN api_url text",
+            """
+            CREATE TABLE cluster_event (
+                id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                origin uuid NOT NULL,
+                created_at timestamptz NOT NULL DEFAULT now(),
+                body bytea NOT NULL)
+            """,
+            "CREATE INDEX cluster_event_by_origin ON cluster_event (origin, id)",
+            "CREATE INDEX cluster_event_by_age ON cluster_event (created_at)",
+        ]),
+        // A value sealed with the key of the first server that used the database: a server
+        // whose secret.key differs (each server makes its own on first start) is refused at
+        // start, instead of failing later on every cookie it cannot open.
+        ("v9: the key check", [
+            "CREATE TABLE key_check (id integer PRIMARY KEY CHECK (id = 1), sealed bytea NOT NULL)",
+        ]),
     ]
 
     /// Applies the missing migrations on `connection` and returns every applied one, oldest first.

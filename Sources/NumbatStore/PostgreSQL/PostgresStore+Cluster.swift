@@ -8,9 +8,10 @@ extension PostgresStore: ClusterStore {
     public func heartbeat(_ server: ClusterServer, ttl: TimeInterval) async throws -> (now: Date, held: Set<UUID>) {
         try await transaction { connection in
             let now = try await Self.rows("""
-                INSERT INTO cluster_server (id, name, node_name, started_at, heartbeat_at)
-                VALUES (\(server.id), \(server.name), \(server.nodeName), \(server.startedAt), now())
-                ON CONFLICT (id) DO UPDATE SET heartbeat_at = now(), name = EXCLUDED.name, node_name = EXCLUDED.node_name
+                INSERT INTO cluster_server (id, name, node_name, started_at, heartbeat_at, api_url)
+                VALUES (\(server.id), \(server.name), \(server.nodeName), \(server.startedAt), now(), \(server.apiURL))
+                ON CONFLICT (id) DO UPDATE SET heartbeat_at = now(), name = EXCLUDED.name, node_name = EXCLUDED.node_name,
+                    api_url = COALESCE(EXCLUDED.api_url, cluster_server.api_url)
                 RETURNING heartbeat_at
                 """, on: connection, logger: logger).first.map { try $0.value("heartbeat_at", as: Date.self) } ?? Date()
             // Renews only leases that have not expired: one that expired may already be another
@@ -25,10 +26,13 @@ extension PostgresStore: ClusterStore {
     }
 
     public func clusterServers() async throws -> [ClusterServer] {
-        try await rows("SELECT * FROM cluster_server ORDER BY started_at").map { row in
-            ClusterServer(id: try row.value("id"), name: try row.value("name"), nodeName: try row.value("node_name"),
-                          startedAt: try row.value("started_at"), heartbeatAt: try row.value("heartbeat_at"))
-        }
+        try await rows("SELECT * FROM cluster_server ORDER BY started_at").map(Self.clusterServer)
+    }
+
+    static func clusterServer(_ row: PostgresRandomAccessRow) throws -> ClusterServer {
+        ClusterServer(id: try row.value("id"), name: try row.value("name"), nodeName: try row.value("node_name"),
+                      startedAt: try row.value("started_at"), heartbeatAt: try row.value("heartbeat_at"),
+                      apiURL: try row.value("api_url", as: String?.self))
     }
 
     public func leases() async throws -> [NodeLease] {
@@ -54,6 +58,21 @@ extension PostgresStore: ClusterStore {
     public func releaseLeases(_ nodes: [UUID], from server: UUID) async throws {
         guard !nodes.isEmpty else { return }
         try await client.query("DELETE FROM node_lease WHERE server_id = \(server) AND node_id = ANY(\(nodes))", logger: logger)
+    }
+
+    public func recordAPIURL(of server: ClusterServer) async throws {
+        try await client.query("""
+            INSERT INTO cluster_server (id, name, node_name, started_at, heartbeat_at, api_url)
+            VALUES (\(server.id), \(server.name), \(server.nodeName), \(server.startedAt), now(), \(server.apiURL))
+            ON CONFLICT (id) DO UPDATE SET api_url = EXCLUDED.api_url
+            """, logger: logger)
+    }
+
+    public func leaseHolder(of node: UUID) async throws -> ClusterServer? {
+        try await rows("""
+            SELECT s.* FROM node_lease l JOIN cluster_server s ON s.id = l.server_id
+            WHERE l.node_id = \(node) AND l.expires_at > now()
+            """).first.map(Self.clusterServer)
     }
 
     public func removeClusterServer(_ id: UUID) async throws {

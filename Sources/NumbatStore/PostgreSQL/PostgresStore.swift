@@ -51,6 +51,7 @@ public final class PostgresStore: Sendable {
         }
         do {
             let applied = try await PostgresMigrations.migrate(connection, location: location, logger: logger)
+            try await checkKey(on: connection)
             try? await connection.close()
             return applied
         } catch let error as PostgresStoreError {
@@ -62,7 +63,19 @@ public final class PostgresStore: Sendable {
         }
     }
 
-    private func connectionConfiguration() throws -> PostgresConnection.Configuration {
+    /// The first server seals a check value; every server after must open it with its key.
+    private func checkKey(on connection: PostgresConnection) async throws {
+        let sealed = ByteBuffer(bytes: try secrets.seal("numbat key check"))
+        try await connection.query("INSERT INTO key_check (id, sealed) VALUES (1, \(sealed)) ON CONFLICT DO NOTHING", logger: logger)
+        for try await stored in try await connection.query("SELECT sealed FROM key_check WHERE id = 1", logger: logger).decode(ByteBuffer.self) {
+            guard (try? secrets.open(Data(stored.readableBytesView))) == "numbat key check" else {
+                throw PostgresStoreError.keyMismatch(location: location.description,
+                                                     keyFile: directory.appendingPathComponent("secret.key").path)
+            }
+        }
+    }
+
+    func connectionConfiguration() throws -> PostgresConnection.Configuration {
         let tls: PostgresConnection.Configuration.TLS
         switch location.tls {
         case .disable: tls = .disable

@@ -11,6 +11,10 @@ public enum PostgresStoreError: Error, CustomStringConvertible, Equatable {
     case unreachable(location: String, reason: String)
     /// The database holds migrations this server does not know: a newer Numbat migrated it.
     case newerSchema(location: String, unknown: [String])
+    /// The connection listening for the cluster's events ended or stopped answering.
+    case listenEnded
+    /// This server's key file is not the one the database's secrets are sealed with.
+    case keyMismatch(location: String, keyFile: String)
 
     public var description: String {
         switch self {
@@ -18,6 +22,10 @@ public enum PostgresStoreError: Error, CustomStringConvertible, Equatable {
         case .unreachable(let location, let reason): return "cannot use the PostgreSQL store \(location): \(reason)"
         case .newerSchema(let location, let unknown):
             return "the PostgreSQL store \(location) was migrated by a newer Numbat (\(unknown.joined(separator: ", "))); upgrade this server"
+        case .listenEnded: return "the connection listening for the cluster's events ended or stopped answering"
+        case .keyMismatch(let location, let keyFile):
+            return "\(keyFile) is not the key the secrets of \(location) are sealed with: servers sharing a database need the same "
+                + "key file; copy secret.key from a data directory of a server already using this database (mode 600)"
         }
     }
 

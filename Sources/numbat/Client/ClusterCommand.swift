@@ -14,9 +14,9 @@ struct ClusterCommand: AsyncParsableCommand {
             let result = try await client.client().call("GET", "/api/cluster", as: ClusterResponse.self)
             if client.json { return try printJSON(result.data) }
             let cluster = result.value
-            printTable(["SERVER", "NAME", "NODE NAME", "ALIVE", "NODES", "EXPIRED LEASES", "HEARTBEAT"], cluster.servers.map { entry in
+            printTable(["SERVER", "NAME", "NODE NAME", "API", "ALIVE", "NODES", "EXPIRED LEASES", "HEARTBEAT"], cluster.servers.map { entry in
                 [entry.server.id.uuidString.lowercased() + (entry.server.id == cluster.me ? " (this one)" : ""), entry.server.name,
-                 entry.server.nodeName, entry.alive ? "yes" : "NO", "\(entry.nodes.count)", "\(entry.expiredLeases)",
+                 entry.server.nodeName, entry.server.apiURL ?? "-", entry.alive ? "yes" : "NO", "\(entry.nodes.count)", "\(entry.expiredLeases)",
                  entry.server.heartbeatAt.formatted(.iso8601)]
             })
             if !cluster.unleasedNodes.isEmpty { print("\(cluster.unleasedNodes.count) node(s) held by no server") }

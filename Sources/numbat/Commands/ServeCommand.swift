@@ -78,6 +78,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "sqlite (the default: DATA_DIR/numbat.sqlite) or postgres://USER@HOST[:PORT]/DB.")
     var store: String?
 
+    @Option(help: "With several servers on one PostgreSQL: the URL the other servers reach this one's API at (default: http:// and the listening address).")
+    var advertiseURL: String?
+
     @Flag(help: "Need an API token from loopback callers too (a machine shared with other users).")
     var requireToken = false
 
@@ -89,7 +92,8 @@ struct ServeCommand: AsyncParsableCommand {
             reconnectInitialSeconds: reconnectInitial, reconnectMaximumSeconds: reconnectMax,
             metricsIntervalSeconds: metricsInterval, metricsRetention: metricsRetention, graphiteHost: graphiteHost,
             graphitePort: graphitePort, graphitePrefix: graphitePrefix, graphiteIntervalSeconds: graphiteInterval,
-            deployConcurrency: deployConcurrency, requireToken: requireToken ? true : nil, store: store)
+            deployConcurrency: deployConcurrency, requireToken: requireToken ? true : nil, store: store,
+            advertiseURL: advertiseURL)
         let configuration: ServerConfiguration
         do {
             configuration = try ServerConfiguration.load(file: config, environment: ProcessInfo.processInfo.environment, flags: flags)
