@@ -15,7 +15,7 @@ extension ClusterService {
     func view() async throws -> ClusterResponse {
         let servers = try await store.clusterServers()
         let leases = try await store.leases()
-        let now = Date()
+        let now = databaseNow
         let nodes = try await reader.nodes().map(\.id)
         let leased = Set(leases.map(\.nodeID))
         let views = servers.map { server in

@@ -36,6 +36,9 @@ public final class ClusterService: NumbatService, Sendable {
         /// assume they are gone.
         var lastRenewal: ContinuousClock.Instant?
         var held: Set<UUID> = []
+        /// The database's clock minus this machine's, as of the last heartbeat: heartbeats and
+        /// lease expiries are the database's times, so views of them are judged by its clock.
+        var clockOffset: TimeInterval = 0
     }
 
     public init(context: ServiceContext, store: any ClusterStore, name: String, settings: Settings = Settings()) {
@@ -92,7 +95,11 @@ public final class ClusterService: NumbatService, Sendable {
             var heartbeat = me
             heartbeat.heartbeatAt = Date()
             let (now, held) = try await store.heartbeat(heartbeat, ttl: settings.leaseSeconds)
-            state.withLockedValue { $0.lastRenewal = clock.now }
+            let offset = now.timeIntervalSince(Date())
+            state.withLockedValue {
+                $0.lastRenewal = clock.now
+                $0.clockOffset = offset
+            }
             let servers = try await store.clusterServers().map { LeasePlanner.Server(id: $0.id, heartbeatAt: $0.heartbeatAt) }
             let leases = Dictionary(try await store.leases().map { ($0.nodeID, LeasePlanner.Lease(server: $0.serverID, expiresAt: $0.expiresAt)) },
                                     uniquingKeysWith: { first, _ in first })
@@ -108,14 +115,26 @@ public final class ClusterService: NumbatService, Sendable {
             // could not be reached (nobody has taken it: take it back).
             let unclaimed = managed.filter { id in leases[id].map { $0.server == me.id && !held.contains(id) } ?? true }
             if !unclaimed.isEmpty { _ = try await store.acquireLeases(Array(unclaimed), for: me.id, ttl: settings.leaseSeconds) }
-            let all = try await reader.nodes().map(\.id)
+            let stored = try await reader.nodes()
+            let all = stored.map(\.id)
             let plan = planner.plan(nodes: all, servers: servers, leases: leases, now: now)
+            // A connectable node this server holds the lease of but does not manage (its
+            // takeover failed: the database answered an error mid-way) is taken over again;
+            // otherwise no server would ever manage it while the lease says it is this one's.
+            let connectable = Set(stored.filter { $0.state == .up || $0.state == .down }.map(\.id))
+            let stray = planner.strays(leases: leases, connectable: connectable, managed: managed, releasing: plan.release)
+            var retaken: Set<UUID> = []
+            if !stray.isEmpty {
+                retaken = try await store.acquireLeases(stray, for: me.id, ttl: settings.leaseSeconds)
+                await nodes.adopt(Array(retaken))
+                logger.warning("took over again nodes whose takeover had failed", metadata: ["nodes": "\(retaken.count)"])
+            }
             if !plan.release.isEmpty {
                 await nodes.release(plan.release)
                 try await store.releaseLeases(plan.release, from: me.id)
                 logger.info("handed nodes over", metadata: ["nodes": "\(plan.release.count)"])
             }
-            var mine = held.union(unclaimed).subtracting(plan.release)
+            var mine = held.union(unclaimed).union(retaken).subtracting(plan.release)
             if !plan.acquire.isEmpty {
                 let got = try await store.acquireLeases(plan.acquire, for: me.id, ttl: settings.leaseSeconds)
                 await nodes.adopt(Array(got))
@@ -155,6 +174,9 @@ public final class ClusterService: NumbatService, Sendable {
             logger.error("cannot take the lease of a new node", metadata: ["node": "\(id)", "error": "\(error)"])
         }
     }
+
+    /// Now by the database's clock (as of the last heartbeat).
+    var databaseNow: Date { Date().addingTimeInterval(state.withLockedValue { $0.clockOffset }) }
 
     /// The nodes this server holds leases on, as of its last round.
     public var heldNodes: Set<UUID> { state.withLockedValue { $0.held } }

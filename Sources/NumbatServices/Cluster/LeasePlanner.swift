@@ -74,6 +74,16 @@ public struct LeasePlanner: Sendable {
         return plan
     }
 
+    /// Nodes this server holds the lease of (renewed or not) that it should connect to but does
+    /// not manage, and is not handing over: their takeover failed half-way (the database
+    /// answered an error after the lease was taken). The planner leaves a server's own leases
+    /// to it, so without taking these over again no server would ever manage them.
+    public func strays(leases: [UUID: Lease], connectable: Set<UUID>, managed: Set<UUID>, releasing: [UUID]) -> [UUID] {
+        let handedOver = Set(releasing)
+        return connectable.filter { id in leases[id]?.server == me && !managed.contains(id) && !handedOver.contains(id) }
+            .sorted { $0.uuidString < $1.uuidString }
+    }
+
     /// The live server with the highest score for `node` (rendezvous hashing).
     public static func owner(of node: UUID, among servers: [UUID]) -> UUID? {
         servers.max { score($0, node) < score($1, node) }

@@ -72,4 +72,22 @@ struct LeasePlannerTests {
         #expect(LeasePlanner.owner(of: node, among: servers) == servers[1])
         #expect(LeasePlanner.owner(of: node, among: servers.reversed()) == servers[1])
     }
+
+    @Test("own leases of connectable nodes not managed here are strays to take over again; handed-over and managed ones are not")
+    func strays() {
+        let me = UUID(), other = UUID()
+        let nodes = (0..<6).map { _ in UUID() }
+        let later = Date().addingTimeInterval(6), earlier = Date().addingTimeInterval(-6)
+        let leases: [UUID: LeasePlanner.Lease] = [
+            nodes[0]: .init(server: me, expiresAt: later),     // managed: fine
+            nodes[1]: .init(server: me, expiresAt: earlier),   // own, expired, not managed: stray
+            nodes[2]: .init(server: me, expiresAt: later),     // own, not managed: stray
+            nodes[3]: .init(server: other, expiresAt: later),  // another's
+            nodes[4]: .init(server: me, expiresAt: later),     // being handed over
+            nodes[5]: .init(server: me, expiresAt: later),     // not connectable (a deployment's, STOPPED)
+        ]
+        let planner = LeasePlanner(me: me, ttl: 6)
+        let found = planner.strays(leases: leases, connectable: Set(nodes.prefix(5)), managed: [nodes[0]], releasing: [nodes[4]])
+        #expect(Set(found) == [nodes[1], nodes[2]])
+    }
 }
