@@ -64,10 +64,39 @@ struct AlarmRulesTests {
     @Test("versions differing within a family raise on the node, naming the other node")
     func versions() {
         let thresholds = AlarmThresholds()
-        let mismatch = BuiltInChecks.versionMismatch(node: "a@h", ["shop": "1.0", "stdlib": "4.3"],
-                                                     others: ["b@h": ["shop": "2.0", "stdlib": "4.3"]], thresholds)
+        let family = UUID(), a = UUID(), b = UUID()
+        var tally = FamilyVersions()
+        tally.record(a, family: family, name: "a@h", versions: ["shop": "1.0", "stdlib": "4.3"])
+        tally.record(b, family: family, name: "b@h", versions: ["shop": "2.0", "stdlib": "4.3"])
+        let mismatch = BuiltInChecks.versionMismatch(tally.differences(of: a), thresholds)
         #expect(mismatch?.summary == "application versions differ within the family: shop 1.0 here, 2.0 on b@h")
-        #expect(BuiltInChecks.versionMismatch(node: "a@h", ["shop": "1.0"], others: ["b@h": ["other": "2.0"]], thresholds) == nil)
+        // Another application only, or another family: nothing to compare.
+        tally.record(b, family: family, name: "b@h", versions: ["other": "2.0"])
+        #expect(BuiltInChecks.versionMismatch(tally.differences(of: a), thresholds) == nil)
+        tally.record(b, family: UUID(), name: "b@h", versions: ["shop": "2.0"])
+        #expect(tally.differences(of: a).isEmpty)
+    }
+
+    @Test("the family tally: counts, three names shown, members leaving; a large family costs one lookup per application")
+    func familyTally() {
+        let family = UUID()
+        var tally = FamilyVersions()
+        let ids = (0..<10_000).map { _ in UUID() }
+        for (index, id) in ids.enumerated() {
+            tally.record(id, family: family, name: "n\(index)@h", versions: ["shop": index < 9_990 ? "1.0" : "2.0", "stdlib": "4.3"])
+        }
+        let odd = tally.differences(of: ids[9_995])
+        #expect(odd.count == 1)
+        #expect(odd.first?.elsewhere.first?.count == 9_990)
+        #expect(odd.first?.elsewhere.first?.examples.count == 3)
+        let text = BuiltInChecks.versionMismatch(odd, AlarmThresholds())?.summary ?? ""
+        #expect(text.contains("shop 2.0 here, 1.0 on ") && text.hasSuffix(" and 9987 more"), "\(text)")
+        let common = tally.differences(of: ids[0]).first?.elsewhere.first
+        #expect(common?.version == "2.0" && common?.count == 10)
+        #expect(common.map { Set($0.examples).isSubset(of: (9_990..<10_000).map { "n\($0)@h" }) && $0.examples.count == 3 } == true)
+        // The ten 2.0 members go: no difference is left.
+        for id in ids.suffix(10) { tally.remove(id) }
+        #expect(tally.differences(of: ids[0]).isEmpty)
     }
 
     @Test("the agent's facts decode from the term it sends")

@@ -26,7 +26,7 @@ public final class AlarmsService: NumbatService {
     private let watchers = NodeWorkers<NodeAlarmWatcher>()
     private let currentThresholds: NIOLockedValueBox<AlarmThresholds>
     /// Each UP node's family and applications, from its latest check, for the family check.
-    private let applications = NIOLockedValueBox<[UUID: (family: UUID?, name: String, versions: [String: String])]>([:])
+    private let applications = NIOLockedValueBox(FamilyVersions())
     private let events = NodeFollower()
     static let thresholdsKey = "alarm_thresholds"
 
@@ -58,7 +58,7 @@ public final class AlarmsService: NumbatService {
             case .removed(let id): await self.nodeRemoved(id)
             case .released(let id):
                 await self.watchers.stop(id)
-                self.applications.withLockedValue { _ = $0.removeValue(forKey: id) }
+                self.applications.withLockedValue { $0.remove(id) }
             }
         }
     }
@@ -88,7 +88,7 @@ public final class AlarmsService: NumbatService {
             await clear(node: node, key: "node_down", reason: "the node is UP again")
         } else {
             await watchers.stop(node.id)
-            applications.withLockedValue { _ = $0.removeValue(forKey: node.id) }
+            applications.withLockedValue { $0.remove(node.id) }
             if node.state == .down {
                 await raise(AlarmRaise(nodeID: node.id, nodeName: node.name, key: "node_down", source: .numbat, severity: .major,
                                        summary: "\(node.name) is DOWN" + (node.lastError.map { ": \($0)" } ?? "")), repeat: false)
@@ -99,7 +99,7 @@ public final class AlarmsService: NumbatService {
     /// A removed node leaves no active alarm behind; its history stays.
     private func nodeRemoved(_ id: UUID) async {
         await watchers.stop(id)
-        applications.withLockedValue { _ = $0.removeValue(forKey: id) }
+        applications.withLockedValue { $0.remove(id) }
         do {
             for alarm in try await alarms.activeAlarms(nodeID: id) {
                 if let change = try await alarms.clearAlarm(nodeID: id, key: alarm.key, time: Date(), reason: "the node was removed from Numbat") {
@@ -143,13 +143,10 @@ public final class AlarmsService: NumbatService {
 
     /// Records the node's applications and compares them with its family's other UP members.
     func familyVersions(node: ManagedNode, _ versions: [String: String], _ thresholds: AlarmThresholds) -> AlarmCondition? {
-        let family = node.familyID
-        let others = applications.withLockedValue { all -> [String: [String: String]] in
-            all[node.id] = (family, node.name, versions)
-            guard let family else { return [:] }
-            return Dictionary(all.filter { $0.key != node.id && $0.value.family == family }.map { ($0.value.name, $0.value.versions) },
-                              uniquingKeysWith: { $1 })
+        let differences = applications.withLockedValue { tally in
+            tally.record(node.id, family: node.familyID, name: node.name, versions: versions)
+            return tally.differences(of: node.id)
         }
-        return BuiltInChecks.versionMismatch(node: node.name, versions, others: others, thresholds)
+        return BuiltInChecks.versionMismatch(differences, thresholds)
     }
 }

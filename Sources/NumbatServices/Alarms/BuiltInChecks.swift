@@ -138,17 +138,14 @@ enum BuiltInChecks {
     }
 
     /// The family check: applications whose version on this node differs from another UP
-    /// member's. `others` maps each other member's name to its applications.
-    static func versionMismatch(node: String, _ applications: [String: String], others: [String: [String: String]],
-                                _ thresholds: AlarmThresholds) -> AlarmCondition? {
+    /// member's (`FamilyVersions.differences`), naming up to three members per other version.
+    static func versionMismatch(_ found: [FamilyVersions.Difference], _ thresholds: AlarmThresholds) -> AlarmCondition? {
         guard thresholds.versionMismatch else { return nil }
-        var differences: [String] = []
-        for (app, version) in applications.sorted(by: { $0.key < $1.key }) {
-            let elsewhere = others.sorted(by: { $0.key < $1.key }).compactMap { name, apps -> String? in
-                guard let theirs = apps[app], theirs != version else { return nil }
-                return "\(theirs) on \(name)"
+        let differences = found.map { difference in
+            let elsewhere = difference.elsewhere.map { other in
+                "\(other.version) on \(other.examples.joined(separator: ", "))" + (other.count > other.examples.count ? " and \(other.count - other.examples.count) more" : "")
             }
-            if !elsewhere.isEmpty { differences.append("\(app) \(version) here, \(elsewhere.joined(separator: ", "))") }
+            return "\(difference.application) \(difference.here) here, \(elsewhere.joined(separator: ", "))"
         }
         guard !differences.isEmpty else { return nil }
         return AlarmCondition(key: "version_mismatch", severity: .minor,
