@@ -47,7 +47,7 @@ struct ScaleBench {
         defer { if let postgres { Task { await postgres.stop() } } }
         for store in stores {
             if store == "postgres", postgres == nil { postgres = try await PostgresServer.start() }
-            for size in sizes.sorted() {
+            for size in sizes.sorted() where size > 0 {
                 progress("scale: \(store), \(size) nodes")
                 var argument: [String] = []
                 if let postgres, store == "postgres" {

@@ -205,7 +205,8 @@ struct ServeProcess {
         if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         let lines = try LineCollector.run(process)
         NodeReaper.shared.adoptProcess(process)
-        let line = try await lines.wait(for: "numbat listening on ", timeout: 60)
+        // A server with thousands of stored nodes restores their metric history before it listens.
+        let line = try await lines.wait(for: "numbat listening on ", timeout: 600)
         return ServeProcess(process: process, url: String(line.dropFirst("numbat listening on ".count)), lines: lines)
     }
 

@@ -195,13 +195,45 @@ public final class NumbatServer: Sendable {
         let announcing = announcement.withLockedValue { $0 }
         announcing?.cancel()
         await announcing?.value
-        for service in started.reversed() { await service.stop() }
+        // The whole shutdown is bounded: a service flushing to a database that is gone (PostgreSQL
+        // unreachable) would otherwise keep the process from ever exiting on SIGTERM.
+        let deadline = ContinuousClock.now + Self.stopLimit
+        func remaining() -> Duration { max(deadline - ContinuousClock.now, .milliseconds(200)) }
+        for service in started.reversed() {
+            if await !Self.bounded(remaining(), { await service.stop() }) {
+                logger.error("a service did not stop in time; going on without it", metadata: ["service": "\(service.name)", "limit": "\(Self.stopLimit)"])
+            }
+        }
         bus.finish()
         await nodes.local.shutdown()
-        do {
-            try await store.shutdown()
-        } catch {
-            logger.error("closing the store failed", metadata: ["error": "\(error)"])
+        let closed = await Self.bounded(max(remaining(), .seconds(2))) { [store, logger] in
+            do {
+                try await store.shutdown()
+            } catch {
+                logger.error("closing the store failed", metadata: ["error": "\(error)"])
+            }
+        }
+        if !closed { logger.error("the store did not close in time; what it had not written is lost", metadata: ["limit": "\(Self.stopLimit)"]) }
+    }
+
+    /// How long the services and the store may take to stop, all together.
+    static let stopLimit: Duration = .seconds(15)
+
+    /// Runs `body` and waits for it at most `limit`; false if it had not finished by then (it
+    /// goes on in the background, and ends with the process).
+    static func bounded(_ limit: Duration, _ body: @escaping @Sendable () async -> Void) async -> Bool {
+        let outcome = NIOLockedValueBox<CheckedContinuation<Bool, Never>?>(nil)
+        return await withCheckedContinuation { continuation in
+            outcome.withLockedValue { $0 = continuation }
+            let finish = { @Sendable (done: Bool) in outcome.withLockedValue { $0.take() }?.resume(returning: done) }
+            Task {
+                await body()
+                finish(true)
+            }
+            Task {
+                try? await Task.sleep(for: limit)
+                finish(false)
+            }
         }
     }
 

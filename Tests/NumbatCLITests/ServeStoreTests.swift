@@ -47,4 +47,22 @@ struct ServeStoreTests {
             #expect(!server.output.contains(password))
         }
     }
+
+    @Test("the database gone: SIGTERM still stops serve, within its shutdown bound, saying what it could not finish",
+          .requires(.postgres))
+    func stopsWithoutDatabase() async throws {
+        let postgres = try await PostgresServer.start()
+        try await postgres.createDatabase("numbat")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("numbat-serve-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let server = try await ServerProcess.start(["serve", "--port", "0", "--data-dir", directory.path,
+                                                    "--node-name", "numbat\(UInt32.random(in: 0...UInt32.max))",
+                                                    "--store", postgres.url(database: "numbat")])
+        defer { server.kill() }
+        await postgres.stop()
+        server.process.terminate()
+        // The bound is 15 s for every service and the store together; generous here.
+        let status = try await offPool { [process = server.process] in waitForExit(process, timeout: 120) }
+        #expect(status != nil, "numbat serve did not exit after SIGTERM with its database gone: \(server.output.suffix(2000))")
+    }
 }
