@@ -298,14 +298,16 @@ struct PureClusterEventsTests {
         for (method, path) in [("POST", "/api/nodes/\(id)/rpc"), ("GET", "/api/nodes/\(id)/processes"), ("GET", "/api/nodes/\(id)/processes/%3C0.80.0%3E"),
                                ("GET", "/api/nodes/\(id)/ets"), ("GET", "/api/metrics/nodes/\(id)"), ("PUT", "/api/metrics/nodes/\(id)/interval"),
                                ("GET", "/api/notifications/nodes/\(id)/level"), ("PUT", "/api/notifications/nodes/\(id)/level"),
-                               ("DELETE", "/api/topo/nodes/\(id)")] {
+                               ("DELETE", "/api/topo/nodes/\(id)"), ("POST", "/api/orch/nodes/\(id)/start"), ("POST", "/api/orch/nodes/\(id)/stop"),
+                               ("POST", "/api/orch/nodes/\(id)/restart"), ("DELETE", "/api/orch/nodes/\(id)")] {
             #expect(route(method, path) == .init(node: node), "\(method) \(path)")
         }
         #expect(route("GET", "/api/metrics/live", query: ["node": id]) == .init(node: node, isWebSocket: true))
         // Read from the shared database by any server, or not about one node.
         for (method, path) in [("GET", "/api/topo/nodes/\(id)"), ("GET", "/api/topo/nodes"), ("GET", "/api/metrics/nodes/\(id)/series"),
                                ("GET", "/api/nodes/\(id)/rpc"), ("POST", "/api/nodes/not-a-uuid/rpc"), ("GET", "/api/notifications"),
-                               ("GET", "/api/cluster"), ("GET", "/api/ws"), ("POST", "/api/actions/add-node"), ("GET", "/nodes/\(id)/ets")] {
+                               ("GET", "/api/cluster"), ("GET", "/api/ws"), ("POST", "/api/actions/add-node"), ("GET", "/nodes/\(id)/ets"),
+                               ("GET", "/api/orch/nodes/\(id)"), ("POST", "/api/orch/nodes/\(id)/reboot")] {
             #expect(route(method, path) == nil, "\(method) \(path)")
         }
         #expect(route("GET", "/api/metrics/live") == nil && route("GET", "/api/metrics/live", query: ["node": "x"]) == nil)

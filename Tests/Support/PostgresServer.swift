@@ -28,20 +28,31 @@ public final class PostgresServer: Sendable {
     }
 
     /// Makes a data directory and starts the server on it, waiting until it accepts connections.
-    public static func start() async throws -> PostgresServer {
+    /// `alsoListenOn` adds addresses beside 127.0.0.1 (a network namespace's host side, say),
+    /// each trusting clients of its /24 as loopback clients are trusted.
+    public static func start(alsoListenOn extraAddresses: [String] = []) async throws -> PostgresServer {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("numbat-pg-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         do {
             try handOver(directory)
             try await runChecked(tool("initdb"), ["-D", directory.appendingPathComponent("data").path, "-A", "trust", "-U", user,
                                                    "--no-sync", "-E", "UTF8", "--locale=C"], as: true)
+            if !extraAddresses.isEmpty {
+                let hba = directory.appendingPathComponent("data/pg_hba.conf")
+                let handle = try FileHandle(forWritingTo: hba)
+                handle.seekToEndOfFile()
+                let networks = extraAddresses.map { $0.split(separator: ".").prefix(3).joined(separator: ".") + ".0/24" }
+                handle.write(Data(networks.map { "host all all \($0) trust\n" }.joined().utf8))
+                try handle.close()
+            }
+            let listen = (["127.0.0.1"] + extraAddresses).joined(separator: ",")
             // A free port may be taken between the probe and the start: try a few.
             var lastError: (any Error)?
             for _ in 0..<5 {
                 let port = try freeLoopbackPort()
                 let server = PostgresServer(directory: directory, port: port)
                 do {
-                    try await server.pgctl(["-o", "-p \(port) -k \(directory.path) -c listen_addresses=127.0.0.1 -c fsync=off "
+                    try await server.pgctl(["-o", "-p \(port) -k \(directory.path) -c listen_addresses=\(listen) -c fsync=off "
                                                 + "-c synchronous_commit=off -c full_page_writes=off",
                                             "-l", directory.appendingPathComponent("log").path, "-w", "-t", "60", "start"])
                     return server
@@ -58,8 +69,8 @@ public final class PostgresServer: Sendable {
     }
 
     /// Runs `body` against a fresh server that is stopped and removed afterwards, whatever happens.
-    public static func with<T: Sendable>(_ body: @Sendable (PostgresServer) async throws -> T) async throws -> T {
-        let server = try await start()
+    public static func with<T: Sendable>(alsoListenOn extraAddresses: [String] = [], _ body: @Sendable (PostgresServer) async throws -> T) async throws -> T {
+        let server = try await start(alsoListenOn: extraAddresses)
         do {
             let result = try await body(server)
             await server.stop()
@@ -75,9 +86,10 @@ public final class PostgresServer: Sendable {
         try await Self.runChecked(Self.tool("createdb"), ["-h", "127.0.0.1", "-p", "\(port)", "-U", Self.user, name], as: false)
     }
 
-    /// The store URL of `database` (no TLS: the server has no certificate).
-    public func url(database: String) -> String {
-        "postgres://\(Self.user)@127.0.0.1:\(port)/\(database)?sslmode=disable"
+    /// The store URL of `database` (no TLS: the server has no certificate), reached at `host`
+    /// (127.0.0.1, or one of the addresses given to `start(alsoListenOn:)`).
+    public func url(database: String, host: String = "127.0.0.1") -> String {
+        "postgres://\(Self.user)@\(host):\(port)/\(database)?sslmode=disable"
     }
 
     /// Runs SQL through `psql` (an independent client) and returns its unaligned output.

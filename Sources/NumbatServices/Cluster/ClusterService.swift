@@ -32,6 +32,8 @@ public final class ClusterService: NumbatService, Sendable {
 
     private struct State {
         var loop: Task<Void, Never>?
+        /// Watches the leases apart from the rounds (`letGoIfLeasesMayHaveExpired`).
+        var watchdog: Task<Void, Never>?
         /// When this server last renewed its leases: past `leaseSeconds` minus a margin it must
         /// assume they are gone.
         var lastRenewal: ContinuousClock.Instant?
@@ -71,11 +73,24 @@ public final class ClusterService: NumbatService, Sendable {
                 await self.round()
             }
         }
-        state.withLockedValue { $0.loop = loop }
+        // A round can hang rather than fail: a query on a connection whose packets are dropped
+        // (a cut network) waits for TCP to give up, many minutes. The leases are watched apart
+        // from the rounds, so a server that cannot renew lets its nodes go in time all the same.
+        let watchdog = Task { [weak self, interval = settings.renewInterval] in
+            while !Task.isCancelled {
+                guard (try? await Task.sleep(for: interval / 2)) != nil, let self else { return }
+                await self.letGoIfLeasesMayHaveExpired()
+            }
+        }
+        state.withLockedValue {
+            $0.loop = loop
+            $0.watchdog = watchdog
+        }
     }
 
     public func stop() async {
-        let loop = state.withLockedValue { $0.loop }
+        let (loop, watchdog) = state.withLockedValue { ($0.loop, $0.watchdog) }
+        watchdog?.cancel()
         loop?.cancel()
         await loop?.value
         await events.stop()
@@ -150,10 +165,17 @@ public final class ClusterService: NumbatService, Sendable {
     /// The database could not be reached: keep the nodes while the leases surely last, then let
     /// every one go, so that the server that takes them is their only manager.
     private func renewalFailed(_ error: any Error, clock: ContinuousClock) async {
+        logger.error("cluster heartbeat failed", metadata: ["error": "\(error)"])
+        await letGoIfLeasesMayHaveExpired()
+    }
+
+    /// Once the last renewal is so old that the leases may have expired (`leaseSeconds` less a
+    /// margin), lets every node go, so that the server that takes them is their only manager.
+    /// Run after a failed round and on its own timer: a round may hang instead of failing.
+    private func letGoIfLeasesMayHaveExpired() async {
         let last = state.withLockedValue { $0.lastRenewal }
         let margin = settings.renewInterval * 1.5
-        let expired = last.map { clock.now - $0 > .seconds(settings.leaseSeconds) - margin } ?? true
-        logger.error("cluster heartbeat failed", metadata: ["error": "\(error)", "giving_up": "\(expired)"])
+        let expired = last.map { ContinuousClock.now - $0 > .seconds(settings.leaseSeconds) - margin } ?? true
         guard expired else { return }
         let managed = nodes.managedIDs
         if !managed.isEmpty {

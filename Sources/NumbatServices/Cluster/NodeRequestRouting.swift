@@ -53,6 +53,10 @@ public enum NodeRequestRouting {
             return node(rest[2]).map { Route(node: $0) }
         case ("DELETE", 3) where rest[0] == "topo" && rest[1] == "nodes":
             return node(rest[2]).map { Route(node: $0) }
+        // A deployed node's actions run as jobs of the server holding the node (NodeJobs).
+        case ("POST", 4) where rest[0] == "orch" && rest[1] == "nodes" && ["start", "stop", "restart"].contains(rest[3]),
+             ("DELETE", 3) where rest[0] == "orch" && rest[1] == "nodes":
+            return node(rest[2]).map { Route(node: $0) }
         case ("GET", 2) where rest[0] == "metrics" && rest[1] == "live":
             return query("node").flatMap(node).map { Route(node: $0, isWebSocket: true) }
         default:

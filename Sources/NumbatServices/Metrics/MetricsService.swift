@@ -54,7 +54,10 @@ public final class MetricsService: NumbatService {
     }
 
     public func start() async throws {
-        try await archive.start(restoring: try await store.nodes().map(\.id))
+        // Only the nodes managed here: in a cluster another server holds the others, and a copy
+        // of their open blocks taken now would be stale by the time this one takes them over.
+        let managed = nodes.managedIDs
+        try await archive.start(restoring: try await store.nodes().map(\.id).filter { managed.contains($0) })
         graphite?.start(source: { [weak self] in await self?.graphiteSnapshot() ?? [] })
         try await events.follow(bus, store: store, manager: nodes) { [weak self] change in
             guard let self else { return }
@@ -62,7 +65,7 @@ public final class MetricsService: NumbatService {
             case .up(let node, _): self.startCollecting(node)
             case .notUp(let node): await self.stopCollecting(node.id, forget: false)
             case .removed(let id): await self.stopCollecting(id, forget: true)
-            case .released(let id): await self.stopCollecting(id, forget: false)
+            case .released(let id): await self.handOver(id)
             }
         }
     }
@@ -77,6 +80,14 @@ public final class MetricsService: NumbatService {
 
     func startCollecting(_ node: ManagedNode) {
         collectors.start(node.id) { NodeCollector(node: node, service: self) }
+    }
+
+    /// Another server of the cluster manages the node now: stop collecting and hand its history over.
+    func handOver(_ id: UUID) async {
+        await collectors.stop(id)
+        do { try await archive.handOver(node: id) } catch {
+            logger.error("writing a handed-over node's metric history failed", metadata: ["node": "\(id)", "error": "\(error)"])
+        }
     }
 
     func stopCollecting(_ id: UUID, forget: Bool) async {

@@ -29,6 +29,18 @@ public final class NodeManager: Sendable {
     let logger: Logger
     private let nodes = NIOLockedValueBox(Registry())
     private let eventTask = NIOLockedValueBox<Task<Void, Never>?>(nil)
+    /// The work other services run per node (`NodeJobs`), and what this server took before that
+    /// work was attached.
+    let jobs = NIOLockedValueBox(JobsState())
+
+    struct JobsState {
+        var handler: (any NodeJobs)?
+        /// Every stored node is this server's (a lone server), rather than those it adopts.
+        var restoring = true
+        /// Nodes adopted, and not released since, before `attach` (the cluster service takes
+        /// leases before orchestration starts).
+        var pending: Set<UUID> = []
+    }
 
     /// The supervisors by node id, and by node name for the connection's reports.
     private struct Registry {
@@ -48,6 +60,7 @@ public final class NodeManager: Sendable {
     /// server last ran are reconnected.
     /// In a cluster (`restoring: false`) nodes are taken over by lease instead (`adopt`).
     public func start(restoring: Bool = true) async throws {
+        jobs.withLockedValue { $0.restoring = restoring }
         let events = local.nodeEvents()
         eventTask.withLockedValue { task in
             task = Task { [weak self] in

@@ -7,6 +7,8 @@ import NumbatProviders
 /// The per-node part of orchestration: one node's deployment (seed 4.1.4) and its actions.
 /// UNINIT -> instance -> release uploaded, unpacked, customised -> STOPPED -> started -> DOWN
 /// -> UP -> bootstrapped; any failure -> ERROR with the reason, and the instance destroyed.
+/// Every step is safe to run again, so a deployment cut short (its server died, or let the node
+/// go) is resumed by the node's next holder from its recorded step (`OrchestrationService+Jobs`).
 struct NodeDeployment: Sendable {
     let service: OrchestrationService
     let nodeID: UUID
@@ -25,82 +27,229 @@ struct NodeDeployment: Sendable {
     var directory: String { "\(root)/nodes/\(nodeID.uuidString.lowercased())" }
     var cachedArchive: String { "\(root)/releases/\(release.sha256).tar.gz" }
 
+    /// The steps of a deployment in order; a resumed one goes on from its recorded step.
+    static let order: [DeploymentStep] = [.creatingInstance, .connecting, .uploading, .unpacking, .starting, .connectingNode, .bootstrapping, .done]
+
+    /// Where `step` is in `order` (node actions' steps come after it).
+    static func position(_ step: DeploymentStep) -> Int { order.firstIndex(of: step) ?? order.count }
+
+    /// The job stopped at a safe point, the node handed over (or the job cancelled): `next` is
+    /// where its next holder goes on.
+    struct Leaving: Error {
+        var next: DeploymentStep
+    }
+
+    /// A new deployment.
     func run(autostart: Bool) async {
-        var deployment = DeploymentRecord(id: nodeID, familyID: family.id, domainID: domain.id, providerID: provider.id, releaseID: release.id,
-                                          sshPort: 22, step: .creatingInstance, createdAt: Date())
+        let record = DeploymentRecord(id: nodeID, familyID: family.id, domainID: domain.id, providerID: provider.id, releaseID: release.id,
+                                      sshPort: 22, step: .creatingInstance, createdAt: Date(), runner: service.me, autostart: autostart, completed: false)
+        await run(record, resumedAfter: nil)
+    }
+
+    /// Goes on with a job another run left unsettled (`OrchestrationService.resume`): a node
+    /// action is finished, a deployment goes on from its recorded step.
+    func resume(_ record: DeploymentRecord, after previous: String?) async {
+        switch record.step {
+        case .stopping:
+            try? await service.stopNode(nodeID)
+        case .deleting:
+            try? await service.removeDeployed(nodeID)
+        default:
+            await run(record, resumedAfter: .some(previous))
+        }
+    }
+
+    /// Runs the deployment from `start.step`: every step before it is done (`resumedAfter` is
+    /// nil for a new deployment, else the runner it was cut short on, nil for a restart).
+    private func run(_ start: DeploymentRecord, resumedAfter previous: String??) async {
+        var deployment = start
+        let from = Self.position(start.step)
+        var doing = start.step
         var instance: ProvisionedInstance?
         var cloud: (any InfrastructureProvider)?
+        /// Whether the release may have been started (a failure then stops it).
+        var started = from >= Self.position(.starting)
+        /// Where a job stopping at a safe point goes on: never before where it started.
+        func after(_ step: DeploymentStep) -> DeploymentStep { Self.position(step) >= from ? step : start.step }
         do {
+            if service.mustLeave(nodeID) { throw Leaving(next: start.step) }
+            deployment.runner = service.me
             try await records.save(deployment)
-            await progress(&deployment, .creatingInstance, .uninit)
             let provisioner = try await service.provider(provider)
             cloud = provisioner
-            let request = InstanceRequest(name: "numbat-\(nodeID.uuidString.lowercased())", image: domain.vdisk, size: domain.hwProfile,
-                                          keyName: domain.keyName, securityGroup: domain.securityGroupID)
-            let made: ProvisionedInstance
-            if provider.kind == .physical {
-                // Placement on existing hosts counts the nodes already placed: one at a time, so
-                // nodes deployed together spread over the hosts.
-                made = try await service.placementLocks.withLock(provider.id) { [deployment] in
-                    var placed = request
-                    placed.addressesInUse = try await records.all(DeploymentRecord.self).filter { $0.providerID == provider.id && $0.id != nodeID }.compactMap(\.address)
-                    let made = try await provisioner.createInstance(placed)
-                    var record = deployment
-                    record.address = made.address
-                    try await records.save(record)
-                    return made
-                }
-            } else {
-                made = try await provisioner.createInstance(request)
+            instance = try await recordedInstance(deployment, provisioner)
+            if instance == nil {
+                doing = .creatingInstance
+                await progress(&deployment, .creatingInstance, .uninit)
+                instance = try await createInstance(&deployment, provisioner)
             }
-            instance = made
-            guard let address = made.address else { throw NumbatError(.unavailable, "no_address", "the instance has no address") }
-            deployment.instanceID = made.id
-            deployment.address = address
-            deployment.sshPort = made.sshPort
-            deployment.directory = directory
+            guard let address = instance?.address else { throw NumbatError(.unavailable, "no_address", "the instance has no address") }
             try await rename(to: nodeName(address: address), host: address)
-            await progress(&deployment, .connecting, .uninit)
+            doing = .connecting
+            if from <= Self.position(.connecting) { await progress(&deployment, .connecting, .uninit) }
             let ssh = try await connect(&deployment)
             defer { Task { await ssh.close() } }
-            await progress(&deployment, .uploading, .uninit)
-            try await upload(ssh)
-            await progress(&deployment, .unpacking, .uninit)
-            try await unpack(ssh, name: nodeName(address: address))
-            await progress(&deployment, autostart ? .starting : .done, .stopped)
-            if autostart {
-                try await startAndJoin(ssh, deployment: &deployment)
+            if from <= Self.position(.uploading) {
+                doing = .uploading
+                await progress(&deployment, .uploading, .uninit)
+                try await upload(ssh)
             }
+            try checkpoint(after(.unpacking))
+            if from <= Self.position(.unpacking) {
+                doing = .unpacking
+                await progress(&deployment, .unpacking, .uninit)
+                try await unpack(ssh, name: nodeName(address: address))
+            }
+            guard deployment.autostart ?? true else {
+                deployment.completed = true
+                await progress(&deployment, .done, .stopped)
+                return
+            }
+            try checkpoint(after(.starting))
+            if from <= Self.position(.starting) {
+                doing = .starting
+                await progress(&deployment, .starting, .stopped)
+                started = true
+                try await startCommand(ssh, address: address)
+            }
+            doing = .connectingNode
+            try await join(ssh, deployment: &deployment, bootstrapOnly: from >= Self.position(.bootstrapping), doing: &doing)
+        } catch let leaving as Leaving {
+            await leave(&deployment, next: leaving.next)
         } catch {
-            let reason = "\(deployment.step.rawValue): \(Self.describe(error))"
+            if Task.isCancelled {
+                await leave(&deployment, next: deployment.step)
+                return
+            }
+            var reason = "\(doing.rawValue): \(Self.describe(error))"
+            if let previous {
+                reason += " (resumed after \(previous ?? "a restart of this server") stopped during \(start.step.rawValue))"
+            }
             service.logger.warning("deployment failed", metadata: ["node": "\(nodeID)", "reason": "\(reason)"])
             // Never leave a cloud machine behind that no one manages; physical hosts keep
-            // nothing of the node either.
-            if let instance, let cloud, provider.kind != .physical {
-                try? await cloud.destroyInstance(id: instance.id)
-                deployment.instanceID = nil
-            } else if instance != nil {
-                await removeDirectory(deployment)
+            // nothing of the node either. A node deployed before (a start cut short, resumed)
+            // keeps what it has: it is ERROR, for the user to restart or delete.
+            if deployment.completed == false {
+                await cleanUp(&deployment, instance: instance, cloud: cloud, started: started)
             }
             await service.context.nodes.unmanage(nodeID)
             await progress(&deployment, .failed, .error, message: reason)
         }
     }
 
-    /// Starts the release, waits for the node manager to see it UP, then joins it to its family.
-    func startAndJoin(_ ssh: SSHConnection, deployment: inout DeploymentRecord) async throws {
-        let address = deployment.address ?? ""
+    /// Stops at a safe point if the node was handed over (or the job cancelled).
+    func checkpoint(_ next: DeploymentStep) throws {
+        if service.mustLeave(nodeID) { throw Leaving(next: next) }
+    }
+
+    /// Leaves the rest to the node's next holder: the step to go on from, and no runner.
+    private func leave(_ deployment: inout DeploymentRecord, next: DeploymentStep) async {
+        deployment.step = next
+        deployment.runner = nil
+        do {
+            try await records.save(deployment)
+            service.logger.info("deployment left for the node's next holder", metadata: ["node": "\(nodeID)", "next": "\(next.rawValue)"])
+        } catch {
+            // The database cannot be reached: the record names this server, which the next
+            // holder waits for only while this server's heartbeat is fresh.
+            service.logger.warning("deployment left, its record not updated", metadata: ["node": "\(nodeID)", "error": "\(error)"])
+        }
+    }
+
+    /// The machine an earlier run made or picked, if it is still there.
+    private func recordedInstance(_ deployment: DeploymentRecord, _ provisioner: any InfrastructureProvider) async throws -> ProvisionedInstance? {
+        guard let address = deployment.address else { return nil }
+        guard provider.kind != .physical else {
+            return ProvisionedInstance(id: deployment.instanceID ?? address, address: address, sshPort: deployment.sshPort, state: "running")
+        }
+        guard let id = deployment.instanceID, let found = try await provisioner.instance(id: id), found.address != nil,
+              !["terminated", "shutting-down", "deleted", "stopped"].contains(found.state.lowercased()) else { return nil }
+        return found
+    }
+
+    /// Makes (or picks) the machine and records it at once. Not cancelled half-way: a machine
+    /// made whose answer was dropped would be no one's.
+    private func createInstance(_ deployment: inout DeploymentRecord, _ provisioner: any InfrastructureProvider) async throws -> ProvisionedInstance {
+        let request = InstanceRequest(name: "numbat-\(nodeID.uuidString.lowercased())", image: domain.vdisk, size: domain.hwProfile,
+                                      keyName: domain.keyName, securityGroup: domain.securityGroupID)
+        let record = deployment
+        let made = try await Task { [self] in
+            guard provider.kind == .physical else { return try await provisioner.createInstance(request) }
+            // Placement on existing hosts counts the nodes already placed: one at a time, so
+            // nodes deployed together spread over the hosts.
+            return try await service.placementLocks.withLock(provider.id) { [record] in
+                var placed = request
+                placed.addressesInUse = try await records.all(DeploymentRecord.self).filter { $0.providerID == provider.id && $0.id != nodeID }.compactMap(\.address)
+                let made = try await provisioner.createInstance(placed)
+                var placedRecord = record
+                placedRecord.address = made.address
+                placedRecord.sshPort = made.sshPort
+                try await records.save(placedRecord)
+                return made
+            }
+        }.value
+        deployment.instanceID = made.id
+        deployment.address = made.address
+        deployment.sshPort = made.sshPort
+        deployment.directory = directory
+        try await records.save(deployment)
+        return made
+    }
+
+    /// Removes what a failed deployment made: the release stopped if it may have started, the
+    /// node's directory (physical hosts) or the whole instance (clouds).
+    private func cleanUp(_ deployment: inout DeploymentRecord, instance: ProvisionedInstance?, cloud: (any InfrastructureProvider)?, started: Bool) async {
+        if provider.kind != .physical {
+            if let id = instance?.id ?? deployment.instanceID {
+                var provisioner = cloud
+                if provisioner == nil { provisioner = try? await service.provider(provider) }
+                do {
+                    try await provisioner?.destroyInstance(id: id)
+                    deployment.instanceID = nil
+                } catch {
+                    service.logger.error("cannot destroy a failed deployment's instance", metadata: ["node": "\(nodeID)", "instance": "\(id)", "error": "\(error)"])
+                }
+            }
+        } else if deployment.address != nil {
+            if started, let ssh = try? await { var copy = deployment; return try await connect(&copy) }() {
+                _ = try? await ssh.run("cd \(ShellQuote.quote(directory)) && \((try? await environment(name: nodeName(address: deployment.address ?? ""))) ?? "") \(release.stopCommand)",
+                                       timeout: .seconds(60))
+                await ssh.close()
+            }
+            await removeDirectory(deployment)
+        }
+    }
+
+    /// Runs the release's start command.
+    func startCommand(_ ssh: SSHConnection, address: String) async throws {
         try await ssh.check("cd \(ShellQuote.quote(directory)) && \(try await environment(name: nodeName(address: address))) \(release.startCommand)",
                             doing: "the start command (\(release.startCommand))")
-        await progress(&deployment, .connectingNode, .down)
+    }
+
+    /// Starts the release, waits for the node manager to see it UP, then joins it to its family.
+    func startAndJoin(_ ssh: SSHConnection, deployment: inout DeploymentRecord) async throws {
+        try await startCommand(ssh, address: deployment.address ?? "")
+        var doing = DeploymentStep.connectingNode
+        try await join(ssh, deployment: &deployment, bootstrapOnly: false, doing: &doing)
+    }
+
+    /// Hands the started node to the node manager, waits until it is UP, then joins it to its
+    /// family (`bootstrapOnly`: resumed at the bootstrap, the node started and managed before).
+    private func join(_ ssh: SSHConnection, deployment: inout DeploymentRecord, bootstrapOnly: Bool, doing: inout DeploymentStep) async throws {
+        let address = deployment.address ?? ""
+        try checkpoint(bootstrapOnly ? .bootstrapping : .connectingNode)
+        if !bootstrapOnly { await progress(&deployment, .connectingNode, .down) }
         try await service.context.nodes.manage(nodeID)
-        try await waitUntilUp()
+        try await waitUntilUp(resumeAt: bootstrapOnly ? .bootstrapping : .connectingNode)
+        try checkpoint(.bootstrapping)
+        doing = .bootstrapping
         await progress(&deployment, .bootstrapping, .up)
         // "done" is recorded inside the lock, so the next node of the family sees this one as
         // a member to join.
         deployment = try await service.bootstrapLocks.withLock(family.id) { [deployment] in
             try await bootstrap(ssh, address: address)
             var done = deployment
+            done.completed = true
             await progress(&done, .done, .up)
             return done
         }
@@ -135,10 +284,12 @@ struct NodeDeployment: Sendable {
         }
     }
 
-    private func waitUntilUp() async throws {
+    /// Waits for the node manager to see the node UP; a hand-over meanwhile leaves the job,
+    /// to go on at `resumeAt`.
+    private func waitUntilUp(resumeAt: DeploymentStep) async throws {
         let deadline = ContinuousClock.now + service.settings.upTimeout
         while ContinuousClock.now < deadline {
-            try Task.checkCancellation()
+            try checkpoint(resumeAt)
             if let node = try await service.store.node(id: nodeID), node.state == .up { return }
             try await Task.sleep(for: .milliseconds(100))
         }
@@ -161,8 +312,14 @@ struct NodeDeployment: Sendable {
     private func upload(_ ssh: SSHConnection) async throws {
         let have = try await ssh.run("sha256sum \(ShellQuote.quote(cachedArchive)) 2>/dev/null")
         if have.standardOutput.hasPrefix(release.sha256) { return }
-        try await ssh.check("mkdir -p \(ShellQuote.quote(root + "/releases"))", idempotent: true, doing: "making \(root)/releases")
         let archive = service.releaseDirectory.appendingPathComponent("\(release.id.uuidString.lowercased()).tar.gz")
+        guard FileManager.default.fileExists(atPath: archive.path) else {
+            // Each server keeps the archives uploaded to it: a deployment resumed on another
+            // server before its upload cannot go on.
+            throw NumbatError(.unavailable, "release_archive_missing",
+                              "the archive of release \(release.name) is not on this server (\(service.me)): it was uploaded to another server of the cluster")
+        }
+        try await ssh.check("mkdir -p \(ShellQuote.quote(root + "/releases"))", idempotent: true, doing: "making \(root)/releases")
         try await ssh.upload(file: archive, to: cachedArchive, temporarySuffix: nodeID.uuidString.lowercased())
     }
 
@@ -222,6 +379,8 @@ struct NodeDeployment: Sendable {
     func progress(_ deployment: inout DeploymentRecord, _ step: DeploymentStep, _ state: NodeState, message: String? = nil) async {
         deployment.step = step
         deployment.message = message
+        // The runner is recorded with every step: a job's next holder waits for it to let go.
+        deployment.runner = step.isSettled || step == .deleted ? nil : service.me
         try? await records.save(deployment)
         if [.uninit, .stopped, .error].contains(state), let node = try? await service.store.node(id: nodeID), node.state != state {
             do {

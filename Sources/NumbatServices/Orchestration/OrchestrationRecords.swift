@@ -166,10 +166,20 @@ struct DeploymentRecord: OrchestrationRecord, Equatable {
     var step: DeploymentStep
     var message: String?
     var createdAt: Date
+    /// The server running the deployment or node action now (its hidden node's name), nil once
+    /// it is settled or handed over: the next holder of the node resumes an unsettled one only
+    /// when this server has let go of it or is dead (`OrchestrationService.takeOver`).
+    var runner: String?
+    /// Whether the deployment starts the release (nil, in records older than this field: yes).
+    var autostart: Bool?
+    /// Whether the deployment was done once: a failure of a later action (a start cut short,
+    /// resumed) leaves the node in ERROR but never destroys what the deployment made. Nil in
+    /// older records: nothing is destroyed either.
+    var completed: Bool?
     var parent: UUID? { familyID }
 
     enum CodingKeys: String, CodingKey {
-        case id, address, directory, step, message
+        case id, address, directory, step, message, runner, autostart, completed
         case familyID = "family"
         case domainID = "domain"
         case providerID = "provider"

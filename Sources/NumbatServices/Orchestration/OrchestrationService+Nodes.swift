@@ -47,18 +47,29 @@ extension OrchestrationService {
         return NodeDeployment(service: self, nodeID: nodeID, family: family, domain: domain, provider: provider, release: release)
     }
 
-    /// Runs the stop command; the node manager lets go of the node, which stays STOPPED.
+    /// Runs the stop command; the node manager lets go of the node, which stays STOPPED. A stop
+    /// that fails is recorded as failed (the node managed again, as it still runs), so the
+    /// action never stays in `stopping`, where another server would wait for it.
     func stopNode(_ nodeID: UUID) async throws {
         let deployment = try await deployed(nodeID)
         guard var record = try await records.load(DeploymentRecord.self, id: nodeID), record.address != nil else {
             throw NumbatError.conflict("node_not_deployed", "the node has no host yet")
         }
-        await deployment.progress(&record, .stopping, try await store.node(id: nodeID)?.state ?? .down)
-        let ssh = try await deployment.connect(&record)
-        defer { Task { await ssh.close() } }
-        await context.nodes.unmanage(nodeID)
-        try await ssh.check("cd \(ShellQuote.quote(deployment.directory)) && \(try await deployment.environment(name: fullName(nodeID))) \(deployment.release.stopCommand)",
-                            doing: "the stop command (\(deployment.release.stopCommand))")
+        let state = try await store.node(id: nodeID)?.state ?? .down
+        await deployment.progress(&record, .stopping, state)
+        var unmanaged = false
+        do {
+            let ssh = try await deployment.connect(&record)
+            defer { Task { await ssh.close() } }
+            await context.nodes.unmanage(nodeID)
+            unmanaged = true
+            try await ssh.check("cd \(ShellQuote.quote(deployment.directory)) && \(try await deployment.environment(name: fullName(nodeID))) \(deployment.release.stopCommand)",
+                                doing: "the stop command (\(deployment.release.stopCommand))")
+        } catch {
+            if unmanaged, state == .up || state == .down { try? await context.nodes.manage(nodeID) }
+            await deployment.progress(&record, .failed, state, message: "stopping: \(NodeDeployment.describe(error))")
+            throw error
+        }
         await deployment.progress(&record, .stopped, .stopped)
     }
 
@@ -83,26 +94,39 @@ extension OrchestrationService {
         }
     }
 
-    /// Stops the node (if it runs), removes it from its host, destroys its instance and forgets it.
+    /// Stops the node (if it runs), removes it from its host, destroys its instance and forgets
+    /// it; a deployment still running for it is stopped first.
     func deleteNode(_ nodeID: UUID) async throws {
-        let running = self.running.withLockedValue { $0[nodeID] }
+        let running = self.running.withLockedValue { $0[nodeID]?.task }
         running?.cancel()
         await running?.value
+        try await removeDeployed(nodeID)
+    }
+
+    /// The delete itself (also how a delete cut short is finished). One that fails is recorded
+    /// as failed, so it never stays in `deleting`; deleting again finishes it.
+    func removeDeployed(_ nodeID: UUID) async throws {
         let deployment = try await deployed(nodeID)
         guard var record = try await records.load(DeploymentRecord.self, id: nodeID) else { return }
         await context.nodes.unmanage(nodeID)
-        await deployment.progress(&record, .deleting, try await store.node(id: nodeID)?.state ?? .stopped)
-        if record.address != nil, record.instanceID != nil || deployment.provider.kind == .physical {
-            if let ssh = try? await deployment.connect(&record) {
-                _ = try? await ssh.run("cd \(ShellQuote.quote(deployment.directory)) && \(try await deployment.environment(name: fullName(nodeID))) \(deployment.release.stopCommand)", timeout: .seconds(60))
-                await ssh.close()
+        let state = try await store.node(id: nodeID)?.state ?? .stopped
+        await deployment.progress(&record, .deleting, state)
+        do {
+            if record.address != nil, record.instanceID != nil || deployment.provider.kind == .physical {
+                if let ssh = try? await deployment.connect(&record) {
+                    _ = try? await ssh.run("cd \(ShellQuote.quote(deployment.directory)) && \(try await deployment.environment(name: fullName(nodeID))) \(deployment.release.stopCommand)", timeout: .seconds(60))
+                    await ssh.close()
+                }
+                await deployment.removeDirectory(record)
             }
-            await deployment.removeDirectory(record)
+            if let instance = record.instanceID, deployment.provider.kind != .physical {
+                try await provider(deployment.provider).destroyInstance(id: instance)
+            }
+            try await records.delete(DeploymentRecord.self, id: nodeID)
+        } catch {
+            await deployment.progress(&record, .failed, state, message: "deleting: \(NodeDeployment.describe(error))")
+            throw error
         }
-        if let instance = record.instanceID, deployment.provider.kind != .physical {
-            try await provider(deployment.provider).destroyInstance(id: instance)
-        }
-        try await records.delete(DeploymentRecord.self, id: nodeID)
         publish(DeploymentProgress(nodeID: nodeID, familyID: record.familyID, step: .deleted, state: .stopped, nodeName: try await store.node(id: nodeID)?.name))
         // The node manager deletes the row and publishes nodeRemoved; a row already gone (the
         // node removed through the topology API) is no reason to fail.

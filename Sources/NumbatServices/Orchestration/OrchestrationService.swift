@@ -27,8 +27,9 @@ public final class OrchestrationService: NumbatService, Sendable {
     /// Nodes of a family bootstrap one at a time; nodes of a physical provider are placed one at a time.
     let bootstrapLocks = FamilyLocks()
     let placementLocks = FamilyLocks()
-    /// Running deployments and node actions, by node, so a delete waits for them.
-    let running = NIOLockedValueBox<[UUID: Task<Void, Never>]>([:])
+    /// Running deployments and resumed node actions, by node, so a delete or a shutdown waits
+    /// for them and a hand-over reaches them (`OrchestrationService+Jobs.swift`).
+    let running = NIOLockedValueBox<[UUID: Job]>([:])
     /// One Libcloud bridge process per Libcloud provider, started on first use.
     let bridges = NIOLockedValueBox<[UUID: LibcloudBridge]>([:])
 
@@ -49,19 +50,23 @@ public final class OrchestrationService: NumbatService, Sendable {
             try await self.removeDeploymentPlan(of: family)
         }
         try FileManager.default.createDirectory(at: releaseDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        // A deployment cut short by a restart cannot be resumed safely: mark it failed, so the
-        // user sees it and deletes it (which cleans up whatever it had made).
-        for var deployment in try await records.all(DeploymentRecord.self) where !deployment.step.isSettled {
-            guard let node = try await store.node(id: deployment.id), node.state == .uninit || node.state == .stopped else { continue }
-            deployment.message = "the server stopped during \(deployment.step.rawValue)"
-            deployment.step = .failed
+        // No job runs here yet: a deployment that names this server as its runner was cut short
+        // by this server's previous run. Left for whoever holds its node (this server, or another
+        // that waits for the runner to let go) to resume.
+        for var deployment in try await records.all(DeploymentRecord.self) where deployment.runner == me {
+            deployment.runner = nil
             try await records.save(deployment)
-            try await context.nodes.setDeploymentState(deployment.id, .error, message: deployment.message)
         }
+        // From now on the node manager hands this service the nodes this server holds, and with
+        // them the deployments and node actions left unfinished (`takeOver`).
+        await context.nodes.attach(self)
     }
 
     public func stop() async {
-        let tasks = running.withLockedValue { Array($0.values) }
+        // Stopped jobs leave their step recorded and no runner: the node's next holder (or this
+        // server when it starts again) resumes them.
+        context.nodes.detachJobs()
+        let tasks = running.withLockedValue { $0.values.map(\.task) }
         for task in tasks { task.cancel() }
         for task in tasks { await task.value }
         for bridge in bridges.withLockedValue({ bridges in defer { bridges.removeAll() }; return Array(bridges.values) }) {
@@ -125,18 +130,6 @@ public final class OrchestrationService: NumbatService, Sendable {
             throw NumbatError.conflict("family_not_deployable", "\(family.name) is an automatic family of running nodes; create a family with POST /api/topo/node_families to deploy")
         }
         return family
-    }
-
-    /// Registers a node's running work so deletes and shutdown can wait for it.
-    func track(_ nodeID: UUID, _ work: @escaping @Sendable () async -> Void) {
-        let task = Task {
-            await work()
-        }
-        running.withLockedValue { $0[nodeID] = task }
-        Task {
-            await task.value
-            running.withLockedValue { if $0[nodeID] == task { $0[nodeID] = nil } }
-        }
     }
 
     func publish(_ progress: DeploymentProgress) {

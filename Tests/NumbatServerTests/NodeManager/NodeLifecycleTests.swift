@@ -160,4 +160,30 @@ struct NodeLifecycleTests {
         var deployed = NodeLifecycle(node: stored(.stopped), schedule: schedule, phase: .idle)
         #expect(deployed.handle(.adopted, now: now) == [], "a deployment's node is not connected by a takeover")
     }
+    @Test("a deployment taken over from another server (issue 13): adopted in UNINIT, STOPPED or ERROR, nothing connects; the resumed steps move it as before; adopted DOWN after its start, it reconnects once, and the resumed manage adds no second attempt")
+    func deploymentTakenOver() {
+        for state in [NodeState.uninit, .stopped, .error] {
+            var lifecycle = NodeLifecycle(node: stored(state), schedule: schedule, phase: .idle)
+            #expect(lifecycle.handle(.adopted, now: now) == [], "\(state): a deployment's node is the deployment's to move")
+            #expect(!lifecycle.isManaged)
+        }
+        // Resumed at `starting`: STOPPED, then managed once the start command ran.
+        var resumed = NodeLifecycle(node: stored(.uninit), schedule: schedule, phase: .idle)
+        _ = resumed.handle(.adopted, now: now)
+        let stopped = resumed.handle(.deploymentStep(.stopped, message: nil), now: now)
+        #expect(stopped.count == 2 && resumed.node.state == .stopped)
+        let managed = resumed.handle(.managed, now: now)
+        #expect(managed.last == .connect && resumed.node.state == .down)
+        // Resumed at `connecting_node`: the previous server had made it DOWN; the takeover
+        // reconnects it, and the resumed deployment's own `managed` changes nothing.
+        var started = NodeLifecycle(node: stored(.down, family: family, bootScript: "shop 1.0"), schedule: schedule, phase: .idle)
+        #expect(started.handle(.adopted, now: now) == [.connect])
+        #expect(started.handle(.managed, now: now) == [])
+        let up = started.handle(.connected(info), now: now)
+        #expect(up.contains { if case .publish(.nodeStateChanged(_, from: .down)) = $0 { true } else { false } } && started.node.state == .up)
+        // A resumed deployment that fails: let go, then ERROR with the reason.
+        #expect(started.handle(.unmanaged, now: now).first == .disconnect)
+        let failed = started.handle(.deploymentStep(.error, message: "starting: refused (resumed after a stopped during starting)"), now: now)
+        #expect(failed.count == 2 && started.node.state == .error && started.node.lastError?.hasPrefix("starting: ") == true)
+    }
 }

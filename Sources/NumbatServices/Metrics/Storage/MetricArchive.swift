@@ -275,6 +275,18 @@ public final class MetricArchive: Sendable {
     }
 
     /// Forgets a node's whole history (the node was removed).
+    /// Hands a node's history over to the server that manages it next (cluster): writes what
+    /// is pending, then drops the node's open blocks here, so that if this server takes the
+    /// node back later it reloads them from the store (with the chunks the other server wrote
+    /// meanwhile) instead of numbering its chunks from a stale copy and overwriting theirs.
+    public func handOver(node: UUID) async throws {
+        try await flush()
+        state.withLockedValue { state in
+            state.nodes[node] = nil
+            state.restored.remove(node)
+        }
+    }
+
     public func forget(node: UUID) async throws {
         state.withLockedValue { state in
             state.nodes[node] = nil
