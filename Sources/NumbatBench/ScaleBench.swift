@@ -55,7 +55,12 @@ struct ScaleBench {
                     try await postgres.createDatabase(database)
                     argument = ["--store", postgres.url(database: database)]
                 }
-                rows.append(try await measure(store: store, size: size, storeArguments: argument, fleet: fleet))
+                let row = try await measure(store: store, size: size, storeArguments: argument, fleet: fleet)
+                // Printed at once too: a later phase that fails does not take these figures with it.
+                progress(String(format: "scale: %@ %d nodes: CPU %.1f %%, RSS %.0f MB (%.0f KB/node), start -> all UP %.1f s, adding %.0f s",
+                                store, size, row.cpuPercent, row.rss / 1_048_576, (row.rss - row.baseRSS) / Double(size) / 1024,
+                                row.startToUpSeconds, row.addSeconds))
+                rows.append(row)
             }
         }
         var failover: Failover?
