@@ -74,7 +74,7 @@ struct AlarmsTests {
                     // Pids, refs, funs, bytes that are not UTF-8, deep nesting and huge integers.
                     _ = try await Self.eval(peer, #"Deep = lists:foldl(fun(_, A) -> [A] end, [], lists:seq(1, 100)), alarm_handler:set_alarm({{numbat_exotic, self(), make_ref(), fun() -> ok end, 1 bsl 300}, {<<255, 254>>, Deep}})."#)
                     var exotic: [String: Any] = [:]
-                    _ = try await eventually(within: .seconds(10)) {
+                    _ = try await eventually(within: .seconds(60)) {
                         exotic = try await Self.alarms("node=\(id)", server: first, client: client).first { ($0["key"] as? String)?.contains("numbat_exotic") == true } ?? [:]
                         return !exotic.isEmpty
                     }

@@ -88,7 +88,7 @@ struct CommandsTests {
                     register(numbat_busy, P), [P ! {m, N} || N <- lists:seq(1, 5000)], ok.
                     """)
                 var top: [[String: Any]] = []
-                let ready = try await eventually(within: .seconds(10)) {
+                let ready = try await eventually(within: .seconds(60)) {
                     let answer = try await client.call(.get, "/api/nodes/\(id)/processes?sort=message_queue_len&limit=5", token: server.adminToken)
                     top = answer["processes"] as? [[String: Any]] ?? []
                     return !top.isEmpty

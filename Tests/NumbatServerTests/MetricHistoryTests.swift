@@ -22,7 +22,7 @@ struct MetricHistoryTests {
                 let id = try await MetricsTests.add(peer, to: server, client: client)
                 let path = "/api/metrics/nodes/\(id)/series?metrics=memory_total,process_count&from=10m"
                 var points: [[String: Any]] = []
-                let collected = try await eventually(within: .seconds(15)) {
+                let collected = try await eventually(within: .seconds(60)) {
                     let series = try await Self.series(client, server, path)
                     points = series.first?["points"] as? [[String: Any]] ?? []
                     return points.count >= 3 && series.count == 2
@@ -133,7 +133,7 @@ struct LiveMetricsTests {
                     #expect((changed?["values"] as? [String: Double]).map { Array($0.keys) } == ["atom_count"])
                     try await outbound.close(.normalClosure, reason: nil)
                 }
-                let stopped = await eventually(within: .seconds(15)) { server.server.metrics.liveSamplingCount == 0 }
+                let stopped = await eventually(within: .seconds(60)) { server.server.metrics.liveSamplingCount == 0 }
                 #expect(stopped, "the sampler stops after the last viewer leaves")
                 // An unknown node or a missing one is refused before the upgrade.
                 for (query, status) in [("node=\(UUID())", HTTPResponse.Status.notFound), ("node=not-a-uuid", .badRequest), ("", .badRequest)] {

@@ -125,7 +125,7 @@ struct MetricRangeAPITests {
             try await TestServer.with(metricsInterval: 1) { server, client in
                 let id = try await MetricsTests.add(peer, to: server, client: client)
                 let path = "/api/metrics/nodes/\(id)/series?metrics=process_count&from=1h"
-                let stored = try await eventually(within: .seconds(15)) {
+                let stored = try await eventually(within: .seconds(60)) {
                     let series = try await MetricHistoryTests.series(client, server, "/api/metrics/nodes/\(id)/series?metrics=process_count&from=10m")
                     return (series.first?["points"] as? [Any])?.isEmpty == false
                 }

@@ -19,7 +19,7 @@ struct MetricsTests {
     /// The node's metrics once a collection newer than `after` has arrived.
     static func metrics(_ id: String, after: Date = .distantPast, server: TestServer, client: any TestClientProtocol) async throws -> [String: Any] {
         var latest: [String: Any] = [:]
-        let arrived = try await eventually(within: .seconds(10)) {
+        let arrived = try await eventually(within: .seconds(60)) {
             latest = try await client.call(.get, "/api/metrics/nodes/\(id)", token: server.adminToken).object
             guard let text = latest["collected_at"] as? String, let time = ISO8601DateFormatter().date(from: text) else { return false }
             return time > after
@@ -67,7 +67,7 @@ struct MetricsTests {
                 // wait for one that sees them. Numbat's other services run short-lived rpc
                 // processes on the node too, so a handful counted before may be gone now.
                 var later: Double = 0
-                let grew = try await eventually(within: .seconds(10)) {
+                let grew = try await eventually(within: .seconds(60)) {
                     later = Self.values(try await client.call(.get, "/api/metrics/nodes/\(id)", token: server.adminToken).object)["process_count"] ?? 0
                     return later >= before + 10_000 - 20
                 }

@@ -25,7 +25,7 @@ struct NotificationsTests {
         try await TestNode.with(release: release, extraArgs: ["-kernel", "logger_level", "info"]) { peer in
             try await TestServer.with(.live) { server, client in
                 let id = try await MetricsTests.add(peer, to: server, client: client)
-                let installed = try await eventually(within: .seconds(10)) {
+                let installed = try await eventually(within: .seconds(60)) {
                     try await Self.eval(peer, "lists:member(numbat_notifier, logger:get_handler_ids()).") == .atom("true")
                 }
                 #expect(installed, "the log agent's handler is on the node")
@@ -85,7 +85,7 @@ struct NotificationsTests {
             let observer = try Observer(cookie: peer.cookie)
             let probe = Term.binary(Array("{element(1, logger:get_handler_config(numbat_notifier)), lists:member(numbat_notifier, logger:get_handler_ids()), whereis(numbat_log_agent)}.".utf8))
             var left = Term.atom("unknown")
-            let gone = try await eventually(within: .seconds(10)) {
+            let gone = try await eventually(within: .seconds(60)) {
                 left = try await observer.local.rpc(peer.name, "numbat_test_peer", "eval", [probe])
                 return left == .tuple([.atom("error"), .atom("false"), .atom("undefined")])
             }
@@ -101,7 +101,7 @@ struct NotificationsTests {
             _ = try await Self.eval(peer, "{ok, _} = application:ensure_all_started(lager), ok.")
             try await TestServer.with { server, client in
                 let id = try await MetricsTests.add(peer, to: server, client: client)
-                let installed = try await eventually(within: .seconds(10)) {
+                let installed = try await eventually(within: .seconds(60)) {
                     try await Self.eval(peer, "[H || {numbat_lager_backend, _} = H <- gen_event:which_handlers(lager_event)] =/= [].") == .atom("true")
                 }
                 #expect(installed, "the lager backend is in lager's sink")
@@ -135,7 +135,7 @@ struct NotificationsTests {
         try await TestNode.with(release: .otp25) { peer in
             try await TestServer.with { server, client in
                 let id = try await MetricsTests.add(peer, to: server, client: client)
-                let installed = try await eventually(within: .seconds(10)) {
+                let installed = try await eventually(within: .seconds(60)) {
                     try await Self.eval(peer, "lists:member(numbat_notifier, logger:get_handler_ids()).") == .atom("true")
                 }
                 #expect(installed)
@@ -172,7 +172,7 @@ struct NotificationsTests {
                 #expect(took < 12_000, "the node logged 100,000 errors in \(took) ms")
                 var dropped = 0
                 var stored = 0
-                _ = try await eventually(within: .seconds(10)) {
+                _ = try await eventually(within: .seconds(60)) {
                     dropped = 0
                     stored = 0
                     var before: Int?
