@@ -42,9 +42,20 @@ struct ScaleBench {
         progress("scale: starting \(total) simulated nodes")
         let fleet = try await SimulatorFleet.start(total: total, cookie: cookie, logsPerMinute: logsPerMinute, alarmsPerHour: alarmsPerHour)
         defer { fleet.stop() }
-        var rows: [Row] = []
         var postgres: PostgresServer?
-        defer { if let postgres { Task { await postgres.stop() } } }
+        do {
+            let result = try await measureAll(fleet: fleet, postgres: &postgres)
+            // Stopped here, awaited: a Task started in a defer may not run before the process exits.
+            await postgres?.stop()
+            return result
+        } catch {
+            await postgres?.stop()
+            throw error
+        }
+    }
+
+    private func measureAll(fleet: SimulatorFleet, postgres: inout PostgresServer?) async throws -> (rows: [Row], failover: Failover?) {
+        var rows: [Row] = []
         for store in stores {
             if store == "postgres", postgres == nil { postgres = try await PostgresServer.start() }
             for size in sizes.sorted() where size > 0 {
