@@ -30,6 +30,12 @@ struct StoreConformanceTests {
             #expect(try await store.nodes().map(\.name) == ["a@127.0.0.1", "b@127.0.0.1"])
             #expect(try await store.cookie(forNode: node.id) == "cookie-b")
             #expect(try await store.cookie(forNode: UUID()) == nil)
+            // In one read, for a takeover: the nodes asked for (an unknown id left out), or all.
+            let taken = try await store.nodesWithCookies([node.id, UUID()])
+            #expect(taken.map(\.node) == [node] && taken.map(\.cookie) == ["cookie-b"])
+            let every = try await store.nodesWithCookies(nil).sorted { $0.node.name < $1.node.name }
+            #expect(every.map(\.node) == [other, node] && every.map(\.cookie) == ["cookie-a", "cookie-b"])
+            #expect(try await store.nodesWithCookies([]).isEmpty)
 
             let clash = ManagedNode(name: "b@127.0.0.1", state: .up, host: "127.0.0.1", addedAt: Self.t0, stateChangedAt: Self.t0)
             let error = await #expect(throws: NumbatError.self) { try await store.insertNode(clash, cookie: "x") }

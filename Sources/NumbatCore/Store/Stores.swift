@@ -17,6 +17,10 @@ public protocol NodeStore: NodeReader {
     func updateNode(_ node: ManagedNode) async throws
     /// The node's cookie, unsealed, for connecting.
     func cookie(forNode id: UUID) async throws -> String?
+    /// The nodes `ids` as stored now, each with its unsealed cookie, in one read (every node
+    /// when `ids` is nil): what a server needs to take over thousands of nodes at once (its
+    /// start, a failover) without two queries per node. Unknown ids are left out.
+    func nodesWithCookies(_ ids: [UUID]?) async throws -> [(node: ManagedNode, cookie: String)]
     /// Whether a node was removed.
     func deleteNode(id: UUID) async throws -> Bool
 }

@@ -6,8 +6,10 @@ import NumbatCore
 /// The cluster service (issue 13; seed 2.1's master and middle managers): when several
 /// `numbat serve` processes share one PostgreSQL database, each holds leases on a share of the
 /// managed nodes and manages only those. Every `Settings.renewInterval` it records its heartbeat
-/// and renews its leases in one transaction, then plans (`LeasePlanner`): takes the free and
-/// expired leases that hash to it and hands over the ones that now hash to another live server.
+/// and renews its leases in one transaction (on connections of their own), then plans
+/// (`LeasePlanner`): takes the free and expired leases that hash to it and hands over the ones
+/// that now hash to another live server. A plan is carried out apart from the renewals, which
+/// go on meanwhile, and the next plan waits for it.
 /// A server that cannot renew gives up all its nodes before its leases can expire, so a node
 /// never has two managers for longer than one lease period.
 public final class ClusterService: NumbatService, Sendable {
@@ -37,6 +39,8 @@ public final class ClusterService: NumbatService, Sendable {
         /// When this server last renewed its leases: past `leaseSeconds` minus a margin it must
         /// assume they are gone.
         var lastRenewal: ContinuousClock.Instant?
+        /// The plan being carried out, apart from the renewals; one at a time.
+        var planning: Task<Void, Never>?
         var held: Set<UUID> = []
         /// The database's clock minus this machine's, as of the last heartbeat: heartbeats and
         /// lease expiries are the database's times, so views of them are judged by its clock.
@@ -70,7 +74,7 @@ public final class ClusterService: NumbatService, Sendable {
         let loop = Task { [weak self, interval = settings.renewInterval] in
             while !Task.isCancelled {
                 guard (try? await Task.sleep(for: interval)) != nil, let self else { return }
-                await self.round()
+                await self.backgroundRound()
             }
         }
         // A round can hang rather than fail: a query on a connection whose packets are dropped
@@ -93,6 +97,8 @@ public final class ClusterService: NumbatService, Sendable {
         watchdog?.cancel()
         loop?.cancel()
         await loop?.value
+        // A plan half carried out ends first, so that nothing is taken over after the release.
+        await state.withLockedValue { $0.planning }?.value
         await events.stop()
         // Leaving cleanly: the others take this server's nodes at their next round.
         await nodes.release(Array(nodes.managedIDs))
@@ -103,8 +109,30 @@ public final class ClusterService: NumbatService, Sendable {
         }
     }
 
-    /// One heartbeat, renewal and plan.
+    /// One heartbeat and renewal, then a plan carried out: the first round, which the server
+    /// waits for before it serves.
     func round() async {
+        guard let held = await renew() else { return }
+        await plan(held: held)
+    }
+
+    /// A round of the loop: the heartbeat and renewal every time; a plan only when the last one
+    /// is done. Carrying out a plan can take a while (thousands of nodes taken over or handed
+    /// over), and the renewals must go on meanwhile, or a busy server would lose its leases.
+    private func backgroundRound() async {
+        guard let held = await renew() else { return }
+        state.withLockedValue { state in
+            guard state.planning == nil else { return }
+            state.planning = Task { [weak self] in
+                await self?.plan(held: held)
+                self?.state.withLockedValue { $0.planning = nil }
+            }
+        }
+    }
+
+    /// Records the heartbeat and renews the leases; returns the ones still held (nil when the
+    /// database could not be reached).
+    private func renew() async -> Set<UUID>? {
         let clock = ContinuousClock()
         do {
             var heartbeat = me
@@ -114,9 +142,23 @@ public final class ClusterService: NumbatService, Sendable {
             state.withLockedValue {
                 $0.lastRenewal = clock.now
                 $0.clockOffset = offset
+                $0.held = held
             }
+            return held
+        } catch {
+            await renewalFailed(error, clock: clock)
+            return nil
+        }
+    }
+
+    /// Reads the servers and leases, and takes and hands over nodes as `LeasePlanner` says.
+    /// `held`: the leases the last renewal kept.
+    private func plan(held: Set<UUID>) async {
+        do {
             let servers = try await store.clusterServers().map { LeasePlanner.Server(id: $0.id, heartbeatAt: $0.heartbeatAt) }
-            let leases = Dictionary(try await store.leases().map { ($0.nodeID, LeasePlanner.Lease(server: $0.serverID, expiresAt: $0.expiresAt)) },
+            let stored = try await store.leasedNodes()
+            let now = databaseNow
+            let leases = Dictionary(stored.compactMap { node in node.lease.map { (node.nodeID, LeasePlanner.Lease(server: $0.serverID, expiresAt: $0.expiresAt)) } },
                                     uniquingKeysWith: { first, _ in first })
             // Leases lost while this server could not renew (taken by another) end here too; a
             // node managed here whose claim has not been stored yet is claimed now.
@@ -129,36 +171,37 @@ public final class ClusterService: NumbatService, Sendable {
             // Unclaimed: no lease yet, or this server's own lease that expired while the database
             // could not be reached (nobody has taken it: take it back).
             let unclaimed = managed.filter { id in leases[id].map { $0.server == me.id && !held.contains(id) } ?? true }
-            if !unclaimed.isEmpty { _ = try await store.acquireLeases(Array(unclaimed), for: me.id, ttl: settings.leaseSeconds) }
-            let stored = try await reader.nodes()
-            let all = stored.map(\.id)
-            let plan = planner.plan(nodes: all, servers: servers, leases: leases, now: now)
+            if !unclaimed.isEmpty {
+                let got = try await store.acquireLeases(Array(unclaimed), for: me.id, ttl: settings.leaseSeconds)
+                state.withLockedValue { $0.held.formUnion(got) }
+            }
+            let plan = planner.plan(nodes: stored.map(\.nodeID), servers: servers, leases: leases, now: now)
             // A connectable node this server holds the lease of but does not manage (its
             // takeover failed: the database answered an error mid-way) is taken over again;
             // otherwise no server would ever manage it while the lease says it is this one's.
-            let connectable = Set(stored.filter { $0.state == .up || $0.state == .down }.map(\.id))
+            let connectable = Set(stored.filter { $0.state == .up || $0.state == .down }.map(\.nodeID))
             let stray = planner.strays(leases: leases, connectable: connectable, managed: managed, releasing: plan.release)
-            var retaken: Set<UUID> = []
             if !stray.isEmpty {
-                retaken = try await store.acquireLeases(stray, for: me.id, ttl: settings.leaseSeconds)
+                let retaken = try await store.acquireLeases(stray, for: me.id, ttl: settings.leaseSeconds)
+                state.withLockedValue { $0.held.formUnion(retaken) }
                 await nodes.adopt(Array(retaken))
                 logger.warning("took over again nodes whose takeover had failed", metadata: ["nodes": "\(retaken.count)"])
             }
             if !plan.release.isEmpty {
                 await nodes.release(plan.release)
                 try await store.releaseLeases(plan.release, from: me.id)
+                state.withLockedValue { $0.held.subtract(plan.release) }
                 logger.info("handed nodes over", metadata: ["nodes": "\(plan.release.count)"])
             }
-            var mine = held.union(unclaimed).union(retaken).subtracting(plan.release)
             if !plan.acquire.isEmpty {
                 let got = try await store.acquireLeases(plan.acquire, for: me.id, ttl: settings.leaseSeconds)
+                state.withLockedValue { $0.held.formUnion(got) }
                 await nodes.adopt(Array(got))
-                mine.formUnion(got)
                 if !got.isEmpty { logger.info("took over nodes", metadata: ["nodes": "\(got.count)"]) }
             }
-            state.withLockedValue { $0.held = mine }
         } catch {
-            await renewalFailed(error, clock: clock)
+            // The next round plans again; the renewals (and the watchdog) keep the leases safe.
+            logger.error("cluster plan failed", metadata: ["error": "\(error)"])
         }
     }
 

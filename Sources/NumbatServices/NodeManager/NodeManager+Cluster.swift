@@ -6,25 +6,32 @@ import NumbatCore
 /// holder connects to a node or runs work on it (`NodeJobs`), so a node never has two managers.
 extension NodeManager {
     /// Takes over `ids` as stored now (another server may have changed them since this one last
-    /// looked). Every one gets a fresh lifecycle from its stored row, whatever its state: the
-    /// lifecycle reconnects an UP or DOWN node without first marking it DOWN
-    /// (`NodeLifecycle.adopted`) and leaves a deployment's node (UNINIT, STOPPED, ERROR) alone,
-    /// and the row it starts from is the one the previous holder wrote (this server's copy may
-    /// be long out of date: a deployment renames its node and moves it through its states).
+    /// looked), read in one query however many there are (a failover hands over thousands).
+    /// Every one gets a fresh lifecycle from its stored row, whatever its state: the lifecycle
+    /// reconnects an UP or DOWN node without first marking it DOWN (`NodeLifecycle.adopted`)
+    /// and leaves a deployment's node (UNINIT, STOPPED, ERROR) alone, and the row it starts
+    /// from is the one the previous holder wrote (this server's copy may be long out of date: a
+    /// deployment renames its node and moves it through its states). When this returns, each
+    /// adopted node counts as managed (`managedIDs`): the lease planner must not see it as a
+    /// stray and take it over twice.
     /// Then the node's unfinished work comes with it (`NodeJobs.takeOver`): a deployment or node
     /// action cut short by the server that held the node is resumed here, never left in its
     /// step for ever.
     public func adopt(_ ids: [UUID]) async {
+        guard !ids.isEmpty else { return }
+        let stored: [(node: ManagedNode, cookie: String)]
+        do {
+            stored = try await store.nodesWithCookies(ids)
+        } catch {
+            logger.error("cannot take over nodes", metadata: ["nodes": "\(ids.count)", "error": "\(error)"])
+            return
+        }
         var adopted: [UUID] = []
-        for id in ids {
-            do {
-                guard let node = try await store.node(id: id) else { continue }
-                let cookie = try await store.cookie(forNode: id) ?? ""
-                await replaceIdle(with: NodeLifecycle(node: node, schedule: schedule, phase: .idle), cookie: cookie)?.post(.adopted)
-                adopted.append(id)
-            } catch {
-                logger.error("cannot take over a node", metadata: ["node": "\(id)", "error": "\(error)"])
-            }
+        for (node, cookie) in stored {
+            let supervisor = await replaceIdle(with: NodeLifecycle(node: node, schedule: schedule, phase: .idle), cookie: cookie)
+            // Handled before the next: the lifecycle only starts a connection attempt.
+            try? await supervisor?.send(.adopted)
+            adopted.append(node.id)
         }
         guard !adopted.isEmpty else { return }
         let handler = jobs.withLockedValue { state -> (any NodeJobs)? in
@@ -36,15 +43,24 @@ extension NodeManager {
 
     /// Lets go of `ids`: their connections close, their work here stops at its next safe point
     /// (`NodeJobs.handOver`), and they stay stored as they are, for the server that takes them
-    /// next.
+    /// next. Connections close a few dozen at a time: a hand-over of thousands of nodes must
+    /// not take as many round trips one after the other.
     public func release(_ ids: [UUID]) async {
-        for id in ids { await unmanage(id) }
+        await withTaskGroup(of: Void.self) { group in
+            for (index, id) in ids.enumerated() {
+                if index >= Self.releaseConcurrency { await group.next() }
+                group.addTask { await self.unmanage(id) }
+            }
+        }
         let handler = jobs.withLockedValue { state -> (any NodeJobs)? in
             state.pending.subtract(ids)
             return state.handler
         }
         handler?.handOver(ids)
     }
+
+    /// How many nodes `release` lets go of at once.
+    static let releaseConcurrency = 32
 
     /// The nodes this server holds a connection to (or is trying to), and those whose work runs
     /// here (a deployment's node before it is UP is this server's too: its lease is claimed and

@@ -46,6 +46,16 @@ public final class NodeManager: Sendable {
     private struct Registry {
         var byID: [UUID: NodeSupervisor] = [:]
         var byName: [String: UUID] = [:]
+        /// Each node's key in `byName`, so that renaming or forgetting one node does not scan
+        /// them all (a takeover forgets thousands at once).
+        var names: [UUID: String] = [:]
+
+        /// Files `id` under `name` (nil: under no name), dropping its previous name.
+        mutating func name(_ id: UUID, _ name: String?) {
+            if let old = names[id], byName[old] == id { byName[old] = nil }
+            names[id] = name
+            if let name { byName[name] = id }
+        }
     }
 
     public init(local: LocalNode, store: any NodeStore & FamilyStore, bus: EventBus, settings: Settings = Settings(), logger: Logger) {
@@ -70,8 +80,7 @@ public final class NodeManager: Sendable {
                 }
             }
         }
-        for node in try await store.nodes() {
-            let cookie = try await store.cookie(forNode: node.id) ?? ""
+        for (node, cookie) in try await store.nodesWithCookies(nil) {
             let supervisor = register(NodeLifecycle(node: node, schedule: schedule, phase: .idle), cookie: cookie)
             if restoring { supervisor.post(.restored) }
         }
@@ -245,7 +254,7 @@ public final class NodeManager: Sendable {
             if ifNameFree, registry.byName[node.name] != nil { return nil }
             let supervisor = NodeSupervisor(lifecycle: lifecycle, cookie: cookie, manager: self)
             registry.byID[node.id] = supervisor
-            registry.byName[node.name] = node.id
+            registry.name(node.id, node.name)
             return supervisor
         }
     }
@@ -256,16 +265,13 @@ public final class NodeManager: Sendable {
     }
 
     private func rename(_ id: UUID, to name: String) {
-        nodes.withLockedValue { registry in
-            for (old, owner) in registry.byName where owner == id { registry.byName[old] = nil }
-            registry.byName[name] = id
-        }
+        nodes.withLockedValue { $0.name(id, name) }
     }
 
     private func forget(_ supervisor: NodeSupervisor) async {
         nodes.withLockedValue { registry in
             registry.byID[supervisor.id] = nil
-            for (name, owner) in registry.byName where owner == supervisor.id { registry.byName[name] = nil }
+            registry.name(supervisor.id, nil)
         }
         await supervisor.stop()
     }

@@ -6,7 +6,7 @@ import PostgresNIO
 /// the servers' own clocks never decide who holds a node.
 extension PostgresStore: ClusterStore {
     public func heartbeat(_ server: ClusterServer, ttl: TimeInterval) async throws -> (now: Date, held: Set<UUID>) {
-        try await transaction { connection in
+        try await transaction(on: leaseClient) { connection in
             let now = try await Self.rows("""
                 INSERT INTO cluster_server (id, name, node_name, started_at, heartbeat_at, api_url)
                 VALUES (\(server.id), \(server.name), \(server.nodeName), \(server.startedAt), now(), \(server.apiURL))
@@ -26,7 +26,7 @@ extension PostgresStore: ClusterStore {
     }
 
     public func clusterServers() async throws -> [ClusterServer] {
-        try await rows("SELECT * FROM cluster_server ORDER BY started_at").map(Self.clusterServer)
+        try await rows("SELECT * FROM cluster_server ORDER BY started_at", on: leaseClient).map(Self.clusterServer)
     }
 
     static func clusterServer(_ row: PostgresRandomAccessRow) throws -> ClusterServer {
@@ -41,6 +41,16 @@ extension PostgresStore: ClusterStore {
         }
     }
 
+    public func leasedNodes() async throws -> [LeasedNode] {
+        try await rows("SELECT n.id, n.state, l.server_id, l.expires_at FROM node n LEFT JOIN node_lease l ON l.node_id = n.id").map { row in
+            let id: UUID = try row.value("id")
+            let server = try row.value("server_id", as: UUID?.self)
+            let expiry = try row.value("expires_at", as: Date?.self)
+            return LeasedNode(nodeID: id, state: NodeState(rawValue: try row.value("state")) ?? .error,
+                              lease: server.flatMap { server in expiry.map { NodeLease(nodeID: id, serverID: server, expiresAt: $0) } })
+        }
+    }
+
     public func acquireLeases(_ nodes: [UUID], for server: UUID, ttl: TimeInterval) async throws -> Set<UUID> {
         guard !nodes.isEmpty else { return [] }
         // One statement: a free lease is inserted, an expired (or own) one taken over; a lease
@@ -51,13 +61,13 @@ extension PostgresStore: ClusterStore {
             ON CONFLICT (node_id) DO UPDATE SET server_id = EXCLUDED.server_id, expires_at = EXCLUDED.expires_at
             WHERE node_lease.expires_at <= now() OR node_lease.server_id = EXCLUDED.server_id
             RETURNING node_id
-            """)
+            """, on: leaseClient)
         return Set(try rows.map { try $0.value("node_id", as: UUID.self) })
     }
 
     public func releaseLeases(_ nodes: [UUID], from server: UUID) async throws {
         guard !nodes.isEmpty else { return }
-        try await client.query("DELETE FROM node_lease WHERE server_id = \(server) AND node_id = ANY(\(nodes))", logger: logger)
+        try await leaseClient.query("DELETE FROM node_lease WHERE server_id = \(server) AND node_id = ANY(\(nodes))", logger: logger)
     }
 
     public func recordAPIURL(of server: ClusterServer) async throws {
@@ -76,7 +86,7 @@ extension PostgresStore: ClusterStore {
     }
 
     public func removeClusterServer(_ id: UUID) async throws {
-        try await transaction { connection in
+        try await transaction(on: leaseClient) { connection in
             try await connection.query("DELETE FROM node_lease WHERE server_id = \(id)", logger: logger)
             try await connection.query("DELETE FROM cluster_server WHERE id = \(id)", logger: logger)
         }

@@ -43,6 +43,15 @@ extension PostgresStore: NodeStore {
         return try secrets.open(try row.value("cookie_sealed", as: Data.self))
     }
 
+    public func nodesWithCookies(_ ids: [UUID]?) async throws -> [(node: ManagedNode, cookie: String)] {
+        let rows = if let ids {
+            try await rows("SELECT * FROM node WHERE id = ANY(\(ids))")
+        } else {
+            try await rows("SELECT * FROM node")
+        }
+        return try rows.map { row in (try Self.node(row), try secrets.open(try row.value("cookie_sealed", as: Data.self))) }
+    }
+
     public func deleteNode(id: UUID) async throws -> Bool {
         try await !rows("DELETE FROM node WHERE id = \(id) RETURNING id").isEmpty
     }

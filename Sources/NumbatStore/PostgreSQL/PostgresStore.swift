@@ -9,6 +9,10 @@ import PostgresNIO
 /// whose key file stays in the data directory, so the database alone never holds a usable secret.
 public final class PostgresStore: Sendable {
     let client: PostgresClient
+    /// A small pool of its own for the cluster's heartbeats and lease changes: a renewal must
+    /// never queue behind the metric flushes and node writes of thousands of nodes, or the
+    /// server would lose its leases while working normally.
+    let leaseClient: PostgresClient
     let secrets: SecretBox
     let logger: Logger
     public let directory: URL
@@ -30,8 +34,16 @@ public final class PostgresStore: Sendable {
         configuration.options.maximumConnections = maximumConnections
         configuration.options.connectTimeout = .seconds(10)
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        configuration.options.maximumConnections = 2
+        let leaseClient = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.client = client
-        poolTask = Task { await client.run() }
+        self.leaseClient = leaseClient
+        poolTask = Task {
+            await withDiscardingTaskGroup { group in
+                group.addTask { await client.run() }
+                group.addTask { await leaseClient.run() }
+            }
+        }
     }
 
     /// A store dropped without `shutdown()` (a server whose start failed halfway) still stops its pool.
@@ -99,17 +111,18 @@ public final class PostgresStore: Sendable {
     /// Runs `body` in a transaction on a pooled connection: committed if it returns, rolled back
     /// if it throws. An error `body` throws comes out as it is (postgres-nio wraps it in a
     /// `PostgresTransactionError`), so callers see the same `NumbatError`s as from SQLite.
-    func transaction<Result>(_ body: (PostgresConnection) async throws -> sending Result) async throws -> sending Result {
+    func transaction<Result>(on pool: PostgresClient? = nil,
+                             _ body: (PostgresConnection) async throws -> sending Result) async throws -> sending Result {
         do {
-            return try await client.withTransaction(logger: logger, body)
+            return try await (pool ?? client).withTransaction(logger: logger, body)
         } catch let error as PostgresTransactionError {
             throw error.closureError ?? error
         }
     }
 
-    /// Rows of one query, all read.
-    func rows(_ query: PostgresQuery) async throws -> [PostgresRandomAccessRow] {
-        try await client.query(query, logger: logger).collect().map { $0.makeRandomAccess() }
+    /// Rows of one query, all read (on the main pool unless `pool` is given).
+    func rows(_ query: PostgresQuery, on pool: PostgresClient? = nil) async throws -> [PostgresRandomAccessRow] {
+        try await (pool ?? client).query(query, logger: logger).collect().map { $0.makeRandomAccess() }
     }
 
     /// Rows of one query on a connection (inside a transaction).

@@ -69,6 +69,17 @@ extension SQLiteStore: NodeStore {
         return try sealed.map { try secrets.open($0) }
     }
 
+    public func nodesWithCookies(_ ids: [UUID]?) async throws -> [(node: ManagedNode, cookie: String)] {
+        let rows = try await pool.read { db -> [NodeRow] in
+            guard let ids else { return try NodeRow.fetchAll(db) }
+            // In slices: a statement holds a bounded number of parameters.
+            return try stride(from: 0, to: ids.count, by: 500).flatMap { start in
+                try NodeRow.fetchAll(db, keys: ids[start..<min(start + 500, ids.count)])
+            }
+        }
+        return try rows.map { ($0.node, try secrets.open($0.cookie_sealed)) }
+    }
+
     public func deleteNode(id: UUID) async throws -> Bool {
         try await pool.write { db in try NodeRow.deleteOne(db, key: id) }
     }
