@@ -99,7 +99,8 @@ struct MonitorTests {
         }
     }
 
-    @Test("the Swift side disconnecting: Erlang sees nodedown and DOWN noconnection; Swift sees noconnection", arguments: OTPRelease.installed)
+    @Test("the Swift side disconnecting: Erlang sees nodedown and DOWN noconnection; Swift's monitor and link see noconnection",
+          arguments: OTPRelease.installed)
     func disconnect(release: OTPRelease) async throws {
         try await withPeer(release) { local, peer in
             _ = try await local.peerCall(peer, "start_collector")
@@ -109,10 +110,13 @@ struct MonitorTests {
             let watcher = try local.makeMailbox()
             let exiter = try #require(try await local.peerCall(peer, "spawn_exiter").pidValue)
             let ref = try await watcher.monitor(exiter)
+            let linked = try local.makeMailbox()
+            try await linked.link(exiter)
             let events = local.nodeEvents()
 
             await local.disconnect(peer.name)
             #expect(try await watcher.receive(timeout: .seconds(5)) == .down(ref: ref, process: .pid(exiter), reason: .atom("noconnection")))
+            #expect(try await linked.receive(timeout: .seconds(5)) == .exit(from: exiter, reason: .atom("noconnection")))
             let down = await nextEvent(events, within: .seconds(5)) { if case .down = $0 { true } else { false } }
             #expect(down.map { if case .down(let node, _) = $0 { node == peer.name } else { false } } == true)
 

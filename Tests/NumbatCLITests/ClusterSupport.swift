@@ -247,6 +247,13 @@ final class ServerCluster: @unchecked Sendable {
 
     func server(_ slot: Int) -> ServeProcess? { lock.withLock { running[slot] } }
 
+    /// The last lines each running server logged (warnings and errors), for a failure message.
+    var logTails: String {
+        lock.withLock { running.sorted { $0.key < $1.key } }.map { slot, server in
+            "server \(slot):\n" + server.output.split(separator: "\n").suffix(30).joined(separator: "\n")
+        }.joined(separator: "\n")
+    }
+
     /// SIGKILL of one server.
     func kill(_ slot: Int) async {
         let server = lock.withLock { running.removeValue(forKey: slot) }

@@ -44,7 +44,7 @@ struct ClusterTests {
                     split = view
                     return true
                 }
-                #expect(settled, "the two servers did not settle on one manager per node")
+                #expect(settled, "the two servers did not settle on one manager per node; their logs:\n\(cluster.logTails)")
                 let view = try #require(split)
                 let listed = try await API.get(NodeList.self, second.url, "/api/topo/nodes")
                 #expect(listed.nodes.count == peers.count, "server B answers for every node")
@@ -60,7 +60,7 @@ struct ClusterTests {
                     let nodes = try await API.get(NodeList.self, survivor.url, "/api/topo/nodes")
                     return nodes.nodes.allSatisfy { $0.state == "UP" }
                 }
-                #expect(takenOver, "the survivor did not take over every node")
+                #expect(takenOver, "the survivor did not take over every node; its log:\n\(cluster.logTails)")
                 print("cluster failover: every node UP under the survivor \(ContinuousClock.now - killedAt) after SIGKILL")
 
                 // The killed server comes back: shares rebalance, no node goes DOWN.
@@ -72,7 +72,7 @@ struct ClusterTests {
                     for peer in peers where try await managers(of: peer).count != 1 { return false }
                     return true
                 }
-                #expect(rebalanced, "the restarted server did not get its share")
+                #expect(rebalanced, "the restarted server did not get its share; their logs:\n\(cluster.logTails)")
                 let stamp = ISO8601DateFormatter().string(from: rejoinedAt)
                 struct Notifications: Decodable {
                     struct Entry: Decodable { var message: String }

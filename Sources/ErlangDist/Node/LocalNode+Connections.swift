@@ -129,17 +129,14 @@ extension LocalNode: DistributionChannelHandler.Delegate {
             guard case .up(let current) = state.connections[peer], current === connection else { return (false, [], []) }
             state.connections[peer] = nil
             var replies: [@Sendable (Result<Term, DistributionError>) -> Void] = []
-            var mailboxes: [Mailbox] = []
-            for (id, receiver) in state.receivers {
-                switch receiver {
-                case .reply(let node, let resume) where node == peer:
-                    state.receivers[id] = nil
-                    replies.append(resume)
-                case .mailbox(let mailbox):
-                    mailboxes.append(mailbox)
-                default:
-                    break
-                }
+            for id in state.awaitingReplies.removeValue(forKey: peer) ?? [] {
+                guard case .reply(_, let resume) = state.receivers[id] else { continue }
+                state.receivers[id] = nil
+                replies.append(resume)
+            }
+            let mailboxes = (state.bonds.removeValue(forKey: peer) ?? []).compactMap { id -> Mailbox? in
+                guard case .mailbox(let mailbox) = state.receivers[id] else { return nil }
+                return mailbox
             }
             return (true, replies, mailboxes)
         }
@@ -148,6 +145,24 @@ extension LocalNode: DistributionChannelHandler.Delegate {
         for mailbox in mailboxes { mailbox.peerLost(peer) }
         logger.debug("disconnected", metadata: ["peer": "\(connection.peer)", "reason": "\(reason)"])
         publish(.down(connection.peer, reason: reason.description))
+    }
+}
+
+extension LocalNode {
+    /// Notes that `mailbox` is linked to, monitors or is monitored by a process of `node`, so
+    /// that it hears of that node's lost connection (`connectionLost`).
+    func bond(_ mailbox: Mailbox, with node: Atom) {
+        state.withLockedValue { _ = $0.bonds[node, default: []].insert(mailbox.id) }
+    }
+
+    /// Forgets `mailbox`'s bonds with `nodes` (it closed).
+    func unbond(_ mailbox: Mailbox, from nodes: Set<Atom>) {
+        state.withLockedValue { state in
+            for node in nodes {
+                state.bonds[node]?.remove(mailbox.id)
+                if state.bonds[node]?.isEmpty == true { state.bonds[node] = nil }
+            }
+        }
     }
 }
 

@@ -42,6 +42,7 @@ extension LocalNode {
                     self.takeReply(id: id)?(.failure(.timeout(what)))
                 }
                 state.withLockedValue { state in
+                    state.awaitingReplies[node, default: []].insert(id)
                     state.receivers[id] = .reply(node: node) { result in
                         deadline.cancel()
                         continuation.resume(returning: result)
@@ -58,8 +59,9 @@ extension LocalNode {
     /// Removes the one-shot receiver `id`; whoever gets it resumes it.
     private func takeReply(id: UInt32) -> (@Sendable (Result<Term, DistributionError>) -> Void)? {
         state.withLockedValue { state in
-            guard case .reply(_, let resume) = state.receivers[id] else { return nil }
+            guard case .reply(let node, let resume) = state.receivers[id] else { return nil }
             state.receivers[id] = nil
+            state.forgetReply(id, on: node)
             return resume
         }
     }

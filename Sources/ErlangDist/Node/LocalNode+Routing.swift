@@ -22,6 +22,7 @@ extension LocalNode {
                 return
             }
             mailbox.state.withLockedValue { _ = $0.links.insert(from) }
+            bond(mailbox, with: from.node)
         case .exit(let from, let to, let reason):
             guard let mailbox = mailbox(for: to) else { return }
             let linked = mailbox.state.withLockedValue { state -> Bool in
@@ -53,6 +54,7 @@ extension LocalNode {
                 state.watchers[ref] = from
                 return true
             }) {
+                bond(mailbox, with: from.node)
                 return
             }
             connection.send(.monitorExit(from: target, to: from, ref: ref, reason: .atom("noproc")))
@@ -96,7 +98,8 @@ extension LocalNode {
     func deliver(_ message: MailboxMessage, toID id: UInt32) {
         let receiver: Receiver? = state.withLockedValue { state in
             switch state.receivers[id] {
-            case .reply?:
+            case .reply(let node, _)?:
+                state.forgetReply(id, on: node)
                 return state.receivers.removeValue(forKey: id)
             case let other:
                 return other

@@ -31,6 +31,7 @@ extension LocalNode {
         // Erlang reports a monitored name as {Name, Node} in 'DOWN'.
         let reported: Term = if case .atom = target { .tuple([target, .atom(node)]) } else { target }
         mailbox.state.withLockedValue { $0.monitors[ref] = (node, reported) }
+        bond(mailbox, with: node)
         do {
             let connection = try await connection(to: node)
             connection.send(.monitor(from: mailbox.pid(for: peer), to: target, ref: ref))
@@ -54,6 +55,7 @@ extension LocalNode {
     func link(_ target: Pid, from mailbox: Mailbox) async throws(DistributionError) {
         let connection = try await connection(to: target.node)
         mailbox.state.withLockedValue { _ = $0.links.insert(target) }
+        bond(mailbox, with: target.node)
         connection.send(.link(from: mailbox.pid(for: connection.peer), to: target))
     }
 
@@ -77,17 +79,20 @@ extension LocalNode {
 
     /// Exits `mailbox`: exit signals to links, `DOWN` to watchers, name and pid freed.
     func close(_ mailbox: Mailbox, reason: Term) {
-        let (links, watchers, waiters) = mailbox.state.withLockedValue { state in
-            guard !state.closed else { return ([Pid](), [Reference: Pid](), [CheckedContinuation<MailboxMessage?, Never>]()) }
+        let (links, watchers, waiters, bonded) = mailbox.state.withLockedValue { state in
+            guard !state.closed else { return ([Pid](), [Reference: Pid](), [CheckedContinuation<MailboxMessage?, Never>](), Set<Atom>()) }
             state.closed = true
+            let bonded = Set(state.links.map(\.node)).union(state.unlinking.values.map(\.node))
+                .union(state.monitors.values.map(\.node)).union(state.watchers.values.map(\.node))
             defer {
                 state.links = []
                 state.watchers = [:]
                 state.monitors = [:]
                 state.waiters = []
             }
-            return (Array(state.links), state.watchers, state.waiters.map(\.continuation))
+            return (Array(state.links), state.watchers, state.waiters.map(\.continuation), bonded)
         }
+        unbond(mailbox, from: bonded)
         state.withLockedValue { state in
             state.receivers[mailbox.id] = nil
             if let name = mailbox.registeredName, state.registered[name] == mailbox.id { state.registered[name] = nil }

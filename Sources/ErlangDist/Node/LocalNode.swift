@@ -53,6 +53,13 @@ public final class LocalNode: Sendable {
     struct State {
         var connections: [Atom: ConnectionSlot] = [:]
         var receivers: [UInt32: Receiver] = [:]
+        /// Per peer, the one-shot reply pids waiting on it (`Receiver.reply`), and the mailboxes
+        /// linked to, monitoring or monitored by its processes (`bond`): all that its lost
+        /// connection concerns. Indexed so that losing one peer among thousands (a server
+        /// handing over its nodes) visits only those, not every mailbox. A mailbox may stay
+        /// listed after its links went: it is then told of a loss that concerns nothing of it.
+        var awaitingReplies: [Atom: Set<UInt32>] = [:]
+        var bonds: [Atom: Set<UInt32>] = [:]
         var registered: [Atom: UInt32] = [:]
         var nextID: UInt32 = 100
         var nextReference: UInt64 = 1
@@ -64,6 +71,12 @@ public final class LocalNode: Sendable {
         var cookies: [Atom: String] = [:]
         var nextSubscriber: UInt64 = 0
         var isShutDown = false
+
+        /// A reply pid for `node` is answered, timed out or cancelled.
+        mutating func forgetReply(_ id: UInt32, on node: Atom) {
+            awaitingReplies[node]?.remove(id)
+            if awaitingReplies[node]?.isEmpty == true { awaitingReplies[node] = nil }
+        }
     }
 
     enum ConnectionSlot {

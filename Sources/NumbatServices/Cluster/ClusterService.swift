@@ -36,8 +36,9 @@ public final class ClusterService: NumbatService, Sendable {
         var loop: Task<Void, Never>?
         /// Watches the leases apart from the rounds (`letGoIfLeasesMayHaveExpired`).
         var watchdog: Task<Void, Never>?
-        /// When this server last renewed its leases: past `leaseSeconds` minus a margin it must
-        /// assume they are gone.
+        /// When the last successful renewal was sent: the leases it renewed last until at least
+        /// `leaseSeconds` after that (the database stamps them later), so past that less a
+        /// margin this server must assume they are gone.
         var lastRenewal: ContinuousClock.Instant?
         /// The plan being carried out, apart from the renewals; one at a time.
         var planning: Task<Void, Never>?
@@ -71,16 +72,23 @@ public final class ClusterService: NumbatService, Sendable {
             }
         }
         await round()
-        let loop = Task { [weak self, interval = settings.renewInterval] in
+        // Renewals run at a high priority: a server busy with thousands of nodes must not lose
+        // its leases to its own work.
+        // On a fixed cadence from each round's start: a slow renewal does not push the next
+        // one back by as much.
+        let loop = Task(priority: .high) { [weak self, interval = settings.renewInterval] in
+            let clock = ContinuousClock()
+            var next = clock.now.advanced(by: interval)
             while !Task.isCancelled {
-                guard (try? await Task.sleep(for: interval)) != nil, let self else { return }
+                guard (try? await Task.sleep(until: next, clock: clock)) != nil, let self else { return }
+                next = max(next.advanced(by: interval), clock.now)
                 await self.backgroundRound()
             }
         }
         // A round can hang rather than fail: a query on a connection whose packets are dropped
         // (a cut network) waits for TCP to give up, many minutes. The leases are watched apart
         // from the rounds, so a server that cannot renew lets its nodes go in time all the same.
-        let watchdog = Task { [weak self, interval = settings.renewInterval] in
+        let watchdog = Task(priority: .high) { [weak self, interval = settings.renewInterval] in
             while !Task.isCancelled {
                 guard (try? await Task.sleep(for: interval / 2)) != nil, let self else { return }
                 await self.letGoIfLeasesMayHaveExpired()
@@ -123,7 +131,7 @@ public final class ClusterService: NumbatService, Sendable {
         guard let held = await renew() else { return }
         state.withLockedValue { state in
             guard state.planning == nil else { return }
-            state.planning = Task { [weak self] in
+            state.planning = Task(priority: .medium) { [weak self] in
                 await self?.plan(held: held)
                 self?.state.withLockedValue { $0.planning = nil }
             }
@@ -134,13 +142,14 @@ public final class ClusterService: NumbatService, Sendable {
     /// database could not be reached).
     private func renew() async -> Set<UUID>? {
         let clock = ContinuousClock()
+        let sent = clock.now
         do {
             var heartbeat = me
             heartbeat.heartbeatAt = Date()
             let (now, held) = try await store.heartbeat(heartbeat, ttl: settings.leaseSeconds)
             let offset = now.timeIntervalSince(Date())
             state.withLockedValue {
-                $0.lastRenewal = clock.now
+                $0.lastRenewal = sent
                 $0.clockOffset = offset
                 $0.held = held
             }
@@ -217,7 +226,11 @@ public final class ClusterService: NumbatService, Sendable {
     /// Run after a failed round and on its own timer: a round may hang instead of failing.
     private func letGoIfLeasesMayHaveExpired() async {
         let last = state.withLockedValue { $0.lastRenewal }
-        let margin = settings.renewInterval * 1.5
+        // The margin covers letting go (closing thousands of connections takes a moment); the
+        // other servers take a node only after its lease expired, at their next round. With
+        // renewals every 2 s and leases of 6 s, a renewal up to 3 s late (a busy machine) is
+        // tolerated.
+        let margin = settings.renewInterval / 2
         let expired = last.map { ContinuousClock.now - $0 > .seconds(settings.leaseSeconds) - margin } ?? true
         guard expired else { return }
         let managed = nodes.managedIDs
