@@ -43,7 +43,12 @@ public final class NumbatServer: Sendable {
         store = try configuration.store.open(directory: URL(fileURLWithPath: configuration.dataDirectory), logger: logger)
         bus = EventBus()
         // Managed nodes each get their own cookie (`setCookie`); this one is never used to dial.
-        let local = try LocalNode(.init(name: configuration.nodeName, cookie: APIToken.generateSecret()), logger: logger)
+        var distribution = LocalNode.Configuration(name: configuration.nodeName, cookie: APIToken.generateSecret())
+        // Only the node manager connects to a node (its lifecycle decides when): a node handed
+        // over to another server, or DOWN, is never dialled again by some collection still
+        // running here.
+        distribution.autoConnect = false
+        let local = try LocalNode(distribution, logger: logger)
         var settings = NodeManager.Settings()
         settings.reconnectInitial = .milliseconds(Int(configuration.reconnectInitialSeconds * 1000))
         settings.reconnectMaximum = .milliseconds(Int(configuration.reconnectMaximumSeconds * 1000))

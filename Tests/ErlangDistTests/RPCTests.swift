@@ -5,6 +5,38 @@ import Testing
 
 @Suite("rpc against real OTP nodes")
 struct RPCTests {
+    @Test("without auto-connect, only connect(to:) dials: calls and sends to a node not connected fail with noConnection, monitors are DOWN",
+          arguments: OTPRelease.installed)
+    func noAutoConnect(release: OTPRelease) async throws {
+        try await TestNode.with(release: release) { peer in
+            let local = try makeLocalNode(cookie: peer.cookie, autoConnect: false)
+            defer { Task { await local.shutdown() } }
+            let inbox = try local.makeMailbox()
+            func refused(_ what: String, _ body: () async throws -> Void) async {
+                do {
+                    try await body()
+                    Issue.record("\(what) dialled the node")
+                } catch DistributionError.noConnection(let node) {
+                    #expect(node == peer.name, "\(what)")
+                } catch {
+                    Issue.record("\(what): \(error)")
+                }
+            }
+            await refused("an rpc") { _ = try await local.rpc(peer.name, "erlang", "node") }
+            await refused("a send") { try await inbox.send("hello", to: "numbat_echo", on: peer.name) }
+            // As in Erlang, a monitor on a node that cannot be reached is DOWN noconnection at once.
+            let ref = try await inbox.monitor(name: "numbat_echo", on: peer.name)
+            #expect(try await inbox.receive(timeout: .seconds(5))
+                == .down(ref: ref, process: .tuple([.atom("numbat_echo"), .atom(Atom(peer.name.description))]), reason: .atom("noconnection")))
+            #expect(local.connectedNodes.isEmpty, "nothing was dialled")
+
+            try await local.connect(to: peer.name)
+            #expect(try await local.rpc(peer.name, "erlang", "node") == .atom(Atom(peer.name.description)))
+            await local.disconnect(peer.name)
+            await refused("an rpc after disconnecting") { _ = try await local.rpc(peer.name, "erlang", "node") }
+        }
+    }
+
     @Test("erlang:memory/0 returns every memory area", arguments: OTPRelease.installed)
     func memory(release: OTPRelease) async throws {
         try await withPeer(release) { local, peer in

@@ -50,10 +50,17 @@ extension LocalNode {
         }
     }
 
-    /// The connection to `node`, connecting if needed (`node` must be a valid node name).
+    /// The connection to `node`, connecting if needed and allowed (`Configuration.autoConnect`;
+    /// `node` must be a valid node name).
     func connection(to node: Atom) async throws(DistributionError) -> NodeConnection {
         if let connection = existingConnection(node) { return connection }
-        return try await connect(to: try NodeName(node.name))
+        let peer = try NodeName(node.name)
+        guard configuration.autoConnect else {
+            // A connection being set up by `connect(to:)` is waited for, not refused.
+            if case .pending = state.withLockedValue({ $0.connections[node] }) { return try await connect(to: peer) }
+            throw .noConnection(peer)
+        }
+        return try await connect(to: peer)
     }
 
     /// Closes the connection to `peer`, as `erlang:disconnect_node/1` does.

@@ -32,6 +32,12 @@ public final class LocalNode: Sendable {
         public var fragmentSize: Int = DistributionFrameEncoder.defaultFragmentSize
         /// Largest single frame accepted from a peer.
         public var maxFrameSize: Int = 128 << 20
+        /// Whether sending to, calling, linking or monitoring a process on a node this node is
+        /// not connected to dials that node first, as Erlang does by default. Off, as with
+        /// `-kernel dist_auto_connect never`, only `connect(to:)` dials, and the rest fails
+        /// with `noConnection`: a manager that let a node go (a hand-over to another server)
+        /// stays disconnected even if some work of its own still calls that node.
+        public var autoConnect = true
 
         public init(name: String, cookie: String) {
             self.name = name

@@ -280,7 +280,7 @@ public struct ClusterEventCursor: Sendable, Equatable {
     /// where to read each from.
     public func behind(heads: [UUID: Int64]) -> [(origin: UUID, after: Int64)] {
         heads.compactMap { origin, head in readFrom(origin: origin, lastID: head).map { (origin, $0) } }
-            .sorted { $0.origin.uuidString < $1.origin.uuidString }
+            .sorted { $0.origin < $1.origin }
     }
 
     /// Whether to present an event read from the log, moving past it: never this server's own,

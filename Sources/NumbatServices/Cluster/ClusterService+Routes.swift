@@ -21,7 +21,7 @@ extension ClusterService {
         let views = servers.map { server in
             let own = leases.filter { $0.serverID == server.id }
             return ClusterResponse.Server(server: server, alive: now.timeIntervalSince(server.heartbeatAt) < settings.leaseSeconds,
-                                          nodes: own.filter { $0.expiresAt > now }.map(\.nodeID).sorted { $0.uuidString < $1.uuidString },
+                                          nodes: own.filter { $0.expiresAt > now }.map(\.nodeID).sorted(),
                                           expiredLeases: own.filter { $0.expiresAt <= now }.count)
         }
         return ClusterResponse(me: me.id, leaseSeconds: settings.leaseSeconds, servers: views, unleasedNodes: nodes.filter { !leased.contains($0) })

@@ -53,7 +53,7 @@ public struct LeasePlanner: Sendable {
     public func liveServers(_ servers: [Server], now: Date) -> [UUID] {
         var live = Set(servers.filter { now.timeIntervalSince($0.heartbeatAt) < ttl }.map(\.id))
         live.insert(me)
-        return live.sorted { $0.uuidString < $1.uuidString }
+        return live.sorted()
     }
 
     public func plan(nodes: [UUID], servers: [Server], leases: [UUID: Lease], now: Date) -> Plan {
@@ -81,7 +81,7 @@ public struct LeasePlanner: Sendable {
     public func strays(leases: [UUID: Lease], connectable: Set<UUID>, managed: Set<UUID>, releasing: [UUID]) -> [UUID] {
         let handedOver = Set(releasing)
         return connectable.filter { id in leases[id]?.server == me && !managed.contains(id) && !handedOver.contains(id) }
-            .sorted { $0.uuidString < $1.uuidString }
+            .sorted()
     }
 
     /// The live server with the highest score for `node` (rendezvous hashing).

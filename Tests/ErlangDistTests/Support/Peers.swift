@@ -3,9 +3,10 @@ import ErlangTerm
 import NumbatTestSupport
 
 /// A local Swift node with a unique name, for one test.
-func makeLocalNode(cookie: String = "numbat-test-cookie", tickTime: Duration = .seconds(60)) throws -> LocalNode {
+func makeLocalNode(cookie: String = "numbat-test-cookie", tickTime: Duration = .seconds(60), autoConnect: Bool = true) throws -> LocalNode {
     var configuration = LocalNode.Configuration(name: "swift\(UInt32.random(in: 0...UInt32.max))", cookie: cookie)
     configuration.tickTime = tickTime
+    configuration.autoConnect = autoConnect
     configuration.connectTimeout = .seconds(5)
     return try LocalNode(configuration)
 }
