@@ -176,11 +176,16 @@ struct ScaleBench {
         var split: [Int] = []
         let clock = ContinuousClock()
         let settleStart = clock.now
+        var reported = settleStart
         while true {
             split = try await a.clusterShares()
             let census = fleet.census
             if split.count == 2, split.allSatisfy({ $0 > 0 }), split.reduce(0, +) == size, census.connected == size, census.metricsAgents == size { break }
             guard clock.now - settleStart < .seconds(1800) else { throw BenchFailure(description: "the cluster did not settle: \(split) \(census)") }
+            if clock.now - reported > .seconds(30) {
+                reported = clock.now
+                progress("scale: settling: shares \(split), \(census.connected) nodes connected, \(census.metricsAgents) with the metrics agent")
+            }
             try await Task.sleep(for: .seconds(1))
         }
         try await Task.sleep(for: .seconds(10))

@@ -157,16 +157,27 @@ final class LineCollector: @unchecked Sendable {
     private let lock = NSLock()
     private var buffer = ""
 
-    /// Runs `process` with its standard output and error collected.
-    static func run(_ process: Process) throws -> LineCollector {
+    /// Runs `process` with its standard output and error collected (and copied to `copy`, if
+    /// given, for reading while a long benchmark runs).
+    static func run(_ process: Process, copyTo copy: URL? = nil) throws -> LineCollector {
         let output = Pipe()
         process.standardOutput = output
         process.standardError = output
         let lines = LineCollector()
+        let file = copy.flatMap { url -> FileHandle? in
+            FileManager.default.createFile(atPath: url.path, contents: nil)
+            return try? FileHandle(forWritingTo: url)
+        }
         output.fileHandleForReading.readabilityHandler = { handle in
             // At end of file the handler would be called again and again: stop it.
             let data = handle.availableData
-            if data.isEmpty { handle.readabilityHandler = nil } else { lines.append(data) }
+            if data.isEmpty {
+                handle.readabilityHandler = nil
+                try? file?.close()
+            } else {
+                lines.append(data)
+                file?.write(data)
+            }
         }
         try process.run()
         return lines
@@ -201,9 +212,12 @@ struct ServeProcess {
         }
         let process = Process()
         process.executableURL = binary
-        process.arguments = ["serve", "--port", "0", "--data-dir", directory.path, "--node-name", nodeName, "--log-level", "warning"] + extraArguments
+        // NUMBAT_BENCH_SERVER_LOGS=DIR: each server logs at info level, copied to DIR/NODENAME.log.
+        let logs = ProcessInfo.processInfo.environment["NUMBAT_BENCH_SERVER_LOGS"].map { URL(fileURLWithPath: $0) }
+        process.arguments = ["serve", "--port", "0", "--data-dir", directory.path, "--node-name", nodeName,
+                             "--log-level", logs == nil ? "warning" : "info"] + extraArguments
         if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
-        let lines = try LineCollector.run(process)
+        let lines = try LineCollector.run(process, copyTo: logs?.appendingPathComponent("\(nodeName).log"))
         NodeReaper.shared.adoptProcess(process)
         // A server with thousands of stored nodes restores their metric history before it listens.
         let line = try await lines.wait(for: "numbat listening on ", timeout: 600)

@@ -212,7 +212,9 @@ public final class LocalNode: Sendable {
 
     /// Node up/down events from now on, like `net_kernel:monitor_nodes(true)`.
     public func nodeEvents() -> AsyncStream<NodeEvent> {
-        let (stream, continuation) = AsyncStream<NodeEvent>.makeStream(bufferingPolicy: .bufferingNewest(1024))
+        // Unbounded: a server that loses or hands over thousands of nodes at once gets thousands
+        // of events in a burst, and a dropped `down` would leave a node looking connected.
+        let (stream, continuation) = AsyncStream<NodeEvent>.makeStream(bufferingPolicy: .unbounded)
         let id = state.withLockedValue { state -> UInt64 in
             state.nextSubscriber += 1
             state.subscribers[state.nextSubscriber] = continuation

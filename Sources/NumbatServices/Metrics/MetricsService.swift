@@ -85,6 +85,9 @@ public final class MetricsService: NumbatService {
     /// Another server of the cluster manages the node now: stop collecting and hand its history over.
     func handOver(_ id: UUID) async {
         await collectors.stop(id)
+        // Its latest values are its new holder's to serve: exposed here too, a scrape of every
+        // server would see the node twice, once with stale values.
+        latest.withLockedValue { _ = $0.removeValue(forKey: id) }
         do { try await archive.handOver(node: id) } catch {
             logger.error("writing a handed-over node's metric history failed", metadata: ["node": "\(id)", "error": "\(error)"])
         }
