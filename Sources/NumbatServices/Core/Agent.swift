@@ -36,9 +36,8 @@ extension NodeManager {
     /// this code. Throws `NumbatError` `agent_injection_failed` with the node's reason.
     public func inject(_ agent: Agent, into node: ManagedNode) async throws -> InjectionResult {
         let loaded = try await rpc(node, "code", "is_loaded", [.atom(agent.module)])
-        if loaded != .atom(.false) {
+        if loaded != .atom(.false), let theirs = try await loadedMD5(of: agent, on: node) {
             // Same bytes -> same md5 of the module; ask the node, compare with ours.
-            let theirs = try await rpc(node, agent.module, "module_info", [.atom("md5")])
             let ours = try await rpc(node, "beam_lib", "md5", [.binary(agent.beam)])
             if case .tuple(let parts) = ours, parts.count == 2, parts[1] == theirs { return .alreadyLoaded }
         }
@@ -48,6 +47,17 @@ extension NodeManager {
             throw NumbatError(.unavailable, "agent_injection_failed", "\(node.name) refused to load \(agent.module.name): \(result.erlangDescription)")
         }
         return .loaded
+    }
+
+    /// The md5 of the agent's code loaded on `node`; nil if the module went in the meantime (the
+    /// agent of the node's previous manager deletes its code as it leaves, as happens when a
+    /// node is handed over between servers: `undef` then means "load it").
+    private func loadedMD5(of agent: Agent, on node: ManagedNode) async throws -> Term? {
+        do {
+            return try await rpc(node, agent.module, "module_info", [.atom("md5")])
+        } catch DistributionError.badRPC(.tuple(let exit)) where exit.count == 2 && exit[0] == .atom("EXIT") && exit[1][element: 0] == .atom("undef") {
+            return nil
+        }
     }
 
     /// Old code of the agent (an agent of a previous Numbat run still leaving) would make the
