@@ -101,7 +101,7 @@ struct MetricsTests {
         }
     }
 
-    @Test("where the agent cannot be loaded Numbat says why and polls without it")
+    @Test("where the agent cannot be loaded Numbat says why, polls without it, and tries the agent again later")
     func fallback() async throws {
         try await TestNode.with(release: .otp25) { peer in
             let observer = try Observer(cookie: peer.cookie)
@@ -123,6 +123,14 @@ struct MetricsTests {
                 let values = Self.values(metrics)
                 #expect(values["memory_total"].map { $0 > 1_000_000 } == true)
                 #expect(values["process_count"].map { $0 > 10 } == true)
+
+                // Once the agent can be loaded, a later try (after 30 s) starts it.
+                let path = try #require(sticky.stringValue)
+                _ = try await observer.local.rpc(peer.name, "code", "unstick_dir", [.string(path)])
+                let recovered = try await eventually(within: .seconds(150)) {
+                    try await Self.metrics(id, server: server, client: client)["source"] as? String == "agent"
+                }
+                #expect(recovered, "the agent was not tried again once it could run")
             }
             await observer.shutdown()
         }

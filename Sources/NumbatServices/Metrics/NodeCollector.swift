@@ -7,7 +7,9 @@ import NumbatCore
 /// The metrics service's per-node part: injects and starts the metrics agent (owned by a mailbox
 /// of its own, which the agent monitors), then collects every `interval`, one agent call per
 /// cycle. When the agent cannot run it says why (an `agentUnavailable` event) and polls BIFs
-/// instead. Each node has its own task, so a slow node delays nobody else.
+/// instead, trying the agent again later (after 30 s, doubling up to 10 minutes): a failure may
+/// pass (a hand-over between servers, a node busy at its start). Each node has its own task, so
+/// a slow node delays nobody else.
 final class NodeCollector: NodeWorker {
     let node: ManagedNode
     private let service: MetricsService
@@ -30,11 +32,23 @@ final class NodeCollector: NodeWorker {
         await owner.stop()
     }
 
+    /// The first wait before trying a failed agent again, and the longest.
+    static let agentRetry: (first: Duration, longest: Duration) = (.seconds(30), .seconds(600))
+
     private func run() async {
         source.withLockedValue { $0 = nil }
         let prepared = await prepareAgent()
         source.withLockedValue { $0 = prepared }
+        var retry = Self.agentRetry.first
+        var nextTry = ContinuousClock.now + retry
         while !Task.isCancelled {
+            if source.withLockedValue({ $0 }) == .agentless, ContinuousClock.now >= nextTry {
+                // Said once already: a retry that fails again is only logged.
+                let prepared = await prepareAgent(reportingFailure: false)
+                source.withLockedValue { $0 = prepared }
+                retry = min(retry * 2, Self.agentRetry.longest)
+                nextTry = ContinuousClock.now + retry
+            }
             let started = ContinuousClock.now
             do {
                 await service.record(try await collectOnce(), for: node)
@@ -68,8 +82,9 @@ final class NodeCollector: NodeWorker {
         }
     }
 
-    /// Injects and starts the agent; on failure publishes why and falls back to BIF polling.
-    private func prepareAgent() async -> MetricSnapshot.Source {
+    /// Injects and starts the agent; on failure publishes why (unless told not to) and falls
+    /// back to BIF polling.
+    private func prepareAgent(reportingFailure: Bool = true) async -> MetricSnapshot.Source {
         do {
             _ = try await owner.launch(Self.agentName, on: node, nodes: service.nodes)
             return .agent
@@ -77,6 +92,10 @@ final class NodeCollector: NodeWorker {
             // Stopped while injecting (the node went, the server stops): nothing to report.
             if Task.isCancelled { return .agentless }
             let reason = (error as? NumbatError)?.message ?? "\(error)"
+            guard reportingFailure else {
+                service.logger.debug("metrics agent still unavailable", metadata: ["node": "\(node.name)", "reason": "\(reason)"])
+                return .agentless
+            }
             service.logger.warning("metrics agent unavailable, polling without it", metadata: ["node": "\(node.name)", "reason": "\(reason)"])
             service.bus.publish(.agentUnavailable(node: node, agent: Self.agentName, reason: reason,
                                                   fallback: "agentless rpc polling of the core metrics"))
