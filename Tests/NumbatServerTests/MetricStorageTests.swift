@@ -219,6 +219,49 @@ struct MetricArchiveTests {
         }
     }
 
+    @Test("many nodes restart in batches, flushed and compacted in batches, each keeping exactly its own history")
+    func batchedRestart() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("numbat-archive-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let clock = ManualClock(Self.epoch)
+        var settings = MetricArchive.Settings()
+        settings.flushInterval = .seconds(3600)
+        // Batches smaller than the node count, so every path runs several of them.
+        settings.flushBatchSize = 2
+        settings.restoreBatchSize = 2
+        settings.restoreParallelism = 2
+        let nodes = (0..<5).map { _ in UUID() }
+        for run in 0..<2 {
+            let store = try SQLiteStore(directory: directory)
+            let archive = MetricArchive(store: store, settings: settings, logger: Logger(label: "test"), now: { clock.now })
+            // The second run restores every node, one of them twice and one never seen.
+            try await archive.start(restoring: run == 0 ? [] : nodes + [nodes[0], UUID()])
+            // Minutes 0..<7 before the restart, 7..<20 after, flushed every minute (a chunk a
+            // minute, so blocks are compacted after 8); node i reports minute + 100 i.
+            for minute in run == 0 ? 0..<7 : 7..<20 {
+                let time = Self.epoch.addingTimeInterval(Double(minute) * 60)
+                clock.advance(time.timeIntervalSince(clock.now))
+                for (index, node) in nodes.enumerated() {
+                    try await archive.ingest(node: node, time: time, values: ["m": Double(minute + 100 * index)])
+                }
+                try await archive.flush()
+            }
+            if run == 1 {
+                let raw = try await archive.series(nodes: nodes, metrics: ["m"], from: Self.epoch, to: clock.now)
+                for (index, series) in raw.series.enumerated() {
+                    #expect(series.points.map(\.value) == (0..<20).map { Double($0 + 100 * index) })
+                }
+                clock.advance(24 * 3600 - 19 * 60)  // a day on: 5-minute points only
+                let day = try await archive.series(nodes: nodes, metrics: ["m"], from: Self.epoch, to: clock.now)
+                for (index, series) in day.series.enumerated() {
+                    #expect(series.points.map(\.value) == [2, 7, 12, 17].map { Double($0 + 100 * index) })
+                }
+            }
+            await archive.stop()
+            try store.close()
+        }
+    }
+
     @Test("each flush appends a chunk; a block whose time is over is compacted into one row, losing nothing")
     func chunksAndCompaction() async throws {
         try await Self.withArchive { archive, clock, store in

@@ -38,6 +38,8 @@ final class DistributionChannelHandler: ChannelDuplexHandler, @unchecked Sendabl
     let established: EventLoopPromise<NodeConnection>
     /// The peer we dialled, for error messages; nil when accepting.
     private let dialled: NodeName?
+    /// Bytes of a frame not yet complete, carried to the next read; empty (no storage) between
+    /// frames. See `channelRead`.
     private var buffer = ByteBuffer()
     private var receiver = DistributionFrameReceiver()
     private var ticks = TickState()
@@ -134,15 +136,29 @@ final class DistributionChannelHandler: ChannelDuplexHandler, @unchecked Sendabl
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var incoming = unwrapInboundIn(data)
-        if buffer.readableBytes == 0 {
-            buffer = incoming
-        } else {
+        let carried = buffer.readableBytes > 0
+        if carried {
             buffer.writeBuffer(&incoming)
+        } else {
+            buffer = incoming
         }
         do {
             try process(context: context)
         } catch {
             fail(error, context: context)
+        }
+        // `incoming` is the channel's pooled receive buffer. Holding on to it (even cleared)
+        // makes the channel allocate another for its next read, so every idle connection
+        // would keep two or three of them. Between frames nothing is kept; the start of an
+        // incomplete frame is copied out, into a buffer of its own that later reads append to.
+        if buffer.readableBytes == 0 {
+            buffer = ByteBuffer()
+        } else if carried {
+            buffer.discardReadBytes()
+        } else {
+            var rest = context.channel.allocator.buffer(capacity: buffer.readableBytes)
+            rest.writeBuffer(&buffer)
+            buffer = rest
         }
     }
 
@@ -188,7 +204,6 @@ final class DistributionChannelHandler: ChannelDuplexHandler, @unchecked Sendabl
             case .closed:
                 return
             }
-            if buffer.readableBytes == 0 { buffer.clear() }
         }
     }
 

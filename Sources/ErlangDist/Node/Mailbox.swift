@@ -15,7 +15,10 @@ public final class Mailbox: AsyncSequence, Sendable {
     let state = NIOLockedValueBox(State())
 
     struct State {
-        var queue = CircularBuffer<MailboxMessage>()
+        /// Starts small: most mailboxes (an agent's owner, an rpc caller's) rarely hold more than
+        /// a message or two, and every managed node has several; the default 16 slots would cost
+        /// about 2 KiB each. The queue doubles when full.
+        var queue = CircularBuffer<MailboxMessage>(initialCapacity: 2)
         var waiters: [(token: UInt64, continuation: CheckedContinuation<MailboxMessage?, Never>)] = []
         var nextToken: UInt64 = 0
         var closed = false

@@ -1,6 +1,7 @@
 import ErlangDist
 import ErlangTerm
 import Foundation
+import NIOConcurrencyHelpers
 import NumbatCore
 
 /// An Erlang module Numbat injects into managed nodes (seed 3.4): compiled from `agents/*.erl`
@@ -9,15 +10,22 @@ public struct Agent: Sendable {
     public let module: Atom
     public let beam: [UInt8]
 
-    /// The shipped agent `name` (e.g. `numbat_metrics_agent`).
+    /// The shipped agent `name` (e.g. `numbat_metrics_agent`). Read from the bundle once and
+    /// shared: every managed node's workers launch the same few agents, and a copy per launch
+    /// (up to 19 KB each, four per node) was read and dropped again for each one.
     public static func named(_ name: String) throws -> Agent {
+        if let agent = shipped.withLockedValue({ $0[name] }) { return agent }
         guard let url = Bundle.module.url(forResource: name, withExtension: "beam", subdirectory: "agents"),
               let data = try? Data(contentsOf: url)
         else {
             throw NumbatError(.internalError, "agent_missing", "the agent \(name) is not shipped with this build")
         }
-        return Agent(module: Atom(name), beam: [UInt8](data))
+        let agent = Agent(module: Atom(name), beam: [UInt8](data))
+        shipped.withLockedValue { $0[name] = agent }
+        return agent
     }
+
+    private static let shipped = NIOLockedValueBox<[String: Agent]>([:])
 
     /// The file name the node records for the loaded module (`code:which/1`).
     var fileName: String { "numbat/\(module.name).beam" }

@@ -4,9 +4,9 @@ import NIOConcurrencyHelpers
 import NumbatCore
 
 /// The metric history: takes in every collection, keeps each node's open blocks in memory
-/// (`NodeSeries`), writes what changed to the store every `flushInterval` in one transaction,
-/// deletes what is past retention, and answers series queries. The I/O shell around the pure
-/// `NodeSeries` and `NodeBlock`.
+/// (`NodeSeries`), writes what changed to the store every `flushInterval` (one transaction per
+/// `flushBatchSize` nodes), deletes what is past retention, and answers series queries. The I/O
+/// shell around the pure `NodeSeries` and `NodeBlock`.
 ///
 /// A crash loses at most the last `flushInterval` of points; a restart reloads the open blocks
 /// and replays the raw points of the roll-up buckets that were still open.
@@ -15,6 +15,18 @@ public final class MetricArchive: Sendable {
         public var schedule = RetentionSchedule.standard
         public var flushInterval: Duration = .seconds(1)
         public var pruneInterval: Duration = .seconds(60)
+        /// Nodes whose new points one flush encodes and writes per transaction, and whose
+        /// blocks it compacts per transaction. Every node's roll-up buckets end at the same
+        /// moment (they are aligned to the epoch) and every node's raw block at the same hour,
+        /// so at those moments every node has something to write: taken all at once, the
+        /// copies (a series encoder per metric per node, then the encoded rows) would make a
+        /// spike of hundreds of megabytes at 10,000 nodes, which the allocator keeps afterwards.
+        public var flushBatchSize = 250
+        /// Nodes restored per store query at start, and how many such batches run at once:
+        /// a query per node (four, one per tier and one for the chunks) made the start of a
+        /// server with thousands of nodes wait minutes before it listened.
+        public var restoreBatchSize = 100
+        public var restoreParallelism = 4
         public init() {}
     }
 
@@ -57,7 +69,7 @@ public final class MetricArchive: Sendable {
             state.namesByID = names
             state.names = Dictionary(names.map { ($0.value, $0.key) }, uniquingKeysWith: { first, _ in first })
         }
-        for node in nodes { try await restoreIfNeeded(node) }
+        try await restore(nodes)
         loop.withLockedValue { task in
             task = Task { [weak self] in
                 var sincePrune = Duration.zero
@@ -125,37 +137,61 @@ public final class MetricArchive: Sendable {
         learn(Dictionary(try await store.metricNames().map { ($0.value, $0.key) }, uniquingKeysWith: { first, _ in first }))
     }
 
-    /// After a restart: learns each series' last stored point, the blocks still in chunks, and
-    /// replays the raw points of the roll-up buckets still open, so no bucket is lost or
-    /// counted twice.
+    /// Restores `nodes` at start: `restoreBatchSize` nodes per store query, at most
+    /// `restoreParallelism` batches at a time (reading one batch overlaps decoding another).
+    private func restore(_ nodes: [UUID]) async throws {
+        let size = max(1, settings.restoreBatchSize)
+        let parallelism = max(1, settings.restoreParallelism)
+        let batches = stride(from: 0, to: nodes.count, by: size).map { Array(nodes[$0..<min($0 + size, nodes.count)]) }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (index, batch) in batches.enumerated() {
+                if index >= parallelism { try await group.next() }
+                group.addTask { try await self.restoreIfNeeded(batch) }
+            }
+            try await group.waitForAll()
+        }
+    }
+
     private func restoreIfNeeded(_ node: UUID) async throws {
         guard !state.withLockedValue({ $0.restored.contains(node) }) else { return }
+        try await restoreIfNeeded([node])
+    }
+
+    /// After a restart: learns each series' last stored point, the blocks still in chunks, and
+    /// replays the raw points of the roll-up buckets still open, so no bucket is lost or
+    /// counted twice. One query per tier (and one for the chunks) for all of `nodes`.
+    private func restoreIfNeeded(_ nodes: [UUID]) async throws {
+        let missing = state.withLockedValue { state in nodes.filter { !state.restored.contains($0) } }
+        guard !missing.isEmpty else { return }
         let now = nowMilliseconds
         let replayFrom = NodeSeries.replayStart(schedule: schedule, now: now)
-        var series = NodeSeries(schedule: schedule)
-        for chunked in try await store.chunkedMetricBlocks(nodes: [node]) {
-            series.restoreChunked(.init(tier: chunked.tier, start: chunked.start), end: chunked.end, lastSequence: chunked.lastSequence)
+        var series = Dictionary(missing.map { ($0, NodeSeries(schedule: schedule)) }, uniquingKeysWith: { first, _ in first })
+        for chunked in try await store.chunkedMetricBlocks(nodes: missing) {
+            series[chunked.nodeID]?.restoreChunked(.init(tier: chunked.tier, start: chunked.start), end: chunked.end, lastSequence: chunked.lastSequence)
         }
         for tier in schedule.tiers.indices {
             // The current and previous blocks hold every series' last point and the replay window.
             let from = min(replayFrom, schedule.blockStart(tier: tier, time: now) - schedule.blockSpan(tier: tier))
-            for stored in try await store.metricBlocks(nodes: [node], tier: tier, from: from, to: Int64.max) {
+            // Each node's rows come oldest first, as replaying into the buckets needs.
+            for stored in try await store.metricBlocks(nodes: missing, tier: tier, from: from, to: Int64.max) {
+                guard series[stored.nodeID] != nil else { continue }
                 do {
                     for (metric, points) in try NodeBlock.decode(stored.data, start: stored.start) {
                         for point in points {
-                            series.restore(tier: tier, metric: metric, time: point.time, value: point.values[0], replayFrom: replayFrom)
+                            series[stored.nodeID]!.restore(tier: tier, metric: metric, time: point.time, value: point.values[0], replayFrom: replayFrom)
                         }
                     }
                 } catch {
                     logger.error("a stored metric block is damaged; its points are skipped",
-                                 metadata: ["node": "\(node)", "tier": "\(tier)", "start": "\(stored.start)", "error": "\(error)"])
+                                 metadata: ["node": "\(stored.nodeID)", "tier": "\(tier)", "start": "\(stored.start)", "error": "\(error)"])
                 }
             }
         }
         state.withLockedValue { state in
-            guard !state.restored.contains(node) else { return }
-            state.restored.insert(node)
-            if state.nodes[node] == nil { state.nodes[node] = series }
+            for (node, restored) in series where !state.restored.contains(node) {
+                state.restored.insert(node)
+                if state.nodes[node] == nil { state.nodes[node] = restored }
+            }
         }
     }
 
@@ -177,9 +213,9 @@ public final class MetricArchive: Sendable {
 
     // MARK: - Flush, compaction and retention
 
-    /// Closes ended roll-up buckets, appends the new points as chunk rows (one transaction), and
-    /// compacts the blocks whose time is over. Flushes run one after another, so two never
-    /// write the same block at once.
+    /// Closes ended roll-up buckets, appends the new points as chunk rows (one transaction per
+    /// `flushBatchSize` nodes), and compacts the blocks whose time is over. Flushes run one
+    /// after another, so two never write the same block at once.
     public func flush() async throws {
         let task = flushChain.withLockedValue { previous -> Task<Void, any Error> in
             let next = Task { [previous] in
@@ -194,53 +230,75 @@ public final class MetricArchive: Sendable {
 
     private func flushNow() async throws {
         let now = nowMilliseconds
-        let chunks = state.withLockedValue { state -> [UUID: [(key: NodeSeries.BlockKey, sequence: Int, block: NodeBlock)]] in
-            var chunks: [UUID: [(key: NodeSeries.BlockKey, sequence: Int, block: NodeBlock)]] = [:]
-            for id in Array(state.nodes.keys) {
-                state.nodes[id]!.closeBuckets(now: now)
-                let taken = state.nodes[id]!.takePending()
-                if !taken.isEmpty { chunks[id] = taken }
+        let ids = state.withLockedValue { Array($0.nodes.keys) }
+        // A batch at a time (see `Settings.flushBatchSize`): at most one batch's pending blocks
+        // and encoded rows are held at once.
+        for batch in Self.batches(ids, of: settings.flushBatchSize) {
+            let chunks = state.withLockedValue { state -> [UUID: [(key: NodeSeries.BlockKey, sequence: Int, block: NodeBlock)]] in
+                var chunks: [UUID: [(key: NodeSeries.BlockKey, sequence: Int, block: NodeBlock)]] = [:]
+                for id in batch {
+                    // Gone since the keys were read (forgotten or handed over): nothing to write.
+                    state.nodes[id]?.closeBuckets(now: now)
+                    let taken = state.nodes[id]?.takePending() ?? []
+                    if !taken.isEmpty { chunks[id] = taken }
+                }
+                return chunks
             }
-            return chunks
-        }
-        let rows = chunks.flatMap { node, taken in
-            taken.map { StoredMetricBlock(nodeID: node, tier: $0.key.tier, start: $0.key.start, sequence: $0.sequence,
-                                          end: $0.block.end, points: $0.block.pointCount, data: $0.block.encoded()) }
-        }
-        do {
-            try await store.writeMetricBlocks(rows)
-        } catch {
-            // Nothing is lost: the chunks go back for the next flush.
-            state.withLockedValue { state in
-                for (node, taken) in chunks { state.nodes[node]?.retry(taken) }
+            guard !chunks.isEmpty else { continue }
+            let rows = chunks.flatMap { node, taken in
+                taken.map { StoredMetricBlock(nodeID: node, tier: $0.key.tier, start: $0.key.start, sequence: $0.sequence,
+                                              end: $0.block.end, points: $0.block.pointCount, data: $0.block.encoded()) }
             }
-            throw error
+            do {
+                try await store.writeMetricBlocks(rows)
+            } catch {
+                // Nothing is lost: the chunks go back for the next flush (and the batches not
+                // reached yet keep theirs pending).
+                state.withLockedValue { state in
+                    for (node, taken) in chunks { state.nodes[node]?.retry(taken) }
+                }
+                throw error
+            }
         }
         try await compact(now: now)
     }
 
+    /// `items` in consecutive slices of at most `size`.
+    static func batches<T>(_ items: [T], of size: Int) -> [ArraySlice<T>] {
+        let size = max(1, size)
+        return stride(from: 0, to: items.count, by: size).map { items[$0..<min($0 + size, items.count)] }
+    }
+
     /// Rewrites each block that is due (its time over, or too many chunks), chunks and all, as
-    /// one row; all of them in one transaction.
+    /// one row. The nodes due with the same block (at the end of an hour, every node's raw
+    /// block) are read `flushBatchSize` at a time, one query each, and each batch is written
+    /// in one transaction.
     private func compact(now: Int64) async throws {
         let due = state.withLockedValue { state in
-            state.nodes.flatMap { node, series in series.blocksToCompact(now: now).map { (node, $0) } }
+            state.nodes.flatMap { node, series in series.blocksToCompact(now: now).map { (node: node, key: $0) } }
         }
         guard !due.isEmpty else { return }
-        var compacted: [StoredMetricBlock] = []
-        for (node, key) in due {
-            let rows = try await store.metricBlocks(nodes: [node], tier: key.tier, from: key.start, to: key.start + 1)
-                .filter { $0.start == key.start }
-            guard let first = rows.first else { continue }
-            var block = NodeBlock(start: key.start, end: first.end, width: NodeSeries.width(tier: key.tier))
-            for (metric, points) in try Self.merged(rows) {
-                for point in points { block.append(metric: metric, time: point.time, values: point.values) }
+        for (key, entries) in Dictionary(grouping: due, by: \.key) {
+            for batch in Self.batches(entries.map(\.node), of: settings.flushBatchSize) {
+                let nodes = Array(batch)
+                // Each node's rows oldest first (the compacted block, then its chunks), as `merged` reads them.
+                let rows = Dictionary(grouping: try await store.metricBlocks(nodes: nodes, tier: key.tier, from: key.start, to: key.start + 1)
+                    .filter { $0.start == key.start }, by: \.nodeID)
+                var compacted: [StoredMetricBlock] = []
+                for node in nodes {
+                    guard let rows = rows[node], let first = rows.first else { continue }
+                    var block = NodeBlock(start: key.start, end: first.end, width: NodeSeries.width(tier: key.tier))
+                    for (metric, points) in try Self.merged(rows) {
+                        for point in points { block.append(metric: metric, time: point.time, values: point.values) }
+                    }
+                    compacted.append(StoredMetricBlock(nodeID: node, tier: key.tier, start: key.start, end: block.end,
+                                                       points: block.pointCount, data: block.encoded()))
+                }
+                try await store.compactMetricBlocks(compacted)
+                state.withLockedValue { state in
+                    for node in nodes { state.nodes[node]?.compacted(key) }
+                }
             }
-            compacted.append(StoredMetricBlock(nodeID: node, tier: key.tier, start: key.start, end: block.end,
-                                               points: block.pointCount, data: block.encoded()))
-        }
-        try await store.compactMetricBlocks(compacted)
-        state.withLockedValue { state in
-            for (node, key) in due { state.nodes[node]?.compacted(key) }
         }
     }
 
