@@ -63,7 +63,7 @@ extension NodeManager {
     private func loadedMD5(of agent: Agent, on node: ManagedNode) async throws -> Term? {
         do {
             return try await rpc(node, agent.module, "module_info", [.atom("md5")])
-        } catch DistributionError.badRPC(.tuple(let exit)) where exit.count == 2 && exit[0] == .atom("EXIT") && exit[1][element: 0] == .atom("undef") {
+        } catch let error as DistributionError where error.isUndefinedFunction {
             return nil
         }
     }
@@ -85,5 +85,14 @@ extension NodeManager {
         _ = try? await rpc(node, agent.module, "stop", [], timeout: .seconds(5))
         _ = try? await rpc(node, "code", "delete", [.atom(agent.module)], timeout: .seconds(5))
         _ = try? await rpc(node, "code", "purge", [.atom(agent.module)], timeout: .seconds(5))
+    }
+}
+
+extension DistributionError {
+    /// An rpc that failed because the function's module is not loaded (`{'EXIT', {undef, _}}`):
+    /// for an agent, its code went (deleted by a previous manager's agent as it left).
+    var isUndefinedFunction: Bool {
+        guard case .badRPC(.tuple(let exit)) = self, exit.count == 2, exit[0] == .atom("EXIT") else { return false }
+        return exit[1][element: 0] == .atom("undef")
     }
 }

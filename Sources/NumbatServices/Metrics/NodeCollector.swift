@@ -69,7 +69,16 @@ final class NodeCollector: NodeWorker {
         case .agent:
             let timeout = service.settings.collectTimeout
             let milliseconds = Int(timeout.components.seconds * 1000)
-            let reply = try await service.nodes.rpc(node, Atom(Self.agentName), "collect", [.integer(milliseconds)], timeout: timeout + .seconds(1))
+            let reply: Term
+            do {
+                reply = try await service.nodes.rpc(node, Atom(Self.agentName), "collect", [.integer(milliseconds)], timeout: timeout + .seconds(1))
+            } catch let error as DistributionError where error.isUndefinedFunction {
+                // The module went (deleted by a previous manager's agent as it left, during a
+                // hand-over; a purge by hand): load and start it again.
+                let prepared = await prepareAgent()
+                source.withLockedValue { $0 = prepared }
+                return try await collectOnce()
+            }
             if reply == .tuple([.atom("error"), .atom("not_running")]) {
                 // The agent went (a restart of the node's code server, a purge): start it again.
                 let prepared = await prepareAgent()
