@@ -92,8 +92,15 @@ public final class SimulatedNode: Sendable {
 
     private func apply(_ effect: SimulatedBehaviour.Effect, mailbox: Mailbox?) async {
         switch effect {
+        // Requests are served concurrently, so the effects of two starts may be applied in
+        // either order: an agent's process is kept only while the behaviour runs its pid, and
+        // a stop ends only a process the behaviour no longer runs.
         case .stopAgent(let module):
-            let agent = state.withLockedValue { $0.agents.removeValue(forKey: module) }
+            let agent = state.withLockedValue { state -> Agent? in
+                guard let agent = state.agents[module], agent.mailbox.pid != state.behaviour.running[module] else { return nil }
+                state.agents[module] = nil
+                return agent
+            }
             agent?.watcher.cancel()
             agent?.mailbox.close(reason: .atom("normal"))
         case .startAgent(let module, let owner):
@@ -112,7 +119,20 @@ public final class SimulatedNode: Sendable {
                 }
                 mailbox.close()
             }
-            state.withLockedValue { $0.agents[module] = Agent(mailbox: mailbox, owner: owner, watcher: watcher) }
+            let (current, replaced) = state.withLockedValue { state -> (Bool, Agent?) in
+                guard state.behaviour.running[module] == pid else { return (false, nil) }  // superseded already
+                defer { state.agents[module] = Agent(mailbox: mailbox, owner: owner, watcher: watcher) }
+                return (true, state.agents[module])
+            }
+            if let replaced, replaced.mailbox !== mailbox {
+                replaced.watcher.cancel()
+                replaced.mailbox.close(reason: .atom("normal"))
+            }
+            guard current else {
+                watcher.cancel()
+                mailbox.close(reason: .atom("normal"))
+                return
+            }
             if module == Atom(SimulatedBehaviour.AgentKind.alarms.rawValue) {
                 // The alarm agent's first message: the alarms already set (none).
                 try? await mailbox.send(.tuple([.atom("numbat_alarms"), .atom("sync"), .list([])]), to: owner)
