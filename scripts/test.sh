@@ -9,6 +9,9 @@ swift build --build-tests
 export CI="${CI:-true}"
 
 failed=0
+# Every failed test's lines, printed again at the very end: CI shows only the tail of the output.
+failures=$(mktemp)
+trap 'rm -f "$failures"' EXIT
 # Runs one group, prints how many tests it ran, and fails it if anything was skipped.
 run_group() {
   local name=$1
@@ -30,8 +33,13 @@ run_group() {
     echo "== group ${name}: no test ran" >&2
     status=1
   fi
+  if [ "$status" -ne 0 ]; then
+    failed=1
+    { echo "== group ${name} failed (exit status ${status}); its failures:"
+      grep -E '✘|error:|Fatal error|skipped' "$log" | head -200 || true
+    } >>"$failures"
+  fi
   rm -f "$log"
-  [ "$status" -eq 0 ] || failed=1
 }
 
 # 1. CPU-bound: the codec's corpus round trips and mutation fuzzing, and the metric storage unit
@@ -51,5 +59,20 @@ export SWT_EXPERIMENTAL_MAXIMUM_PARALLELIZATION_WIDTH="${NUMBAT_TEST_WIDTH:-4}"
 run_group "everything else" --skip "$cpu_bound" "$@"
 
 # A short libFuzzer run of the term decoder (the in-process mutation fuzz test runs above too).
-scripts/fuzz.sh 20
+# Its output is long, so only its last lines are shown.
+fuzz_log=$(mktemp)
+if scripts/fuzz.sh 20 >"$fuzz_log" 2>&1; then
+  tail -12 "$fuzz_log"
+else
+  tail -60 "$fuzz_log"
+  echo "== fuzzing found a failure (input saved in .build-fuzz/artifacts/)" >>"$failures"
+  failed=1
+fi
+rm -f "$fuzz_log"
+if [ "$failed" -ne 0 ]; then
+  echo "== FAILED; what failed:"
+  cat "$failures"
+else
+  echo "== all groups passed"
+fi
 exit "$failed"
