@@ -32,7 +32,10 @@ struct ScaleBench {
     struct Failover {
         var nodes: Int
         var split: [Int]
-        var secondsToAllUp: Double
+        /// Until the simulator saw every node connected again (the survivor's handshake done).
+        var secondsToAllConnected: Double
+        /// Until every node also ran its agents again (as many metrics agents as before the kill).
+        var secondsToAllAgents: Double
         var survivorUp: Int
     }
 
@@ -205,11 +208,13 @@ struct ScaleBench {
         _ = waitForExit(b.process)
         // The census first shows the loss (the dead server's connections close at once)...
         _ = try await fleet.wait(upTo: 30, "the killed server's nodes disconnected") { $0.connected < size }
-        // ...then the survivor's takeover.
-        _ = try await fleet.wait(upTo: 600, "every node back under the survivor") { $0.connected == size && $0.metricsAgents >= agentsBefore }
-        let recovered = seconds(clock.now - killed)
+        // ...then the survivor's takeover: connections first, then the agents.
+        _ = try await fleet.wait(upTo: 600, "every node connected to the survivor") { $0.connected == size }
+        let connected = seconds(clock.now - killed)
+        _ = try await fleet.wait(upTo: 600, "every node running its agents under the survivor") { $0.metricsAgents >= agentsBefore }
+        let withAgents = seconds(clock.now - killed)
         let survivorUp = try await a.upCount(timeout: 600)
-        return Failover(nodes: size, split: split, secondsToAllUp: recovered, survivorUp: survivorUp)
+        return Failover(nodes: size, split: split, secondsToAllConnected: connected, secondsToAllAgents: withAgents, survivorUp: survivorUp)
     }
 }
 

@@ -27,6 +27,24 @@ public struct Agent: Sendable {
 
     private static let shipped = NIOLockedValueBox<[String: Agent]>([:])
 
+    /// The md5 of each shipped agent's code as nodes of one OTP release compute it
+    /// (`beam_lib:md5/1`), keyed by module and release: asked of the first such node, then
+    /// known. Without it every (re)connection sent each agent's whole beam (up to 19 KB) to be
+    /// hashed, four times per node; a failover reconnects thousands of nodes at once.
+    private static let md5s = NIOLockedValueBox<[String: Term]>([:])
+
+    /// The md5 of this agent's code on nodes of `otpRelease`, from the cache or from `ask`.
+    func md5(onRelease otpRelease: String?, ask: () async throws -> Term) async throws -> Term {
+        guard let otpRelease else { return try await ask() }
+        let key = "\(module.name)@\(otpRelease)"
+        if let known = Self.md5s.withLockedValue({ $0[key] }) { return known }
+        let answer = try await ask()
+        if case .tuple(let parts) = answer, parts.count == 2, parts[0] == .atom(module) {
+            Self.md5s.withLockedValue { $0[key] = answer }
+        }
+        return answer
+    }
+
     /// The file name the node records for the loaded module (`code:which/1`).
     var fileName: String { "numbat/\(module.name).beam" }
 }
@@ -46,7 +64,9 @@ extension NodeManager {
         let loaded = try await rpc(node, "code", "is_loaded", [.atom(agent.module)])
         if loaded != .atom(.false), let theirs = try await loadedMD5(of: agent, on: node) {
             // Same bytes -> same md5 of the module; ask the node, compare with ours.
-            let ours = try await rpc(node, "beam_lib", "md5", [.binary(agent.beam)])
+            let ours = try await agent.md5(onRelease: node.otpRelease) {
+                try await rpc(node, "beam_lib", "md5", [.binary(agent.beam)])
+            }
             if case .tuple(let parts) = ours, parts.count == 2, parts[1] == theirs { return .alreadyLoaded }
         }
         try await purgeOldCode(of: agent, on: node)
