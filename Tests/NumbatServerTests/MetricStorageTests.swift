@@ -219,8 +219,11 @@ struct MetricArchiveTests {
         }
     }
 
-    @Test("many nodes restart in batches, flushed and compacted in batches, each keeping exactly its own history")
-    func batchedRestart() async throws {
+    /// Restored at start (a restart), or on their first collections arriving together (nodes
+    /// taken over from another server, restored in batches as they come).
+    @Test("many nodes restart in batches, flushed and compacted in batches, each keeping exactly its own history",
+          arguments: [false, true])
+    func batchedRestart(takenOver: Bool) async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("numbat-archive-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
         let clock = ManualClock(Self.epoch)
@@ -235,14 +238,24 @@ struct MetricArchiveTests {
             let store = try SQLiteStore(directory: directory)
             let archive = MetricArchive(store: store, settings: settings, logger: Logger(label: "test"), now: { clock.now })
             // The second run restores every node, one of them twice and one never seen.
-            try await archive.start(restoring: run == 0 ? [] : nodes + [nodes[0], UUID()])
+            try await archive.start(restoring: run == 0 || takenOver ? [] : nodes + [nodes[0], UUID()])
             // Minutes 0..<7 before the restart, 7..<20 after, flushed every minute (a chunk a
             // minute, so blocks are compacted after 8); node i reports minute + 100 i.
             for minute in run == 0 ? 0..<7 : 7..<20 {
                 let time = Self.epoch.addingTimeInterval(Double(minute) * 60)
                 clock.advance(time.timeIntervalSince(clock.now))
-                for (index, node) in nodes.enumerated() {
-                    try await archive.ingest(node: node, time: time, values: ["m": Double(minute + 100 * index)])
+                if run == 1 && takenOver && minute == 7 {
+                    // All first collections at once (twice for one node): restored together.
+                    try await withThrowingTaskGroup(of: Void.self) { group in
+                        for (index, node) in Array(nodes.enumerated().map { ($0.offset, $0.element) }) + [(0, nodes[0])] {
+                            group.addTask { try await archive.ingest(node: node, time: time, values: ["m": Double(minute + 100 * index)]) }
+                        }
+                        try await group.waitForAll()
+                    }
+                } else {
+                    for (index, node) in nodes.enumerated() {
+                        try await archive.ingest(node: node, time: time, values: ["m": Double(minute + 100 * index)])
+                    }
                 }
                 try await archive.flush()
             }

@@ -38,6 +38,13 @@ public final class MetricArchive: Sendable {
     /// The last flush started; each flush waits for the one before.
     private let flushChain = NIOLockedValueBox<Task<Void, any Error>?>(nil)
     private let loop = NIOLockedValueBox<Task<Void, Never>?>(nil)
+    private let restoreQueue = NIOLockedValueBox(RestoreQueue())
+
+    /// Nodes waiting for `restoreIfNeeded(_:)`, and whether a task is restoring them.
+    private struct RestoreQueue {
+        var waiting: [UUID: [CheckedContinuation<Void, any Error>]] = [:]
+        var draining = false
+    }
 
     private struct State {
         var nodes: [UUID: NodeSeries] = [:]
@@ -152,9 +159,39 @@ public final class MetricArchive: Sendable {
         }
     }
 
+    /// Restores one node before its first collection here (a node taken over from another
+    /// server). Nodes arriving together (a failover hands over thousands, each collected soon
+    /// after) are restored together, `restoreBatchSize` per query, by one task at a time:
+    /// restored one by one, they made four queries each and kept the store's connections busy.
     private func restoreIfNeeded(_ node: UUID) async throws {
         guard !state.withLockedValue({ $0.restored.contains(node) }) else { return }
-        try await restoreIfNeeded([node])
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            let startDraining = restoreQueue.withLockedValue { queue -> Bool in
+                queue.waiting[node, default: []].append(continuation)
+                defer { queue.draining = true }
+                return !queue.draining
+            }
+            if startDraining { Task { await drainRestoreQueue() } }
+        }
+    }
+
+    /// Restores the waiting nodes a batch at a time until none waits.
+    private func drainRestoreQueue() async {
+        while true {
+            let batch = restoreQueue.withLockedValue { queue -> [(UUID, [CheckedContinuation<Void, any Error>])] in
+                let taken = Array(queue.waiting.prefix(max(1, settings.restoreBatchSize)))
+                for (node, _) in taken { queue.waiting.removeValue(forKey: node) }
+                if taken.isEmpty { queue.draining = false }
+                return taken
+            }
+            guard !batch.isEmpty else { return }
+            do {
+                try await restoreIfNeeded(batch.map(\.0))
+                for (_, waiters) in batch { waiters.forEach { $0.resume() } }
+            } catch {
+                for (_, waiters) in batch { waiters.forEach { $0.resume(throwing: error) } }
+            }
+        }
     }
 
     /// After a restart: learns each series' last stored point, the blocks still in chunks, and
