@@ -209,9 +209,9 @@ struct ScaleBench {
         // The census first shows the loss (the dead server's connections close at once)...
         _ = try await fleet.wait(upTo: 30, "the killed server's nodes disconnected") { $0.connected < size }
         // ...then the survivor's takeover: connections first, then the agents.
-        _ = try await fleet.wait(upTo: 600, "every node connected to the survivor") { $0.connected == size }
+        _ = try await fleet.wait(upTo: 600, "every node connected to the survivor", reportEvery: .seconds(5)) { $0.connected == size }
         let connected = seconds(clock.now - killed)
-        _ = try await fleet.wait(upTo: 600, "every node running its agents under the survivor") { $0.metricsAgents >= agentsBefore }
+        _ = try await fleet.wait(upTo: 600, "every node running its agents under the survivor", reportEvery: .seconds(5)) { $0.metricsAgents >= agentsBefore }
         let withAgents = seconds(clock.now - killed)
         let survivorUp = try await a.upCount(timeout: 600)
         return Failover(nodes: size, split: split, secondsToAllConnected: connected, secondsToAllAgents: withAgents, survivorUp: survivorUp)

@@ -84,14 +84,21 @@ final class SimulatorFleet: @unchecked Sendable {
 
     /// Waits until `condition` holds of the census (checked every 100 ms); returns the seconds it
     /// took. Gives up after `limit` seconds, or after 300 s without any change.
-    func wait(upTo limit: Double, _ what: String, until condition: (Census) -> Bool) async throws -> Double {
+    /// Waits until the census meets `condition`; with `reportEvery`, prints the census that often
+    /// meanwhile (to follow a long wait, as a recovery after a kill).
+    func wait(upTo limit: Double, _ what: String, reportEvery: Duration? = nil, until condition: (Census) -> Bool) async throws -> Double {
         let clock = ContinuousClock()
         let start = clock.now
         var last = census
         var changed = start
+        var reported = start
         while !condition(census) {
             let now = census
             if now != last { (last, changed) = (now, clock.now) }
+            if let reportEvery, clock.now - reported >= reportEvery {
+                reported = clock.now
+                progress("  \(what): after \(String(format: "%.0f", seconds(clock.now - start))) s, \(now.connected) connected, \(now.metricsAgents) with the metrics agent")
+            }
             guard clock.now - start < .seconds(limit), clock.now - changed < .seconds(300) else {
                 throw BenchFailure(description: "\(what) not reached in \(seconds(clock.now - start)) s: \(now)")
             }
