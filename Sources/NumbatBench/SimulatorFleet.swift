@@ -15,6 +15,7 @@ final class SimulatorFleet: @unchecked Sendable {
     struct Census: Equatable {
         var connected = 0
         var metricsAgents = 0
+        var metricsRunning = 0
         var logAgents = 0
     }
 
@@ -74,6 +75,7 @@ final class SimulatorFleet: @unchecked Sendable {
                 switch pair[0] {
                 case "connected": sum.connected += value
                 case "metrics_agents": sum.metricsAgents += value
+                case "metrics_running": sum.metricsRunning += value
                 case "log_agents": sum.logAgents += value
                 default: break
                 }
@@ -97,7 +99,7 @@ final class SimulatorFleet: @unchecked Sendable {
             if now != last { (last, changed) = (now, clock.now) }
             if let reportEvery, clock.now - reported >= reportEvery {
                 reported = clock.now
-                progress("  \(what): after \(String(format: "%.0f", seconds(clock.now - start))) s, \(now.connected) connected, \(now.metricsAgents) with the metrics agent")
+                progress("  \(what): after \(String(format: "%.0f", seconds(clock.now - start))) s, \(now.connected) connected, \(now.metricsAgents) with the metrics agent (\(now.metricsRunning) answering collect)")
             }
             guard clock.now - start < .seconds(limit), clock.now - changed < .seconds(300) else {
                 throw BenchFailure(description: "\(what) not reached in \(seconds(clock.now - start)) s: \(now)")

@@ -80,7 +80,7 @@ func reportCensus(of simulator: Simulator) async {
     while !Task.isCancelled {
         let census = simulator.census
         if census != last {
-            let line = "numbat-sim census: nodes=\(census.nodes) connected=\(census.connected) metrics_agents=\(census.metricsAgents) log_agents=\(census.logAgents) alarm_agents=\(census.alarmAgents)\n"
+            let line = "numbat-sim census: nodes=\(census.nodes) connected=\(census.connected) metrics_agents=\(census.metricsAgents) metrics_running=\(census.metricsRunning) log_agents=\(census.logAgents) alarm_agents=\(census.alarmAgents)\n"
             FileHandle.standardOutput.write(Data(line.utf8))
             last = census
         }

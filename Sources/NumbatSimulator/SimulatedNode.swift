@@ -145,6 +145,11 @@ public final class SimulatedNode: Sendable {
         state.withLockedValue { $0.agents[Atom(kind.rawValue)] != nil }
     }
 
+    /// Whether the behaviour answers for the agent `kind` as running.
+    public func behaviourRuns(_ kind: SimulatedBehaviour.AgentKind) -> Bool {
+        state.withLockedValue { $0.behaviour.running[Atom(kind.rawValue)] != nil }
+    }
+
     /// Who the emitter sends log events and alarms to now.
     public var owners: Owners {
         state.withLockedValue { state in

@@ -88,6 +88,9 @@ public final class Simulator: Sendable {
         public var nodes = 0
         public var connected = 0
         public var metricsAgents = 0
+        /// Nodes whose behaviour answers `collect/1` (started and not stopped): the same as
+        /// `metricsAgents` unless an agent's process and the behaviour disagree.
+        public var metricsRunning = 0
         public var logAgents = 0
         public var alarmAgents = 0
     }
@@ -99,6 +102,7 @@ public final class Simulator: Sendable {
             if !node.local.connectedNodes.isEmpty { census.connected += 1 }
             let owners = node.owners
             if node.runs(.metrics) { census.metricsAgents += 1 }
+            if node.behaviourRuns(.metrics) { census.metricsRunning += 1 }
             if owners.logs != nil { census.logAgents += 1 }
             if owners.alarms != nil { census.alarmAgents += 1 }
         }

@@ -186,6 +186,32 @@ struct MetricArchiveTests {
         }
     }
 
+    @Test("a hand-over writes the node's own pending points, not the others'; its next holder goes on from them")
+    func handOver() async throws {
+        try await Self.withArchive { archive, clock, store in
+            let other = UUID()
+            try await Self.collect(archive, clock, node: node, minutes: 0..<7) { Double($0) }
+            try await Self.collect(archive, clock, node: other, minutes: 0..<7) { Double($0) }
+            try await archive.handOver(node: node)
+            #expect(try await !store.metricBlocks(nodes: [node], tier: 0, from: 0, to: .max).isEmpty)
+            #expect(try await store.metricBlocks(nodes: [other], tier: 0, from: 0, to: .max).isEmpty)
+            #expect(try await store.chunkedMetricBlocks(nodes: [other]).isEmpty)
+            // The next holder (another server on the same store) goes on; the 5-minute bucket
+            // 5..<10 straddles the hand-over and is neither short nor doubled.
+            let next = MetricArchive(store: store, settings: archive.settings, logger: Logger(label: "test"), now: { clock.now })
+            try await next.start()
+            for minute in 7..<20 {
+                let time = Self.epoch.addingTimeInterval(Double(minute) * 60)
+                clock.advance(time.timeIntervalSince(clock.now))
+                try await next.ingest(node: node, time: time, values: ["m": Double(minute)])
+            }
+            await next.stop()
+            clock.advance(24 * 3600 - 19 * 60)
+            let day = try await next.series(nodes: [node], metrics: ["m"], from: Self.epoch, to: clock.now)
+            #expect(day.series[0].points.map(\.value) == [2, 7, 12, 17])
+        }
+    }
+
     @Test("a restart in the middle of a roll-up bucket neither loses nor doubles its points")
     func restart() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("numbat-archive-\(UUID().uuidString)")

@@ -254,10 +254,16 @@ public final class MetricArchive: Sendable {
     /// `flushBatchSize` nodes), and compacts the blocks whose time is over. Flushes run one
     /// after another, so two never write the same block at once.
     public func flush() async throws {
+        try await flush(only: nil)
+    }
+
+    /// Writes the pending points of `only` (every node if nil), after any flush already
+    /// started: a flush that took a node's earlier chunks writes them first.
+    private func flush(only: [UUID]?) async throws {
         let task = flushChain.withLockedValue { previous -> Task<Void, any Error> in
             let next = Task { [previous] in
                 _ = await previous?.result
-                try await self.flushNow()
+                try await self.flushNow(only: only)
             }
             previous = next
             return next
@@ -265,9 +271,9 @@ public final class MetricArchive: Sendable {
         try await task.value
     }
 
-    private func flushNow() async throws {
+    private func flushNow(only: [UUID]?) async throws {
         let now = nowMilliseconds
-        let ids = state.withLockedValue { Array($0.nodes.keys) }
+        let ids = only ?? state.withLockedValue { Array($0.nodes.keys) }
         // A batch at a time (see `Settings.flushBatchSize`): at most one batch's pending blocks
         // and encoded rows are held at once.
         for batch in Self.batches(ids, of: settings.flushBatchSize) {
@@ -369,19 +375,22 @@ public final class MetricArchive: Sendable {
         }
     }
 
-    /// Forgets a node's whole history (the node was removed).
     /// Hands a node's history over to the server that manages it next (cluster): writes what
     /// is pending, then drops the node's open blocks here, so that if this server takes the
     /// node back later it reloads them from the store (with the chunks the other server wrote
     /// meanwhile) instead of numbering its chunks from a stale copy and overwriting theirs.
+    /// Only this node's points are written: a mass hand-over (thousands of nodes as a server
+    /// joins) wrote the whole archive once per node, and the metrics service, handling node
+    /// events in order, fell minutes behind, starting the collectors of nodes it took late.
     public func handOver(node: UUID) async throws {
-        try await flush()
+        try await flush(only: [node])
         state.withLockedValue { state in
             state.nodes[node] = nil
             state.restored.remove(node)
         }
     }
 
+    /// Forgets a node's whole history (the node was removed).
     public func forget(node: UUID) async throws {
         state.withLockedValue { state in
             state.nodes[node] = nil
