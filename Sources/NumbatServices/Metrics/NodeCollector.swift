@@ -75,12 +75,14 @@ final class NodeCollector: NodeWorker {
             } catch let error as DistributionError where error.isUndefinedFunction {
                 // The module went (deleted by a previous manager's agent as it left, during a
                 // hand-over; a purge by hand): load and start it again.
+                service.logger.info("metrics agent's code gone, loading it again", metadata: ["node": "\(node.name)"])
                 let prepared = await prepareAgent()
                 source.withLockedValue { $0 = prepared }
                 return try await collectOnce()
             }
             if reply == .tuple([.atom("error"), .atom("not_running")]) {
                 // The agent went (a restart of the node's code server, a purge): start it again.
+                service.logger.info("metrics agent gone, starting it again", metadata: ["node": "\(node.name)"])
                 let prepared = await prepareAgent()
                 source.withLockedValue { $0 = prepared }
                 return try await collectOnce()
