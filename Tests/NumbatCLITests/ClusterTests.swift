@@ -80,6 +80,15 @@ struct ClusterTests {
                 }
                 let since = try await API.get(Notifications.self, survivor.url, "/api/notifications?q=DOWN&from=\(stamp)&limit=100")
                 #expect(since.notifications.isEmpty, "a node went DOWN during the rebalance: \(since.notifications.map(\.message))")
+
+                // Every node stayed healthy throughout: no server reported an agent unavailable
+                // through the split, the kill, the takeover and the rebalance. A node handed to
+                // another server while its agents were being started is not an agent failure.
+                let restarted = try #require(cluster.server(victimSlot))
+                for (name, server) in [("first", first), ("second", second), ("restarted", restarted)] {
+                    let unavailable = server.output.split(separator: "\n").filter { $0.contains("agent unavailable") }
+                    #expect(unavailable.isEmpty, "the \(name) server reported agents unavailable: \(unavailable.prefix(5))")
+                }
             }
         }
     }

@@ -35,8 +35,11 @@ final class NodeAlarmWatcher: NodeWorker {
             builtIn.withLockedValue { $0 = Dictionary(active.map { ($0.key, $0.severity) }, uniquingKeysWith: { $1 }) }
             mailbox = try await owner.launch(Self.agentName, on: node, nodes: service.nodes)
         } catch {
-            if Task.isCancelled { return }
             let reason = (error as? NumbatError)?.message ?? "\(error)"
+            guard AgentOwner.isWorthReporting(error) else {
+                service.logger.debug("alarm agent not started: the node went", metadata: ["node": "\(node.name)", "reason": "\(reason)"])
+                return
+            }
             service.logger.warning("alarm agent unavailable", metadata: ["node": "\(node.name)", "reason": "\(reason)"])
             service.bus.publish(.agentUnavailable(node: node, agent: Self.agentName, reason: reason, fallback: "no SASL or built-in alarms"))
             return

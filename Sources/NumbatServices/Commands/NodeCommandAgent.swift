@@ -40,8 +40,11 @@ final class NodeCommandAgent: NodeWorker {
             _ = try await owner.launch(Self.agentName, on: node, nodes: service.nodes)
             return true
         } catch {
-            if Task.isCancelled { return false }
             let reason = (error as? NumbatError)?.message ?? "\(error)"
+            guard AgentOwner.isWorthReporting(error) else {
+                service.logger.debug("command agent not started: the node went", metadata: ["node": "\(node.name)", "reason": "\(reason)"])
+                return false
+            }
             service.logger.warning("command agent unavailable", metadata: ["node": "\(node.name)", "reason": "\(reason)"])
             service.bus.publish(.agentUnavailable(node: node, agent: Self.agentName, reason: reason, fallback: "no process or ETS explorers"))
             return false

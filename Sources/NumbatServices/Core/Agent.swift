@@ -115,4 +115,13 @@ extension DistributionError {
         guard case .badRPC(.tuple(let exit)) = self, exit.count == 2, exit[0] == .atom("EXIT") else { return false }
         return exit[1][element: 0] == .atom("undef")
     }
+
+    /// The node's connection went while talking to it: the node manager reports the node DOWN
+    /// (and stops its workers), so an agent that failed this way is not unavailable.
+    var isConnectionLoss: Bool {
+        switch self {
+        case .connectionClosed, .noConnection, .tickTimeout: return true
+        default: return false
+        }
+    }
 }

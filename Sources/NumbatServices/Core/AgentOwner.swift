@@ -23,6 +23,17 @@ final class AgentOwner: Sendable {
         await running?.value
     }
 
+    /// Whether a failed launch is worth telling the operator about (an `agentUnavailable` event,
+    /// a warning). Not when the worker is being stopped, nor when the node's connection went:
+    /// a node handed to another server, or gone, is reported by the node manager; before this,
+    /// a hand-over of thousands of nodes raised hundreds of "agent unavailable" warnings for
+    /// nodes that were fine under their new server.
+    static func isWorthReporting(_ error: any Error) -> Bool {
+        if Task.isCancelled { return false }
+        if let error = error as? DistributionError, error.isConnectionLoss { return false }
+        return true
+    }
+
     /// Injects the agent `name` and starts it with `Name:start(OwnerPid, Options)`, owned by
     /// this owner's mailbox (made once, reused when the agent is started again). Throws
     /// `NumbatError` `agent_start_failed` with the node's answer.

@@ -100,10 +100,10 @@ final class NodeCollector: NodeWorker {
             _ = try await owner.launch(Self.agentName, on: node, nodes: service.nodes)
             return .agent
         } catch {
-            // Stopped while injecting (the node went, the server stops): nothing to report.
-            if Task.isCancelled { return .agentless }
+            // Stopped while injecting, or the node's connection went (the node went, was handed
+            // to another server, the server stops): nothing to report.
             let reason = (error as? NumbatError)?.message ?? "\(error)"
-            guard reportingFailure else {
+            guard reportingFailure, AgentOwner.isWorthReporting(error) else {
                 service.logger.debug("metrics agent still unavailable", metadata: ["node": "\(node.name)", "reason": "\(reason)"])
                 return .agentless
             }

@@ -49,8 +49,11 @@ final class NodeLogCollector: NodeWorker {
                                       .atom("max_rate"): .integer(service.settings.maxRatePerNode)])
             mailbox = try await owner.launch(Self.agentName, on: node, nodes: service.nodes, options: options)
         } catch {
-            if Task.isCancelled { return }
             let reason = (error as? NumbatError)?.message ?? "\(error)"
+            guard AgentOwner.isWorthReporting(error) else {
+                service.logger.debug("log agent not started: the node went", metadata: ["node": "\(node.name)", "reason": "\(reason)"])
+                return
+            }
             service.logger.warning("log agent unavailable", metadata: ["node": "\(node.name)", "reason": "\(reason)"])
             service.bus.publish(.agentUnavailable(node: node, agent: Self.agentName, reason: reason, fallback: "no log collection"))
             await service.record([NodeNotification(nodeID: node.id, nodeName: node.name, time: Date(), severity: .warning,
