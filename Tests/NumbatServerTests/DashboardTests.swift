@@ -27,9 +27,14 @@ struct DashboardTests {
         try await browser.wait(for: "the dashboard", "return document.body.dataset.ready === 'true' && !document.getElementById('login').open")
     }
 
-    @Test("sign in; add a node and see it UP; a metric chart with points; an error's popup and row; an alarm acknowledged in the page and cleared on the node; 1,000 nodes in the tree")
+    @Test("sign in; add a node (one without EPMD, with its port) and see it UP; a metric chart with points; an error's popup and row; an alarm acknowledged in the page and cleared on the node; 1,000 nodes in the tree")
     func monitoring() async throws {
-        try await TestNode.with(release: .otp25) { peer in
+        // The node runs as containers run them: no EPMD (the one it would register with is a
+        // port where none listens), on a fixed distribution port typed into the form.
+        let distributionPort = try freePort(onAll: ["127.0.0.1"])
+        let nowhere = try freePort(onAll: ["127.0.0.1"])
+        try await TestNode.with(release: .otp25, environment: ["ERL_EPMD_PORT": "\(nowhere)"],
+                                extraArgs: ["-start_epmd", "false", "-erl_epmd_port", "\(distributionPort)"]) { peer in
             try await TestServer.with(.live, metricsInterval: 1, configure: { $0.requireToken = true }) { server, client in
                 let port = try #require(client.port)
                 try await Browser.with { browser in
@@ -38,11 +43,12 @@ struct DashboardTests {
                     // Topology: add the node; it turns UP in the tree.
                     try await browser.type("#add-node-name", peer.name.description)
                     try await browser.type("#add-node-cookie", peer.cookie)
+                    try await browser.type("#add-node-port", "\(distributionPort)")
                     try await browser.click("#add-node-submit")
                     let row = "#tree .tree-node[data-name='\(peer.name.description)'][data-state='UP']"
                     try await browser.wait(for: "the node UP in the tree", "return document.querySelector(arguments[0]) !== null", [row])
                     let info = try await browser.text("#node-info")
-                    #expect(info.contains(peer.name.description) && info.contains("OTP"), "\(info)")
+                    #expect(info.contains(peer.name.description) && info.contains("OTP") && info.contains("\(distributionPort) (no EPMD)"), "\(info)")
                     try await browser.wait(for: "the node graph", "return document.querySelector('#node-graph g[data-name]') !== null")
                     try await Self.screenshot(browser, "topology")
 

@@ -12,10 +12,12 @@ struct NotificationsTests {
     /// Evaluates Erlang expressions on the peer through a hidden observer node.
     static func eval(_ peer: TestNode, _ text: String, observer: Observer? = nil) async throws -> Term {
         if let observer {
+            observer.local.setDistributionPort(peer.distributionPort, for: peer.name)
             return try await observer.local.rpc(peer.name, "numbat_test_peer", "eval", [.binary(Array(text.utf8))])
         }
         let fresh = try Observer(cookie: peer.cookie)
         defer { Task { await fresh.shutdown() } }
+        fresh.local.setDistributionPort(peer.distributionPort, for: peer.name)
         return try await fresh.local.rpc(peer.name, "numbat_test_peer", "eval", [.binary(Array(text.utf8))])
     }
 

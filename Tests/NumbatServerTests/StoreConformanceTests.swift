@@ -21,7 +21,8 @@ struct StoreConformanceTests {
             try await store.insertFamily(family)
             var node = ManagedNode(name: "b@127.0.0.1", state: .up, familyID: family.id, host: "127.0.0.1", otpRelease: "25",
                                    bootScript: "Erlang/OTP 25", addedAt: Self.t0, stateChangedAt: Self.t0)
-            let other = ManagedNode(name: "a@127.0.0.1", state: .down, host: "127.0.0.1", addedAt: Self.t0, stateChangedAt: Self.t0)
+            // A node without EPMD keeps its port.
+            let other = ManagedNode(name: "a@127.0.0.1", state: .down, host: "127.0.0.1", port: 9100, addedAt: Self.t0, stateChangedAt: Self.t0)
             try await store.insertNode(node, cookie: "cookie-b")
             try await store.insertNode(other, cookie: "cookie-a")
             #expect(try await store.node(id: node.id) == node)
@@ -44,6 +45,7 @@ struct StoreConformanceTests {
             node.state = .down
             node.lastError = "connection refused"
             node.stateChangedAt = Self.t0.addingTimeInterval(5)
+            node.port = 65535
             try await store.updateNode(node)
             #expect(try await store.node(id: node.id) == node)
             #expect(try await store.cookie(forNode: node.id) == "cookie-b")

@@ -135,26 +135,3 @@ struct SimulatorEndToEndTests {
         await simulator.stop()
     }
 }
-
-/// A bound, unlistened IPv4 socket: how the test finds a free port on a loopback address.
-struct Socket4 {
-    let fd: Int32
-    let port: Int
-
-    static func bind(host: String) -> Socket4 {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = 0
-        inet_pton(AF_INET, host, &address.sin_addr)
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard bound == 0 else { return Socket4(fd: fd, port: 0) }
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        return Socket4(fd: fd, port: Int(UInt16(bigEndian: address.sin_port)))
-    }
-}

@@ -10,18 +10,24 @@ public final class TestNode: @unchecked Sendable {
     public let name: NodeName
     public let release: OTPRelease
     public let cookie: String
+    /// The fixed port of a node started without EPMD (`-erl_epmd_port P`): the one a test's
+    /// own local node must be told (`setDistributionPort`).
+    public let distributionPort: Int?
     private let process: Process
 
-    /// Starts a node and waits until it is registered with EPMD and ready.
+    /// Starts a node and waits until it is ready. `host` is the long name's host (127.0.0.1
+    /// unless given: another loopback address, `::1` with `-proto_dist inet6_tcp`);
+    /// `environment` is added to the node's (`ERL_EPMD_PORT` for a node without EPMD).
     public init(release: OTPRelease, style: NameStyle = .long, cookie: String = "numbat-test-cookie",
-                alive: String? = nil, extraArgs: [String] = []) throws
+                alive: String? = nil, host: String? = nil, environment: [String: String] = [:], extraArgs: [String] = []) throws
     {
         try release.requireInstalled()
         let alive = alive ?? "t\(UInt32.random(in: 0...UInt32.max))"
-        let host = style == .long ? "127.0.0.1" : TestNode.shortHost
+        let host = style == .long ? host ?? "127.0.0.1" : TestNode.shortHost
         self.name = NodeName(alive: alive, host: host)
         self.release = release
         self.cookie = cookie
+        self.distributionPort = extraArgs.firstIndex(of: "-erl_epmd_port").flatMap { extraArgs.indices.contains($0 + 1) ? Int(extraArgs[$0 + 1]) : nil }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: release.erl)
         process.arguments = [style == .long ? "-name" : "-sname", style == .long ? name.description : alive,
@@ -33,6 +39,7 @@ public final class TestNode: @unchecked Sendable {
         process.standardError = output
         process.standardInput = FileHandle.nullDevice
         process.currentDirectoryURL = FileManager.default.temporaryDirectory
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         self.process = process
         try process.run()
         try TestNode.waitForReady(output.fileHandleForReading, process: process, name: name)
@@ -40,9 +47,12 @@ public final class TestNode: @unchecked Sendable {
 
     /// Starts a node off the cooperative pool; the caller stops it (`stopped()`).
     public static func start(release: OTPRelease, style: NameStyle = .long, cookie: String = "numbat-test-cookie",
-                             alive: String? = nil, extraArgs: [String] = []) async throws -> TestNode
+                             alive: String? = nil, host: String? = nil, environment: [String: String] = [:],
+                             extraArgs: [String] = []) async throws -> TestNode
     {
-        try await offPool { try TestNode(release: release, style: style, cookie: cookie, alive: alive, extraArgs: extraArgs) }
+        try await offPool {
+            try TestNode(release: release, style: style, cookie: cookie, alive: alive, host: host, environment: environment, extraArgs: extraArgs)
+        }
     }
 
     /// Runs `body` with `count` fresh nodes, stopping them all afterwards whatever happens.
@@ -63,9 +73,10 @@ public final class TestNode: @unchecked Sendable {
 
     /// Runs `body` with a fresh node, stopping the node afterwards whatever happens.
     public static func with<T>(release: OTPRelease, style: NameStyle = .long, cookie: String = "numbat-test-cookie",
+                               host: String? = nil, environment: [String: String] = [:],
                                extraArgs: [String] = [], _ body: (TestNode) async throws -> T) async throws -> T
     {
-        let node = try await offPool { try TestNode(release: release, style: style, cookie: cookie, extraArgs: extraArgs) }
+        let node = try await start(release: release, style: style, cookie: cookie, host: host, environment: environment, extraArgs: extraArgs)
         do {
             let result = try await body(node)
             await node.stopped()

@@ -3,7 +3,8 @@ import NIOCore
 import NIOPosix
 
 extension LocalNode {
-    /// Connects to `peer` (or returns the existing connection): EPMD lookup, TCP, handshake.
+    /// Connects to `peer` (or returns the existing connection): EPMD lookup (unless the peer has
+    /// a fixed port, `setDistributionPort`), TCP, handshake.
     /// Concurrent callers share one attempt.
     @discardableResult
     public func connect(to peer: NodeName) async throws(DistributionError) -> NodeConnection {
@@ -72,12 +73,20 @@ extension LocalNode {
     private func dial(_ peer: NodeName) async throws -> NodeConnection {
         let timeout = TimeAmount.nanoseconds(Int64(configuration.connectTimeout.components.seconds) * 1_000_000_000
             + configuration.connectTimeout.components.attoseconds / 1_000_000_000)
-        let epmd = EPMDClient(port: configuration.epmdPort, timeout: timeout, group: group)
-        guard let entry = try await epmd.lookup(name: peer.alive, host: peer.host) else {
-            throw DistributionError.nodeNotRegistered(peer)
-        }
-        guard entry.highestVersion >= 6 else {
-            throw DistributionError.connectionFailed(peer, reason: "the node speaks distribution version \(entry.highestVersion); OTP 23 or later is required")
+        let port: Int
+        if let fixed = distributionPort(for: peer) {
+            // No EPMD to say which versions the node speaks: Numbat needs OTP 23's version 6,
+            // and an older node refuses the handshake with a clear status.
+            port = fixed
+        } else {
+            let epmd = EPMDClient(port: configuration.epmdPort, timeout: timeout, group: group)
+            guard let entry = try await epmd.lookup(name: peer.alive, host: peer.host) else {
+                throw DistributionError.nodeNotRegistered(peer)
+            }
+            guard entry.highestVersion >= 6 else {
+                throw DistributionError.connectionFailed(peer, reason: "the node speaks distribution version \(entry.highestVersion); OTP 23 or later is required")
+            }
+            port = entry.port
         }
         let handshake = Handshake(
             role: .initiator(expectedPeer: peer.description), localName: localName(for: peer).description,
@@ -92,7 +101,7 @@ extension LocalNode {
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(handler) }
                 }
-                .connect(host: peer.host, port: entry.port).get()
+                .connect(host: peer.host, port: port).get()
         } catch {
             established.fail(DistributionError.connectionFailed(peer, reason: "\(error)"))
         }

@@ -75,6 +75,8 @@ public final class LocalNode: Sendable {
         var subscribers: [UInt64: AsyncStream<NodeEvent>.Continuation] = [:]
         /// Cookies set for particular peers, as `erlang:set_cookie/2` does.
         var cookies: [Atom: String] = [:]
+        /// Peers reached on a fixed port instead of through EPMD (`setDistributionPort`).
+        var distributionPorts: [Atom: Int] = [:]
         var nextSubscriber: UInt64 = 0
         var isShutDown = false
 
@@ -179,6 +181,21 @@ public final class LocalNode: Sendable {
     /// The cookie used with `peer`.
     func cookie(for peer: String) -> String {
         state.withLockedValue { $0.cookies[Atom(peer)] } ?? configuration.cookie
+    }
+
+    // MARK: Peers without EPMD
+
+    /// Reaches `peer` on `port` directly, without asking EPMD, as a node started with
+    /// `-erl_epmd_port` does for every peer: nodes run with `-start_epmd false` and a fixed
+    /// distribution port (containers, Elixir releases' `ERL_DIST_PORT`) are registered nowhere.
+    /// Takes effect at the next connection to `peer`; nil asks EPMD again.
+    public func setDistributionPort(_ port: Int?, for peer: NodeName) {
+        state.withLockedValue { $0.distributionPorts[peer.atom] = port }
+    }
+
+    /// The fixed port `peer` is reached on, if one is set.
+    public func distributionPort(for peer: NodeName) -> Int? {
+        state.withLockedValue { $0.distributionPorts[peer.atom] }
     }
 
     // MARK: Mailboxes

@@ -2,19 +2,22 @@ import Foundation
 import NumbatCore
 
 /// `POST /api/actions/add-node`: manage a running node, and with `discover` the nodes it is
-/// connected to.
+/// connected to. A node that runs without EPMD is given with its distribution port, in `node`
+/// (`app@host:9100`, `app@[::1]:9100`) or in `port`.
 public struct AddNodeRequest: Codable, Sendable, Equatable {
     public var node: String
     public var cookie: String
     public var discover: Bool?
+    public var port: Int?
 
     /// The fields the server accepts: any other is a 400 naming it.
-    public static let allowedFields: Set<String> = ["node", "cookie", "discover"]
+    public static let allowedFields: Set<String> = ["node", "cookie", "discover", "port"]
 
-    public init(node: String, cookie: String, discover: Bool? = nil) {
+    public init(node: String, cookie: String, discover: Bool? = nil, port: Int? = nil) {
         self.node = node
         self.cookie = cookie
         self.discover = discover
+        self.port = port
     }
 }
 

@@ -10,6 +10,9 @@ public struct ManagedNode: Codable, Sendable, Equatable, Identifiable {
     public var familyID: UUID?
     /// The host part of the name.
     public var host: String
+    /// The fixed distribution port of a node that runs without EPMD (`-erl_epmd_port`,
+    /// `ERL_DIST_PORT`); nil: the port is asked of EPMD on the node's host.
+    public var port: Int?
     /// `erlang:system_info(otp_release)`, learnt on first connection.
     public var otpRelease: String?
     /// The boot script (`init:script_id/0`) as `Name Vsn`, which keys automatic families.
@@ -21,7 +24,7 @@ public struct ManagedNode: Codable, Sendable, Equatable, Identifiable {
     public var addedAt: Date
     public var stateChangedAt: Date
 
-    public init(id: UUID = UUID(), name: String, state: NodeState, familyID: UUID? = nil, host: String,
+    public init(id: UUID = UUID(), name: String, state: NodeState, familyID: UUID? = nil, host: String, port: Int? = nil,
                 otpRelease: String? = nil, bootScript: String? = nil, discoveredFrom: UUID? = nil,
                 lastError: String? = nil, addedAt: Date = Date(), stateChangedAt: Date = Date())
     {
@@ -30,6 +33,7 @@ public struct ManagedNode: Codable, Sendable, Equatable, Identifiable {
         self.state = state
         self.familyID = familyID
         self.host = host
+        self.port = port
         self.otpRelease = otpRelease
         self.bootScript = bootScript
         self.discoveredFrom = discoveredFrom
@@ -39,7 +43,7 @@ public struct ManagedNode: Codable, Sendable, Equatable, Identifiable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, name, state, host
+        case id, name, state, host, port
         case familyID = "family_id"
         case otpRelease = "otp_release"
         case bootScript = "boot_script"

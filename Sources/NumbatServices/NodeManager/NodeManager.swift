@@ -100,15 +100,17 @@ public final class NodeManager: Sendable {
 
     /// Adds the running node `name`: connects with `cookie`, reads its release and boot script
     /// (one probe: two rpcs), files it in its boot script's automatic family, stores it UP once
-    /// and publishes one `node_up`; from then on it is managed like every other node.
-    public func add(_ name: NodeName, cookie: String, discoveredFrom: UUID? = nil) async throws(AddError) -> ManagedNode {
-        let placeholder = ManagedNode(name: name.description, state: .uninit, host: name.host, discoveredFrom: discoveredFrom)
+    /// and publishes one `node_up`; from then on it is managed like every other node. A node
+    /// with a `port` runs without EPMD and is always reached on that port.
+    public func add(_ name: NodeName, cookie: String, port: Int? = nil, discoveredFrom: UUID? = nil) async throws(AddError) -> ManagedNode {
+        let placeholder = ManagedNode(name: name.description, state: .uninit, host: name.host, port: port, discoveredFrom: discoveredFrom)
         // Registered before connecting, so a loss during the probe is not missed.
         guard let supervisor = register(NodeLifecycle(node: placeholder, schedule: schedule), cookie: cookie, ifNameFree: true) else {
             throw .exists(name)
         }
         do throws(AddError) {
             local.setCookie(cookie, for: name)
+            local.setDistributionPort(port, for: name)
             let info: NodeInfo
             do {
                 try await local.connect(to: name)
@@ -136,6 +138,7 @@ public final class NodeManager: Sendable {
         } catch {
             await forget(supervisor)
             local.removeCookie(for: name)
+            local.setDistributionPort(nil, for: name)
             if case .store = error { await local.disconnect(name) }
             throw error
         }
@@ -169,6 +172,7 @@ public final class NodeManager: Sendable {
         await forget(supervisor)
         if let name = try? NodeName(node.name), self.supervisor(named: name.description) == nil {
             local.removeCookie(for: name)
+            local.setDistributionPort(nil, for: name)
         }
         return node
     }

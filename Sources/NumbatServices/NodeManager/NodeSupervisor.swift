@@ -115,6 +115,7 @@ final class NodeSupervisor: Sendable {
                 do {
                     let name = try NodeName(node.name)
                     manager.local.setCookie(cookie, for: name)
+                    manager.local.setDistributionPort(node.port, for: name)
                     try await manager.local.connect(to: name)
                     let info = try await NodeInfo.fetch(from: manager.local, node: name, timeout: manager.settings.callTimeout)
                     try Task.checkCancellation()

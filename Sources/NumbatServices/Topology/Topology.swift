@@ -33,28 +33,36 @@ public final class Topology: Sendable {
     /// Adds the running node `name`: connects with `cookie`, reads its release and boot script,
     /// files it in the automatic family of that boot script and stores it UP (the node manager
     /// does all three). With `discover`, then adds every node it is connected to that accepts the
-    /// same cookie, and theirs, recursively.
-    public func addNode(name text: String, cookie: String, discover: Bool) async throws -> AddResult {
-        let name: NodeName
+    /// same cookie, and theirs, recursively. A node without EPMD comes with its port, in `text`
+    /// (`app@host:9100`) or as `port`.
+    public func addNode(name text: String, port: Int? = nil, cookie: String, discover: Bool) async throws -> AddResult {
+        let address: NodeAddress
         do {
-            name = try NodeName(text)
+            address = try NodeAddress(text)
         } catch {
             throw NumbatError.badRequest("invalid_node_name", error.description)
         }
+        if let port {
+            guard (1...65535).contains(port) else { throw NumbatError.badRequest("invalid_port", "port must be from 1 to 65535, not \(port)") }
+            if let given = address.port, given != port {
+                throw NumbatError.badRequest("invalid_port", "the node is given two ports: \(given) in its name and \(port) in port")
+            }
+        }
+        let name = address.name
         guard !cookie.isEmpty else { throw NumbatError.badRequest("invalid_cookie", "the cookie must not be empty") }
         if try await store.node(named: name.description) != nil {
             throw NumbatError.conflict("node_exists", "\(name) is already managed")
         }
-        let node = try await add(name, cookie: cookie, discoveredFrom: nil)
+        let node = try await add(name, port: port ?? address.port, cookie: cookie, discoveredFrom: nil)
         guard discover else { return AddResult(node: node, discovered: [], skipped: []) }
         let (found, skipped) = await discoverNeighbours(of: node, cookie: cookie)
         return AddResult(node: node, discovered: found, skipped: skipped)
     }
 
     /// Adds one node through the node manager, which probes it, stores it and publishes it.
-    private func add(_ name: NodeName, cookie: String, discoveredFrom: UUID?) async throws -> ManagedNode {
+    private func add(_ name: NodeName, port: Int?, cookie: String, discoveredFrom: UUID?) async throws -> ManagedNode {
         do {
-            let node = try await nodes.add(name, cookie: cookie, discoveredFrom: discoveredFrom)
+            let node = try await nodes.add(name, cookie: cookie, port: port, discoveredFrom: discoveredFrom)
             logger.info("node added", metadata: ["node": "\(node.name)", "family": "\(node.familyID?.uuidString.lowercased() ?? "")"])
             return node
         } catch {
@@ -82,11 +90,12 @@ public final class Topology: Sendable {
                 skipped.append(Skipped(name: current.name, reason: "cannot list its connections: \(error)"))
                 continue
             }
+            let port = await peerPort(of: current)
             for neighbour in neighbours where seen.insert(neighbour).inserted {
                 guard let name = try? NodeName(neighbour) else { continue }
                 do {
                     if try await store.node(named: neighbour) != nil { continue }
-                    let node = try await add(name, cookie: cookie, discoveredFrom: current.id)
+                    let node = try await add(name, port: port, cookie: cookie, discoveredFrom: current.id)
                     found.append(node)
                     queue.append(node)
                 } catch let error as NumbatError {
@@ -97,6 +106,18 @@ public final class Topology: Sendable {
             }
         }
         return (found, skipped)
+    }
+
+    /// The port `node` reaches its own peers on, when it runs without EPMD: a node started with
+    /// `-erl_epmd_port P` (what Elixir's `ERL_DIST_PORT` sets) dials every peer on P, so its
+    /// peers listen there. Nil for a node found through EPMD, whose peers are asked of EPMD too
+    /// (and skipped with EPMD's answer if it does not know them).
+    private func peerPort(of node: ManagedNode) async -> Int? {
+        guard node.port != nil,
+              let reply = try? await nodes.rpc(node, "init", "get_argument", [.atom("erl_epmd_port")]),
+              reply[element: 0] == .atom("ok"), let text = reply[element: 1]?.listElements?.first?.listElements?.first?.stringValue
+        else { return nil }
+        return Int(text).flatMap { (1...65535).contains($0) ? $0 : nil }
     }
 
     /// Stops managing a node: closes its connection and forgets it. The node keeps running.

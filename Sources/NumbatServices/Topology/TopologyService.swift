@@ -18,7 +18,7 @@ public struct TopologyService: NumbatService {
     public func addRoutes(to api: RouterGroup<NumbatRequestContext>) {
         api.post("actions/add-node") { request, context -> EditedResponse<AddNodeResponse> in
             let body = try await request.decodeStrict(as: AddNodeRequest.self, context: context)
-            let result = try await topology.addNode(name: body.node, cookie: body.cookie, discover: body.discover ?? false)
+            let result = try await topology.addNode(name: body.node, port: body.port, cookie: body.cookie, discover: body.discover ?? false)
             return EditedResponse(status: .created, response: result)
         }
         api.get("topo/nodes") { request, _ -> NodeListResponse in

@@ -187,6 +187,10 @@ enum PostgresMigrations {
         ("v9: the key check", [
             "CREATE TABLE key_check (id integer PRIMARY KEY CHECK (id = 1), sealed bytea NOT NULL)",
         ]),
+        // The fixed distribution port of a node that runs without EPMD; NULL: ask EPMD.
+        ("v10: nodes without EPMD", [
+            "ALTER TABLE node ADD COLUMN port integer CHECK (port BETWEEN 1 AND 65535)",
+        ]),
     ]
 
     /// Applies the missing migrations on `connection` and returns every applied one, oldest first.

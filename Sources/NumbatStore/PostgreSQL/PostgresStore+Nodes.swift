@@ -7,9 +7,9 @@ extension PostgresStore: NodeStore {
         let sealed = try secrets.seal(cookie)
         // The name's unique constraint decides, so two servers adding one name at once make one node.
         let inserted = try await rows("""
-            INSERT INTO node (id, name, state, family_id, host, otp_release, boot_script, discovered_from, last_error,
+            INSERT INTO node (id, name, state, family_id, host, port, otp_release, boot_script, discovered_from, last_error,
                               added_at, state_changed_at, cookie_sealed)
-            VALUES (\(node.id), \(node.name), \(node.state.rawValue), \(node.familyID), \(node.host), \(node.otpRelease),
+            VALUES (\(node.id), \(node.name), \(node.state.rawValue), \(node.familyID), \(node.host), \(node.port), \(node.otpRelease),
                     \(node.bootScript), \(node.discoveredFrom), \(node.lastError), \(node.addedAt), \(node.stateChangedAt), \(sealed))
             ON CONFLICT (name) DO NOTHING RETURNING id
             """)
@@ -18,7 +18,7 @@ extension PostgresStore: NodeStore {
 
     public func updateNode(_ node: ManagedNode) async throws {
         try await client.query("""
-            UPDATE node SET name = \(node.name), state = \(node.state.rawValue), family_id = \(node.familyID), host = \(node.host),
+            UPDATE node SET name = \(node.name), state = \(node.state.rawValue), family_id = \(node.familyID), host = \(node.host), port = \(node.port),
                 otp_release = \(node.otpRelease), boot_script = \(node.bootScript), discovered_from = \(node.discoveredFrom),
                 last_error = \(node.lastError), added_at = \(node.addedAt), state_changed_at = \(node.stateChangedAt)
             WHERE id = \(node.id)
@@ -59,7 +59,7 @@ extension PostgresStore: NodeStore {
     private static func node(_ row: PostgresRandomAccessRow) throws -> ManagedNode {
         ManagedNode(id: try row.value("id"), name: try row.value("name"),
                     state: NodeState(rawValue: try row.value("state")) ?? .error, familyID: try row.value("family_id"),
-                    host: try row.value("host"), otpRelease: try row.value("otp_release"), bootScript: try row.value("boot_script"),
+                    host: try row.value("host"), port: try row.value("port"), otpRelease: try row.value("otp_release"), bootScript: try row.value("boot_script"),
                     discoveredFrom: try row.value("discovered_from"), lastError: try row.value("last_error"),
                     addedAt: try row.value("added_at"), stateChangedAt: try row.value("state_changed_at"))
     }

@@ -139,6 +139,11 @@ enum Migrations {
             }
             try db.create(index: "orch_record_by_parent", on: "orch_record", columns: ["kind", "parent"])
         }
+        migrator.registerMigration("v7: nodes without EPMD") { db in
+            try db.alter(table: "node") { table in
+                table.add(column: "port", .integer)
+            }
+        }
         return migrator
     }
 }

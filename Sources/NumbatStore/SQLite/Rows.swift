@@ -11,6 +11,7 @@ struct NodeRow: Codable, FetchableRecord, PersistableRecord {
     var state: String
     var family_id: UUID?
     var host: String
+    var port: Int?
     var otp_release: String?
     var boot_script: String?
     var discovered_from: UUID?
@@ -25,6 +26,7 @@ struct NodeRow: Codable, FetchableRecord, PersistableRecord {
         state = node.state.rawValue
         family_id = node.familyID
         host = node.host
+        port = node.port
         otp_release = node.otpRelease
         boot_script = node.bootScript
         discovered_from = node.discoveredFrom
@@ -35,7 +37,7 @@ struct NodeRow: Codable, FetchableRecord, PersistableRecord {
     }
 
     var node: ManagedNode {
-        ManagedNode(id: id, name: name, state: NodeState(rawValue: state) ?? .error, familyID: family_id, host: host,
+        ManagedNode(id: id, name: name, state: NodeState(rawValue: state) ?? .error, familyID: family_id, host: host, port: port,
                     otpRelease: otp_release, bootScript: boot_script, discoveredFrom: discovered_from,
                     lastError: last_error, addedAt: added_at, stateChangedAt: state_changed_at)
     }

@@ -12,8 +12,9 @@ struct NodeCommand: AsyncParsableCommand {
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Manage a running node (and, with --discover, the nodes it is connected to).")
-        @Argument(help: "The node, e.g. app@127.0.0.1.") var name: String
+        @Argument(help: "The node, e.g. app@127.0.0.1; app@host:9100 (app@[::1]:9100) for a node without EPMD.") var name: String
         @Option(help: "The node's cookie (default: $NUMBAT_COOKIE).") var cookie: String?
+        @Option(help: "The distribution port of a node that runs without EPMD (-erl_epmd_port, ERL_DIST_PORT).") var port: Int?
         @Flag(help: "Also add every node it is connected to that shares the cookie, recursively.") var discover = false
         @OptionGroup var client: ClientOptions
 
@@ -22,7 +23,7 @@ struct NodeCommand: AsyncParsableCommand {
                 throw ValidationError("pass --cookie or set NUMBAT_COOKIE")
             }
             try await runClient {
-                let result = try await client.client().call("POST", "/api/actions/add-node", body: AddNodeRequest(node: name, cookie: cookie, discover: discover),
+                let result = try await client.client().call("POST", "/api/actions/add-node", body: AddNodeRequest(node: name, cookie: cookie, discover: discover, port: port),
                                                             as: AddNodeResponse.self)
                 if client.json { return try printJSON(result.data) }
                 printNodes([result.value.node] + result.value.discovered)
@@ -62,7 +63,7 @@ struct NodeCommand: AsyncParsableCommand {
                 let node = result.value
                 let fields: [(String, String?)] = [
                     ("id", node.id.uuidString.lowercased()), ("name", node.name), ("state", node.state.rawValue), ("family_id", node.familyID?.uuidString.lowercased()),
-                    ("host", node.host), ("otp_release", node.otpRelease), ("boot_script", node.bootScript), ("last_error", node.lastError),
+                    ("host", node.host), ("port", node.port.map { "\($0) (no EPMD)" }), ("otp_release", node.otpRelease), ("boot_script", node.bootScript), ("last_error", node.lastError),
                     ("added_at", node.addedAt.formatted(.iso8601)), ("state_changed_at", node.stateChangedAt.formatted(.iso8601)),
                 ]
                 for (key, value) in fields {

@@ -30,6 +30,14 @@ struct DistributionOptions: ParsableArguments {
         configuration.connectTimeout = timeoutDuration
         return try LocalNode(configuration)
     }
+
+    /// The node `text` names: `app@host`, or `app@host:9100` (`app@[::1]:9100`) for a node that
+    /// runs without EPMD, whose port is then set on `local`.
+    func peer(_ text: String, on local: LocalNode) throws(DistributionError) -> NodeName {
+        let address = try NodeAddress(text)
+        local.setDistributionPort(address.port, for: address.name)
+        return address.name
+    }
 }
 
 /// Maps distribution errors to an error message on stderr and a sysexits-style exit code.

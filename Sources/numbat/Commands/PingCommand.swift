@@ -9,7 +9,7 @@ struct PingCommand: AsyncParsableCommand {
         commandName: "ping",
         abstract: "Connect to a node and print its round-trip time and OTP release.")
 
-    @Argument(help: "The node, e.g. app@127.0.0.1 or app@host.")
+    @Argument(help: "The node, e.g. app@127.0.0.1 or app@host; app@host:9100 for a node without EPMD.")
     var node: String
 
     @Option(name: .shortAndLong, help: "Round trips to measure.")
@@ -20,7 +20,7 @@ struct PingCommand: AsyncParsableCommand {
     func run() async throws {
         let local = try options.makeNode()
         do {
-            let peer = try NodeName(node)
+            let peer = try options.peer(node, on: local)
             let connectStart = ContinuousClock.now
             try await local.connect(to: peer)
             let connectTime = ContinuousClock.now - connectStart

@@ -10,7 +10,7 @@ struct RPCCommand: AsyncParsableCommand {
         abstract: "Call MODULE:FUNCTION(ARGS...) on a node and print the result in Erlang syntax.",
         discussion: "Each ARG is one Erlang term: numbat rpc app@127.0.0.1 lists reverse '[1,2,3]'")
 
-    @Argument(help: "The node, e.g. app@127.0.0.1.")
+    @Argument(help: "The node, e.g. app@127.0.0.1; app@host:9100 for a node without EPMD.")
     var node: String
 
     @Argument(help: "Module name.")
@@ -35,7 +35,7 @@ struct RPCCommand: AsyncParsableCommand {
         }
         let local = try options.makeNode()
         do {
-            let result = try await local.rpc(try NodeName(node), Atom(module), Atom(function), terms, timeout: options.timeoutDuration)
+            let result = try await local.rpc(try options.peer(node, on: local), Atom(module), Atom(function), terms, timeout: options.timeoutDuration)
             print(result.erlangDescription)
             await local.shutdown()
         } catch {

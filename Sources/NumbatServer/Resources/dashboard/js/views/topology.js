@@ -10,7 +10,7 @@ function info() {
   if (!node) return el('section.card', { id: 'node-info' }, el('h3', {}, 'Node'), el('p.muted', {}, 'Select a node in the tree.'));
   const family = node.family_id && store.families.get(node.family_id);
   const rows = [
-    ['Name', node.name], ['State', badge(node.state)], ['Host', node.host], ['OTP release', node.otp_release || '–'],
+    ['Name', node.name], ['State', badge(node.state)], ['Host', node.host], ['Port', node.port ? `${node.port} (no EPMD)` : 'from EPMD'], ['OTP release', node.otp_release || '–'],
     ['Family', family ? family.name : '–'], ['Discovered from', node.discovered_from || '–'],
     ['Last error', node.last_error || '–'], ['Added', time(node.added_at)], ['State since', time(node.state_changed_at)],
   ];
@@ -28,20 +28,25 @@ export function addForm(nodes) {
   const error = el('p.error', { hidden: true, role: 'alert' });
   const name = el('input', { name: 'node', placeholder: 'app@10.0.0.2', required: true, id: 'add-node-name' });
   const cookie = el('input', { name: 'cookie', type: 'password', placeholder: 'cookie', required: true, id: 'add-node-cookie' });
+  // A node that runs without EPMD (-erl_epmd_port, ERL_DIST_PORT) is reached on its port.
+  const port = el('input', { name: 'port', type: 'number', min: 1, max: 65535, placeholder: 'EPMD', id: 'add-node-port',
+    title: 'Only for a node that runs without EPMD: its distribution port' });
   const discover = el('input', { type: 'checkbox', name: 'discover', checked: true, id: 'add-node-discover' });
   const button = el('button', { type: 'submit', id: 'add-node-submit' }, 'Add node');
   const form = el('form.inline', { id: 'add-node' }, el('label', {}, 'Node name', name), el('label', {}, 'Cookie', cookie),
-    el('label', {}, 'Discover connected nodes', discover), button);
+    el('label', {}, 'Port (no EPMD)', port), el('label', {}, 'Discover connected nodes', discover), button);
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     error.hidden = true;
     button.disabled = true;
     try {
-      const answer = await api('POST', '/api/actions/add-node', { node: name.value.trim(), cookie: cookie.value, discover: discover.checked });
+      const body = { node: name.value.trim(), cookie: cookie.value, discover: discover.checked };
+      if (port.value) body.port = Number(port.value);
+      const answer = await api('POST', '/api/actions/add-node', body);
       const more = answer.discovered && answer.discovered.length ? ` and ${answer.discovered.length} connected node(s)` : '';
       toast('Node added', `${answer.node.name}${more}`, 'info', 4);
       nodes.select(answer.node.id);
-      name.value = ''; cookie.value = '';
+      name.value = ''; cookie.value = ''; port.value = '';
     } catch (e) { showError(e, error); } finally { button.disabled = false; }
   });
   return el('div', {}, form, error);

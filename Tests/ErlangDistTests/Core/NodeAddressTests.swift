@@ -1,0 +1,36 @@
+import ErlangDist
+import Testing
+
+/// How a node is written when it runs without EPMD: `app@host:PORT`, `app@[IPv6]:PORT`.
+@Suite("node addresses")
+struct NodeAddressTests {
+    @Test("a name alone, a name with a port, an IPv6 name with and without brackets", arguments: [
+        ("app@127.0.0.1", "app", "127.0.0.1", nil),
+        ("app@db1", "app", "db1", nil),
+        ("app@127.0.0.1:9100", "app", "127.0.0.1", 9100),
+        ("app@db1.example.com:1", "app", "db1.example.com", 1),
+        ("app@::1", "app", "::1", nil),
+        ("app@fe80::1:2", "app", "fe80::1:2", nil),
+        ("app@[::1]", "app", "::1", nil),
+        ("app@[::1]:65535", "app", "::1", 65535),
+    ] as [(String, String, String, Int?)])
+    func parses(text: String, alive: String, host: String, port: Int?) throws {
+        let address = try NodeAddress(text)
+        #expect(address.name == NodeName(alive: alive, host: host))
+        #expect(address.port == port)
+        // Written back in a form that parses to the same address.
+        #expect(try NodeAddress(address.description) == address)
+    }
+
+    @Test("a port that is not 1-65535, or junk after the brackets, is refused naming the text", arguments: [
+        "app@127.0.0.1:0", "app@127.0.0.1:65536", "app@127.0.0.1:", "app@127.0.0.1:http", "app@[::1]9100", "app@[::1]:x", "@127.0.0.1:9100",
+    ])
+    func refuses(text: String) {
+        #expect(throws: DistributionError.self) { try NodeAddress(text) }
+        do {
+            _ = try NodeAddress(text)
+        } catch {
+            #expect(error.description.contains(text) || text.hasPrefix("@"), "\(error)")
+        }
+    }
+}
