@@ -26,6 +26,9 @@ public enum DistributionError: Error, Sendable, CustomStringConvertible {
     case mailboxClosed
     case nameTaken(String)
     case notListening
+    /// TLS distribution (`-proto_dist inet_tls`) failed: a certificate that does not verify,
+    /// either way, or a key or certificate Numbat could not read.
+    case tlsFailed(NodeName?, reason: String)
 
     public var description: String {
         switch self {
@@ -49,6 +52,8 @@ public enum DistributionError: Error, Sendable, CustomStringConvertible {
         case .mailboxClosed: return "the mailbox is closed"
         case .nameTaken(let name): return "the name '\(name)' is already registered"
         case .notListening: return "the local node is not listening for connections"
+        case .tlsFailed(let node?, let reason): return "TLS distribution with \(node) failed: \(reason)"
+        case .tlsFailed(nil, let reason): return "TLS distribution: \(reason)"
         }
     }
 }

@@ -1,5 +1,6 @@
 import ErlangTerm
 import NIOCore
+import NIOSSL
 
 /// The I/O shell of one distribution connection: frames the handshake (2-byte lengths) and
 /// then the connection (4-byte lengths), drives `Handshake`, `DistributionFrameReceiver` and
@@ -29,6 +30,9 @@ final class DistributionChannelHandler: ChannelDuplexHandler, @unchecked Sendabl
         var fragmentSize: Int
         /// How long a fragmented message may go without a new fragment before it is dropped.
         var fragmentTimeout: TimeAmount
+        /// The length prefix of handshake messages: 2 bytes over TCP; 4 over TLS distribution
+        /// (`inet_tls_dist` runs its whole connection with `{packet, 4}`).
+        var handshakeLengthBytes = 2
     }
 
     private var phase: Phase
@@ -104,6 +108,9 @@ final class DistributionChannelHandler: ChannelDuplexHandler, @unchecked Sendabl
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let error = error as? NIOSSLError {
+            return fail(.tls(error, peer: dialled), context: context)
+        }
         fail(error as? DistributionError ?? .connectionFailed(dialled ?? NodeName(alive: "?", host: "?"), reason: "\(error)"), context: context)
     }
 
@@ -120,8 +127,12 @@ final class DistributionChannelHandler: ChannelDuplexHandler, @unchecked Sendabl
     }
 
     private func writeHandshakeMessage(_ message: [UInt8], context: ChannelHandlerContext) {
-        var frame = context.channel.allocator.buffer(capacity: message.count + 2)
-        frame.writeInteger(UInt16(message.count))
+        var frame = context.channel.allocator.buffer(capacity: message.count + settings.handshakeLengthBytes)
+        if settings.handshakeLengthBytes == 4 {
+            frame.writeInteger(UInt32(message.count))
+        } else {
+            frame.writeInteger(UInt16(message.count))
+        }
         frame.writeBytes(message)
         context.writeAndFlush(wrapOutboundOut(frame), promise: nil)
     }
@@ -166,11 +177,16 @@ final class DistributionChannelHandler: ChannelDuplexHandler, @unchecked Sendabl
         while true {
             switch phase {
             case .handshaking(var handshake):
-                guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt16.self),
-                    buffer.readableBytes >= 2 + Int(length)
-                else { return }
-                buffer.moveReaderIndex(forwardBy: 2)
-                let message = buffer.readBytes(length: Int(length))!
+                let prefix = settings.handshakeLengthBytes
+                let announced = prefix == 4
+                    ? buffer.getInteger(at: buffer.readerIndex, as: UInt32.self).map(Int.init)
+                    : buffer.getInteger(at: buffer.readerIndex, as: UInt16.self).map(Int.init)
+                guard let length = announced else { return }
+                // No handshake message comes near this; a larger length is not a handshake.
+                guard length <= 65535 else { throw .handshakeProtocol("a handshake message of \(length) bytes") }
+                guard buffer.readableBytes >= prefix + length else { return }
+                buffer.moveReaderIndex(forwardBy: prefix)
+                let message = buffer.readBytes(length: length)!
                 let actions = try handshake.receive(message)
                 phase = .handshaking(handshake)
                 for action in actions {

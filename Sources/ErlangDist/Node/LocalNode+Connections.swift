@@ -1,6 +1,7 @@
 import ErlangTerm
 import NIOCore
 import NIOPosix
+import NIOSSL
 
 extension LocalNode {
     /// Connects to `peer` (or returns the existing connection): EPMD lookup (unless the peer has
@@ -93,19 +94,36 @@ extension LocalNode {
             flags: .numbat, creation: creation, cookie: cookie(for: peer.description))
         let eventLoop = group.next()
         let established = eventLoop.makePromise(of: NodeConnection.self)
-        let handler = DistributionChannelHandler(handshake: handshake, dialled: peer, settings: handlerSettings, delegate: self, established: established)
+        let tls = tlsContext(for: peer)
+        var settings = handlerSettings
+        if tls != nil { settings.handshakeLengthBytes = 4 }
+        let handler = DistributionChannelHandler(handshake: handshake, dialled: peer, settings: settings, delegate: self, established: established)
+        // SNI and the name checked in the node's certificate: its host name; an address is
+        // checked against the certificate's IP SANs instead (SNI cannot carry one).
+        let serverName = peer.host.contains(":") || peer.host.allSatisfy({ $0.isNumber || $0 == "." }) ? nil : peer.host
         do {
             _ = try await ClientBootstrap(group: eventLoop)
                 .connectTimeout(timeout)
                 .channelOption(.socketOption(.tcp_nodelay), value: 1)
                 .channelInitializer { channel in
-                    channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(handler) }
+                    channel.eventLoop.makeCompletedFuture {
+                        if let tls {
+                            try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: tls, serverHostname: serverName))
+                        }
+                        try channel.pipeline.syncOperations.addHandler(handler)
+                    }
                 }
                 .connect(host: peer.host, port: port).get()
         } catch {
             established.fail(DistributionError.connectionFailed(peer, reason: "\(error)"))
         }
-        return try await established.futureResult.get()
+        do {
+            return try await established.futureResult.get()
+        } catch DistributionError.connectionFailed(_, let reason) where tls != nil && reason.contains("closed the connection during the handshake") {
+            // A TLS node that refuses Numbat's certificate closes the connection, sometimes
+            // before its alert is read.
+            throw DistributionError.tlsFailed(peer, reason: "the node closed the connection during the handshake: does it trust Numbat's certificate (its CA in the node's cacertfile), and does it run TLS distribution?")
+        }
     }
 
     var handlerSettings: DistributionChannelHandler.Settings {

@@ -2,6 +2,7 @@ import ErlangTerm
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
+import NIOSSL
 import NIOPosix
 
 #if canImport(Glibc)
@@ -77,6 +78,8 @@ public final class LocalNode: Sendable {
         var cookies: [Atom: String] = [:]
         /// Peers reached on a fixed port instead of through EPMD (`setDistributionPort`).
         var distributionPorts: [Atom: Int] = [:]
+        /// Peers reached over TLS distribution (`setTLS`), with their parsed client contexts.
+        var tls: [Atom: (settings: DistributionTLS, context: NIOSSLContext)] = [:]
         var nextSubscriber: UInt64 = 0
         var isShutDown = false
 
@@ -196,6 +199,31 @@ public final class LocalNode: Sendable {
     /// The fixed port `peer` is reached on, if one is set.
     public func distributionPort(for peer: NodeName) -> Int? {
         state.withLockedValue { $0.distributionPorts[peer.atom] }
+    }
+
+    // MARK: TLS distribution
+
+    /// Reaches `peer` over TLS, as nodes started with `-proto_dist inet_tls` require: `tls`'s
+    /// certificate and key are presented to the node, and the node's certificate is verified
+    /// against `tls`'s CA. Checked here (a PEM that does not parse throws `tlsFailed`, and
+    /// nothing changes); takes effect at the next connection. Nil: plain TCP again.
+    public func setTLS(_ tls: DistributionTLS?, for peer: NodeName) throws(DistributionError) {
+        guard let tls else {
+            state.withLockedValue { _ = $0.tls.removeValue(forKey: peer.atom) }
+            return
+        }
+        if state.withLockedValue({ $0.tls[peer.atom]?.settings }) == tls { return }
+        let context = try tls.clientContext()
+        state.withLockedValue { $0.tls[peer.atom] = (tls, context) }
+    }
+
+    /// Whether connections to `peer` use TLS.
+    public func usesTLS(for peer: NodeName) -> Bool {
+        state.withLockedValue { $0.tls[peer.atom] != nil }
+    }
+
+    func tlsContext(for peer: NodeName) -> NIOSSLContext? {
+        state.withLockedValue { $0.tls[peer.atom]?.context }
     }
 
     // MARK: Mailboxes

@@ -13,7 +13,34 @@ struct DistributionOptions: ParsableArguments {
     @Option(name: .long, help: "Seconds to wait for the connection and for each call.")
     var timeout: Double = 10
 
+    @Option(name: .customLong("tls-cert"), help: "For a node on TLS distribution (-proto_dist inet_tls): the PEM certificate to present to it.")
+    var tlsCertificate: String?
+
+    @Option(name: .customLong("tls-key"), help: "The PEM private key of --tls-cert.")
+    var tlsKey: String?
+
+    @Option(name: .customLong("tls-ca"), help: "The PEM CA certificates the node's certificate must chain to.")
+    var tlsCA: String?
+
     var timeoutDuration: Duration { .milliseconds(Int(timeout * 1000)) }
+
+    /// The TLS files given, read; nil when none is (plain TCP). All three or none.
+    func tls() throws -> DistributionTLS? {
+        let given = [tlsCertificate, tlsKey, tlsCA]
+        if given.allSatisfy({ $0 == nil }) { return nil }
+        guard let tlsCertificate, let tlsKey, let tlsCA else {
+            throw ValidationError("TLS distribution needs all three of --tls-cert, --tls-key and --tls-ca")
+        }
+        func read(_ path: String, _ what: String) throws -> String {
+            do {
+                return try String(contentsOfFile: path, encoding: .utf8)
+            } catch {
+                throw ValidationError("cannot read the \(what) \(path): \(error.localizedDescription)")
+            }
+        }
+        return DistributionTLS(certificateChain: try read(tlsCertificate, "certificate"), privateKey: try read(tlsKey, "key"),
+                               trustRoots: try read(tlsCA, "CA"))
+    }
 
     func resolvedCookie() throws -> String {
         if let cookie { return cookie }
@@ -33,9 +60,11 @@ struct DistributionOptions: ParsableArguments {
 
     /// The node `text` names: `app@host`, or `app@host:9100` (`app@[::1]:9100`) for a node that
     /// runs without EPMD, whose port is then set on `local`.
-    func peer(_ text: String, on local: LocalNode) throws(DistributionError) -> NodeName {
+    /// With `tls`, over TLS distribution.
+    func peer(_ text: String, on local: LocalNode, tls: DistributionTLS?) throws(DistributionError) -> NodeName {
         let address = try NodeAddress(text)
         local.setDistributionPort(address.port, for: address.name)
+        try local.setTLS(tls, for: address.name)
         return address.name
     }
 }

@@ -18,9 +18,10 @@ struct PingCommand: AsyncParsableCommand {
     @OptionGroup var options: DistributionOptions
 
     func run() async throws {
+        let tls = try options.tls()
         let local = try options.makeNode()
         do {
-            let peer = try options.peer(node, on: local)
+            let peer = try options.peer(node, on: local, tls: tls)
             let connectStart = ContinuousClock.now
             try await local.connect(to: peer)
             let connectTime = ContinuousClock.now - connectStart

@@ -33,9 +33,10 @@ struct RPCCommand: AsyncParsableCommand {
                 throw ValidationError("argument \(terms.count + 1) '\(argument)': \(error)")
             }
         }
+        let tls = try options.tls()
         let local = try options.makeNode()
         do {
-            let result = try await local.rpc(try options.peer(node, on: local), Atom(module), Atom(function), terms, timeout: options.timeoutDuration)
+            let result = try await local.rpc(try options.peer(node, on: local, tls: tls), Atom(module), Atom(function), terms, timeout: options.timeoutDuration)
             print(result.erlangDescription)
             await local.shutdown()
         } catch {

@@ -45,7 +45,7 @@ struct ChannelHandlerTests {
         }
     }
 
-    static func harness(initiator: Bool, cookie: String = H.cookie) throws -> Harness {
+    static func harness(initiator: Bool, cookie: String = H.cookie, handshakeLengthBytes: Int = 2) throws -> Harness {
         let loop = EmbeddedEventLoop()
         let channel = EmbeddedChannel(loop: loop)
         let recorder = ConnectionRecorder()
@@ -54,7 +54,8 @@ struct ChannelHandlerTests {
         let handler = DistributionChannelHandler(
             handshake: initiator ? H.initiator(cookie: cookie) : H.acceptor(cookie: cookie),
             dialled: initiator ? try NodeName(H.peerName) : nil,
-            settings: settings, delegate: recorder, established: established)
+            settings: { var tuned = settings; tuned.handshakeLengthBytes = handshakeLengthBytes; return tuned }(),
+            delegate: recorder, established: established)
         try channel.pipeline.syncOperations.addHandler(handler)
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 4370)).wait()
         return Harness(loop: loop, channel: channel, recorder: recorder)
@@ -111,6 +112,27 @@ struct ChannelHandlerTests {
         #expect(connection.localName == Atom(H.localName))
         #expect(connection.flags.rawValue == H.numbatFlags & H.peerFlags)
         #expect(try harness.written() == [])
+    }
+
+    /// `inet_tls_dist` runs the connection with `{packet, 4}`: over TLS the handshake's frames
+    /// have 4-byte lengths, and 2-byte ones would never be read by the node.
+    @Test("initiator over TLS distribution: the handshake in 4-byte-length frames, then ordinary frames")
+    func initiatorHandshakeOverTLS() throws {
+        let harness = try Self.harness(initiator: true, handshakeLengthBytes: 4)
+        defer { harness.finish() }
+        #expect(try harness.written() == Self.frame32(H.sendName(flags: H.numbatFlags, creation: 9, name: H.localName)))
+        let answer = Self.frame32(Array("sok".utf8))
+            + Self.frame32(H.challenge(flags: H.peerFlags, challenge: H.peerChallenge, creation: 3, name: H.peerName))
+        try harness.feed(answer, chunk: 3)
+        #expect(try harness.written() == Self.frame32([UInt8(ascii: "r")] + H.be(H.ourChallenge) + H.digest(H.cookie, H.peerChallenge)))
+        try harness.feed(Self.frame32([UInt8(ascii: "a")] + H.digest(H.cookie, H.ourChallenge)), chunk: 2)
+        #expect(harness.recorder.handshakeSucceeded)
+        // A 2-byte frame from a peer that is not on TLS distribution is not a handshake.
+        let plain = try Self.harness(initiator: true, handshakeLengthBytes: 4)
+        defer { plain.finish() }
+        _ = try plain.written()
+        try plain.feed(Self.frame16(Array("sok".utf8)) + [0, 0])
+        #expect(!plain.recorder.handshakeSucceeded && !plain.channel.isActive)
     }
 
     @Test("acceptor: status and challenge, then the ack, as exact frames")
