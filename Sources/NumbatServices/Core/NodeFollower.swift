@@ -30,24 +30,28 @@ enum NodeChange: Sendable, Equatable {
 }
 
 /// The one reader of node events for the services that start workers per UP node. It
-/// subscribes before it looks at the store, then reports every node already UP, so a node that
+/// subscribes before it asks the node manager, then reports every node UP now, so a node that
 /// comes UP while the service starts is reported at least once (workers start once per node:
-/// `NodeWorkers`), and none is missed.
+/// `NodeWorkers`), and none is missed. "UP now" is the node manager's, connected: the store's
+/// state is not, since a node stored UP by the server's previous run (or by the server it is
+/// taken over from) is still being reconnected. A worker started for such a node found no
+/// connection, fell back (the metrics agent to polling for a whole interval, the log and alarm
+/// agents for good), and its node's UP event then found a worker already there: after a
+/// restart every node waited about 60 s for its metrics agent.
 final class NodeFollower: Sendable {
     private let events = EventFollower()
 
     /// Hands each node change to `change` and every other event to `other`, in order.
-    /// Nodes already UP are reported only if `manager` manages them here (in a cluster, the
-    /// others' nodes are theirs).
-    func follow(_ bus: EventBus, store: any NodeReader, manager: NodeManager,
+    /// Nodes already UP are those `manager` holds connected here (in a cluster, the others'
+    /// nodes are theirs).
+    func follow(_ bus: EventBus, manager: NodeManager,
                 _ change: @escaping @Sendable (NodeChange) async -> Void,
                 other: @escaping @Sendable (NumbatEvent.Kind) async -> Void = { _ in }) async throws
     {
         events.follow(bus) { event in
             if let node = NodeChange(event) { await change(node) } else { await other(event) }
         }
-        let managed = manager.managedIDs
-        for node in try await store.nodes() where node.state == .up && managed.contains(node.id) {
+        for node in manager.upNodes {
             await change(.up(node, wasDown: false))
         }
     }

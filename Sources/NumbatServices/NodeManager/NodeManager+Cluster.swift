@@ -71,6 +71,12 @@ extension NodeManager {
         return connected.union(handler.runningNodes)
     }
 
+    /// The nodes connected and UP here now. Not the store's UP: a node stored UP when the server
+    /// last ran, or taken over UP from another server, is stored UP before it is reconnected.
+    public var upNodes: [ManagedNode] {
+        supervisors.compactMap(\.nodeIfUp)
+    }
+
     /// Attaches the per-node work of another service (orchestration) and hands it the nodes that
     /// are this server's now: every stored node for a lone server (whose work cut short by a
     /// restart is resumed), the nodes adopted so far in a cluster. From then on adopted nodes go

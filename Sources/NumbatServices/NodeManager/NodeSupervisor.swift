@@ -42,6 +42,8 @@ final class NodeSupervisor: Sendable {
 
     var node: ManagedNode { state.withLockedValue { $0.lifecycle.node } }
     var isManaged: Bool { state.withLockedValue { $0.lifecycle.isManaged } }
+    /// The node, if it is connected and UP now (not merely stored UP).
+    var nodeIfUp: ManagedNode? { state.withLockedValue { $0.lifecycle.phase == .up ? $0.lifecycle.node : nil } }
 
     /// Hands `event` to the lifecycle without waiting (connection reports, timers).
     func post(_ event: NodeLifecycle.Event) {

@@ -1,0 +1,51 @@
+import ErlangDist
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import NumbatCore
+@testable import NumbatServices
+import NumbatStore
+import NumbatTestSupport
+import Testing
+
+/// What a service with per-node workers is told at its start: the nodes UP now, connected, not
+/// those the store says are UP. A real node manager on a real (SQLite) store, a real OTP node.
+@Suite("node follower")
+struct NodeFollowerTests {
+    /// A node stored UP and taken over (as from another server of a cluster) is being
+    /// reconnected: its node is frozen (SIGSTOP), so the handshake waits. A worker started for it
+    /// now would find no connection and fall back (the log and alarm agents for good), and its
+    /// UP event, later, would find a worker already there.
+    @Test("a node stored UP but still being reconnected is not reported UP until it is connected")
+    func storedUpIsNotUp() async throws {
+        try await TestNode.with(release: .otp25, cookie: "follower-cookie") { peer in
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("numbat-follower-\(UUID().uuidString)")
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let store = try SQLiteStore(directory: directory)
+            _ = try await store.prepare()
+            let node = ManagedNode(name: peer.name.description, state: .up, host: peer.name.host, otpRelease: "25")
+            try await store.insertNode(node, cookie: peer.cookie)
+            let local = try LocalNode(.init(name: "follower\(UInt32.random(in: 0...UInt32.max))", cookie: "unused"))
+            let bus = EventBus()
+            let manager = NodeManager(local: local, store: store, bus: bus, logger: Logger(label: "test"))
+            try await manager.start(restoring: false)
+            let follower = NodeFollower()
+            defer { Task { await follower.stop(); await manager.stop(); await local.shutdown() } }
+
+            peer.freeze()
+            await manager.adopt([node.id])
+            #expect(manager.managedIDs == [node.id], "taken over: managed here, being connected")
+            let changes = NIOLockedValueBox<[NodeChange]>([])
+            try await follower.follow(bus, manager: manager) { change in changes.withLockedValue { $0.append(change) } }
+            #expect(changes.withLockedValue { $0 }.isEmpty, "reported before it was connected: \(changes.withLockedValue { $0 })")
+
+            peer.thaw()
+            var reported = false
+            for _ in 0..<300 where !reported {
+                reported = changes.withLockedValue { $0 }.contains { if case .up(let up, _) = $0 { up.id == node.id } else { false } }
+                if !reported { try await Task.sleep(for: .milliseconds(100)) }
+            }
+            #expect(reported, "not reported UP once connected: \(changes.withLockedValue { $0 })")
+        }
+    }
+}
