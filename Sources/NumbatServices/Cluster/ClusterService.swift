@@ -181,8 +181,9 @@ public final class ClusterService: NumbatService, Sendable {
             // could not be reached (nobody has taken it: take it back).
             let unclaimed = managed.filter { id in leases[id].map { $0.server == me.id && !held.contains(id) } ?? true }
             if !unclaimed.isEmpty {
+                let sent = ContinuousClock.now
                 let got = try await store.acquireLeases(Array(unclaimed), for: me.id, ttl: settings.leaseSeconds)
-                state.withLockedValue { $0.held.formUnion(got) }
+                recordAcquired(got, sentAt: sent)
             }
             let plan = planner.plan(nodes: stored.map(\.nodeID), servers: servers, leases: leases, now: now)
             // A connectable node this server holds the lease of but does not manage (its
@@ -191,8 +192,9 @@ public final class ClusterService: NumbatService, Sendable {
             let connectable = Set(stored.filter { $0.state == .up || $0.state == .down }.map(\.nodeID))
             let stray = planner.strays(leases: leases, connectable: connectable, managed: managed, releasing: plan.release)
             if !stray.isEmpty {
+                let sent = ContinuousClock.now
                 let retaken = try await store.acquireLeases(stray, for: me.id, ttl: settings.leaseSeconds)
-                state.withLockedValue { $0.held.formUnion(retaken) }
+                recordAcquired(retaken, sentAt: sent)
                 await nodes.adopt(Array(retaken))
                 logger.warning("took over again nodes whose takeover had failed", metadata: ["nodes": "\(retaken.count)"])
             }
@@ -203,14 +205,28 @@ public final class ClusterService: NumbatService, Sendable {
                 logger.info("handed nodes over", metadata: ["nodes": "\(plan.release.count)"])
             }
             if !plan.acquire.isEmpty {
+                let sent = ContinuousClock.now
                 let got = try await store.acquireLeases(plan.acquire, for: me.id, ttl: settings.leaseSeconds)
-                state.withLockedValue { $0.held.formUnion(got) }
+                recordAcquired(got, sentAt: sent)
                 await nodes.adopt(Array(got))
                 if !got.isEmpty { logger.info("took over nodes", metadata: ["nodes": "\(got.count)"]) }
             }
         } catch {
             // The next round plans again; the renewals (and the watchdog) keep the leases safe.
             logger.error("cluster plan failed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Leases just taken last `leaseSeconds` from when they were asked for. With none held
+    /// before (at start, after letting every node go) they are the oldest this server holds, so
+    /// the watchdog counts from them. Counted from the renewal before them, a takeover of
+    /// thousands of nodes that took a few seconds looked like leases about to expire, and the
+    /// server let every node go moments after it took them, again and again (seen with 10,000
+    /// nodes on PostgreSQL: a restarted server let go of all of them 3 s after taking them).
+    private func recordAcquired(_ got: Set<UUID>, sentAt sent: ContinuousClock.Instant) {
+        state.withLockedValue { state in
+            if state.held.isEmpty, !got.isEmpty { state.lastRenewal = max(state.lastRenewal ?? sent, sent) }
+            state.held.formUnion(got)
         }
     }
 
@@ -244,8 +260,9 @@ public final class ClusterService: NumbatService, Sendable {
     /// Takes the lease of a node this server just added or planned.
     private func claim(_ id: UUID) async {
         do {
+            let sent = ContinuousClock.now
             let got = try await store.acquireLeases([id], for: me.id, ttl: settings.leaseSeconds)
-            state.withLockedValue { $0.held.formUnion(got) }
+            recordAcquired(got, sentAt: sent)
             // Another server holds it already: it is that server's to manage.
             if got.isEmpty { await nodes.release([id]) }
         } catch {
