@@ -132,7 +132,7 @@ struct ClusterFailoverTests {
     @Test("a deployment onto EC2 (moto) whose server is killed (SIGKILL) while it connects to the instance is taken over by the node's next holder: it fails there with the reason, the instance terminated, nothing orphaned")
     func cloudInstanceNotOrphaned() async throws {
         try await NetworkNamespace.with(sinkDefaultRoute: true) { namespace in
-            try await MotoAt.with(host: namespace.hostAddress) { moto in
+            try await MotoServer.with(host: namespace.hostAddress) { moto in
                 try await ServerCluster.with(slots: 2, alsoListenOn: [namespace.hostAddress]) { cluster in
                     let deploying = try await cluster.start(0, in: namespace, databaseHost: namespace.hostAddress)
                     let other = try await cluster.start(1)
@@ -143,7 +143,7 @@ struct ClusterFailoverTests {
                     #expect(uploaded.status == 0, "\(uploaded.standardError)")
                     let release = Self.id(uploaded.standardOutput, after: "release")
                     let (made, provider) = try await API.call("POST", other.url, "/api/orch/providers", body: [
-                        "type": "ec2", "name": "EC2", "region": "us-east-1", "endpoint": moto.endpoint,
+                        "type": "ec2", "name": "EC2", "region": "us-east-1", "endpoint": moto.endpoint.absoluteString,
                         "access_key_id": "AKIDNUMBAT", "secret_access_key": "x",
                     ])
                     #expect(made == 201, "\(String(describing: provider))")

@@ -355,43 +355,8 @@ final class HostPeer: @unchecked Sendable {
     }
 }
 
-/// PyPI's moto_server (a real EC2 Query API) listening on `host`, an address a network
-/// namespace reaches too (`MotoServer` listens on 127.0.0.1 only); killed by `with`'s end.
-final class MotoAt: Sendable {
-    let endpoint: String
-    private let process: Process
-
-    private init(endpoint: String, process: Process) {
-        self.endpoint = endpoint
-        self.process = process
-    }
-
-    static func with<T>(host: String, _ body: (MotoAt) async throws -> T) async throws -> T {
-        let port = Int.random(in: 40_000...50_000)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-m", "moto.server", "-H", host, "-p", String(port)]
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let moto = MotoAt(endpoint: "http://\(host):\(port)/", process: process)
-        do {
-            var listening = false
-            for _ in 0..<400 where !listening {
-                listening = try await offPool { canConnect(host: host, port: port) }
-                if !listening { try await Task.sleep(for: .milliseconds(50)) }
-            }
-            guard listening else { throw API.Failure(description: "moto_server did not answer on \(moto.endpoint)") }
-            let value = try await body(moto)
-            await moto.stop()
-            return value
-        } catch {
-            await moto.stop()
-            throw error
-        }
-    }
-
+/// What a test reads back from moto_server, with an independent client.
+extension MotoServer {
     /// The states of the instances whose Name tag is `name`, as EC2 (boto3, an independent
     /// client) reports them.
     func instanceStates(named name: String) async throws -> [String] {
@@ -401,13 +366,8 @@ final class MotoAt: Sendable {
             found = ec2.describe_instances(Filters=[{"Name": "tag:Name", "Values": [sys.argv[2]]}])
             print(" ".join(i["State"]["Name"] for r in found["Reservations"] for i in r["Instances"]))
             """
-        let result = try await ChildProcess.run("/usr/bin/env", ["python3", "-c", script, endpoint, name])
+        let result = try await ChildProcess.run("/usr/bin/env", ["python3", "-c", script, endpoint.absoluteString, name])
         guard result.status == 0 else { throw API.Failure(description: "describe_instances failed: \(result.standardError)") }
         return result.standardOutput.split(separator: " ").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty }
-    }
-
-    func stop() async {
-        let pid = process.processIdentifier
-        _ = try? await offPool { killAndReap(pid) }
     }
 }
