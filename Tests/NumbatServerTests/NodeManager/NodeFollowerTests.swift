@@ -48,4 +48,34 @@ struct NodeFollowerTests {
             #expect(reported, "not reported UP once connected: \(changes.withLockedValue { $0 })")
         }
     }
+
+    /// A restart of thousands of nodes publishes thousands of UP events at once; a service
+    /// that lost some never started those nodes' agents. The bus here keeps 16 events for a
+    /// slow reader; 2,000 node changes are published in one go, faster than any reader.
+    @Test("node changes are never dropped, however many come at once and however small the bus's buffer")
+    func noChangeLost() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("numbat-follower-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = try SQLiteStore(directory: directory)
+        _ = try await store.prepare()
+        let local = try LocalNode(.init(name: "follower\(UInt32.random(in: 0...UInt32.max))", cookie: "unused"))
+        let bus = EventBus(bufferSize: 16)
+        let manager = NodeManager(local: local, store: store, bus: bus, logger: Logger(label: "test"))
+        try await manager.start(restoring: false)
+        let follower = NodeFollower()
+        defer { Task { await follower.stop(); await manager.stop(); await local.shutdown() } }
+        let seen = NIOLockedValueBox<Set<UUID>>([])
+        try await follower.follow(bus, manager: manager) { change in
+            if case .up(let node, _) = change { seen.withLockedValue { _ = $0.insert(node.id) } }
+            await Task.yield()
+        }
+        let nodes = (0..<2000).map { ManagedNode(name: "n\($0)@127.0.0.1", state: .up, host: "127.0.0.1") }
+        for node in nodes { bus.publish(.nodeStateChanged(node: node, from: .down)) }
+        var all = false
+        for _ in 0..<600 where !all {
+            all = seen.withLockedValue { $0.count } == nodes.count
+            if !all { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(seen.withLockedValue { $0 } == Set(nodes.map(\.id)), "\(seen.withLockedValue { $0.count }) of \(nodes.count) changes seen")
+    }
 }
