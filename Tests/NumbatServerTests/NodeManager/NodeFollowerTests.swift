@@ -20,7 +20,6 @@ struct NodeFollowerTests {
     func storedUpIsNotUp() async throws {
         try await TestNode.with(release: .otp25, cookie: "follower-cookie") { peer in
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("numbat-follower-\(UUID().uuidString)")
-            defer { try? FileManager.default.removeItem(at: directory) }
             let store = try SQLiteStore(directory: directory)
             _ = try await store.prepare()
             let node = ManagedNode(name: peer.name.description, state: .up, host: peer.name.host, otpRelease: "25")
@@ -30,23 +29,41 @@ struct NodeFollowerTests {
             let manager = NodeManager(local: local, store: store, bus: bus, logger: Logger(label: "test"))
             try await manager.start(restoring: false)
             let follower = NodeFollower()
-            defer { Task { await follower.stop(); await manager.stop(); await local.shutdown() } }
-
-            peer.freeze()
-            await manager.adopt([node.id])
-            #expect(manager.managedIDs == [node.id], "taken over: managed here, being connected")
-            let changes = NIOLockedValueBox<[NodeChange]>([])
-            try await follower.follow(bus, manager: manager) { change in changes.withLockedValue { $0.append(change) } }
-            #expect(changes.withLockedValue { $0 }.isEmpty, "reported before it was connected: \(changes.withLockedValue { $0 })")
-
-            peer.thaw()
-            var reported = false
-            for _ in 0..<300 where !reported {
-                reported = changes.withLockedValue { $0 }.contains { if case .up(let up, _) = $0 { up.id == node.id } else { false } }
-                if !reported { try await Task.sleep(for: .milliseconds(100)) }
+            do {
+                try await Self.takeOverFrozen(peer, node: node, manager: manager, bus: bus, follower: follower)
+            } catch {
+                await Self.tearDown(follower, manager, local, store, directory)
+                throw error
             }
-            #expect(reported, "not reported UP once connected: \(changes.withLockedValue { $0 })")
+            await Self.tearDown(follower, manager, local, store, directory)
         }
+    }
+
+    /// Stops the follower, the manager and the node, closes the store, then removes its
+    /// directory: nothing is left behind, nothing written after the removal.
+    static func tearDown(_ follower: NodeFollower, _ manager: NodeManager, _ local: LocalNode, _ store: SQLiteStore, _ directory: URL) async {
+        await follower.stop()
+        await manager.stop()
+        await local.shutdown()
+        try? store.close()
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    static func takeOverFrozen(_ peer: TestNode, node: ManagedNode, manager: NodeManager, bus: EventBus, follower: NodeFollower) async throws {
+        peer.freeze()
+        await manager.adopt([node.id])
+        #expect(manager.managedIDs == [node.id], "taken over: managed here, being connected")
+        let changes = NIOLockedValueBox<[NodeChange]>([])
+        try await follower.follow(bus, manager: manager) { change in changes.withLockedValue { $0.append(change) } }
+        #expect(changes.withLockedValue { $0 }.isEmpty, "reported before it was connected: \(changes.withLockedValue { $0 })")
+
+        peer.thaw()
+        var reported = false
+        for _ in 0..<300 where !reported {
+            reported = changes.withLockedValue { $0 }.contains { if case .up(let up, _) = $0 { up.id == node.id } else { false } }
+            if !reported { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(reported, "not reported UP once connected: \(changes.withLockedValue { $0 })")
     }
 
     /// A restart of thousands of nodes publishes thousands of UP events at once; a service
@@ -55,7 +72,6 @@ struct NodeFollowerTests {
     @Test("node changes are never dropped, however many come at once and however small the bus's buffer")
     func noChangeLost() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("numbat-follower-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: directory) }
         let store = try SQLiteStore(directory: directory)
         _ = try await store.prepare()
         let local = try LocalNode(.init(name: "follower\(UInt32.random(in: 0...UInt32.max))", cookie: "unused"))
@@ -63,7 +79,16 @@ struct NodeFollowerTests {
         let manager = NodeManager(local: local, store: store, bus: bus, logger: Logger(label: "test"))
         try await manager.start(restoring: false)
         let follower = NodeFollower()
-        defer { Task { await follower.stop(); await manager.stop(); await local.shutdown() } }
+        do {
+            try await Self.publishMany(bus: bus, manager: manager, follower: follower)
+        } catch {
+            await Self.tearDown(follower, manager, local, store, directory)
+            throw error
+        }
+        await Self.tearDown(follower, manager, local, store, directory)
+    }
+
+    static func publishMany(bus: EventBus, manager: NodeManager, follower: NodeFollower) async throws {
         let seen = NIOLockedValueBox<Set<UUID>>([])
         try await follower.follow(bus, manager: manager) { change in
             if case .up(let node, _) = change { seen.withLockedValue { _ = $0.insert(node.id) } }
