@@ -13,6 +13,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null || {
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null; }
 fi
+# promtool, Prometheus's linter for the /metrics export, from Debian's prometheus package (without
+# its recommended node exporter; no Prometheus server is started).
+if ! command -v promtool >/dev/null; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null || {
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
+fi
 # pyenv's shims run `pyenv rehash` after every `pip install`, and a stale rehash lock left on the
 # machine fails that install after 60 s: run pip with the interpreter itself, past the shim.
 python=$(python3 -c 'import sys; print(sys.executable)')

@@ -186,6 +186,16 @@ struct MetricsTests {
                 #expect(result.status == 0, "\(result.standardError)")
                 let counts = result.standardOutput.split(separator: " ").compactMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
                 #expect(counts.first.map { $0 >= 70 } == true, "\(result.standardOutput)")
+
+                // Prometheus's own linter (Debian's prometheus package) finds nothing but the
+                // names deliberately identical to prometheus.erl's collectors.
+                let lint = try await ChildProcess.run("/bin/sh", ["-c", "promtool check metrics < \"$0\"", file.path])
+                let problems = (lint.standardOutput + lint.standardError).split(separator: "\n").map(String.init).filter { !$0.isEmpty }
+                let allowed = ["erlang_vm_process_count", "erlang_vm_port_count", "erlang_vm_atom_count"]
+                let unexpected = problems.filter { line in !allowed.contains { line.hasPrefix($0 + " ") } }
+                #expect(unexpected.isEmpty, "promtool: \(unexpected)")
+                #expect(problems.count == allowed.count, "promtool did not run or found other things: \(problems)")
+                #expect(text.contains("erlang_vm_process_count{") && text.contains("erlang_vm_ets_tables{"), "prometheus.erl's names")
             }
         }
     }

@@ -38,9 +38,26 @@ enum PrometheusExposition {
         return output
     }
 
+    /// Names taken exactly as prometheus.erl's VM collectors export them, so dashboards built on
+    /// prometheus.erl keep working. `promtool check metrics` objects to the first three (a gauge
+    /// ending in `_count`); docs/metrics.md lists them as the deliberate exceptions.
+    static let prometheusErlNames: [String: String] = [
+        "process_count": "erlang_vm_process_count",
+        "port_count": "erlang_vm_port_count",
+        "atom_count": "erlang_vm_atom_count",
+        "ets_count": "erlang_vm_ets_tables",
+    ]
+
+    /// Gauges whose catalogue names end in a suffix Prometheus keeps for counters.
+    static let gaugeNames: [String: String] = [
+        "message_queue_total": "erlang_message_queue_messages",
+        "ets_objects_total": "erlang_ets_objects",
+    ]
+
     /// `memory_total` (bytes) -> `erlang_memory_total_bytes`; `runtime_ms` (counter) ->
-    /// `erlang_runtime_seconds_total` with values scaled to seconds.
+    /// `erlang_runtime_seconds_total` with values scaled to seconds; the names above as given.
     static func prometheusName(_ definition: MetricDefinition) -> (String, Double) {
+        if let name = prometheusErlNames[definition.name] ?? gaugeNames[definition.name] { return (name, 1) }
         var base = definition.name
         var scale = 1.0
         var unit = ""
