@@ -24,15 +24,30 @@ struct NodeJobsTests {
         func run(_ ids: Set<UUID>) { state.withLockedValue { $0.running = ids } }
     }
 
-    /// A node manager on a fresh store holding `nodes`, started as a cluster member or a lone server.
-    static func manager(nodes: [ManagedNode], restoring: Bool, in directory: URL) async throws -> (NodeManager, LocalNode) {
+    /// Runs `body` with a node manager on a fresh store holding `nodes`, started as a cluster
+    /// member or a lone server; then stops it, closes the store and removes its directory, in
+    /// that order (a store still open when its directory goes may write it back).
+    static func withManager(nodes: [ManagedNode], restoring: Bool, _ body: (NodeManager) async throws -> Void) async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("numbat-jobs-\(UUID().uuidString)")
         let store = try SQLiteStore(directory: directory)
-        _ = try await store.prepare()
-        for node in nodes { try await store.insertNode(node, cookie: "c") }
         let local = try LocalNode(.init(name: "jobs\(UInt32.random(in: 0...UInt32.max))", cookie: "c"))
         let manager = NodeManager(local: local, store: store, bus: EventBus(), logger: Logger(label: "test"))
-        try await manager.start(restoring: restoring)
-        return (manager, local)
+        func tearDown() async {
+            await manager.stop()
+            await local.shutdown()
+            try? store.close()
+            try? FileManager.default.removeItem(at: directory)
+        }
+        do {
+            _ = try await store.prepare()
+            for node in nodes { try await store.insertNode(node, cookie: "c") }
+            try await manager.start(restoring: restoring)
+            try await body(manager)
+        } catch {
+            await tearDown()
+            throw error
+        }
+        await tearDown()
     }
 
     static func deployed(_ state: NodeState) -> ManagedNode {
@@ -42,61 +57,55 @@ struct NodeJobsTests {
 
     @Test("in a cluster: nodes adopted before the work is attached are handed to it then (less those released since); later adoptions and releases as they come; work running here is managed")
     func cluster() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("numbat-jobs-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: directory) }
         let nodes = [Self.deployed(.uninit), Self.deployed(.stopped), Self.deployed(.uninit), Self.deployed(.error)]
         let ids = nodes.map(\.id)
-        let (manager, local) = try await Self.manager(nodes: nodes, restoring: false, in: directory)
-        defer { Task { await manager.stop(); await local.shutdown() } }
+        try await Self.withManager(nodes: nodes, restoring: false) { manager in
 
-        await manager.adopt([ids[0], ids[1]])
-        await manager.release([ids[1]])
-        let jobs = Recording()
-        await manager.attach(jobs)
-        #expect(jobs.taken == [[ids[0]]], "adopted before, and not released since")
-        #expect(jobs.handed.isEmpty, "nothing handed over before it was attached")
+            await manager.adopt([ids[0], ids[1]])
+            await manager.release([ids[1]])
+            let jobs = Recording()
+            await manager.attach(jobs)
+            #expect(jobs.taken == [[ids[0]]], "adopted before, and not released since")
+            #expect(jobs.handed.isEmpty, "nothing handed over before it was attached")
 
-        await manager.adopt([ids[2], ids[3], UUID()])
-        #expect(jobs.taken.last == [ids[2], ids[3]].sorted { $0.uuidString < $1.uuidString }, "a node not stored is not taken")
-        await manager.release([ids[2]])
-        #expect(jobs.handed == [[ids[2]]])
+            await manager.adopt([ids[2], ids[3], UUID()])
+            #expect(jobs.taken.last == [ids[2], ids[3]].sorted { $0.uuidString < $1.uuidString }, "a node not stored is not taken")
+            await manager.release([ids[2]])
+            #expect(jobs.handed == [[ids[2]]])
 
-        #expect(manager.managedIDs.isEmpty, "a deployment's nodes are not connected")
-        jobs.run([ids[0]])
-        #expect(manager.managedIDs == [ids[0]], "a node whose work runs here is this server's")
-        manager.detachJobs()
-        #expect(manager.managedIDs.isEmpty)
+            #expect(manager.managedIDs.isEmpty, "a deployment's nodes are not connected")
+            jobs.run([ids[0]])
+            #expect(manager.managedIDs == [ids[0]], "a node whose work runs here is this server's")
+            manager.detachJobs()
+            #expect(manager.managedIDs.isEmpty)
+        }
     }
 
     @Test("a lone server hands every stored node to the work when it is attached (its work cut short by a restart is resumed)")
     func loneServer() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("numbat-jobs-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: directory) }
         let nodes = [Self.deployed(.uninit), Self.deployed(.stopped)]
-        let (manager, local) = try await Self.manager(nodes: nodes, restoring: true, in: directory)
-        defer { Task { await manager.stop(); await local.shutdown() } }
-        let jobs = Recording()
-        await manager.attach(jobs)
-        #expect(jobs.taken == [nodes.map(\.id).sorted { $0.uuidString < $1.uuidString }])
+        try await Self.withManager(nodes: nodes, restoring: true) { manager in
+            let jobs = Recording()
+            await manager.attach(jobs)
+            #expect(jobs.taken == [nodes.map(\.id).sorted { $0.uuidString < $1.uuidString }])
+        }
     }
 
     @Test("a node taken over gets a fresh lifecycle from its stored row: the previous holder's renames and steps are what later steps build on")
     func adoptedFromStore() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("numbat-jobs-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: directory) }
         let node = Self.deployed(.uninit)
-        let (manager, local) = try await Self.manager(nodes: [node], restoring: false, in: directory)
-        defer { Task { await manager.stop(); await local.shutdown() } }
-        // Another server renamed it and moved it on meanwhile (written here straight to the store).
-        var moved = node
-        moved.name = "\(node.id.uuidString.lowercased())@10.0.0.9"
-        moved.host = "10.0.0.9"
-        moved.state = .stopped
-        try await manager.store.updateNode(moved)
-        await manager.adopt([node.id])
-        // The next step starts from the stored row, not from this server's old copy.
-        try await manager.setDeploymentState(node.id, .error, message: "starting: refused")
-        let stored = try #require(try await manager.store.node(id: node.id))
-        #expect(stored.name == moved.name && stored.host == "10.0.0.9" && stored.state == .error && stored.lastError == "starting: refused")
+        try await Self.withManager(nodes: [node], restoring: false) { manager in
+            // Another server renamed it and moved it on meanwhile (written here straight to the store).
+            var moved = node
+            moved.name = "\(node.id.uuidString.lowercased())@10.0.0.9"
+            moved.host = "10.0.0.9"
+            moved.state = .stopped
+            try await manager.store.updateNode(moved)
+            await manager.adopt([node.id])
+            // The next step starts from the stored row, not from this server's old copy.
+            try await manager.setDeploymentState(node.id, .error, message: "starting: refused")
+            let stored = try #require(try await manager.store.node(id: node.id))
+            #expect(stored.name == moved.name && stored.host == "10.0.0.9" && stored.state == .error && stored.lastError == "starting: refused")
+        }
     }
 }
