@@ -48,6 +48,14 @@ struct NodesWithoutEPMDTests {
         return try await ChildProcess.run(CLITests.numbat, arguments, environment: environment)
     }
 
+    /// Whether the server has stored metric points of `node` (its metrics agent collects).
+    static func collects(_ server: ServerProcess, _ node: String) async throws -> Bool {
+        try await eventually(within: .seconds(60)) {
+            let history = try await numbat(server, "metrics", "get", node, "memory_total", "--since", "10m")
+            return history.status == 0 && history.standardOutput.contains("TIME")
+        }
+    }
+
     struct Node: Decodable {
         var name: String
         var state: String
@@ -97,11 +105,7 @@ struct NodesWithoutEPMDTests {
             #expect(shown.standardOutput.contains("\(port) (no EPMD)"), "\(shown.standardOutput)")
 
             // Managed as any node: the metrics agent's points, an rpc through the server.
-            let collected = try await eventually(within: .seconds(60)) {
-                let history = try await Self.numbat(server, "metrics", "get", second.name.description, "memory_total", "--since", "10m")
-                return history.status == 0 && history.standardOutput.contains("TIME")
-            }
-            #expect(collected, "no metric points from \(second.name)")
+            #expect(try await Self.collects(server, second.name.description), "no metric points from \(second.name)")
             let rpc = try await Self.numbat(server, "node", "rpc", second.name.description, "erlang", "node")
             #expect(rpc.status == 0 && rpc.standardOutput.contains(second.name.description), "\(rpc.standardOutput) \(rpc.standardError)")
 
@@ -135,11 +139,7 @@ struct NodesWithoutEPMDTests {
             #expect(added.status == 0, "\(added.standardError)")
             let listed = try await API.get(Nodes.self, server.url, "/api/topo/nodes").nodes
             #expect(listed.map(\.name) == [node.name.description] && listed.first?.state == "UP" && listed.first?.port == nil, "\(listed)")
-            let collected = try await eventually(within: .seconds(60)) {
-                let history = try await Self.numbat(server, "metrics", "get", node.name.description, "memory_total", "--since", "10m")
-                return history.status == 0 && history.standardOutput.contains("TIME")
-            }
-            #expect(collected, "no metric points from \(node.name)")
+            #expect(try await Self.collects(server, node.name.description), "no metric points from \(node.name)")
             #expect(try await server.terminate() == 0)
             await node.stopped()
         } catch {

@@ -217,11 +217,6 @@ public final class LocalNode: Sendable {
         state.withLockedValue { $0.tls[peer.atom] = (tls, context) }
     }
 
-    /// Whether connections to `peer` use TLS.
-    public func usesTLS(for peer: NodeName) -> Bool {
-        state.withLockedValue { $0.tls[peer.atom] != nil }
-    }
-
     func tlsContext(for peer: NodeName) -> NIOSSLContext? {
         state.withLockedValue { $0.tls[peer.atom]?.context }
     }

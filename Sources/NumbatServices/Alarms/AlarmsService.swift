@@ -50,7 +50,7 @@ public final class AlarmsService: NumbatService {
                 logger.error("the stored alarm thresholds are unreadable; using the defaults", metadata: ["error": "\(error)"])
             }
         }
-        try await events.follow(bus, manager: nodes) { [weak self] change in
+        await events.follow(bus, manager: nodes) { [weak self] change in
             guard let self else { return }
             switch change {
             case .up(let node, _): await self.nodeChanged(node)

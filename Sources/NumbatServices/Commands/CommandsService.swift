@@ -42,7 +42,7 @@ public final class CommandsService: NumbatService {
     }
 
     public func start() async throws {
-        try await events.follow(bus, manager: nodes) { [weak self] change in
+        await events.follow(bus, manager: nodes) { [weak self] change in
             guard let self else { return }
             switch change {
             case .up(let node, _): self.startAgent(node)

@@ -61,7 +61,7 @@ final class NodeFollower: Sendable {
     /// notifications reads them, for alarms) keep the bus's bounded buffer.
     func follow(_ bus: EventBus, manager: NodeManager,
                 _ change: @escaping @Sendable (NodeChange) async -> Void,
-                other: (@Sendable (NumbatEvent.Kind) async -> Void)? = nil) async throws
+                other: (@Sendable (NumbatEvent.Kind) async -> Void)? = nil) async
     {
         let (changes, continuation) = AsyncStream<NodeChange>.makeStream(bufferingPolicy: .unbounded)
         let tap = bus.tap { event in

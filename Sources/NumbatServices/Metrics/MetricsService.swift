@@ -59,7 +59,7 @@ public final class MetricsService: NumbatService {
         let managed = nodes.managedIDs
         try await archive.start(restoring: try await store.nodes().map(\.id).filter { managed.contains($0) })
         graphite?.start(source: { [weak self] in await self?.graphiteSnapshot() ?? [] })
-        try await events.follow(bus, manager: nodes) { [weak self] change in
+        await events.follow(bus, manager: nodes) { [weak self] change in
             guard let self else { return }
             switch change {
             case .up(let node, _): self.startCollecting(node)

@@ -48,7 +48,7 @@ public final class NotificationsService: NumbatService {
                   let level = NodeNotification.Severity(rawValue: String(decoding: value, as: UTF8.self)) else { continue }
             levels.withLockedValue { $0[id] = level }
         }
-        try await events.follow(bus, manager: nodes) { [weak self] change in
+        await events.follow(bus, manager: nodes) { [weak self] change in
             guard let self else { return }
             switch change {
             case .up(let node, let wasDown): await self.nodeUp(node, again: wasDown)

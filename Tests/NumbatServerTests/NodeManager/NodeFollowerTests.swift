@@ -54,7 +54,7 @@ struct NodeFollowerTests {
         await manager.adopt([node.id])
         #expect(manager.managedIDs == [node.id], "taken over: managed here, being connected")
         let changes = NIOLockedValueBox<[NodeChange]>([])
-        try await follower.follow(bus, manager: manager) { change in changes.withLockedValue { $0.append(change) } }
+        await follower.follow(bus, manager: manager) { change in changes.withLockedValue { $0.append(change) } }
         #expect(changes.withLockedValue { $0 }.isEmpty, "reported before it was connected: \(changes.withLockedValue { $0 })")
 
         peer.thaw()
@@ -90,7 +90,7 @@ struct NodeFollowerTests {
 
     static func publishMany(bus: EventBus, manager: NodeManager, follower: NodeFollower) async throws {
         let seen = NIOLockedValueBox<Set<UUID>>([])
-        try await follower.follow(bus, manager: manager) { change in
+        await follower.follow(bus, manager: manager) { change in
             if case .up(let node, _) = change { seen.withLockedValue { _ = $0.insert(node.id) } }
             await Task.yield()
         }
