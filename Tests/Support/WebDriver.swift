@@ -114,8 +114,10 @@ public final class Browser: Sendable {
     }
 
     /// Waits until `script` returns something truthy; returns it, or throws with `what` after `timeout`.
+    /// Up to 60 s by default: a page loading beside a whole test suite on 2 cores took over 20 s
+    /// to show its sign-in dialog (seen in CI).
     @discardableResult
-    public func wait(for what: String, timeout: Duration = .seconds(20), _ script: String, _ arguments: [Any] = []) async throws -> Any {
+    public func wait(for what: String, timeout: Duration = .seconds(60), _ script: String, _ arguments: [Any] = []) async throws -> Any {
         let deadline = ContinuousClock.now + timeout
         var last: Any?
         while ContinuousClock.now < deadline {

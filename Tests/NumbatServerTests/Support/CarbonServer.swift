@@ -13,7 +13,16 @@ final class CarbonServer: Sendable {
         let whisper = directory.appendingPathComponent("storage/whisper")
         try FileManager.default.createDirectory(at: whisper, withIntermediateDirectories: true)
         try FileManager.default.createDirectory(at: directory.appendingPathComponent("log"), withIntermediateDirectories: true)
-        let base = Int.random(in: 20_000...40_000)
+        // Three ports in a row free now, below the ephemeral range: a port in use by another
+        // test's server made carbon exit while the wait below connected to that server instead.
+        var base = try freePort(onAll: ["127.0.0.1"])
+        for _ in 0..<100 where !(1...2).allSatisfy({ offset in
+            let socket = Socket4.bind(host: "127.0.0.1", port: base + offset)
+            close(socket.fd)
+            return socket.port == base + offset
+        }) {
+            base = try freePort(onAll: ["127.0.0.1"])
+        }
         linePort = base
         let configuration = """
             [cache]
@@ -49,6 +58,10 @@ final class CarbonServer: Sendable {
     /// Waits until carbon accepts connections on its line port.
     private func waitUntilListening() async throws {
         for _ in 0..<300 {
+            guard process.isRunning else {
+                let log = (try? String(contentsOf: directory.appendingPathComponent("console.log"), encoding: .utf8)) ?? ""
+                throw CarbonError(message: "carbon-cache exited before it listened on \(linePort): \(log.suffix(2000))")
+            }
             if try await ChildProcess.run("/usr/bin/env", ["python3", "-c", "import socket; socket.create_connection(('127.0.0.1', \(linePort)), 1).close()"]).status == 0 {
                 return
             }
