@@ -19,6 +19,12 @@ public struct DistributionTLS: Sendable, Hashable {
         self.trustRoots = trustRoots
     }
 
+    /// Checks that the certificate, key and CA parse, without connecting anywhere: what a
+    /// server checks when it is given settings to store.
+    public func validate() throws(DistributionError) {
+        _ = try clientContext()
+    }
+
     /// The client context for these files: parsed once, so a bad PEM is an error when the TLS
     /// is set, not at every connection.
     func clientContext() throws(DistributionError) -> NIOSSLContext {

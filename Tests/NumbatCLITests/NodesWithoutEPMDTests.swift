@@ -44,6 +44,10 @@ struct NodesWithoutEPMDTests {
     }
 
     static func numbat(_ server: ServerProcess, _ arguments: String...) async throws -> ChildProcess {
+        try await numbat(server, arguments)
+    }
+
+    static func numbat(_ server: ServerProcess, _ arguments: [String]) async throws -> ChildProcess {
         let environment = ProcessInfo.processInfo.environment.merging(["NUMBAT_URL": server.url]) { $1 }
         return try await ChildProcess.run(CLITests.numbat, arguments, environment: environment)
     }

@@ -64,7 +64,7 @@ struct DashboardTests {
 
                     // Notifications: logger:error pops up on any tab, and is in the table.
                     try await browser.open("http://127.0.0.1:\(port)/dashboard/#/notifications")
-                    try await browser.element("#notifications-table")
+                    _ = try await browser.element("#notifications-table")
                     _ = try await NotificationsTests.eval(peer, #"logger:error("dashboard sees this: ~p", [42])."#)
                     try await browser.wait(for: "the popup", "return [...document.querySelectorAll('.toast')].some(t => t.textContent.includes('dashboard sees this: 42'))")
                     try await browser.wait(for: "the table row", "return document.getElementById('notifications-table').textContent.includes('dashboard sees this: 42')")
@@ -98,6 +98,40 @@ struct DashboardTests {
                     // Drawn at all, and the page not frozen: a wide bound (a loaded CI machine is no
                     // place to time a frame); the time is in the message.
                     #expect(rows == 1001 && milliseconds < 30_000, "\(rows) rows in \(milliseconds) ms")
+                }
+            }
+        }
+    }
+
+    @Test("add a node on TLS distribution with its certificate files: a rogue certificate's refusal is shown, the right ones bring it UP")
+    func tlsNode() async throws {
+        let certificates = try await TLSCertificates.make()
+        defer { try? FileManager.default.removeItem(at: certificates.directory) }
+        try await TestNode.with(release: .otp25, extraArgs: certificates.nodeArguments) { peer in
+            try await TestServer.with(.live, configure: { $0.requireToken = true }) { server, client in
+                let port = try #require(client.port)
+                try await Browser.with { browser in
+                    try await Self.signIn(browser, port: port, token: server.adminToken)
+                    try await browser.click("#add-node-tls summary")
+                    func add(_ certificate: String) async throws {
+                        try await browser.type("#add-node-name", peer.name.description)
+                        try await browser.type("#add-node-cookie", peer.cookie)
+                        try await browser.type("#add-node-tls-cert", certificates.path("\(certificate).pem"))
+                        try await browser.type("#add-node-tls-key", certificates.path("\(certificate).key"))
+                        try await browser.type("#add-node-tls-ca", certificates.path("ca.pem"))
+                        try await browser.click("#add-node-submit")
+                    }
+                    try await add("rogue")
+                    let refusal = try await browser.wait(for: "the refusal", """
+                        const e = document.querySelector('#add-node + .error');
+                        return e && !e.hidden && e.textContent.includes("refused Numbat's certificate") ? e.textContent : null
+                        """)
+                    #expect("\(refusal)".contains("TLS"), "\(refusal)")
+                    let stored = try await client.call(.get, "/api/topo/nodes", token: server.adminToken).object["nodes"] as? [Any]
+                    #expect(stored?.isEmpty == true, "\(String(describing: stored))")
+                    try await add("numbat")
+                    let row = "#tree .tree-node[data-name='\(peer.name.description)'][data-state='UP']"
+                    try await browser.wait(for: "the TLS node UP in the tree", "return document.querySelector(arguments[0]) !== null", [row])
                 }
             }
         }

@@ -13,7 +13,9 @@ struct StoreConformanceTests {
     // Whole seconds: exact in SQLite's text dates and PostgreSQL's microseconds alike.
     static let t0 = Date(timeIntervalSince1970: 1_760_000_000)
 
-    @Test("nodes: round trip, unique names (node_exists), update keeps the cookie, delete", arguments: StoreBackend.allCases)
+    static let tls = TLSCredentials(certificate: "-----BEGIN CERTIFICATE-----\nnumbat\n", key: "-----BEGIN PRIVATE KEY-----\nsecret-key\n", ca: "ca")
+
+    @Test("nodes: round trip, unique names (node_exists), update keeps the credentials, delete", arguments: StoreBackend.allCases)
     func nodes(backend: StoreBackend) async throws {
         try await StoreFixture.with(backend) { fixture in
             let store = fixture.store
@@ -23,23 +25,25 @@ struct StoreConformanceTests {
                                    bootScript: "Erlang/OTP 25", addedAt: Self.t0, stateChangedAt: Self.t0)
             // A node without EPMD keeps its port.
             let other = ManagedNode(name: "a@127.0.0.1", state: .down, host: "127.0.0.1", port: 9100, addedAt: Self.t0, stateChangedAt: Self.t0)
-            try await store.insertNode(node, cookie: "cookie-b")
-            try await store.insertNode(other, cookie: "cookie-a")
+            try await store.insertNode(node, credentials: NodeCredentials(cookie: "cookie-b", tls: Self.tls))
+            try await store.insertNode(other, credentials: NodeCredentials(cookie: "cookie-a"))
             #expect(try await store.node(id: node.id) == node)
             #expect(try await store.node(named: "a@127.0.0.1") == other)
             #expect(try await store.node(named: "nobody@127.0.0.1") == nil)
             #expect(try await store.nodes().map(\.name) == ["a@127.0.0.1", "b@127.0.0.1"])
-            #expect(try await store.cookie(forNode: node.id) == "cookie-b")
-            #expect(try await store.cookie(forNode: UUID()) == nil)
+            let credentials = NodeCredentials(cookie: "cookie-b", tls: Self.tls)
+            #expect(try await store.credentials(forNode: node.id) == credentials)
+            #expect(try await store.credentials(forNode: other.id) == NodeCredentials(cookie: "cookie-a"))
+            #expect(try await store.credentials(forNode: UUID()) == nil)
             // In one read, for a takeover: the nodes asked for (an unknown id left out), or all.
-            let taken = try await store.nodesWithCookies([node.id, UUID()])
-            #expect(taken.map(\.node) == [node] && taken.map(\.cookie) == ["cookie-b"])
-            let every = try await store.nodesWithCookies(nil).sorted { $0.node.name < $1.node.name }
-            #expect(every.map(\.node) == [other, node] && every.map(\.cookie) == ["cookie-a", "cookie-b"])
-            #expect(try await store.nodesWithCookies([]).isEmpty)
+            let taken = try await store.nodesWithCredentials([node.id, UUID()])
+            #expect(taken.map(\.node) == [node] && taken.map(\.credentials) == [credentials])
+            let every = try await store.nodesWithCredentials(nil).sorted { $0.node.name < $1.node.name }
+            #expect(every.map(\.node) == [other, node] && every.map(\.credentials.cookie) == ["cookie-a", "cookie-b"])
+            #expect(try await store.nodesWithCredentials([]).isEmpty)
 
             let clash = ManagedNode(name: "b@127.0.0.1", state: .up, host: "127.0.0.1", addedAt: Self.t0, stateChangedAt: Self.t0)
-            let error = await #expect(throws: NumbatError.self) { try await store.insertNode(clash, cookie: "x") }
+            let error = await #expect(throws: NumbatError.self) { try await store.insertNode(clash, credentials: NodeCredentials(cookie: "x")) }
             #expect(error?.code == "node_exists")
 
             node.state = .down
@@ -48,7 +52,21 @@ struct StoreConformanceTests {
             node.port = 65535
             try await store.updateNode(node)
             #expect(try await store.node(id: node.id) == node)
-            #expect(try await store.cookie(forNode: node.id) == "cookie-b")
+            #expect(try await store.credentials(forNode: node.id) == credentials)
+
+            // TLS settings replaced and removed, per node and per family.
+            #expect(try await store.setTLS(nil, forNode: node.id))
+            #expect(try await store.credentials(forNode: node.id) == NodeCredentials(cookie: "cookie-b"))
+            #expect(try await store.setTLS(Self.tls, forNode: other.id))
+            #expect(try await store.credentials(forNode: other.id)?.tls == Self.tls)
+            #expect(try await store.setTLS(Self.tls, forNode: UUID()) == false)
+            #expect(try await store.familiesTLS().isEmpty)
+            #expect(try await store.setTLS(Self.tls, forFamily: family.id))
+            #expect(try await store.familiesTLS() == [family.id: Self.tls])
+            #expect(try await store.family(id: family.id) == family)
+            #expect(try await store.setTLS(Self.tls, forFamily: UUID()) == false)
+            #expect(try await store.setTLS(nil, forFamily: family.id))
+            #expect(try await store.familiesTLS().isEmpty)
 
             // Deleting the family leaves the node, without a family.
             #expect(try await store.deleteFamily(id: family.id))
@@ -373,17 +391,27 @@ struct StoreConformanceTests {
         }
     }
 
-    @Test("secrets: cookies stored sealed, opened by a store reopened with the same key file", arguments: StoreBackend.allCases)
+    @Test("secrets: cookies and TLS keys stored sealed, opened by a store reopened with the same key file", arguments: StoreBackend.allCases)
     func sealedCookies(backend: StoreBackend) async throws {
         try await StoreFixture.with(backend) { fixture in
             let cookie = "plain-cookie-\(UUID().uuidString)"
+            let key = "plain-key-\(UUID().uuidString)"
+            let tls = TLSCredentials(certificate: "cert", key: key, ca: "ca")
             let node = ManagedNode(name: "s@127.0.0.1", state: .up, host: "127.0.0.1", addedAt: Self.t0, stateChangedAt: Self.t0)
-            try await fixture.store.insertNode(node, cookie: cookie)
+            try await fixture.store.insertNode(node, credentials: NodeCredentials(cookie: cookie, tls: tls))
+            let family = NodeFamily(name: "sealed", kind: .deployment, createdAt: Self.t0)
+            try await fixture.store.insertFamily(family)
+            #expect(try await fixture.store.setTLS(tls, forFamily: family.id))
             let raw = try await fixture.rawHex("SELECT cookie_sealed FROM node")
             #expect(raw.count == 1 && raw[0].count > Data(cookie.utf8).storeHex.count)
             #expect(!raw[0].contains(Data(cookie.utf8).storeHex))
+            for query in ["SELECT tls_sealed FROM node", "SELECT tls_sealed FROM node_family"] {
+                let sealed = try await fixture.rawHex(query)
+                #expect(sealed.count == 1 && !sealed[0].contains(Data(key.utf8).storeHex), "\(query)")
+            }
             let reopened = try await fixture.reopen()
-            #expect(try await reopened.cookie(forNode: node.id) == cookie)
+            #expect(try await reopened.credentials(forNode: node.id) == NodeCredentials(cookie: cookie, tls: tls))
+            #expect(try await reopened.familiesTLS() == [family.id: tls])
             try await reopened.shutdown()
         }
     }

@@ -125,7 +125,9 @@ public final class Browser: Sendable {
             if let value = last, !(value is NSNull), (value as? Bool) != false, (value as? String) != "", (value as? Int) != 0 { return value }
             try await Task.sleep(for: .milliseconds(100))
         }
-        throw Failure(description: "waited \(timeout) for \(what); the page said \(String(describing: last))")
+        // What the page shows says why (an error in place of the view, a dialog not opened).
+        let page = (try? await run("return location.href + ': ' + (document.body ? document.body.innerText.slice(0, 600) : '(no body)')")) ?? nil
+        throw Failure(description: "waited \(timeout) for \(what); the page said \(String(describing: last)); it shows \(String(describing: page))")
     }
 
     /// The first element matching `css`, waited for.

@@ -93,7 +93,7 @@ final class DistributionChannelHandler: ChannelDuplexHandler, @unchecked Sendabl
             } else if handshake.isAwaitingAck, let dialled {
                 reason = .authenticationFailed(dialled)
             } else if let dialled {
-                reason = .connectionFailed(dialled, reason: "the peer closed the connection during the handshake")
+                reason = .connectionFailed(dialled, reason: "the peer closed the connection during the handshake (as a node on TLS distribution does to a plain connection: it needs its TLS certificates)")
             } else {
                 reason = .handshakeProtocol("the peer closed the connection during the handshake")
             }

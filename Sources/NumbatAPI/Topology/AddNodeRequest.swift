@@ -9,15 +9,19 @@ public struct AddNodeRequest: Codable, Sendable, Equatable {
     public var cookie: String
     public var discover: Bool?
     public var port: Int?
+    /// For a node on TLS distribution: the certificates to reach it with (and the peers
+    /// discovery finds through it). Nil: plain TCP.
+    public var tls: TLSSettingsBody?
 
     /// The fields the server accepts: any other is a 400 naming it.
-    public static let allowedFields: Set<String> = ["node", "cookie", "discover", "port"]
+    public static let allowedFields: Set<String> = ["node", "cookie", "discover", "port", "tls"]
 
-    public init(node: String, cookie: String, discover: Bool? = nil, port: Int? = nil) {
+    public init(node: String, cookie: String, discover: Bool? = nil, port: Int? = nil, tls: TLSSettingsBody? = nil) {
         self.node = node
         self.cookie = cookie
         self.discover = discover
         self.port = port
+        self.tls = tls
     }
 }
 

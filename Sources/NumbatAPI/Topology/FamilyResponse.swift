@@ -17,8 +17,10 @@ public struct FamilyResponse: Codable, Sendable, Equatable {
     public var nodes: [UUID]
     public var pluginsOpts: [String]
     public var deleted: Bool
+    /// Whether the family has TLS distribution settings (`PUT .../tls`); they are never shown.
+    public var tls: Bool
 
-    public init(_ family: NodeFamily, nodes: [UUID]) {
+    public init(_ family: NodeFamily, nodes: [UUID], tls: Bool = false) {
         id = family.id
         name = family.name
         description = family.description
@@ -31,10 +33,11 @@ public struct FamilyResponse: Codable, Sendable, Equatable {
         self.nodes = nodes
         pluginsOpts = []
         deleted = family.deleted
+        self.tls = tls
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, name, description, kind, neighbors, nodes, deleted
+        case id, name, description, kind, neighbors, nodes, deleted, tls
         case bootScript = "boot_script"
         case nodeSelection = "node_selection"
         case bootstrapStrategy = "bootstrap_strategy"

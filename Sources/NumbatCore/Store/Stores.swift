@@ -8,19 +8,25 @@ public protocol NodeReader: Sendable {
     func nodes() async throws -> [ManagedNode]
 }
 
-/// Storage of managed nodes and their sealed cookies. Only the node manager holds it; the
-/// invariant is checked by a test that greps the sources.
+/// Storage of managed nodes and their sealed credentials (cookie, TLS), and of families' TLS.
+/// Only the node manager holds it; the invariant is checked by a test that greps the sources.
 public protocol NodeStore: NodeReader {
     /// Stores a new node; throws `NumbatError` `node_exists` if a node of that name is managed.
-    func insertNode(_ node: ManagedNode, cookie: String) async throws
-    /// Updates everything but the cookie.
+    func insertNode(_ node: ManagedNode, credentials: NodeCredentials) async throws
+    /// Updates everything but the credentials.
     func updateNode(_ node: ManagedNode) async throws
-    /// The node's cookie, unsealed, for connecting.
-    func cookie(forNode id: UUID) async throws -> String?
-    /// The nodes `ids` as stored now, each with its unsealed cookie, in one read (every node
-    /// when `ids` is nil): what a server needs to take over thousands of nodes at once (its
+    /// The node's credentials, unsealed, for connecting.
+    func credentials(forNode id: UUID) async throws -> NodeCredentials?
+    /// Replaces the node's own TLS settings (nil: none); whether the node exists.
+    func setTLS(_ tls: TLSCredentials?, forNode id: UUID) async throws -> Bool
+    /// The nodes `ids` as stored now, each with its unsealed credentials, in one read (every
+    /// node when `ids` is nil): what a server needs to take over thousands of nodes at once (its
     /// start, a failover) without two queries per node. Unknown ids are left out.
-    func nodesWithCookies(_ ids: [UUID]?) async throws -> [(node: ManagedNode, cookie: String)]
+    func nodesWithCredentials(_ ids: [UUID]?) async throws -> [(node: ManagedNode, credentials: NodeCredentials)]
+    /// Every family's TLS settings, unsealed: what nodes without their own connect with.
+    func familiesTLS() async throws -> [UUID: TLSCredentials]
+    /// Replaces a family's TLS settings (nil: none); whether the family exists.
+    func setTLS(_ tls: TLSCredentials?, forFamily id: UUID) async throws -> Bool
     /// Whether a node was removed.
     func deleteNode(id: UUID) async throws -> Bool
 }

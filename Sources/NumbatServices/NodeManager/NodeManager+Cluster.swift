@@ -19,16 +19,16 @@ extension NodeManager {
     /// step for ever.
     public func adopt(_ ids: [UUID]) async {
         guard !ids.isEmpty else { return }
-        let stored: [(node: ManagedNode, cookie: String)]
+        let stored: [(node: ManagedNode, credentials: NodeCredentials)]
         do {
-            stored = try await store.nodesWithCookies(ids)
+            stored = try await store.nodesWithCredentials(ids)
         } catch {
             logger.error("cannot take over nodes", metadata: ["nodes": "\(ids.count)", "error": "\(error)"])
             return
         }
         var adopted: [UUID] = []
-        for (node, cookie) in stored {
-            let supervisor = await replaceIdle(with: NodeLifecycle(node: node, schedule: schedule, phase: .idle), cookie: cookie)
+        for (node, credentials) in stored {
+            let supervisor = await replaceIdle(with: NodeLifecycle(node: node, schedule: schedule, phase: .idle), credentials: credentials)
             // Handled before the next: the lifecycle only starts a connection attempt.
             try? await supervisor?.send(.adopted)
             adopted.append(node.id)

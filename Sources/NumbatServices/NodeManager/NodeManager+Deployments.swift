@@ -9,7 +9,7 @@ extension NodeManager {
     /// its host is known. Publishes `nodeAdded`.
     public func addPlanned(id: UUID, familyID: UUID, cookie: String) async throws -> ManagedNode {
         let node = ManagedNode(id: id, name: "\(id.uuidString.lowercased())@pending", state: .uninit, familyID: familyID, host: "")
-        try await plan(node, cookie: cookie)
+        try await plan(node, credentials: NodeCredentials(cookie: cookie))
         return node
     }
 

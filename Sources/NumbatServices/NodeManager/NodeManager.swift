@@ -28,6 +28,8 @@ public final class NodeManager: Sendable {
     let settings: Settings
     let logger: Logger
     private let nodes = NIOLockedValueBox(Registry())
+    /// Families' TLS settings as last read from the store (`NodeManager+TLS`).
+    let familyTLS = NIOLockedValueBox(FamilyTLSCache())
     private let eventTask = NIOLockedValueBox<Task<Void, Never>?>(nil)
     /// The work other services run per node (`NodeJobs`), and what this server took before that
     /// work was attached.
@@ -80,8 +82,8 @@ public final class NodeManager: Sendable {
                 }
             }
         }
-        for (node, cookie) in try await store.nodesWithCookies(nil) {
-            let supervisor = register(NodeLifecycle(node: node, schedule: schedule, phase: .idle), cookie: cookie)
+        for (node, credentials) in try await store.nodesWithCredentials(nil) {
+            let supervisor = register(NodeLifecycle(node: node, schedule: schedule, phase: .idle), credentials: credentials)
             if restoring { supervisor.post(.restored) }
         }
     }
@@ -101,18 +103,18 @@ public final class NodeManager: Sendable {
     /// Adds the running node `name`: connects with `cookie`, reads its release and boot script
     /// (one probe: two rpcs), files it in its boot script's automatic family, stores it UP once
     /// and publishes one `node_up`; from then on it is managed like every other node. A node
-    /// with a `port` runs without EPMD and is always reached on that port.
-    public func add(_ name: NodeName, cookie: String, port: Int? = nil, discoveredFrom: UUID? = nil) async throws(AddError) -> ManagedNode {
+    /// with a `port` runs without EPMD and is always reached on that port; one with TLS settings
+    /// over TLS distribution. Nothing is stored unless the node answers.
+    public func add(_ name: NodeName, credentials: NodeCredentials, port: Int? = nil, discoveredFrom: UUID? = nil) async throws(AddError) -> ManagedNode {
         let placeholder = ManagedNode(name: name.description, state: .uninit, host: name.host, port: port, discoveredFrom: discoveredFrom)
         // Registered before connecting, so a loss during the probe is not missed.
-        guard let supervisor = register(NodeLifecycle(node: placeholder, schedule: schedule), cookie: cookie, ifNameFree: true) else {
+        guard let supervisor = register(NodeLifecycle(node: placeholder, schedule: schedule), credentials: credentials, ifNameFree: true) else {
             throw .exists(name)
         }
         do throws(AddError) {
-            local.setCookie(cookie, for: name)
-            local.setDistributionPort(port, for: name)
             let info: NodeInfo
             do {
+                try await prepareConnection(to: name, port: port, credentials: credentials, familyID: nil)
                 try await local.connect(to: name)
                 info = try await NodeInfo.fetch(from: local, node: name, timeout: settings.callTimeout)
             } catch let error as DistributionError {
@@ -137,8 +139,7 @@ public final class NodeManager: Sendable {
             return supervisor.node
         } catch {
             await forget(supervisor)
-            local.removeCookie(for: name)
-            local.setDistributionPort(nil, for: name)
+            forgetConnection(to: name)
             if case .store = error { await local.disconnect(name) }
             throw error
         }
@@ -152,8 +153,8 @@ public final class NodeManager: Sendable {
     }
 
     /// Files a node deployment is about to create (see `addPlanned`).
-    func plan(_ node: ManagedNode, cookie: String) async throws {
-        guard let supervisor = register(NodeLifecycle(node: node, schedule: schedule), cookie: cookie, ifNameFree: true) else {
+    func plan(_ node: ManagedNode, credentials: NodeCredentials) async throws {
+        guard let supervisor = register(NodeLifecycle(node: node, schedule: schedule), credentials: credentials, ifNameFree: true) else {
             throw NumbatError.conflict("node_exists", "\(node.name) is already managed")
         }
         do {
@@ -171,8 +172,7 @@ public final class NodeManager: Sendable {
         try await supervisor.send(.removed)
         await forget(supervisor)
         if let name = try? NodeName(node.name), self.supervisor(named: name.description) == nil {
-            local.removeCookie(for: name)
-            local.setDistributionPort(nil, for: name)
+            forgetConnection(to: name)
         }
         return node
     }
@@ -227,12 +227,12 @@ public final class NodeManager: Sendable {
 
     /// Replaces a node's idle supervisor by one for `lifecycle`; nil (and nothing replaced) if
     /// the node is managed here already.
-    func replaceIdle(with lifecycle: NodeLifecycle, cookie: String) async -> NodeSupervisor? {
+    func replaceIdle(with lifecycle: NodeLifecycle, credentials: NodeCredentials) async -> NodeSupervisor? {
         if let current = nodes.withLockedValue({ $0.byID[lifecycle.node.id] }) {
             guard !current.isManaged else { return nil }
             await forget(current)
         }
-        return register(lifecycle, cookie: cookie)
+        return register(lifecycle, credentials: credentials)
     }
 
     private func supervisor(named name: String) -> NodeSupervisor? {
@@ -241,22 +241,22 @@ public final class NodeManager: Sendable {
 
     /// The node's supervisor; a node stored after the manager started (none should be) is
     /// taken over as it is.
-    private func supervisor(id: UUID) async throws -> NodeSupervisor {
+    func supervisor(id: UUID) async throws -> NodeSupervisor {
         if let supervisor = nodes.withLockedValue({ $0.byID[id] }) { return supervisor }
         guard let node = try await store.node(id: id) else {
             throw NumbatError.notFound("node_not_found", "no managed node has id \(id.uuidString.lowercased())")
         }
-        let cookie = try await store.cookie(forNode: id) ?? ""
-        return register(NodeLifecycle(node: node, schedule: schedule, phase: .idle), cookie: cookie)
+        let credentials = try await store.credentials(forNode: id) ?? NodeCredentials(cookie: "")
+        return register(NodeLifecycle(node: node, schedule: schedule, phase: .idle), credentials: credentials)
     }
 
     /// Registers a supervisor; with `ifNameFree`, only if no node has its name (nil otherwise).
-    private func register(_ lifecycle: NodeLifecycle, cookie: String, ifNameFree: Bool = false) -> NodeSupervisor? {
+    private func register(_ lifecycle: NodeLifecycle, credentials: NodeCredentials, ifNameFree: Bool = false) -> NodeSupervisor? {
         let node = lifecycle.node
         return nodes.withLockedValue { registry -> NodeSupervisor? in
             if let existing = registry.byID[node.id] { return ifNameFree ? nil : existing }
             if ifNameFree, registry.byName[node.name] != nil { return nil }
-            let supervisor = NodeSupervisor(lifecycle: lifecycle, cookie: cookie, manager: self)
+            let supervisor = NodeSupervisor(lifecycle: lifecycle, credentials: credentials, manager: self)
             registry.byID[node.id] = supervisor
             registry.name(node.id, node.name)
             return supervisor
@@ -264,8 +264,8 @@ public final class NodeManager: Sendable {
     }
 
     @discardableResult
-    private func register(_ lifecycle: NodeLifecycle, cookie: String) -> NodeSupervisor {
-        register(lifecycle, cookie: cookie, ifNameFree: false)!
+    private func register(_ lifecycle: NodeLifecycle, credentials: NodeCredentials) -> NodeSupervisor {
+        register(lifecycle, credentials: credentials, ifNameFree: false)!
     }
 
     private func rename(_ id: UUID, to name: String) {

@@ -10,7 +10,8 @@ import NumbatCore
 final class NodeSupervisor: Sendable {
     let id: UUID
     private let manager: NodeManager
-    private let cookie: String
+    /// Mutable: a node's TLS settings may be replaced while it is managed (certificates expire).
+    private let credentials: NIOLockedValueBox<NodeCredentials>
     private let mailbox: AsyncStream<Input>.Continuation
     private let state: NIOLockedValueBox<State>
 
@@ -27,10 +28,10 @@ final class NodeSupervisor: Sendable {
         var loop: Task<Void, Never>?
     }
 
-    init(lifecycle: NodeLifecycle, cookie: String, manager: NodeManager) {
+    init(lifecycle: NodeLifecycle, credentials: NodeCredentials, manager: NodeManager) {
         self.id = lifecycle.node.id
         self.manager = manager
-        self.cookie = cookie
+        self.credentials = NIOLockedValueBox(credentials)
         let (stream, continuation) = AsyncStream.makeStream(of: Input.self)
         self.mailbox = continuation
         self.state = NIOLockedValueBox(State(lifecycle: lifecycle))
@@ -41,6 +42,11 @@ final class NodeSupervisor: Sendable {
     }
 
     var node: ManagedNode { state.withLockedValue { $0.lifecycle.node } }
+    /// The node's own TLS settings (nil: its family's, or none); used from its next connection.
+    var ownTLS: TLSCredentials? {
+        get { credentials.withLockedValue { $0.tls } }
+        set { credentials.withLockedValue { $0.tls = newValue } }
+    }
     var isManaged: Bool { state.withLockedValue { $0.lifecycle.isManaged } }
     /// The node, if it is connected and UP now (not merely stored UP).
     var nodeIfUp: ManagedNode? { state.withLockedValue { $0.lifecycle.phase == .up ? $0.lifecycle.node : nil } }
@@ -102,7 +108,7 @@ final class NodeSupervisor: Sendable {
     private func carryOut(_ directive: NodeLifecycle.Directive) async throws -> NodeLifecycle.Event? {
         switch directive {
         case .insert(let node):
-            try await manager.store.insertNode(node, cookie: cookie)
+            try await manager.store.insertNode(node, credentials: credentials.withLockedValue { $0 })
         case .store(let node):
             try await manager.store.updateNode(node)
         case .delete:
@@ -116,8 +122,8 @@ final class NodeSupervisor: Sendable {
             startPending { [self] in
                 do {
                     let name = try NodeName(node.name)
-                    manager.local.setCookie(cookie, for: name)
-                    manager.local.setDistributionPort(node.port, for: name)
+                    let credentials = credentials.withLockedValue { $0 }
+                    try await manager.prepareConnection(to: name, port: node.port, credentials: credentials, familyID: node.familyID)
                     try await manager.local.connect(to: name)
                     let info = try await NodeInfo.fetch(from: manager.local, node: name, timeout: manager.settings.callTimeout)
                     try Task.checkCancellation()

@@ -5,9 +5,12 @@ import NumbatCore
 extension Topology {
     public func families() async throws -> [FamilyResponse] {
         let all = try await store.nodes()
-        return try await store.families().map { family in
-            FamilyResponse(family, nodes: all.filter { $0.familyID == family.id }.map(\.id))
+        var answers: [FamilyResponse] = []
+        for family in try await store.families() {
+            answers.append(FamilyResponse(family, nodes: all.filter { $0.familyID == family.id }.map(\.id),
+                                          tls: try await nodes.familyHasTLS(family.id)))
         }
+        return answers
     }
 
     public func family(id: UUID) async throws -> FamilyResponse {
@@ -15,7 +18,15 @@ extension Topology {
             throw NumbatError.notFound("family_not_found", "no node family has id \(id.uuidString.lowercased())")
         }
         let members = try await store.nodes().filter { $0.familyID == id }.map(\.id)
-        return FamilyResponse(family, nodes: members)
+        return FamilyResponse(family, nodes: members, tls: try await nodes.familyHasTLS(id))
+    }
+
+    /// Replaces the family's TLS distribution settings (nil: removes them); its nodes without
+    /// settings of their own connect with them from their next connection.
+    public func setTLS(_ tls: TLSCredentials?, forFamily id: UUID) async throws -> FamilyResponse {
+        _ = try await family(id: id)
+        try await nodes.setTLS(tls, forFamily: id)
+        return try await family(id: id)
     }
 
     /// Creates a deployment family (seed listing 9).

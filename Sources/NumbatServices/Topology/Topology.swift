@@ -34,8 +34,10 @@ public final class Topology: Sendable {
     /// files it in the automatic family of that boot script and stores it UP (the node manager
     /// does all three). With `discover`, then adds every node it is connected to that accepts the
     /// same cookie, and theirs, recursively. A node without EPMD comes with its port, in `text`
-    /// (`app@host:9100`) or as `port`.
-    public func addNode(name text: String, port: Int? = nil, cookie: String, discover: Bool) async throws -> AddResult {
+    /// (`app@host:9100`) or as `port`; one on TLS distribution with `tls` (peers discovery finds
+    /// through it are reached with the same cookie and TLS settings). Settings that do not parse
+    /// are a 400, a certificate refused by either side a 422 saying which: nothing is stored.
+    public func addNode(name text: String, port: Int? = nil, cookie: String, tls: TLSCredentials? = nil, discover: Bool) async throws -> AddResult {
         let address: NodeAddress
         do {
             address = try NodeAddress(text)
@@ -50,19 +52,29 @@ public final class Topology: Sendable {
         }
         let name = address.name
         guard !cookie.isEmpty else { throw NumbatError.badRequest("invalid_cookie", "the cookie must not be empty") }
+        if let tls { try NodeManager.validate(tls) }
         if try await store.node(named: name.description) != nil {
             throw NumbatError.conflict("node_exists", "\(name) is already managed")
         }
-        let node = try await add(name, port: port ?? address.port, cookie: cookie, discoveredFrom: nil)
+        let credentials = NodeCredentials(cookie: cookie, tls: tls)
+        let node = try await add(name, port: port ?? address.port, credentials: credentials, discoveredFrom: nil)
         guard discover else { return AddResult(node: node, discovered: [], skipped: []) }
-        let (found, skipped) = await discoverNeighbours(of: node, cookie: cookie)
+        let (found, skipped) = await discoverNeighbours(of: node, credentials: credentials)
         return AddResult(node: node, discovered: found, skipped: skipped)
     }
 
+    /// Replaces a managed node's own TLS distribution settings (nil: removes them, so the node
+    /// connects with its family's, or over plain TCP), from its next connection.
+    public func setTLS(_ tls: TLSCredentials?, forNode id: UUID) async throws -> ManagedNode {
+        let node = try await node(id: id)
+        try await nodes.setTLS(tls, forNode: id)
+        return node
+    }
+
     /// Adds one node through the node manager, which probes it, stores it and publishes it.
-    private func add(_ name: NodeName, port: Int?, cookie: String, discoveredFrom: UUID?) async throws -> ManagedNode {
+    private func add(_ name: NodeName, port: Int?, credentials: NodeCredentials, discoveredFrom: UUID?) async throws -> ManagedNode {
         do {
-            let node = try await nodes.add(name, cookie: cookie, port: port, discoveredFrom: discoveredFrom)
+            let node = try await nodes.add(name, credentials: credentials, port: port, discoveredFrom: discoveredFrom)
             logger.info("node added", metadata: ["node": "\(node.name)", "family": "\(node.familyID?.uuidString.lowercased() ?? "")"])
             return node
         } catch {
@@ -75,7 +87,7 @@ public final class Topology: Sendable {
     }
 
     /// Breadth-first over `erlang:nodes()` of each added node.
-    private func discoverNeighbours(of start: ManagedNode, cookie: String) async -> ([ManagedNode], [Skipped]) {
+    private func discoverNeighbours(of start: ManagedNode, credentials: NodeCredentials) async -> ([ManagedNode], [Skipped]) {
         var queue = [start]
         var seen: Set<String> = [start.name]
         var found: [ManagedNode] = []
@@ -95,7 +107,7 @@ public final class Topology: Sendable {
                 guard let name = try? NodeName(neighbour) else { continue }
                 do {
                     if try await store.node(named: neighbour) != nil { continue }
-                    let node = try await add(name, port: port, cookie: cookie, discoveredFrom: current.id)
+                    let node = try await add(name, port: port, credentials: credentials, discoveredFrom: current.id)
                     found.append(node)
                     queue.append(node)
                 } catch let error as NumbatError {
@@ -147,6 +159,8 @@ public final class Topology: Sendable {
             .badRequest("invalid_node_name", why)
         case .timeout, .tickTimeout:
             NumbatError(.unprocessable, "node_unreachable", "\(name) did not answer in time: \(error)")
+        case .tlsFailed(_, let reason):
+            NumbatError(.unprocessable, "tls_refused", "cannot reach \(name) over TLS distribution: \(reason)")
         default:
             NumbatError(.unprocessable, "node_unreachable", "cannot reach \(name): \(error)")
         }

@@ -18,7 +18,8 @@ public struct TopologyService: NumbatService {
     public func addRoutes(to api: RouterGroup<NumbatRequestContext>) {
         api.post("actions/add-node") { request, context -> EditedResponse<AddNodeResponse> in
             let body = try await request.decodeStrict(as: AddNodeRequest.self, context: context)
-            let result = try await topology.addNode(name: body.node, port: body.port, cookie: body.cookie, discover: body.discover ?? false)
+            let result = try await topology.addNode(name: body.node, port: body.port, cookie: body.cookie, tls: body.tls?.credentials,
+                                                    discover: body.discover ?? false)
             return EditedResponse(status: .created, response: result)
         }
         api.get("topo/nodes") { request, _ -> NodeListResponse in
@@ -41,6 +42,20 @@ public struct TopologyService: NumbatService {
         }
         api.delete("topo/nodes/:id") { _, context -> ManagedNode in
             try await topology.removeNode(id: try context.parameters.require("id", as: UUID.self))
+        }
+        api.put("topo/nodes/:id/tls") { request, context -> ManagedNode in
+            let body = try await request.decodeStrict(as: TLSSettingsBody.self, context: context)
+            return try await topology.setTLS(body.credentials, forNode: try context.parameters.require("id", as: UUID.self))
+        }
+        api.delete("topo/nodes/:id/tls") { _, context -> ManagedNode in
+            try await topology.setTLS(nil, forNode: try context.parameters.require("id", as: UUID.self))
+        }
+        api.put("topo/node_families/:id/tls") { request, context -> FamilyResponse in
+            let body = try await request.decodeStrict(as: TLSSettingsBody.self, context: context)
+            return try await topology.setTLS(body.credentials, forFamily: try context.parameters.require("id", as: UUID.self))
+        }
+        api.delete("topo/node_families/:id/tls") { _, context -> FamilyResponse in
+            try await topology.setTLS(nil, forFamily: try context.parameters.require("id", as: UUID.self))
         }
         api.get("topo/node_families") { _, _ -> FamilyListResponse in
             FamilyListResponse(families: try await topology.families())
@@ -70,6 +85,7 @@ public struct TopologyService: NumbatService {
 
 // NumbatAPI's types are the routes' bodies and answers; their `allowedFields` keep decoding strict.
 extension AddNodeRequest: StrictJSONBody {}
+extension TLSSettingsBody: StrictJSONBody {}
 extension CreateFamilyRequest: StrictJSONBody {}
 extension ManagedNode: ResponseEncodable {}
 extension AddNodeResponse: ResponseEncodable {}

@@ -191,6 +191,12 @@ enum PostgresMigrations {
         ("v10: nodes without EPMD", [
             "ALTER TABLE node ADD COLUMN port integer CHECK (port BETWEEN 1 AND 65535)",
         ]),
+        // TLS distribution: `TLSCredentials` sealed whole (the key is in it), per node and per
+        // family; NULL: none.
+        ("v11: TLS distribution", [
+            "ALTER TABLE node ADD COLUMN tls_sealed bytea",
+            "ALTER TABLE node_family ADD COLUMN tls_sealed bytea",
+        ]),
     ]
 
     /// Applies the missing migrations on `connection` and returns every applied one, oldest first.

@@ -3,14 +3,15 @@ import NumbatCore
 import PostgresNIO
 
 extension PostgresStore: NodeStore {
-    public func insertNode(_ node: ManagedNode, cookie: String) async throws {
-        let sealed = try secrets.seal(cookie)
+    public func insertNode(_ node: ManagedNode, credentials: NodeCredentials) async throws {
+        let sealed = try secrets.seal(credentials.cookie)
+        let tls = try secrets.seal(credentials.tls)
         // The name's unique constraint decides, so two servers adding one name at once make one node.
         let inserted = try await rows("""
             INSERT INTO node (id, name, state, family_id, host, port, otp_release, boot_script, discovered_from, last_error,
-                              added_at, state_changed_at, cookie_sealed)
+                              added_at, state_changed_at, cookie_sealed, tls_sealed)
             VALUES (\(node.id), \(node.name), \(node.state.rawValue), \(node.familyID), \(node.host), \(node.port), \(node.otpRelease),
-                    \(node.bootScript), \(node.discoveredFrom), \(node.lastError), \(node.addedAt), \(node.stateChangedAt), \(sealed))
+                    \(node.bootScript), \(node.discoveredFrom), \(node.lastError), \(node.addedAt), \(node.stateChangedAt), \(sealed), \(tls))
             ON CONFLICT (name) DO NOTHING RETURNING id
             """)
         if inserted.isEmpty { throw NumbatError.conflict("node_exists", "\(node.name) is already managed") }
@@ -38,18 +39,41 @@ extension PostgresStore: NodeStore {
         try await rows(#"SELECT * FROM node ORDER BY name COLLATE "C""#).map(Self.node)
     }
 
-    public func cookie(forNode id: UUID) async throws -> String? {
-        guard let row = try await rows("SELECT cookie_sealed FROM node WHERE id = \(id)").first else { return nil }
-        return try secrets.open(try row.value("cookie_sealed", as: Data.self))
+    public func credentials(forNode id: UUID) async throws -> NodeCredentials? {
+        guard let row = try await rows("SELECT cookie_sealed, tls_sealed FROM node WHERE id = \(id)").first else { return nil }
+        return try credentials(row)
     }
 
-    public func nodesWithCookies(_ ids: [UUID]?) async throws -> [(node: ManagedNode, cookie: String)] {
+    public func setTLS(_ tls: TLSCredentials?, forNode id: UUID) async throws -> Bool {
+        let sealed = try secrets.seal(tls)
+        return try await !rows("UPDATE node SET tls_sealed = \(sealed) WHERE id = \(id) RETURNING id").isEmpty
+    }
+
+    public func nodesWithCredentials(_ ids: [UUID]?) async throws -> [(node: ManagedNode, credentials: NodeCredentials)] {
         let rows = if let ids {
             try await rows("SELECT * FROM node WHERE id = ANY(\(ids))")
         } else {
             try await rows("SELECT * FROM node")
         }
-        return try rows.map { row in (try Self.node(row), try secrets.open(try row.value("cookie_sealed", as: Data.self))) }
+        return try rows.map { row in (try Self.node(row), try credentials(row)) }
+    }
+
+    public func familiesTLS() async throws -> [UUID: TLSCredentials] {
+        var all: [UUID: TLSCredentials] = [:]
+        for row in try await rows("SELECT id, tls_sealed FROM node_family WHERE tls_sealed IS NOT NULL") {
+            all[try row.value("id", as: UUID.self)] = try secrets.openTLS(try row.value("tls_sealed", as: Data?.self))
+        }
+        return all
+    }
+
+    public func setTLS(_ tls: TLSCredentials?, forFamily id: UUID) async throws -> Bool {
+        let sealed = try secrets.seal(tls)
+        return try await !rows("UPDATE node_family SET tls_sealed = \(sealed) WHERE id = \(id) AND NOT deleted RETURNING id").isEmpty
+    }
+
+    private func credentials(_ row: PostgresRandomAccessRow) throws -> NodeCredentials {
+        NodeCredentials(cookie: try secrets.open(try row.value("cookie_sealed", as: Data.self)),
+                        tls: try secrets.openTLS(try row.value("tls_sealed", as: Data?.self)))
     }
 
     public func deleteNode(id: UUID) async throws -> Bool {

@@ -144,6 +144,16 @@ enum Migrations {
                 table.add(column: "port", .integer)
             }
         }
+        // TLS distribution: `TLSCredentials` sealed whole (the key is in it), per node and per
+        // family; NULL: none.
+        migrator.registerMigration("v8: TLS distribution") { db in
+            try db.alter(table: "node") { table in
+                table.add(column: "tls_sealed", .blob)
+            }
+            try db.alter(table: "node_family") { table in
+                table.add(column: "tls_sealed", .blob)
+            }
+        }
         return migrator
     }
 }

@@ -19,8 +19,10 @@ struct NodeRow: Codable, FetchableRecord, PersistableRecord {
     var added_at: Date
     var state_changed_at: Date
     var cookie_sealed: Data
+    /// The node's own `TLSCredentials`, sealed whole; NULL: none.
+    var tls_sealed: Data?
 
-    init(_ node: ManagedNode, cookieSealed: Data) {
+    init(_ node: ManagedNode, cookieSealed: Data, tlsSealed: Data?) {
         id = node.id
         name = node.name
         state = node.state.rawValue
@@ -34,6 +36,7 @@ struct NodeRow: Codable, FetchableRecord, PersistableRecord {
         added_at = node.addedAt
         state_changed_at = node.stateChangedAt
         cookie_sealed = cookieSealed
+        tls_sealed = tlsSealed
     }
 
     var node: ManagedNode {

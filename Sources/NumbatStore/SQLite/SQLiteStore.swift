@@ -34,8 +34,8 @@ public final class SQLiteStore: Sendable {
 }
 
 extension SQLiteStore: NodeStore {
-    public func insertNode(_ node: ManagedNode, cookie: String) async throws {
-        let row = NodeRow(node, cookieSealed: try secrets.seal(cookie))
+    public func insertNode(_ node: ManagedNode, credentials: NodeCredentials) async throws {
+        let row = NodeRow(node, cookieSealed: try secrets.seal(credentials.cookie), tlsSealed: try secrets.seal(credentials.tls))
         try await pool.write { db in
             if try NodeRow.filter(Column("name") == node.name).fetchCount(db) > 0 {
                 throw NumbatError.conflict("node_exists", "\(node.name) is already managed")
@@ -47,7 +47,7 @@ extension SQLiteStore: NodeStore {
     public func updateNode(_ node: ManagedNode) async throws {
         try await pool.write { db in
             guard var row = try NodeRow.fetchOne(db, key: node.id) else { return }
-            row = NodeRow(node, cookieSealed: row.cookie_sealed)
+            row = NodeRow(node, cookieSealed: row.cookie_sealed, tlsSealed: row.tls_sealed)
             try row.update(db)
         }
     }
@@ -64,12 +64,20 @@ extension SQLiteStore: NodeStore {
         try await pool.read { db in try NodeRow.order(Column("name")).fetchAll(db).map(\.node) }
     }
 
-    public func cookie(forNode id: UUID) async throws -> String? {
-        let sealed = try await pool.read { db in try NodeRow.fetchOne(db, key: id)?.cookie_sealed }
-        return try sealed.map { try secrets.open($0) }
+    public func credentials(forNode id: UUID) async throws -> NodeCredentials? {
+        let row = try await pool.read { db in try NodeRow.fetchOne(db, key: id) }
+        return try row.map(credentials)
     }
 
-    public func nodesWithCookies(_ ids: [UUID]?) async throws -> [(node: ManagedNode, cookie: String)] {
+    public func setTLS(_ tls: TLSCredentials?, forNode id: UUID) async throws -> Bool {
+        let sealed = try secrets.seal(tls)
+        return try await pool.write { db in
+            try db.execute(sql: "UPDATE node SET tls_sealed = ? WHERE id = ?", arguments: [sealed, id])
+            return db.changesCount > 0
+        }
+    }
+
+    public func nodesWithCredentials(_ ids: [UUID]?) async throws -> [(node: ManagedNode, credentials: NodeCredentials)] {
         let rows = try await pool.read { db -> [NodeRow] in
             guard let ids else { return try NodeRow.fetchAll(db) }
             // In slices: a statement holds a bounded number of parameters.
@@ -77,7 +85,31 @@ extension SQLiteStore: NodeStore {
                 try NodeRow.fetchAll(db, keys: ids[start..<min(start + 500, ids.count)])
             }
         }
-        return try rows.map { ($0.node, try secrets.open($0.cookie_sealed)) }
+        return try rows.map { ($0.node, try credentials($0)) }
+    }
+
+    public func familiesTLS() async throws -> [UUID: TLSCredentials] {
+        let rows = try await pool.read { db -> [Row] in
+            try Row.fetchAll(db, sql: "SELECT id, tls_sealed FROM node_family WHERE tls_sealed IS NOT NULL")
+        }
+        var all: [UUID: TLSCredentials] = [:]
+        for row in rows {
+            let id: UUID = row["id"]
+            all[id] = try secrets.openTLS(row["tls_sealed"])
+        }
+        return all
+    }
+
+    public func setTLS(_ tls: TLSCredentials?, forFamily id: UUID) async throws -> Bool {
+        let sealed = try secrets.seal(tls)
+        return try await pool.write { db in
+            try db.execute(sql: "UPDATE node_family SET tls_sealed = ? WHERE id = ? AND deleted = 0", arguments: [sealed, id])
+            return db.changesCount > 0
+        }
+    }
+
+    private func credentials(_ row: NodeRow) throws -> NodeCredentials {
+        NodeCredentials(cookie: try secrets.open(row.cookie_sealed), tls: try secrets.openTLS(row.tls_sealed))
     }
 
     public func deleteNode(id: UUID) async throws -> Bool {

@@ -8,7 +8,7 @@ struct FamilyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "family", abstract: "List, show and manage node families.",
         subcommands: [List.self, Show.self, FamilyCreateCommand.self, FamilyReleaseCommand.self, FamilyFirewallCommand.self,
-                      FamilyDomainCommand.self, FamilyDeleteCommand.self])
+                      FamilyDomainCommand.self, FamilyTLSCommand.self, FamilyDeleteCommand.self])
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List node families.")
@@ -39,6 +39,7 @@ struct FamilyCommand: AsyncParsableCommand {
                 let fields: [(String, String?)] = [
                     ("id", family.id.uuidString.lowercased()), ("name", family.name), ("kind", family.kind.rawValue), ("boot_script", family.bootScript),
                     ("node_selection", family.nodeSelection), ("bootstrap_strategy", family.bootstrapStrategy),
+                    ("tls", family.tls ? "set (nodes without their own connect over TLS distribution)" : "-"),
                 ]
                 for (key, value) in fields {
                     print("\(key.padding(toLength: 19, withPad: " ", startingAt: 0)) \(value ?? "-")")

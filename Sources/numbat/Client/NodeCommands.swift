@@ -7,7 +7,7 @@ import NumbatCore
 struct NodeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "node", abstract: "Add, list, show and remove managed nodes.",
-        subcommands: [Add.self, List.self, Show.self, Remove.self, NodeRPCCommand.self,
+        subcommands: [Add.self, List.self, Show.self, Remove.self, NodeTLSCommand.self, NodeRPCCommand.self,
                       NodeStartCommand.self, NodeStopCommand.self, NodeRestartCommand.self, NodeDeleteCommand.self])
 
     struct Add: AsyncParsableCommand {
@@ -16,15 +16,17 @@ struct NodeCommand: AsyncParsableCommand {
         @Option(help: "The node's cookie (default: $NUMBAT_COOKIE).") var cookie: String?
         @Option(help: "The distribution port of a node that runs without EPMD (-erl_epmd_port, ERL_DIST_PORT).") var port: Int?
         @Flag(help: "Also add every node it is connected to that shares the cookie, recursively.") var discover = false
+        @OptionGroup var tls: TLSFileOptions
         @OptionGroup var client: ClientOptions
 
         func run() async throws {
             guard let cookie = cookie ?? ProcessInfo.processInfo.environment["NUMBAT_COOKIE"] else {
                 throw ValidationError("pass --cookie or set NUMBAT_COOKIE")
             }
+            let settings = try tls.credentials().map(TLSSettingsBody.init)
             try await runClient {
-                let result = try await client.client().call("POST", "/api/actions/add-node", body: AddNodeRequest(node: name, cookie: cookie, discover: discover, port: port),
-                                                            as: AddNodeResponse.self)
+                let request = AddNodeRequest(node: name, cookie: cookie, discover: discover, port: port, tls: settings)
+                let result = try await client.client().call("POST", "/api/actions/add-node", body: request, as: AddNodeResponse.self)
                 if client.json { return try printJSON(result.data) }
                 printNodes([result.value.node] + result.value.discovered)
                 for skipped in result.value.skipped {

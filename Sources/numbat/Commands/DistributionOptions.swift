@@ -13,33 +13,13 @@ struct DistributionOptions: ParsableArguments {
     @Option(name: .long, help: "Seconds to wait for the connection and for each call.")
     var timeout: Double = 10
 
-    @Option(name: .customLong("tls-cert"), help: "For a node on TLS distribution (-proto_dist inet_tls): the PEM certificate to present to it.")
-    var tlsCertificate: String?
-
-    @Option(name: .customLong("tls-key"), help: "The PEM private key of --tls-cert.")
-    var tlsKey: String?
-
-    @Option(name: .customLong("tls-ca"), help: "The PEM CA certificates the node's certificate must chain to.")
-    var tlsCA: String?
+    @OptionGroup var tlsFiles: TLSFileOptions
 
     var timeoutDuration: Duration { .milliseconds(Int(timeout * 1000)) }
 
     /// The TLS files given, read; nil when none is (plain TCP). All three or none.
     func tls() throws -> DistributionTLS? {
-        let given = [tlsCertificate, tlsKey, tlsCA]
-        if given.allSatisfy({ $0 == nil }) { return nil }
-        guard let tlsCertificate, let tlsKey, let tlsCA else {
-            throw ValidationError("TLS distribution needs all three of --tls-cert, --tls-key and --tls-ca")
-        }
-        func read(_ path: String, _ what: String) throws -> String {
-            do {
-                return try String(contentsOfFile: path, encoding: .utf8)
-            } catch {
-                throw ValidationError("cannot read the \(what) \(path): \(error.localizedDescription)")
-            }
-        }
-        return DistributionTLS(certificateChain: try read(tlsCertificate, "certificate"), privateKey: try read(tlsKey, "key"),
-                               trustRoots: try read(tlsCA, "CA"))
+        try tlsFiles.credentials().map { DistributionTLS(certificateChain: $0.certificate, privateKey: $0.key, trustRoots: $0.ca) }
     }
 
     func resolvedCookie() throws -> String {

@@ -23,7 +23,7 @@ struct NodeFollowerTests {
             let store = try SQLiteStore(directory: directory)
             _ = try await store.prepare()
             let node = ManagedNode(name: peer.name.description, state: .up, host: peer.name.host, otpRelease: "25")
-            try await store.insertNode(node, cookie: peer.cookie)
+            try await store.insertNode(node, credentials: NodeCredentials(cookie: peer.cookie))
             let local = try LocalNode(.init(name: "follower\(UInt32.random(in: 0...UInt32.max))", cookie: "unused"))
             let bus = EventBus()
             let manager = NodeManager(local: local, store: store, bus: bus, logger: Logger(label: "test"))

@@ -40,7 +40,7 @@ struct NodeJobsTests {
         }
         do {
             _ = try await store.prepare()
-            for node in nodes { try await store.insertNode(node, cookie: "c") }
+            for node in nodes { try await store.insertNode(node, credentials: NodeCredentials(cookie: "c")) }
             try await manager.start(restoring: restoring)
             try await body(manager)
         } catch {

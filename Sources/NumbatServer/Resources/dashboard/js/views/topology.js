@@ -32,9 +32,15 @@ export function addForm(nodes) {
   const port = el('input', { name: 'port', type: 'number', min: 1, max: 65535, placeholder: 'EPMD', id: 'add-node-port',
     title: 'Only for a node that runs without EPMD: its distribution port' });
   const discover = el('input', { type: 'checkbox', name: 'discover', checked: true, id: 'add-node-discover' });
+  // A node on TLS distribution (-proto_dist inet_tls): the PEM files Numbat connects with.
+  const pem = (id, what) => el('input', { type: 'file', id: `add-node-tls-${id}`, accept: '.pem,.crt,.key', title: what });
+  const tls = { certificate: pem('cert', 'The certificate Numbat presents'), key: pem('key', 'Its private key'),
+    ca: pem('ca', "The CA the node's certificate must chain to") };
+  const tlsFields = el('details', { id: 'add-node-tls' }, el('summary', {}, 'TLS distribution'),
+    el('label', {}, 'Certificate', tls.certificate), el('label', {}, 'Key', tls.key), el('label', {}, 'CA', tls.ca));
   const button = el('button', { type: 'submit', id: 'add-node-submit' }, 'Add node');
   const form = el('form.inline', { id: 'add-node' }, el('label', {}, 'Node name', name), el('label', {}, 'Cookie', cookie),
-    el('label', {}, 'Port (no EPMD)', port), el('label', {}, 'Discover connected nodes', discover), button);
+    el('label', {}, 'Port (no EPMD)', port), el('label', {}, 'Discover connected nodes', discover), tlsFields, button);
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     error.hidden = true;
@@ -42,11 +48,18 @@ export function addForm(nodes) {
     try {
       const body = { node: name.value.trim(), cookie: cookie.value, discover: discover.checked };
       if (port.value) body.port = Number(port.value);
+      const chosen = Object.values(tls).filter((input) => input.files.length);
+      if (chosen.length && chosen.length < 3) throw new Error('TLS distribution needs all three files: certificate, key and CA');
+      if (chosen.length) {
+        body.tls = {};
+        for (const [field, input] of Object.entries(tls)) body.tls[field] = await input.files[0].text();
+      }
       const answer = await api('POST', '/api/actions/add-node', body);
       const more = answer.discovered && answer.discovered.length ? ` and ${answer.discovered.length} connected node(s)` : '';
       toast('Node added', `${answer.node.name}${more}`, 'info', 4);
       nodes.select(answer.node.id);
       name.value = ''; cookie.value = ''; port.value = '';
+      for (const input of Object.values(tls)) input.value = '';
     } catch (e) { showError(e, error); } finally { button.disabled = false; }
   });
   return el('div', {}, form, error);
