@@ -1,4 +1,5 @@
 import Crypto
+import Foundation
 import ErlangTerm
 
 /// What one simulated node answers, as a pure value: the calls Numbat makes through `rex` go in,
@@ -125,7 +126,7 @@ public struct SimulatedBehaviour: Sendable {
             return (drift.collected(profile.collect, at: now), [])
         case (AgentKind.alarms.rawValue, "check", 2) where loaded[call.module] != nil:
             guard running[call.module] != nil else { return (.tuple([.atom("error"), .atom("not_running")]), []) }
-            return (profile.check, [])
+            return (Self.checked(profile.check), [])
         case (AgentKind.logs.rawValue, "set_level", 1) where loaded[call.module] != nil:
             guard let level = arguments[0].atomValue else { return (Self.functionClause(call), []) }
             logLevel = level
@@ -133,6 +134,15 @@ public struct SimulatedBehaviour: Sendable {
         default:
             return (Self.undef(call), [])
         }
+    }
+
+    /// The recorded check with the node's clock read now, as a live node's is: a clock frozen
+    /// at the recording would be a growing skew (the `clock_skew` check).
+    static func checked(_ recorded: Term) -> Term {
+        guard case .tuple(let parts) = recorded, parts.count == 2, case .map(var facts) = parts[1],
+              facts[.atom("system_time_ms")] != nil else { return recorded }
+        facts[.atom("system_time_ms")] = .integer(Int(Date().timeIntervalSince1970 * 1000))
+        return .tuple([parts[0], .map(facts)])
     }
 
     /// The agent `module`'s owner went (or the connection did): the agent stops and, as the

@@ -61,6 +61,84 @@ struct AlarmRulesTests {
         #expect(found["memory"]?.severity == .minor)
     }
 
+    @Test("module and export tables, shell history, distribution buffer, run queue, a big process and the clock, each with its thresholds")
+    func moreChecks() {
+        var facts = Self.facts
+        let thresholds = AlarmThresholds()
+        facts.moduleCount = 100
+        facts.moduleLimit = 65_536
+        facts.exportCount = 3_000
+        facts.exportLimit = 524_288
+        facts.shellHistory = .init(used: 1_000, limit: 524_288)
+        facts.distBusyLimit = 1_048_576
+        facts.runQueue = 3
+        facts.schedulersOnline = 2
+        facts.biggestProcess = .init(who: "code_server (<0.50.0>)", bytes: 300_000)
+        facts.clockSkewSeconds = 0.2
+        #expect(BuiltInChecks.evaluate(facts, thresholds).isEmpty, "\(BuiltInChecks.evaluate(facts, thresholds))")
+        facts.moduleCount = 60_000
+        facts.exportCount = 500_000
+        facts.shellHistory = .init(used: 430_000, limit: 524_288)
+        facts.distQueueMax = 1_000_000
+        facts.distQueuePeer = "b@h"
+        facts.runQueue = 11
+        facts.biggestProcess = .init(who: "hog (<0.90.0>)", bytes: 2_000_000_000)
+        facts.clockSkewSeconds = 4
+        let found = Dictionary(uniqueKeysWithValues: BuiltInChecks.evaluate(facts, thresholds).map { ($0.key, $0) })
+        #expect(found["module_limit"]?.severity == .major && found["module_limit"]?.summary == "modules loaded: 60000 of the limit 65536 (92%)")
+        #expect(found["export_limit"]?.severity == .major)
+        #expect(found["shell_history"]?.severity == .minor && found["shell_history"]?.summary.contains("420 KB of its 512 KB cap (82%)") == true)
+        #expect(found["dist_buffer"]?.severity == .major && found["dist_buffer"]?.summary.contains("queued for b@h") == true)
+        #expect(found["run_queue"]?.severity == .minor && found["run_queue"]?.summary == "run queue: 11 processes ready to run on 2 scheduler(s)")
+        #expect(found["process_memory"]?.severity == .major && found["process_memory"]?.summary == "process memory: hog (<0.90.0>) uses 1907 MB")
+        #expect(found["clock_skew"]?.severity == .minor && found["clock_skew"]?.summary == "clock: the node's clock is 4.0 s off Numbat's")
+        // Off when set to null; absent when the node does not tell.
+        var off = thresholds
+        off.modules = nil
+        off.clockSkew = nil
+        #expect(!BuiltInChecks.evaluate(facts, off).contains { ["module_limit", "clock_skew"].contains($0.key) })
+        facts.moduleLimit = nil
+        facts.shellHistory = nil
+        #expect(!BuiltInChecks.evaluate(facts, thresholds).contains { ["module_limit", "shell_history"].contains($0.key) })
+        // 21 checks, the seed's and today's WombatOAM's ~20, by their threshold names.
+        let encoded = (try? JSONSerialization.jsonObject(with: JSONEncoder().encode(thresholds))) as? [String: Any] ?? [:]
+        #expect(encoded.keys.filter { !["interval_seconds", "alarm_managers"].contains($0) }.count == 21, "\(encoded.keys.sorted())")
+    }
+
+    @Test("the clock's skew allows for the round trip: a node read at any moment of the call is not off")
+    func clockSkew() {
+        let sent = Date(timeIntervalSince1970: 1_000)
+        let received = Date(timeIntervalSince1970: 1_002)
+        #expect(BuiltInChecks.clockSkew(nodeMilliseconds: 1_000_500, sent: sent, received: received) == 0)
+        #expect(BuiltInChecks.clockSkew(nodeMilliseconds: 1_002_000, sent: sent, received: received) == 0)
+        #expect(BuiltInChecks.clockSkew(nodeMilliseconds: 1_007_000, sent: sent, received: received) == 5)
+        #expect(BuiltInChecks.clockSkew(nodeMilliseconds: 990_000, sent: sent, received: received) == 10)
+    }
+
+    @Test("system information and time zones differing within a family raise on each side, off when turned off")
+    func familyAspects() {
+        var thresholds = AlarmThresholds()
+        let family = UUID(), a = UUID(), b = UUID()
+        var here = Self.facts, there = Self.facts
+        here.system = ["otp_release": "25", "erts_version": "13.1.5", "wordsize": "8"]
+        there.system = ["otp_release": "28", "erts_version": "16.4", "wordsize": "8"]
+        here.utcOffsetMinutes = 0
+        there.utcOffsetMinutes = 540
+        var system = FamilyVersions(), zones = FamilyVersions()
+        for (id, name, facts) in [(a, "a@h", here), (b, "b@h", there)] {
+            system.record(id, family: family, name: name, versions: BuiltInChecks.FamilyAspect.system.values(facts))
+            zones.record(id, family: family, name: name, versions: BuiltInChecks.FamilyAspect.timezone.values(facts))
+        }
+        let systemAlarm = BuiltInChecks.familyMismatch(.system, system.differences(of: a), thresholds)
+        #expect(systemAlarm?.key == "system_mismatch")
+        #expect(systemAlarm?.summary == "system information differs within the family: erts_version 13.1.5 here, 16.4 on b@h; otp_release 25 here, 28 on b@h")
+        let zoneAlarm = BuiltInChecks.familyMismatch(.timezone, zones.differences(of: b), thresholds)
+        #expect(zoneAlarm?.key == "timezone_mismatch" && zoneAlarm?.summary == "time zones differ within the family: UTC offset +09:00 here, +00:00 on a@h")
+        #expect(BuiltInChecks.FamilyAspect.offset(-330) == "-05:30")
+        thresholds.timezoneMismatch = false
+        #expect(BuiltInChecks.familyMismatch(.timezone, zones.differences(of: b), thresholds) == nil)
+    }
+
     @Test("versions differing within a family raise on the node, naming the other node")
     func versions() {
         let thresholds = AlarmThresholds()
@@ -68,11 +146,11 @@ struct AlarmRulesTests {
         var tally = FamilyVersions()
         tally.record(a, family: family, name: "a@h", versions: ["shop": "1.0", "stdlib": "4.3"])
         tally.record(b, family: family, name: "b@h", versions: ["shop": "2.0", "stdlib": "4.3"])
-        let mismatch = BuiltInChecks.versionMismatch(tally.differences(of: a), thresholds)
+        let mismatch = BuiltInChecks.familyMismatch(.applications, tally.differences(of: a), thresholds)
         #expect(mismatch?.summary == "application versions differ within the family: shop 1.0 here, 2.0 on b@h")
         // Another application only, or another family: nothing to compare.
         tally.record(b, family: family, name: "b@h", versions: ["other": "2.0"])
-        #expect(BuiltInChecks.versionMismatch(tally.differences(of: a), thresholds) == nil)
+        #expect(BuiltInChecks.familyMismatch(.applications, tally.differences(of: a), thresholds) == nil)
         tally.record(b, family: UUID(), name: "b@h", versions: ["shop": "2.0"])
         #expect(tally.differences(of: a).isEmpty)
     }
@@ -89,7 +167,7 @@ struct AlarmRulesTests {
         #expect(odd.count == 1)
         #expect(odd.first?.elsewhere.first?.count == 9_990)
         #expect(odd.first?.elsewhere.first?.examples.count == 3)
-        let text = BuiltInChecks.versionMismatch(odd, AlarmThresholds())?.summary ?? ""
+        let text = BuiltInChecks.familyMismatch(.applications, odd, AlarmThresholds())?.summary ?? ""
         #expect(text.contains("shop 2.0 here, 1.0 on ") && text.hasSuffix(" and 9987 more"), "\(text)")
         let common = tally.differences(of: ids[0]).first?.elsewhere.first
         #expect(common?.version == "2.0" && common?.count == 10)
@@ -111,6 +189,17 @@ struct AlarmRulesTests {
         #expect(facts?.processLimit == 1024 && facts?.longQueues.first?.name == nil && facts?.longQueues.first?.pid == "<0.5.0>")
         #expect(facts?.disks == nil && facts?.cpuLoad == 0.5 && facts?.applications == ["kernel": "8.5"])
         #expect(AlarmFacts(.atom("nope")) == nil)
+        let more: Term = .map([.atom("biggest_process"): .map([.atom("pid"): .binary(Array("<0.9.0>".utf8)), .atom("name"): .atom("hog"),
+                                                               .atom("length"): .integer(0), .atom("memory"): .integer(4096)]),
+                               .atom("module_count"): .integer(100), .atom("module_limit"): .integer(65_536),
+                               .atom("shell_history"): .map([.atom("bytes"): .integer(10), .atom("limit"): .integer(20)]),
+                               .atom("dist_queue_peer"): .atom("b@h"), .atom("dist_queue_max"): .integer(7),
+                               .atom("system"): .map([.atom("otp_release"): .binary(Array("25".utf8)), .atom("wordsize"): .integer(8)]),
+                               .atom("utc_offset_minutes"): .integer(-60), .atom("managers"): .list([.atom("rabbit_alarm")])])
+        let decoded = AlarmFacts(more)
+        #expect(decoded?.biggestProcess == .init(who: "hog (<0.9.0>)", bytes: 4096) && decoded?.moduleCount == 100 && decoded?.exportLimit == nil)
+        #expect(decoded?.shellHistory == .init(used: 10, limit: 20) && decoded?.distQueuePeer == "b@h" && decoded?.distQueueMax == 7)
+        #expect(decoded?.system == ["otp_release": "25", "wordsize": "8"] && decoded?.utcOffsetMinutes == -60 && decoded?.managers == ["rabbit_alarm"])
     }
 
     @Test("thresholds: a partial update changes only what it names; nonsense is refused with the field's name")
@@ -130,6 +219,15 @@ struct AlarmRulesTests {
         // What is encoded decodes to the same thresholds (they are stored so).
         let data = try JSONEncoder().encode(updated)
         #expect(try JSONDecoder().decode(AlarmThresholds.self, from: data) == updated)
+        // Stored before a check existed: the check keeps its default (null would turn it off).
+        let older = try JSONDecoder().decode(AlarmThresholds.self, from: Data(#"{"interval_seconds": 3, "atoms": null, "old_code": false}"#.utf8))
+        #expect(older.intervalSeconds == 3 && older.atoms == nil && !older.oldCode)
+        #expect(older.clockSkew == AlarmThresholds().clockSkew && older.alarmManagers == ["rabbit_alarm"] && older.timezoneMismatch)
+        let managers = try AlarmThresholds().updated(with: .init(fields: ["alarm_managers": .array([.string("rabbit_alarm"), .string("my_alarms")])]))
+        #expect(managers.alarmManagers == ["rabbit_alarm", "my_alarms"])
+        for name in ["Bad", "with space", "", "x'y"] {
+            #expect(throws: NumbatError.self, "\(name)") { try AlarmThresholds().updated(with: .init(fields: ["alarm_managers": .array([.string(name)])])) }
+        }
     }
 
     @Test("one alarm per node and key while active; escalation reopens an acknowledged one; after clearing, a new one")

@@ -174,6 +174,94 @@ struct AlarmsTests {
         }
     }
 
+    @Test("built-in: the module and export tables read from the emulator, the biggest process, the shell history; each clears", arguments: OTPRelease.installed)
+    func tablesAndHistory(release: OTPRelease) async throws {
+        let history = FileManager.default.temporaryDirectory.appendingPathComponent("numbat-history-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: history, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: history) }
+        // 55,000 bytes of a 60,000-byte cap: 92 %, minor (0.8) below major (0.95).
+        try Data(repeating: 65, count: 55_000).write(to: history.appendingPathComponent("erlang-shell-log.1"))
+        let arguments = ["-kernel", "shell_history", "enabled", "-kernel", "shell_history_path", "\"\(history.path)\"",
+                         "-kernel", "shell_history_file_bytes", "60000"]
+        try await TestNode.with(release: release, extraArgs: arguments) { peer in
+            try await TestServer.with { server, client in
+                // Thresholds low enough for a small node: ~100 modules of 65,536, ~3,000 exports of 524,288.
+                try await Self.checkOften(server, client, ["modules": ["minor": 0.001, "major": 0.9], "exports": ["minor": 0.001, "major": 0.9],
+                                                           "process_memory": ["minor": 8_388_608, "major": 1_073_741_824]])
+                let id = try await MetricsTests.add(peer, to: server, client: client)
+                let modules = try await Self.alarm("module_limit", node: id, server: server, client: client)
+                #expect((modules?["summary"] as? String)?.contains("of the limit 65536") == true, "\(modules ?? [:])")
+                if release == .otp25 {
+                    // OTP 28's emulator does not list its export table in system_info(info).
+                    let exports = try await Self.alarm("export_limit", node: id, server: server, client: client)
+                    #expect((exports?["summary"] as? String)?.contains("of the limit 524288") == true, "\(exports ?? [:])")
+                }
+                let shell = try await Self.alarm("shell_history", node: id, server: server, client: client)
+                #expect(shell?["severity"] as? String == "minor" && (shell?["summary"] as? String)?.contains("54 KB of its 59 KB cap") == true, "\(shell ?? [:])")
+
+                _ = try await Self.eval(peer, "P = spawn(fun() -> L = lists:seq(1, 1000000), receive stop -> length(L) end end), register(numbat_hog, P), ok.")
+                let hog = try await Self.alarm("process_memory", node: id, server: server, client: client)
+                #expect((hog?["summary"] as? String)?.contains("numbat_hog (<") == true, "\(hog ?? [:])")
+                _ = try await Self.eval(peer, "exit(whereis(numbat_hog), kill), ok.")
+                try FileManager.default.removeItem(at: history.appendingPathComponent("erlang-shell-log.1"))
+                for key in ["process_memory", "shell_history"] {
+                    let cleared = try await Self.alarm(key, node: id, server: server, client: client) { $0["state"] as? String == "cleared" }
+                    #expect(cleared != nil, "\(key) cleared")
+                }
+            }
+        }
+    }
+
+    @Test("built-in: two nodes of one family in different time zones raise timezone_mismatch on both")
+    func timeZones() async throws {
+        try await TestNode.with(release: .otp25) { utc in
+            // POSIX TZ: nine hours ahead of UTC, no zone database needed.
+            try await TestNode.with(release: .otp25, environment: ["TZ": "JST-9"]) { tokyo in
+                try await TestServer.with { server, client in
+                    try await Self.checkOften(server, client)
+                    let ids = [try await MetricsTests.add(utc, to: server, client: client), try await MetricsTests.add(tokyo, to: server, client: client)]
+                    let here = try await Self.alarm("timezone_mismatch", node: ids[1], server: server, client: client)
+                    #expect(here?["summary"] as? String == "time zones differ within the family: UTC offset +09:00 here, +00:00 on \(utc.name)", "\(here ?? [:])")
+                    #expect(try await Self.alarm("timezone_mismatch", node: ids[0], server: server, client: client) != nil)
+                    #expect(try await Self.alarms("node=\(ids[0])&state=active", server: server, client: client).allSatisfy { $0["key"] as? String != "system_mismatch" })
+                }
+            }
+        }
+    }
+
+    @Test("an application's own alarm manager (a gen_event named in alarm_managers): synced, set, cleared, followed when it starts late; removal leaves no handler")
+    func applicationManager() async throws {
+        try await TestNode.with(release: .otp25) { peer in
+            try await TestServer.with { server, client in
+                try await Self.checkOften(server, client, ["alarm_managers": ["rabbit_alarm", "numbat_app_alarms"]])
+                // The manager runs before Numbat comes, with an alarm set; its handler answers get_alarms.
+                _ = try await Self.eval(peer, "{ok, _} = gen_event:start({local, numbat_app_alarms}), ok = gen_event:add_handler(numbat_app_alarms, alarm_handler, []), gen_event:notify(numbat_app_alarms, {set_alarm, {{queue_full, orders}, \"orders backlog\"}}), ok.")
+                let id = try await MetricsTests.add(peer, to: server, client: client)
+                let synced = try await Self.alarm("numbat_app_alarms:{queue_full,orders}", node: id, server: server, client: client)
+                #expect(synced?["source"] as? String == "application" && synced?["summary"] as? String == "numbat_app_alarms: {queue_full,orders}: orders backlog",
+                        "\(synced ?? [:])")
+                _ = try await Self.eval(peer, "gen_event:notify(numbat_app_alarms, {set_alarm, {link_down, []}}), gen_event:notify(numbat_app_alarms, {clear_alarm, {queue_full, orders}}), ok.")
+                let raised = try await Self.alarm("numbat_app_alarms:link_down", node: id, server: server, client: client)
+                #expect(raised?["summary"] as? String == "numbat_app_alarms: link_down", "\(raised ?? [:])")
+                let cleared = try await Self.alarm("numbat_app_alarms:{queue_full,orders}", node: id, server: server, client: client) { $0["state"] as? String == "cleared" }
+                #expect(cleared != nil)
+                // The manager restarts without link_down: the next check subscribes again, syncs, and clears it.
+                _ = try await Self.eval(peer, "gen_event:stop(numbat_app_alarms), {ok, _} = gen_event:start({local, numbat_app_alarms}), ok = gen_event:add_handler(numbat_app_alarms, alarm_handler, []), ok.")
+                let gone = try await Self.alarm("numbat_app_alarms:link_down", node: id, server: server, client: client) { $0["state"] as? String == "cleared" }
+                #expect(gone != nil)
+                _ = try await Self.eval(peer, "gen_event:notify(numbat_app_alarms, {set_alarm, {after_restart, []}}), ok.")
+                #expect(try await Self.alarm("numbat_app_alarms:after_restart", node: id, server: server, client: client) != nil)
+
+                let removed = try await client.call(.delete, "/api/topo/nodes/\(id)", token: server.adminToken)
+                #expect(removed.status == .ok)
+                let left = try await eventually(within: .seconds(20)) {
+                    try await Self.eval(peer, "[H || H <- gen_event:which_handlers(numbat_app_alarms), H =/= alarm_handler].") == .list([])
+                }
+                #expect(left, "the agent's handler is gone from the application's manager")
+            }
+        }
+    }
+
     @Test("built-in: versions differing in a family; node_down raised when a node dies, cleared when it is back; os_mon's disks")
     func familyAndNodeDown() async throws {
         let release = OTPRelease.otp25

@@ -18,10 +18,11 @@ public struct Alarm: Codable, Sendable, Equatable, Identifiable {
         case new, acknowledged, cleared
     }
 
-    /// Who raises and clears it: SASL's `alarm_handler`, Numbat's built-in checks, or Numbat
-    /// itself (a node that is down).
+    /// Who raises and clears it: SASL's `alarm_handler`, an application's own alarm manager
+    /// (RabbitMQ's `rabbit_alarm`, or any gen_event manager configured), Numbat's built-in
+    /// checks, or Numbat itself (a node that is down).
     public enum Source: String, Codable, Sendable, CaseIterable {
-        case sasl, builtin, numbat
+        case sasl, application, builtin, numbat
     }
 
     public var id: Int64

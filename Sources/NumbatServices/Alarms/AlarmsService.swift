@@ -25,8 +25,9 @@ public final class AlarmsService: NumbatService {
     let settings: Settings
     private let watchers = NodeWorkers<NodeAlarmWatcher>()
     private let currentThresholds: NIOLockedValueBox<AlarmThresholds>
-    /// Each UP node's family and applications, from its latest check, for the family check.
-    private let applications = NIOLockedValueBox(FamilyVersions())
+    /// Each UP node's family and, per family aspect (applications, system, time zone), its values
+    /// from its latest check, for the family checks.
+    private let familyTallies = NIOLockedValueBox([BuiltInChecks.FamilyAspect: FamilyVersions]())
     private let events = NodeFollower()
     static let thresholdsKey = "alarm_thresholds"
 
@@ -58,7 +59,7 @@ public final class AlarmsService: NumbatService {
             case .removed(let id): await self.nodeRemoved(id)
             case .released(let id):
                 await self.watchers.stop(id)
-                self.applications.withLockedValue { $0.remove(id) }
+                self.forgetFamilyValues(of: id)
             }
         }
     }
@@ -88,7 +89,7 @@ public final class AlarmsService: NumbatService {
             await clear(node: node, key: "node_down", reason: "the node is UP again")
         } else {
             await watchers.stop(node.id)
-            applications.withLockedValue { $0.remove(node.id) }
+            forgetFamilyValues(of: node.id)
             if node.state == .down {
                 await raise(AlarmRaise(nodeID: node.id, nodeName: node.name, key: "node_down", source: .numbat, severity: .major,
                                        summary: "\(node.name) is DOWN" + (node.lastError.map { ": \($0)" } ?? "")), repeat: false)
@@ -99,7 +100,7 @@ public final class AlarmsService: NumbatService {
     /// A removed node leaves no active alarm behind; its history stays.
     private func nodeRemoved(_ id: UUID) async {
         await watchers.stop(id)
-        applications.withLockedValue { $0.remove(id) }
+        forgetFamilyValues(of: id)
         do {
             for alarm in try await alarms.activeAlarms(nodeID: id) {
                 if let change = try await alarms.clearAlarm(nodeID: id, key: alarm.key, time: Date(), reason: "the node was removed from Numbat") {
@@ -127,26 +128,37 @@ public final class AlarmsService: NumbatService {
         }
     }
 
-    /// SASL's alarms as the node has them now (after connecting, or SASL starting): each is
-    /// raised unless already active, and the node's active SASL alarms it no longer has clear.
-    func syncSASL(_ raises: [AlarmRaise], node: ManagedNode) async {
+    /// A manager's alarms as the node has them now (after connecting, or the manager starting):
+    /// each is raised unless already active, and the node's active alarms of that manager it no
+    /// longer has clear.
+    func sync(_ raises: [AlarmRaise], from manager: ManagerAlarm, node: ManagedNode) async {
         for raise in raises { await self.raise(raise, repeat: false) }
         let current = Set(raises.map(\.key))
         do {
-            for alarm in try await alarms.activeAlarms(nodeID: node.id) where alarm.source == .sasl && !current.contains(alarm.key) {
-                await clear(node: node, key: alarm.key, reason: "no longer set on the node (alarm_handler:get_alarms/0)")
+            for alarm in try await alarms.activeAlarms(nodeID: node.id)
+            where alarm.source == manager.source && alarm.key.hasPrefix(manager.keyPrefix) && !current.contains(alarm.key) {
+                await clear(node: node, key: alarm.key, reason: "no longer set on the node (\(manager.manager))")
             }
         } catch {
-            logger.error("syncing SASL alarms failed", metadata: ["node": "\(node.name)", "error": "\(error)"])
+            logger.error("syncing alarms failed", metadata: ["node": "\(node.name)", "manager": "\(manager.manager)", "error": "\(error)"])
         }
     }
 
-    /// Records the node's applications and compares them with its family's other UP members.
-    func familyVersions(node: ManagedNode, _ versions: [String: String], _ thresholds: AlarmThresholds) -> AlarmCondition? {
-        let differences = applications.withLockedValue { tally in
-            tally.record(node.id, family: node.familyID, name: node.name, versions: versions)
-            return tally.differences(of: node.id)
+    private func forgetFamilyValues(of id: UUID) {
+        familyTallies.withLockedValue { tallies in
+            for aspect in tallies.keys { tallies[aspect]?.remove(id) }
         }
-        return BuiltInChecks.versionMismatch(differences, thresholds)
+    }
+
+    /// Records the node's applications, system and time zone, and compares each with its
+    /// family's other UP members.
+    func familyMismatches(node: ManagedNode, _ facts: AlarmFacts, _ thresholds: AlarmThresholds) -> [AlarmCondition] {
+        BuiltInChecks.FamilyAspect.allCases.compactMap { aspect in
+            let differences = familyTallies.withLockedValue { tallies in
+                tallies[aspect, default: FamilyVersions()].record(node.id, family: node.familyID, name: node.name, versions: aspect.values(facts))
+                return tallies[aspect]!.differences(of: node.id)
+            }
+            return BuiltInChecks.familyMismatch(aspect, differences, thresholds)
+        }
     }
 }

@@ -12,6 +12,17 @@ struct AlarmFacts: Sendable, Equatable {
         var currentFunction: String
     }
 
+    struct BigProcess: Sendable, Equatable {
+        var who: String
+        var bytes: Int
+    }
+
+    /// An amount and the most it may be.
+    struct Usage: Sendable, Equatable {
+        var used: Int
+        var limit: Int
+    }
+
     var processCount = 0, processLimit = 0
     var portCount = 0, portLimit = 0
     var etsCount = 0, etsLimit = 0
@@ -24,6 +35,29 @@ struct AlarmFacts: Sendable, Equatable {
     var longQueues: [LongQueue] = []
     /// False when the node had too many processes to scan for long queues this time.
     var queuesScanned = true
+    /// The process using the most memory (nil when the scan was skipped).
+    var biggestProcess: BigProcess?
+    /// Module and export table entries and limits (nil when the node did not tell).
+    var moduleCount: Int?, moduleLimit: Int?
+    var exportCount: Int?, exportLimit: Int?
+    /// The shell history's bytes and cap, when the node keeps one.
+    var shellHistory: Usage?
+    /// Processes ready to run on the normal schedulers, and how many are online.
+    var runQueue = 0
+    var schedulersOnline = 1
+    /// The fullest distribution buffer (bytes, and the peer it is for) and the busy limit.
+    var distQueueMax = 0
+    var distQueuePeer: String?
+    var distBusyLimit: Int?
+    /// Seconds between the node's clock and Numbat's, less the round trip's uncertainty; set by
+    /// the watcher, which timed the call.
+    var clockSkewSeconds: Double?
+    var nodeTimeMilliseconds: Int?
+    var utcOffsetMinutes: Int?
+    /// OTP release, ERTS version and word size, compared within a family.
+    var system: [String: String] = [:]
+    /// Application alarm managers the agent is subscribed to.
+    var managers: [String] = []
     var oldCode: [String] = []
     var applications: [String: String] = [:]
     var cpuLoad: Double?
@@ -57,6 +91,33 @@ extension AlarmFacts {
                              currentFunction: fields[.atom("current_function")].flatMap(Self.text) ?? "")
         }
         queuesScanned = value("queues_scanned") != .atom(.false)
+        if case .map(let biggest)? = value("biggest_process"), let bytes = biggest[.atom("memory")]?.intValue {
+            let name = biggest[.atom("name")]?.atomValue.flatMap { $0 == .undefined ? nil : $0.name }
+            let pid = biggest[.atom("pid")].flatMap(Self.text) ?? "?"
+            biggestProcess = BigProcess(who: name.map { "\($0) (\(pid))" } ?? pid, bytes: bytes)
+        }
+        moduleCount = int("module_count")
+        moduleLimit = int("module_limit")
+        exportCount = int("export_count")
+        exportLimit = int("export_limit")
+        if case .map(let history)? = value("shell_history"), let bytes = history[.atom("bytes")]?.intValue,
+           let limit = history[.atom("limit")]?.intValue {
+            shellHistory = Usage(used: bytes, limit: limit)
+        }
+        runQueue = int("run_queue") ?? 0
+        schedulersOnline = max(int("schedulers_online") ?? 1, 1)
+        distQueueMax = int("dist_queue_max") ?? 0
+        distQueuePeer = value("dist_queue_peer")?.atomValue.flatMap { $0 == .undefined ? nil : $0.name }
+        distBusyLimit = int("dist_busy_limit")
+        nodeTimeMilliseconds = int("system_time_ms")
+        utcOffsetMinutes = int("utc_offset_minutes")
+        if case .map(let fields)? = value("system") {
+            for (key, field) in fields {
+                guard let name = key.atomValue?.name else { continue }
+                system[name] = field.intValue.map(String.init) ?? Self.text(field)
+            }
+        }
+        managers = (value("managers")?.listElements ?? []).compactMap { $0.atomValue?.name }
         oldCode = (value("old_code")?.listElements ?? []).compactMap { $0.atomValue?.name }
         for pair in value("applications")?.listElements ?? [] {
             guard let parts = pair.tupleElements, parts.count == 2, let app = parts[0].atomValue, let version = Self.text(parts[1]) else { continue }
@@ -134,13 +195,93 @@ enum BuiltInChecks {
                 found.append(AlarmCondition(key: "disk:\(mount)", severity: severity, summary: "disk \(mount) is \(used)% full"))
             }
         }
+        if let count = facts.moduleCount, let maximum = facts.moduleLimit {
+            limit("module_limit", "modules loaded", count, maximum, thresholds.modules)
+        }
+        if let count = facts.exportCount, let maximum = facts.exportLimit {
+            limit("export_limit", "exported functions", count, maximum, thresholds.exports)
+        }
+        if let history = facts.shellHistory, let level = thresholds.shellHistory, history.limit > 0,
+           let severity = level.severity(of: Double(history.used) / Double(history.limit)) {
+            found.append(AlarmCondition(key: "shell_history", severity: severity,
+                                        summary: "shell history: \(kilobytes(history.used)) of its \(kilobytes(history.limit)) cap (\(percent(history.used, history.limit))); the oldest commands are dropped when it is full"))
+        }
+        if let busy = facts.distBusyLimit, busy > 0, let level = thresholds.distBuffer,
+           let severity = level.severity(of: Double(facts.distQueueMax) / Double(busy)) {
+            found.append(AlarmCondition(key: "dist_buffer", severity: severity,
+                                        summary: "distribution buffer: \(kilobytes(facts.distQueueMax)) queued for \(facts.distQueuePeer ?? "a peer") of the busy limit \(kilobytes(busy)) (\(percent(facts.distQueueMax, busy)))"))
+        }
+        if let level = thresholds.runQueue, let severity = level.severity(of: Double(facts.runQueue) / Double(facts.schedulersOnline)) {
+            found.append(AlarmCondition(key: "run_queue", severity: severity,
+                                        summary: "run queue: \(facts.runQueue) processes ready to run on \(facts.schedulersOnline) scheduler(s)"))
+        }
+        if let biggest = facts.biggestProcess, let level = thresholds.processMemory,
+           let severity = level.severity(of: Double(biggest.bytes)) {
+            found.append(AlarmCondition(key: "process_memory", severity: severity,
+                                        summary: "process memory: \(biggest.who) uses \(megabytes(biggest.bytes))"))
+        }
+        if let skew = facts.clockSkewSeconds, let level = thresholds.clockSkew, let severity = level.severity(of: skew) {
+            found.append(AlarmCondition(key: "clock_skew", severity: severity,
+                                        summary: String(format: "clock: the node's clock is %.1f s off Numbat's", skew)))
+        }
         return found
     }
 
-    /// The family check: applications whose version on this node differs from another UP
-    /// member's (`FamilyVersions.differences`), naming up to three members per other version.
-    static func versionMismatch(_ found: [FamilyVersions.Difference], _ thresholds: AlarmThresholds) -> AlarmCondition? {
-        guard thresholds.versionMismatch else { return nil }
+    /// Seconds between a node's clock and Numbat's: `nodeMilliseconds` read between `sent` and
+    /// `received`, less half the round trip (it may have been read at any moment in it).
+    static func clockSkew(nodeMilliseconds: Int, sent: Date, received: Date) -> Double {
+        let middle = (sent.timeIntervalSince1970 + received.timeIntervalSince1970) / 2
+        let uncertainty = received.timeIntervalSince(sent) / 2
+        return max(0, abs(Double(nodeMilliseconds) / 1000 - middle) - uncertainty)
+    }
+
+    /// What the family checks compare: applications' versions, the system's (OTP release,
+    /// ERTS version, word size), the time zone.
+    enum FamilyAspect: CaseIterable {
+        case applications, system, timezone
+
+        var key: String {
+            switch self {
+            case .applications: "version_mismatch"
+            case .system: "system_mismatch"
+            case .timezone: "timezone_mismatch"
+            }
+        }
+
+        var what: String {
+            switch self {
+            case .applications: "application versions differ within the family"
+            case .system: "system information differs within the family"
+            case .timezone: "time zones differ within the family"
+            }
+        }
+
+        func isOn(_ thresholds: AlarmThresholds) -> Bool {
+            switch self {
+            case .applications: thresholds.versionMismatch
+            case .system: thresholds.systemMismatch
+            case .timezone: thresholds.timezoneMismatch
+            }
+        }
+
+        /// The values of the node this aspect compares, by name.
+        func values(_ facts: AlarmFacts) -> [String: String] {
+            switch self {
+            case .applications: facts.applications
+            case .system: facts.system
+            case .timezone: facts.utcOffsetMinutes.map { ["UTC offset": Self.offset($0)] } ?? [:]
+            }
+        }
+
+        static func offset(_ minutes: Int) -> String {
+            String(format: "%@%02d:%02d", minutes < 0 ? "-" : "+", abs(minutes) / 60, abs(minutes) % 60)
+        }
+    }
+
+    /// A family check: values of this node differing from another UP member's
+    /// (`FamilyVersions.differences`), naming up to three members per other value.
+    static func familyMismatch(_ aspect: FamilyAspect, _ found: [FamilyVersions.Difference], _ thresholds: AlarmThresholds) -> AlarmCondition? {
+        guard aspect.isOn(thresholds) else { return nil }
         let differences = found.map { difference in
             let elsewhere = difference.elsewhere.map { other in
                 "\(other.version) on \(other.examples.joined(separator: ", "))" + (other.count > other.examples.count ? " and \(other.count - other.examples.count) more" : "")
@@ -148,13 +289,17 @@ enum BuiltInChecks {
             return "\(difference.application) \(difference.here) here, \(elsewhere.joined(separator: ", "))"
         }
         guard !differences.isEmpty else { return nil }
-        return AlarmCondition(key: "version_mismatch", severity: .minor,
-                              summary: "application versions differ within the family: \(differences.prefix(3).joined(separator: "; "))\(differences.count > 3 ? "; ..." : "")",
+        return AlarmCondition(key: aspect.key, severity: .minor,
+                              summary: "\(aspect.what): \(differences.prefix(3).joined(separator: "; "))\(differences.count > 3 ? "; ..." : "")",
                               details: differences.joined(separator: "\n"))
     }
 
     private static func percent(_ part: Int, _ whole: Int) -> String {
         String(format: "%.0f%%", Double(part) / Double(whole) * 100)
+    }
+
+    private static func kilobytes(_ bytes: Int) -> String {
+        String(format: "%.0f KB", Double(bytes) / 1024)
     }
 
     private static func megabytes(_ bytes: Int) -> String {

@@ -5,7 +5,8 @@ import NIOConcurrencyHelpers
 import NumbatCore
 
 /// The alarms service's per-node part: injects the alarm agent (`numbat_alarm_agent`), owned
-/// by a mailbox of its own, turns SASL's alarms into Numbat's (sync, set, clear) and runs the
+/// by a mailbox of its own, turns SASL's alarms and those of the applications' own alarm
+/// managers (RabbitMQ's `rabbit_alarm`, ...) into Numbat's (sync, set, clear) and runs the
 /// built-in checks every interval. Closing the mailbox makes the agent leave the node.
 final class NodeAlarmWatcher: NodeWorker {
     let node: ManagedNode
@@ -33,7 +34,8 @@ final class NodeAlarmWatcher: NodeWorker {
         do {
             let active = try await service.alarms.activeAlarms(nodeID: node.id).filter { $0.source == .builtin }
             builtIn.withLockedValue { $0 = Dictionary(active.map { ($0.key, $0.severity) }, uniquingKeysWith: { $1 }) }
-            mailbox = try await owner.launch(Self.agentName, on: node, nodes: service.nodes)
+            let managers = Term.list(service.thresholds.alarmManagers.map { .atom(Atom($0)) })
+            mailbox = try await owner.launch(Self.agentName, on: node, nodes: service.nodes, options: .map([.atom("managers"): managers]))
         } catch {
             let reason = (error as? NumbatError)?.message ?? "\(error)"
             guard AgentOwner.isWorthReporting(error) else {
@@ -54,22 +56,35 @@ final class NodeAlarmWatcher: NodeWorker {
         }
     }
 
-    /// `{numbat_alarms, sync, Alarms | unavailable}`, `{numbat_alarms, set, Id, Description}`,
-    /// `{numbat_alarms, clear, Id}`.
+    /// SASL's: `{numbat_alarms, sync, Alarms | unavailable}`, `{numbat_alarms, set, Id,
+    /// Description}`, `{numbat_alarms, clear, Id}`; another manager M's: the same after
+    /// `{numbat_manager_alarms, M, ...`.
     private func handle(_ term: Term) async {
-        guard let parts = term.tupleElements, parts.count >= 3, parts[0] == .atom("numbat_alarms") else { return }
-        switch (parts[1].atomValue?.name, parts.count) {
-        case ("sync", 3):
-            guard let alarms = parts[2].listElements else { return }
+        guard var parts = term.tupleElements, parts.count >= 3 else { return }
+        let manager: ManagerAlarm
+        switch parts[0] {
+        case .atom("numbat_alarms"):
+            manager = .sasl
+            parts.removeFirst()
+        case .atom("numbat_manager_alarms"):
+            guard let name = parts[1].atomValue?.name else { return }
+            manager = ManagerAlarm(manager: name)
+            parts.removeFirst(2)
+        default:
+            return
+        }
+        switch (parts[0].atomValue?.name, parts.count) {
+        case ("sync", 2):
+            guard let alarms = parts[1].listElements else { return }
             let raises = alarms.compactMap { alarm -> AlarmRaise? in
                 guard let pair = alarm.tupleElements, pair.count == 2 else { return nil }
-                return SASLAlarm.raise(id: pair[0], description: pair[1], node: node)
+                return manager.raise(id: pair[0], description: pair[1], node: node)
             }
-            await service.syncSASL(raises, node: node)
-        case ("set", 4):
-            await service.raise(SASLAlarm.raise(id: parts[2], description: parts[3], node: node), repeat: true)
-        case ("clear", 3):
-            await service.clear(node: node, key: SASLAlarm.key(parts[2]), reason: "cleared on the node (alarm_handler:clear_alarm/1)")
+            await service.sync(raises, from: manager, node: node)
+        case ("set", 3):
+            await service.raise(manager.raise(id: parts[1], description: parts[2], node: node), repeat: true)
+        case ("clear", 2):
+            await service.clear(node: node, key: manager.key(parts[1]), reason: "cleared on the node (\(manager.manager))")
         default:
             break
         }
@@ -89,20 +104,22 @@ final class NodeAlarmWatcher: NodeWorker {
         let thresholds = service.thresholds
         let options: Term = .map([.atom("queue_threshold"): .integer(Int(thresholds.messageQueue?.minor ?? 10_000)),
                                   .atom("max_scan"): .integer(service.settings.maxProcessScan)])
-        let facts: AlarmFacts
+        var facts: AlarmFacts
         do {
+            let sent = Date()
             let reply = try await service.nodes.rpc(node, Atom(Self.agentName), "check", [options, .integer(10_000)], timeout: .seconds(12))
+            let received = Date()
             guard reply[element: 0] == .atom("ok"), let read = reply[element: 1].flatMap(AlarmFacts.init) else {
                 service.logger.debug("alarm check failed", metadata: ["node": "\(node.name)", "reply": "\(reply.erlangDescription)"])
                 return
             }
             facts = read
+            facts.clockSkewSeconds = facts.nodeTimeMilliseconds.map { BuiltInChecks.clockSkew(nodeMilliseconds: $0, sent: sent, received: received) }
         } catch {
             if !Task.isCancelled { service.logger.debug("alarm check failed", metadata: ["node": "\(node.name)", "error": "\(error)"]) }
             return
         }
-        var conditions = BuiltInChecks.evaluate(facts, thresholds)
-        if let mismatch = service.familyVersions(node: node, facts.applications, thresholds) { conditions.append(mismatch) }
+        let conditions = BuiltInChecks.evaluate(facts, thresholds) + service.familyMismatches(node: node, facts, thresholds)
         let known = builtIn.withLockedValue { $0 }
         for condition in conditions where known[condition.key] != condition.severity {
             await service.raise(AlarmRaise(nodeID: node.id, nodeName: node.name, key: condition.key, source: .builtin,
@@ -116,14 +133,26 @@ final class NodeAlarmWatcher: NodeWorker {
     }
 }
 
-/// SASL's alarms as Numbat's: the id (any term) is the identity; the description is shown as
-/// the node would print it.
-enum SASLAlarm {
-    static func key(_ id: Term) -> String { "sasl:" + clipped(id.erlangDescription, 1000) }
+/// An alarm manager's alarms as Numbat's: SASL's `alarm_handler` (keys `sasl:ID`) or an
+/// application's (keys `MANAGER:ID`, RabbitMQ's `rabbit_alarm:{resource_limit,memory,Node}`).
+/// The id (any term) is the identity; the description is shown as the node would print it.
+struct ManagerAlarm: Sendable, Equatable {
+    /// The registered name of the manager on the node.
+    var manager: String
 
-    static func raise(id: Term, description: Term, node: ManagedNode) -> AlarmRaise {
-        AlarmRaise(nodeID: node.id, nodeName: node.name, key: key(id), source: .sasl, severity: .major,
-                   summary: clipped("\(text(id)): \(text(description))", 500), details: clipped(description.erlangDescription, 8192))
+    static let sasl = ManagerAlarm(manager: "alarm_handler")
+
+    var source: Alarm.Source { self == .sasl ? .sasl : .application }
+    var keyPrefix: String { self == .sasl ? "sasl:" : manager + ":" }
+
+    func key(_ id: Term) -> String { keyPrefix + Self.clipped(id.erlangDescription, 1000) }
+
+    func raise(id: Term, description: Term, node: ManagedNode) -> AlarmRaise {
+        // RabbitMQ's resource alarms carry an empty description: the id says it all.
+        let said = description == .list([]) ? "" : ": \(Self.text(description))"
+        return AlarmRaise(nodeID: node.id, nodeName: node.name, key: key(id), source: source, severity: .major,
+                          summary: Self.clipped("\(self == .sasl ? "" : manager + ": ")\(Self.text(id))\(said)", 500),
+                          details: Self.clipped(description.erlangDescription, 8192))
     }
 
     /// Strings as text; any other term in Erlang syntax.
