@@ -99,6 +99,11 @@ struct MetricsTests {
                 #expect(Set(expected).subtracting(values.keys).isEmpty, "missing: \(Set(expected).subtracting(values.keys).sorted())")
                 try Self.expectSane(values, names: expected, release: .otp25)
                 #expect((0...100).contains(values["os_disk_max_used_percent"]!))
+                // os_mon's load averages, not /proc's: cpu_sup gives them in 1/256ths, /proc in hundredths.
+                for load in ["os_load1", "os_load5", "os_load15"] {
+                    let scaled = values[load]! * 256
+                    #expect(scaled == scaled.rounded(), "\(load) = \(values[load]!) is not cpu_sup's")
+                }
 
                 let text = try await Self.prometheusText(server: server, client: client)
                 #expect(text.contains("erlang_mnesia_transaction_commits_total{") && text.contains("erlang_os_disk_max_used_percent{"))
