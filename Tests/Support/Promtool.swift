@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 
 /// Prometheus's own linter, `promtool check metrics` (Debian's prometheus package), run on an
 /// exposition: the tests hold every export Numbat makes to it.
@@ -17,9 +18,12 @@ public enum Promtool {
         return (problems, lint.status)
     }
 
-    /// The problems promtool finds in `text` other than those about the allowed names present.
-    public static func unexpectedProblems(in text: String) async throws -> [String] {
+    /// Expects promtool to find nothing in an export of the built-ins (`text`) but the allowed
+    /// names, each once: a missing complaint means promtool did not run or the names changed.
+    public static func expectOnlyAllowedNames(in text: String, sourceLocation: SourceLocation = #_sourceLocation) async throws {
         let (problems, _) = try await lint(text)
-        return problems.filter { line in !allowed.contains { line.hasPrefix($0 + " ") } }
+        let unexpected = problems.filter { line in !allowed.contains { line.hasPrefix($0 + " ") } }
+        #expect(unexpected.isEmpty, "promtool: \(unexpected)", sourceLocation: sourceLocation)
+        #expect(problems.count == allowed.count, "promtool did not run or found other things: \(problems)", sourceLocation: sourceLocation)
     }
 }
