@@ -8,10 +8,19 @@
 
 -define(HANDLER, numbat_log_counter).
 -define(LEVELS, [emergency, alert, critical, error, warning, notice, info, debug]).
+%% The allocators whose carriers are reported one by one, and the metric of each.
+-define(ALLOCATOR_METRICS, [{binary_alloc, allocator_binary_carriers_bytes}, {eheap_alloc, allocator_eheap_carriers_bytes},
+                            {ets_alloc, allocator_ets_carriers_bytes}, {ll_alloc, allocator_ll_carriers_bytes},
+                            {std_alloc, allocator_std_carriers_bytes}, {sl_alloc, allocator_sl_carriers_bytes},
+                            {temp_alloc, allocator_temp_carriers_bytes}, {fix_alloc, allocator_fix_carriers_bytes},
+                            {driver_alloc, allocator_driver_carriers_bytes}, {literal_alloc, allocator_literal_carriers_bytes}]).
 
 %% start/2 (Options: #{max_scan => N} bounds the process scan for the largest message queue),
 %% stop/0 and the owner monitor.
 -include("numbat_agent_skeleton.hrl").
+
+%% proc_metrics/1: the machine from Linux's /proc where os_mon does not run.
+-include("numbat_metrics_proc.hrl").
 
 %% Every built-in metric as [{Name, Value}] plus #{largest_queue_process => ...} details;
 %% {error, not_running} if the agent is not there.
@@ -38,7 +47,7 @@ agent_init(Owner, Options) ->
                                _ = logger:remove_handler(?HANDLER),
                                logger:add_handler(?HANDLER, ?MODULE, #{level => all})
                        end),
-    #{owner => Owner, options => Options, wall => erlang:statistics(scheduler_wall_time_all)}.
+    #{owner => Owner, options => Options, wall => erlang:statistics(scheduler_wall_time_all), cpu => lists:duplicate(8, 0)}.
 
 agent_message({collect, From, Ref}, State) ->
     {Metrics, State1} = metrics(State),
@@ -79,7 +88,7 @@ level_index(_, [], _) -> 1.
 
 %% --- the metrics ---
 
-metrics(State = #{options := Options, wall := PreviousWall}) ->
+metrics(State = #{options := Options, wall := PreviousWall, cpu := PreviousCpu}) ->
     Wall = erlang:statistics(scheduler_wall_time_all),
     Memory = erlang:memory(),
     {Reductions, _} = erlang:statistics(reductions),
@@ -101,7 +110,9 @@ metrics(State = #{options := Options, wall := PreviousWall}) ->
     Utilization = utilization(PreviousWall, Wall, Schedulers, DirtyCpu),
     Ports = port_types(),
     {LargestQueue, LargestQueueProcess, TotalQueued, LargestHeap, Waiting} = scan_processes(maps:get(max_scan, Options, 200000)),
-    Dist = dist_queues(),
+    Dist = dist_links(),
+    BusyLimit = erlang:system_info(dist_buf_busy_limit),
+    {Machine, Cpu} = os_metrics(PreviousCpu),
     PersistentTerm = persistent_term:info(),
     Metrics =
         [{memory_total, proplists:get_value(total, Memory)},
@@ -166,21 +177,27 @@ metrics(State = #{options := Options, wall := PreviousWall}) ->
          {loaded_modules, length(code:all_loaded())},
          {dist_nodes, length(nodes(visible))},
          {dist_hidden_nodes, length(nodes(hidden))},
-         {dist_queue_bytes_total, lists:sum([Q || {_, Q} <- Dist])},
-         {dist_queue_bytes_max, lists:max([0 | [Q || {_, Q} <- Dist]])},
-         {dist_buffer_busy_limit, erlang:system_info(dist_buf_busy_limit)},
+         {dist_queue_bytes_total, lists:sum([Q || {_, Q, _, _} <- Dist])},
+         {dist_queue_bytes_max, lists:max([0 | [Q || {_, Q, _, _} <- Dist]])},
+         {dist_buffer_busy_limit, BusyLimit},
+         {dist_busy_peers, length([Q || {_, Q, _, _} <- Dist, Q >= BusyLimit])},
+         {dist_sent_bytes, lists:sum([S || {_, _, S, _} <- Dist])},
+         {dist_received_bytes, lists:sum([R || {_, _, _, R} <- Dist])},
+         {word_size, erlang:system_info(wordsize)},
+         {otp_release, safe(fun() -> list_to_integer(erlang:system_info(otp_release)) end)},
          {message_queue_max, LargestQueue},
          {message_queue_total, TotalQueued},
          {processes_with_messages, Waiting},
          {process_heap_max_words, LargestHeap}]
-        ++ log_counts() ++ mnesia_metrics() ++ os_mon_metrics(),
+        ++ allocator_metrics() ++ log_counts() ++ mnesia_metrics() ++ Machine,
     MaxLibrary = maps:get(max_library_metrics, Options, 2000),
     {Folsom, FolsomHistograms} = folsom_metrics(MaxLibrary),
     {Exometer, ExometerHistograms} = exometer_metrics(MaxLibrary),
     Details = #{largest_queue_process => LargestQueueProcess,
-                dist_queue_bytes => maps:from_list(Dist),
+                dist_queue_bytes => maps:from_list([{N, Q} || {N, Q, _, _} <- Dist]),
+                dist_links => maps:from_list([{N, #{queue_bytes => Q, sent_bytes => S, received_bytes => R}} || {N, Q, S, R} <- Dist]),
                 histograms => FolsomHistograms ++ ExometerHistograms},
-    {{Metrics ++ Folsom ++ Exometer, Details}, State#{wall := Wall}}.
+    {{[M || M = {_, V} <- Metrics, is_number(V)] ++ Folsom ++ Exometer, Details}, State#{wall := Wall, cpu := Cpu}}.
 
 undefined_to_zero(unknown) -> 0;
 undefined_to_zero(N) when is_integer(N) -> N;
@@ -253,10 +270,82 @@ ets_sizes() ->
                         end
                 end, {0, 0, 0}, ets:all()).
 
-%% Bytes queued for each connected node (inet_tcp_dist: the distribution port's queue).
-dist_queues() ->
-    [{Node, Size} || {Node, Port} <- erlang:system_info(dist_ctrl), is_port(Port),
-                     {queue_size, Size} <- [erlang:port_info(Port, queue_size)]].
+%% {Node, QueuedBytes, SentBytes, ReceivedBytes} for each connected node whose distribution
+%% runs over a port (inet_tcp_dist): the port's queue and its socket's byte counters (zeros
+%% where the port is no inet socket). One port_info and one getstat per peer.
+dist_links() ->
+    [{Node, Size, Sent, Received}
+     || {Node, Port} <- erlang:system_info(dist_ctrl), is_port(Port),
+        {queue_size, Size} <- [erlang:port_info(Port, queue_size)],
+        {Sent, Received} <- [socket_octets(Port)]].
+
+socket_octets(Port) ->
+    case catch inet:getstat(Port, [send_oct, recv_oct]) of
+        {ok, Stats} -> {proplists:get_value(send_oct, Stats, 0), proplists:get_value(recv_oct, Stats, 0)};
+        _ -> {0, 0}
+    end.
+
+%% Carriers (memory the VM's allocators hold from the OS) and the blocks in use in them, over
+%% every instance of the alloc_util allocators: one erlang:system_info/1 call, about 10 entries
+%% per scheduler. Allocators a node disabled (+M<x>e false) count no carriers.
+allocator_metrics() ->
+    Allocators = safe_list(fun() -> erlang:system_info(alloc_util_allocators) end),
+    Sizes = case Allocators of
+                [] -> [];
+                _ -> safe_list(fun() -> erlang:system_info({allocator_sizes, Allocators}) end)
+            end,
+    PerAllocator = [{Allocator, allocator_totals(Instances)} || {Allocator, Instances} <- Sizes, is_list(Instances)],
+    Sum = fun(Pick) -> lists:sum([Pick(Totals) || {_, Totals} <- PerAllocator]) end,
+    Mbcs = Sum(fun({M, _, _}) -> M end),
+    Sbcs = Sum(fun({_, S, _}) -> S end),
+    Blocks = Sum(fun({_, _, B}) -> B end),
+    Carriers = fun(Allocator) ->
+                       case lists:keyfind(Allocator, 1, PerAllocator) of
+                           {_, {M, S, _}} -> M + S;
+                           false -> 0
+                       end
+               end,
+    [{allocator_carriers_bytes, Mbcs + Sbcs},
+     {allocator_blocks_bytes, Blocks},
+     {allocator_usage, case Mbcs + Sbcs of 0 -> 0.0; All -> Blocks / All end},
+     {allocator_mbcs_carriers_bytes, Mbcs},
+     {allocator_sbcs_carriers_bytes, Sbcs}]
+    ++ [{Metric, Carriers(Allocator)} || {Allocator, Metric} <- ?ALLOCATOR_METRICS].
+
+%% {MultiBlockCarrierBytes, SingleBlockCarrierBytes, BlockBytes} of one allocator's instances;
+%% the carrier pool (abandoned multi-block carriers) counts as multi-block carriers.
+allocator_totals(Instances) ->
+    lists:foldl(fun({instance, _, Parts}, {M, S, B}) when is_list(Parts) ->
+                        Part = fun(Kind) -> carriers_and_blocks(proplists:get_value(Kind, Parts, [])) end,
+                        {M1, B1} = Part(mbcs),
+                        {P1, B2} = Part(mbcs_pool),
+                        {S1, B3} = Part(sbcs),
+                        {M + M1 + P1, S + S1, B + B1 + B2 + B3};
+                   (_, Acc) -> Acc
+                end, {0, 0, 0}, Instances).
+
+%% [{blocks, [{Allocator, [{size, Now, ...}, ...]}]}, {carriers_size, Now, ...}]: the carriers'
+%% size now and that of the blocks in them (blocks of any allocator, as carriers migrate).
+carriers_and_blocks(Part) when is_list(Part) ->
+    Carriers = case lists:keyfind(carriers_size, 1, Part) of
+                   Tuple when is_tuple(Tuple), tuple_size(Tuple) >= 2, is_integer(element(2, Tuple)) -> element(2, Tuple);
+                   _ -> 0
+               end,
+    Blocks = case lists:keyfind(blocks, 1, Part) of
+                 {blocks, PerOwner} when is_list(PerOwner) ->
+                     lists:sum([Size || {_, Stats} <- PerOwner, is_list(Stats),
+                                        {size, Size} <- [size_now(Stats)], is_integer(Size)]);
+                 _ -> 0
+             end,
+    {Carriers, Blocks};
+carriers_and_blocks(_) ->
+    {0, 0}.
+
+size_now(Stats) ->
+    case lists:keyfind(size, 1, Stats) of
+        Tuple when is_tuple(Tuple), tuple_size(Tuple) >= 2 -> {size, element(2, Tuple)};
+        _ -> none
+    end.
 
 log_counts() ->
     case persistent_term:get(?HANDLER, undefined) of
@@ -279,6 +368,13 @@ mnesia_metrics() ->
             catch _:_ -> []
             end
     end.
+
+%% The machine: os_mon's values where it runs, the rest (and all of them without os_mon) from
+%% /proc on Linux.
+os_metrics(PreviousCpu) ->
+    OsMon = os_mon_metrics(),
+    {Proc, Cpu} = proc_metrics(PreviousCpu),
+    {OsMon ++ [M || M = {Name, _} <- Proc, not lists:keymember(Name, 1, OsMon)], Cpu}.
 
 os_mon_metrics() ->
     case lists:keymember(os_mon, 1, application:which_applications()) of

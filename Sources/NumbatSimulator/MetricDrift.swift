@@ -15,6 +15,7 @@ public struct MetricDrift: Sendable, Equatable {
         "reductions": 400_000, "exact_reductions": 380_000, "context_switches": 900,
         "io_input_bytes": 2_000, "io_output_bytes": 1_500, "gc_count": 60, "gc_words_reclaimed": 250_000,
         "runtime_ms": 40, "wall_clock_ms": 1_000, "uptime_seconds": 1,
+        "dist_sent_bytes": 3_000, "dist_received_bytes": 2_500, "os_context_switches": 4_000, "os_processes_created": 5,
     ]
 
     /// Gauges that stay put on a real node (limits, processor and scheduler counts...).
@@ -22,6 +23,7 @@ public struct MetricDrift: Sendable, Equatable {
         "process_limit", "port_limit", "atom_limit", "ets_limit", "logical_processors", "logical_processors_available",
         "logical_processors_online", "schedulers", "schedulers_online", "dirty_cpu_schedulers", "dirty_cpu_schedulers_online",
         "dirty_io_schedulers", "thread_pool_size", "dist_buffer_busy_limit", "dist_nodes", "dist_hidden_nodes",
+        "word_size", "otp_release", "os_memory_total", "os_swap_total",
     ]
 
     public init(seed: UInt64) { self.seed = seed }

@@ -150,7 +150,7 @@ struct LiveMetricsTests {
 @Suite("folsom metrics with a real node")
 struct FolsomMetricsTests {
     @Test("counters, meters, spirals and histograms with their derived fields (OTP 25 only: the OTP 28 runtime here has no folsom)",
-          .requires(.folsom))
+          .requires(.folsom, .promtool))
     func folsom() async throws {
         try await TestNode.with(release: .otp25) { peer in
             let observer = try Observer(cookie: peer.cookie)
@@ -193,6 +193,8 @@ struct FolsomMetricsTests {
                 let text = try await client.execute(uri: "/metrics", method: .get, headers: [.authorization: "Bearer \(server.adminToken)"]) { String(buffer: $0.body) }
                 #expect(text.contains("# TYPE folsom_metric gauge"))
                 #expect(text.contains("folsom_metric{node=\"\(peer.name)\",family=\"Erlang/OTP 25\",metric=\"latency.p99\"} 99"), "\(text.suffix(600))")
+                // The export with Folsom's metrics in it still passes Prometheus's linter.
+                try await Promtool.expectOnlyAllowedNames(in: text)
             }
         }
     }

@@ -61,6 +61,10 @@ public struct Requirement: Sendable, CustomStringConvertible {
     public static let carbon = Requirement("graphite-carbon's /usr/bin/carbon-cache (scripts/install-test-deps.sh)") {
         FileManager.default.isExecutableFile(atPath: "/usr/bin/carbon-cache")
     }
+    /// Debian's prometheus package's `promtool`, which lints the /metrics export.
+    public static let promtool = Requirement("promtool from Debian's prometheus package (scripts/install-test-deps.sh)") {
+        FileManager.default.isExecutableFile(atPath: "/usr/bin/promtool")
+    }
     /// Debian's erlang-folsom, loaded into a node whose Folsom metrics are collected.
     public static let folsom = Requirement("Debian's erlang-folsom in /usr/lib/erlang/lib/folsom-0.8.2 (scripts/install-test-deps.sh)") {
         FileManager.default.fileExists(atPath: "/usr/lib/erlang/lib/folsom-0.8.2")

@@ -1,3 +1,36 @@
+/// Where a built-in metric exists: metrics without one exist on every node.
+public enum MetricRequirement: String, Codable, Sendable, CaseIterable {
+    /// The node runs mnesia.
+    case mnesia
+    /// The node runs os_mon (disksup's disk figures).
+    case osMon = "os_mon"
+    /// The node runs on Linux: read from `/proc`, with or without os_mon.
+    case linux
+    /// Read from `/proc` on Linux; elsewhere only from os_mon, when the node runs it (os_mon's
+    /// values win where both are there).
+    case linuxOrOsMon = "linux_or_os_mon"
+
+    /// How docs/metrics.md says it, after the description.
+    public var phrase: String {
+        switch self {
+        case .mnesia: "when mnesia runs"
+        case .osMon: "when os_mon runs"
+        case .linux: "on Linux, from /proc"
+        case .linuxOrOsMon: "on Linux from /proc, elsewhere when os_mon runs"
+        }
+    }
+
+    /// Whether a node with these applications running, on Linux or not, has the metric.
+    public func isMet(applications: Set<String>, linux: Bool) -> Bool {
+        switch self {
+        case .mnesia: applications.contains("mnesia")
+        case .osMon: applications.contains("os_mon")
+        case .linux: linux
+        case .linuxOrOsMon: linux || applications.contains("os_mon")
+        }
+    }
+}
+
 /// One built-in metric: what the metrics agent reports under `name`.
 public struct MetricDefinition: Codable, Sendable, Equatable {
     public enum Kind: String, Codable, Sendable {
@@ -13,10 +46,10 @@ public struct MetricDefinition: Codable, Sendable, Equatable {
     /// The part of the VM it describes: memory, processes, ...
     public var group: String
     public var description: String
-    /// Present only when this application runs on the node (`mnesia`, `os_mon`), else nil.
-    public var requires: String?
+    /// Present only where this holds, else (nil) on every node.
+    public var requires: MetricRequirement?
 
-    init(_ name: String, _ unit: String, _ kind: Kind, _ group: String, _ description: String, requires: String? = nil) {
+    init(_ name: String, _ unit: String, _ kind: Kind, _ group: String, _ description: String, requires: MetricRequirement? = nil) {
         self.name = name
         self.unit = unit
         self.kind = kind
@@ -30,7 +63,7 @@ public struct MetricDefinition: Codable, Sendable, Equatable {
 /// `numbat metrics catalog`). The agent `agents/numbat_metrics_agent.erl` reports them all in one
 /// call per cycle.
 public enum MetricCatalog {
-    public static let builtIn: [MetricDefinition] = memory + processes + schedulers + counters + io + system + distribution + logging + mnesia + osMon
+    public static let builtIn: [MetricDefinition] = memory + allocators + processes + schedulers + counters + io + system + distribution + logging + mnesia + os + osProcess
 
     public static let byName: [String: MetricDefinition] = Dictionary(uniqueKeysWithValues: builtIn.map { ($0.name, $0) })
 
@@ -47,6 +80,22 @@ public enum MetricCatalog {
         .init("memory_persistent_term", "bytes", .gauge, "memory", "Memory for persistent terms"),
         .init("persistent_terms", "terms", .gauge, "memory", "Number of persistent terms"),
     ]
+
+    /// The alloc_util allocators' carriers (memory held from the OS) and the blocks in use in
+    /// them, as recon_alloc reports them: where erlang:memory() and the OS's figure differ.
+    static let allocators: [MetricDefinition] = [
+        .init("allocator_carriers_bytes", "bytes", .gauge, "allocators", "Carriers of all alloc_util allocators: memory the VM's allocators hold from the OS"),
+        .init("allocator_blocks_bytes", "bytes", .gauge, "allocators", "Blocks in use in those carriers"),
+        .init("allocator_usage", "ratio", .gauge, "allocators", "Blocks in use per carrier byte (0 to 1; low means fragmented carriers)"),
+        .init("allocator_mbcs_carriers_bytes", "bytes", .gauge, "allocators", "Multiblock carriers (the carrier pool included)"),
+        .init("allocator_sbcs_carriers_bytes", "bytes", .gauge, "allocators", "Single-block carriers (large blocks)"),
+    ] + [
+        ("binary", "reference-counted binaries"), ("eheap", "process heaps"), ("ets", "ETS tables"), ("ll", "long-lived data (code, atoms)"),
+        ("std", "general use"), ("sl", "short-lived data"), ("temp", "temporary data"), ("fix", "fixed-size internal structures"),
+        ("driver", "drivers and ports"), ("literal", "literals of loaded code"),
+    ].map { allocator, use in
+        .init("allocator_\(allocator)_carriers_bytes", "bytes", .gauge, "allocators", "Carriers of \(allocator)_alloc (\(use))")
+    }
 
     static let processes: [MetricDefinition] = [
         .init("process_count", "processes", .gauge, "processes", "Processes alive"),
@@ -114,6 +163,8 @@ public enum MetricCatalog {
 
     static let system: [MetricDefinition] = [
         .init("loaded_modules", "modules", .gauge, "code", "Modules loaded"),
+        .init("word_size", "bytes", .gauge, "system", "Size of a word (words to bytes for the *_words metrics)"),
+        .init("otp_release", "release", .gauge, "system", "OTP release the node runs (its major version)"),
     ]
 
     static let distribution: [MetricDefinition] = [
@@ -122,6 +173,9 @@ public enum MetricCatalog {
         .init("dist_queue_bytes_total", "bytes", .gauge, "distribution", "Bytes waiting in the distribution buffers of all peers (per peer in the details)"),
         .init("dist_queue_bytes_max", "bytes", .gauge, "distribution", "Bytes waiting in the fullest peer's distribution buffer"),
         .init("dist_buffer_busy_limit", "bytes", .gauge, "distribution", "Distribution buffer busy limit (+zdbbl)"),
+        .init("dist_busy_peers", "nodes", .gauge, "distribution", "Peers whose distribution buffer is at or over the busy limit now: senders to them block"),
+        .init("dist_sent_bytes", "bytes", .counter, "distribution", "Bytes sent over the open distribution connections (per peer in the details; drops when a connection closes)"),
+        .init("dist_received_bytes", "bytes", .counter, "distribution", "Bytes received over the open distribution connections (per peer in the details; drops when a connection closes)"),
     ]
 
     static let logging: [MetricDefinition] = ["emergency", "alert", "critical", "error", "warning", "notice", "info", "debug"].map {
@@ -129,24 +183,43 @@ public enum MetricCatalog {
     }
 
     static let mnesia: [MetricDefinition] = [
-        .init("mnesia_transaction_commits", "transactions", .counter, "mnesia", "Committed transactions", requires: "mnesia"),
-        .init("mnesia_transaction_failures", "transactions", .counter, "mnesia", "Failed (aborted) transactions", requires: "mnesia"),
-        .init("mnesia_transaction_restarts", "transactions", .counter, "mnesia", "Restarted transactions", requires: "mnesia"),
-        .init("mnesia_transaction_log_writes", "writes", .counter, "mnesia", "Writes to the transaction log", requires: "mnesia"),
-        .init("mnesia_held_locks", "locks", .gauge, "mnesia", "Locks held", requires: "mnesia"),
-        .init("mnesia_lock_queue", "requests", .gauge, "mnesia", "Lock requests waiting", requires: "mnesia"),
+        .init("mnesia_transaction_commits", "transactions", .counter, "mnesia", "Committed transactions", requires: .mnesia),
+        .init("mnesia_transaction_failures", "transactions", .counter, "mnesia", "Failed (aborted) transactions", requires: .mnesia),
+        .init("mnesia_transaction_restarts", "transactions", .counter, "mnesia", "Restarted transactions", requires: .mnesia),
+        .init("mnesia_transaction_log_writes", "writes", .counter, "mnesia", "Writes to the transaction log", requires: .mnesia),
+        .init("mnesia_held_locks", "locks", .gauge, "mnesia", "Locks held", requires: .mnesia),
+        .init("mnesia_lock_queue", "requests", .gauge, "mnesia", "Lock requests waiting", requires: .mnesia),
     ]
 
-    static let osMon: [MetricDefinition] = [
-        .init("os_cpu_utilization", "percent", .gauge, "os", "Machine CPU utilisation (cpu_sup:util/0)", requires: "os_mon"),
-        .init("os_load1", "load", .gauge, "os", "Load average over 1 minute", requires: "os_mon"),
-        .init("os_load5", "load", .gauge, "os", "Load average over 5 minutes", requires: "os_mon"),
-        .init("os_load15", "load", .gauge, "os", "Load average over 15 minutes", requires: "os_mon"),
-        .init("os_memory_total", "bytes", .gauge, "os", "Machine memory", requires: "os_mon"),
-        .init("os_memory_free", "bytes", .gauge, "os", "Free machine memory", requires: "os_mon"),
-        .init("os_memory_available", "bytes", .gauge, "os", "Available machine memory", requires: "os_mon"),
-        .init("os_memory_buffered", "bytes", .gauge, "os", "Buffer memory", requires: "os_mon"),
-        .init("os_memory_cached", "bytes", .gauge, "os", "Page cache memory", requires: "os_mon"),
-        .init("os_disk_max_used_percent", "percent", .gauge, "os", "Fullest disk's used capacity (disksup)", requires: "os_mon"),
+    /// The machine. Without os_mon (most nodes), Linux's /proc gives them; where os_mon runs,
+    /// its cpu_sup and memsup values are reported instead.
+    static let os: [MetricDefinition] = [
+        .init("os_cpu_utilization", "percent", .gauge, "os", "Machine CPU utilisation since the last collection (cpu_sup:util/0 with os_mon)", requires: .linuxOrOsMon),
+        .init("os_cpu_iowait", "percent", .gauge, "os", "Share of machine CPU time waiting for IO since the last collection", requires: .linux),
+        .init("os_cpu_steal", "percent", .gauge, "os", "Share of machine CPU time taken by the hypervisor since the last collection", requires: .linux),
+        .init("os_load1", "load", .gauge, "os", "Load average over 1 minute", requires: .linuxOrOsMon),
+        .init("os_load5", "load", .gauge, "os", "Load average over 5 minutes", requires: .linuxOrOsMon),
+        .init("os_load15", "load", .gauge, "os", "Load average over 15 minutes", requires: .linuxOrOsMon),
+        .init("os_memory_total", "bytes", .gauge, "os", "Machine memory", requires: .linuxOrOsMon),
+        .init("os_memory_free", "bytes", .gauge, "os", "Free machine memory", requires: .linuxOrOsMon),
+        .init("os_memory_available", "bytes", .gauge, "os", "Available machine memory", requires: .linuxOrOsMon),
+        .init("os_memory_buffered", "bytes", .gauge, "os", "Buffer memory", requires: .linuxOrOsMon),
+        .init("os_memory_cached", "bytes", .gauge, "os", "Page cache memory", requires: .linuxOrOsMon),
+        .init("os_swap_total", "bytes", .gauge, "os", "Swap space", requires: .linux),
+        .init("os_swap_free", "bytes", .gauge, "os", "Free swap space", requires: .linux),
+        .init("os_context_switches", "switches", .counter, "os", "Context switches of the machine", requires: .linux),
+        .init("os_processes_created", "processes", .counter, "os", "OS processes and threads created (forks) since boot", requires: .linux),
+        .init("os_processes_running", "processes", .gauge, "os", "OS threads running or ready to run", requires: .linux),
+        .init("os_processes_blocked", "processes", .gauge, "os", "OS threads blocked on IO", requires: .linux),
+        .init("os_disk_max_used_percent", "percent", .gauge, "os", "Fullest disk's used capacity (disksup)", requires: .osMon),
+    ]
+
+    /// The VM's own OS process, as the OS sees it (erlang:memory/0 counts only what the VM's
+    /// allocators hand out).
+    static let osProcess: [MetricDefinition] = [
+        .init("os_process_resident_memory", "bytes", .gauge, "os", "Resident memory of the VM's OS process (VmRSS)", requires: .linux),
+        .init("os_process_resident_memory_peak", "bytes", .gauge, "os", "Highest resident memory of the VM's OS process (VmHWM)", requires: .linux),
+        .init("os_process_virtual_memory", "bytes", .gauge, "os", "Virtual memory of the VM's OS process (VmSize)", requires: .linux),
+        .init("os_process_threads", "threads", .gauge, "os", "Threads of the VM's OS process (schedulers, async and dirty threads...)", requires: .linux),
     ]
 }

@@ -20,7 +20,7 @@ struct MetricsCommand: AsyncParsableCommand {
                 print("| metric | unit | kind | group | description |")
                 print("|---|---|---|---|---|")
                 for metric in MetricCatalog.builtIn {
-                    let requires = metric.requires.map { " (when \($0) runs)" } ?? ""
+                    let requires = metric.requires.map { " (\($0.phrase))" } ?? ""
                     print("| `\(metric.name)` | \(metric.unit) | \(metric.kind.rawValue) | \(metric.group) | \(metric.description)\(requires) |")
                 }
             } else {
