@@ -13,6 +13,23 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null || {
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null; }
 fi
+# rabbitmq-server: Debian's RabbitMQ 3.10, started by the alarm tests as a node of their own
+# (RabbitMQNode: its own directories, ports and cookie, long name); the system service is not used.
+# Its postinst runs `invoke-rc.d rabbitmq-server start`, which on a sysvinit machine (no systemd,
+# a known runlevel) starts a node as the rabbitmq user, and epmd with it. Containers already deny
+# it (the image's policy-rc.d, and `runlevel` says unknown); elsewhere, where the machine has no
+# policy-rc.d, one denying every start (exit 101) stands for the install and is removed after it.
+if ! dpkg -s rabbitmq-server >/dev/null 2>&1; then
+  policy=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    policy=/usr/sbin/policy-rc.d
+    printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy"
+    trap 'rm -f "$policy"' EXIT
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends rabbitmq-server >/dev/null || {
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends rabbitmq-server >/dev/null; }
+  if [ -n "$policy" ]; then rm -f "$policy"; trap - EXIT; fi
+fi
 # promtool, Prometheus's linter for the /metrics export, from Debian's prometheus package (without
 # its recommended node exporter; no Prometheus server is started).
 if ! command -v promtool >/dev/null; then

@@ -262,6 +262,47 @@ struct AlarmsTests {
         }
     }
 
+    @Test("RabbitMQ's resource alarms (rabbit_alarm): a disk alarm set before Numbat is synced, a memory alarm raised; both clear when RabbitMQ clears them",
+          .requires(.rabbitmq))
+    func rabbitMQ() async throws {
+        try await RabbitMQNode.with(cookie: "numbat-rabbit-cookie") { rabbit in
+            let node = rabbit.name.description
+            @Sendable func ctl(_ arguments: String...) async throws {
+                let run = try await rabbit.ctl(arguments)
+                #expect(run.status == 0, "rabbitmqctl \(arguments): \(run.standardError)")
+            }
+            try await ctl("set_disk_free_limit", "1000GB")
+            try await TestServer.with { server, client in
+                try await Self.checkOften(server, client)
+                let added = try await client.call(.post, "/api/actions/add-node", body: json(["node": node, "cookie": rabbit.cookie]), token: server.adminToken)
+                let id = try #require((added["node"] as? [String: Any])?["id"] as? String, "\(added.text)")
+                let disk = try await Self.alarm("rabbit_alarm:{resource_limit,disk,'\(node)'}", node: id, server: server, client: client, within: .seconds(60))
+                #expect(disk?["source"] as? String == "application" && disk?["severity"] as? String == "major", "\(disk ?? [:])")
+                #expect(disk?["summary"] as? String == "rabbit_alarm: {resource_limit,disk,'\(node)'}", "\(disk ?? [:])")
+
+                try await ctl("set_vm_memory_high_watermark", "0.000001")
+                let memory = try await Self.alarm("rabbit_alarm:{resource_limit,memory,'\(node)'}", node: id, server: server, client: client, within: .seconds(60))
+                #expect(memory?["state"] as? String == "new", "\(memory ?? [:])")
+
+                try await ctl("set_vm_memory_high_watermark", "0.4")
+                try await ctl("set_disk_free_limit", "50MB")
+                for resource in ["memory", "disk"] {
+                    let cleared = try await Self.alarm("rabbit_alarm:{resource_limit,\(resource),'\(node)'}", node: id, server: server, client: client,
+                                                       within: .seconds(60)) { $0["state"] as? String == "cleared" }
+                    #expect(cleared != nil, "the \(resource) alarm cleared")
+                }
+                let removed = try await client.call(.delete, "/api/topo/nodes/\(id)", token: server.adminToken)
+                #expect(removed.status == .ok)
+                // Nothing of Numbat's is left in RabbitMQ's alarm manager.
+                let left = try await eventually(within: .seconds(20)) {
+                    let handlers = try await rabbit.ctl(["eval", "gen_event:which_handlers(rabbit_alarm)."])
+                    return handlers.status == 0 && !handlers.standardOutput.contains("numbat")
+                }
+                #expect(left, "the agent's handler is gone from rabbit_alarm")
+            }
+        }
+    }
+
     @Test("built-in: versions differing in a family; node_down raised when a node dies, cleared when it is back; os_mon's disks")
     func familyAndNodeDown() async throws {
         let release = OTPRelease.otp25
