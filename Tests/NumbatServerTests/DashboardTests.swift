@@ -103,7 +103,7 @@ struct DashboardTests {
         }
     }
 
-    @Test("add a node on TLS distribution with its certificate files: a rogue certificate's refusal is shown, the right ones bring it UP")
+    @Test("add a node on TLS distribution with its certificate files: a rogue certificate's refusal is shown, the right ones bring it UP; its notification level set in its card")
     func tlsNode() async throws {
         let certificates = try await TLSCertificates.make()
         defer { try? FileManager.default.removeItem(at: certificates.directory) }
@@ -132,6 +132,16 @@ struct DashboardTests {
                     try await add("numbat")
                     let row = "#tree .tree-node[data-name='\(peer.name.description)'][data-state='UP']"
                     try await browser.wait(for: "the TLS node UP in the tree", "return document.querySelector(arguments[0]) !== null", [row])
+
+                    // Its notification level, set in the node's card (seed 4.2.3).
+                    try await browser.wait(for: "the level read", "const s = document.getElementById('node-log-level'); return s && !s.disabled && s.value === 'error'")
+                    try await browser.run("const s = document.getElementById('node-log-level'); s.value = 'warning'; s.dispatchEvent(new Event('change'));")
+                    let nodes = try await client.call(.get, "/api/topo/nodes", token: server.adminToken).object["nodes"] as? [[String: Any]]
+                    let id = try #require(nodes?.first?["id"] as? String)
+                    let set = try await eventually(within: .seconds(20)) {
+                        try await client.call(.get, "/api/notifications/nodes/\(id)/level", token: server.adminToken).object["level"] as? String == "warning"
+                    }
+                    #expect(set, "the level chosen in the page is the node's")
                 }
             }
         }

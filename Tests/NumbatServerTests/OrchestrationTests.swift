@@ -34,9 +34,9 @@ struct OrchestrationTests {
         return try #require(made["uuid"] as? String)
     }
 
-    static func family(_ name: String, release: String, server: TestServer, client: any TestClientProtocol) async throws -> String {
+    static func family(_ name: String, release: String, selection: String = "random", server: TestServer, client: any TestClientProtocol) async throws -> String {
         let family = try await client.call(.post, "/api/topo/node_families", body: json([
-            "name": name, "bootstrap_node_selection": "random", "bootstrap_strategy": "custom", "bootstrap_strategy_opts": [["cmd": "bin/bootstrap"]],
+            "name": name, "bootstrap_node_selection": selection, "bootstrap_strategy": "custom", "bootstrap_strategy_opts": [["cmd": "bin/bootstrap"]],
         ]), token: server.adminToken)
         let id = try #require(family["id"] as? String, "\(family.text)")
         #expect(try await client.call(.post, "/api/orch/node_families/\(id)/release", body: json(["release": release]), token: server.adminToken).status == .ok)
@@ -80,7 +80,7 @@ struct OrchestrationTests {
                 ]), token: server.adminToken)
                 #expect(dummy.status == .created, "\(dummy.text)")
                 let providerC = try #require(dummy["uuid"] as? String)
-                let family = try await Self.family("Demo cluster", release: release, server: server, client: client)
+                let family = try await Self.family("Demo cluster", release: release, selection: "round_robin", server: server, client: client)
                 // The dummy's machines must let the family's key in, as a cloud's image would.
                 let plan = try await client.call(.get, "/api/orch/node_families/\(family)", token: server.adminToken)
                 let familyKey = try #require(plan["public_key"] as? String)
@@ -93,9 +93,12 @@ struct OrchestrationTests {
                         #expect((domain["warnings"] as? [String] ?? []).contains { $0.hasPrefix("firewall not applied") }, "the dummy has no security groups: \(domain.text)")
                     }
                 }
-                for (provider, amount) in [(providerA, 3), (providerC, 2), (providerB, 2)] {
-                    let deployed = try await client.call(.post, "/api/orch/node_families/\(family)/nodes",
-                                                         body: json(["amount": amount, "autostart": true, "provider": provider]), token: server.adminToken)
+                // Three on pool A by name; then four with no provider (seed listing 2): round robin
+                // spreads them over the domains with the fewest nodes, two on the dummy, two on pool B.
+                for (provider, amount) in [(providerA, 3), (nil, 4)] {
+                    var body: [String: Any] = ["amount": amount, "autostart": true]
+                    body["provider"] = provider
+                    let deployed = try await client.call(.post, "/api/orch/node_families/\(family)/nodes", body: json(body), token: server.adminToken)
                     #expect(deployed.status == .accepted && (deployed["nodes"] as? [String])?.count == amount, "\(deployed.text)")
                 }
                 var listed: [[String: Any]] = []

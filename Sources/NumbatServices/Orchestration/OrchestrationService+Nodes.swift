@@ -4,32 +4,54 @@ import NumbatProviders
 
 /// Deploying nodes into a family, and the node actions start, stop, restart and delete.
 extension OrchestrationService {
-    /// Creates `amount` UNINIT nodes in the family's domain on `providerID` and deploys them in
-    /// the background (bounded by `Settings.concurrency`); returns their ids at once.
-    func deploy(familyID: UUID, providerID: UUID, amount: Int, autostart: Bool) async throws -> [UUID] {
+    /// Creates `amount` UNINIT nodes in the family's domain on `providerID` (nil: spread over
+    /// the family's domains, `DomainSpread`) and deploys them in the background (bounded by
+    /// `Settings.concurrency`); returns their ids at once.
+    func deploy(familyID: UUID, providerID: UUID?, amount: Int, autostart: Bool) async throws -> [UUID] {
         let family = try await deploymentFamily(familyID)
         guard (1...1000).contains(amount) else { throw NumbatError.badRequest("invalid_amount", "amount must be 1 to 1000") }
         guard let plan = try await records.load(FamilyPlan.self, id: familyID), let releaseID = plan.releaseID,
               let release = try await records.load(ReleaseRecord.self, id: releaseID) else {
             throw NumbatError.conflict("family_has_no_release", "\(family.name) has no release; set one with POST /api/orch/node_families/{id}/release")
         }
-        guard let domain = try await records.all(DomainRecord.self, parent: familyID).first(where: { $0.providerID == providerID }),
-              let provider = try await records.load(ProviderRecord.self, id: providerID) else {
-            throw NumbatError.badRequest("no_domain_for_provider", "\(family.name) has no domain on provider \(providerID.uuidString.lowercased()); add one with POST /api/orch/node_families/{id}/domains")
+        let domains = try await records.all(DomainRecord.self, parent: familyID).sorted { $0.createdAt < $1.createdAt }
+        let placed: [DomainRecord]
+        if let providerID {
+            guard let domain = domains.first(where: { $0.providerID == providerID }) else {
+                throw NumbatError.badRequest("no_domain_for_provider", "\(family.name) has no domain on provider \(providerID.uuidString.lowercased()); add one with POST /api/orch/node_families/{id}/domains")
+            }
+            placed = Array(repeating: domain, count: amount)
+        } else {
+            guard !domains.isEmpty else {
+                throw NumbatError.badRequest("family_has_no_domain", "\(family.name) has no domain to deploy to; add one with POST /api/orch/node_families/{id}/domains")
+            }
+            let existing = try await records.all(DeploymentRecord.self, parent: familyID)
+            var spread = DomainSpread(domains: domains.map(\.id), deployed: Dictionary(grouping: existing, by: \.domainID).mapValues(\.count),
+                                      strategy: family.nodeSelection)
+            var random = SystemRandomNumberGenerator()
+            let byID = Dictionary(uniqueKeysWithValues: domains.map { ($0.id, $0) })
+            placed = spread.place(amount, random: &random).compactMap { byID[$0] }
         }
-        if provider.kind == .openstack || provider.kind == .libcloud { _ = try await self.provider(provider) }
+        var providers: [UUID: ProviderRecord] = [:]
+        for providerID in Set(placed.map(\.providerID)) {
+            guard let provider = try await records.load(ProviderRecord.self, id: providerID) else {
+                throw NumbatError.badRequest("no_domain_for_provider", "provider \(providerID.uuidString.lowercased()) of \(family.name)'s domain is gone")
+            }
+            if provider.kind == .openstack || provider.kind == .libcloud { _ = try await self.provider(provider) }
+            providers[providerID] = provider
+        }
         let cookie = try await records.secrets(of: ReleaseRecord.self, id: release.id)["cookie"] ?? ""
         var ids: [UUID] = []
-        for _ in 0..<amount {
+        for domain in placed {
             let id = UUID()
             _ = try await context.nodes.addPlanned(id: id, familyID: familyID, cookie: cookie)
             ids.append(id)
-            let deployment = NodeDeployment(service: self, nodeID: id, family: family, domain: domain, provider: provider, release: release)
+            let deployment = NodeDeployment(service: self, nodeID: id, family: family, domain: domain, provider: providers[domain.providerID]!, release: release)
             track(id) { [limit] in
                 await limit.run { await deployment.run(autostart: autostart) }
             }
         }
-        logger.info("deploying", metadata: ["family": "\(family.name)", "provider": "\(provider.name)", "amount": "\(amount)"])
+        logger.info("deploying", metadata: ["family": "\(family.name)", "providers": "\(providers.values.map(\.name).sorted())", "amount": "\(amount)"])
         return ids
     }
 

@@ -213,7 +213,7 @@ struct ReleaseCommand: AsyncParsableCommand {
 struct DeployCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "deploy", abstract: "Deploy nodes into a family and follow their progress.")
     @Argument(help: "The family's id.") var family: String
-    @Option(help: "The provider whose domain the nodes go to.") var provider: String
+    @Option(help: "The provider whose domain the nodes go to (default: spread over the family's domains by its node selection).") var provider: String?
     @Option(help: "How many nodes.") var amount: Int = 1
     @Flag(help: "Unpack only; do not start the nodes.") var noAutostart = false
     @Option(help: "Give up waiting after this many seconds (the deployment goes on).") var timeout: Double = 600
@@ -222,7 +222,11 @@ struct DeployCommand: AsyncParsableCommand {
     func run() async throws {
         try await runClient {
             let api = client.client()
-            guard let providerID = UUID(uuidString: provider) else { throw ValidationError("--provider takes a provider id, not '\(provider)'") }
+            var providerID: UUID?
+            if let provider {
+                guard let id = UUID(uuidString: provider) else { throw ValidationError("--provider takes a provider id, not '\(provider)'") }
+                providerID = id
+            }
             let request = DeployRequest(amount: amount, provider: providerID, autostart: !noAutostart)
             let (family, timeout, json) = (family, timeout, client.json)
             let outcome = try await withThrowingTaskGroup(of: (deployed: Int, failed: Int)?.self) { group in

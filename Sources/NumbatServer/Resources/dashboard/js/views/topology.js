@@ -3,6 +3,8 @@
 import { api } from '../api.js';
 import { badge, el, showError, time, toast } from '../ui.js';
 
+const LEVELS = ['emergency', 'alert', 'critical', 'error', 'warning', 'notice', 'info', 'debug'];
+const levels = new Map();
 let root, store, unsubscribe, refreshGraph = () => {}, graphTimer = null, graphOpen = sessionStorage.getItem('numbat-graph') !== 'closed';
 
 function info() {
@@ -15,6 +17,25 @@ function info() {
     ['Last error', node.last_error || '–'], ['Added', time(node.added_at)], ['State since', time(node.state_changed_at)],
   ];
   const error = el('p.error', { hidden: true });
+  // The least severe log level the node sends as notifications (seed 4.2.3); read, then set.
+  const level = el('select', { id: 'node-log-level', disabled: true, title: 'The least severe log level collected from this node' },
+    LEVELS.map((name) => el('option', { value: name }, name)));
+  // Read once per node (the card is redrawn on every state change of any node).
+  const known = levels.get(node.id);
+  if (known) { level.value = known; level.disabled = false; } else {
+    api('GET', `/api/notifications/nodes/${node.id}/level`).then((answer) => { levels.set(node.id, answer.level); level.value = answer.level; level.disabled = false; })
+      .catch((e) => showError(e, error));
+  }
+  level.addEventListener('change', async () => {
+    level.disabled = true;
+    try {
+      const answer = await api('PUT', `/api/notifications/nodes/${node.id}/level`, { level: level.value });
+      level.value = answer.level;
+      levels.set(node.id, answer.level);
+      toast('Notification level', `${node.name}: ${answer.level} and more severe`, 'info', 3);
+    } catch (e) { showError(e, error); } finally { level.disabled = false; }
+  });
+  rows.push(['Notification level', level]);
   return el('section.card', { id: 'node-info' }, el('h3', {}, node.name),
     el('dl.info', {}, rows.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)])),
     el('p', {}, el('button.danger', { id: 'remove-node', onclick: async () => {
