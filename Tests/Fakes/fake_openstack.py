@@ -92,6 +92,8 @@ class Handler(BaseHTTPRequestHandler):
         with state.lock:
             if path == "/v3/auth/tokens" and method == "POST":
                 return self.token(state)
+            if path == "/v2.0/tokens" and method == "POST":
+                return self.token_v2(state)
             if path == "/_fake/state":
                 return self.send(200, state.dump())
             if path == "/_fake/revoke":
@@ -120,18 +122,42 @@ class Handler(BaseHTTPRequestHandler):
         if (user.get("name"), user.get("password"), user.get("domain", {}).get("name")) != (USER, PASSWORD, DOMAIN) \
                 or (project.get("name"), project.get("domain", {}).get("name")) != (PROJECT, DOMAIN):
             return self.fail(401, "error", "The request you have made requires authentication.")
+        token, base, expires = self.issue(state)
+        catalog = self.catalog(lambda kind, suffix: {"type": kind, "endpoints": [
+            {"interface": "internal", "region_id": "RegionOne", "url": "http://10.255.255.1/unreachable"},
+            {"interface": "public", "region_id": "RegionOne", "region": "RegionOne", "url": base + suffix}]})
+        self.send(201, {"token": {"expires_at": expires.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), "catalog": catalog}},
+                  {"X-Subject-Token": token})
+
+    def issue(self, state):
+        """A new token, the fake's base URL and the token's expiry."""
         token = uuid.uuid4().hex
         state.tokens.add(token)
         base = "http://127.0.0.1:%d" % self.server.server_address[1]
-        expires = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=state.token_seconds)
+        return token, base, datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=state.token_seconds)
 
-        def service(kind, suffix):
-            return {"type": kind, "endpoints": [
-                {"interface": "internal", "region_id": "RegionOne", "url": "http://10.255.255.1/unreachable"},
-                {"interface": "public", "region_id": "RegionOne", "region": "RegionOne", "url": base + suffix}]}
-        catalog = [service("compute", "/compute/v2.1"), service("network", "/network"), service("image", "/image")]
-        self.send(201, {"token": {"expires_at": expires.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), "catalog": catalog}},
-                  {"X-Subject-Token": token})
+    @staticmethod
+    def catalog(service):
+        return [service("compute", "/compute/v2.1"), service("network", "/network"), service("image", "/image")]
+
+    def token_v2(self, state):
+        """Keystone v2.0 (the seed's HP Cloud and Rackspace): password credentials, the tenant
+        optional (Rackspace scopes without one); the catalog's endpoints by region, one region
+        unreachable so that a client ignoring service_region fails."""
+        body = self.body() or {}
+        try:
+            credentials = body["auth"]["passwordCredentials"]
+        except (KeyError, TypeError):
+            return self.fail(400, "badRequest", "Expecting to find auth.passwordCredentials")
+        tenant = body["auth"].get("tenantName")
+        if (credentials.get("username"), credentials.get("password")) != (USER, PASSWORD) or tenant not in (None, PROJECT):
+            return self.fail(401, "unauthorized", "The request you have made requires authentication.")
+        token, base, expires = self.issue(state)
+        catalog = self.catalog(lambda kind, suffix: {"type": kind, "name": kind, "endpoints": [
+            {"region": "OtherRegion", "publicURL": "http://10.255.255.1/unreachable"},
+            {"region": "RegionOne", "publicURL": base + suffix}]})
+        self.send(200, {"access": {"token": {"id": token, "expires": expires.strftime("%Y-%m-%dT%H:%M:%SZ")},
+                                   "serviceCatalog": catalog}})
 
     # -- Nova --------------------------------------------------------------------------------
 

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import NumbatAPI
 import NumbatProviders
 import NumbatTestSupport
 import Testing
@@ -328,6 +329,71 @@ extension OrchestrationTests {
                 #expect(try await client.call(.delete, "/api/topo/node_families/\(family)", token: server.adminToken).status == .noContent)
                 state = try await fake.state()
                 #expect((state["keypairs"] as? [Any])?.isEmpty == true && (state["security_groups"] as? [[String: Any]])?.contains { $0["id"] as? String == group } == false, "\(state)")
+            }
+        }
+    }
+
+    @Test("the seed's provider shapes (listing 5): HP and Rackspace over Keystone v2.0 (FakeOpenStack, a fake), EC2 with username and password (moto_server), physical with servers; answered in the seed's shape, secrets masked",
+          .requires(.moto))
+    func seedProviderShapes() async throws {
+        try await FakeOpenStack.with { fake in
+            try await MotoServer.with { moto in
+                try await TestServer.with(.live) { server, client in
+                    let base = fake.authURL.deletingLastPathComponent().absoluteString.trimmingCharacters(in: ["/"])
+                    let tokens = base + "/v2.0/tokens"
+                    func create(_ fields: [String: Any]) async throws -> JSONResponse {
+                        try await client.call(.post, "/api/orch/providers", body: json(fields), token: server.adminToken)
+                    }
+                    func images(_ provider: JSONResponse) async throws -> [[String: Any]] {
+                        let id = try #require(provider["uuid"] as? String)
+                        return try await client.call(.get, "/api/orch/providers/\(id)/images", token: server.adminToken)["items"] as? [[String: Any]] ?? []
+                    }
+                    // Listing 5, as written (the service region is the fake's: the other one is unreachable).
+                    let hp = try await create(["type": "virtual", "vprovider": "hp", "name": "HP", "username": FakeOpenStack.username,
+                                               "password": FakeOpenStack.password, "auth_url": tokens, "tenant_name": FakeOpenStack.projectName,
+                                               "service_region": "RegionOne"])
+                    #expect(hp.status == .created, "\(hp.text)")
+                    #expect(hp["type"] as? String == "hp" && (hp["driver"] as? String)?.isEmpty == false && hp["uuid"] != nil, "\(hp.text)")
+                    let opts = hp["opts"] as? [String: Any] ?? [:]
+                    #expect(opts["name"] as? String == "HP" && opts["type"] as? String == "virtual" && opts["vprovider"] as? String == "hp", "\(opts)")
+                    #expect(opts["auth_url"] as? String == tokens && opts["tenant_name"] as? String == FakeOpenStack.projectName
+                        && opts["service_region"] as? String == "RegionOne" && opts["password"] as? String == "********", "\(opts)")
+                    #expect(!hp.text.contains(FakeOpenStack.password))
+                    #expect(try await images(hp).first?["id"] as? String == FakeOpenStack.imageID, "HP's images through Keystone v2.0")
+                    // A wrong tenant, a wrong password: Keystone v2.0's refusal, a 400 without the password.
+                    let wrong = try await create(["type": "hp", "name": "HP", "username": FakeOpenStack.username, "password": "nope",
+                                                  "auth_url": tokens, "tenant_name": FakeOpenStack.projectName])
+                    #expect(wrong.status == .badRequest && wrong.text.contains("Keystone v2.0 refused") && !wrong.text.contains("\"nope\""), "\(wrong.text)")
+
+                    // Rackspace: username, password, service_region (no tenant); auth_url only because Rackspace itself is not reachable here.
+                    let rackspace = try await create(["type": "virtual", "vprovider": "rackspace", "name": "Rackspace", "username": FakeOpenStack.username,
+                                                      "password": FakeOpenStack.password, "service_region": "RegionOne", "auth_url": tokens])
+                    #expect(rackspace.status == .created && rackspace["type"] as? String == "rackspace", "\(rackspace.text)")
+                    #expect(try await images(rackspace).count == 1)
+                    // Without auth_url, Rackspace's own identity service (unreachable here: refused, nothing stored).
+                    let seedRackspace = try JSONDecoder().decode(CreateProviderRequest.self, from: Data(#"{"type": "virtual", "vprovider": "rackspace", "name": "R", "username": "u", "password": "p", "service_region": "LON"}"#.utf8))
+                    #expect(seedRackspace.configuration == .openstack(OpenStackProviderSettings(authURL: OpenStackProviderSettings.rackspaceAuthURL, username: "u",
+                                                                                                 projectName: "", region: "LON", cloud: "rackspace")))
+                    let defaulted = try await create(["type": "rackspace", "name": "R", "username": "u", "password": "p", "service_region": "LON"])
+                    #expect(defaulted.status == .badRequest, "\(defaulted.text)")
+
+                    // EC2: the API key and secret as username and password.
+                    let ec2 = try await create(["type": "virtual", "vprovider": "ec2", "name": "EC2", "username": "AKIDSEED", "password": "seed-secret",
+                                                "endpoint": moto.endpoint.absoluteString])
+                    #expect(ec2.status == .created && ec2["type"] as? String == "ec2" && ec2["access_key_id"] as? String == "AKIDSEED", "\(ec2.text)")
+                    let ec2Opts = ec2["opts"] as? [String: Any] ?? [:]
+                    #expect(ec2Opts["username"] as? String == "AKIDSEED" && ec2Opts["password"] as? String == "********" && !ec2.text.contains("seed-secret"), "\(ec2Opts)")
+                    #expect(try await images(ec2).isEmpty == false, "moto answered the key and secret given as username and password")
+
+                    // Physical: servers.
+                    let physical = try await create(["type": "physical", "name": "Local", "servers": ["192.0.2.10"]])
+                    #expect(physical.status == .created && physical["type"] as? String == "physical", "\(physical.text)")
+                    #expect((physical["opts"] as? [String: Any])?["type"] as? String == "physical")
+
+                    // Listed back in the same shape.
+                    let listed = try await client.call(.get, "/api/orch/providers", token: server.adminToken)["items"] as? [[String: Any]] ?? []
+                    #expect(Set(listed.compactMap { $0["type"] as? String }) == ["hp", "rackspace", "ec2", "physical"], "\(listed)")
+                }
             }
         }
     }

@@ -2,10 +2,11 @@ import Foundation
 import NumbatCore
 
 /// Amazon EC2, or anything speaking its Query API at `endpoint` (moto_server, private clouds).
-/// The secret is `secret_access_key`.
+/// The secret is `secret_access_key`. The seed's spellings are equals: `username` for the access
+/// key id, `password` for the secret.
 public struct EC2ProviderSettings: ProviderSettings {
     public static let kind = ProviderKindName.ec2
-    public static let requestFields: Set<String> = ["region", "endpoint", "access_key_id", "secret_access_key"]
+    public static let requestFields: Set<String> = ["region", "endpoint", "access_key_id", "secret_access_key", "username", "password"]
     public static let secretField = "secret_access_key"
     public static let secretRequired = true
 
@@ -23,7 +24,16 @@ public struct EC2ProviderSettings: ProviderSettings {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         region = try container.decodeText(.region) ?? "us-east-1"
         endpoint = try container.decodeText(.endpoint)
-        accessKeyID = try container.decodeText(.accessKeyID) ?? ""
+        accessKeyID = try container.decodeText(.accessKeyID) ?? decoder.container(keyedBy: AnyCodingKey.self).decodeText(AnyCodingKey("username")) ?? ""
+    }
+
+    public var seedOptions: [String: String] { ["username": accessKeyID] }
+    public static let seedSecretFields = ["password"]
+
+    /// `secret_access_key`, or the seed's `password`.
+    public static func secret(from decoder: any Decoder) throws -> String? {
+        let container = try decoder.container(keyedBy: AnyCodingKey.self)
+        return try container.decodeText(AnyCodingKey(secretField)) ?? container.decodeText(AnyCodingKey("password"))
     }
 
     public func encode(to encoder: any Encoder) throws {

@@ -1,8 +1,10 @@
 import Foundation
 import NumbatCore
 
-/// A provider as the API shows it: its configuration flat beside `id` (and the seed's `uuid`),
-/// `name`, `kind` and `created_at`, with the kind's secret masked, never its value.
+/// A provider as the API shows it: its configuration flat beside `id`, `name`, `kind` and
+/// `created_at`, and in the seed's shape (listing 5's answer) `uuid`, `type`, `driver` and
+/// `opts` (the options as the seed's request spells them); the kind's secret masked, never its
+/// value.
 public struct ProviderResponse: Codable, Sendable, Equatable {
     public var id: UUID
     public var name: String
@@ -35,8 +37,28 @@ public struct ProviderResponse: Codable, Sendable, Equatable {
         try container.encode(name, forKey: .name)
         try container.encode(createdAt, forKey: .createdAt)
         try configuration.encode(to: encoder)
+        let settings = configuration.settings
         var secrets = encoder.container(keyedBy: AnyCodingKey.self)
-        try secrets.encode(Self.mask, forKey: AnyCodingKey(type(of: configuration.settings).secretField))
+        try secrets.encode(Self.mask, forKey: AnyCodingKey(type(of: settings).secretField))
+        // The seed's shape: {"uuid", "name", "type", "driver", "opts": {...}}.
+        try secrets.encode(seedType, forKey: AnyCodingKey("type"))
+        try secrets.encode("numbat_\(kind.rawValue)_driver", forKey: AnyCodingKey("driver"))
+        let opts = secrets.superEncoder(forKey: AnyCodingKey("opts"))
+        try settings.encode(to: opts)
+        var seed = opts.container(keyedBy: AnyCodingKey.self)
+        try seed.encode(name, forKey: AnyCodingKey("name"))
+        try seed.encode(kind == .physical ? "physical" : "virtual", forKey: AnyCodingKey("type"))
+        if kind != .physical { try seed.encode(seedType, forKey: AnyCodingKey("vprovider")) }
+        for (field, value) in settings.seedOptions.sorted(by: { $0.key < $1.key }) { try seed.encode(value, forKey: AnyCodingKey(field)) }
+        for field in Set([type(of: settings).secretField] + type(of: settings).seedSecretFields) {
+            try seed.encode(Self.mask, forKey: AnyCodingKey(field))
+        }
+    }
+
+    /// The seed's name of the kind: `physical`, `ec2`, `hp`, `rackspace`, `openstack`, `libcloud`.
+    public var seedType: String {
+        if case .openstack(let settings) = configuration, let cloud = settings.cloud { return cloud }
+        return kind.rawValue
     }
 
     enum CodingKeys: String, CodingKey {

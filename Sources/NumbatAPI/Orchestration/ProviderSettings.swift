@@ -21,9 +21,17 @@ public protocol ProviderSettings: Codable, Sendable, Equatable {
     func validate() throws
     /// Wrapped, for storing and sending.
     var configuration: ProviderConfiguration { get }
+    /// The options under the seed's names where they differ from Numbat's (`tenant_name`), for
+    /// the seed-shaped answer's `opts`.
+    var seedOptions: [String: String] { get }
+    /// Other names the seed gives the secret (`password` for EC2's key), masked in `opts` too.
+    static var seedSecretFields: [String] { get }
 }
 
 extension ProviderSettings {
+    public var seedOptions: [String: String] { [:] }
+    public static var seedSecretFields: [String] { [] }
+
     public static func secret(from decoder: any Decoder) throws -> String? {
         try decoder.container(keyedBy: AnyCodingKey.self).decodeText(AnyCodingKey(secretField))
     }
@@ -33,9 +41,11 @@ extension ProviderSettings {
 public enum ProviderKindName: String, Codable, Sendable, CaseIterable {
     case physical, ec2, openstack, libcloud
 
-    /// The request's `type`, or the seed's `{"type": "virtual", "vprovider": "ec2"}`.
+    /// The request's `type`, or the seed's `{"type": "virtual", "vprovider": "ec2"}`. The seed's
+    /// OpenStack clouds, `hp` and `rackspace`, are OpenStack providers (`OpenStackProviderSettings.cloud`).
     public init?(type: String, vprovider: String?) {
-        self.init(rawValue: type == "virtual" ? vprovider ?? "" : type)
+        let name = type == "virtual" ? vprovider ?? "" : type
+        self.init(rawValue: OpenStackProviderSettings.clouds.contains(name) ? "openstack" : name)
     }
 
     public var settingsType: any ProviderSettings.Type {

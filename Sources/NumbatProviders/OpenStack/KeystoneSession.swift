@@ -1,11 +1,14 @@
 import Foundation
 
-/// A Keystone v3 token and the service catalog that came with it. The token is taken with the
-/// password method scoped to one project, renewed a minute before it expires and once more when
-/// a service answers 401 (a token revoked early), so callers never handle tokens themselves.
+/// A Keystone token and the service catalog that came with it. The token is taken with the
+/// password method scoped to one project (v3), or with password credentials and a tenant
+/// (v2.0, when the auth URL's path says `/v2.0`: the seed's HP Cloud and Rackspace), renewed a
+/// minute before it expires and once more when a service answers 401 (a token revoked early),
+/// so callers never handle tokens themselves.
 public actor KeystoneSession {
     public struct Credentials: Sendable {
-        /// Keystone's URL, with or without the `/v3` suffix.
+        /// Keystone's URL, with or without the `/v3` suffix; with `/v2.0` (or `/v2.0/tokens`) in
+        /// its path, Keystone v2.0.
         public var authURL: URL
         public var username: String
         public var password: String
@@ -72,6 +75,7 @@ public actor KeystoneSession {
     }
 
     private func authenticate() async throws -> Token {
+        if credentials.authURL.path.contains("/v2.0") { return try await authenticateV2() }
         var base = credentials.authURL.absoluteString.trimmingSuffix("/")
         if !base.hasSuffix("/v3") { base += "/v3" }
         let domain = ["name": credentials.domainName]
@@ -100,6 +104,37 @@ public actor KeystoneSession {
                     && (credentials.region == nil || endpoint["region_id"] as? String == credentials.region || endpoint["region"] as? String == credentials.region)
             }
             if let url = (candidates.first?["url"] as? String).flatMap(URL.init(string:)) { endpoints[type] = url }
+        }
+        return Token(value: value, expires: expires, endpoints: endpoints)
+    }
+
+    /// Keystone v2.0: `POST .../v2.0/tokens` with password credentials (and the tenant, when
+    /// given; Rackspace scopes without one); the token and catalog come in `access`.
+    private func authenticateV2() async throws -> Token {
+        var base = credentials.authURL.absoluteString.trimmingSuffix("/")
+        if base.hasSuffix("/tokens") { base.removeLast("/tokens".count) }
+        var auth: [String: Any] = ["passwordCredentials": ["username": credentials.username, "password": credentials.password]]
+        if !credentials.projectName.isEmpty { auth["tenantName"] = credentials.projectName }
+        let response = try await http.send("POST", URL(string: base + "/tokens")!, headers: [("Content-Type", "application/json"), ("Accept", "application/json")],
+                                           body: try JSONSerialization.data(withJSONObject: ["auth": auth]))
+        guard response.status == 200 || response.status == 203 else {
+            let json = (try? JSONSerialization.jsonObject(with: response.body)) as? [String: Any]
+            let message = json?.values.compactMap { ($0 as? [String: Any])?["message"] as? String }.first
+            throw ProviderError("Keystone v2.0 refused \(credentials.username)\(credentials.projectName.isEmpty ? "" : " in tenant \(credentials.projectName)"): HTTP \(response.status)\(message.map { " \($0)" } ?? "")",
+                                code: response.status == 401 ? "unauthorized" : "keystone_failed")
+        }
+        guard let access = ((try? JSONSerialization.jsonObject(with: response.body)) as? [String: Any])?["access"] as? [String: Any],
+              let token = access["token"] as? [String: Any], let value = token["id"] as? String else {
+            throw ProviderError("Keystone v2.0 answered without a token", code: "keystone_failed")
+        }
+        let expires = (token["expires"] as? String).flatMap(Self.parseDate) ?? Date().addingTimeInterval(3600)
+        var endpoints: [String: URL] = [:]
+        for service in access["serviceCatalog"] as? [[String: Any]] ?? [] {
+            guard let type = service["type"] as? String else { continue }
+            let candidates = (service["endpoints"] as? [[String: Any]] ?? []).filter { endpoint in
+                credentials.region == nil || endpoint["region"] as? String == credentials.region
+            }
+            if let url = (candidates.first?["publicURL"] as? String).flatMap(URL.init(string:)) { endpoints[type] = url }
         }
         return Token(value: value, expires: expires, endpoints: endpoints)
     }
