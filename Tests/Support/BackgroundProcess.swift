@@ -31,7 +31,7 @@ public final class BackgroundProcess: @unchecked Sendable {
             let data = handle.availableData
             if data.isEmpty { handle.readabilityHandler = nil } else { self?.lock.withLock { self?.collected.append(data) } }
         }
-        try process.run()
+        try process.runUnblocked()
     }
 
     /// The first line starting with `prefix`, waited for up to `timeout` seconds; throws with

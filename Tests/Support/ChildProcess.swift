@@ -32,7 +32,7 @@ public struct ChildProcess: Sendable {
         }
         process.standardOutput = output
         process.standardError = error
-        try process.run()
+        try process.runUnblocked()
         // Both pipes drained on threads of their own, so neither can fill up and stall the child.
         let outputData = LockedData()
         let errorData = LockedData()

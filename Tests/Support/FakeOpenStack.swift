@@ -27,7 +27,7 @@ public final class FakeOpenStack: Sendable {
         process.standardInput = stdin
         process.standardOutput = stdout
         process.standardError = FileHandle.nullDevice
-        try process.run()
+        try process.runUnblocked()
         input = stdin.fileHandleForWriting
         // "listening on PORT" comes once the socket is bound.
         var line = Data()

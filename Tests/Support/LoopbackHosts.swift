@@ -46,7 +46,7 @@ public final class LoopbackHosts: Sendable {
                           "mount --bind \"$0\" /root && exec /usr/sbin/sshd -D -f \"$1\" -E \"$2\"",
                           home.path, configuration.path, directory.appendingPathComponent("sshd.log").path]
         sshd.standardInput = FileHandle.nullDevice
-        try sshd.run()
+        try sshd.runUnblocked()
         let pid = sshd.processIdentifier
         let listening = port
         for _ in 0..<200 {

@@ -22,7 +22,7 @@ public final class MotoServer: Sendable {
         log = FileManager.default.temporaryDirectory.appendingPathComponent("numbat-moto-\(port).log")
         FileManager.default.createFile(atPath: log.path, contents: nil)
         process.standardError = try FileHandle(forWritingTo: log)
-        try process.run()
+        try process.runUnblocked()
     }
 
     private let log: URL

@@ -143,18 +143,10 @@ public struct RabbitMQNode: Sendable {
         }
     }
 
-    /// Starts the script on a thread of its own (`offPool`) whose signal mask is emptied first.
-    /// A child inherits the mask of the thread that spawns it, and the test process's threads
-    /// (the cooperative pool's, and the threads they start) block SIGTERM and SIGCHLD (seen:
-    /// `SigBlk: fffffffe3bfbea27` in the script): its SIGTERM trap then never ran, nor did its
-    /// `wait` for the BEAM return even after `rabbitmqctl stop`, so every stop waited out its bound.
+    /// Starts the script with no signal blocked (`Process.runUnblocked`, through
+    /// `BackgroundProcess`): its SIGTERM trap must run for a stop to be prompt.
     private static func launchUnblocked(environment: [String: String]) async throws -> BackgroundProcess {
-        try await offPool {
-            var none = sigset_t()
-            sigemptyset(&none)
-            pthread_sigmask(SIG_SETMASK, &none, nil)
-            return try BackgroundProcess(serverPath, [], environment: environment)
-        }
+        try await offPool { try BackgroundProcess(serverPath, [], environment: environment) }
     }
 
     /// Waits for the boot to complete (the banner's "Starting broker... completed", or the log's

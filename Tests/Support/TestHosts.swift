@@ -102,7 +102,7 @@ public final class TestHosts: Sendable {
                                   "/bin/sh", "-c", "mount --bind \"$0\" /root && exec /usr/sbin/sshd -D -f \"$1\" -E \"$2\"",
                                   home.path, configuration.path, directory.appendingPathComponent("sshd_\(index).log").path]
                 sshd.standardInput = FileHandle.nullDevice
-                try sshd.run()
+                try sshd.runUnblocked()
                 pids.append(sshd.processIdentifier)
             }
             let hosts = TestHosts(hosts: made, gateway: "\(subnet).1", directory: directory, bridge: bridge, sshdPIDs: pids)

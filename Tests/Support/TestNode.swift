@@ -41,7 +41,7 @@ public final class TestNode: @unchecked Sendable {
         process.currentDirectoryURL = FileManager.default.temporaryDirectory
         if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         self.process = process
-        try process.run()
+        try process.runUnblocked()
         try TestNode.waitForReady(output.fileHandleForReading, process: process, name: name)
     }
 
@@ -134,7 +134,7 @@ public final class TestNode: @unchecked Sendable {
         let erlc = Process()
         erlc.executableURL = URL(fileURLWithPath: "/usr/bin/erlc")
         erlc.arguments = ["-o", directory.path] + sources.map(\.path)
-        try erlc.run()
+        try erlc.runUnblocked()
         erlc.waitUntilExit()
         guard erlc.terminationStatus == 0 else { throw ErlangScript.Failure(status: erlc.terminationStatus, output: "erlc failed") }
         atexit { try? FileManager.default.removeItem(at: FileManager.default.temporaryDirectory.appendingPathComponent("numbat-test-beams-\(getpid())")) }

@@ -57,7 +57,7 @@ public final class Browser: Sendable {
             driver.arguments = ["--port=\(port)"]
             driver.standardOutput = FileHandle.nullDevice
             driver.standardError = FileHandle.nullDevice
-            try driver.run()
+            try driver.runUnblocked()
             for _ in 0..<600 {
                 if try await offPool({ canConnect(host: "127.0.0.1", port: port) }) { started = (driver, port); break }
                 if waitForExit(driver, timeout: 0) != nil { break }
