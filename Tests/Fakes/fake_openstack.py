@@ -44,6 +44,7 @@ class State:
         self.ports = {}
         self.floatingips = {}
         self.next_address = 10
+        self.fixed_addresses = []
 
     def dump(self):
         return {"servers": list(self.servers.values()), "keypairs": list(self.keypairs.values()),
@@ -182,7 +183,11 @@ class Handler(BaseHTTPRequestHandler):
             return self.fail(400, "badRequest", "Network could not be found.")
         server_id = str(uuid.uuid4())
         state.next_address += 1
-        address = "192.0.2.%d" % (state.next_address % 250 + 2)
+        if state.fixed_addresses:
+            # Real hosts the test runs (sshd at loopback addresses), handed out in turn.
+            address = state.fixed_addresses[(state.next_address - 1) % len(state.fixed_addresses)]
+        else:
+            address = "192.0.2.%d" % (state.next_address % 250 + 2)
         port_id = str(uuid.uuid4())
         state.ports[port_id] = {"id": port_id, "device_id": server_id, "network_id": networks[0]["uuid"], "fixed_ip": address}
         state.servers[server_id] = {"id": server_id, "name": server["name"], "status": "BUILD", "key_name": server.get("key_name"),
@@ -348,10 +353,12 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--token-seconds", type=int, default=3600)
+    parser.add_argument("--fixed-addresses", default="", help="comma-separated addresses new servers get, in turn")
     options = parser.parse_args()
     server = ThreadingHTTPServer(("127.0.0.1", options.port), Handler)
     server.daemon_threads = True
     server.state = State(options.token_seconds)
+    server.state.fixed_addresses = [a for a in options.fixed_addresses.split(",") if a]
     print("listening on %d" % server.server_address[1], flush=True)
     # Exit with the test: when its pipe to us closes.
     threading.Thread(target=lambda: (sys.stdin.read(), server.shutdown()), daemon=True).start()

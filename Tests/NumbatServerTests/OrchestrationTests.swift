@@ -398,6 +398,51 @@ extension OrchestrationTests {
         }
     }
 
+    @Test("a root-only image (the seed's Rackspace, over Keystone v2.0 of FakeOpenStack, a fake): the domain's user is made as root with the family's key, and the node deploys as that user to UP")
+    func rootOnlyImage() async throws {
+        let address = "127.0.0.21"
+        // A user no machine has: made only in the host's own /etc.
+        let user = "nb" + String(UUID().uuidString.prefix(6)).lowercased()
+        try await LoopbackHosts.with(addresses: [address], authorizedKeys: [], privateUsers: true) { host in
+            try await FakeOpenStack.with(fixedAddresses: [address]) { fake in
+                try await TestServer.with(.live) { server, client in
+                    let release = try await Self.uploadDemo(server: server, client: client)
+                    let tokens = fake.authURL.deletingLastPathComponent().absoluteString.trimmingCharacters(in: ["/"]) + "/v2.0/tokens"
+                    let made = try await client.call(.post, "/api/orch/providers", body: json([
+                        "type": "virtual", "vprovider": "rackspace", "name": "Rackspace", "username": FakeOpenStack.username,
+                        "password": FakeOpenStack.password, "service_region": "RegionOne", "auth_url": tokens, "ssh_port": host.port,
+                    ]), token: server.adminToken)
+                    let provider = try #require(made["uuid"] as? String, "\(made.text)")
+                    let family = try await Self.family("Root only", release: release, server: server, client: client)
+                    let domain = try await client.call(.post, "/api/orch/node_families/\(family)/domains",
+                                                       body: json(["provider": provider, "ssh_user": user, "vdisk": FakeOpenStack.imageID, "hw_profile": "1"]),
+                                                       token: server.adminToken)
+                    #expect(domain.status == .created, "\(domain.text)")
+                    // The image lets only root in, with the family's key (as the cloud puts it there).
+                    let plan = try await client.call(.get, "/api/orch/node_families/\(family)", token: server.adminToken)
+                    let familyKey = try #require(plan["public_key"] as? String)
+                    try (familyKey + "\n").write(to: host.rootHome.appendingPathComponent(".ssh/authorized_keys"), atomically: true, encoding: .utf8)
+
+                    let deployed = try await client.call(.post, "/api/orch/node_families/\(family)/nodes", body: json(["amount": 1]), token: server.adminToken)
+                    let id = try #require((deployed["nodes"] as? [String])?.first, "\(deployed.text)")
+                    var node: JSONResponse?
+                    let up = try await eventually(within: .seconds(180)) {
+                        node = try await client.call(.get, "/api/orch/nodes/\(id)", token: server.adminToken)
+                        return ["UP", "ERROR"].contains(node?["status"] as? String ?? "") && node?["step"] as? String != "starting"
+                    }
+                    #expect(up && node?["status"] as? String == "UP", "\(node?.text ?? "")")
+                    // The node runs as the user Numbat made, who exists on the host only.
+                    let whoami = try await client.call(.post, "/api/nodes/\(id)/rpc", body: json(["module": "os", "function": "cmd", "args_erlang": #"["id -un"]"#]),
+                                                       token: server.adminToken)
+                    #expect((whoami["erlang"] as? String)?.contains(user) == true, "\(whoami.text)")
+                    let here = try await ChildProcess.run("/usr/bin/getent", ["passwd", user])
+                    #expect(here.status != 0, "the user was made on the host's own /etc, not this machine's")
+                    #expect(try await client.call(.delete, "/api/orch/nodes/\(id)", token: server.adminToken).status == .noContent)
+                }
+            }
+        }
+    }
+
     @Test("Libcloud: a driver Libcloud lacks is a 400 naming it; the provider shows its secret masked")
     func libcloudProviderRefusals() async throws {
         try await TestServer.with(.live) { server, client in

@@ -19,10 +19,11 @@ public final class FakeOpenStack: Sendable {
     private let process: Process
     private let input: FileHandle
 
-    private init(tokenSeconds: Int) throws {
+    private init(tokenSeconds: Int, fixedAddresses: [String]) throws {
         process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", Self.script.path, "--port", "0", "--token-seconds", String(tokenSeconds)]
+        process.arguments = ["python3", Self.script.path, "--port", "0", "--token-seconds", String(tokenSeconds),
+                             "--fixed-addresses", fixedAddresses.joined(separator: ",")]
         let stdin = Pipe(), stdout = Pipe()
         process.standardInput = stdin
         process.standardOutput = stdout
@@ -44,8 +45,10 @@ public final class FakeOpenStack: Sendable {
         authURL = URL(string: "http://127.0.0.1:\(port)/v3")!
     }
 
-    public static func with<T>(tokenSeconds: Int = 3600, _ body: (FakeOpenStack) async throws -> T) async throws -> T {
-        let fake = try await offPool { try FakeOpenStack(tokenSeconds: tokenSeconds) }
+    /// With `fixedAddresses`, new servers get these addresses in turn (hosts the test runs,
+    /// such as `LoopbackHosts`), instead of unreachable documentation addresses.
+    public static func with<T>(tokenSeconds: Int = 3600, fixedAddresses: [String] = [], _ body: (FakeOpenStack) async throws -> T) async throws -> T {
+        let fake = try await offPool { try FakeOpenStack(tokenSeconds: tokenSeconds, fixedAddresses: fixedAddresses) }
         do {
             let value = try await body(fake)
             await fake.stop()

@@ -21,7 +21,11 @@ public final class LoopbackHosts: Sendable {
         self.mountNamespace = mountNamespace
     }
 
-    public static func start(addresses: [String], authorizedKeys: [String]) async throws -> LoopbackHosts {
+    /// With `privateUsers`, the hosts' /etc and /home are copies of their own (users made there,
+    /// as on a fresh cloud image, never touch this machine's), and each user's keys are in its
+    /// own `~/.ssh/authorized_keys` (root's in `rootHome`), as on a cloud image; otherwise every
+    /// user takes `authorizedKeys`.
+    public static func start(addresses: [String], authorizedKeys: [String], privateUsers: Bool = false) async throws -> LoopbackHosts {
         let tag = String(UUID().uuidString.prefix(6)).lowercased()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("numbat-loopback-\(tag)")
         let home = directory.appendingPathComponent("home")
@@ -35,15 +39,21 @@ public final class LoopbackHosts: Sendable {
         try await TestHosts.sh("ssh-keygen -q -t ed25519 -N '' -f \(directory.path)/host_key")
         try authorizedKeys.joined(separator: "\n").appending("\n").write(to: directory.appendingPathComponent("authorized_keys"), atomically: true, encoding: .utf8)
         let configuration = directory.appendingPathComponent("sshd.conf")
+        var mounts = "mount --bind \"$0\" /root"
+        if privateUsers {
+            try await TestHosts.sh("cp -a /etc \(directory.path)/etc && mkdir -p \(directory.path)/homes \(home.path)/.ssh")
+            try authorizedKeys.joined(separator: "\n").appending("\n").write(to: home.appendingPathComponent(".ssh/authorized_keys"), atomically: true, encoding: .utf8)
+            mounts += " && mount --bind \(directory.path)/etc /etc && mount --bind \(directory.path)/homes /home"
+        }
         try (addresses.map { "ListenAddress \($0):\(port)" } + [
-            "HostKey \(directory.path)/host_key", "AuthorizedKeysFile \(directory.path)/authorized_keys",
+            "HostKey \(directory.path)/host_key", privateUsers ? "AuthorizedKeysFile .ssh/authorized_keys" : "AuthorizedKeysFile \(directory.path)/authorized_keys",
             "PasswordAuthentication no", "KbdInteractiveAuthentication no", "PermitRootLogin prohibit-password",
             "StrictModes no", "UsePAM no", "PidFile none", "MaxStartups 100:30:200", "MaxSessions 100",
         ]).joined(separator: "\n").appending("\n").write(to: configuration, atomically: true, encoding: .utf8)
         let sshd = Process()
         sshd.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
         sshd.arguments = ["--mount", "--propagation", "private", "/bin/sh", "-c",
-                          "mount --bind \"$0\" /root && exec /usr/sbin/sshd -D -f \"$1\" -E \"$2\"",
+                          "\(mounts) && exec /usr/sbin/sshd -D -f \"$1\" -E \"$2\"",
                           home.path, configuration.path, directory.appendingPathComponent("sshd.log").path]
         sshd.standardInput = FileHandle.nullDevice
         try sshd.runUnblocked()
@@ -68,8 +78,9 @@ public final class LoopbackHosts: Sendable {
         throw TestHosts.Failure(description: "the loopback sshd did not listen on \(addresses) port \(port): \(log)")
     }
 
-    public static func with<T>(addresses: [String], authorizedKeys: [String], _ body: (LoopbackHosts) async throws -> T) async throws -> T {
-        let hosts = try await start(addresses: addresses, authorizedKeys: authorizedKeys)
+    public static func with<T>(addresses: [String], authorizedKeys: [String], privateUsers: Bool = false,
+                               _ body: (LoopbackHosts) async throws -> T) async throws -> T {
+        let hosts = try await start(addresses: addresses, authorizedKeys: authorizedKeys, privateUsers: privateUsers)
         do {
             let value = try await body(hosts)
             await hosts.stop()
@@ -79,6 +90,9 @@ public final class LoopbackHosts: Sendable {
             throw error
         }
     }
+
+    /// root's home on the hosts (`~/.ssh/authorized_keys` there takes root's keys with `privateUsers`).
+    public var rootHome: URL { directory.appendingPathComponent("home") }
 
     /// Every process started through the hosts' sshd (sshd itself not counted).
     public func processes() -> [Int32] {

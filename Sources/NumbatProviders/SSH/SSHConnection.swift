@@ -22,7 +22,13 @@ public struct SSHTarget: Sendable, Hashable, CustomStringConvertible {
 /// An SSH failure, saying what failed where.
 public struct SSHError: Error, CustomStringConvertible, Sendable {
     public let description: String
-    public init(_ description: String) { self.description = description }
+    /// The host refused the key for the user: the user may not exist (a cloud image that has
+    /// only root, as the seed's Rackspace), or the key is not in its authorized_keys.
+    public var keyRefused = false
+    public init(_ description: String, keyRefused: Bool = false) {
+        self.description = description
+        self.keyRefused = keyRefused
+    }
 }
 
 /// What a remote command did.
@@ -286,7 +292,8 @@ private final class KeyAuthentication: NIOSSHClientUserAuthenticationDelegate, @
         nextChallengePromise: EventLoopPromise<NIOSSHUserAuthenticationOffer?>
     ) {
         guard !offered, availableMethods.contains(.publicKey) else {
-            let error = SSHError("\(login.target) refused Numbat's key (public key authentication failed for user \(user); is the key in its authorized_keys?)")
+            let error = SSHError("\(login.target) refused Numbat's key (public key authentication failed for user \(user); is the key in its authorized_keys?)",
+                                 keyRefused: true)
             login.fail(error)
             nextChallengePromise.fail(error)
             return

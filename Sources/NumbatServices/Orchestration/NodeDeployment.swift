@@ -300,7 +300,14 @@ struct NodeDeployment: Sendable {
     func connect(_ deployment: inout DeploymentRecord) async throws -> SSHConnection {
         let key = try await service.loginKey(provider: provider, familyID: family.id)
         let target = SSHTarget(host: deployment.address ?? "", port: deployment.sshPort, user: domain.sshUser)
-        let ssh = try await SSHConnection.connect(to: target, key: key, knownHostKey: deployment.hostKey)
+        let ssh: SSHConnection
+        do {
+            ssh = try await SSHConnection.connect(to: target, key: key, knownHostKey: deployment.hostKey)
+        } catch let refused as SSHError where refused.keyRefused && provider.kind != .physical && domain.sshUser != "root" {
+            // A cloud image with only root (seed 4.1.4 step 2, Rackspace): the user is made.
+            try await createUser(on: &deployment, key: key, refused: refused)
+            ssh = try await SSHConnection.connect(to: target, key: key, knownHostKey: deployment.hostKey)
+        }
         if deployment.hostKey == nil {
             deployment.hostKey = ssh.hostKey
             try await records.save(deployment)
