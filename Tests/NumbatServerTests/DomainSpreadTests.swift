@@ -38,3 +38,19 @@ struct DomainSpreadTests {
         #expect(throws: (any Error).self) { try JSONDecoder().decode(DeployRequest.self, from: Data(#"{"amount": 3, "provider": "nope"}"#.utf8)) }
     }
 }
+
+/// The seed's domain body (listing 9) and the user names a domain takes.
+@Suite("domain requests")
+struct DomainRequestTests {
+    @Test("the seed's listing 9 domain, with its type, decodes; a type other than virtual or physical and a user name that is not one are refused")
+    func seedDomain() throws {
+        let provider = UUID()
+        let seed = #"{"provider": "\#(provider)", "ssh_user": "ubuntu", "vdisk": "ami-0cdf4965", "hw_profile": "t1.micro", "type": "virtual"}"#
+        let decoded = try JSONDecoder().decode(AddDomainRequest.self, from: Data(seed.utf8))
+        #expect(decoded.type == "virtual" && decoded.sshUser == "ubuntu" && decoded.vdisk == "ami-0cdf4965")
+        for bad in [#""ssh_user": "ubuntu", "type": "cloud""#, #""ssh_user": "root; rm -rf /""#, #""ssh_user": "a b""#] {
+            let body = #"{"provider": "\#(provider)", \#(bad)}"#
+            #expect(throws: (any Error).self, "\(bad)") { try JSONDecoder().decode(AddDomainRequest.self, from: Data(body.utf8)) }
+        }
+    }
+}

@@ -62,6 +62,9 @@ extension OrchestrationService {
     func addDomain(familyID: UUID, _ request: AddDomainRequest) async throws -> DomainRecord {
         let family = try await deploymentFamily(familyID)
         let provider = try await requireProvider(request.provider)
+        if let type = request.type, (type == "physical") != (provider.kind == .physical) {
+            throw NumbatError.invalidField("type", "is \(type), but \(provider.name) is a \(provider.kind == .physical ? "physical" : "virtual") provider")
+        }
         if try await records.all(DomainRecord.self, parent: familyID).contains(where: { $0.providerID == provider.id }) {
             throw NumbatError.conflict("domain_exists", "\(family.name) already has a domain on \(provider.name)")
         }
