@@ -336,15 +336,33 @@ max_fds() ->
         [] -> undefined
     end.
 
-%% os_mon's one-minute load average (cpu_sup reports it times 256), when os_mon runs.
+%% The one-minute load average: os_mon's (cpu_sup reports it times 256) when os_mon runs, else
+%% Linux's /proc/loadavg; undefined elsewhere.
 cpu_load() ->
-    case whereis(cpu_sup) of
-        undefined -> undefined;
-        _ -> try cpu_sup:avg1() of
-                 N when is_integer(N) -> N / 256;
-                 _ -> undefined
-             catch _:_ -> undefined
-             end
+    FromCpuSup = case whereis(cpu_sup) of
+                     undefined -> undefined;
+                     _ -> try cpu_sup:avg1() of
+                              N when is_integer(N) -> N / 256;
+                              _ -> undefined
+                          catch _:_ -> undefined
+                          end
+                 end,
+    case FromCpuSup of
+        undefined -> loadavg();
+        Load -> Load
+    end.
+
+loadavg() ->
+    case file:read_file("/proc/loadavg") of
+        {ok, <<Text:64/binary, _/binary>>} -> first_float(Text);
+        {ok, Text} -> first_float(Text);
+        _ -> undefined
+    end.
+
+first_float(Text) ->
+    case binary:split(Text, <<" ">>) of
+        [First | _] -> try binary_to_float(First) catch _:_ -> undefined end;
+        _ -> undefined
     end.
 
 %% os_mon's disks as [{MountPoint, PercentUsed}], when os_mon runs.

@@ -196,6 +196,11 @@ struct AlarmsTests {
                     let exports = try await Self.alarm("export_limit", node: id, server: server, client: client)
                     #expect((exports?["summary"] as? String)?.contains("of the limit 524288") == true, "\(exports ?? [:])")
                 }
+                // Without os_mon the load average comes from /proc/loadavg.
+                let facts = try await client.call(.post, "/api/nodes/\(id)/rpc", body: json(["module": "numbat_alarm_agent", "function": "check",
+                                                                                              "args_erlang": "[#{}, 5000]"]), token: server.adminToken)
+                let text = facts["erlang"] as? String ?? ""
+                #expect(text.contains("cpu_load => ") && !text.contains("cpu_load => undefined"), "\(text.prefix(400))")
                 let shell = try await Self.alarm("shell_history", node: id, server: server, client: client)
                 #expect(shell?["severity"] as? String == "minor" && (shell?["summary"] as? String)?.contains("54 KB of its 59 KB cap") == true, "\(shell ?? [:])")
 
