@@ -2,14 +2,17 @@ import ErlangDist
 import Foundation
 import NumbatCore
 
-/// Families' TLS settings, read from the store at most every `maximumAge`: every connection of a
-/// node without TLS settings of its own asks for its family's, and a server starting thousands of
-/// nodes must not read the store for each. Another server of a cluster that changes a family's
-/// settings is seen here within `maximumAge`; this server's own changes at once.
+/// Families' TLS settings, read from the store at most every `maximumAge`, one read at a time:
+/// every connection of a node without TLS settings of its own asks for its family's, and a
+/// server starting (or taking over) thousands of nodes must not read the store for each, nor
+/// all at once. Another server of a cluster that changes a family's settings is seen here
+/// within `maximumAge`; this server's own changes at once.
 struct FamilyTLSCache {
     static let maximumAge: Duration = .seconds(10)
     var byFamily: [UUID: TLSCredentials] = [:]
     var readAt: ContinuousClock.Instant?
+    /// The read under way, which every caller that finds the cache stale awaits.
+    var reading: Task<[UUID: TLSCredentials], any Error>?
 
     func isFresh(at now: ContinuousClock.Instant) -> Bool {
         readAt.map { now - $0 < Self.maximumAge } ?? false
@@ -55,7 +58,11 @@ extension NodeManager {
         guard try await store.setTLS(tls, forFamily: id) else {
             throw NumbatError.notFound("family_not_found", "no family has id \(id.uuidString.lowercased())")
         }
-        familyTLS.withLockedValue { $0.byFamily[id] = tls }
+        familyTLS.withLockedValue { cache in
+            cache.byFamily[id] = tls
+            // A read under way may have started before this change: its answer is dropped.
+            cache.reading = nil
+        }
         logger.info("family TLS settings \(tls == nil ? "removed" : "replaced")", metadata: ["family": "\(id.uuidString.lowercased())"])
     }
 
@@ -81,11 +88,31 @@ extension NodeManager {
 
     private func familyTLS(_ id: UUID) async throws -> TLSCredentials? {
         let now = ContinuousClock.now
-        if let cached = familyTLS.withLockedValue({ $0.isFresh(at: now) ? $0.byFamily[id] as TLSCredentials?? : nil }) {
-            return cached
+        let (cached, reading) = familyTLS.withLockedValue { cache -> (TLSCredentials??, Task<[UUID: TLSCredentials], any Error>?) in
+            if cache.isFresh(at: now) { return (.some(cache.byFamily[id]), nil) }
+            if let reading = cache.reading { return (nil, reading) }
+            let reading = Task { [store] in try await store.familiesTLS() }
+            cache.reading = reading
+            return (nil, reading)
         }
+        if let cached { return cached }
+        guard let reading else { return nil }
+        do {
+            let all = try await reading.value
+            familyTLS.withLockedValue { cache in
+                guard cache.reading == reading else { return }
+                cache = FamilyTLSCache(byFamily: all, readAt: now)
+            }
+            return all[id]
+        } catch {
+            familyTLS.withLockedValue { cache in if cache.reading == reading { cache.reading = nil } }
+            throw error
+        }
+    }
+
+    /// Reads every family's settings now (at start, before the stored nodes connect).
+    func loadFamilyTLS() async throws {
         let all = try await store.familiesTLS()
-        familyTLS.withLockedValue { $0 = FamilyTLSCache(byFamily: all, readAt: now) }
-        return all[id]
+        familyTLS.withLockedValue { $0 = FamilyTLSCache(byFamily: all, readAt: .now) }
     }
 }

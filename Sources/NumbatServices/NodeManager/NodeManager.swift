@@ -82,6 +82,7 @@ public final class NodeManager: Sendable {
                 }
             }
         }
+        try await loadFamilyTLS()
         for (node, credentials) in try await store.nodesWithCredentials(nil) {
             let supervisor = register(NodeLifecycle(node: node, schedule: schedule, phase: .idle), credentials: credentials)
             if restoring { supervisor.post(.restored) }
