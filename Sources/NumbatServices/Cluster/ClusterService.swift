@@ -36,13 +36,11 @@ public final class ClusterService: NumbatService, Sendable {
         var loop: Task<Void, Never>?
         /// Watches the leases apart from the rounds (`letGoIfLeasesMayHaveExpired`).
         var watchdog: Task<Void, Never>?
-        /// When the last successful renewal was sent: the leases it renewed last until at least
-        /// `leaseSeconds` after that (the database stamps them later), so past that less a
-        /// margin this server must assume they are gone.
-        var lastRenewal: ContinuousClock.Instant?
+        /// The leases held and when they were last renewed (`LeaseWatch` decides when they may
+        /// have expired).
+        var leases = LeaseWatch()
         /// The plan being carried out, apart from the renewals; one at a time.
         var planning: Task<Void, Never>?
-        var held: Set<UUID> = []
         /// The database's clock minus this machine's, as of the last heartbeat: heartbeats and
         /// lease expiries are the database's times, so views of them are judged by its clock.
         var clockOffset: TimeInterval = 0
@@ -149,9 +147,8 @@ public final class ClusterService: NumbatService, Sendable {
             let (now, held) = try await store.heartbeat(heartbeat, ttl: settings.leaseSeconds)
             let offset = now.timeIntervalSince(Date())
             state.withLockedValue {
-                $0.lastRenewal = sent
+                $0.leases.renewed(held, sentAt: sent)
                 $0.clockOffset = offset
-                $0.held = held
             }
             return held
         } catch {
@@ -201,7 +198,7 @@ public final class ClusterService: NumbatService, Sendable {
             if !plan.release.isEmpty {
                 await nodes.release(plan.release)
                 try await store.releaseLeases(plan.release, from: me.id)
-                state.withLockedValue { $0.held.subtract(plan.release) }
+                state.withLockedValue { $0.leases.released(plan.release) }
                 logger.info("handed nodes over", metadata: ["nodes": "\(plan.release.count)"])
             }
             if !plan.acquire.isEmpty {
@@ -217,17 +214,9 @@ public final class ClusterService: NumbatService, Sendable {
         }
     }
 
-    /// Leases just taken last `leaseSeconds` from when they were asked for. With none held
-    /// before (at start, after letting every node go) they are the oldest this server holds, so
-    /// the watchdog counts from them. Counted from the renewal before them, a takeover of
-    /// thousands of nodes that took a few seconds looked like leases about to expire, and the
-    /// server let every node go moments after it took them, again and again (seen with 10,000
-    /// nodes on PostgreSQL: a restarted server let go of all of them 3 s after taking them).
+    /// Leases just taken (`LeaseWatch.acquired`).
     private func recordAcquired(_ got: Set<UUID>, sentAt sent: ContinuousClock.Instant) {
-        state.withLockedValue { state in
-            if state.held.isEmpty, !got.isEmpty { state.lastRenewal = max(state.lastRenewal ?? sent, sent) }
-            state.held.formUnion(got)
-        }
+        state.withLockedValue { $0.leases.acquired(got, sentAt: sent) }
     }
 
     /// The database could not be reached: keep the nodes while the leases surely last, then let
@@ -241,20 +230,19 @@ public final class ClusterService: NumbatService, Sendable {
     /// margin), lets every node go, so that the server that takes them is their only manager.
     /// Run after a failed round and on its own timer: a round may hang instead of failing.
     private func letGoIfLeasesMayHaveExpired() async {
-        let last = state.withLockedValue { $0.lastRenewal }
         // The margin covers letting go (closing thousands of connections takes a moment); the
         // other servers take a node only after its lease expired, at their next round. With
         // renewals every 2 s and leases of 6 s, a renewal up to 3 s late (a busy machine) is
         // tolerated.
         let margin = settings.renewInterval / 2
-        let expired = last.map { ContinuousClock.now - $0 > .seconds(settings.leaseSeconds) - margin } ?? true
+        let expired = state.withLockedValue { $0.leases.mayHaveExpired(at: .now, leaseSeconds: settings.leaseSeconds, margin: margin) }
         guard expired else { return }
         let managed = nodes.managedIDs
         if !managed.isEmpty {
             logger.error("leases may have expired: letting go of every node", metadata: ["nodes": "\(managed.count)"])
             await nodes.release(Array(managed))
         }
-        state.withLockedValue { $0.held = [] }
+        state.withLockedValue { $0.leases.letGo() }
     }
 
     /// Takes the lease of a node this server just added or planned.
@@ -274,5 +262,5 @@ public final class ClusterService: NumbatService, Sendable {
     var databaseNow: Date { Date().addingTimeInterval(state.withLockedValue { $0.clockOffset }) }
 
     /// The nodes this server holds leases on, as of its last round.
-    public var heldNodes: Set<UUID> { state.withLockedValue { $0.held } }
+    public var heldNodes: Set<UUID> { state.withLockedValue { $0.leases.held } }
 }
