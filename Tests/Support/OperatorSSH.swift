@@ -64,7 +64,8 @@ public final class SSHAgent: Sendable {
             throw TestHosts.Failure(description: "ssh-agent did not start: \(started.standardOutput) \(started.standardError)")
         }
         let agent = SSHAgent(socket: socket, pid: pid)
-        defer { kill(pid, SIGTERM) }
+        // SIGKILL: the test process may block SIGTERM, and a child inherits the mask.
+        defer { kill(pid, SIGKILL) }
         return try await body(agent)
     }
 
