@@ -15,10 +15,7 @@ struct OpenSSHTests {
 
     @Test("an RSA key named in the ssh_config: output, status, standard input, atomic uploads, bounded output, over one shared login")
     func commands() async throws {
-        let client = try await OperatorSSH.make()
-        defer { client.remove() }
-        try client.writeConfig()
-        try await TestHosts.with(count: 1, authorizedKeys: [client.publicKey]) { hosts in
+        try await OperatorSSH.with(hosts: 1) { client, hosts in
             let host = hosts.hosts[0]
             let ssh = try await OpenSSHSession.connect(to: SSHTarget(host: host.address, user: "root"), settings: Self.settings(client))
             let address = try await ssh.run("hostname -I")
@@ -53,10 +50,7 @@ struct OpenSSHTests {
 
     @Test("a command past its timeout is killed here and on the host; an interrupted upload leaves nothing under the real name")
     func timeouts() async throws {
-        let client = try await OperatorSSH.make()
-        defer { client.remove() }
-        try client.writeConfig()
-        try await TestHosts.with(count: 1, authorizedKeys: [client.publicKey]) { hosts in
+        try await OperatorSSH.with(hosts: 1) { client, hosts in
             let ssh = try await OpenSSHSession.connect(to: SSHTarget(host: hosts.hosts[0].address, user: "root"), settings: Self.settings(client))
             // A duration no other process has, to find it on the host (the bracket keeps pgrep's
             // own command line from matching).
@@ -84,10 +78,7 @@ struct OpenSSHTests {
 
     @Test("refusals are clear: a changed host key, a key not authorized, nobody listening")
     func refusals() async throws {
-        let client = try await OperatorSSH.make()
-        defer { client.remove() }
-        try client.writeConfig()
-        try await TestHosts.with(count: 1, authorizedKeys: [client.publicKey]) { hosts in
+        try await OperatorSSH.with(hosts: 1) { client, hosts in
             let target = SSHTarget(host: hosts.hosts[0].address, user: "root")
             // First use: the key is learnt (accept-new) and written to the config's known_hosts.
             await (try await OpenSSHSession.connect(to: target, settings: Self.settings(client))).close()
@@ -128,9 +119,7 @@ struct OpenSSHTests {
 
     @Test("a host whose sshd only the bastion reaches: through the ProxyJump the ssh_config names; a jump that cannot go on is named")
     func bastion() async throws {
-        let client = try await OperatorSSH.make()
-        defer { client.remove() }
-        try await TestHosts.with(count: 2, authorizedKeys: [client.publicKey], behindBastion: 1) { hosts in
+        try await OperatorSSH.with(hosts: 2, behindBastion: 1) { client, hosts in
             let (bastion, hidden) = (hosts.hosts[0], hosts.hosts[1])
             #expect(!canConnect(host: hidden.address, port: 22), "the hidden host's sshd is not on its bridge address")
             try client.writeConfig(hosts: """

@@ -40,6 +40,17 @@ public struct OperatorSSH: Sendable {
             """.write(to: configFile, atomically: true, encoding: .utf8)
     }
 
+    /// Runs `body` with new files (the default ssh_config written) and `count` hosts taking the
+    /// RSA key (`TestHosts.start`'s `behindBastion`), removing both however it ends.
+    public static func with<T>(hosts count: Int, behindBastion: Int = 0, _ body: (OperatorSSH, TestHosts) async throws -> T) async throws -> T {
+        let files = try await make()
+        defer { files.remove() }
+        try files.writeConfig()
+        return try await TestHosts.with(count: count, authorizedKeys: [files.publicKey], behindBastion: behindBastion) { hosts in
+            try await body(files, hosts)
+        }
+    }
+
     public func remove() {
         try? FileManager.default.removeItem(at: directory)
     }
