@@ -102,7 +102,7 @@ let package = Package(
         .target(
             name: "NumbatServer",
             dependencies: [
-                "NumbatCore", "NumbatAPI", "NumbatStore", "NumbatServices", "ErlangDist",
+                "NumbatCore", "NumbatAPI", "NumbatStore", "NumbatServices", "NumbatProviders", "ErlangDist",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

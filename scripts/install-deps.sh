@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs what Numbat needs at run time on Debian 12: Erlang/OTP (for the agents and as a peer),
-# zlib and SQLite (GRDB links the system library), and Apache Libcloud for the Libcloud bridge.
+# zlib and SQLite (GRDB links the system library), Apache Libcloud for the Libcloud bridge, and
+# OpenSSH's client (physical providers without a key log in with the server user's own `ssh`).
 # Idempotent: skips apt and pip when everything is present.
 set -euo pipefail
-packages=(erlang-nox erlang-dev zlib1g-dev libsqlite3-dev)
+packages=(erlang-nox erlang-dev zlib1g-dev libsqlite3-dev openssh-client)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 command -v python3 >/dev/null || missing+=(python3)

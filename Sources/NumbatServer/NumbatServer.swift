@@ -6,6 +6,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NumbatCore
+import NumbatProviders
 import NumbatServices
 import NumbatStore
 import ServiceLifecycle
@@ -69,6 +70,8 @@ public final class NumbatServer: Sendable {
         commands = CommandsService(context: context, audit: store)
         var orchestrationSettings = OrchestrationService.Settings()
         orchestrationSettings.concurrency = configuration.deployConcurrency
+        orchestrationSettings.openSSH = OpenSSHSettings(configFile: configuration.sshConfig, agentSocket: configuration.sshAuthSock,
+                                                        hostKeys: configuration.sshHostKeys)
         orchestration = OrchestrationService(context: context, store: store, dataDirectory: URL(fileURLWithPath: configuration.dataDirectory),
                                              settings: orchestrationSettings)
         if let shared = store as? any ClusterStore {

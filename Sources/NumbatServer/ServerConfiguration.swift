@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NumbatProviders
 import NumbatServices
 import NumbatStore
 
@@ -34,6 +35,13 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// the requests about the nodes it holds). Nil: `http://` the address it listens on, or the
     /// machine's host name when that is every address (`0.0.0.0`, `::`), and the bound port.
     public var advertiseURL: String?
+    /// Physical providers without a key are reached with OpenSSH and the server user's setup:
+    /// an ssh_config to use instead of `~/.ssh/config` (`ssh -F`; OpenSSH finds `~` in the
+    /// passwd entry, not `$HOME`), the agent's socket instead of `SSH_AUTH_SOCK`, and what to do
+    /// with a host key never seen (accept-new, strict or config).
+    public var sshConfig: String?
+    public var sshAuthSock: String?
+    public var sshHostKeys: OpenSSHSettings.HostKeys = .acceptNew
 
     public init() {}
 
@@ -56,13 +64,20 @@ public struct ServerConfiguration: Sendable, Equatable {
         public var requireToken: Bool?
         public var store: String?
         public var advertiseURL: String?
+        public var sshConfig: String?
+        public var sshAuthSock: String?
+        public var sshHostKeys: String?
 
         public init(host: String? = nil, port: Int? = nil, dataDirectory: String? = nil, nodeName: String? = nil,
                     logLevel: String? = nil, reconnectInitialSeconds: Double? = nil, reconnectMaximumSeconds: Double? = nil,
                     metricsIntervalSeconds: Double? = nil, metricsRetention: String? = nil, graphiteHost: String? = nil,
                     graphitePort: Int? = nil, graphitePrefix: String? = nil, graphiteIntervalSeconds: Double? = nil,
-                    deployConcurrency: Int? = nil, requireToken: Bool? = nil, store: String? = nil, advertiseURL: String? = nil)
+                    deployConcurrency: Int? = nil, requireToken: Bool? = nil, store: String? = nil, advertiseURL: String? = nil,
+                    sshConfig: String? = nil, sshAuthSock: String? = nil, sshHostKeys: String? = nil)
         {
+            self.sshConfig = sshConfig
+            self.sshAuthSock = sshAuthSock
+            self.sshHostKeys = sshHostKeys
             self.store = store
             self.advertiseURL = advertiseURL
             self.requireToken = requireToken
@@ -99,6 +114,9 @@ public struct ServerConfiguration: Sendable, Equatable {
             case requireToken = "require_token"
             case store
             case advertiseURL = "advertise_url"
+            case sshConfig = "ssh_config"
+            case sshAuthSock = "ssh_auth_sock"
+            case sshHostKeys = "ssh_host_keys"
         }
 
         /// The environment variables read, `NUMBAT_` and the file key in capitals.
@@ -126,7 +144,8 @@ public struct ServerConfiguration: Sendable, Equatable {
                              graphitePort: try number(.graphitePort), graphitePrefix: value(.graphitePrefix),
                              graphiteIntervalSeconds: try number(.graphiteIntervalSeconds),
                              deployConcurrency: try number(.deployConcurrency), requireToken: try flag(.requireToken),
-                             store: value(.store), advertiseURL: value(.advertiseURL))
+                             store: value(.store), advertiseURL: value(.advertiseURL),
+                             sshConfig: value(.sshConfig), sshAuthSock: value(.sshAuthSock), sshHostKeys: value(.sshHostKeys))
         }
 
         /// A JSON file with the same keys, e.g. `{"port": 9090, "data_dir": "/var/lib/numbat"}`.
@@ -202,6 +221,14 @@ public struct ServerConfiguration: Sendable, Equatable {
                 }
                 advertiseURL = text
             }
+        }
+        if let path = overrides.sshConfig { sshConfig = path.isEmpty ? nil : path }
+        if let path = overrides.sshAuthSock { sshAuthSock = path.isEmpty ? nil : path }
+        if let text = overrides.sshHostKeys {
+            guard let policy = OpenSSHSettings.HostKeys(rawValue: text) else {
+                throw ConfigurationError("ssh_host_keys is one of \(OpenSSHSettings.HostKeys.allCases.map(\.rawValue).joined(separator: ", ")), not \(text)")
+            }
+            sshHostKeys = policy
         }
         guard reconnectInitialSeconds > 0, reconnectMaximumSeconds >= reconnectInitialSeconds else {
             throw ConfigurationError("reconnect delays must be positive, the maximum at least the initial one")

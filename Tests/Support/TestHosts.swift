@@ -14,6 +14,9 @@ public final class TestHosts: Sendable {
         /// The namespace's name.
         public let namespace: String
         public let address: String
+        /// Where its sshd listens: `address`, or for a host behind the bastion its address on
+        /// the private link from `hosts[0]`, which nothing else reaches.
+        public let sshAddress: String
     }
 
     public let hosts: [Host]
@@ -40,8 +43,11 @@ public final class TestHosts: Sendable {
 
     /// Starts `count` hosts whose sshd lets root in with any of `authorizedKeys` (OpenSSH lines).
     /// With `reachLoopback`, the hosts reach the test's own 127.0.0.2-127.0.0.255 through the
-    /// bridge (where `LoopbackHosts` run), keeping only 127.0.0.1 for themselves.
-    public static func start(count: Int, authorizedKeys: [String], reachLoopback: Bool = false) async throws -> TestHosts {
+    /// bridge (where `LoopbackHosts` run), keeping only 127.0.0.1 for themselves. The last
+    /// `behindBastion` hosts are reached by SSH only through `hosts[0]`, the bastion: each has
+    /// a private link to it (`192.168.<index>.2`, the bastion being `.1`), where alone its sshd
+    /// listens; its bridge address still carries everything else (EPMD, Erlang distribution).
+    public static func start(count: Int, authorizedKeys: [String], reachLoopback: Bool = false, behindBastion: Int = 0) async throws -> TestHosts {
         let tag = String(UUID().uuidString.prefix(6)).lowercased()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("numbat-hosts-\(tag)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -57,9 +63,19 @@ public final class TestHosts: Sendable {
             try await sh("ssh-keygen -q -t ed25519 -N '' -f \(directory.path)/host_key")
             try authorizedKeys.joined(separator: "\n").appending("\n").write(to: directory.appendingPathComponent("authorized_keys"), atomically: true, encoding: .utf8)
             for index in 0..<count {
-                let host = Host(namespace: "nb\(tag)h\(index)", address: "\(subnet).\(index + 2)")
+                let hidden = index > 0 && index >= count - behindBastion
+                let host = Host(namespace: "nb\(tag)h\(index)", address: "\(subnet).\(index + 2)",
+                                sshAddress: hidden ? "192.168.\(index).2" : "\(subnet).\(index + 2)")
                 try await ip("netns", "add", host.namespace)
                 made.append(host)
+                if hidden {
+                    let bastion = made[0].namespace
+                    try await ip("-n", bastion, "link", "add", "priv\(index)", "type", "veth", "peer", "name", "priv", "netns", host.namespace)
+                    try await ip("-n", bastion, "addr", "add", "192.168.\(index).1/24", "dev", "priv\(index)")
+                    try await ip("-n", bastion, "link", "set", "priv\(index)", "up")
+                    try await ip("-n", host.namespace, "addr", "add", "\(host.sshAddress)/24", "dev", "priv")
+                    try await ip("-n", host.namespace, "link", "set", "priv", "up")
+                }
                 let veth = "nb\(tag)v\(index)"
                 try await ip("link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", host.namespace)
                 try await ip("link", "set", veth, "master", bridge, "up")
@@ -78,7 +94,7 @@ public final class TestHosts: Sendable {
                 }
                 let configuration = directory.appendingPathComponent("sshd_\(index).conf")
                 try """
-                    ListenAddress \(host.address)
+                    ListenAddress \(host.sshAddress)
                     HostKey \(directory.path)/host_key
                     AuthorizedKeysFile \(directory.path)/authorized_keys
                     PasswordAuthentication no
@@ -116,9 +132,10 @@ public final class TestHosts: Sendable {
 
     /// Runs `body` with `count` hosts, stopping them however it ends; one pool (or browser) at a
     /// time in the test process (`HeavyPeerGate`).
-    public static func with<T>(count: Int, authorizedKeys: [String], reachLoopback: Bool = false, _ body: (TestHosts) async throws -> T) async throws -> T {
+    public static func with<T>(count: Int, authorizedKeys: [String], reachLoopback: Bool = false, behindBastion: Int = 0,
+                               _ body: (TestHosts) async throws -> T) async throws -> T {
         try await HeavyPeerGate.shared.run {
-            let hosts = try await start(count: count, authorizedKeys: authorizedKeys, reachLoopback: reachLoopback)
+            let hosts = try await start(count: count, authorizedKeys: authorizedKeys, reachLoopback: reachLoopback, behindBastion: behindBastion)
             do {
                 let value = try await body(hosts)
                 await hosts.stop()
@@ -154,7 +171,11 @@ public final class TestHosts: Sendable {
 
     private func waitForSSH(_ host: Host) async throws {
         for _ in 0..<200 {
-            if try await offPool({ canConnect(host: host.address, port: 22) }) { return }
+            if host.sshAddress == host.address {
+                if try await offPool({ canConnect(host: host.address, port: 22) }) { return }
+            } else if try await run(in: host, "ss -Hltn 'sport = :22'").standardOutput.contains(host.sshAddress) {
+                return
+            }
             try await Task.sleep(for: .milliseconds(50))
         }
         let log = (try? String(contentsOf: directory.appendingPathComponent("sshd_\(hosts.firstIndex { $0.namespace == host.namespace } ?? 0).log"), encoding: .utf8)) ?? ""
@@ -169,7 +190,7 @@ public final class TestHosts: Sendable {
     }
 
     @discardableResult
-    static func sh(_ command: String) async throws -> ChildProcess {
+    public static func sh(_ command: String) async throws -> ChildProcess {
         let result = try await ChildProcess.run("/bin/sh", ["-c", command])
         guard result.status == 0 else { throw Failure(description: "\(command) failed: \(result.standardError)") }
         return result

@@ -1,9 +1,11 @@
 import Foundation
 import NumbatCore
 
-/// Hosts that already exist and take Numbat's SSH key. The key's private half is the secret
-/// (`private_key`: given, or made by the server); its public half is shown for the hosts'
-/// authorized_keys.
+/// Hosts that already exist, reached by SSH. With a `private_key` (the secret: an unencrypted
+/// Ed25519 key) Numbat logs in with that key and shows its public half for the hosts'
+/// authorized_keys. Without one, as the seed asks ("passwordless authentication" from the
+/// server's machine), Numbat runs OpenSSH's client with the server user's own keys, agent,
+/// known_hosts and ssh_config (User, Port, ProxyJump, IdentityFile).
 public struct PhysicalProviderSettings: ProviderSettings {
     public static let kind = ProviderKindName.physical
     public static let requestFields: Set<String> = ["hosts", "servers", "directory", "private_key"]
@@ -13,7 +15,8 @@ public struct PhysicalProviderSettings: ProviderSettings {
     public var hosts: [ProviderHost]
     /// Where releases go on the hosts, relative to the SSH user's home unless absolute.
     public var directory: String?
-    /// The public half of the key Numbat logs in with; set by the server, never taken from a request.
+    /// The public half of the key Numbat logs in with, when it was given one; set by the server,
+    /// never taken from a request.
     public var publicKey: String?
 
     public init(hosts: [ProviderHost], directory: String? = nil, publicKey: String? = nil) {

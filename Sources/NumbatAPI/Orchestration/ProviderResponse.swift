@@ -39,7 +39,7 @@ public struct ProviderResponse: Codable, Sendable, Equatable {
         try configuration.encode(to: encoder)
         let settings = configuration.settings
         var secrets = encoder.container(keyedBy: AnyCodingKey.self)
-        try secrets.encode(Self.mask, forKey: AnyCodingKey(type(of: settings).secretField))
+        if hasSecret { try secrets.encode(Self.mask, forKey: AnyCodingKey(type(of: settings).secretField)) }
         // The seed's shape: {"uuid", "name", "type", "driver", "opts": {...}}.
         try secrets.encode(seedType, forKey: AnyCodingKey("type"))
         try secrets.encode("numbat_\(kind.rawValue)_driver", forKey: AnyCodingKey("driver"))
@@ -50,9 +50,16 @@ public struct ProviderResponse: Codable, Sendable, Equatable {
         try seed.encode(kind == .physical ? "physical" : "virtual", forKey: AnyCodingKey("type"))
         if kind != .physical { try seed.encode(seedType, forKey: AnyCodingKey("vprovider")) }
         for (field, value) in settings.seedOptions.sorted(by: { $0.key < $1.key }) { try seed.encode(value, forKey: AnyCodingKey(field)) }
-        for field in Set([type(of: settings).secretField] + type(of: settings).seedSecretFields) {
+        for field in Set([type(of: settings).secretField] + type(of: settings).seedSecretFields) where hasSecret {
             try seed.encode(Self.mask, forKey: AnyCodingKey(field))
         }
+    }
+
+    /// Whether the provider has a secret to show masked: a physical provider made without a
+    /// key logs in with the server user's own SSH setup and has none.
+    var hasSecret: Bool {
+        if case .physical(let settings) = configuration { return settings.publicKey != nil }
+        return true
     }
 
     /// The seed's name of the kind: `physical`, `ec2`, `hp`, `rackspace`, `openstack`, `libcloud`.

@@ -4,60 +4,13 @@ import NIOCore
 import NIOPosix
 import NIOSSH
 
-/// Where Numbat logs in: a host, its SSH port and the user.
-public struct SSHTarget: Sendable, Hashable, CustomStringConvertible {
-    public var host: String
-    public var port: Int
-    public var user: String
-
-    public init(host: String, port: Int = 22, user: String) {
-        self.host = host
-        self.port = port
-        self.user = user
-    }
-
-    public var description: String { port == 22 ? "\(user)@\(host)" : "\(user)@\(host):\(port)" }
-}
-
-/// An SSH failure, saying what failed where.
-public struct SSHError: Error, CustomStringConvertible, Sendable {
-    public let description: String
-    /// The host refused the key for the user: the user may not exist (a cloud image that has
-    /// only root, as the seed's Rackspace), or the key is not in its authorized_keys.
-    public var keyRefused = false
-    public init(_ description: String, keyRefused: Bool = false) {
-        self.description = description
-        self.keyRefused = keyRefused
-    }
-}
-
-/// What a remote command did.
-public struct SSHCommandResult: Sendable {
-    /// The command's exit status; nil when it was killed by a signal or the server sent none.
-    public var exitStatus: Int?
-    public var signal: String?
-    public var standardOutput: String
-    public var standardError: String
-    /// True when output beyond `SSHConnection.outputLimit` was dropped.
-    public var truncated: Bool
-
-    public var succeeded: Bool { exitStatus == 0 }
-
-    /// One line for an error message: the status and the end of stderr (or stdout).
-    public var summary: String {
-        let status = exitStatus.map { "exit status \($0)" } ?? signal.map { "killed by SIG\($0)" } ?? "no exit status"
-        let text = (standardError.isEmpty ? standardOutput : standardError).trimmingCharacters(in: .whitespacesAndNewlines)
-        return text.isEmpty ? status : "\(status): \(text.suffix(500))"
-    }
-}
-
 /// One authenticated SSH connection (swift-nio-ssh), running commands on exec channels. Files
 /// go up through a command's standard input (swift-nio-ssh has no SFTP), so one connection does
 /// everything a deployment needs.
-public final class SSHConnection: Sendable {
+public final class SSHConnection: RemoteShell {
     /// Output kept per stream of one command; the rest is counted as truncated, so a chatty
     /// command cannot grow Numbat's memory.
-    public static let outputLimit = 1 << 20
+    public static let outputLimit = SSHCommandResult.outputLimit
 
     public let target: SSHTarget
     /// The host's key as OpenSSH writes it (`ssh-ed25519 AAAA...`), to be remembered for the next login.
@@ -125,11 +78,6 @@ public final class SSHConnection: Sendable {
         return SSHConnection(target: target, hostKey: login.hostKey ?? "", channel: channel, sshHandler: handler)
     }
 
-    /// Runs `command` through the user's shell, feeding it `input` (then end of file).
-    public func run(_ command: String, input: ByteBuffer? = nil, timeout: Duration = .seconds(120)) async throws -> SSHCommandResult {
-        try await run(command, standardInput: input.map(SSHInput.bytes), timeout: timeout)
-    }
-
     /// Runs `command` through the user's shell, feeding it `standardInput` (then end of file).
     public func run(_ command: String, standardInput: SSHInput?, timeout: Duration = .seconds(120)) async throws -> SSHCommandResult {
         let collector = CommandCollector()
@@ -183,59 +131,8 @@ public final class SSHConnection: Sendable {
         return try await done.futureResult.get()
     }
 
-    /// Runs `command` and throws unless it exits with status 0.
-    @discardableResult
-    /// With `idempotent`, a command whose channel closed without any exit status (seen now and
-    /// then under load) runs once more: only for commands that are safe to repeat.
-    public func check(_ command: String, input: ByteBuffer? = nil, timeout: Duration = .seconds(120), idempotent: Bool = false,
-                      doing what: String) async throws -> SSHCommandResult {
-        var result = try await run(command, input: input, timeout: timeout)
-        if idempotent, result.exitStatus == nil, result.signal == nil {
-            result = try await run(command, input: input, timeout: timeout)
-        }
-        guard result.succeeded else { throw SSHError("\(what) on \(target) failed (\(result.summary))") }
-        return result
-    }
-
-    /// Writes `data` to `path` on the host, atomically: into a temporary file renamed at the end,
-    /// so an interrupted upload never leaves a half file under the real name. Uploads of one
-    /// path running at once need distinct `temporarySuffix`es.
-    public func upload(_ data: ByteBuffer, to path: String, mode: String = "0644", temporarySuffix: String = "numbat-part",
-                       timeout: Duration = .seconds(600)) async throws {
-        try await upload(.bytes(data), to: path, mode: mode, temporarySuffix: temporarySuffix, timeout: timeout)
-    }
-
-    /// Uploads a local file the same way, a chunk at a time: a release archive of any size is
-    /// never held in memory whole, however many nodes are being deployed at once.
-    public func upload(file: URL, to path: String, mode: String = "0644", temporarySuffix: String = "numbat-part",
-                       timeout: Duration = .seconds(600)) async throws {
-        try await upload(.file(file), to: path, mode: mode, temporarySuffix: temporarySuffix, timeout: timeout)
-    }
-
-    private func upload(_ input: SSHInput, to path: String, mode: String, temporarySuffix: String, timeout: Duration) async throws {
-        let quoted = ShellQuote.quote(path)
-        let temporary = ShellQuote.quote(path + "." + temporarySuffix)
-        let result = try await run("umask 077 && cat > \(temporary) && chmod \(mode) \(temporary) && mv -f \(temporary) \(quoted)",
-                                   standardInput: input, timeout: timeout)
-        guard result.succeeded else { throw SSHError("uploading \(path) on \(target) failed (\(result.summary))") }
-    }
-
     public func close() async {
         try? await channel.close().get()
-    }
-}
-
-/// What a remote command reads on its standard input.
-public enum SSHInput: Sendable {
-    case bytes(ByteBuffer)
-    /// A local file, sent a chunk at a time.
-    case file(URL)
-}
-
-/// Quoting for the POSIX shell that runs exec requests.
-public enum ShellQuote {
-    public static func quote(_ word: String) -> String {
-        "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
     }
 }
 

@@ -221,13 +221,13 @@ struct NodeDeployment: Sendable {
     }
 
     /// Runs the release's start command.
-    func startCommand(_ ssh: SSHConnection, address: String) async throws {
+    func startCommand(_ ssh: any RemoteShell, address: String) async throws {
         try await ssh.check("cd \(ShellQuote.quote(directory)) && \(try await environment(name: nodeName(address: address))) \(release.startCommand)",
                             doing: "the start command (\(release.startCommand))")
     }
 
     /// Starts the release, waits for the node manager to see it UP, then joins it to its family.
-    func startAndJoin(_ ssh: SSHConnection, deployment: inout DeploymentRecord) async throws {
+    func startAndJoin(_ ssh: any RemoteShell, deployment: inout DeploymentRecord) async throws {
         try await startCommand(ssh, address: deployment.address ?? "")
         var doing = DeploymentStep.connectingNode
         try await join(ssh, deployment: &deployment, bootstrapOnly: false, doing: &doing)
@@ -235,7 +235,7 @@ struct NodeDeployment: Sendable {
 
     /// Hands the started node to the node manager, waits until it is UP, then joins it to its
     /// family (`bootstrapOnly`: resumed at the bootstrap, the node started and managed before).
-    private func join(_ ssh: SSHConnection, deployment: inout DeploymentRecord, bootstrapOnly: Bool, doing: inout DeploymentStep) async throws {
+    private func join(_ ssh: any RemoteShell, deployment: inout DeploymentRecord, bootstrapOnly: Bool, doing: inout DeploymentStep) async throws {
         let address = deployment.address ?? ""
         try checkpoint(bootstrapOnly ? .bootstrapping : .connectingNode)
         if !bootstrapOnly { await progress(&deployment, .connectingNode, .down) }
@@ -257,7 +257,7 @@ struct NodeDeployment: Sendable {
 
     /// Joins the node to a running member chosen by the family's selection strategy (seed
     /// 4.1.3); the first node of a family has no one to join.
-    private func bootstrap(_ ssh: SSHConnection, address: String) async throws {
+    private func bootstrap(_ ssh: any RemoteShell, address: String) async throws {
         let done = try await records.all(DeploymentRecord.self, parent: family.id).filter { $0.step == .done && $0.id != nodeID }
         var candidates: [ManagedNode] = []
         for record in done {
@@ -297,26 +297,33 @@ struct NodeDeployment: Sendable {
         throw NumbatError(.timeout, "node_not_up", "the node did not come UP within \(service.settings.upTimeout) after its start command (\(reason))")
     }
 
-    func connect(_ deployment: inout DeploymentRecord) async throws -> SSHConnection {
-        let key = try await service.loginKey(provider: provider, familyID: family.id)
+    /// Logs in to the node's host: with the key Numbat holds (the host's key remembered in the
+    /// record on first use), or with OpenSSH and the server user's own setup (known_hosts
+    /// remembers the host's key).
+    func connect(_ deployment: inout DeploymentRecord) async throws -> any RemoteShell {
         let target = SSHTarget(host: deployment.address ?? "", port: deployment.sshPort, user: domain.sshUser)
-        let ssh: SSHConnection
-        do {
-            ssh = try await SSHConnection.connect(to: target, key: key, knownHostKey: deployment.hostKey)
-        } catch let refused as SSHError where refused.keyRefused && provider.kind != .physical && domain.sshUser != "root" {
-            // A cloud image with only root (seed 4.1.4 step 2, Rackspace): the user is made.
-            try await createUser(on: &deployment, key: key, refused: refused)
-            ssh = try await SSHConnection.connect(to: target, key: key, knownHostKey: deployment.hostKey)
+        switch try await service.loginMethod(provider: provider, familyID: family.id) {
+        case .openSSH:
+            return try await OpenSSHSession.connect(to: target, settings: service.settings.openSSH)
+        case .key(let key):
+            let ssh: SSHConnection
+            do {
+                ssh = try await SSHConnection.connect(to: target, key: key, knownHostKey: deployment.hostKey)
+            } catch let refused as SSHError where refused.keyRefused && provider.kind != .physical && domain.sshUser != "root" {
+                // A cloud image with only root (seed 4.1.4 step 2, Rackspace): the user is made.
+                try await createUser(on: &deployment, key: key, refused: refused)
+                ssh = try await SSHConnection.connect(to: target, key: key, knownHostKey: deployment.hostKey)
+            }
+            if deployment.hostKey == nil {
+                deployment.hostKey = ssh.hostKey
+                try await records.save(deployment)
+            }
+            return ssh
         }
-        if deployment.hostKey == nil {
-            deployment.hostKey = ssh.hostKey
-            try await records.save(deployment)
-        }
-        return ssh
     }
 
     /// Uploads the archive unless the host already has it (nodes on one host share one copy).
-    private func upload(_ ssh: SSHConnection) async throws {
+    private func upload(_ ssh: any RemoteShell) async throws {
         let have = try await ssh.run("sha256sum \(ShellQuote.quote(cachedArchive)) 2>/dev/null")
         if have.standardOutput.hasPrefix(release.sha256) { return }
         let archive = service.releaseDirectory.appendingPathComponent("\(release.id.uuidString.lowercased()).tar.gz")
@@ -331,7 +338,7 @@ struct NodeDeployment: Sendable {
     }
 
     /// Unpacks into the node's directory and writes its customised templates.
-    private func unpack(_ ssh: SSHConnection, name: String) async throws {
+    private func unpack(_ ssh: any RemoteShell, name: String) async throws {
         let dir = ShellQuote.quote(directory)
         try await ssh.check("rm -rf \(dir) && mkdir -p \(dir) && tar xzf \(ShellQuote.quote(cachedArchive)) -C \(dir)", doing: "unpacking the release")
         let cookie = try await releaseCookie()

@@ -14,6 +14,8 @@ public final class OrchestrationService: NumbatService, Sendable {
         public var concurrency = 16
         /// How long a started node may take to come UP before it is marked ERROR.
         public var upTimeout: Duration = .seconds(90)
+        /// How physical hosts without a key of Numbat's are reached (OpenSSH's client).
+        public var openSSH = OpenSSHSettings()
         public init() {}
     }
 
@@ -96,19 +98,6 @@ public final class OrchestrationService: NumbatService, Sendable {
     /// Stops a removed provider's bridge.
     func closeBridge(of id: UUID) async {
         await bridges.withLockedValue { $0.removeValue(forKey: id) }?.close()
-    }
-
-    /// The key Numbat logs in with on a domain's machines: a physical provider's own key (which
-    /// the hosts' authorized_keys hold), or the family's key, which clouds put on new instances.
-    func loginKey(provider: ProviderRecord, familyID: UUID) async throws -> SSHKeyPair {
-        let raw: String?
-        if provider.kind == .physical {
-            raw = try await records.secrets(of: ProviderRecord.self, id: provider.id)["private_key"]
-        } else {
-            raw = try await records.secrets(of: FamilyPlan.self, id: familyID)["private_key"]
-        }
-        guard let raw else { throw NumbatError(.internalError, "key_missing", "the SSH key for \(provider.name) is missing from the store") }
-        return try SSHKeyPair(openSSHPrivateKey: raw)
     }
 
     /// The family's plan, made (with a new key pair) on first use.

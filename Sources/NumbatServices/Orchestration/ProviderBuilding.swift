@@ -29,13 +29,15 @@ extension ProviderConfiguration {
 }
 
 extension PhysicalProviderSettings: ProviderBuilding {
+    /// A given key is checked and its public half shown. Without one, Numbat logs in to the
+    /// hosts with OpenSSH and the server user's own setup (`LoginMethod.openSSH`): nothing to make.
     mutating func prepare(id: UUID, secret: inout String?, service: OrchestrationService) async throws {
-        let key: SSHKeyPair
-        if let given = secret {
-            do { key = try SSHKeyPair(openSSHPrivateKey: given) } catch { throw NumbatError.badRequest("invalid_private_key", "'private_key': \(error)") }
-        } else {
-            key = SSHKeyPair.generate(comment: "numbat-provider-\(id.uuidString.lowercased())")
+        guard let given = secret else {
+            publicKey = nil
+            return
         }
+        let key: SSHKeyPair
+        do { key = try SSHKeyPair(openSSHPrivateKey: given) } catch { throw NumbatError.badRequest("invalid_private_key", "'private_key': \(error)") }
         publicKey = key.authorizedKey
         secret = key.openSSHPrivateKey
     }

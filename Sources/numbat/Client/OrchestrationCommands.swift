@@ -30,7 +30,7 @@ struct ProviderCommand: AsyncParsableCommand {
         @Argument(help: "A name for the provider.") var name: String
         @Option(name: .customLong("host"), help: "A host (address or address:port); repeat for several.") var hosts: [String] = []
         @Option(help: "Where releases go on the hosts (relative to the SSH user's home).") var directory: String?
-        @Option(help: "An unencrypted Ed25519 OpenSSH private key file to log in with.") var privateKey: String?
+        @Option(help: "An unencrypted Ed25519 OpenSSH private key file to log in with; without it the server logs in with OpenSSH and its user's own keys, agent and ~/.ssh/config.") var privateKey: String?
         @Option(help: "EC2 or OpenStack region.") var region: String?
         @Option(help: "EC2 endpoint, for clouds that speak EC2's API.") var endpoint: String?
         @Option(help: "EC2 access key id; the secret key comes from NUMBAT_EC2_SECRET, never the command line.") var accessKeyId: String?
@@ -53,8 +53,8 @@ struct ProviderCommand: AsyncParsableCommand {
                 let made = try await client.client().call("POST", "/api/orch/providers", body: request, as: ProviderResponse.self)
                 if client.json { return try printJSON(made.data) }
                 print("provider \(made.value.id.uuidString.lowercased()) (\(made.value.kind.rawValue)) added")
-                if case .physical(let physical) = made.value.configuration, privateKey == nil, let key = physical.publicKey {
-                    print("add this line to ~/.ssh/authorized_keys on every host:\n\(key)")
+                if case .physical = made.value.configuration, privateKey == nil {
+                    print("the server logs in to these hosts with OpenSSH as its own user (keys, ssh-agent, ~/.ssh/config, known_hosts)")
                 }
             }
         }

@@ -6,7 +6,7 @@ import { badge, el, formDialog, showError, table, toast } from '../ui.js';
 
 let root, store, selectedFamily = sessionStorage.getItem('numbat-orch-family') || null, progress = null, refresh = null;
 const PROVIDER_FIELDS = {
-  physical: [['hosts', 'Hosts (address or address:port, comma-separated)'], ['directory', 'Directory on the hosts (default numbat)'], ['private_key', 'Ed25519 private key (OpenSSH; empty: Numbat makes one)', 'textarea']],
+  physical: [['hosts', 'Hosts (address or address:port, comma-separated)'], ['directory', 'Directory on the hosts (default numbat)'], ['private_key', 'Ed25519 private key (OpenSSH; empty: the server user’s own SSH)', 'textarea']],
   ec2: [['region', 'Region'], ['endpoint', 'Endpoint (for EC2-compatible clouds)'], ['access_key_id', 'Access key id'], ['secret_access_key', 'Secret access key', 'password']],
   openstack: [['auth_url', 'Keystone URL'], ['username', 'User'], ['password', 'Password', 'password'], ['project_name', 'Project'], ['domain_name', 'Domain (Default)'],
     ['region', 'Region'], ['network', 'Network'], ['floating_ip_pool', 'Floating IP network (clouds without public addresses)'], ['ssh_port', 'SSH port']],
@@ -43,7 +43,7 @@ async function addProvider() {
     try {
       const made = await api('POST', '/api/orch/providers', body);
       dialog.close();
-      if (made.kind === 'physical' && !body.private_key) toast('Provider added', `Add to the hosts' authorized_keys: ${made.public_key}`, 'info', 20);
+      if (made.kind === 'physical' && !body.private_key) toast('Provider added', "No key given: the server logs in with OpenSSH as its own user (keys, ssh-agent, ~/.ssh/config).", 'info', 20);
       draw();
     } catch (e) { showError(e, error); }
   });
