@@ -43,7 +43,8 @@ public final class BackgroundProcess: @unchecked Sendable {
             guard process.isRunning else { break }
             try await Task.sleep(for: .milliseconds(50))
         }
-        throw BackgroundProcessFailure(description: "\(process.executableURL?.lastPathComponent ?? "?") printed no \"\(prefix)\" line: \(output.suffix(3000))")
+        let program = (process.arguments?.dropFirst().first).map { URL(fileURLWithPath: $0).lastPathComponent } ?? process.executableURL?.lastPathComponent ?? "?"
+        throw BackgroundProcessFailure(description: "\(program) printed no \"\(prefix)\" line: \(output.suffix(3000))")
     }
 
     /// SIGTERM, then SIGKILL after `grace` seconds; returns once it has exited.

@@ -25,14 +25,16 @@ public final class LoopbackHosts: Sendable {
     /// as on a fresh cloud image, never touch this machine's), and each user's keys are in its
     /// own `~/.ssh/authorized_keys` (root's in `rootHome`), as on a cloud image; otherwise every
     /// user takes `authorizedKeys`.
-    public static func start(addresses: [String], authorizedKeys: [String], privateUsers: Bool = false) async throws -> LoopbackHosts {
+    /// `port`: the port to listen on (22, as a cloud's machines do, where nothing else listens
+    /// on it); by default a free one.
+    public static func start(addresses: [String], authorizedKeys: [String], privateUsers: Bool = false, port fixed: Int? = nil) async throws -> LoopbackHosts {
         let tag = String(UUID().uuidString.prefix(6)).lowercased()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("numbat-loopback-\(tag)")
         let home = directory.appendingPathComponent("home")
         try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: "/run/sshd", withIntermediateDirectories: true)
-        var port = 0
-        for _ in 0..<50 {
+        var port = fixed ?? 0
+        for _ in 0..<(fixed == nil ? 50 : 0) {
             let candidate = Int.random(in: 20_000...30_000)
             if try await offPool({ !addresses.contains { canConnect(host: $0, port: candidate) } }) { port = candidate; break }
         }
@@ -78,9 +80,9 @@ public final class LoopbackHosts: Sendable {
         throw TestHosts.Failure(description: "the loopback sshd did not listen on \(addresses) port \(port): \(log)")
     }
 
-    public static func with<T>(addresses: [String], authorizedKeys: [String], privateUsers: Bool = false,
+    public static func with<T>(addresses: [String], authorizedKeys: [String], privateUsers: Bool = false, port: Int? = nil,
                                _ body: (LoopbackHosts) async throws -> T) async throws -> T {
-        let hosts = try await start(addresses: addresses, authorizedKeys: authorizedKeys, privateUsers: privateUsers)
+        let hosts = try await start(addresses: addresses, authorizedKeys: authorizedKeys, privateUsers: privateUsers, port: port)
         do {
             let value = try await body(hosts)
             await hosts.stop()

@@ -6,8 +6,17 @@ extension Process {
     /// they start) block SIGTERM and SIGCHLD: a shell script's SIGTERM trap then never ran, nor
     /// did its `wait` return (RabbitMQ's start script: every stop waited out its bound), and a
     /// program stopped with SIGTERM only died at the SIGKILL after it. The calling thread's mask
-    /// is emptied for the spawn only, then put back.
+    /// is emptied for the spawn only, then put back. Ignored signals are inherited too, and
+    /// cannot be trapped by a shell that starts with them ignored: once an in-process server's
+    /// service lifecycle has set SIGTERM to SIG_IGN (as it does, to watch it with a dispatch
+    /// source), every child would ignore it. So the program runs through coreutils'
+    /// `env --default-signal`, which puts TERM, INT, HUP and QUIT back to their default before
+    /// it execs the program (same process id).
     public func runUnblocked() throws {
+        if let program = executableURL?.path, FileManager.default.isExecutableFile(atPath: Self.env) {
+            arguments = ["--default-signal=TERM,INT,HUP,QUIT", program] + (arguments ?? [])
+            executableURL = URL(fileURLWithPath: Self.env)
+        }
         var none = sigset_t()
         var saved = sigset_t()
         sigemptyset(&none)
@@ -15,4 +24,6 @@ extension Process {
         defer { pthread_sigmask(SIG_SETMASK, &saved, nil) }
         try run()
     }
+
+    static let env = "/usr/bin/env"
 }

@@ -30,12 +30,16 @@ extension NodeDeployment {
     /// Makes `user` (unless it exists) with `authorizedKey` in its authorized_keys; safe to run
     /// again. `useradd` where the image has it, busybox's `adduser` otherwise. A new account's
     /// password is `*` (no password logs in), not the locked `!` those tools leave: sshd without
-    /// PAM refuses every login, keys included, to a locked account.
+    /// PAM refuses every login, keys included, to a locked account. Two logins making the user at
+    /// once on one host (nodes sharing a machine) would race: one's `mkdir` could make the home
+    /// as root before the other's `useradd -m`; they take turns instead.
     static func userScript(user: String, authorizedKey: String) -> String {
         let name = ShellQuote.quote(user)
         let key = ShellQuote.quote(authorizedKey)
         return """
             set -e
+            # Logins making the user at once on one host take turns (flock where the host has it).
+            if command -v flock >/dev/null 2>&1; then exec 9>/tmp/.numbat-users.lock && flock 9; fi
             if ! id -u \(name) >/dev/null 2>&1; then
               if command -v useradd >/dev/null 2>&1; then useradd -m -s /bin/sh \(name); else adduser -D -s /bin/sh \(name); fi
               usermod -p '*' \(name) 2>/dev/null || true
