@@ -35,7 +35,7 @@ extension AlarmsService {
         api.post("alarms/:id/comments") { request, context -> Alarm in
             let id = try Self.alarmID(context)
             let body = try await request.decodeStrict(as: CommentAlarmRequest.self, context: context)
-            guard !body.text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+            guard !body.text.isBlank else {
                 throw NumbatError.badRequest("invalid_comment", "a comment needs some text")
             }
             let change = try await self.alarms.commentAlarm(id: id, by: Self.actor(context), text: body.text, time: Date())
