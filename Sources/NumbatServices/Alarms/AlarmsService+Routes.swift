@@ -71,7 +71,7 @@ extension AlarmsService {
         query.nodes = try await parameters.nodes(in: store)
         if let text = parameter("state") {
             var states: Set<Alarm.State> = []
-            for name in text.split(separator: ",").map(String.init) {
+            for name in text.split(separator: ",", omittingEmptySubsequences: false).map(String.init) {
                 if name == "active" { states.formUnion([.new, .acknowledged]); continue }
                 guard let state = Alarm.State(rawValue: name) else {
                     throw NumbatError.badRequest("invalid_state", "state must be active, new, acknowledged or cleared (comma-separated)")
