@@ -54,6 +54,10 @@ fi
 # dummy driver the Libcloud bridge is tested with.
 "$python" -c 'import moto.server, flask, libcloud' 2>/dev/null \
   || pip_install 'moto[server,ec2]==5.2.5' 'apache-libcloud==3.9.1'
+# schemathesis, which fuzzes the served API document against a real server (APIDocumentTests),
+# pinned: its checks and CLI options change between releases.
+"$python" -c 'import schemathesis, sys; sys.exit(schemathesis.__version__ != "4.32.5")' 2>/dev/null \
+  || pip_install 'schemathesis==4.32.5'
 # The tests start nodes with -name/-sname; EPMD must run (erl starts it, but start it now so
 # the first test does not race it).
 epmd -daemon

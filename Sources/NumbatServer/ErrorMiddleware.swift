@@ -12,6 +12,10 @@ struct ErrorMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
+        } catch let error as HTTPError where error.status == .notFound {
+            // The router's 404 for a documented path called with an undocumented method.
+            if let response = try DocumentedRoutes.shared.methodNotAllowed(request, context: context) { return response }
+            throw Self.numbatError(error, request: request, context: context)
         } catch {
             throw Self.numbatError(error, request: request, context: context)
         }

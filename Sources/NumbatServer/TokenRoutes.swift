@@ -15,7 +15,7 @@ enum TokenRoutes {
         api.post("tokens") { request, context -> EditedResponse<CreatedTokenResponse> in
             try context.requireAdmin()
             let body = try await request.decodeStrict(as: CreateTokenRequest.self, context: context)
-            guard !body.name.trimmingCharacters(in: .whitespaces).isEmpty else {
+            guard !body.name.isBlank else {
                 throw NumbatError.badRequest("invalid_field", "a token needs a name")
             }
             let (token, secret) = try await create(name: body.name, role: body.role ?? .viewer, in: store)
@@ -24,6 +24,12 @@ enum TokenRoutes {
         api.delete("tokens/:id") { _, context -> HTTPResponse.Status in
             try context.requireAdmin()
             let id = try context.parameters.require("id", as: UUID.self)
+            // Revoking the token the request carries would lock its holder out (on a server that
+            // is not loopback only, the last admin token cannot be made again): another admin
+            // token revokes it.
+            guard id != context.identity?.tokenID else {
+                throw NumbatError.conflict("own_token", "this request is authenticated with token \(id.uuidString.lowercased()); revoke it with another admin token")
+            }
             guard try await store.deleteToken(id: id) else {
                 throw NumbatError.notFound("token_not_found", "no token has id \(id.uuidString.lowercased())")
             }

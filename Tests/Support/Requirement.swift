@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-/// A real peer a suite or test needs (root and network namespaces, sshd, rebar3, moto, Libcloud,
+/// A real peer a suite or test needs (root and network namespaces, sshd, rebar3, moto, Libcloud, schemathesis,
 /// Chromium, carbon, Folsom, an OTP release), checked before it runs with `.requires(...)`.
 ///
 /// Outside CI a missing peer skips the test with the reason, so a developer without root can
@@ -55,6 +55,8 @@ public struct Requirement: Sendable, CustomStringConvertible {
     public static let moto = Requirement("PyPI's moto[server] (scripts/install-test-deps.sh)") { MotoServer.isInstalled }
     /// PyPI's apache-libcloud, behind the Libcloud bridge.
     public static let libcloud = Requirement("PyPI's apache-libcloud (scripts/install-test-deps.sh)") { LibcloudInstalled.value }
+    /// PyPI's schemathesis at the pinned release (`Schemathesis`).
+    public static let schemathesis = Requirement("PyPI's schemathesis \(Schemathesis.version) (scripts/install-test-deps.sh)") { Schemathesis.isInstalled }
     /// Headless Chromium and its WebDriver (`Browser`).
     public static let chromium = Requirement("chromium and chromium-driver (scripts/install-test-deps.sh)") { Browser.isAvailable }
     /// Graphite's carbon-cache, which the Graphite push is tested against.

@@ -35,7 +35,7 @@ extension AlarmsService {
         api.post("alarms/:id/comments") { request, context -> Alarm in
             let id = try Self.alarmID(context)
             let body = try await request.decodeStrict(as: CommentAlarmRequest.self, context: context)
-            guard !body.text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+            guard !body.text.isBlank else {
                 throw NumbatError.badRequest("invalid_comment", "a comment needs some text")
             }
             let change = try await self.alarms.commentAlarm(id: id, by: Self.actor(context), text: body.text, time: Date())
@@ -71,7 +71,7 @@ extension AlarmsService {
         query.nodes = try await parameters.nodes(in: store)
         if let text = parameter("state") {
             var states: Set<Alarm.State> = []
-            for name in text.split(separator: ",").map(String.init) {
+            for name in text.split(separator: ",", omittingEmptySubsequences: false).map(String.init) {
                 if name == "active" { states.formUnion([.new, .acknowledged]); continue }
                 guard let state = Alarm.State(rawValue: name) else {
                     throw NumbatError.badRequest("invalid_state", "state must be active, new, acknowledged or cleared (comma-separated)")

@@ -45,8 +45,7 @@ extension CommandsService {
         }
         api.get("nodes/:id/processes/:pid") { _, context -> ProcessInfoResponse in
             let node = try await self.requireNode(context)
-            var pid = context.parameters.get("pid").map { $0.removingPercentEncoding ?? $0 } ?? ""
-            if !pid.hasPrefix("<") { pid = "<\(pid)>" }
+            let pid = try Self.pid(context.parameters.get("pid").map { $0.removingPercentEncoding ?? $0 } ?? "")
             let info = try await self.explore(node, "process", [.binary(Array(pid.utf8))])
             guard let process = Self.plain(info).objectValue else { throw Self.unexpected(info, from: node) }
             return ProcessInfoResponse(node: node.id, process: process)

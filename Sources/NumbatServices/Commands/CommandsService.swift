@@ -114,7 +114,8 @@ public final class CommandsService: NumbatService {
             case "too_many_processes":
                 throw NumbatError(.unprocessable, "too_many_processes", "\(node.name) has more than \(settings.maxProcessScan) processes; the scan is refused to spare it")
             case "no_such_process": throw NumbatError.notFound("process_not_found", "no such process on \(node.name)")
-            case "bad_pid": throw NumbatError.badRequest("invalid_pid", "a pid looks like <0.123.0>")
+            // The pid was well formed (`pid(_:)`) but names no process the node can have.
+            case "bad_pid": throw NumbatError.notFound("process_not_found", "no such process on \(node.name)")
             default: throw NumbatError(.unavailable, "explorer_failed", "the explorer failed on \(node.name): \(reason)")
             }
         }

@@ -13,6 +13,16 @@ extension MetricsService {
         var intervalSeconds: Double?
         static let allowedFields: Set<String> = ["interval_seconds"]
         enum CodingKeys: String, CodingKey { case intervalSeconds = "interval_seconds" }
+
+        /// The field is required, null included: `{}` is a 400, not a silent reset to the
+        /// global interval.
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            guard container.contains(.intervalSeconds) else {
+                throw DecodingError.keyNotFound(CodingKeys.intervalSeconds, .init(codingPath: [], debugDescription: "interval_seconds is required (null for the global interval)"))
+            }
+            intervalSeconds = try container.decodeIfPresent(Double.self, forKey: .intervalSeconds)
+        }
     }
 
     public func addRoutes(to api: RouterGroup<NumbatRequestContext>) {

@@ -38,11 +38,7 @@ extension MetricsService {
     func addTopRoute(to api: RouterGroup<NumbatRequestContext>) {
         api.get("metrics/top") { request, _ -> TopDocument in
             let query = request.uri.queryParameters
-            let metrics = query["metrics"].map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
-                ?? Self.defaultTopMetrics
-            guard (1...20).contains(metrics.count) else {
-                throw NumbatError.badRequest("invalid_metrics", "metrics must name 1 to 20 metrics, comma-separated")
-            }
+            let metrics = try query["metrics"].map { try Self.metricNames(String($0), atMost: 20) } ?? Self.defaultTopMetrics
             let limit = try query["limit"].map { text -> Int in
                 guard let limit = Int(text), (1...100).contains(limit) else {
                     throw NumbatError.badRequest("invalid_limit", "limit must be a number from 1 to 100")

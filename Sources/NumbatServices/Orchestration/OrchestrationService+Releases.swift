@@ -44,7 +44,7 @@ extension OrchestrationService {
             } else {
                 throw NumbatError.badRequest("invalid_content_type", "upload a release as application/json (base64 in 'release') or as the raw archive (application/gzip)")
             }
-            guard !fields.name.trimmingCharacters(in: .whitespaces).isEmpty, !fields.startCmd.isEmpty, !fields.stopCmd.isEmpty, !fields.cookie.isEmpty else {
+            guard !fields.name.isBlank, !fields.startCmd.isEmpty, !fields.stopCmd.isEmpty, !fields.cookie.isEmpty else {
                 throw NumbatError.badRequest("invalid_field", "name, start_cmd, stop_cmd and cookie must not be empty")
             }
             let templates = fields.nodeNameTemplates ?? []

@@ -31,7 +31,7 @@ extension Topology {
 
     /// Creates a deployment family (seed listing 9).
     public func createFamily(_ family: NodeFamily) async throws -> FamilyResponse {
-        guard !family.name.trimmingCharacters(in: .whitespaces).isEmpty else {
+        guard !family.name.isBlank else {
             throw NumbatError.badRequest("invalid_family", "a node family needs a name")
         }
         guard ["random", "round_robin"].contains(family.nodeSelection) else {
