@@ -38,10 +38,8 @@ struct SeedListingsTests {
                 let directory = FileManager.default.temporaryDirectory.appendingPathComponent("numbat-seed-\(UUID().uuidString)")
                 try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
                 defer { try? FileManager.default.removeItem(at: directory) }
-                let config = directory.appendingPathComponent("numbat.json")
-                try #"{"ssh_config": "\#(operatorSSH.configFile.path)"}"#.write(to: config, atomically: true, encoding: .utf8)
                 let server = try await ServerProcess.start(["serve", "--port", "0", "--data-dir", directory.appendingPathComponent("data").path,
-                                                            "--config", config.path, "--node-name", "numbat\(UInt32.random(in: 0...UInt32.max))"])
+                                                            "--ssh-config", operatorSSH.configFile.path, "--node-name", "numbat\(UInt32.random(in: 0...UInt32.max))"])
                 defer { server.kill() }
                 let url = server.url
                 var accepted: [String] = []

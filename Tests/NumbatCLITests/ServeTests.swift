@@ -167,6 +167,8 @@ struct ServeTests {
         #expect(badLevel.status == 64 && badLevel.standardError.contains("log level"))
         let badRetention = try await ChildProcess.run(CLITests.numbat, ["serve", "--metrics-retention", "raw:1h,5m:1x"])
         #expect(badRetention.status == 64 && badRetention.standardError.contains("metrics retention"), "\(badRetention.standardError)")
+        let badHostKeys = try await ChildProcess.run(CLITests.numbat, ["serve", "--ssh-host-keys", "trust-all"])
+        #expect(badHostKeys.status == 64 && badHostKeys.standardError.contains("trust-all"), "\(badHostKeys.standardError)")
     }
 }
 

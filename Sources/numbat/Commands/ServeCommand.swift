@@ -12,11 +12,12 @@ struct ServeCommand: AsyncParsableCommand {
             Settings come from a JSON file (--config or $NUMBAT_CONFIG, keys as below in snake_case: \
             host, port, data_dir, node_name, log_level, reconnect_initial_seconds, reconnect_max_seconds, \
             metrics_interval_seconds, metrics_retention, graphite_host, graphite_port, graphite_prefix, \
-            graphite_interval_seconds, store), \
+            graphite_interval_seconds, store, ssh_config, ssh_auth_sock, ssh_host_keys), \
             then environment variables (NUMBAT_HOST, NUMBAT_PORT, NUMBAT_DATA_DIR, NUMBAT_NODE_NAME, \
             NUMBAT_LOG_LEVEL, NUMBAT_RECONNECT_INITIAL_SECONDS, NUMBAT_RECONNECT_MAX_SECONDS, \
             NUMBAT_METRICS_INTERVAL_SECONDS, NUMBAT_METRICS_RETENTION, NUMBAT_GRAPHITE_HOST, NUMBAT_GRAPHITE_PORT, \
-            NUMBAT_GRAPHITE_PREFIX, NUMBAT_GRAPHITE_INTERVAL_SECONDS, NUMBAT_STORE), then these \
+            NUMBAT_GRAPHITE_PREFIX, NUMBAT_GRAPHITE_INTERVAL_SECONDS, NUMBAT_STORE, NUMBAT_SSH_CONFIG, \
+            NUMBAT_SSH_AUTH_SOCK, NUMBAT_SSH_HOST_KEYS), then these \
             flags; later ones win.
 
             On loopback (the default) local callers need no token. On any other address every request \
@@ -84,6 +85,15 @@ struct ServeCommand: AsyncParsableCommand {
     @Flag(help: "Need an API token from loopback callers too (a machine shared with other users).")
     var requireToken = false
 
+    @Option(help: "For physical providers without a key: the ssh_config OpenSSH uses (ssh -F) instead of the server user's ~/.ssh/config.")
+    var sshConfig: String?
+
+    @Option(help: "For physical providers without a key: the ssh-agent socket OpenSSH uses (default: $SSH_AUTH_SOCK).")
+    var sshAuthSock: String?
+
+    @Option(help: "Host keys of OpenSSH logins: accept-new (the default: trust on first use), strict, or config (the ssh_config decides).")
+    var sshHostKeys: String?
+
     func run() async throws {
         // A connection per managed node: thousands need more than the usual 1,024 files.
         ProcessLimits.raiseOpenFiles()
@@ -93,7 +103,7 @@ struct ServeCommand: AsyncParsableCommand {
             metricsIntervalSeconds: metricsInterval, metricsRetention: metricsRetention, graphiteHost: graphiteHost,
             graphitePort: graphitePort, graphitePrefix: graphitePrefix, graphiteIntervalSeconds: graphiteInterval,
             deployConcurrency: deployConcurrency, requireToken: requireToken ? true : nil, store: store,
-            advertiseURL: advertiseURL)
+            advertiseURL: advertiseURL, sshConfig: sshConfig, sshAuthSock: sshAuthSock, sshHostKeys: sshHostKeys)
         let configuration: ServerConfiguration
         do {
             configuration = try ServerConfiguration.load(file: config, environment: ProcessInfo.processInfo.environment, flags: flags)
