@@ -1,6 +1,7 @@
 import ErlangDist
 import ErlangTerm
 import Foundation
+import NumbatServices
 
 /// One term shape of the codec file: its name and `term_to_binary` bytes as the BEAM wrote them.
 struct CodecRecord: Sendable {
@@ -40,6 +41,47 @@ struct CodecResult: Sendable {
 }
 
 enum CodecBench {
+    /// The shapes of the server's real traffic, made by Numbat's agents on a real node.
+    static let trafficShapes: Set<String> = ["metric_reply", "log_batch"]
+
+    /// Log events in the `log_batch` shape.
+    static let logBatchEvents = 50
+
+    /// Has `node` write the term file: the synthetic shapes of numbat_bench:codec_terms/0, then
+    /// the server's real traffic, made by the agents Numbat injects (loaded here as the server
+    /// loads them): one metric collection's reply and one batch of log events.
+    static func writeTermFile(_ local: LocalNode, node: NodeName, file: URL, minorVersion: Int) async throws {
+        for name in ["numbat_metrics_agent", "numbat_log_agent"] {
+            let agent = try Agent.named(name)
+            let loaded = try await local.rpc(node, "code", "load_binary", [.atom(agent.module), .string("numbat/\(name).beam"), .binary(agent.beam)])
+            guard loaded[element: 0] == .atom("module") else { throw BenchError.unexpected("\(node) refused \(name): \(loaded)") }
+        }
+        let traffic = try await local.rpc(node, "numbat_bench", "traffic_terms", [.integer(logBatchEvents)], timeout: .seconds(30))
+        _ = try await local.rpc(node, "numbat_bench", "write_codec_file", [.binary(Array(file.path.utf8)), .integer(minorVersion), traffic])
+    }
+
+    /// `iterations` encodings of `record`'s term, untimed; out of line so that an instruction
+    /// counter can collect exactly this function (`callgrind --toggle-collect`).
+    @inline(never)
+    static func countedEncode(_ term: Term, iterations: Int) {
+        var total = 0
+        for _ in 0..<iterations { total &+= encodeOnce(term) }
+        blackHole(total)
+    }
+
+    @inline(never)
+    static func encodeOnce(_ term: Term) -> Int { term.encoded().count }
+
+    /// `iterations` decodings of `record`, untimed (see `countedEncode`).
+    @inline(never)
+    static func countedDecode(_ record: CodecRecord, iterations: Int) throws {
+        let decoder = TermDecoder()
+        for _ in 0..<iterations { try decodeOnce(decoder, record.bytes) }
+    }
+
+    @inline(never)
+    static func decodeOnce(_ decoder: TermDecoder, _ bytes: [UInt8]) throws { blackHole(try decoder.decode(bytes)) }
+
     /// Reads records of `<<NameLength:8, Name, Size:32, Bytes:Size>>` (numbat_bench:write_codec_file/2).
     static func readRecords(_ url: URL) throws -> [CodecRecord] {
         let data = [UInt8](try Data(contentsOf: url))

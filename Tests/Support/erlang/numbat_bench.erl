@@ -6,7 +6,7 @@
 %% Every function is called by the Swift benchmark over rpc. Times are in microseconds.
 -module(numbat_bench).
 -export([rpc_run/5, counter_start/0, send_run/3,
-         codec_terms/0, write_codec_file/2, codec_bench/3]).
+         codec_terms/0, write_codec_file/2, write_codec_file/3, traffic_terms/1, codec_bench/3]).
 
 now_us() -> erlang:monotonic_time(microsecond).
 
@@ -114,6 +114,30 @@ codec_terms() ->
      {erlang_memory, erlang:memory()},
      {deep_nested, tree(7)}].
 
+%% The server's real traffic, made on this node by Numbat's own agents (the Swift side loads
+%% their code first): metric_reply, the message numbat_metrics_agent sends for one collection
+%% ({Ref, {ok, Metrics}}), and log_batch, one {numbat_logs, Events, Lost} of numbat_log_agent
+%% holding Count logger events. Both agents are stopped again before this returns.
+traffic_terms(Count) ->
+    {ok, _} = numbat_metrics_agent:start(self(), #{}),
+    {ok, _} = numbat_metrics_agent:collect(5000),
+    Ref = make_ref(),
+    MetricReply = {Ref, numbat_metrics_agent:collect(5000)},
+    ok = numbat_metrics_agent:stop(),
+    {ok, _} = numbat_log_agent:start(self(), #{level => info, max_batch => Count, max_rate => 1000000}),
+    [logger:warning("request ~p from ~s failed: ~p", [I, "client.example.com", {timeout, 5000}],
+                    #{request_id => I, domain => [numbat, bench]})
+     || I <- lists:seq(1, Count)],
+    Events = log_events(Count, []),
+    ok = numbat_log_agent:stop(),
+    [{metric_reply, MetricReply}, {log_batch, {numbat_logs, lists:sublist(Events, Count), 0}}].
+
+log_events(Count, Events) when length(Events) >= Count -> Events;
+log_events(Count, Events) ->
+    receive {numbat_logs, Batch, _Lost} -> log_events(Count, Events ++ Batch)
+    after 5000 -> error({log_batch_incomplete, length(Events)})
+    end.
+
 %% A binary tree of tuples, lists, maps, floats, strings and binaries, 2^Depth leaves.
 tree(0) -> {leaf, 3.14159, <<"leaf">>, "short string"};
 tree(D) -> {node, D, [tree(D - 1), tree(D - 1)], #{depth => D, label => <<"inner">>}}.
@@ -122,11 +146,15 @@ tree(D) -> {node, D, [tree(D - 1), tree(D - 1)], #{depth => D, label => <<"inner
 %% MinorVersion 2 writes UTF-8 atoms (as distribution does, and term_to_binary/1 on OTP 26+);
 %% 1 writes Latin-1 atoms (term_to_binary/1 on OTP 25 and earlier).
 write_codec_file(Path, MinorVersion) ->
+    write_codec_file(Path, MinorVersion, []).
+
+%% The same, with Extra [{Name, Term}] shapes after codec_terms().
+write_codec_file(Path, MinorVersion, Extra) ->
     Records = [begin
                    N = atom_to_binary(Name, utf8),
                    B = term_to_binary(Term, [{minor_version, MinorVersion}]),
                    <<(byte_size(N)):8, N/binary, (byte_size(B)):32, B/binary>>
-               end || {Name, Term} <- codec_terms()],
+               end || {Name, Term} <- codec_terms() ++ Extra],
     ok = file:write_file(Path, Records),
     length(Records).
 
