@@ -597,10 +597,6 @@ struct BenchCommand: AsyncParsableCommand {
 
     private func runCodec(_ summary: inout Summary) async throws {
         let releases = (codecRelease.isEmpty ? OTPRelease.allCases.filter(\.isInstalled) : codecRelease).sorted { $0.rawValue < $1.rawValue }
-        if let codecFile, let codecCount, sides == .swift, FileManager.default.fileExists(atPath: codecFile) {
-            try countCodec(CodecBench.readRecords(URL(fileURLWithPath: codecFile)), iterations: codecCount)
-            return
-        }
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("numbat-bench-\(getpid())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         NodeReaper.shared.adoptDirectory(directory)
@@ -726,6 +722,18 @@ struct BenchCommand: AsyncParsableCommand {
         out("")
         out(sizesTable.render())
         out("")
+    }
+
+    /// Whether this run is only the counted codec loops over an existing term file.
+    var countsCodecOnly: Bool {
+        guard let codecFile, codecCount != nil, sides == .swift, only == [.codec] else { return false }
+        return FileManager.default.fileExists(atPath: codecFile)
+    }
+
+    /// The counted loops over `--codec-file` (see `countsCodecOnly`).
+    func countCodecFile() throws {
+        guard let codecFile, let codecCount else { return }
+        try countCodec(CodecBench.readRecords(URL(fileURLWithPath: codecFile)), iterations: codecCount)
     }
 
     /// `--codec-count`: exactly `iterations` of each selected shape and direction, untimed, for

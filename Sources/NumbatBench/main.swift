@@ -1,6 +1,8 @@
 // `numbat-bench`: Swift-vs-Erlang benchmarks of the distribution layer and the term codec.
 // See BenchCommand.swift and docs/benchmarks.md.
 import ArgumentParser
+import Dispatch
+import Foundation
 import NIOCore
 import NIOPosix
 
@@ -14,9 +16,32 @@ if CommandLine.arguments.contains("--nio-executor") {
     }
 }
 
+let command: BenchCommand
 do {
-    let command = try BenchCommand.parse()
-    try await command.run()
+    command = try BenchCommand.parse()
 } catch {
     BenchCommand.exit(withError: error)
 }
+
+// `--codec-count` on an existing `--codec-file` with `--sides swift` (scripts/callgrind-codec.sh):
+// the counted loops alone, synchronously, before any thread, event loop or signal source exists.
+// valgrind 3.19 crashes on the main thread's `sigsuspend` that an async main parks in, so this
+// file has no top-level `await`: the rest runs in a task while the main thread serves dispatch.
+if command.countsCodecOnly {
+    do {
+        try command.countCodecFile()
+        exit(0)
+    } catch {
+        BenchCommand.exit(withError: error)
+    }
+}
+
+Task {
+    do {
+        try await command.run()
+        exit(0)
+    } catch {
+        BenchCommand.exit(withError: error)
+    }
+}
+dispatchMain()
