@@ -53,8 +53,8 @@ extension Term {
         case .integer(let value): hasher.combine(1); hasher.combine(value)
         case .bigInteger(let value): hasher.combine(2); hasher.combine(value)
         case .float(let value): hasher.combine(3); hasher.combine(value.bitPattern)
-        case .binary(let bytes): hasher.combine(4); hasher.combine(bytes)
-        case .bitstring(let bytes, let bits): hasher.combine(5); hasher.combine(bytes); hasher.combine(bits)
+        case .binary(let bytes): hasher.combine(4); Self.hashBytes(bytes, into: &hasher)
+        case .bitstring(let bytes, let bits): hasher.combine(5); Self.hashBytes(bytes, into: &hasher); hasher.combine(bits)
         case .pid(let pid): hasher.combine(10); hasher.combine(pid)
         case .port(let port): hasher.combine(11); hasher.combine(port)
         case .reference(let ref): hasher.combine(12); hasher.combine(ref)
@@ -62,5 +62,11 @@ extension Term {
             hasher.combine(13); hasher.combine(module); hasher.combine(function); hasher.combine(arity)
         case .tuple, .list, .improperList, .map, .fun: break
         }
+    }
+
+    /// A binary's bytes in one go: `[UInt8]`'s own hashing feeds the hasher a byte at a time.
+    private static func hashBytes(_ bytes: [UInt8], into hasher: inout Hasher) {
+        hasher.combine(bytes.count)
+        bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
     }
 }

@@ -49,9 +49,13 @@ public struct Atom: Sendable, Hashable, Comparable, CustomStringConvertible, Exp
     /// canonically equivalent names (`'é'` and `'e\x{301}'`) one atom, which Erlang keeps apart.
     public static func == (lhs: Atom, rhs: Atom) -> Bool { lhs.name.utf8.elementsEqual(rhs.name.utf8) }
 
+    /// The UTF-8 bytes in one go (a byte at a time costs a hasher round per byte).
     public func hash(into hasher: inout Hasher) {
-        hasher.combine(name.utf8.count)
-        for byte in name.utf8 { hasher.combine(byte) }
+        let utf8 = name.utf8
+        hasher.combine(utf8.count)
+        if utf8.withContiguousStorageIfAvailable({ hasher.combine(bytes: UnsafeRawBufferPointer($0)) }) == nil {
+            for byte in utf8 { hasher.combine(byte) }
+        }
     }
 
     /// Code-point order (UTF-8 byte order), consistent with `==` and with Erlang's atom order.

@@ -72,12 +72,18 @@ extension Term {
 private struct Reader {
     let raw: UnsafeRawBufferPointer
     let decoder: TermDecoder
+    /// This thread's recently decoded atoms (see `AtomTable`).
+    let atoms: AtomTable
     var offset = 0
     var depth = 0
+    /// Elements containers may still reserve room for up front (see `reserve`).
+    var reservable: Int
 
     init(_ raw: UnsafeRawBufferPointer, decoder: TermDecoder) {
         self.raw = raw
         self.decoder = decoder
+        self.atoms = AtomTable.current
+        self.reservable = raw.count
     }
 
     var remaining: Int { raw.count - offset }
@@ -91,7 +97,7 @@ private struct Reader {
 
     @inline(__always) mutating func read16() throws(TermDecodingError) -> UInt16 {
         guard remaining >= 2 else { throw TermDecodingError(.truncated, at: offset) }
-        let value = UInt16(raw[offset]) << 8 | UInt16(raw[offset + 1])
+        let value = raw.loadUnaligned(fromByteOffset: offset, as: UInt16.self).bigEndian
         offset += 2
         return value
     }
@@ -118,7 +124,7 @@ private struct Reader {
     }
 
     /// Checks that `count` items of at least `minimumSize` bytes each can still be present.
-    func require(_ count: Int, of minimumSize: Int) throws(TermDecodingError) {
+    @inline(__always) func require(_ count: Int, of minimumSize: Int) throws(TermDecodingError) {
         guard count <= remaining / minimumSize else { throw TermDecodingError(.truncated, at: offset) }
     }
 
@@ -126,9 +132,41 @@ private struct Reader {
     ///
     /// `require` bounds a count by the bytes left, but not the sum over nesting levels: a chain
     /// of 2,000 tuple headers that each claim the rest of a 1 MB input would otherwise reserve
-    /// 2,000 × 1 M × 48 bytes before the first leaf is read. Beyond this, arrays grow
-    /// geometrically, so memory stays proportional to the elements actually decoded.
-    static func initialCapacity(_ count: Int) -> Int { min(count, 256) }
+    /// 2,000 × 1 M elements before the first leaf is read. Every element takes at least one byte
+    /// of input, so the containers of a real term together declare at most as many elements as
+    /// the input has bytes: that is the budget. Real terms get their exact room at once; a lying
+    /// chain gets at most the input's size in elements, and its arrays grow geometrically after.
+    @inline(__always) mutating func reserve(_ count: Int) -> Int {
+        let granted = min(count, reservable)
+        reservable -= granted
+        return granted
+    }
+
+    /// One element of a container. The leaves that fill most containers (small integers,
+    /// atoms, `[]`) are read here, inline in the container's loop; the rest through `readTerm`.
+    @inline(__always) mutating func readElement() throws(TermDecodingError) -> Term {
+        if offset < raw.count {
+            switch raw[offset] {
+            case ExternalTermFormat.Tag.smallInteger where offset + 1 < raw.count:
+                let value = raw[offset + 1]
+                offset += 2
+                return .integer(Int(value))
+            case ExternalTermFormat.Tag.smallAtomUTF8 where offset + 1 < raw.count:
+                let count = Int(raw[offset + 1])
+                if raw.count - offset - 2 >= count {
+                    let start = offset
+                    offset += 2 + count
+                    return .atom(try utf8Atom(UnsafeRawBufferPointer(rebasing: raw[start + 2..<start + 2 + count]), at: start))
+                }
+            case ExternalTermFormat.Tag.nil:
+                offset += 1
+                return .list([])
+            default:
+                break
+            }
+        }
+        return try readTerm()
+    }
 
     mutating func readTopLevel() throws(TermDecodingError) -> Term {
         if offset < raw.count, raw[offset] == ExternalTermFormat.Tag.compressed {
@@ -298,17 +336,28 @@ private struct Reader {
         offset += count
         if latin1 {
             guard count <= Atom.maxLength else { throw TermDecodingError(.invalidAtom, at: start) }
+            // An ASCII name's Latin-1 bytes are its UTF-8: the same atom as in UTF-8.
+            if !slice.contains(where: { $0 >= 0x80 }) { return try utf8Atom(slice, at: start) }
             var scalars = String.UnicodeScalarView()
             for byte in slice { scalars.append(Unicode.Scalar(byte)) }
             return Atom(String(scalars))
         }
-        // Like binary_to_term: valid UTF-8 of at most 255 characters (up to 1,020 bytes).
-        guard let name = String(validating: slice, as: UTF8.self),
-            count <= Atom.maxLength || name.unicodeScalars.count <= Atom.maxLength
-        else {
-            throw TermDecodingError(.invalidAtom, at: start)
+        return try utf8Atom(slice, at: start)
+    }
+
+    /// The atom named by the UTF-8 `bytes` of an atom tag at `start`: from this thread's table,
+    /// or made and checked as binary_to_term does (valid UTF-8 of at most 255 characters, up to
+    /// 1,020 bytes).
+    @inline(__always)
+    func utf8Atom(_ bytes: UnsafeRawBufferPointer, at start: Int) throws(TermDecodingError) -> Atom {
+        try atoms.atom(bytes) { (bytes) throws(TermDecodingError) -> Atom in
+            guard let name = String(validating: bytes, as: UTF8.self),
+                bytes.count <= Atom.maxLength || name.unicodeScalars.count <= Atom.maxLength
+            else {
+                throw TermDecodingError(.invalidAtom, at: start)
+            }
+            return Atom(name)
         }
-        return Atom(name)
     }
 
     /// The one-byte creation of the legacy PID_EXT, PORT_EXT and (NEW_)REFERENCE_EXT, of which
@@ -347,8 +396,8 @@ private struct Reader {
     mutating func readTuple(arity: Int) throws(TermDecodingError) -> Term {
         try enter(arity, of: 1)
         var elements = [Term]()
-        elements.reserveCapacity(Self.initialCapacity(arity))
-        for _ in 0..<arity { elements.append(try readTerm()) }
+        elements.reserveCapacity(reserve(arity))
+        for _ in 0..<arity { elements.append(try readElement()) }
         depth -= 1
         return .tuple(elements)
     }
@@ -357,8 +406,14 @@ private struct Reader {
         let count = Int(try read32())
         try enter(count, of: 1)
         var elements = [Term]()
-        elements.reserveCapacity(Self.initialCapacity(count))
-        for _ in 0..<count { elements.append(try readTerm()) }
+        elements.reserveCapacity(reserve(count))
+        for _ in 0..<count { elements.append(try readElement()) }
+        // A proper list, by far the most common, needs no canonicalising.
+        if offset < raw.count, raw[offset] == ExternalTermFormat.Tag.nil {
+            offset += 1
+            depth -= 1
+            return .list(elements)
+        }
         let tail = try readTerm()
         depth -= 1
         return .list(elements, tail: tail)
@@ -368,10 +423,10 @@ private struct Reader {
         let start = offset - 1
         let count = Int(try read32())
         try enter(count, of: 2)
-        var pairs = [Term: Term](minimumCapacity: Self.initialCapacity(count))
+        var pairs = [Term: Term](minimumCapacity: reserve(count))
         for _ in 0..<count {
-            let key = try readTerm()
-            guard pairs.updateValue(try readTerm(), forKey: key) == nil else { throw Self.duplicateKey(key, at: start) }
+            let key = try readElement()
+            guard pairs.updateValue(try readElement(), forKey: key) == nil else { throw Self.duplicateKey(key, at: start) }
         }
         depth -= 1
         return .map(pairs)
@@ -420,7 +475,7 @@ private struct Reader {
         let oldUniq = try readTerm()
         let pid = try readTerm()
         var free = [Term]()
-        free.reserveCapacity(Self.initialCapacity(freeCount))
+        free.reserveCapacity(reserve(freeCount))
         for _ in 0..<freeCount { free.append(try readTerm()) }
         guard offset - start - 1 == size else {
             throw TermDecodingError(.invalidValue("fun size \(size) does not match its contents"), at: start)

@@ -101,6 +101,24 @@ struct RPCTests {
         }
     }
 
+    @Test("a cancelled call ends at once and leaves nothing behind", arguments: OTPRelease.installed)
+    func cancelled(release: OTPRelease) async throws {
+        try await withPeer(release) { local, peer in
+            try await local.connect(to: peer.name)
+            let call = Task { try await local.rpc(peer.name, "timer", "sleep", [30_000], timeout: .seconds(60)) }
+            // Cancelled once the call is registered (a pending reply), long before its answer or timeout.
+            while local.statistics.pendingReplies == 0 { try await Task.sleep(for: .milliseconds(10)) }
+            call.cancel()
+            do {
+                _ = try await call.value
+                Issue.record("expected the cancellation to end the call")
+            } catch DistributionError.timeout(let what) {
+                #expect(what.contains("cancelled"))
+            }
+            #expect(local.statistics.pendingReplies == 0)
+        }
+    }
+
     @Test("many concurrent calls on one connection each get their own answer", arguments: OTPRelease.installed)
     func concurrent(release: OTPRelease) async throws {
         try await withPeer(release) { local, peer in

@@ -159,13 +159,14 @@ extension LocalNode: DistributionChannelHandler.Delegate {
 
     func connectionLost(_ connection: NodeConnection, reason: DistributionError) {
         let peer = connection.peer.atom
-        let (removed, replies, mailboxes): (Bool, [@Sendable (Result<Term, DistributionError>) -> Void], [Mailbox]) = state.withLockedValue { state in
+        let (removed, replies, mailboxes): (Bool, [@Sendable (ReplyOutcome) -> Void], [Mailbox]) = state.withLockedValue { state in
             guard case .up(let current) = state.connections[peer], current === connection else { return (false, [], []) }
             state.connections[peer] = nil
-            var replies: [@Sendable (Result<Term, DistributionError>) -> Void] = []
+            var replies: [@Sendable (ReplyOutcome) -> Void] = []
             for id in state.awaitingReplies.removeValue(forKey: peer) ?? [] {
                 guard case .reply(_, let resume) = state.receivers[id] else { continue }
                 state.receivers[id] = nil
+                state.replyDeadlines.remove(id)
                 replies.append(resume)
             }
             let mailboxes = (state.bonds.removeValue(forKey: peer) ?? []).compactMap { id -> Mailbox? in
@@ -175,7 +176,7 @@ extension LocalNode: DistributionChannelHandler.Delegate {
             return (true, replies, mailboxes)
         }
         guard removed else { return }
-        for resume in replies { resume(.failure(.connectionClosed(connection.peer))) }
+        for resume in replies { resume(.failed(.connectionClosed(connection.peer))) }
         for mailbox in mailboxes { mailbox.peerLost(peer) }
         logger.debug("disconnected", metadata: ["peer": "\(connection.peer)", "reason": "\(reason)"])
         publish(.down(connection.peer, reason: reason.description))

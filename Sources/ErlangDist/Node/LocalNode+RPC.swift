@@ -33,31 +33,60 @@ extension LocalNode {
     }
 
     /// Registers pid `id` for exactly one message, runs `send`, and waits for the message,
-    /// a timeout, cancellation or the connection's loss, whichever comes first.
-    func awaitReply(id: UInt32, node: Atom, timeout: Duration, what: String, send: () -> Void) async throws(DistributionError) -> Term {
-        let eventLoop = group.next()
-        let result: Result<Term, DistributionError> = await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Result<Term, DistributionError>, Never>) in
-                let deadline = eventLoop.scheduleTask(in: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)) {
-                    self.takeReply(id: id)?(.failure(.timeout(what)))
-                }
-                state.withLockedValue { state in
+    /// a timeout, cancellation or the connection's loss, whichever comes first. No timer is
+    /// made per call: the node's reply sweeper fails overdue replies (`ReplyDeadlines`).
+    func awaitReply(id: UInt32, node: Atom, timeout: Duration, what: @autoclosure () -> String, send: () -> Void) async throws(DistributionError) -> Term {
+        let deadline = NIODeadline.now() + TimeAmount.nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)
+        let outcome: ReplyOutcome = await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<ReplyOutcome, Never>) in
+                let startSweeper = state.withLockedValue { state -> Bool in
                     state.awaitingReplies[node, default: []].insert(id)
-                    state.receivers[id] = .reply(node: node) { result in
-                        deadline.cancel()
-                        continuation.resume(returning: result)
-                    }
+                    state.receivers[id] = .reply(node: node) { continuation.resume(returning: $0) }
+                    state.replyDeadlines.insert(id, dueAt: deadline)
+                    return state.replySweeper == nil && !state.isShutDown
                 }
+                if startSweeper { self.startReplySweeper() }
                 send()
             }
         } onCancel: {
-            self.takeReply(id: id)?(.failure(.timeout("\(what) was cancelled")))
+            self.takeReply(id: id)?(.cancelled)
         }
-        return try result.get()
+        switch outcome {
+        case .reply(let term): return term
+        case .failed(let error): throw error
+        case .timedOut: throw .timeout(what())
+        case .cancelled: throw .timeout("\(what()) was cancelled")
+        }
+    }
+
+    /// Fails overdue replies every `replySweepInterval`, from the first wait until shutdown.
+    private func startReplySweeper() {
+        let task = group.next().scheduleRepeatedTask(initialDelay: Self.replySweepInterval, delay: Self.replySweepInterval) { _ in
+            self.sweepReplies(now: .now())
+        }
+        let keep = state.withLockedValue { state -> Bool in
+            guard state.replySweeper == nil, !state.isShutDown else { return false }
+            state.replySweeper = task
+            return true
+        }
+        if !keep { task.cancel() }
+    }
+
+    /// Resumes every reply due at `now` with `.timedOut`.
+    func sweepReplies(now: NIODeadline) {
+        let due = state.withLockedValue { state -> [@Sendable (ReplyOutcome) -> Void] in
+            state.replyDeadlines.takeExpired(now: now).compactMap { id in
+                guard case .reply(let node, let resume) = state.receivers[id] else { return nil }
+                state.receivers[id] = nil
+                state.forgetReply(id, on: node)
+                return resume
+            }
+        }
+        for resume in due { resume(.timedOut) }
     }
 
     /// Removes the one-shot receiver `id`; whoever gets it resumes it.
-    private func takeReply(id: UInt32) -> (@Sendable (Result<Term, DistributionError>) -> Void)? {
+    private func takeReply(id: UInt32) -> (@Sendable (ReplyOutcome) -> Void)? {
         state.withLockedValue { state in
             guard case .reply(let node, let resume) = state.receivers[id] else { return nil }
             state.receivers[id] = nil

@@ -107,7 +107,7 @@ extension LocalNode {
         }
         switch receiver {
         case .mailbox(let mailbox): mailbox.deliver(message)
-        case .reply(_, let resume): resume(.success(message.term))
+        case .reply(_, let resume): resume(.reply(message.term))
         case nil: break
         }
     }

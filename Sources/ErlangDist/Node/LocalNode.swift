@@ -82,11 +82,15 @@ public final class LocalNode: Sendable {
         var tls: [Atom: (settings: DistributionTLS, context: NIOSSLContext)] = [:]
         var nextSubscriber: UInt64 = 0
         var isShutDown = false
+        /// When each waiting reply times out, and the task that fails the overdue ones.
+        var replyDeadlines = ReplyDeadlines()
+        var replySweeper: RepeatedTask?
 
         /// A reply pid for `node` is answered, timed out or cancelled.
         mutating func forgetReply(_ id: UInt32, on node: Atom) {
             awaitingReplies[node]?.remove(id)
             if awaitingReplies[node]?.isEmpty == true { awaitingReplies[node] = nil }
+            replyDeadlines.remove(id)
         }
     }
 
@@ -95,11 +99,22 @@ public final class LocalNode: Sendable {
         case up(NodeConnection)
     }
 
+    /// How a wait for one reply ends.
+    enum ReplyOutcome: Sendable {
+        case reply(Term)
+        case failed(DistributionError)
+        case timedOut
+        case cancelled
+    }
+
+    /// How often overdue replies are failed: an rpc's timeout fires up to this much late.
+    static let replySweepInterval = TimeAmount.milliseconds(100)
+
     /// Who a local pid id belongs to.
     enum Receiver {
         case mailbox(Mailbox)
         /// A pid made for one reply (rpc): resumed once, by whoever removes it.
-        case reply(node: Atom, resume: @Sendable (Result<Term, DistributionError>) -> Void)
+        case reply(node: Atom, resume: @Sendable (ReplyOutcome) -> Void)
     }
 
     public init(_ configuration: Configuration, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
@@ -307,6 +322,8 @@ public final class LocalNode: Sendable {
     public func shutdown() async {
         let (connections, mailboxes, listener, registration, subscribers) = state.withLockedValue { state in
             state.isShutDown = true
+            state.replySweeper?.cancel()
+            state.replySweeper = nil
             let connections = state.connections.values.compactMap { slot -> NodeConnection? in
                 if case .up(let connection) = slot { return connection }
                 return nil

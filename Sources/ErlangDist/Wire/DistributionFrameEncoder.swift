@@ -19,38 +19,37 @@ struct DistributionFrameEncoder {
     /// `nextSequence` gives fragment sequence ids, unique among a connection's open sequences;
     /// it is called only for messages that are fragmented.
     func encode(control: Term, payload: Term?, into buffer: inout ByteBuffer, nextSequence: () -> UInt64) {
-        var encoder = TermEncoder(capacity: 128)
-        // Room for the length prefix and header, filled in once the size is known.
-        encoder.append(contentsOf: [0, 0, 0, 0, ExternalTermFormat.version, 68, 0])
-        encoder.encode(control)
-        let controlEnd = encoder.bytes.count
-        if let payload { encoder.encode(payload) }
-        var bytes = encoder.bytes
-        let bodyCount = bytes.count - 7
-        if bodyCount <= fragmentSize || controlEnd - 7 > fragmentSize {
-            let length = UInt32(bytes.count - 4)
-            bytes[0] = UInt8(length >> 24)
-            bytes[1] = UInt8(truncatingIfNeeded: length >> 16)
-            bytes[2] = UInt8(truncatingIfNeeded: length >> 8)
-            bytes[3] = UInt8(truncatingIfNeeded: length)
-            buffer.writeBytes(bytes)
+        // Sized first, then written straight into the connection's buffer: no intermediate copy.
+        let controlSize = control.encodedSize
+        let payloadSize = payload?.encodedSize ?? 0
+        let bodyCount = controlSize + payloadSize
+        if bodyCount <= fragmentSize || controlSize > fragmentSize {
+            buffer.reserveCapacity(minimumWritableBytes: 7 + bodyCount)
+            buffer.writeInteger(UInt32(3 + bodyCount))
+            buffer.writeInteger(ExternalTermFormat.version)
+            buffer.writeInteger(UInt8(68))
+            buffer.writeInteger(UInt8(0))
+            buffer.writeTerm(control, encodedSize: controlSize)
+            if let payload { buffer.writeTerm(payload, encodedSize: payloadSize) }
             return
         }
-        let body = bytes[7...]
+        var body = ByteBuffer()
+        body.reserveCapacity(bodyCount)
+        body.writeTerm(control, encodedSize: controlSize)
+        if let payload { body.writeTerm(payload, encodedSize: payloadSize) }
         let fragments = UInt64((bodyCount + fragmentSize - 1) / fragmentSize)
         let sequence = nextSequence()
-        var start = body.startIndex
         for fragmentID in stride(from: fragments, through: 1, by: -1) {
-            let end = min(start + fragmentSize, body.endIndex)
+            let piece = body.readSlice(length: min(fragmentSize, body.readableBytes))!
             let isFirst = fragmentID == fragments
             let headerSize = isFirst ? 19 : 18
-            buffer.writeInteger(UInt32(headerSize + end - start))
-            buffer.writeBytes([ExternalTermFormat.version, isFirst ? 69 : 70])
+            buffer.writeInteger(UInt32(headerSize + piece.readableBytes))
+            buffer.writeInteger(ExternalTermFormat.version)
+            buffer.writeInteger(UInt8(isFirst ? 69 : 70))
             buffer.writeInteger(sequence)
             buffer.writeInteger(fragmentID)
             if isFirst { buffer.writeInteger(UInt8(0)) }
-            buffer.writeBytes(body[start..<end])
-            start = end
+            buffer.writeImmutableBuffer(piece)
         }
     }
 }
