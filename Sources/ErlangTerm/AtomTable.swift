@@ -64,27 +64,8 @@ final class AtomTable {
         } ?? false
     }
 
-    /// This thread's table, made on first use and released when the thread exits.
-    static var current: AtomTable {
-        let key = threadKey
-        if let existing = pthread_getspecific(key) {
-            return Unmanaged<AtomTable>.fromOpaque(existing).takeUnretainedValue()
-        }
-        let table = AtomTable()
-        pthread_setspecific(key, Unmanaged.passRetained(table).toOpaque())
-        return table
-    }
+    /// This thread's table.
+    static var current: AtomTable { perThread.value }
 
-    private static let threadKey: pthread_key_t = {
-        var key = pthread_key_t()
-        let status = pthread_key_create(&key) { pointer in
-            #if canImport(Darwin)
-            Unmanaged<AtomTable>.fromOpaque(pointer).release()
-            #else
-            if let pointer { Unmanaged<AtomTable>.fromOpaque(pointer).release() }
-            #endif
-        }
-        precondition(status == 0, "pthread_key_create failed: \(status)")
-        return key
-    }()
+    private static let perThread = ThreadLocal { AtomTable() }
 }

@@ -6,9 +6,9 @@ import NIOCore
 /// (UTF-8 atoms, `NEW_PID_EXT`, `V4_PORT_EXT`, `NEWER_REFERENCE_EXT`, `STRING_EXT` for byte
 /// lists), byte for byte except for the order of map pairs, which is Swift's `Dictionary`'s.
 ///
-/// Each term is sized first (`TermSize`), then written by `TermWriter` into room made once:
-/// `Term.encoded()` and `ByteBuffer.writeTerm(_:)` write straight into their result. This type
-/// is for callers that build a frame from pieces.
+/// Terms are written by `TermWriter` into the thread's `EncodeBuffer`, then copied once to
+/// where they go: `Term.encoded()`, `ByteBuffer.writeTerm(_:)`, or this type, which is for
+/// callers that build a frame from pieces.
 public struct TermEncoder: Sendable {
     /// Bytes written so far.
     public private(set) var bytes: [UInt8]
@@ -20,15 +20,7 @@ public struct TermEncoder: Sendable {
 
     /// Appends `term` without a version byte (the form used inside distribution frames).
     public mutating func encode(_ term: Term) {
-        let size = TermSize.of(term)
-        let start = bytes.count
-        bytes.reserveCapacity(start + size)
-        bytes.append(contentsOf: repeatElement(0, count: size))
-        bytes.withUnsafeMutableBytes { raw in
-            var writer = TermWriter(raw.baseAddress! + start)
-            writer.write(term)
-            assert(writer.pointer == raw.baseAddress! + start + size, "TermSize and TermWriter disagree")
-        }
+        term.withEncodedBytes { bytes.append(contentsOf: $0) }
     }
 
     /// Appends raw bytes, for framing code that shares this buffer.
@@ -70,18 +62,38 @@ public struct TermEncoder: Sendable {
 extension Term {
     /// The term as `term_to_binary/1` gives it: the version byte, then the term.
     public func encoded() -> [UInt8] {
-        let size = 1 + TermSize.of(self)
-        return [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
-            var writer = TermWriter(UnsafeMutableRawPointer(buffer.baseAddress!))
-            writer.byte(ExternalTermFormat.version)
-            writer.write(self)
-            assert(UnsafeMutableRawPointer(buffer.baseAddress!) + size == writer.pointer, "TermSize and TermWriter disagree")
-            count = size
+        withEncodedBytes { bytes in
+            [UInt8](unsafeUninitializedCapacity: bytes.count + 1) { buffer, count in
+                buffer[0] = ExternalTermFormat.version
+                if let base = bytes.baseAddress, !bytes.isEmpty {
+                    UnsafeMutableRawPointer(buffer.baseAddress! + 1).copyMemory(from: base, byteCount: bytes.count)
+                }
+                count = bytes.count + 1
+            }
         }
     }
 
-    /// Bytes `encoded()` would give, without the version byte; computed without encoding.
-    public var encodedSize: Int { TermSize.of(self) }
+    /// Runs `body` with the bytes of `first` then `second` (no version bytes) back to back, and
+    /// the size of `first`: a distribution frame's control message and payload, written
+    /// together so that the frame is copied once into the connection's buffer.
+    public static func withEncodedBytes<Result>(_ first: Term, then second: Term?, _ body: (UnsafeRawBufferPointer, Int) throws -> Result) rethrows -> Result {
+        try EncodeBuffer.withThreadBuffer { buffer in
+            var writer = TermWriter(buffer)
+            writer.write(first)
+            let firstSize = writer.written.count
+            if let second { writer.write(second) }
+            return try body(writer.written, firstSize)
+        }
+    }
+
+    /// Runs `body` with the term's bytes (no version byte), valid only during the call.
+    public func withEncodedBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
+        try EncodeBuffer.withThreadBuffer { buffer in
+            var writer = TermWriter(buffer)
+            writer.write(self)
+            return try body(writer.written)
+        }
+    }
 
     /// The term as `term_to_binary(T, [compressed])` gives it (tag 80, zlib), unless compressing
     /// would not make it smaller, as the BEAM decides too.
@@ -105,21 +117,10 @@ extension Term {
 }
 
 extension ByteBuffer {
-    /// Appends `term` without a version byte (the form inside distribution frames), written
-    /// straight into the buffer; returns the bytes written.
+    /// Appends `term` without a version byte (the form inside distribution frames); returns the
+    /// bytes written.
     @discardableResult
     public mutating func writeTerm(_ term: Term) -> Int {
-        writeTerm(term, encodedSize: TermSize.of(term))
-    }
-
-    /// The same, for a caller that already asked `term.encodedSize` (to frame it).
-    @discardableResult
-    public mutating func writeTerm(_ term: Term, encodedSize size: Int) -> Int {
-        writeWithUnsafeMutableBytes(minimumWritableBytes: size) { raw in
-            var writer = TermWriter(raw.baseAddress!)
-            writer.write(term)
-            assert(writer.pointer == raw.baseAddress! + size, "TermSize and TermWriter disagree")
-            return size
-        }
+        term.withEncodedBytes { writeBytes($0) }
     }
 }

@@ -1,16 +1,25 @@
 import BigInt
 
-/// Writes a term's External Term Format bytes into memory already sized for them by
-/// `Term.encodedSize`: no capacity checks, no uniqueness checks, no growth; every byte is one
-/// store. The two passes walk the term alike (`TermSize` mirrors this type, case by case), as
-/// `term_to_binary` does with its own size pass.
+/// Writes a term's External Term Format bytes into an `EncodeBuffer`: one capacity check per
+/// piece, then plain stores (no array appends with their uniqueness checks, no per-byte calls).
 ///
 /// Containers are written by `write` and leaves by `writeLeaf`, out of line, so that the
 /// recursion over a deeply nested term costs little stack per level.
 struct TermWriter {
-    private(set) var pointer: UnsafeMutableRawPointer
+    let buffer: EncodeBuffer
+    private(set) var count = 0
 
-    init(_ pointer: UnsafeMutableRawPointer) { self.pointer = pointer }
+    init(_ buffer: EncodeBuffer) { self.buffer = buffer }
+
+    /// The bytes written so far.
+    var written: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: buffer.base, count: count) }
+
+    /// Where the next `bytes` bytes go, after making room for them.
+    @inline(__always) private mutating func room(_ bytes: Int) -> UnsafeMutableRawPointer {
+        if count + bytes > buffer.capacity { buffer.grow(to: count + bytes, keeping: count) }
+        defer { count += bytes }
+        return buffer.base + count
+    }
 
     mutating func write(_ term: Term) {
         switch term {
@@ -111,8 +120,11 @@ struct TermWriter {
 
     @inline(never)
     private mutating func writeLongAtom(_ atom: Atom) {
-        let name = TermSize.writtenName(atom)
-        let utf8 = Array(name.utf8)
+        // Cut to its first `Atom.maxLength` characters: no Erlang node can hold a longer atom,
+        // and written whole it would be rejected.
+        let scalars = atom.name.unicodeScalars
+        let end = scalars.index(scalars.startIndex, offsetBy: min(Atom.maxLength, scalars.count))
+        let utf8 = Array(Substring(scalars[..<end]).utf8)
         if utf8.count < 256 {
             byte(ExternalTermFormat.Tag.smallAtomUTF8)
             byte(UInt8(utf8.count))
@@ -139,7 +151,7 @@ struct TermWriter {
         for id in ref.ids { u32(id) }
     }
 
-    private mutating func writeInteger(_ value: Int) {
+    mutating func writeInteger(_ value: Int) {
         if value >= 0 && value <= 255 {
             byte(ExternalTermFormat.Tag.smallInteger)
             byte(UInt8(value))
@@ -150,7 +162,7 @@ struct TermWriter {
             // SMALL_BIG_EXT: digit count, sign, little-endian magnitude.
             var magnitude = value.magnitude
             byte(ExternalTermFormat.Tag.smallBig)
-            byte(UInt8(TermSize.byteCount(magnitude)))
+            byte(UInt8((UInt.bitWidth - magnitude.leadingZeroBitCount + 7) / 8))
             byte(value < 0 ? 1 : 0)
             while magnitude > 0 {
                 byte(UInt8(truncatingIfNeeded: magnitude))
@@ -160,7 +172,15 @@ struct TermWriter {
     }
 
     private mutating func writeBig(_ value: BigInt) {
-        let digits = TermSize.bigDigits(value)
+        var digits: [UInt8] = []
+        for word in value.magnitude.words {
+            var word = word
+            for _ in 0..<UInt.bitWidth / 8 {
+                digits.append(UInt8(truncatingIfNeeded: word))
+                word >>= 8
+            }
+        }
+        while digits.last == 0 { digits.removeLast() }
         if digits.count < 256 {
             byte(ExternalTermFormat.Tag.smallBig)
             byte(UInt8(digits.count))
@@ -177,7 +197,7 @@ struct TermWriter {
             byte(ExternalTermFormat.Tag.nil)
             return
         }
-        if tail == nil, TermSize.isByteString(elements) {
+        if tail == nil, Self.isByteString(elements) {
             byte(ExternalTermFormat.Tag.string)
             u16(UInt16(elements.count))
             elements.withUnsafeBufferPointer { buffer in
@@ -197,9 +217,22 @@ struct TermWriter {
         }
     }
 
+    /// Whether a proper list is written as `STRING_EXT`, as `term_to_binary` does for lists of
+    /// fewer than 65,536 integers 0...255.
+    @inline(__always)
+    private static func isByteString(_ elements: [Term]) -> Bool {
+        guard elements.count < 65536 else { return false }
+        return elements.withUnsafeBufferPointer { buffer in
+            for index in buffer.indices {
+                guard case .integer(let value) = buffer[index], value >= 0, value <= 255 else { return false }
+            }
+            return true
+        }
+    }
+
     private mutating func writeFun(_ fun: Fun) {
         byte(ExternalTermFormat.Tag.newFun)
-        let sizeField = pointer
+        let sizeField = count
         u32(0)
         byte(fun.arity)
         bytes(fun.uniq)
@@ -210,35 +243,30 @@ struct TermWriter {
         write(fun.oldUniq)
         write(fun.pid)
         writeElements(fun.freeVariables)
-        sizeField.storeBytes(of: UInt32(truncatingIfNeeded: pointer - sizeField).bigEndian, as: UInt32.self)
+        (buffer.base + sizeField).storeBytes(of: UInt32(truncatingIfNeeded: count - sizeField).bigEndian, as: UInt32.self)
     }
 
     // MARK: - Bytes
 
     @inline(__always) mutating func byte(_ value: UInt8) {
-        pointer.storeBytes(of: value, as: UInt8.self)
-        pointer += 1
+        room(1).storeBytes(of: value, as: UInt8.self)
     }
 
     @inline(__always) mutating func u16(_ value: UInt16) {
-        pointer.storeBytes(of: value.bigEndian, as: UInt16.self)
-        pointer += 2
+        room(2).storeBytes(of: value.bigEndian, as: UInt16.self)
     }
 
     @inline(__always) mutating func u32(_ value: UInt32) {
-        pointer.storeBytes(of: value.bigEndian, as: UInt32.self)
-        pointer += 4
+        room(4).storeBytes(of: value.bigEndian, as: UInt32.self)
     }
 
     @inline(__always) mutating func u64(_ value: UInt64) {
-        pointer.storeBytes(of: value.bigEndian, as: UInt64.self)
-        pointer += 8
+        room(8).storeBytes(of: value.bigEndian, as: UInt64.self)
     }
 
     @inline(__always) mutating func bytes(_ data: UnsafeRawBufferPointer) {
         guard let base = data.baseAddress, !data.isEmpty else { return }
-        pointer.copyMemory(from: base, byteCount: data.count)
-        pointer += data.count
+        room(data.count).copyMemory(from: base, byteCount: data.count)
     }
 
     @inline(__always) mutating func bytes(_ data: [UInt8]) {

@@ -11,7 +11,6 @@ public final class NodeConnection: Sendable {
     public let localName: Atom
     public let flags: DistributionFlags
     let channel: any Channel
-    private let fragmentSequence = NIOLockedValueBox<UInt64>(1)
     let fragmentSize: Int
 
     init(peer: NodeName, peerCreation: UInt32, localName: Atom, flags: DistributionFlags, channel: any Channel, fragmentSize: Int) {
@@ -28,23 +27,22 @@ public final class NodeConnection: Sendable {
 
     /// Queues `message` for the peer. Messages sent from one thread arrive in order.
     ///
-    /// Frames are encoded on the caller's thread and appended to a shared buffer; one task on the
-    /// event loop writes whatever has gathered with a single flush. A burst of sends thus costs one
-    /// system call, not one each, as the BEAM's own port batching does.
+    /// Frames are encoded on the caller's thread (outside the lock) and copied into a shared
+    /// buffer; one task on the event loop writes whatever has gathered with a single flush. A
+    /// burst of sends thus costs one system call, not one each, as the BEAM's own port batching
+    /// does.
     func send(_ message: ControlMessage) {
         let (control, payload) = message.encoded(flags: flags)
         let encoder = DistributionFrameEncoder(fragmentSize: fragmentSize)
-        var frame = channel.allocator.buffer(capacity: 64)
-        encoder.encode(control: control, payload: payload, into: &frame) {
-            fragmentSequence.withLockedValue { value in
-                defer { value &+= 1 }
-                return value
+        let scheduleFlush = Term.withEncodedBytes(control, then: payload) { body, controlSize in
+            outgoing.withLockedValue { outgoing -> Bool in
+                encoder.frame(body, controlSize: controlSize, into: &outgoing.buffer) {
+                    defer { outgoing.fragmentSequence &+= 1 }
+                    return outgoing.fragmentSequence
+                }
+                defer { outgoing.flushScheduled = true }
+                return !outgoing.flushScheduled
             }
-        }
-        let scheduleFlush = outgoing.withLockedValue { outgoing -> Bool in
-            outgoing.buffer.writeBuffer(&frame)
-            defer { outgoing.flushScheduled = true }
-            return !outgoing.flushScheduled
         }
         if scheduleFlush {
             channel.eventLoop.execute { self.flushOutgoing() }
@@ -55,6 +53,8 @@ public final class NodeConnection: Sendable {
     private struct Outgoing {
         var buffer: ByteBuffer
         var flushScheduled = false
+        /// Sequence ids of fragmented messages, unique among the connection's open ones.
+        var fragmentSequence: UInt64 = 1
     }
 
     private let outgoing: NIOLockedValueBox<Outgoing>

@@ -19,37 +19,40 @@ struct DistributionFrameEncoder {
     /// `nextSequence` gives fragment sequence ids, unique among a connection's open sequences;
     /// it is called only for messages that are fragmented.
     func encode(control: Term, payload: Term?, into buffer: inout ByteBuffer, nextSequence: () -> UInt64) {
-        // Sized first, then written straight into the connection's buffer: no intermediate copy.
-        let controlSize = control.encodedSize
-        let payloadSize = payload?.encodedSize ?? 0
-        let bodyCount = controlSize + payloadSize
-        if bodyCount <= fragmentSize || controlSize > fragmentSize {
-            buffer.reserveCapacity(minimumWritableBytes: 7 + bodyCount)
-            buffer.writeInteger(UInt32(3 + bodyCount))
-            buffer.writeInteger(ExternalTermFormat.version)
-            buffer.writeInteger(UInt8(68))
-            buffer.writeInteger(UInt8(0))
-            buffer.writeTerm(control, encodedSize: controlSize)
-            if let payload { buffer.writeTerm(payload, encodedSize: payloadSize) }
-            return
+        // The control message and the payload, encoded back to back, then copied once.
+        Term.withEncodedBytes(control, then: payload) { body, controlSize in
+            frame(body, controlSize: controlSize, into: &buffer, nextSequence: nextSequence)
         }
-        var body = ByteBuffer()
-        body.reserveCapacity(bodyCount)
-        body.writeTerm(control, encodedSize: controlSize)
-        if let payload { body.writeTerm(payload, encodedSize: payloadSize) }
-        let fragments = UInt64((bodyCount + fragmentSize - 1) / fragmentSize)
-        let sequence = nextSequence()
-        for fragmentID in stride(from: fragments, through: 1, by: -1) {
-            let piece = body.readSlice(length: min(fragmentSize, body.readableBytes))!
-            let isFirst = fragmentID == fragments
-            let headerSize = isFirst ? 19 : 18
-            buffer.writeInteger(UInt32(headerSize + piece.readableBytes))
-            buffer.writeInteger(ExternalTermFormat.version)
-            buffer.writeInteger(UInt8(isFirst ? 69 : 70))
-            buffer.writeInteger(sequence)
-            buffer.writeInteger(fragmentID)
-            if isFirst { buffer.writeInteger(UInt8(0)) }
-            buffer.writeImmutableBuffer(piece)
+    }
+
+    /// Frames `body`, an encoded control message (its first `controlSize` bytes) and payload.
+    func frame(_ body: UnsafeRawBufferPointer, controlSize: Int, into buffer: inout ByteBuffer, nextSequence: () -> UInt64) {
+        do {
+            if body.count <= fragmentSize || controlSize > fragmentSize {
+                buffer.reserveCapacity(minimumWritableBytes: 7 + body.count)
+                buffer.writeInteger(UInt32(3 + body.count))
+                buffer.writeInteger(ExternalTermFormat.version)
+                buffer.writeInteger(UInt8(68))
+                buffer.writeInteger(UInt8(0))
+                buffer.writeBytes(body)
+                return
+            }
+            let fragments = UInt64((body.count + fragmentSize - 1) / fragmentSize)
+            let sequence = nextSequence()
+            var start = 0
+            for fragmentID in stride(from: fragments, through: 1, by: -1) {
+                let end = min(start + fragmentSize, body.count)
+                let isFirst = fragmentID == fragments
+                let headerSize = isFirst ? 19 : 18
+                buffer.writeInteger(UInt32(headerSize + end - start))
+                buffer.writeInteger(ExternalTermFormat.version)
+                buffer.writeInteger(UInt8(isFirst ? 69 : 70))
+                buffer.writeInteger(sequence)
+                buffer.writeInteger(fragmentID)
+                if isFirst { buffer.writeInteger(UInt8(0)) }
+                buffer.writeBytes(UnsafeRawBufferPointer(rebasing: body[start..<end]))
+                start = end
+            }
         }
     }
 }

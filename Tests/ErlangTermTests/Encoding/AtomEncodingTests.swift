@@ -50,6 +50,23 @@ struct AtomEncodingTests {
     @Test(arguments: legacy)
     func decodesLegacy(_ vector: CodecVector) { vector.expectDecodes() }
 
+    /// The decoder keeps the atoms it made in a table per thread (`AtomTable`), keyed by their
+    /// bytes: the same bytes read as Latin-1 must still give the Latin-1 atom, more atoms than
+    /// the table holds must each come back whole, and an invalid name must not be remembered.
+    @Test func atomTableKeepsAtomsApart() {
+        let utf8 = [119, 2, 0xC3, 0xA9] as [UInt8]
+        let latin1 = [100, 0, 2, 0xC3, 0xA9] as [UInt8]
+        for _ in 0..<3 {
+            #expect(decodeBody(utf8) == .success(.atom("é")))
+            #expect(decodeBody(latin1) == .success(.atom("Ã©")))
+        }
+        let names = (0..<2_000).map { "atom_\($0)_" + String(repeating: "x", count: $0 % 40) }
+        let list = Term.list(names.map { .atom(Atom($0)) })
+        for _ in 0..<2 { #expect(Result { () throws(TermDecodingError) in try TermDecoder().decode(list.encoded()) } == .success(list)) }
+        #expect(decodeBody([119, 1, 0xFF]) == .failure(TermDecodingError(.invalidAtom, at: 1)))
+        #expect(decodeBody([119, 1, 0xFF]) == .failure(TermDecodingError(.invalidAtom, at: 1)))
+    }
+
     /// ATOM_CACHE_REF indexes the atoms of a distribution header, which the caller supplies.
     @Test func decodesAtomCacheReferences() {
         let decoder = TermDecoder(atomCache: ["rex", "call"])
