@@ -7,18 +7,32 @@ import BigInt
 /// recursion over a deeply nested term costs little stack per level.
 struct TermWriter {
     let buffer: EncodeBuffer
+    /// The buffer's memory, kept here: reading a class's stored property costs an exclusivity
+    /// check each time, and every piece written needs both.
+    private var base: UnsafeMutableRawPointer
+    private var capacity: Int
     private(set) var count = 0
 
-    init(_ buffer: EncodeBuffer) { self.buffer = buffer }
+    init(_ buffer: EncodeBuffer) {
+        self.buffer = buffer
+        base = buffer.base
+        capacity = buffer.capacity
+    }
 
     /// The bytes written so far.
-    var written: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: buffer.base, count: count) }
+    var written: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
 
     /// Where the next `bytes` bytes go, after making room for them.
     @inline(__always) private mutating func room(_ bytes: Int) -> UnsafeMutableRawPointer {
-        if count + bytes > buffer.capacity { buffer.grow(to: count + bytes, keeping: count) }
+        if count + bytes > capacity { grow(count + bytes) }
         defer { count += bytes }
-        return buffer.base + count
+        return base + count
+    }
+
+    @inline(never) private mutating func grow(_ needed: Int) {
+        buffer.grow(to: needed, keeping: count)
+        base = buffer.base
+        capacity = buffer.capacity
     }
 
     mutating func write(_ term: Term) {
@@ -48,12 +62,28 @@ struct TermWriter {
         }
     }
 
-    /// Each element in place, borrowed from the array's storage (an iterator would copy, and
-    /// retain, every element it hands out).
+    /// Each element from the array's storage. Passing an element to `write` copies it (an
+    /// outlined copy and destroy of the whole enum, about 100 instructions); matching the common
+    /// leaves here reads their payload in place.
     @inline(__always)
     private mutating func writeElements(_ elements: [Term]) {
         elements.withUnsafeBufferPointer { buffer in
-            for index in buffer.indices { write(buffer[index]) }
+            for index in buffer.indices {
+                if case .integer(let value) = buffer[index] {
+                    writeInteger(value)
+                } else if case .atom(let atom) = buffer[index] {
+                    writeAtom(atom)
+                } else if case .binary(let data) = buffer[index] {
+                    byte(ExternalTermFormat.Tag.binary)
+                    u32(UInt32(truncatingIfNeeded: data.count))
+                    bytes(data)
+                } else if case .float(let value) = buffer[index] {
+                    byte(ExternalTermFormat.Tag.newFloat)
+                    u64(value.bitPattern)
+                } else {
+                    write(buffer[index])
+                }
+            }
         }
     }
 
@@ -243,7 +273,7 @@ struct TermWriter {
         write(fun.oldUniq)
         write(fun.pid)
         writeElements(fun.freeVariables)
-        (buffer.base + sizeField).storeBytes(of: UInt32(truncatingIfNeeded: count - sizeField).bigEndian, as: UInt32.self)
+        (base + sizeField).storeBytes(of: UInt32(truncatingIfNeeded: count - sizeField).bigEndian, as: UInt32.self)
     }
 
     // MARK: - Bytes

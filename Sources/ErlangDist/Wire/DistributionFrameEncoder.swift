@@ -27,32 +27,30 @@ struct DistributionFrameEncoder {
 
     /// Frames `body`, an encoded control message (its first `controlSize` bytes) and payload.
     func frame(_ body: UnsafeRawBufferPointer, controlSize: Int, into buffer: inout ByteBuffer, nextSequence: () -> UInt64) {
-        do {
-            if body.count <= fragmentSize || controlSize > fragmentSize {
-                buffer.reserveCapacity(minimumWritableBytes: 7 + body.count)
-                buffer.writeInteger(UInt32(3 + body.count))
-                buffer.writeInteger(ExternalTermFormat.version)
-                buffer.writeInteger(UInt8(68))
-                buffer.writeInteger(UInt8(0))
-                buffer.writeBytes(body)
-                return
-            }
-            let fragments = UInt64((body.count + fragmentSize - 1) / fragmentSize)
-            let sequence = nextSequence()
-            var start = 0
-            for fragmentID in stride(from: fragments, through: 1, by: -1) {
-                let end = min(start + fragmentSize, body.count)
-                let isFirst = fragmentID == fragments
-                let headerSize = isFirst ? 19 : 18
-                buffer.writeInteger(UInt32(headerSize + end - start))
-                buffer.writeInteger(ExternalTermFormat.version)
-                buffer.writeInteger(UInt8(isFirst ? 69 : 70))
-                buffer.writeInteger(sequence)
-                buffer.writeInteger(fragmentID)
-                if isFirst { buffer.writeInteger(UInt8(0)) }
-                buffer.writeBytes(UnsafeRawBufferPointer(rebasing: body[start..<end]))
-                start = end
-            }
+        if body.count <= fragmentSize || controlSize > fragmentSize {
+            buffer.reserveCapacity(minimumWritableBytes: 7 + body.count)
+            buffer.writeInteger(UInt32(3 + body.count))
+            buffer.writeInteger(ExternalTermFormat.version)
+            buffer.writeInteger(UInt8(68))
+            buffer.writeInteger(UInt8(0))
+            buffer.writeBytes(body)
+            return
+        }
+        let fragments = UInt64((body.count + fragmentSize - 1) / fragmentSize)
+        let sequence = nextSequence()
+        var start = 0
+        for fragmentID in stride(from: fragments, through: 1, by: -1) {
+            let end = min(start + fragmentSize, body.count)
+            let isFirst = fragmentID == fragments
+            let headerSize = isFirst ? 19 : 18
+            buffer.writeInteger(UInt32(headerSize + end - start))
+            buffer.writeInteger(ExternalTermFormat.version)
+            buffer.writeInteger(UInt8(isFirst ? 69 : 70))
+            buffer.writeInteger(sequence)
+            buffer.writeInteger(fragmentID)
+            if isFirst { buffer.writeInteger(UInt8(0)) }
+            buffer.writeBytes(UnsafeRawBufferPointer(rebasing: body[start..<end]))
+            start = end
         }
     }
 }
