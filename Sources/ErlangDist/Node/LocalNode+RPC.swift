@@ -38,7 +38,9 @@ extension LocalNode {
     func awaitReply(id: UInt32, node: Atom, timeout: Duration, what: @autoclosure () -> String, send: () -> Void) async throws(DistributionError) -> Term {
         let deadline = NIODeadline.now() + TimeAmount.nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)
         let outcome: ReplyOutcome = await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<ReplyOutcome, Never>) in
+            // Unsafe, not checked: the receiver is resumed once by construction (whoever removes
+            // it under the lock resumes it), and the checked one costs an allocation per call.
+            await withUnsafeContinuation { (continuation: UnsafeContinuation<ReplyOutcome, Never>) in
                 let startSweeper = state.withLockedValue { state -> Bool in
                     state.awaitingReplies[node, default: []].insert(id)
                     state.receivers[id] = .reply(node: node) { continuation.resume(returning: $0) }
