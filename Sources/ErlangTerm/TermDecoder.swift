@@ -118,11 +118,7 @@ private struct Reader {
 
     mutating func readBytes(_ count: Int) throws(TermDecodingError) -> [UInt8] {
         guard count >= 0, remaining >= count else { throw TermDecodingError(.truncated, at: offset) }
-        let source = raw.baseAddress.map { $0 + offset }
-        let bytes = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
-            if let source, count > 0 { UnsafeMutableRawPointer(buffer.baseAddress!).copyMemory(from: source, byteCount: count) }
-            initialized = count
-        }
+        let bytes = [UInt8](UnsafeRawBufferPointer(rebasing: raw[offset..<offset + count]))
         offset += count
         return bytes
     }
