@@ -27,7 +27,8 @@ do {
 // the counted loops alone, synchronously, before any thread, event loop or signal source exists.
 // valgrind 3.19 crashes on the main thread's `sigsuspend` that an async main (or dispatchMain)
 // parks in, so this file has no top-level `await`: the rest runs in a task while the main thread
-// waits on a semaphore, which valgrind follows; rpc round trips can then be counted too
+// waits on a semaphore, which valgrind follows (the task is detached: top-level code is on the
+// main actor, whose queue nobody serves then); rpc round trips can then be counted too
 // (docs/benchmarks.md). Nothing in numbat-bench runs on the main queue.
 if command.countsCodecOnly {
     do {
@@ -38,7 +39,7 @@ if command.countsCodecOnly {
     }
 }
 
-Task {
+Task.detached {
     do {
         try await command.run()
         exit(0)
