@@ -84,7 +84,7 @@ struct AlertRoutingTests {
             try await receiver.start()
             do {
                 try await TestServer.with(directory: directory, configure: Self.fast) { server, client in
-                    let arrived = try await eventually(within: .seconds(60)) { receiver.accepted.contains { $0.object["event"] as? String == "raised" } }
+                    let arrived = await eventually(within: .seconds(60)) { receiver.accepted.contains { $0.object["event"] as? String == "raised" } }
                     #expect(arrived, "the raise arrives once the receiver is back")
                     let raised = try #require(receiver.accepted.first)
                     #expect(raised.path == "/hook" && raised.headers["x-numbat-delivery"] == raised.object["id"] as? String)
@@ -94,7 +94,7 @@ struct AlertRoutingTests {
                     #expect(sent.count == 1 && sent[0]["attempts"] as? Int ?? 0 >= 3 && sent[0]["delivered_at"] is String, "\(sent)")
 
                     _ = try await Self.eval(peer, "alarm_handler:clear_alarm(numbat_disk).")
-                    let cleared = try await eventually(within: .seconds(60)) { receiver.accepted.contains { $0.object["event"] as? String == "cleared" } }
+                    let cleared = await eventually(within: .seconds(60)) { receiver.accepted.contains { $0.object["event"] as? String == "cleared" } }
                     #expect(cleared, "the clear follows")
                     let done = try await eventually(within: .seconds(30)) {
                         try await Self.deliveries("status=delivered", server: server, client: client).count == 2
@@ -102,7 +102,7 @@ struct AlertRoutingTests {
                     #expect(done)
                     let ids = receiver.requests.compactMap { $0.object["id"] as? String }
                     #expect(ids.count == 2 && Set(ids).count == 2, "each alert once: \(ids)")
-                    #expect(receiver.requests.allSatisfy(\.signed))
+                    #expect(receiver.requests.allSatisfy { $0.signed })
                     #expect(!receiver.requests.contains { String(decoding: $0.body, as: UTF8.self).contains("flap") }, "the flapping alarm never went out")
                 }
             } catch {
@@ -152,7 +152,7 @@ struct AlertRoutingTests {
                             try await !am.alerts().contains { ($0["labels"] as? [String: String])?["alarm_key"] == "sasl:numbat_am" }
                         }
                         #expect(gone, "resolved alerts leave Alertmanager's active list")
-                        let resolved = try await eventually(within: .seconds(60)) {
+                        let resolved = await eventually(within: .seconds(60)) {
                             notifications.requests.contains { request in
                                 (request.object["alerts"] as? [[String: Any]] ?? []).contains {
                                     $0["status"] as? String == "resolved" && ($0["labels"] as? [String: String])?["alarm_key"] == "sasl:numbat_am"
@@ -202,7 +202,8 @@ struct AlertRoutingTests {
                     _ = try await MetricsTests.add(peer, to: server, client: client)
                     _ = try await Self.eval(peer, #"alarm_handler:set_alarm({numbat_mail, "queue growing"})."#)
                     let arrived = try await eventually(within: .seconds(60)) { try smtp.messages().count == 2 }
-                    #expect(arrived, "\(try await Self.deliveries(server: server, client: client))")
+                    let queue = try await Self.deliveries(server: server, client: client)
+                    #expect(arrived, "\(queue)")
                     let data = try smtp.messages().last?["data"] as? String ?? ""
                     #expect(data.contains("Subject: Numbat: [RAISED] major on \(peer.name.description)") && data.contains("queue growing"), "\(data)")
                     #expect(data.contains("Message-ID: <alarm-") && data.contains(receiverID.lowercased()))

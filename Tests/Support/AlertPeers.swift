@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 
 extension Requirement {
     /// Debian's prometheus-alertmanager, which alert routing sends alarms to (`AlertmanagerServer`).

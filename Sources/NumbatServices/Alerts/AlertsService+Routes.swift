@@ -8,7 +8,7 @@ import NumbatCore
 /// go into the store sealed and come back only as `********`.
 extension AlertsService {
     public func addRoutes(to api: RouterGroup<NumbatRequestContext>) {
-        api.get("alerts/rules") { _, _ in AlertRuleListResponse(rules: try await self.store.alertRules()) }
+        api.get("alerts/rules") { _, _ -> AlertRuleListResponse in AlertRuleListResponse(rules: try await self.store.alertRules()) }
         api.post("alerts/rules") { request, context -> EditedResponse<AlertRule> in
             let body = try await request.decodeStrict(as: AlertRuleRequest.self, context: context)
             let rule = try await self.validated(body, id: UUID(), createdAt: Date())

@@ -42,7 +42,9 @@ public final class AlertsService: NumbatService {
         self.settings = settings
         planner = AlertPlanner(retry: settings.retry)
         sender = AlertSender(timeout: settings.sendTimeoutSeconds)
-        (wakeStream, wakeContinuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        let wakes = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        wakeStream = wakes.stream
+        wakeContinuation = wakes.continuation
     }
 
     public func start() async throws {

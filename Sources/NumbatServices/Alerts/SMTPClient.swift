@@ -29,19 +29,6 @@ struct SMTPClient: Sendable {
     var timeout: Double
 
     func send(from: String, to recipients: [String], message: String, credentials: Credentials?) async throws {
-        let timeout = self.timeout
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await self.converse(from: from, to: recipients, message: message, credentials: credentials) }
-            group.addTask {
-                try await Task.sleep(for: .milliseconds(Int(timeout * 1000)))
-                throw Failure(description: "the SMTP server \(host):\(port) did not finish within \(Int(timeout)) s", permanent: false)
-            }
-            defer { group.cancelAll() }
-            try await group.next()
-        }
-    }
-
-    private func converse(from: String, to recipients: [String], message: String, credentials: Credentials?) async throws {
         let replies = SMTPReplies()
         let channel: any Channel
         do {
@@ -54,7 +41,30 @@ struct SMTPClient: Sendable {
         } catch {
             throw Failure(description: "cannot reach the SMTP server \(host):\(port): \(error)", permanent: false)
         }
-        defer { channel.close(promise: nil) }
+        // A server that stops answering: closing the connection ends the wait for its reply.
+        let timedOut = NIOLockedValueBox(false)
+        let timeout = self.timeout
+        let timer = Task {
+            try await Task.sleep(for: .milliseconds(Int(timeout * 1000)))
+            timedOut.withLockedValue { $0 = true }
+            channel.close(promise: nil)
+        }
+        defer {
+            timer.cancel()
+            channel.close(promise: nil)
+        }
+        do {
+            try await converse(channel, replies, from: from, to: recipients, message: message, credentials: credentials)
+        } catch {
+            if timedOut.withLockedValue({ $0 }) {
+                throw Failure(description: "the SMTP server \(host):\(port) did not finish within \(Int(timeout)) s", permanent: false)
+            }
+            throw error
+        }
+    }
+
+    private func converse(_ channel: any Channel, _ replies: SMTPReplies, from: String, to recipients: [String], message: String,
+                          credentials: Credentials?) async throws {
         func command(_ line: String, expect: Int, shown: String? = nil) async throws -> SMTPReply {
             try await channel.writeAndFlush(ByteBuffer(string: line + "\r\n"))
             return try await replies.next(expect: expect, after: shown ?? line)
@@ -72,9 +82,10 @@ struct SMTPClient: Sendable {
             }
             let context = try NIOSSLContext(configuration: configuration)
             // An IP address is checked against the certificate's IP names; SNI takes names only.
-            let isAddress = (try? SocketAddress(ipAddress: host, port: 0)) != nil
-            let handler = try NIOSSLClientHandler(context: context, serverHostname: isAddress ? nil : host)
-            try await channel.pipeline.addHandler(handler, position: .first).get()
+            let name: String? = (try? SocketAddress(ipAddress: host, port: 0)) != nil ? nil : host
+            try await channel.eventLoop.submit {
+                try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: context, serverHostname: name), position: .first)
+            }.get()
             hello = try await command("EHLO numbat", expect: 250)
         }
         if let credentials {

@@ -103,7 +103,7 @@ extension SQLiteStore: AlertRoutingStore {
             let bodies = try Data.fetchAll(db, sql: """
                 SELECT body FROM alert_delivery WHERE alarm_id = ? AND status = 'pending' AND event IN (\(names.map { _ in "?" }.joined(separator: ",")))
                 ORDER BY position
-                """, arguments: StatementArguments([alarmID] + names.map { $0 as any DatabaseValueConvertible }))
+                """, arguments: StatementArguments(([alarmID as any DatabaseValueConvertible] + names.map { $0 as any DatabaseValueConvertible }).map(\.databaseValue)))
             return try bodies.map { body in
                 var delivery = try AlertRoutingRows.decode(AlertDelivery.self, body)
                 delivery.status = .suppressed
