@@ -147,19 +147,22 @@ struct AlertRoutingTests {
                         #expect((alert["annotations"] as? [String: String])?["summary"]?.contains("memory high") == true)
                         #expect(try await am.alerts().contains { ($0["labels"] as? [String: String])?["alarm_key"] == "numbat_test" }, "the test alert")
 
+                        // Alertmanager notifies a resolved alert only where it notified it firing.
+                        func notified(_ status: String) -> Bool {
+                            notifications.requests.contains { request in
+                                (request.object["alerts"] as? [[String: Any]] ?? []).contains {
+                                    $0["status"] as? String == status && ($0["labels"] as? [String: String])?["alarm_key"] == "sasl:numbat_am"
+                                }
+                            }
+                        }
+                        #expect(await eventually(within: .seconds(60)) { notified("firing") }, "Alertmanager notifies the alert firing")
                         _ = try await Self.eval(peer, "alarm_handler:clear_alarm(numbat_am).")
                         let gone = try await eventually(within: .seconds(60)) {
                             try await !am.alerts().contains { ($0["labels"] as? [String: String])?["alarm_key"] == "sasl:numbat_am" }
                         }
                         #expect(gone, "resolved alerts leave Alertmanager's active list")
-                        let resolved = await eventually(within: .seconds(60)) {
-                            notifications.requests.contains { request in
-                                (request.object["alerts"] as? [[String: Any]] ?? []).contains {
-                                    $0["status"] as? String == "resolved" && ($0["labels"] as? [String: String])?["alarm_key"] == "sasl:numbat_am"
-                                }
-                            }
-                        }
-                        #expect(resolved, "Alertmanager notifies the alert resolved")
+                        let resolved = await eventually(within: .seconds(60)) { notified("resolved") }
+                        #expect(resolved, "Alertmanager notifies the alert resolved: \(notifications.requests.map { "\($0.path) \(String(decoding: $0.body, as: UTF8.self).prefix(400))" }) \(am.output)")
                         let sent = try await Self.deliveries("status=delivered", server: server, client: client).compactMap(Self.event)
                         #expect(sent.sorted() == ["cleared", "raised", "test"], "\(sent)")
                         _ = nodeID
@@ -194,7 +197,7 @@ struct AlertRoutingTests {
                     let tested = try await client.call(.post, "/api/alerts/receivers/\(receiverID)/test", token: token)
                     #expect(tested["status"] as? String == "delivered", "\(tested.text) \(smtp.output.suffix(1000))")
                     let first = try #require(try smtp.messages().first)
-                    #expect(first["tls"] as? Bool == true && first["user"] as? String == "ops" && first["from"] as? String == "numbat@example.org")
+                    #expect(first["tls"] as? Bool == true && first["user"] as? String == "ops" && first["from"] as? String == "numbat@example.org", "\(first)")
                     #expect(first["to"] as? [String] == ["ops@example.org", "dev@example.org"])
                     #expect((first["data"] as? String)?.contains("Subject: Numbat: [TEST]") == true)
 

@@ -76,6 +76,9 @@ public final class AlertmanagerServer: Sendable {
         return (try JSONSerialization.jsonObject(with: data) as? [[String: Any]]) ?? []
     }
 
+    /// What it printed (its log).
+    public var output: String { String(process.output.suffix(3000)) }
+
     public func stop() async {
         await process.stop()
         try? FileManager.default.removeItem(at: directory)
@@ -116,7 +119,7 @@ public final class SMTPTestServer: Sendable {
 
         def authenticator(server, session, envelope, mechanism, auth_data):
             ok = isinstance(auth_data, LoginPassword) and auth_data.login == user.encode() and auth_data.password == password.encode()
-            return AuthResult(success=ok, handled=False)
+            return AuthResult(success=ok, handled=False, auth_data=auth_data if ok else None)
 
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(cert, key)

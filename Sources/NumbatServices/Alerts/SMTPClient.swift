@@ -43,6 +43,7 @@ struct SMTPClient: Sendable {
         }
         // A server that stops answering: closing the connection ends the wait for its reply.
         let timedOut = NIOLockedValueBox(false)
+        let step = NIOLockedValueBox("connecting")
         let timeout = self.timeout
         let timer = Task {
             try await Task.sleep(for: .milliseconds(Int(timeout * 1000)))
@@ -54,18 +55,19 @@ struct SMTPClient: Sendable {
             channel.close(promise: nil)
         }
         do {
-            try await converse(channel, replies, from: from, to: recipients, message: message, credentials: credentials)
+            try await converse(channel, replies, step: step, from: from, to: recipients, message: message, credentials: credentials)
         } catch {
             if timedOut.withLockedValue({ $0 }) {
-                throw Failure(description: "the SMTP server \(host):\(port) did not finish within \(Int(timeout)) s", permanent: false)
+                throw Failure(description: "the SMTP server \(host):\(port) did not answer \(step.withLockedValue { $0 }) within \(Int(timeout)) s", permanent: false)
             }
             throw error
         }
     }
 
-    private func converse(_ channel: any Channel, _ replies: SMTPReplies, from: String, to recipients: [String], message: String,
+    private func converse(_ channel: any Channel, _ replies: SMTPReplies, step: NIOLockedValueBox<String>, from: String, to recipients: [String], message: String,
                           credentials: Credentials?) async throws {
         func command(_ line: String, expect: Int, shown: String? = nil) async throws -> SMTPReply {
+            step.withLockedValue { $0 = shown ?? line }
             try await channel.writeAndFlush(ByteBuffer(string: line + "\r\n"))
             return try await replies.next(expect: expect, after: shown ?? line)
         }
@@ -153,17 +155,18 @@ final class SMTPReplies: Sendable {
 final class SMTPLineHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = ByteBuffer
     private let replies: SMTPReplies
-    private var pending = ""
+    /// Bytes, not a String: Swift reads "\r\n" as one Character, which no search for "\n" finds.
+    private var pending: [UInt8] = []
     private var lines: [String] = []
 
     init(replies: SMTPReplies) { self.replies = replies }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var buffer = unwrapInboundIn(data)
-        pending += buffer.readString(length: buffer.readableBytes) ?? ""
-        while let newline = pending.firstIndex(of: "\n") {
-            let line = pending[..<newline].trimmingCharacters(in: .whitespacesAndNewlines)
-            pending = String(pending[pending.index(after: newline)...])
+        pending += buffer.readBytes(length: buffer.readableBytes) ?? []
+        while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+            let line = String(decoding: pending[..<newline], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            pending.removeSubrange(...newline)
             guard line.count >= 3, let code = Int(line.prefix(3)) else {
                 replies.deliver(.failure(SMTPClient.Failure(description: "the SMTP server sent an unreadable line", permanent: false)))
                 continue

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import Hummingbird
+import Logging
 import NIOConcurrencyHelpers
 
 /// A webhook receiver for alert tests: a real HTTP server (Hummingbird) on a loopback port that
@@ -42,8 +43,11 @@ final class WebhookReceiver: Sendable {
             return signed ? .ok : .unauthorized
         }
         let (ready, readyContinuation) = AsyncStream.makeStream(of: Void.self)
+        // Quiet: stopping it (a receiver going down) is part of the tests.
+        var logger = Logger(label: "webhook-receiver")
+        logger.logLevel = .critical
         let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)),
-                              onServerRunning: { _ in readyContinuation.yield() })
+                              onServerRunning: { _ in readyContinuation.yield() }, logger: logger)
         let task = Task { try await app.runService(gracefulShutdownSignals: []) }
         running.withLockedValue { $0 = task }
         var iterator = ready.makeAsyncIterator()
