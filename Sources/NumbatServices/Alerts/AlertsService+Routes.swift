@@ -159,6 +159,7 @@ extension AlertsService {
     static func validated(_ body: AlertReceiverRequest, id: UUID, createdAt: Date, hasSecret: Bool) throws -> AlertReceiver {
         guard !body.name.isBlank else { throw NumbatError.invalidField("name", "must not be empty") }
         let secret = body.secret.map { !$0.isEmpty } ?? hasSecret
+        if let port = body.smtpPort, !(1...65535).contains(port) { throw NumbatError.invalidField("smtp_port", "must be 1 to 65535") }
         switch body.kind {
         case .webhook, .alertmanager:
             guard let text = body.url, let url = URL(string: text), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
@@ -169,7 +170,6 @@ extension AlertsService {
             }
         case .email:
             guard let host = body.smtpHost, !host.isBlank else { throw NumbatError.invalidField("smtp_host", "is required for an email receiver") }
-            if let port = body.smtpPort, !(1...65535).contains(port) { throw NumbatError.invalidField("smtp_port", "must be 1 to 65535") }
             guard let from = body.from, from.contains("@") else { throw NumbatError.invalidField("from", "must be an email address") }
             guard let to = body.to, !to.isEmpty, to.allSatisfy({ $0.contains("@") && !$0.contains(">") && !$0.contains("\n") }) else {
                 throw NumbatError.invalidField("to", "must list at least one email address")
