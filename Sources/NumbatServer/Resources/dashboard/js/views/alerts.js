@@ -105,8 +105,8 @@ async function draw() {
       el('td', {}, d.last_error || ''))), { empty: 'Nothing sent yet.' });
   deliveryTable.id = 'alert-deliveries';
   root.replaceChildren(el('h2', {}, 'Alerts'), error,
-    el('h3', {}, 'Receivers'), el('div.row', {}, el('button', { type: 'button', id: 'add-receiver', onclick: addReceiver }, 'New receiver')), receiverTable,
-    el('h3', {}, 'Rules'), el('div.row', {}, el('button', { type: 'button', id: 'add-rule', onclick: () => addRule(receivers) }, 'New rule')), ruleTable,
+    el('h3', {}, 'Receivers'), el('p', {}, el('button', { type: 'button', id: 'add-receiver', onclick: addReceiver }, 'New receiver')), receiverTable,
+    el('h3', {}, 'Rules'), el('p', {}, el('button', { type: 'button', id: 'add-rule', onclick: () => addRule(receivers) }, 'New rule')), ruleTable,
     el('h3', {}, 'Deliveries'), deliveryTable);
 }
 
