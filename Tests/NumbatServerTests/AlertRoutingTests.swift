@@ -113,6 +113,62 @@ struct AlertRoutingTests {
         }
     }
 
+    @Test("repeats while raised, numbered, each once; an acknowledgement through the API is sent and stops them; the clear follows")
+    func repeatsAndAcknowledgement() async throws {
+        try await TestNode.with(release: .otp25) { peer in
+            _ = try await Self.eval(peer, "{ok, _} = application:ensure_all_started(sasl).")
+            let key = "hook-key-\(UUID().uuidString)"
+            let receiver = WebhookReceiver(key: key, port: try freePort(onAll: ["127.0.0.1"]))
+            try await receiver.start()
+            do {
+                try await TestServer.with(configure: Self.fast) { server, client in
+                    let token = server.adminToken
+                    let made = try await client.call(.post, "/api/alerts/receivers", body: json(["name": "hook", "kind": "webhook", "url": "http://127.0.0.1:\(receiver.port)/hook", "secret": key]), token: token)
+                    let receiverID = try #require(made["id"] as? String)
+                    let rule = try await client.call(.post, "/api/alerts/rules", body: json(["name": "repeating", "keys": ["sasl:numbat_*"], "repeat_interval_seconds": 1,
+                                                                                        "receivers": [receiverID]]), token: token)
+                    #expect(rule.status == .created, "\(rule.text)")
+                    _ = try await MetricsTests.add(peer, to: server, client: client)
+                    _ = try await Self.eval(peer, #"alarm_handler:set_alarm({numbat_repeat, "still wrong"})."#)
+                    func events() -> [String] { receiver.accepted.compactMap { $0.object["event"] as? String } }
+                    let repeated = await eventually(within: .seconds(60)) { events().filter { $0 == "repeated" }.count >= 2 }
+                    #expect(repeated && events().first == "raised", "\(events())")
+                    let alarms = try await AlarmsTests.alarms("state=active", server: server, client: client)
+                    let alarmID = try #require(alarms.first { $0["key"] as? String == "sasl:numbat_repeat" }?["id"] as? Int)
+                    let acknowledged = try await client.call(.post, "/api/alarms/\(alarmID)/acknowledge", body: json(["comment": "on it"]), token: token)
+                    #expect(acknowledged.status == .ok)
+                    #expect(await eventually(within: .seconds(60)) { events().contains("acknowledged") }, "\(events())")
+                    let ack = try #require(receiver.accepted.first { $0.object["event"] as? String == "acknowledged" })
+                    #expect((ack.object["text"] as? String)?.contains("ACKNOWLEDGED by admin") == true, "\(ack.object)")
+                    // While the alarm is still raised: no repeat is waiting any more (one would always be,
+                    // a second ahead, if repeats went on); the one queued before it is suppressed.
+                    let stopped = try await eventually(within: .seconds(60)) {
+                        try await !Self.deliveries("alarm=\(alarmID)", server: server, client: client).contains {
+                            Self.event($0) == "repeated" && ["pending", "sending"].contains($0["status"] as? String ?? "")
+                        }
+                    }
+                    let queue = try await Self.deliveries("alarm=\(alarmID)", server: server, client: client)
+                    #expect(stopped, "\(queue)")
+                    _ = try await Self.eval(peer, "alarm_handler:clear_alarm(numbat_repeat).")
+                    #expect(await eventually(within: .seconds(60)) { events().contains("cleared") }, "\(events())")
+                    let all = try await Self.deliveries("alarm=\(alarmID)", server: server, client: client)
+                    #expect(!all.contains { $0["status"] as? String == "pending" || $0["status"] as? String == "sending" }, "\(all)")
+                    let sent = all.filter { $0["status"] as? String == "delivered" }.compactMap(Self.event)
+                    #expect(events().count == sent.count && events().sorted() == sent.sorted(), "each delivered once: \(events()) vs \(sent)")
+                    // At most the repeat that was on its way when the acknowledgement came.
+                    let afterAcknowledgement = events().drop { $0 != "acknowledged" }
+                    #expect(afterAcknowledgement.filter { $0 == "repeated" }.count <= 1 && events().last == "cleared", "\(events())")
+                    let numbers = receiver.accepted.filter { $0.object["event"] as? String == "repeated" }.compactMap { $0.object["id"] as? String }
+                    #expect(Set(numbers).count == numbers.count && numbers.first?.contains("-repeated-1-") == true, "\(numbers)")
+                }
+            } catch {
+                await receiver.stop()
+                throw error
+            }
+            await receiver.stop()
+        }
+    }
+
     @Test("Alertmanager: a real node's alarm is an active alert with its labels there, resolved after the clear; a test alert goes too",
           .requires(.alertmanager))
     func alertmanager() async throws {
