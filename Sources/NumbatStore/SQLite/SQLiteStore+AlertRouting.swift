@@ -77,7 +77,14 @@ extension SQLiteStore: AlertRoutingStore {
     }
 
     public func claimAlertDeliveries(now: Date, leaseUntil: Date, limit: Int) async throws -> [AlertDelivery] {
-        try await pool.write { db in
+        // Every server looks every second: a read when nothing is due, no write transaction.
+        let due = try await pool.read { db in
+            try Bool.fetchOne(db, sql: """
+                SELECT EXISTS (SELECT 1 FROM alert_delivery WHERE (status = 'pending' AND next_attempt_at <= ?) OR (status = 'sending' AND lease_until <= ?))
+                """, arguments: [now.timeIntervalSince1970, now.timeIntervalSince1970]) ?? false
+        }
+        guard due else { return [] }
+        return try await pool.write { db in
             let bodies = try Data.fetchAll(db, sql: """
                 SELECT body FROM alert_delivery WHERE (status = 'pending' AND next_attempt_at <= ?) OR (status = 'sending' AND lease_until <= ?)
                 ORDER BY next_attempt_at, position LIMIT ?
