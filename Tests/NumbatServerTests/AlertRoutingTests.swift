@@ -2,6 +2,7 @@ import ErlangTerm
 import Foundation
 import HummingbirdTesting
 import NumbatServer
+import NumbatStore
 import NumbatTestSupport
 import Testing
 
@@ -26,8 +27,22 @@ struct AlertRoutingTests {
     static func event(_ delivery: [String: Any]) -> String? { (delivery["notice"] as? [String: Any])?["event"] as? String }
     static func key(_ delivery: [String: Any]) -> String? { ((delivery["notice"] as? [String: Any])?["alarm"] as? [String: Any])?["key"] as? String }
 
-    @Test("webhook: rules and receivers through the API (validated, audited, secret masked); signed alerts of a real node's alarms; a receiver down gets them once back, across a restart, each once; a flapping alarm is never sent")
-    func webhookAcrossRestart() async throws {
+    @Test("webhook: rules and receivers through the API (validated, audited, secret masked); signed alerts of a real node's alarms; a receiver down gets them once back, across a restart, each once; a flapping alarm is never sent", arguments: StoreBackend.allCases)
+    func webhookAcrossRestart(backend: StoreBackend) async throws {
+        guard backend == .postgres else { return try await webhookAcrossRestart(store: nil) }
+        guard try Requirement.postgres.check() else { return }
+        try await PostgresServer.with { postgres in
+            try await postgres.createDatabase("numbat")
+            try await webhookAcrossRestart(store: try StoreLocation(parsing: postgres.url(database: "numbat")))
+        }
+    }
+
+    /// On the embedded store (nil), or on PostgreSQL.
+    func webhookAcrossRestart(store: StoreLocation?) async throws {
+        let configure: @Sendable (inout ServerConfiguration) -> Void = { configuration in
+            Self.fast(&configuration)
+            if let store { configuration.store = store }
+        }
         try await TestNode.with(release: .otp25) { peer in
             _ = try await Self.eval(peer, "{ok, _} = application:ensure_all_started(sasl).")
             let key = "hook-key-\(UUID().uuidString)"
@@ -36,7 +51,7 @@ struct AlertRoutingTests {
             defer { try? FileManager.default.removeItem(at: directory) }
 
             // The receiver is down while the first server raises and retries.
-            try await TestServer.with(directory: directory, configure: Self.fast) { server, client in
+            try await TestServer.with(directory: directory, configure: configure) { server, client in
                 let token = server.adminToken
                 let hookURL = "http://127.0.0.1:\(receiver.port)/hook"
                 let noSecret = try await client.call(.post, "/api/alerts/receivers", body: json(["name": "hook", "kind": "webhook", "url": hookURL]), token: token)
@@ -83,7 +98,7 @@ struct AlertRoutingTests {
             // Back, and a new server on the same store: the queued alert goes out.
             try await receiver.start()
             do {
-                try await TestServer.with(directory: directory, configure: Self.fast) { server, client in
+                try await TestServer.with(directory: directory, configure: configure) { server, client in
                     let arrived = await eventually(within: .seconds(60)) { receiver.accepted.contains { $0.object["event"] as? String == "raised" } }
                     #expect(arrived, "the raise arrives once the receiver is back")
                     let raised = try #require(receiver.accepted.first)
