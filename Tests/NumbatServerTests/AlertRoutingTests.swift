@@ -105,7 +105,12 @@ struct AlertRoutingTests {
                     #expect(raised.path == "/hook" && raised.headers["x-numbat-delivery"] == raised.object["id"] as? String)
                     #expect((raised.object["text"] as? String)?.contains("sasl:numbat_disk") == true, "\(raised.object)")
                     #expect(((raised.object["alarm"] as? [String: Any])?["node_name"] as? String) == peer.name.description)
-                    let sent = try await Self.deliveries("status=delivered", server: server, client: client)
+                    // Recorded once the receiver has answered: a moment after it read the request.
+                    var sent: [[String: Any]] = []
+                    _ = try await eventually(within: .seconds(30)) {
+                        sent = try await Self.deliveries("status=delivered", server: server, client: client)
+                        return !sent.isEmpty
+                    }
                     #expect(sent.count == 1 && sent[0]["attempts"] as? Int ?? 0 >= 3 && sent[0]["delivered_at"] is String, "\(sent)")
 
                     _ = try await Self.eval(peer, "alarm_handler:clear_alarm(numbat_disk).")
@@ -166,8 +171,12 @@ struct AlertRoutingTests {
                     #expect(stopped, "\(queue)")
                     _ = try await Self.eval(peer, "alarm_handler:clear_alarm(numbat_repeat).")
                     #expect(await eventually(within: .seconds(60)) { events().contains("cleared") }, "\(events())")
-                    let all = try await Self.deliveries("alarm=\(alarmID)", server: server, client: client)
-                    #expect(!all.contains { $0["status"] as? String == "pending" || $0["status"] as? String == "sending" }, "\(all)")
+                    var all: [[String: Any]] = []
+                    let settled = try await eventually(within: .seconds(30)) {
+                        all = try await Self.deliveries("alarm=\(alarmID)", server: server, client: client)
+                        return !all.contains { $0["status"] as? String == "pending" || $0["status"] as? String == "sending" }
+                    }
+                    #expect(settled, "\(all)")
                     let sent = all.filter { $0["status"] as? String == "delivered" }.compactMap(Self.event)
                     #expect(events().count == sent.count && events().sorted() == sent.sorted(), "each delivered once: \(events()) vs \(sent)")
                     // At most the repeat that was on its way when the acknowledgement came.
@@ -234,7 +243,11 @@ struct AlertRoutingTests {
                         #expect(gone, "resolved alerts leave Alertmanager's active list")
                         let resolved = await eventually(within: .seconds(60)) { notified("resolved") }
                         #expect(resolved, "Alertmanager notifies the alert resolved: \(notifications.requests.map { "\($0.path) \(String(decoding: $0.body, as: UTF8.self).prefix(400))" }) \(am.output)")
-                        let sent = try await Self.deliveries("status=delivered", server: server, client: client).compactMap(Self.event)
+                        var sent: [String] = []
+                        _ = try await eventually(within: .seconds(30)) {
+                            sent = try await Self.deliveries("status=delivered", server: server, client: client).compactMap(Self.event)
+                            return sent.count >= 3
+                        }
                         #expect(sent.sorted() == ["cleared", "raised", "test"], "\(sent)")
                         _ = nodeID
                     }
