@@ -36,6 +36,13 @@ if ! command -v promtool >/dev/null; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null || {
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
 fi
+# Alertmanager, which alert routing's tests send alarms to over its v2 API, from Debian's
+# prometheus-alertmanager (the tests start their own with a config and storage of their own;
+# the system service is not used).
+if ! command -v prometheus-alertmanager >/dev/null; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus-alertmanager >/dev/null || {
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus-alertmanager >/dev/null; }
+fi
 # pyenv's shims run `pyenv rehash` after every `pip install`, and a stale rehash lock left on the
 # machine fails that install after 60 s: run pip with the interpreter itself, past the shim.
 python=$(python3 -c 'import sys; print(sys.executable)')
@@ -58,6 +65,8 @@ fi
 # pinned: its checks and CLI options change between releases.
 "$python" -c 'import schemathesis, sys; sys.exit(schemathesis.__version__ != "4.32.5")' 2>/dev/null \
   || pip_install 'schemathesis==4.32.5'
+# aiosmtpd, the SMTP server alert routing's email tests start with STARTTLS and AUTH.
+"$python" -c 'import aiosmtpd' 2>/dev/null || pip_install 'aiosmtpd==1.4.6'
 # The tests start nodes with -name/-sname; EPMD must run (erl starts it, but start it now so
 # the first test does not race it).
 epmd -daemon

@@ -38,6 +38,8 @@ enum Benchmark: String, CaseIterable, ExpressibleByArgument, Sendable {
     case notificationsStore = "notifications-store"
     /// logger:error on a node to `numbat logs --follow`, against a plain distribution message.
     case notificationLatency = "notification-latency"
+    /// An alarm set on a node to a webhook receiving its alert (alert routing).
+    case alertLatency = "alert-latency"
     /// Deployment onto namespace hosts (needs root, sshd, rebar3), against booting without Numbat.
     case deploy
     /// The latencies the tests only wait for: add -> UP, kill -> DOWN, rpc timeout, wrong-cookie
@@ -142,6 +144,9 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "notification-latency: events timed on each path.")
     var latencyEvents: Int = 200
 
+    @Option(help: "alert-latency: alarms timed.")
+    var alertAlarms: Int = 200
+
     @Option(help: "metrics-cycle: real OTP nodes collected every second.")
     var cycleNodes: Int = 20
 
@@ -236,6 +241,9 @@ struct BenchCommand: AsyncParsableCommand {
             }
             if only.contains(.notificationLatency) {
                 try await runNotificationLatency()
+            }
+            if only.contains(.alertLatency) {
+                try await runAlertLatency()
             }
             if only.contains(.deploy) {
                 try await runDeploy()
@@ -371,6 +379,18 @@ struct BenchCommand: AsyncParsableCommand {
                    String(format: "%.2f", percentile(reference, 0.99)), String(format: "%.2f", reference.max() ?? 0)])
         out(table.render())
         out("Numbat / reference at p50: \(formatRatio(percentile(numbat, 0.5) / percentile(reference, 0.5))).")
+        out("")
+    }
+
+    private func runAlertLatency() async throws {
+        let latencies = try await AlertLatencyBench(alarms: alertAlarms).run()
+        func percentile(_ values: [Double], _ p: Double) -> Double { values.sorted()[min(values.count - 1, Int(Double(values.count) * p))] }
+        out("## Alert latency: an alarm set on an OTP 25 node to its signed webhook arriving (\(latencies.count) alarms, 100 ms apart)")
+        out("")
+        var table = Table(["path", "p50 (ms)", "p99 (ms)", "max (ms)"], rightAligned: [1, 2, 3])
+        table.add(["alarm_handler, agent, alarms service, store, alert queue, HTTP POST", String(format: "%.2f", percentile(latencies, 0.5)),
+                   String(format: "%.2f", percentile(latencies, 0.99)), String(format: "%.2f", latencies.max() ?? 0)])
+        out(table.render())
         out("")
     }
 

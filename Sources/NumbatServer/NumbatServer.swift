@@ -26,6 +26,8 @@ public final class NumbatServer: Sendable {
     public let alarms: AlarmsService
     public let commands: CommandsService
     public let orchestration: OrchestrationService
+    /// Alert routing: alarm events to webhooks, Alertmanager and email (`AlertsService`).
+    public let alerts: AlertsService
     /// The cluster service, when the store is shared by several servers (PostgreSQL): leases
     /// decide which of them manages each node. Nil on the embedded store: one server, every node.
     public let cluster: ClusterService?
@@ -74,6 +76,7 @@ public final class NumbatServer: Sendable {
                                                         hostKeys: configuration.sshHostKeys)
         orchestration = OrchestrationService(context: context, store: store, dataDirectory: URL(fileURLWithPath: configuration.dataDirectory),
                                              settings: orchestrationSettings)
+        alerts = AlertsService(context: context, store: store, settings: configuration.alerts)
         if let shared = store as? any ClusterStore {
             let name = "\(ProcessInfo.processInfo.hostName):\(configuration.port)"
             let cluster = ClusterService(context: context, store: shared, name: name)
@@ -90,10 +93,10 @@ public final class NumbatServer: Sendable {
         // The node manager first, as every other service talks to nodes through it; in a cluster
         // the event relay next (it must see every event published from then on: the cluster
         // service's adoptions, and releases when stopping), then the cluster service, which
-        // hands the node manager its nodes.
+        // hands the node manager its nodes. Alerts before alarms: it must see their first events.
         let clustering: [any NumbatService] = (clusterEvents.map { [$0] } ?? []) + (cluster.map { [$0] } ?? [])
         services = [NodeManagerService(context: context, restoring: cluster == nil)] + clustering
-            + [TopologyService(context: context), metrics, notifications, alarms, commands, orchestration]
+            + [TopologyService(context: context), metrics, notifications, alerts, alarms, commands, orchestration]
     }
 
     /// The router with every route: services', tokens, events, health and the OpenAPI document.

@@ -42,6 +42,8 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var sshConfig: String?
     public var sshAuthSock: String?
     public var sshHostKeys: OpenSSHSettings.HostKeys = .acceptNew
+    /// Alert delivery's retry schedule and queue timing (docs/alerts.md); tests shorten them.
+    public var alerts = AlertsService.Settings()
 
     public init() {}
 

@@ -197,6 +197,27 @@ enum PostgresMigrations {
             "ALTER TABLE node ADD COLUMN tls_sealed bytea",
             "ALTER TABLE node_family ADD COLUMN tls_sealed bytea",
         ]),
+        // Alert routing, as SQLite's v9: rules and receivers as JSON documents (a receiver's
+        // secret sealed apart), and the delivery queue keyed by each delivery's idempotency key.
+        ("v12: alert routing", [
+            "CREATE TABLE alert_rule (id uuid PRIMARY KEY, body bytea NOT NULL, created_at double precision NOT NULL)",
+            "CREATE TABLE alert_receiver (id uuid PRIMARY KEY, body bytea NOT NULL, secret_sealed bytea, created_at double precision NOT NULL)",
+            """
+            CREATE TABLE alert_delivery (
+                position bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                id text NOT NULL UNIQUE,
+                receiver_id uuid NOT NULL,
+                alarm_id bigint NOT NULL,
+                event text NOT NULL,
+                status text NOT NULL,
+                next_attempt_at double precision NOT NULL,
+                lease_until double precision,
+                body bytea NOT NULL)
+            """,
+            "CREATE INDEX alert_delivery_due ON alert_delivery (status, next_attempt_at)",
+            "CREATE INDEX alert_delivery_by_alarm ON alert_delivery (alarm_id)",
+            "CREATE INDEX alert_delivery_by_receiver ON alert_delivery (receiver_id, position)",
+        ]),
     ]
 
     /// Applies the missing migrations on `connection` and returns every applied one, oldest first.

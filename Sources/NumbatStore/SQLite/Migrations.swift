@@ -154,6 +154,36 @@ enum Migrations {
                 table.add(column: "tls_sealed", .blob)
             }
         }
+        // Alert routing: rules and receivers as JSON documents (a receiver's secret sealed
+        // apart), and the delivery queue, keyed by each delivery's idempotency key; the columns
+        // beside the document are what the queue is searched by.
+        migrator.registerMigration("v9: alert routing") { db in
+            try db.create(table: "alert_rule") { table in
+                table.column("id", .blob).primaryKey()
+                table.column("body", .blob).notNull()
+                table.column("created_at", .double).notNull()
+            }
+            try db.create(table: "alert_receiver") { table in
+                table.column("id", .blob).primaryKey()
+                table.column("body", .blob).notNull()
+                table.column("secret_sealed", .blob)
+                table.column("created_at", .double).notNull()
+            }
+            try db.create(table: "alert_delivery") { table in
+                table.autoIncrementedPrimaryKey("position")
+                table.column("id", .text).notNull().unique()
+                table.column("receiver_id", .blob).notNull()
+                table.column("alarm_id", .integer).notNull()
+                table.column("event", .text).notNull()
+                table.column("status", .text).notNull()
+                table.column("next_attempt_at", .double).notNull()
+                table.column("lease_until", .double)
+                table.column("body", .blob).notNull()
+            }
+            try db.create(index: "alert_delivery_due", on: "alert_delivery", columns: ["status", "next_attempt_at"])
+            try db.create(index: "alert_delivery_by_alarm", on: "alert_delivery", columns: ["alarm_id"])
+            try db.create(index: "alert_delivery_by_receiver", on: "alert_delivery", columns: ["receiver_id", "position"])
+        }
         return migrator
     }
 }

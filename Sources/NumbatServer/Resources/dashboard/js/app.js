@@ -8,9 +8,10 @@ import topology from './views/topology.js';
 import metrics from './views/metrics.js';
 import notifications from './views/notifications.js';
 import alarms from './views/alarms.js';
+import alerts from './views/alerts.js';
 import orchestration from './views/orchestration.js';
 
-const views = { summary, topology, metrics, notifications, alarms, orchestration };
+const views = { summary, topology, metrics, notifications, alarms, alerts, orchestration };
 const POPUP_SEVERITIES = new Set(['emergency', 'alert', 'critical', 'error']);
 
 /** Nodes and families, kept current by the event stream. */
