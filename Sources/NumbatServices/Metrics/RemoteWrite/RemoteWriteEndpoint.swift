@@ -12,6 +12,7 @@ actor RemoteWriteEndpoint {
     private let logger: Logger
     private var queue: RemoteWriteQueue
     private let session: URLSession
+    private let challenges = RemoteWriteChallengeRefusal()
     private var loop: Task<Void, Never>?
     /// The loop's wait, resumed by `wake` (samples came, the server stops) or its deadline.
     private var waiter: CheckedContinuation<Void, Never>?
@@ -32,7 +33,7 @@ actor RemoteWriteEndpoint {
         configuration.timeoutIntervalForRequest = seconds
         configuration.timeoutIntervalForResource = seconds
         configuration.httpMaximumConnectionsPerHost = 1
-        session = URLSession(configuration: configuration)
+        session = URLSession(configuration: configuration, delegate: challenges, delegateQueue: nil)
     }
 
     func start() {
@@ -123,12 +124,16 @@ actor RemoteWriteEndpoint {
         }
         let outcome: RemoteWriteQueue.Outcome
         let problem: String?
+        _ = challenges.takeChallenge()
         do {
             let (data, response) = try await session.data(for: request)
             let status = (response as? HTTPURLResponse)?.statusCode ?? 0
             outcome = RemoteWriteRequest.outcome(status: status)
             problem = outcome == .delivered ? nil
                 : "HTTP \(status): \(String(decoding: data.prefix(300), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))"
+        } catch where challenges.takeChallenge() {
+            outcome = .rejected
+            problem = "HTTP 401: the receiver refused the credentials (it asked for authentication)"
         } catch {
             outcome = .retryable
             problem = "cannot reach the receiver: \(error.localizedDescription)"

@@ -5,16 +5,19 @@ import Foundation
 /// with `_total`, Folsom and Exometer metrics as `folsom_metric{metric="..."}`. The series of a
 /// node are made once and reused while its name and family stay the same. Pure.
 public struct RemoteWriteSamples: Sendable {
-    /// Each catalogued metric's Prometheus name and the factor to its base unit.
-    static let names: [String: (name: String, scale: Double)] = Dictionary(uniqueKeysWithValues: MetricCatalog.builtIn.map { definition in
+    /// Each catalogued metric's Prometheus name and what to divide by for its base unit: the
+    /// export's factor (0.001 from milliseconds) as a divisor (1000), so 207 ms is sent as 0.207,
+    /// the double nearest it, not 207 x 0.001 (0.20700000000000002), which a receiver storing
+    /// decimals (VictoriaMetrics) would give back different.
+    static let names: [String: (name: String, divisor: Double)] = Dictionary(uniqueKeysWithValues: MetricCatalog.builtIn.map { definition in
         let (name, scale) = PrometheusExposition.prometheusName(definition)
-        return (definition.name, (name, scale))
+        return (definition.name, (name, scale == 1 ? 1 : (1 / scale).rounded()))
     })
 
     private struct NodeSeries {
         var node: String
         var family: String
-        var series: [String: (series: RemoteWriteSeries, scale: Double)] = [:]
+        var series: [String: (series: RemoteWriteSeries, divisor: Double)] = [:]
     }
 
     private var nodes: [UUID: NodeSeries] = [:]
@@ -29,7 +32,7 @@ public struct RemoteWriteSamples: Sendable {
         var samples: [RemoteWriteSample] = []
         samples.reserveCapacity(values.count)
         for (metric, value) in values where value.isFinite {
-            let entry: (series: RemoteWriteSeries, scale: Double)
+            let entry: (series: RemoteWriteSeries, divisor: Double)
             if let known = nodes[id]?.series[metric] {
                 entry = known
             } else {
@@ -37,7 +40,7 @@ public struct RemoteWriteSamples: Sendable {
                 entry = made
                 nodes[id]?.series[metric] = made
             }
-            samples.append(RemoteWriteSample(series: entry.series, timestamp: timestamp, value: value * entry.scale))
+            samples.append(RemoteWriteSample(series: entry.series, timestamp: timestamp, value: value / entry.divisor))
         }
         return samples
     }
@@ -47,13 +50,13 @@ public struct RemoteWriteSamples: Sendable {
         nodes[id] = nil
     }
 
-    static func series(_ metric: String, node: String, family: String) -> (series: RemoteWriteSeries, scale: Double)? {
+    static func series(_ metric: String, node: String, family: String) -> (series: RemoteWriteSeries, divisor: Double)? {
         var labels = [RemoteWriteLabel("node", node)]
         // An empty label is no label to Prometheus: a node without a family has none.
         if !family.isEmpty { labels.append(RemoteWriteLabel("family", family)) }
         if let known = names[metric] {
             labels.append(RemoteWriteLabel("__name__", known.name))
-            return (RemoteWriteSeries(labels: labels), known.scale)
+            return (RemoteWriteSeries(labels: labels), known.divisor)
         }
         for library in ["folsom", "exometer"] where metric.hasPrefix(library + ".") {
             labels.append(RemoteWriteLabel("__name__", library + "_metric"))
