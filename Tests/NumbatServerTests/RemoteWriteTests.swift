@@ -205,4 +205,36 @@ struct RemoteWriteTests {
             }
         }
     }
+
+    @Test("bearer token: the right token passes vmauth into VictoriaMetrics; a wrong one is refused (4xx) and not retried",
+          .requires(.victoriaMetrics))
+    func bearer() async throws {
+        let token = "token-\(UUID().uuidString)"
+        try await RemoteWriteReceiver.with(.victoriaMetrics) { victoria in
+            try await RemoteWriteReceiver.withBearerProxy(token: token, upstream: victoria) { proxy in
+                try await TestNode.with(release: .otp25) { peer in
+                    try await TestServer.with(metricsInterval: 1, configure: { configuration in
+                        configuration.remoteWrite = [Self.receiver(proxy.writeURL, authentication: .bearer(RemoteWriteSecret(token))),
+                                                     Self.receiver(proxy.writeURL, authentication: .bearer(RemoteWriteSecret("not-" + token)))]
+                    }) { server, client in
+                        let id = try await MetricsTests.add(peer, to: server, client: client)
+                        // Read from VictoriaMetrics itself: what passed the proxy.
+                        _ = try await Self.expectSame("memory_total", as: "erlang_memory_total_bytes", node: peer, id: id, in: victoria,
+                                                      server: server, client: client)
+                        var receivers: [[String: Any]] = []
+                        let refused = try await eventually(within: .seconds(60)) {
+                            receivers = try await Self.status(server, client)
+                            return (receivers.last?["rejected_samples"] as? Int ?? 0) > 0
+                        }
+                        #expect(refused, "\(receivers)")
+                        #expect(receivers.map { $0["authentication"] as? String } == ["bearer", "bearer"])
+                        #expect(receivers.last?["sent_samples"] as? Int == 0 && receivers.last?["retry_in_seconds"] == nil, "\(receivers)")
+                        #expect((receivers.first?["sent_samples"] as? Int ?? 0) > 0 && receivers.first?["failed_batches"] as? Int == 0, "\(receivers)")
+                        let shown = try await client.call(.get, "/api/metrics/remote-write", token: server.adminToken).text + (try await Self.exposition(server, client))
+                        #expect(!shown.contains(token))
+                    }
+                }
+            }
+        }
+    }
 }

@@ -332,6 +332,16 @@ struct RemoteWriteSamplesTests {
         #expect(moved.first?.series.labels.map(\.name) == ["__name__", "node"])
     }
 
+    @Test("credentials a receiver echoes in an error are masked")
+    func redaction() {
+        let bearer = RemoteWriteSettings.Authentication.bearer(RemoteWriteSecret("tok-123"))
+        #expect(bearer.redact(#"cannot find the provided auth token "Bearer tok-123" in config"#) == #"cannot find the provided auth token "Bearer ********" in config"#)
+        let basic = RemoteWriteSettings.Authentication.basic(username: "numbat", password: RemoteWriteSecret("pw"))
+        let header = Data("numbat:pw".utf8).base64EncodedString()
+        #expect(basic.redact("bad password pw, header \(header)") == "bad password ********, header ********")
+        #expect(RemoteWriteSettings.Authentication.none.redact("as is") == "as is")
+    }
+
     @Test("status codes: 2xx delivered, 429 and 5xx retried, other 4xx refused")
     func outcomes() {
         #expect(RemoteWriteRequest.outcome(status: 204) == .delivered)

@@ -21,6 +21,8 @@ public final class RemoteWriteReceiver: Sendable {
     public enum Kind: String, Sendable {
         case victoriaMetrics = "VictoriaMetrics"
         case prometheus = "Prometheus"
+        /// vmauth (from the same package) in front of a VictoriaMetrics: bearer tokens.
+        case vmauth = "vmauth"
     }
 
     public let kind: Kind
@@ -34,7 +36,7 @@ public final class RemoteWriteReceiver: Sendable {
 
     /// Starts a receiver on `port` (a free one if nil); `basicAuth` protects VictoriaMetrics's
     /// every endpoint with that user and password (`-httpAuth.*`).
-    private init(_ kind: Kind, port: Int?, basicAuth: (String, String)?) throws {
+    private init(_ kind: Kind, port: Int?, basicAuth: (String, String)?, bearerToken: String? = nil, upstream: RemoteWriteReceiver? = nil) throws {
         self.kind = kind
         self.port = try port ?? freePort(onAll: ["127.0.0.1"])
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("numbat-\(kind.rawValue.lowercased())-\(UUID().uuidString)")
@@ -46,6 +48,11 @@ public final class RemoteWriteReceiver: Sendable {
             command = ["/usr/bin/victoria-metrics", "-storageDataPath=\(directory.path)/data", "-httpListenAddr=127.0.0.1:\(self.port)",
                        "-search.latencyOffset=0s", "-search.disableCache", "-retentionPeriod=1d", "-loggerLevel=WARN"]
             if let (user, password) = basicAuth { command += ["-httpAuth.username=\(user)", "-httpAuth.password=\(password)"] }
+        case .vmauth:
+            let configuration = directory.appendingPathComponent("auth.yml")
+            try "users:\n- bearer_token: \"\(bearerToken ?? "")\"\n  url_prefix: \"http://127.0.0.1:\(upstream?.port ?? 0)\"\n"
+                .write(to: configuration, atomically: true, encoding: .utf8)
+            command = ["/usr/bin/vmauth", "-auth.config=\(configuration.path)", "-httpListenAddr=127.0.0.1:\(self.port)", "-loggerLevel=WARN"]
         case .prometheus:
             let configuration = directory.appendingPathComponent("prometheus.yml")
             try "global:\n  scrape_interval: 1m\n".write(to: configuration, atomically: true, encoding: .utf8)
@@ -60,7 +67,7 @@ public final class RemoteWriteReceiver: Sendable {
 
     /// Waits until the receiver answers its health check.
     private func waitUntilReady() async throws {
-        let path = kind == .victoriaMetrics ? "/health" : "/-/ready"
+        let path = kind == .prometheus ? "/-/ready" : "/health"
         let deadline = ContinuousClock.now + .seconds(60)
         while ContinuousClock.now < deadline {
             guard process.isRunning else { throw ReceiverError(message: "\(kind.rawValue) exited: \(log)") }
@@ -116,11 +123,22 @@ public final class RemoteWriteReceiver: Sendable {
         try? FileManager.default.removeItem(at: directory)
     }
 
+    /// Runs `body` with vmauth in front of `upstream` (a VictoriaMetrics), letting through only
+    /// requests with `bearerToken`; stopped and removed afterwards whatever happens.
+    public static func withBearerProxy<T>(token: String, upstream: RemoteWriteReceiver,
+                                          _ body: (RemoteWriteReceiver) async throws -> T) async throws -> T
+    {
+        try await start(RemoteWriteReceiver(.vmauth, port: nil, basicAuth: nil, bearerToken: token, upstream: upstream), body)
+    }
+
     /// Runs `body` with a started receiver, stopped and removed afterwards whatever happens.
     public static func with<T>(_ kind: Kind, port: Int? = nil, basicAuth: (String, String)? = nil,
                         _ body: (RemoteWriteReceiver) async throws -> T) async throws -> T
     {
-        let receiver = try RemoteWriteReceiver(kind, port: port, basicAuth: basicAuth)
+        try await start(RemoteWriteReceiver(kind, port: port, basicAuth: basicAuth), body)
+    }
+
+    private static func start<T>(_ receiver: RemoteWriteReceiver, _ body: (RemoteWriteReceiver) async throws -> T) async throws -> T {
         do {
             try await receiver.waitUntilReady()
             let result = try await body(receiver)

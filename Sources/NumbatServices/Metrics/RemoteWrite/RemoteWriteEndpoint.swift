@@ -21,7 +21,7 @@ actor RemoteWriteEndpoint {
     private(set) var lastError: String?
     private(set) var lastErrorAt: Date?
     private(set) var lastSuccessAt: Date?
-    /// Whether the receiver is failing now: the outage is logged once, and its end.
+    /// Whether the receiver is failing (or refusing) now: said once, and its end.
     private var failing = false
 
     init(settings: RemoteWriteSettings, logger: Logger) {
@@ -129,8 +129,10 @@ actor RemoteWriteEndpoint {
             let (data, response) = try await session.data(for: request)
             let status = (response as? HTTPURLResponse)?.statusCode ?? 0
             outcome = RemoteWriteRequest.outcome(status: status)
+            // The receiver's words, without any credential it echoes.
             problem = outcome == .delivered ? nil
-                : "HTTP \(status): \(String(decoding: data.prefix(300), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))"
+                : "HTTP \(status): " + settings.authentication.redact(String(decoding: data.prefix(300), as: UTF8.self))
+                    .trimmingCharacters(in: .whitespacesAndNewlines)
         } catch where challenges.takeChallenge() {
             outcome = .rejected
             problem = "HTTP 401: the receiver refused the credentials (it asked for authentication)"
@@ -154,8 +156,12 @@ actor RemoteWriteEndpoint {
         lastError = problem
         lastErrorAt = Date()
         if outcome == .rejected {
-            logger.error("remote write receiver refused a batch; dropped", metadata: [
-                "receiver": "\(settings.displayURL)", "samples": "\(samples)", "error": "\(problem)"])
+            // Said once until a batch goes through again (refused credentials refuse every batch).
+            if !failing {
+                failing = true
+                logger.error("remote write receiver refuses batches; dropping them (counted)", metadata: [
+                    "receiver": "\(settings.displayURL)", "samples": "\(samples)", "error": "\(problem)"])
+            }
         } else if !failing {
             // Said once per outage, not on every retry.
             failing = true

@@ -26,6 +26,23 @@ public struct RemoteWriteSettings: Sendable, Equatable, CustomStringConvertible 
             }
         }
 
+        /// `text` (a receiver's answer) with the credentials masked: receivers echo them in
+        /// errors (vmauth quotes a refused bearer token), and those errors reach the API and logs.
+        func redact(_ text: String) -> String {
+            var secrets: [String] = []
+            switch self {
+            case .none: break
+            case .basic(_, let password): secrets = [password.value]
+            case .bearer(let token): secrets = [token.value]
+            }
+            if let header { secrets.append(String(header.drop { $0 != " " }.dropFirst())) }
+            var redacted = text
+            for secret in secrets where !secret.isEmpty {
+                redacted = redacted.replacingOccurrences(of: secret, with: "********")
+            }
+            return redacted
+        }
+
         /// The `Authorization` header's value.
         var header: String? {
             switch self {
