@@ -237,4 +237,33 @@ struct RemoteWriteTests {
             }
         }
     }
+
+    @Test("stopping the server sends what is queued while the receiver takes it", .requires(.victoriaMetrics))
+    func drainOnStop() async throws {
+        try await RemoteWriteReceiver.with(.victoriaMetrics) { victoria in
+            try await TestNode.with(release: .otp25) { peer in
+                // A batch delay of an hour: nothing leaves before the server stops.
+                var settings = Self.receiver(victoria.writeURL)
+                settings.queue.batchDelay = .seconds(3600)
+                let queued = try await TestServer.with(metricsInterval: 1, configure: { $0.remoteWrite = [settings] }) { server, client -> Int in
+                    _ = try await MetricsTests.add(peer, to: server, client: client)
+                    var receivers: [[String: Any]] = []
+                    let waiting = try await eventually(within: .seconds(60)) {
+                        receivers = try await Self.status(server, client)
+                        return (receivers.first?["queued_samples"] as? Int ?? 0) >= 200
+                    }
+                    #expect(waiting && receivers.first?["sent_samples"] as? Int == 0, "\(receivers)")
+                    return receivers.first?["queued_samples"] as? Int ?? 0
+                }
+                // The server has stopped: what was queued reaches VictoriaMetrics (searchable
+                // within a second or so of its arrival).
+                var series: [RemoteWriteReceiver.Series] = []
+                let arrived = try await eventually(within: .seconds(30)) {
+                    series = try await victoria.rawSamples("erlang_memory_total_bytes{node=\"\(peer.name)\"}[10m]")
+                    return (series.first?.samples.count ?? 0) >= 2
+                }
+                #expect(arrived, "\(queued) queued; \(series.map(\.samples.count))")
+            }
+        }
+    }
 }

@@ -207,6 +207,15 @@ struct RemoteWriteQueueTests {
         #expect(queue.count == 0)
     }
 
+    @Test("flushing (the server stops): a partial batch goes at once; a backoff still waits")
+    func flushing() {
+        var queue = RemoteWriteQueue(settings: settings)
+        queue.enqueue(Self.samples(0..<2), now: start)
+        #expect(Self.batch(queue.next(now: start, flushing: true)) == [0, 1])
+        queue.finish(.retryable, now: start)
+        guard case .wait = queue.next(now: start, flushing: true) else { Issue.record("a backoff waits while flushing"); return }
+    }
+
     @Test("5xx and network errors retry the same samples, first, with a doubling backoff up to the maximum")
     func retries() {
         var queue = RemoteWriteQueue(settings: settings)

@@ -19,8 +19,12 @@ public final class RemoteWrite: Sendable {
         for endpoint in endpoints { await endpoint.start() }
     }
 
+    /// Stops every receiver's sender, each after sending what it can within a few seconds
+    /// (together, so a slow receiver does not hold up the others).
     public func stop() async {
-        for endpoint in endpoints { await endpoint.stop() }
+        await withTaskGroup(of: Void.self) { group in
+            for endpoint in endpoints { group.addTask { await endpoint.stop() } }
+        }
     }
 
     /// Queues one collection of one node on every receiver.

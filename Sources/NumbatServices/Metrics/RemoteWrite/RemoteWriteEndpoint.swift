@@ -41,13 +41,19 @@ actor RemoteWriteEndpoint {
         loop = Task { await self.run() }
     }
 
-    /// Stops sending; what is still queued is lost (the history stays in Numbat's own store).
-    func stop() async {
+    /// Sends what is queued while the receiver takes it, for at most `drainWithin`, then stops.
+    /// A receiver failing or slower than that keeps the rest (Numbat's own history has it).
+    func stop(drainWithin limit: Duration = .seconds(5)) async {
         stopping = true
         let running = loop
-        running?.cancel()
+        let deadline = Task { [weak self] in
+            guard (try? await Task.sleep(for: limit)) != nil else { return }
+            running?.cancel()
+            await self?.wake()
+        }
         wake()
         await running?.value
+        deadline.cancel()
         loop = nil
         session.invalidateAndCancel()
     }
@@ -72,14 +78,17 @@ actor RemoteWriteEndpoint {
     }
 
     private func run() async {
-        while !Task.isCancelled, !stopping {
-            switch queue.next(now: .now) {
+        while !Task.isCancelled {
+            switch queue.next(now: .now, flushing: stopping) {
             case .send(let batch):
                 let outcome = await send(batch)
                 queue.finish(outcome, now: .now)
             case .wait(let deadline):
+                // Stopping: only a backoff waits now; the receiver is failing, give up.
+                if stopping { return }
                 await sleep(until: deadline)
             case .idle:
+                if stopping { return }
                 await sleep(until: nil)
             }
         }
@@ -96,7 +105,7 @@ actor RemoteWriteEndpoint {
 
     /// Sleeps until `deadline` (nil: none), or until `wake`.
     private func sleep(until deadline: ContinuousClock.Instant?) async {
-        if woken || stopping {
+        if woken || stopping || Task.isCancelled {
             woken = false
             return
         }

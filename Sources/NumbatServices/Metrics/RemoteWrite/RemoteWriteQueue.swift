@@ -110,7 +110,9 @@ public struct RemoteWriteQueue: Sendable {
         return enforceCapacity()
     }
 
-    public mutating func next(now: ContinuousClock.Instant) -> Action {
+    /// What to do now. `flushing` (the server is stopping): a partial batch goes without
+    /// waiting for the batch delay; a backoff is still waited out.
+    public mutating func next(now: ContinuousClock.Instant, flushing: Bool = false) -> Action {
         guard sending == nil else { return .idle }
         if let retryAt {
             guard now >= retryAt else { return .wait(until: retryAt) }
@@ -119,7 +121,7 @@ public struct RemoteWriteQueue: Sendable {
             waitingSince = nil
         }
         guard queuedCount > 0 else { return .idle }
-        if queuedCount < settings.batchSize, let since = waitingSince, now < since + settings.batchDelay {
+        if !flushing, queuedCount < settings.batchSize, let since = waitingSince, now < since + settings.batchDelay {
             return .wait(until: since + settings.batchDelay)
         }
         let end = head + min(settings.batchSize, queuedCount)
