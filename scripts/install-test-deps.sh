@@ -30,9 +30,24 @@ if ! dpkg -s rabbitmq-server >/dev/null 2>&1; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends rabbitmq-server >/dev/null; }
   if [ -n "$policy" ]; then rm -f "$policy"; trap - EXIT; fi
 fi
-# promtool, Prometheus's linter for the /metrics export, from Debian's prometheus package (without
-# its recommended node exporter; no Prometheus server is started).
-if ! command -v promtool >/dev/null; then
+# victoria-metrics: Debian's single-node VictoriaMetrics, a remote-write receiver the remote-write
+# tests and `numbat-bench --only remote-write` start on a loopback port of their own; the system
+# service is not used. Its postinst starts that service where it can: held back as for RabbitMQ.
+if ! dpkg -s victoria-metrics >/dev/null 2>&1; then
+  policy=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    policy=/usr/sbin/policy-rc.d
+    printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy"
+    trap 'rm -f "$policy"' EXIT
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends victoria-metrics >/dev/null || {
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends victoria-metrics >/dev/null; }
+  if [ -n "$policy" ]; then rm -f "$policy"; trap - EXIT; fi
+fi
+# Debian's prometheus package: promtool, Prometheus's linter for the /metrics export, and the
+# Prometheus server the remote-write tests start themselves with --web.enable-remote-write-receiver
+# (without its recommended node exporter; the system service is not used).
+if ! command -v promtool >/dev/null || [ ! -x /usr/bin/prometheus ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null || {
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
 fi

@@ -34,6 +34,8 @@ enum Benchmark: String, CaseIterable, ExpressibleByArgument, Sendable {
     case metricsStore = "metrics-store"
     /// One collection of one real node, `numbat serve` against an Erlang hidden node.
     case metricsCycle = "metrics-cycle"
+    /// Prometheus remote write (encoding, and into real VictoriaMetrics and Prometheus) against the own store.
+    case remoteWrite = "remote-write"
     /// The notification store alone: ingest rate, latest-100 reads as it grows.
     case notificationsStore = "notifications-store"
     /// logger:error on a node to `numbat logs --follow`, against a plain distribution message.
@@ -147,6 +149,15 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "alert-latency: alarms timed.")
     var alertAlarms: Int = 200
 
+    @Option(help: "remote-write: simulated nodes.")
+    var remoteWriteNodes: Int = 1000
+
+    @Option(help: "remote-write: one-minute collections of each node (timestamps ending now).")
+    var remoteWriteMinutes: Int = 30
+
+    @Option(help: "remote-write: samples per request.")
+    var remoteWriteBatch: Int = 2000
+
     @Option(help: "metrics-cycle: real OTP nodes collected every second.")
     var cycleNodes: Int = 20
 
@@ -235,6 +246,9 @@ struct BenchCommand: AsyncParsableCommand {
             }
             if only.contains(.metricsCycle) {
                 try await runMetricsCycle()
+            }
+            if only.contains(.remoteWrite) {
+                try await runRemoteWrite()
             }
             if only.contains(.notificationsStore) {
                 try await runNotificationsStore()

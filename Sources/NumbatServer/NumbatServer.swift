@@ -66,7 +66,8 @@ public final class NumbatServer: Sendable {
             GraphitePusher.Settings(host: $0, port: configuration.graphitePort, prefix: configuration.graphitePrefix,
                                     interval: .milliseconds(Int(configuration.graphiteIntervalSeconds * 1000)))
         }
-        metrics = MetricsService(context: context, archive: archive, graphite: graphite, settings: metricsSettings)
+        metrics = MetricsService(context: context, archive: archive, graphite: graphite, remoteWrite: configuration.remoteWrite,
+                                 settings: metricsSettings)
         notifications = NotificationsService(context: context, notifications: store, settingStore: store)
         alarms = AlarmsService(context: context, alarms: store, settingStore: store)
         commands = CommandsService(context: context, audit: store)

@@ -45,6 +45,10 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// Alert delivery's retry schedule and queue timing (docs/alerts.md); tests shorten them.
     public var alerts = AlertsService.Settings()
 
+    /// Prometheus remote-write receivers every collection is also sent to (none: the local
+    /// history only). See `ServerConfiguration+RemoteWrite.swift`.
+    public var remoteWrite: [RemoteWriteSettings] = []
+
     public init() {}
 
     /// The parts of a configuration a source may set; unset parts leave the value as it was.
@@ -69,14 +73,17 @@ public struct ServerConfiguration: Sendable, Equatable {
         public var sshConfig: String?
         public var sshAuthSock: String?
         public var sshHostKeys: String?
+        public var remoteWrite: [RemoteWriteEntry]?
 
         public init(host: String? = nil, port: Int? = nil, dataDirectory: String? = nil, nodeName: String? = nil,
                     logLevel: String? = nil, reconnectInitialSeconds: Double? = nil, reconnectMaximumSeconds: Double? = nil,
                     metricsIntervalSeconds: Double? = nil, metricsRetention: String? = nil, graphiteHost: String? = nil,
                     graphitePort: Int? = nil, graphitePrefix: String? = nil, graphiteIntervalSeconds: Double? = nil,
                     deployConcurrency: Int? = nil, requireToken: Bool? = nil, store: String? = nil, advertiseURL: String? = nil,
-                    sshConfig: String? = nil, sshAuthSock: String? = nil, sshHostKeys: String? = nil)
+                    sshConfig: String? = nil, sshAuthSock: String? = nil, sshHostKeys: String? = nil,
+                    remoteWrite: [RemoteWriteEntry]? = nil)
         {
+            self.remoteWrite = remoteWrite
             self.sshConfig = sshConfig
             self.sshAuthSock = sshAuthSock
             self.sshHostKeys = sshHostKeys
@@ -119,6 +126,7 @@ public struct ServerConfiguration: Sendable, Equatable {
             case sshConfig = "ssh_config"
             case sshAuthSock = "ssh_auth_sock"
             case sshHostKeys = "ssh_host_keys"
+            case remoteWrite = "remote_write"
         }
 
         /// The environment variables read, `NUMBAT_` and the file key in capitals.
@@ -147,7 +155,8 @@ public struct ServerConfiguration: Sendable, Equatable {
                              graphiteIntervalSeconds: try number(.graphiteIntervalSeconds),
                              deployConcurrency: try number(.deployConcurrency), requireToken: try flag(.requireToken),
                              store: value(.store), advertiseURL: value(.advertiseURL),
-                             sshConfig: value(.sshConfig), sshAuthSock: value(.sshAuthSock), sshHostKeys: value(.sshHostKeys))
+                             sshConfig: value(.sshConfig), sshAuthSock: value(.sshAuthSock), sshHostKeys: value(.sshHostKeys),
+                             remoteWrite: value(.remoteWrite).map { $0.split(separator: ",").map { RemoteWriteEntry(url: $0.trimmingCharacters(in: .whitespaces)) } })
         }
 
         /// A JSON file with the same keys, e.g. `{"port": 9090, "data_dir": "/var/lib/numbat"}`.
@@ -232,6 +241,7 @@ public struct ServerConfiguration: Sendable, Equatable {
             }
             sshHostKeys = policy
         }
+        if let entries = overrides.remoteWrite { remoteWrite = try entries.map { try $0.settings() } }
         guard reconnectInitialSeconds > 0, reconnectMaximumSeconds >= reconnectInitialSeconds else {
             throw ConfigurationError("reconnect delays must be positive, the maximum at least the initial one")
         }

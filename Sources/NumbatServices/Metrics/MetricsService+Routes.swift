@@ -49,6 +49,7 @@ extension MetricsService {
         addSeriesRoutes(to: api)
         addTopRoute(to: api)
         addLiveRoute(to: api)
+        addRemoteWriteRoute(to: api)
     }
 
     /// `GET /metrics` for Prometheus: every node's latest values. Registered at the root, not
@@ -91,7 +92,7 @@ extension MetricsService {
             guard let snapshot = snapshots[node.id] else { return nil }
             return .init(node: node.name, family: node.familyID.flatMap { families[$0] } ?? "", values: snapshot.values)
         }
-        return PrometheusExposition.render(series)
+        return PrometheusExposition.render(series) + Self.remoteWriteExposition(await remoteWriteStatus())
     }
 }
 

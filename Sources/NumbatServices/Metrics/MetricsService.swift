@@ -28,6 +28,8 @@ public final class MetricsService: NumbatService {
     public let archive: MetricArchive
     /// Pushes to Graphite when configured.
     let graphite: GraphitePusher?
+    /// Prometheus remote write to the receivers configured, if any.
+    let remoteWrite: RemoteWrite?
     private let collectors = NodeWorkers<NodeCollector>()
     private let latest = NIOLockedValueBox<[UUID: MetricSnapshot]>([:])
     private let intervals = NIOLockedValueBox<[UUID: Duration]>([:])
@@ -36,7 +38,7 @@ public final class MetricsService: NumbatService {
     let live: LiveMetrics
 
     public init(context: ServiceContext, archive: MetricArchive, graphite: GraphitePusher.Settings? = nil,
-                settings: Settings = Settings()) {
+                remoteWrite: [RemoteWriteSettings] = [], settings: Settings = Settings()) {
         nodes = context.nodes
         bus = context.bus
         store = context.store
@@ -44,6 +46,7 @@ public final class MetricsService: NumbatService {
         self.archive = archive
         self.settings = settings
         self.graphite = graphite.map { GraphitePusher(settings: $0, logger: context.logger) }
+        self.remoteWrite = remoteWrite.isEmpty ? nil : RemoteWrite(settings: remoteWrite, logger: context.logger)
         let collectors = self.collectors
         live = LiveMetrics(period: settings.livePeriod, linger: settings.liveLinger) { id in
             guard let collector = collectors[id] else {
@@ -59,6 +62,7 @@ public final class MetricsService: NumbatService {
         let managed = nodes.managedIDs
         try await archive.start(restoring: try await store.nodes().map(\.id).filter { managed.contains($0) })
         graphite?.start(source: { [weak self] in await self?.graphiteSnapshot() ?? [] })
+        await remoteWrite?.start()
         await events.follow(bus, manager: nodes) { [weak self] change in
             guard let self else { return }
             switch change {
@@ -75,6 +79,7 @@ public final class MetricsService: NumbatService {
         await live.stop()
         await collectors.stopAll()
         await graphite?.stop()
+        await remoteWrite?.stop()
         await archive.stop()
     }
 
@@ -98,6 +103,7 @@ public final class MetricsService: NumbatService {
         if forget {
             latest.withLockedValue { _ = $0.removeValue(forKey: id) }
             intervals.withLockedValue { _ = $0.removeValue(forKey: id) }
+            remoteWrite?.forget(node: id)
             do { try await archive.forget(node: id) } catch {
                 logger.error("deleting a removed node's metric history failed", metadata: ["node": "\(id)", "error": "\(error)"])
             }
@@ -111,6 +117,7 @@ public final class MetricsService: NumbatService {
         } catch {
             logger.error("storing metrics failed", metadata: ["node": "\(node.name)", "error": "\(error)"])
         }
+        await remoteWrite(snapshot, for: node)
     }
 
     /// What Graphite gets: each node's latest values, under its name.

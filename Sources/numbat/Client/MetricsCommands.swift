@@ -9,7 +9,7 @@ import NumbatServices
 struct MetricsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "metrics", abstract: "The metrics catalogue, a node's latest metrics and their history.",
-        subcommands: [Catalog.self, List.self, Get.self, Live.self])
+        subcommands: [Catalog.self, List.self, Get.self, Live.self, RemoteWrite.self])
 
     struct Catalog: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print every built-in metric (no server needed).")

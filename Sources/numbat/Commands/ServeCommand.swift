@@ -12,12 +12,12 @@ struct ServeCommand: AsyncParsableCommand {
             Settings come from a JSON file (--config or $NUMBAT_CONFIG, keys as below in snake_case: \
             host, port, data_dir, node_name, log_level, reconnect_initial_seconds, reconnect_max_seconds, \
             metrics_interval_seconds, metrics_retention, graphite_host, graphite_port, graphite_prefix, \
-            graphite_interval_seconds, store, ssh_config, ssh_auth_sock, ssh_host_keys), \
+            graphite_interval_seconds, store, ssh_config, ssh_auth_sock, ssh_host_keys, remote_write), \
             then environment variables (NUMBAT_HOST, NUMBAT_PORT, NUMBAT_DATA_DIR, NUMBAT_NODE_NAME, \
             NUMBAT_LOG_LEVEL, NUMBAT_RECONNECT_INITIAL_SECONDS, NUMBAT_RECONNECT_MAX_SECONDS, \
             NUMBAT_METRICS_INTERVAL_SECONDS, NUMBAT_METRICS_RETENTION, NUMBAT_GRAPHITE_HOST, NUMBAT_GRAPHITE_PORT, \
             NUMBAT_GRAPHITE_PREFIX, NUMBAT_GRAPHITE_INTERVAL_SECONDS, NUMBAT_STORE, NUMBAT_SSH_CONFIG, \
-            NUMBAT_SSH_AUTH_SOCK, NUMBAT_SSH_HOST_KEYS), then these \
+            NUMBAT_SSH_AUTH_SOCK, NUMBAT_SSH_HOST_KEYS, NUMBAT_REMOTE_WRITE), then these \
             flags; later ones win.
 
             On loopback (the default) local callers need no token. On any other address every request \
@@ -29,6 +29,11 @@ struct ServeCommand: AsyncParsableCommand {
             database (postgres://USER[:PASSWORD]@HOST[:PORT]/DB[?sslmode=disable|prefer|require]); the \
             secret key stays in the data directory either way. A database that cannot be reached at start \
             stops the server with the reason.
+
+            --remote-write URL (repeatable) also sends every collected sample to a Prometheus remote-write \
+            receiver (Prometheus, VictoriaMetrics, Mimir, Thanos), batched and retried from a bounded queue; \
+            the --remote-write-* credential and queue options apply to each URL given by flag. The file's \
+            remote_write list may give each receiver its own (see docs/metrics.md).
             """)
 
     @Option(help: "JSON configuration file.")
@@ -94,6 +99,21 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Host keys of OpenSSH logins: accept-new (the default: trust on first use), strict, or config (the ssh_config decides).")
     var sshHostKeys: String?
 
+    @Option(help: "Send every collected sample to this Prometheus remote-write URL (repeatable), e.g. http://vm:8428/api/v1/write.")
+    var remoteWrite: [String] = []
+
+    @Option(help: "A file holding the bearer token for the --remote-write receivers.")
+    var remoteWriteBearerTokenFile: String?
+
+    @Option(help: "Basic-auth user name for the --remote-write receivers (the password from --remote-write-password-file).")
+    var remoteWriteUsername: String?
+
+    @Option(help: "A file holding the basic-auth password for the --remote-write receivers.")
+    var remoteWritePasswordFile: String?
+
+    @Option(help: "Most samples queued per --remote-write receiver; the oldest are dropped beyond it (default 100000).")
+    var remoteWriteQueueCapacity: Int?
+
     func run() async throws {
         // A connection per managed node: thousands need more than the usual 1,024 files.
         ProcessLimits.raiseOpenFiles()
@@ -103,7 +123,8 @@ struct ServeCommand: AsyncParsableCommand {
             metricsIntervalSeconds: metricsInterval, metricsRetention: metricsRetention, graphiteHost: graphiteHost,
             graphitePort: graphitePort, graphitePrefix: graphitePrefix, graphiteIntervalSeconds: graphiteInterval,
             deployConcurrency: deployConcurrency, requireToken: requireToken ? true : nil, store: store,
-            advertiseURL: advertiseURL, sshConfig: sshConfig, sshAuthSock: sshAuthSock, sshHostKeys: sshHostKeys)
+            advertiseURL: advertiseURL, sshConfig: sshConfig, sshAuthSock: sshAuthSock, sshHostKeys: sshHostKeys,
+            remoteWrite: remoteWriteEntries)
         let configuration: ServerConfiguration
         do {
             configuration = try ServerConfiguration.load(file: config, environment: ProcessInfo.processInfo.environment, flags: flags)
@@ -115,6 +136,26 @@ struct ServeCommand: AsyncParsableCommand {
             let address = channel.localAddress.map { "\($0.ipAddress ?? configuration.host):\($0.port ?? configuration.port)" } ?? "?"
             // Written straight to the file descriptor: scripts wait for this line.
             FileHandle.standardOutput.write(Data("numbat listening on http://\(address)\n".utf8))
+        }
+    }
+
+    func validate() throws {
+        if remoteWrite.isEmpty, remoteWriteBearerTokenFile != nil || remoteWriteUsername != nil || remoteWritePasswordFile != nil || remoteWriteQueueCapacity != nil {
+            throw ValidationError("the --remote-write-* options apply to --remote-write URLs; give at least one")
+        }
+        if remoteWritePasswordFile != nil, remoteWriteUsername == nil {
+            throw ValidationError("--remote-write-password-file needs --remote-write-username")
+        }
+    }
+
+    /// The --remote-write URLs, each with the --remote-write-* options; nil without any (the
+    /// file's or environment's list stays).
+    var remoteWriteEntries: [ServerConfiguration.RemoteWriteEntry]? {
+        guard !remoteWrite.isEmpty else { return nil }
+        let basic = remoteWriteUsername.map { ServerConfiguration.RemoteWriteEntry.BasicAuth(username: $0, passwordFile: remoteWritePasswordFile) }
+        return remoteWrite.map {
+            ServerConfiguration.RemoteWriteEntry(url: $0, basicAuth: basic, bearerTokenFile: remoteWriteBearerTokenFile,
+                                                 queueCapacity: remoteWriteQueueCapacity)
         }
     }
 }
