@@ -146,11 +146,12 @@ struct TarStream {
         if kind == UInt8(ascii: "L") {
             longName = Self.string(bytes[...])
         } else if kind == UInt8(ascii: "x") {
-            // Records: "<length> key=value\n".
+            // Records: "<length> key=value\n". A length too short for its own digits, space and
+            // newline ends the records, as one past the end does.
             var rest = bytes[...]
             while let space = rest.firstIndex(of: UInt8(ascii: " ")),
                   let length = Int(String(decoding: rest[rest.startIndex..<space], as: UTF8.self)),
-                  length > 0, length <= rest.count {
+                  length > space - rest.startIndex + 1, length <= rest.count {
                 let record = rest[rest.index(after: space)..<(rest.startIndex + length - 1)]
                 if let equals = record.firstIndex(of: UInt8(ascii: "=")), String(decoding: record[..<equals], as: UTF8.self) == "path" {
                     paxPath = String(decoding: record[record.index(after: equals)...], as: UTF8.self)
