@@ -33,6 +33,10 @@ ARTIFACTS="$SCRATCH/artifacts"
 # lld: gold stops with an internal error linking the sanitized NIOSSL/BoringSSL objects.
 FLAGS=(--scratch-path "$SCRATCH" -c release -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING -Xswiftc -enable-testing -Xswiftc -use-ld=lld)
 
+# A trap goes to libFuzzer's handler (which saves the input at once), not the Swift runtime's
+# backtracer, which takes seconds and confuses AddressSanitizer.
+export SWIFT_BACKTRACE=enable=no
+
 MERGE=0
 if [ "${1:-}" = --merge ]; then
     MERGE=1
