@@ -159,6 +159,39 @@ let package = Package(
             dependencies: ["ErlangTerm"],
             path: "Fuzz/ErlangTermFuzz"
         ),
+        /// What the other fuzz targets share: libFuzzer's driver (under `-D FUZZING`) or the plain
+        /// build's replayer with a short built-in mutation pass (`scripts/test.sh` runs it).
+        .target(name: "FuzzSupport", path: "Fuzz/FuzzSupport"),
+        /// libFuzzer targets, one per parser of untrusted bytes (`scripts/fuzz.sh TARGET SECONDS`;
+        /// docs/reliability.md): the distribution handshake (both roles), the connection's frame
+        /// receiver (atom cache, fragments), EPMD's replies and requests, the release tarball
+        /// reader (gzip + tar), and the REST API's strict JSON bodies.
+        .executableTarget(
+            name: "HandshakeFuzz",
+            dependencies: ["FuzzSupport", "ErlangDist", .product(name: "Crypto", package: "swift-crypto")],
+            path: "Fuzz/HandshakeFuzz"
+        ),
+        .executableTarget(
+            name: "FrameReceiverFuzz",
+            dependencies: ["FuzzSupport", "ErlangDist", "ErlangTerm", .product(name: "NIOCore", package: "swift-nio")],
+            path: "Fuzz/FrameReceiverFuzz"
+        ),
+        .executableTarget(name: "EPMDFuzz", dependencies: ["FuzzSupport", "ErlangDist"], path: "Fuzz/EPMDFuzz"),
+        .executableTarget(
+            name: "ReleaseArchiveFuzz",
+            dependencies: [
+                "FuzzSupport", "NumbatServices",
+                .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Fuzz/ReleaseArchiveFuzz"
+        ),
+        .executableTarget(
+            name: "StrictJSONFuzz",
+            dependencies: ["FuzzSupport", "NumbatServices", "NumbatAPI", "NumbatCore"],
+            path: "Fuzz/StrictJSONFuzz"
+        ),
         /// Starts and stops real OTP nodes (OTP 25 from Debian, OTP 28 from PyPI) for tests and benchmarks.
         .target(
             name: "NumbatTestSupport",

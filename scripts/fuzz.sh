@@ -1,34 +1,108 @@
 #!/usr/bin/env bash
-# Fuzzes the External Term Format decoder with libFuzzer for SECONDS (default 30).
+# Fuzzes Numbat's parsers of untrusted bytes with libFuzzer.
 #
-#   scripts/fuzz.sh [SECONDS] [extra libFuzzer flags...]
+#   scripts/fuzz.sh [TARGET] [SECONDS] [extra libFuzzer flags...]   fuzz TARGET for SECONDS (default 30)
+#   scripts/fuzz.sh all SECONDS [flags...]                            every target, SECONDS each
+#   scripts/fuzz.sh --merge TARGET                                    minimise the corpus into Fuzz/Corpora/TARGET
+#   scripts/fuzz.sh SECONDS                                           ErlangTermFuzz, as before
 #
-# Builds Fuzz/ErlangTermFuzz optimised with -sanitize=fuzzer,address (AddressSanitizer takes
-# over the bounds checks a debug build makes) and -D FUZZING (which swaps the replayer's @main
-# for libFuzzer's entry points; the target has no main.swift, so it is already compiled as a
-# library) into .build-fuzz, seeds .build-fuzz/corpus with valid encodings of every tag and a
-# line of Erlang text, and runs. Properties checked on every input (DecoderProperties.swift):
-# decoding returns a term or a TermDecodingError; a term re-encodes, plain and compressed, to
-# bytes that decode to an equal term; its description parses back when it has literal syntax;
-# UTF-8 text goes through TermParser with the same guarantees.
+# TARGET is one of the targets under Fuzz/ (docs/reliability.md, Fuzzing, lists what each
+# checks): ErlangTermFuzz (the term decoder and parser), HandshakeFuzz (the distribution
+# handshake, both roles), FrameReceiverFuzz (frames, atom cache, fragments, control messages),
+# EPMDFuzz (EPMD replies and requests), ReleaseArchiveFuzz (gzip + tar release uploads),
+# StrictJSONFuzz (the REST API's request bodies). A campaign of N executions:
+#   scripts/fuzz.sh TARGET 0 -runs=N
+#
+# Builds the target optimised with -sanitize=fuzzer,address (AddressSanitizer takes over the
+# bounds checks a debug build makes), -D FUZZING (which swaps the replayer's @main for
+# libFuzzer's entry points; the targets have no main.swift, so they are already compiled as
+# libraries) and -enable-testing (the targets reach the internal pure parsers with
+# @testable import) into .build-fuzz. The working corpus is .build-fuzz/corpus/TARGET, started
+# from the hand-made seeds (Fuzz/Seeds/make_seeds.py, and the term encodings below) and read
+# together with the committed corpus Fuzz/Corpora/TARGET, which the run does not change
+# (--merge updates it). Properties are checked on every input by the target's *Properties.swift.
 # Exits non-zero when libFuzzer finds a crash, a leak, a timeout or an allocation over the
 # limit; the input is saved in .build-fuzz/artifacts/ and replays in a plain build with
-#   swift build --product ErlangTermFuzz && .build/debug/ErlangTermFuzz --verbose .build-fuzz/artifacts/crash-...
+#   swift build --product TARGET && .build/debug/TARGET --verbose .build-fuzz/artifacts/crash-...
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
+TARGETS=(ErlangTermFuzz HandshakeFuzz FrameReceiverFuzz EPMDFuzz ReleaseArchiveFuzz StrictJSONFuzz)
+SCRATCH=.build-fuzz
+ARTIFACTS="$SCRATCH/artifacts"
+# lld: gold stops with an internal error linking the sanitized NIOSSL/BoringSSL objects.
+FLAGS=(--scratch-path "$SCRATCH" -c release -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING -Xswiftc -enable-testing -Xswiftc -use-ld=lld)
+
+# A trap goes to libFuzzer's handler (which saves the input at once), not the Swift runtime's
+# backtracer, which takes seconds and confuses AddressSanitizer.
+export SWIFT_BACKTRACE=enable=no
+
+MERGE=0
+if [ "${1:-}" = --merge ]; then
+    MERGE=1
+    shift
+fi
+TARGET=ErlangTermFuzz
+if [[ "${1:-}" =~ ^[0-9]+$ ]]; then
+    :  # `scripts/fuzz.sh SECONDS`: the term decoder, as before there were other targets
+elif [ -n "${1:-}" ]; then
+    TARGET=$1
+    shift
+fi
 SECONDS_TO_RUN="${1:-30}"
 shift || true
-SCRATCH=.build-fuzz
-CORPUS="$SCRATCH/corpus"
-ARTIFACTS="$SCRATCH/artifacts"
 
-swift build --product ErlangTermFuzz --scratch-path "$SCRATCH" -c release \
-    -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING
-BINARY="$(swift build --product ErlangTermFuzz --scratch-path "$SCRATCH" -c release \
-    -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING --show-bin-path)/ErlangTermFuzz"
+if [ "$TARGET" = all ]; then
+    for target in "${TARGETS[@]}"; do
+        "$0" "$target" "$SECONDS_TO_RUN" "$@"
+    done
+    exit 0
+fi
+if [[ ! " ${TARGETS[*]} " =~ " $TARGET " ]]; then
+    echo "unknown target $TARGET; targets: ${TARGETS[*]} (or all)" >&2
+    exit 2
+fi
 
-mkdir -p "$CORPUS" "$ARTIFACTS"
+swift build --product "$TARGET" "${FLAGS[@]}"
+BINARY="$(swift build --product "$TARGET" "${FLAGS[@]}" --show-bin-path)/$TARGET"
+CORPUS="$SCRATCH/corpus/$TARGET"
+COMMITTED="Fuzz/Corpora/$TARGET"
+mkdir -p "$CORPUS" "$ARTIFACTS" "$COMMITTED"
+
+# The limits of every run. -malloc_limit_mb: no single allocation may approach what an absurd
+# length field would ask for (the term decoder allows 16 MB of inflated data, which ByteBuffer
+# rounds up to 32 MB); -rss_limit_mb: nothing accumulates without bound.
+MAX_LEN=4096
+[ "$TARGET" = ReleaseArchiveFuzz ] && MAX_LEN=8192  # a tar block is 512 bytes
+LIMITS=(-max_len="$MAX_LEN" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=128)
+DICT=()
+[ -f "Fuzz/Seeds/$TARGET.dict" ] && DICT=(-dict="Fuzz/Seeds/$TARGET.dict")
+
+if [ "$MERGE" = 1 ]; then
+    # Minimise what the committed corpus and the working corpus cover into a fresh directory,
+    # which replaces the committed one.
+    fresh="$SCRATCH/merge-$TARGET"
+    rm -rf "$fresh" && mkdir -p "$fresh"
+    "$BINARY" -merge=1 "${LIMITS[@]}" "$fresh" "$COMMITTED" "$CORPUS"
+    rm -rf "$COMMITTED" && mv "$fresh" "$COMMITTED"
+    echo "$COMMITTED: $(ls "$COMMITTED" | wc -l) inputs, $(du -sk "$COMMITTED" | cut -f1) KiB"
+    exit 0
+fi
+
+if [ "$TARGET" != ErlangTermFuzz ]; then
+    if command -v python3 >/dev/null; then
+        python3 Fuzz/Seeds/make_seeds.py "$SCRATCH/seeds"
+        cp -n "$SCRATCH/seeds/$TARGET"/* "$CORPUS"/ 2>/dev/null || true
+    fi
+    echo "fuzzing $TARGET for $SECONDS_TO_RUN s; corpus $CORPUS and $COMMITTED, crashes to $ARTIFACTS/"
+    "$BINARY" "$CORPUS" "$COMMITTED" \
+        -max_total_time="$SECONDS_TO_RUN" \
+        "${LIMITS[@]}" "${DICT[@]}" \
+        -artifact_prefix="$ARTIFACTS/" \
+        -print_final_stats=1 \
+        "$@"
+    exit
+fi
 
 # seed NAME HEX: one valid encoding (hex digits, spaces ignored) as a corpus file.
 seed() {
@@ -66,15 +140,10 @@ seed atom-cache-reference   "8368 02 5200 6101"  # rejected: no distribution hea
 printf '%s' "{ok, [1, 2 | 3], #{a => <<\"b\"/utf8, 255, 7:3>>}, 16#ff, -1.5e-3, \$a, 'q\\'', fun m:f/1, \"\\x{1F600}\\^a\"}." \
     >"$CORPUS/seed-text"
 
-echo "fuzzing the term decoder for $SECONDS_TO_RUN s; corpus $CORPUS, crashes to $ARTIFACTS/"
-# -malloc_limit_mb: no single allocation may approach what an absurd length field would ask
-# for (the fuzz decoder allows 16 MB of inflated data, which ByteBuffer rounds up to 32 MB).
-"$BINARY" "$CORPUS" \
+echo "fuzzing the term decoder for $SECONDS_TO_RUN s; corpus $CORPUS and $COMMITTED, crashes to $ARTIFACTS/"
+"$BINARY" "$CORPUS" "$COMMITTED" \
     -max_total_time="$SECONDS_TO_RUN" \
-    -max_len=4096 \
-    -timeout=10 \
-    -rss_limit_mb=2048 \
-    -malloc_limit_mb=128 \
+    "${LIMITS[@]}" \
     -artifact_prefix="$ARTIFACTS/" \
     -print_final_stats=1 \
     "$@"

@@ -58,6 +58,16 @@ run_group "CPU-bound" --filter "$cpu_bound" "$@"
 export SWT_EXPERIMENTAL_MAXIMUM_PARALLELIZATION_WIDTH="${NUMBAT_TEST_WIDTH:-4}"
 run_group "everything else" --skip "$cpu_bound" "$@"
 
+# The fuzz targets' committed corpora (Fuzz/Corpora/TARGET), replayed through the plain build's
+# replayers (built above; no sanitizer build), each followed by a short pass of the replayer's
+# own mutator: 15 s per target. A violated property leaves its input in fuzz-crash-TARGET.
+bin_path=$(swift build --show-bin-path)
+for target in HandshakeFuzz FrameReceiverFuzz EPMDFuzz ReleaseArchiveFuzz StrictJSONFuzz; do
+  if ! "$bin_path/$target" --mutate 15 "Fuzz/Corpora/$target"; then
+    echo "== fuzz target $target: a committed or mutated input violates a property (input in fuzz-crash-$target)" >>"$failures"
+    failed=1
+  fi
+done
 # A short libFuzzer run of the term decoder (the in-process mutation fuzz test runs above too).
 # Its output is long, so only its last lines are shown.
 fuzz_log=$(mktemp)

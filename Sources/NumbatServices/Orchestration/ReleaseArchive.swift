@@ -30,6 +30,13 @@ struct ReleaseArchive {
     static func inspect(file: URL, templates: [String]) throws -> Inspection {
         guard let handle = FileHandle(forReadingAtPath: file.path) else { throw Failure(description: "the uploaded archive cannot be read") }
         defer { try? handle.close() }
+        return try inspect(templates: templates) { handle.readData(ofLength: 64 * 1024) }
+    }
+
+    /// The check itself, over the archive's bytes as `read` hands them over (empty at the end):
+    /// pure apart from `read`, so it runs directly on bytes (the ReleaseArchiveFuzz target feeds
+    /// it chunks of every size).
+    static func inspect(templates: [String], read: () throws -> Data) throws -> Inspection {
         let wanted = Set(try templates.map { path -> String in
             do { return try TarStream.normalize(path) } catch { throw Failure(description: "the template path \(path) is not inside the archive") }
         })
@@ -43,7 +50,7 @@ struct ReleaseArchive {
         output.reserveCapacity(256 * 1024)
         var first = true
         while !tar.ended {
-            let chunk = handle.readData(ofLength: 64 * 1024)
+            let chunk = try read()
             if chunk.isEmpty { break }
             if first {
                 guard chunk.count >= 2, chunk[chunk.startIndex] == 0x1f, chunk[chunk.startIndex + 1] == 0x8b else {
@@ -73,7 +80,7 @@ struct ReleaseArchive {
                 if input.readerIndex == before, output.readableBytes == 0 { break }
             }
         }
-        while case let rest = handle.readData(ofLength: 64 * 1024), !rest.isEmpty {
+        while case let rest = try read(), !rest.isEmpty {
             hash.update(data: rest)
             size += rest.count
         }

@@ -21,6 +21,8 @@ struct TarStream {
 
     /// The largest entry whose content is kept.
     let contentLimit: Int
+    /// The largest GNU long name or pax header (`L`, `x`) taken.
+    let metaLimit: Int
     private let wants: (String) -> Bool
 
     private var buffer: [UInt8] = []
@@ -30,9 +32,19 @@ struct TarStream {
     private var pendingMeta: (kind: UInt8, remaining: Int, padding: Int, bytes: [UInt8])?
     private(set) var ended = false
 
-    init(contentLimit: Int = 1 << 20, wants: @escaping (String) -> Bool) {
+    init(contentLimit: Int = 1 << 20, metaLimit: Int = 65_536, wants: @escaping (String) -> Bool) {
         self.contentLimit = contentLimit
+        self.metaLimit = metaLimit
         self.wants = wants
+    }
+
+    /// Bytes held between calls to `feed`: the unparsed rest of the input, a metadata entry
+    /// being read, a wanted entry's content, the long name and pax path waiting for their
+    /// entry. What makes reading constant-memory: this stays within `contentLimit`, three
+    /// `metaLimit`s and a block, plus the bytes of the last `feed`.
+    var heldBytes: Int {
+        buffer.count + (pendingMeta?.bytes.count ?? 0) + (current?.entry.content?.count ?? 0)
+            + (longName?.utf8.count ?? 0) + (paxPath?.utf8.count ?? 0)
     }
 
     /// Takes the next bytes of the archive, returning the entries they completed.
@@ -98,7 +110,7 @@ struct TarStream {
         let type = header[156]
         switch type {
         case UInt8(ascii: "L"), UInt8(ascii: "x"):
-            guard size <= 65_536 else { throw Failure(description: "a tar name header is larger than 64 KiB") }
+            guard size <= metaLimit else { throw Failure(description: "a tar name header is larger than \(metaLimit) bytes") }
             pendingMeta = (type, size, padding, [])
             return
         case UInt8(ascii: "g"):
@@ -134,11 +146,12 @@ struct TarStream {
         if kind == UInt8(ascii: "L") {
             longName = Self.string(bytes[...])
         } else if kind == UInt8(ascii: "x") {
-            // Records: "<length> key=value\n".
+            // Records: "<length> key=value\n". A length too short for its own digits, space and
+            // newline ends the records, as one past the end does.
             var rest = bytes[...]
             while let space = rest.firstIndex(of: UInt8(ascii: " ")),
                   let length = Int(String(decoding: rest[rest.startIndex..<space], as: UTF8.self)),
-                  length > 0, length <= rest.count {
+                  length > space - rest.startIndex + 1, length <= rest.count {
                 let record = rest[rest.index(after: space)..<(rest.startIndex + length - 1)]
                 if let equals = record.firstIndex(of: UInt8(ascii: "=")), String(decoding: record[..<equals], as: UTF8.self) == "path" {
                     paxPath = String(decoding: record[record.index(after: equals)...], as: UTF8.self)

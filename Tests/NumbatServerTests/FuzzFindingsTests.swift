@@ -1,0 +1,37 @@
+import Foundation
+import Testing
+@testable import NumbatServices
+
+/// Inputs the fuzz targets (Fuzz/, docs/reliability.md) found to break a property, replayed
+/// against the fixed code in the normal test suite.
+@Suite("fuzz findings")
+struct FuzzFindingsTests {
+    /// A ustar header block for `name` of `size` bytes and type `type`, with its checksum.
+    static func tarHeader(_ name: String, size: Int, type: Character) -> [UInt8] {
+        var header = [UInt8](repeating: 0, count: 512)
+        header.replaceSubrange(0..<name.utf8.count, with: Array(name.utf8))
+        header.replaceSubrange(100..<108, with: Array("0000644\0".utf8))
+        header.replaceSubrange(124..<136, with: Array((String(repeating: "0", count: 11 - String(size, radix: 8).count) + String(size, radix: 8) + "\0").utf8))
+        header[156] = type.asciiValue!
+        header.replaceSubrange(257..<265, with: Array("ustar\000".utf8))
+        let sum = header.enumerated().reduce(0) { $0 + ((148..<156).contains($1.offset) ? 32 : Int($1.element)) }
+        let digits = String(sum, radix: 8)
+        header.replaceSubrange(148..<156, with: Array((String(repeating: "0", count: 6 - digits.count) + digits + "\0 ").utf8))
+        return header
+    }
+
+    /// ReleaseArchiveFuzz: a pax record whose length is shorter than its own "<length> " prefix
+    /// ("2 x\n") made TarStream build a backwards range and trap, taking the server down with
+    /// an uploaded release. Such a record now ends the pax records, as a length past the end does.
+    @Test("a pax record too short for its own length prefix is ignored, not a trap")
+    func shortPaxRecord() throws {
+        let record = Array("2 x\n".utf8)
+        let archive = Self.tarHeader("pax", size: record.count, type: "x") + record + [UInt8](repeating: 0, count: 512 - record.count)
+            + Self.tarHeader("releases/1.0/a.rel", size: 0, type: "0") + [UInt8](repeating: 0, count: 512)
+        var stream = TarStream { _ in true }
+        let entries = try stream.feed(archive)
+        try stream.finish()
+        #expect(entries == [TarStream.Entry(name: "releases/1.0/a.rel", kind: .file, size: 0, content: [])])
+        #expect(stream.ended)
+    }
+}
