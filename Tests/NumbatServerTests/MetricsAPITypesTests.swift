@@ -1,7 +1,7 @@
 import Foundation
 import NumbatAPI
 import NumbatCore
-import NumbatServices
+@testable import NumbatServices
 import Testing
 
 /// The metrics answers' NumbatAPI types keep the wire shape the dashboard reads (absent, not
@@ -31,6 +31,19 @@ struct MetricsAPITypesTests {
         let sample = LiveMetricsSample(node: UUID(uuidString: "00000000-0000-0000-0000-000000000001")!,
                                        t: Date(timeIntervalSince1970: 0), values: ["run_queue": 1], error: nil)
         #expect(try Self.text(sample) == #"{"node":"00000000-0000-0000-0000-000000000001","t":"1970-01-01T00:00:00Z","type":"live","values":{"run_queue":1}}"#)
+    }
+
+    /// A point's time is its stored millisecond, rounded: a `Date` holds .457 as .45699999, which
+    /// ISO 8601 formatting truncated to .456 (found by the remote-write tests comparing times).
+    @Test("a point's time prints its millisecond exactly")
+    func pointMilliseconds() {
+        for millis: Int64 in [1_733_333_333_457, 1_733_333_333_000, 1_733_333_333_999, 1_733_333_333_001, 0, 999] {
+            let point = MetricPoint(time: Date(timeIntervalSince1970: Double(millis) / 1000), value: 1, minimum: nil, maximum: nil)
+            let text = MetricSeriesResponse.Point(point).t
+            let parsed = try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+            #expect(parsed.map { Int64(($0.timeIntervalSince1970 * 1000).rounded()) } == millis, "\(millis) printed as \(text)")
+        }
+        #expect(MetricSeriesResponse.Point.millisecondText(Date(timeIntervalSince1970: 1_733_333_333.457)) == "2024-12-04T17:28:53.457Z")
     }
 
     @Test("a typed thresholds update: null turns a check off, absent keeps it, unknown and wrong shapes are refused")

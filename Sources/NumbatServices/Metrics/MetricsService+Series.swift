@@ -123,7 +123,17 @@ extension MetricSeriesResponse: ResponseEncodable {}
 extension MetricSeriesResponse.Point {
     /// A stored point, its time with milliseconds.
     init(_ point: MetricPoint) {
-        self.init(t: Date.ISO8601FormatStyle(includingFractionalSeconds: true).format(point.time),
-                  v: point.value, min: point.minimum, max: point.maximum)
+        self.init(t: Self.millisecondText(point.time), v: point.value, min: point.minimum, max: point.maximum)
+    }
+
+    /// `2026-12-04T17:00:00.457Z`: the time rounded to its millisecond. Points are stored in
+    /// milliseconds, but a `Date` holds them as a `Double` of seconds, and the formatter
+    /// truncates its fraction: .457 held as .45699999 printed as .456, a millisecond early.
+    static func millisecondText(_ time: Date) -> String {
+        let millis = Int64((time.timeIntervalSince1970 * 1000).rounded())
+        let (seconds, fraction) = millis.quotientAndRemainder(dividingBy: 1000)
+        let whole = seconds - (fraction < 0 ? 1 : 0)
+        let text = Date(timeIntervalSince1970: TimeInterval(whole)).formatted(.iso8601)
+        return "\(text.dropLast()).\(String(format: "%03d", (fraction + 1000) % 1000))Z"
     }
 }
