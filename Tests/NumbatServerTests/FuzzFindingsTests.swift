@@ -34,4 +34,23 @@ struct FuzzFindingsTests {
         #expect(entries == [TarStream.Entry(name: "releases/1.0/a.rel", kind: .file, size: 0, content: [])])
         #expect(stream.ended)
     }
+
+    /// Read while fuzzing: a pax global header's body was held whole, whatever its size (the
+    /// other metadata entries are bounded by `metaLimit`). It is skipped as it streams past.
+    @Test("a pax global header is skipped without being held")
+    func bigGlobalHeader() throws {
+        let size = 4 << 20
+        let body = [UInt8](repeating: UInt8(ascii: "a"), count: size)
+        var stream = TarStream(metaLimit: 1024) { _ in true }
+        var entries = try stream.feed(Self.tarHeader("pax_global_header", size: size, type: "g"))
+        var held = 0
+        for start in stride(from: 0, to: size, by: 64 << 10) {
+            entries += try stream.feed(body[start..<min(start + (64 << 10), size)])
+            held = max(held, stream.heldBytes)
+        }
+        entries += try stream.feed(Self.tarHeader("releases/1.0/a.rel", size: 0, type: "0") + [UInt8](repeating: 0, count: 1024))
+        try stream.finish()
+        #expect(held < 2 * (64 << 10), "held \(held) bytes of a \(size)-byte global header")
+        #expect(entries == [TarStream.Entry(name: "releases/1.0/a.rel", kind: .file, size: 0, content: [])])
+    }
 }

@@ -58,7 +58,8 @@ struct TarStream {
             if var meta = pendingMeta {
                 let take = min(meta.remaining + meta.padding, buffer.count - offset)
                 let data = take > 0 ? buffer[offset..<offset + min(take, meta.remaining)] : []
-                meta.bytes += data
+                // A pax global header ("g") says nothing Numbat uses: skipped, not held, however big.
+                if meta.kind != UInt8(ascii: "g") { meta.bytes += data }
                 meta.remaining -= data.count
                 meta.padding -= take - data.count
                 offset += take
