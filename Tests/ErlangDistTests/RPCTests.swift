@@ -119,6 +119,20 @@ struct RPCTests {
         }
     }
 
+    @Test("a call in flight when the node shuts down ends then, and none starts after", arguments: OTPRelease.installed)
+    func shutdownEndsCalls(release: OTPRelease) async throws {
+        try await withPeer(release) { local, peer in
+            try await local.connect(to: peer.name)
+            let call = Task { try await local.rpc(peer.name, "timer", "sleep", [30_000], timeout: .seconds(60)) }
+            while local.statistics.pendingReplies == 0 { try await Task.sleep(for: .milliseconds(10)) }
+            await local.shutdown()
+            // Ended by the shutdown (its 60 s timeout and the 30 s sleep are far off).
+            await #expect(throws: DistributionError.self) { try await call.value }
+            #expect(local.statistics.pendingReplies == 0)
+            await #expect(throws: DistributionError.self) { try await local.rpc(peer.name, "erlang", "node") }
+        }
+    }
+
     @Test("many concurrent calls on one connection each get their own answer", arguments: OTPRelease.installed)
     func concurrent(release: OTPRelease) async throws {
         try await withPeer(release) { local, peer in

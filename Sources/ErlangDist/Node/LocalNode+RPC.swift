@@ -41,11 +41,17 @@ extension LocalNode {
             // Unsafe, not checked: the receiver is resumed once by construction (whoever removes
             // it under the lock resumes it), and the checked one costs an allocation per call.
             await withUnsafeContinuation { (continuation: UnsafeContinuation<ReplyOutcome, Never>) in
-                let startSweeper = state.withLockedValue { state -> Bool in
+                let startSweeper = state.withLockedValue { state -> Bool? in
+                    // Shut down: no sweeper would ever time the call out.
+                    guard !state.isShutDown else { return nil }
                     state.awaitingReplies[node, default: []].insert(id)
                     state.receivers[id] = .reply(node: node) { continuation.resume(returning: $0) }
                     state.replyDeadlines.insert(id, dueAt: deadline)
-                    return state.replySweeper == nil && !state.isShutDown
+                    return state.replySweeper == nil
+                }
+                guard let startSweeper else {
+                    continuation.resume(returning: .failed(.mailboxClosed))
+                    return
                 }
                 if startSweeper { self.startReplySweeper() }
                 send()

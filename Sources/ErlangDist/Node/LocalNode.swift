@@ -320,10 +320,18 @@ public final class LocalNode: Sendable {
 
     /// Closes every connection, the listener and the EPMD registration, and every mailbox.
     public func shutdown() async {
-        let (connections, mailboxes, listener, registration, subscribers) = state.withLockedValue { state in
+        let (connections, mailboxes, listener, registration, subscribers, replies) = state.withLockedValue { state in
             state.isShutDown = true
             state.replySweeper?.cancel()
             state.replySweeper = nil
+            // Calls still waiting end now: with the sweeper gone nothing else would time them out.
+            var replies: [@Sendable (ReplyOutcome) -> Void] = []
+            for (id, receiver) in state.receivers {
+                guard case .reply(let node, let resume) = receiver else { continue }
+                state.receivers[id] = nil
+                state.forgetReply(id, on: node)
+                replies.append(resume)
+            }
             let connections = state.connections.values.compactMap { slot -> NodeConnection? in
                 if case .up(let connection) = slot { return connection }
                 return nil
@@ -337,8 +345,9 @@ public final class LocalNode: Sendable {
                 state.epmdRegistration = nil
                 state.subscribers = [:]
             }
-            return (connections, mailboxes, state.listener, state.epmdRegistration, Array(state.subscribers.values))
+            return (connections, mailboxes, state.listener, state.epmdRegistration, Array(state.subscribers.values), replies)
         }
+        for resume in replies { resume(.failed(.mailboxClosed)) }
         for mailbox in mailboxes { close(mailbox, reason: .atom("shutdown")) }
         for connection in connections { try? await connection.channel.close() }
         try? await listener?.close()
