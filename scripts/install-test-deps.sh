@@ -13,51 +13,44 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null || {
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null; }
 fi
-# rabbitmq-server: Debian's RabbitMQ 3.10, started by the alarm tests as a node of their own
-# (RabbitMQNode: its own directories, ports and cookie, long name); the system service is not used.
-# Its postinst runs `invoke-rc.d rabbitmq-server start`, which on a sysvinit machine (no systemd,
-# a known runlevel) starts a node as the rabbitmq user, and epmd with it. Containers already deny
-# it (the image's policy-rc.d, and `runlevel` says unknown); elsewhere, where the machine has no
-# policy-rc.d, one denying every start (exit 101) stands for the install and is removed after it.
-if ! dpkg -s rabbitmq-server >/dev/null 2>&1; then
-  policy=""
+# apt_install PACKAGE...: installs without recommends (updating the package lists once if the
+# install fails on stale ones).
+apt_install() {
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null || {
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null; }
+}
+# apt_install_held PACKAGE: installs a package whose postinst starts its system service, with that
+# start held back. On a sysvinit machine (no systemd, a known runlevel) `invoke-rc.d` would start
+# it; containers already deny it (the image's policy-rc.d, and `runlevel` says unknown); elsewhere,
+# where the machine has no policy-rc.d, one denying every start (exit 101) stands for the install
+# and is removed after it.
+apt_install_held() {
+  dpkg -s "$1" >/dev/null 2>&1 && return 0
+  local policy=""
   if [ ! -e /usr/sbin/policy-rc.d ]; then
     policy=/usr/sbin/policy-rc.d
     printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy"
-    trap 'rm -f "$policy"' EXIT
+    trap "rm -f '$policy'" EXIT
   fi
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends rabbitmq-server >/dev/null || {
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends rabbitmq-server >/dev/null; }
+  apt_install "$1"
   if [ -n "$policy" ]; then rm -f "$policy"; trap - EXIT; fi
-fi
+}
+# rabbitmq-server: Debian's RabbitMQ 3.10, started by the alarm tests as a node of their own
+# (RabbitMQNode: its own directories, ports and cookie, long name); the system service is not used.
+# Its postinst would start a node as the rabbitmq user, and epmd with it: held back.
+apt_install_held rabbitmq-server
 # victoria-metrics: Debian's single-node VictoriaMetrics, a remote-write receiver the remote-write
 # tests and `numbat-bench --only remote-write` start on a loopback port of their own; the system
 # service is not used. Its postinst starts that service where it can: held back as for RabbitMQ.
-if ! dpkg -s victoria-metrics >/dev/null 2>&1; then
-  policy=""
-  if [ ! -e /usr/sbin/policy-rc.d ]; then
-    policy=/usr/sbin/policy-rc.d
-    printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy"
-    trap 'rm -f "$policy"' EXIT
-  fi
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends victoria-metrics >/dev/null || {
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends victoria-metrics >/dev/null; }
-  if [ -n "$policy" ]; then rm -f "$policy"; trap - EXIT; fi
-fi
+apt_install_held victoria-metrics
 # Debian's prometheus package: promtool, Prometheus's linter for the /metrics export, and the
 # Prometheus server the remote-write tests start themselves with --web.enable-remote-write-receiver
 # (without its recommended node exporter; the system service is not used).
-if ! command -v promtool >/dev/null || [ ! -x /usr/bin/prometheus ]; then
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null || {
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
-fi
+if ! command -v promtool >/dev/null || [ ! -x /usr/bin/prometheus ]; then apt_install prometheus; fi
 # Alertmanager, which alert routing's tests send alarms to over its v2 API, from Debian's
 # prometheus-alertmanager (the tests start their own with a config and storage of their own;
 # the system service is not used).
-if ! command -v prometheus-alertmanager >/dev/null; then
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus-alertmanager >/dev/null || {
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus-alertmanager >/dev/null; }
-fi
+if ! command -v prometheus-alertmanager >/dev/null; then apt_install prometheus-alertmanager; fi
 # pyenv's shims run `pyenv rehash` after every `pip install`, and a stale rehash lock left on the
 # machine fails that install after 60 s: run pip with the interpreter itself, past the shim.
 python=$(python3 -c 'import sys; print(sys.executable)')
