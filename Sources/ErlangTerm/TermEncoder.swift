@@ -7,8 +7,8 @@ import NIOCore
 /// lists), byte for byte except for the order of map pairs, which is Swift's `Dictionary`'s.
 ///
 /// Terms are written by `TermWriter` into the thread's `EncodeBuffer`, then copied once to
-/// where they go: `Term.encoded()`, `ByteBuffer.writeTerm(_:)`, or this type, which is for
-/// callers that build a frame from pieces.
+/// where they go: `Term.encoded()`, a frame (`Term.withEncodedBytes(_:then:_:)`), or this type,
+/// which is for callers that build a frame from pieces.
 public struct TermEncoder: Sendable {
     /// Bytes written so far.
     public private(set) var bytes: [UInt8]
@@ -98,7 +98,7 @@ extension Term {
     /// The term as `term_to_binary(T, [compressed])` gives it (tag 80, zlib), unless compressing
     /// would not make it smaller, as the BEAM decides too.
     public func encodedCompressed() -> [UInt8] {
-        let plain = Array(encoded().dropFirst())
+        let plain = withEncodedBytes { Array($0) }
         guard let deflated = try? Self.deflate(plain), deflated.count + 5 < plain.count else {
             return [ExternalTermFormat.version] + plain
         }
@@ -113,14 +113,5 @@ extension Term {
         var buffer = ByteBuffer(bytes: bytes)
         let compressed = try buffer.compress(with: .zlib())
         return Array(compressed.readableBytesView)
-    }
-}
-
-extension ByteBuffer {
-    /// Appends `term` without a version byte (the form inside distribution frames); returns the
-    /// bytes written.
-    @discardableResult
-    public mutating func writeTerm(_ term: Term) -> Int {
-        term.withEncodedBytes { writeBytes($0) }
     }
 }

@@ -655,7 +655,7 @@ struct BenchCommand: AsyncParsableCommand {
         if let codecCount {
             for (_, node) in nodes { await NodeReaper.shared.stop(node) }
             await local.shutdown()
-            try countCodec(records, iterations: codecCount)
+            try countCodec(allRecords, iterations: codecCount)
             return
         }
         let sizes = Dictionary(uniqueKeysWithValues: records.map { ($0.name, $0.bytes.count) })
