@@ -7,6 +7,8 @@ public final class BackgroundProcess: @unchecked Sendable {
     public let process: Process
     private let lock = NSLock()
     private var collected = Data()
+    /// Whether the output reached its end of file (the program and its children closed it).
+    private var outputEnded = false
 
     public var pid: Int32 { process.processIdentifier }
     public var isRunning: Bool { process.isRunning }
@@ -29,7 +31,12 @@ public final class BackgroundProcess: @unchecked Sendable {
         process.standardError = pipe
         pipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
             let data = handle.availableData
-            if data.isEmpty { handle.readabilityHandler = nil } else { self?.lock.withLock { self?.collected.append(data) } }
+            if data.isEmpty {
+                handle.readabilityHandler = nil
+                self?.lock.withLock { self?.outputEnded = true }
+            } else {
+                self?.lock.withLock { self?.collected.append(data) }
+            }
         }
         try process.runUnblocked()
     }
@@ -47,15 +54,22 @@ public final class BackgroundProcess: @unchecked Sendable {
         throw BackgroundProcessFailure(description: "\(program) printed no \"\(prefix)\" line: \(output.suffix(3000))")
     }
 
-    /// SIGTERM, then SIGKILL after `grace` seconds; returns once it has exited.
-    public func stop(grace: Double = 10) async {
-        guard process.isRunning else { return }
+    /// SIGTERM, then SIGKILL after `grace` seconds; returns once it has exited, with its exit
+    /// status (128 + signal when killed; nil if it had exited before). Read the status here,
+    /// not from `process.terminationReason`, which traps while Foundation's monitor has not
+    /// yet seen the exit that `waitForExit` saw.
+    @discardableResult
+    public func stop(grace: Double = 10) async -> Int32? {
+        guard process.isRunning else { return nil }
         process.terminate()
-        _ = try? await offPool { [process] in
-            if waitForExit(process, timeout: grace) == nil {
+        return try? await offPool { [self] in
+            var status = waitForExit(process, timeout: grace)
+            if status == nil {
                 kill(process.processIdentifier, SIGKILL)
-                _ = waitForExit(process)
+                status = waitForExit(process)
             }
+            settle()
+            return status
         }
     }
 
@@ -63,7 +77,18 @@ public final class BackgroundProcess: @unchecked Sendable {
     public func kill9() async {
         guard process.isRunning else { return }
         kill(process.processIdentifier, SIGKILL)
-        _ = try? await offPool { [process] in waitForExit(process) }
+        _ = try? await offPool { [self] in
+            _ = waitForExit(process)
+            settle()
+        }
+    }
+
+    /// After the exit: waits (up to 5 s) until the last output is collected. `waitForExit` sees
+    /// the exit first, as a zombie, and the pipe's last bytes may still be on their way to the
+    /// reader.
+    private func settle() {
+        let deadline = Date().addingTimeInterval(5)
+        while Date() < deadline, !lock.withLock({ outputEnded }) { usleep(2000) }
     }
 
     /// A built product of this package beside the running test bundle or benchmark, else in

@@ -85,6 +85,7 @@ extension Trait where Self == ConditionTrait {
     /// reason outside CI, failed with it under `CI=true` (see `Requirement`).
     public static func requires(_ requirements: Requirement..., sourceLocation: SourceLocation = #_sourceLocation) -> Self {
         let needed = Requirement.all(requirements)
+        PoolWatchdog.start()
         return .enabled(Comment(rawValue: "needs \(needed.description)"), sourceLocation: sourceLocation) { try needed.check() }
     }
 }

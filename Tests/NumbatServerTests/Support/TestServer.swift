@@ -53,6 +53,7 @@ final class TestServer: Sendable {
                                   directory: URL? = nil, configure: (inout ServerConfiguration) -> Void = { _ in },
                                   _ body: @Sendable (TestServer, any TestClientProtocol) async throws -> T) async throws -> T
     {
+        PoolWatchdog.start()
         let test = try await TestServer(directory: directory, host: host, metricsInterval: metricsInterval, configure: configure)
         let finish = { directory == nil ? await test.remove() : await test.stop() }
         do {
