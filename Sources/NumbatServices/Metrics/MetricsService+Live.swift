@@ -14,9 +14,16 @@ extension MetricsService {
         var metrics: [String]
     }
 
+    /// Times to the millisecond: samples are a second apart on schedule, but one delayed by a
+    /// slow call and the next on time may fall in the same second, and whole seconds showed
+    /// them as one instant (or out of order).
     static let liveEncoder: JSONEncoder = {
         let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .iso8601
+        let format = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(date.formatted(format))
+        }
         encoder.outputFormatting = .sortedKeys
         return encoder
     }()
