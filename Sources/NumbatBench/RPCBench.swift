@@ -67,13 +67,16 @@ struct Throughput: Sendable {
 }
 
 enum RPCBench {
-    /// `LocalNode.rpc` from Swift: `concurrency` tasks, each with one call in flight.
+    /// `LocalNode.rpc` from Swift: `concurrency` tasks, each with one call in flight, run as the
+    /// server runs its per-node work: preferring the event loop of the target's connection
+    /// (`AgentOwner.run`, `EventLoopTaskExecutor`).
     static func swift(_ local: LocalNode, target: NodeName, call: CallKind, concurrency: Int, limit: Limit) async throws -> Throughput {
         let module = call.module, function = call.function, arguments = call.arguments
+        let executor = local.taskExecutor(for: target)
         let start = monotonicNanos()
         let total = try await withThrowingTaskGroup(of: Int.self) { group in
             for index in 0..<concurrency {
-                group.addTask {
+                group.addTask(executorPreference: executor) {
                     var done = 0
                     switch limit {
                     case .seconds(let seconds):

@@ -5,6 +5,31 @@ import Testing
 
 @Suite("rpc against real OTP nodes")
 struct RPCTests {
+    @Test("a task preferring the connection's executor sends and is resumed on the peer's event loop, call after call",
+          arguments: OTPRelease.installed)
+    func onTheEventLoop(release: OTPRelease) async throws {
+        try await TestNode.with(release: release) { peer in
+            let local = try makeLocalNode(cookie: peer.cookie)
+            defer { Task { await local.shutdown() } }
+            #expect(local.taskExecutor(for: peer.name) == nil, "no executor before a connection")
+            try await local.connect(to: peer.name)
+            let executor = try #require(local.taskExecutor(for: peer.name))
+            let resumedOnLoop = try await Task(executorPreference: executor) { () async throws -> [Bool] in
+                var seen: [Bool] = []
+                for _ in 0..<20 {
+                    let answer = try await local.rpc(peer.name, "erlang", "node")
+                    #expect(answer == .atom(Atom(peer.name.description)))
+                    seen.append(executor.eventLoop.inEventLoop)
+                }
+                return seen
+            }.value
+            #expect(resumedOnLoop == Array(repeating: true, count: 20), "\(resumedOnLoop)")
+            // Off the preference, the same call resumes on Swift's pool (the hop it saves).
+            _ = try await local.rpc(peer.name, "erlang", "node")
+            #expect(!executor.eventLoop.inEventLoop)
+        }
+    }
+
     @Test("without auto-connect, only connect(to:) dials: calls and sends to a node not connected fail with noConnection, monitors are DOWN",
           arguments: OTPRelease.installed)
     func noAutoConnect(release: OTPRelease) async throws {

@@ -12,6 +12,9 @@ public final class NodeConnection: Sendable {
     public let flags: DistributionFlags
     let channel: any Channel
     let fragmentSize: Int
+    /// The channel's event loop as a task executor: work for this peer that prefers it runs
+    /// beside the socket, with no thread hop per message (see `EventLoopTaskExecutor`).
+    public let taskExecutor: EventLoopTaskExecutor
 
     init(peer: NodeName, peerCreation: UInt32, localName: Atom, flags: DistributionFlags, channel: any Channel, fragmentSize: Int) {
         self.peer = peer
@@ -20,6 +23,7 @@ public final class NodeConnection: Sendable {
         self.flags = flags
         self.channel = channel
         self.fragmentSize = fragmentSize
+        self.taskExecutor = EventLoopTaskExecutor(channel.eventLoop)
         self.outgoing = NIOLockedValueBox(Outgoing(buffer: channel.allocator.buffer(capacity: 0)))
     }
 

@@ -52,6 +52,13 @@ extension LocalNode {
         }
     }
 
+    /// The task executor of the connection to `peer`, if it is up: per-peer work that prefers it
+    /// runs on the thread of the peer's socket (see `EventLoopTaskExecutor`). A connection made
+    /// later (after a loss) may live on another loop; callers ask again when they start over.
+    public func taskExecutor(for peer: NodeName) -> EventLoopTaskExecutor? {
+        existingConnection(peer.atom)?.taskExecutor
+    }
+
     /// The connection to `node`, connecting if needed and allowed (`Configuration.autoConnect`;
     /// `node` must be a valid node name).
     func connection(to node: Atom) async throws(DistributionError) -> NodeConnection {

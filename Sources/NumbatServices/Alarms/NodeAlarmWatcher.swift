@@ -22,7 +22,7 @@ final class NodeAlarmWatcher: NodeWorker {
     }
 
     func start() {
-        owner.run { await self.run() }
+        owner.run(for: node, nodes: service.nodes) { await self.run() }
     }
 
     func stop() async {

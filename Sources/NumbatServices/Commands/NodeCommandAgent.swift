@@ -22,7 +22,7 @@ final class NodeCommandAgent: NodeWorker {
     func start() {
         let preparing = Task { await self.prepare() }
         started.withLockedValue { $0 = preparing }
-        owner.run { _ = await preparing.value }
+        owner.run(for: node, nodes: service.nodes) { _ = await preparing.value }
     }
 
     func stop() async {

@@ -11,9 +11,13 @@ final class AgentOwner: Sendable {
     private let task = NIOLockedValueBox<Task<Void, Never>?>(nil)
     private let mailbox = NIOLockedValueBox<Mailbox?>(nil)
 
-    /// Runs the per-node part.
-    func run(_ body: @escaping @Sendable () async -> Void) {
-        task.withLockedValue { $0 = Task { await body() } }
+    /// Runs the per-node part, preferring the event loop of the node's connection (when it is
+    /// up) as its executor: its calls to the node then go out and come back on that loop's
+    /// thread, with no hop to and from Swift's shared pool per call (`EventLoopTaskExecutor`).
+    /// So the part must never block; it awaits the store like anything else.
+    func run(for node: ManagedNode, nodes: NodeManager, _ body: @escaping @Sendable () async -> Void) {
+        let executor = (try? NodeName(node.name)).flatMap { nodes.local.taskExecutor(for: $0) }
+        task.withLockedValue { $0 = Task(executorPreference: executor) { await body() } }
     }
 
     func stop() async {

@@ -24,7 +24,7 @@ final class NodeCollector: NodeWorker {
     }
 
     func start() {
-        owner.run { await self.run() }
+        owner.run(for: node, nodes: service.nodes) { await self.run() }
     }
 
     /// Stops collecting; the agent removes itself from the node.

@@ -21,7 +21,7 @@ final class NodeLogCollector: NodeWorker {
 
     func start() {
         let level = service.level(for: node.id)
-        owner.run { await self.run(level: level) }
+        owner.run(for: node, nodes: service.nodes) { await self.run(level: level) }
     }
 
     func stop() async {
