@@ -181,7 +181,7 @@ public final class NodeManager: Sendable {
     /// Closes the node's connection and stops reconnecting; the node stays stored as it is.
     public func unmanage(_ id: UUID) async {
         guard let supervisor = try? await supervisor(id: id) else { return }
-        try? await supervisor.send(.unmanaged)
+        await supervisor.letGo()
     }
 
     /// Calls a function on a managed node.

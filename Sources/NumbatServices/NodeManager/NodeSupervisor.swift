@@ -26,6 +26,9 @@ final class NodeSupervisor: Sendable {
         /// The running connection attempt or retry timer: at most one at a time.
         var pending: Task<Void, Never>?
         var loop: Task<Void, Never>?
+        /// Being let go (`letGo`): the connection was closed ahead of the mailbox, and its loss
+        /// is not a node going DOWN.
+        var releasing = false
     }
 
     init(lifecycle: NodeLifecycle, credentials: NodeCredentials, manager: NodeManager) {
@@ -65,6 +68,24 @@ final class NodeSupervisor: Sendable {
         }
     }
 
+    /// Stops managing the node: closes its connection at once, then has the lifecycle record it.
+    ///
+    /// Not only through the mailbox: the event before may be a store write stuck on a database
+    /// that went away (packets dropped: TCP gives up after minutes), and a server letting its
+    /// nodes go because it cannot renew their leases must close their connections before
+    /// another server takes them, or a node has two managers (seen under load: two nodes kept
+    /// for two minutes by a server cut from PostgreSQL). The loss this causes is not reported
+    /// as the node going DOWN: it is being handed over, not lost.
+    func letGo() async {
+        let pending = state.withLockedValue { state -> Task<Void, Never>? in
+            state.releasing = true
+            return state.pending
+        }
+        pending?.cancel()
+        if let name = try? NodeName(node.name) { await manager.local.disconnect(name) }
+        try? await send(.unmanaged)
+    }
+
     /// Ends the mailbox after closing the connection (server shutdown, or a removed node).
     func stop() async {
         try? await send(.unmanaged)
@@ -78,8 +99,13 @@ final class NodeSupervisor: Sendable {
         var failure: (any Error)?
         events: while !events.isEmpty {
             let event = events.removeFirst()
-            let (before, directives) = state.withLockedValue { state in
+            let (before, directives) = state.withLockedValue { state -> (NodeLifecycle, [NodeLifecycle.Directive]) in
                 let before = state.lifecycle
+                switch event {
+                case .lost where state.releasing: return (before, [])
+                case .unmanaged: state.releasing = false
+                default: break
+                }
                 return (before, state.lifecycle.handle(event, now: Date()))
             }
             for directive in directives {
