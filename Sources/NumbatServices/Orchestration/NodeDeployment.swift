@@ -395,7 +395,8 @@ struct NodeDeployment: Sendable {
         deployment.message = message
         // The runner is recorded with every step: a job's next holder waits for it to let go.
         deployment.runner = step.isSettled || step == .deleted ? nil : service.me
-        try? await records.save(deployment)
+        // The node's state first, then the step: whoever reads a settled step (failed, done)
+        // finds the node's state already set with it (ERROR and its reason), not the one before.
         if [.uninit, .stopped, .error].contains(state), let node = try? await service.store.node(id: nodeID), node.state != state {
             do {
                 try await service.context.nodes.setDeploymentState(nodeID, state, message: state == .error ? message : nil)
@@ -403,6 +404,7 @@ struct NodeDeployment: Sendable {
                 service.logger.warning("node state not set", metadata: ["node": "\(nodeID)", "state": "\(state)", "error": "\(error)"])
             }
         }
+        try? await records.save(deployment)
         let stored = try? await service.store.node(id: nodeID)
         service.publish(DeploymentProgress(nodeID: nodeID, familyID: family.id, step: step, state: state, message: message, nodeName: stored?.name))
     }

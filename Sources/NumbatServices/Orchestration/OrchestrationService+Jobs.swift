@@ -156,9 +156,10 @@ extension OrchestrationService: NodeJobs {
         failed.step = .failed
         failed.message = reason
         failed.runner = nil
-        try? await records.save(failed)
+        // The state before the step, as `NodeDeployment.progress` does.
         await context.nodes.unmanage(record.id)
         try? await context.nodes.setDeploymentState(record.id, .error, message: reason)
+        try? await records.save(failed)
         publish(DeploymentProgress(nodeID: record.id, familyID: record.familyID, step: .failed, state: .error, message: reason))
     }
 }
