@@ -77,6 +77,16 @@ final class KillLedger: @unchecked Sendable {
         }
     }
 
+    /// Audit entries listed whose rpc was not answered 200 here: their outcomes and a sample.
+    var unansweredAudit: String {
+        lock.withLock {
+            let others = audit.values.filter { answeredRPCs[$0.id] == nil }
+            let outcomes = Dictionary(grouping: others, by: \.outcome).mapValues(\.count)
+            return "\(others.count) (\(outcomes.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")))"
+                + (others.prefix(3).map { " \($0.command) -> \($0.result.prefix(120))" }.joined(separator: ";"))
+        }
+    }
+
     var counts: (points: Int, notifications: Int, alarms: Int, acknowledgements: Int, audit: Int) {
         lock.withLock { (points.count, notifications.count, alarms.count, acknowledgements.count, Set(audit.keys).union(answeredRPCs.keys).count) }
     }

@@ -67,6 +67,8 @@ struct KillCampaign {
         var distinct = KillLedger.Findings()
         var acknowledgementsAnswered = 0
         var rpcsAnswered = 0
+        /// Audited rpcs whose answer was not a 200 here (a failed call, or an answer cut by a kill).
+        var unansweredAudit = ""
         var unflushed = 0
         var oldestUnflushed: TimeInterval = 0
         /// SIGKILL -> listening again, and listening -> every node UP (seconds).
@@ -139,7 +141,7 @@ struct KillCampaign {
             let listed = try await API.get(NodeList.self, base, "/api/topo/nodes").nodes
             let ids = listed.map(\.id)
             let peerIDs = peers.compactMap { peer in listed.first { $0.name == peer.name.description }?.id }
-            _ = try await Self.allUp(base, ids)
+            _ = try await allUp(base, ids)
             let observer = try LocalNode(.init(name: "killobserver\(UInt32.random(in: 0...UInt32.max))", cookie: peers[0].cookie))
             defer { Task { await observer.shutdown() } }
             for peer in peers { try await CampaignTraffic.startNodeLoops(on: peer.name, observer: observer) }
@@ -148,7 +150,7 @@ struct KillCampaign {
             var listening = ContinuousClock.now
 
             for kill in 1...settings.kills {
-                let up = try await Self.allUp(base, ids, since: listening)
+                let up = try await allUp(base, ids, since: listening)
                 if kill > 1 { report.upAgain.append(up) }
                 try await Task.sleep(for: .milliseconds(random.int(200...max(200, settings.ingestMilliseconds))))
                 try await ledger.snapshot(base, nodes: ids, metrics: settings.metrics, since: since)
@@ -199,7 +201,7 @@ struct KillCampaign {
             }
 
             // The last restart's ingest, then every item the ledger holds, checked once more.
-            if settings.kills > 0 { report.upAgain.append(try await Self.allUp(base, ids, since: listening)) }
+            if settings.kills > 0 { report.upAgain.append(try await allUp(base, ids, since: listening)) }
             try await Task.sleep(for: .milliseconds(settings.ingestMilliseconds))
             try await ledger.snapshot(base, nodes: ids, metrics: settings.metrics, since: since)
             await traffic.stop()
@@ -207,6 +209,7 @@ struct KillCampaign {
             report.losses += final.losses.map { "final check: \($0)" }
             report.distinct = final
             (report.acknowledgementsAnswered, report.rpcsAnswered) = traffic.answered
+            report.unansweredAudit = ledger.unansweredAudit
             await server.terminate()
             let integrity = try await integrityCheck(data)
             if integrity != "ok" { report.integrity.append("after the last stop: \(integrity)") }
@@ -216,7 +219,10 @@ struct KillCampaign {
             }
         } catch {
             await traffic.stop()
-            print("kill campaign (\(store.name)) failed: \(error)\nserver log:\n\(server.output.suffix(4000))")
+            // The log from its first fatal line, if any (a crash's reason comes before its backtrace).
+            let log = server.output
+            let fatal = log.range(of: "Fatal error").map { String(log[$0.lowerBound...].prefix(6000)) } ?? String(log.suffix(4000))
+            print("kill campaign (\(store.name)) failed: \(error)\nserver log (running: \(server.isRunning)):\n\(fatal)")
             await server.kill()
             throw error
         }
@@ -229,18 +235,28 @@ struct KillCampaign {
         guard status == 201 else { throw CampaignAPI.Failure(description: "adding \(node): \(status) \(String(describing: answer))") }
     }
 
-    /// Waits until every one of `ids` is UP; the seconds since `since`.
+    /// Waits until every one of `ids` is UP and, on PostgreSQL (a cluster store), leased by the
+    /// one live server: a restarted server takes its nodes once its killed run's leases have
+    /// expired, and until then the API shows them UP from the dead run's records. The seconds
+    /// since `since`.
     @discardableResult
-    static func allUp(_ base: String, _ ids: [UUID], since: ContinuousClock.Instant = .now) async throws -> Double {
+    func allUp(_ base: String, _ ids: [UUID], since: ContinuousClock.Instant = .now) async throws -> Double {
         var down: [String] = []
+        let cluster: Bool
+        if case .postgres = store { cluster = true } else { cluster = false }
         let up = try await eventually(within: .seconds(180), every: .milliseconds(100)) {
             guard let nodes = try? await API.get(NodeList.self, base, "/api/topo/nodes").nodes else { return false }
             let wanted = Set(ids)
             down = nodes.filter { wanted.contains($0.id) && $0.state != "UP" }.map { "\($0.name) \($0.state)" }
-            return down.isEmpty && nodes.filter { wanted.contains($0.id) }.count == ids.count
+            guard down.isEmpty, nodes.filter({ wanted.contains($0.id) }).count == ids.count else { return false }
+            guard cluster else { return true }
+            guard let view = try? await API.get(ClusterView.self, base, "/api/cluster") else { return false }
+            let live = view.servers.filter(\.alive)
+            down = ["leased by \(live.count) live servers"]
+            return live.count == 1 && wanted.isSubset(of: Set(live[0].nodes))
         }
         guard up else { throw CampaignAPI.Failure(description: "nodes not UP again: \(down)") }
-        return seconds(ContinuousClock.now - since)
+        return Self.seconds(ContinuousClock.now - since)
     }
 
     /// The store's own integrity check, with the server down: SQLite's `PRAGMA integrity_check`
@@ -264,7 +280,9 @@ struct KillCampaign {
             let checked = try await ChildProcess.run(PostgresServer.binaries.appendingPathComponent("pg_amcheck").path, [
                 "-h", "127.0.0.1", "-p", "\(postgres.port)", "-U", PostgresServer.user, "--install-missing", "--heapallindexed", "-d", "numbat",
             ])
-            let output = (checked.standardOutput + checked.standardError).trimmingCharacters(in: .whitespacesAndNewlines)
+            // Its NOTICE that the amcheck extension is installed already is no finding.
+            let output = (checked.standardOutput + checked.standardError).split(separator: "\n")
+                .filter { !$0.hasPrefix("NOTICE:") }.joined(separator: "\n").trimmingCharacters(in: .whitespacesAndNewlines)
             return checked.status == 0 && output.isEmpty ? "ok" : "pg_amcheck exit \(checked.status): \(output)"
         }
     }
@@ -296,7 +314,7 @@ extension KillCampaign.Report {
         return """
             \(kills) kills in \(duration); losses: \(losses.count); integrity failures: \(integrity.count); deployment problems: \(deploymentProblems.count)
             checked after the restarts: \(checks.points) metric points, \(checks.notifications) notifications, \(checks.alarmTransitions) alarm transitions, \(checks.acknowledgements) acknowledgements, \(checks.auditEntries) audit entries
-            distinct items, all checked again at the end: \(distinct.points) metric points, \(distinct.notifications) notifications, \(distinct.alarmTransitions) alarm transitions, \(distinct.acknowledgements) acknowledgements (\(acknowledgementsAnswered) answered 200), \(distinct.auditEntries) audit entries (\(rpcsAnswered) rpcs answered 200)
+            distinct items, all checked again at the end: \(distinct.points) metric points, \(distinct.notifications) notifications, \(distinct.alarmTransitions) alarm transitions, \(distinct.acknowledgements) acknowledgements (\(acknowledgementsAnswered) answered 200), \(distinct.auditEntries) audit entries (\(rpcsAnswered) rpcs answered 200; other entries: \(unansweredAudit))
             points shown but not yet written at a kill (within \(Int(KillLedger.unflushedWindow)) s): \(unflushed), the oldest \(String(format: "%.2f", oldestUnflushed)) s before its kill
             restart -> listening: \(spread(restarts)); listening -> every node UP again: \(spread(upAgain))
             deployments (\(deployments.count - settledBeforeKill) in progress at their kill): \(deployments.joined(separator: "; "))
