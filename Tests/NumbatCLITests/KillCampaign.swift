@@ -168,6 +168,9 @@ struct KillCampaign {
 
                 await server.kill()
                 let killedAt = Date()
+                // What the killed run logged at error level (warnings are routine: nodes going away).
+                let errors = server.output.split(separator: "\n").filter { $0.contains("error") || $0.contains("Fatal") }
+                for line in errors.prefix(5) { print("kill campaign (\(store.name)): kill \(kill): the killed run logged: \(line.prefix(400))") }
                 let integrity = try await integrityCheck(data)
                 if integrity != "ok" { report.integrity.append("kill \(kill): \(integrity)") }
                 let restarted = ContinuousClock.now
