@@ -143,13 +143,16 @@ extension MetricArchive {
     }
 
     /// The stored and pending points of one tier between `from` and `to` (ms, inclusive).
+    /// Memory is read before the store: a chunk leaves memory only once its write committed, so
+    /// a point is in one or the other (or both, counted once), whatever a flush does meanwhile.
     private func points(nodes: [UUID], wanted: Set<Int>, tier: Int, from: Int64, to: Int64, now: Int64) async throws -> [UUID: [Int: [SeriesPoint]]] {
+        let unstored = pendingBlocks(nodes: nodes, tier: tier, from: from, to: to + 1, now: now)
         var rows: [UUID: [Int64: [StoredMetricBlock]]] = [:]
         for stored in try await store.metricBlocks(nodes: nodes, tier: tier, from: from, to: to + 1) {
             rows[stored.nodeID, default: [:]][stored.start, default: []].append(stored)
         }
         // Points not yet written come after every stored row of their block.
-        for (node, block) in pendingBlocks(nodes: nodes, tier: tier, from: from, to: to + 1, now: now) {
+        for (node, block) in unstored {
             rows[node, default: [:]][block.start, default: []].append(
                 StoredMetricBlock(nodeID: node, tier: tier, start: block.start, sequence: .max, end: block.end,
                                   points: block.pointCount, data: block.encoded()))

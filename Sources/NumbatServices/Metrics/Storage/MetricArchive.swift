@@ -235,13 +235,14 @@ public final class MetricArchive: Sendable {
     /// Metric numbers by name.
     func metricIDs() -> [String: Int] { state.withLockedValue { $0.names } }
 
-    /// Copies of the points not yet written, in `tier` blocks overlapping `from ..< to`, after
-    /// closing the roll-up buckets that have ended by `now`.
+    /// Copies of the points not known to be written (pending, or taken by a flush whose write
+    /// has not committed), in `tier` blocks overlapping `from ..< to`, after closing the roll-up
+    /// buckets that have ended by `now`.
     func pendingBlocks(nodes: [UUID], tier: Int, from: Int64, to: Int64, now: Int64) -> [(UUID, NodeBlock)] {
         state.withLockedValue { state in
             for node in nodes { state.nodes[node]?.closeBuckets(now: now) }
             return nodes.flatMap { node in
-                (state.nodes[node]?.pending ?? [:]).compactMap { key, block in
+                (state.nodes[node]?.unstored ?? []).compactMap { key, block in
                     key.tier == tier && block.end > from && block.start < to ? (node, block) : nil
                 }
             }
@@ -294,6 +295,9 @@ public final class MetricArchive: Sendable {
             }
             do {
                 try await store.writeMetricBlocks(rows)
+                state.withLockedValue { state in
+                    for node in chunks.keys { state.nodes[node]?.written() }
+                }
             } catch {
                 // Nothing is lost: the chunks go back for the next flush (and the batches not
                 // reached yet keep theirs pending).

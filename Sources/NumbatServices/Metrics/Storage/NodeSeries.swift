@@ -63,6 +63,10 @@ struct NodeSeries: Sendable {
     private(set) var chunked: [BlockKey: Chunked] = [:]
     /// Chunks taken for writing whose write failed.
     private var unwritten: [(key: BlockKey, sequence: Int, block: NodeBlock)] = []
+    /// Chunks taken by the flush under way, until their write commits (`written`) or fails
+    /// (`retry`): answered from here meanwhile, or a query between the two would find a point
+    /// neither in memory nor in the store (found by the kill campaign, docs/reliability.md).
+    private var writing: [(key: BlockKey, sequence: Int, block: NodeBlock)] = []
 
     init(schedule: RetentionSchedule) {
         self.schedule = schedule
@@ -150,12 +154,25 @@ struct NodeSeries: Sendable {
             chunked[key] = entry
         }
         pending.removeAll(keepingCapacity: true)
+        writing = taken
         return taken
+    }
+
+    /// The chunks taken by `takePending` are in the store.
+    mutating func written() {
+        writing.removeAll()
     }
 
     /// Chunks whose write failed, for the next flush.
     mutating func retry(_ chunks: [(key: BlockKey, sequence: Int, block: NodeBlock)]) {
+        writing.removeAll()
         unwritten += chunks
+    }
+
+    /// Every point not known to be in the store, by block: the chunks being written or whose
+    /// write failed, in chunk order, then the pending points.
+    var unstored: [(key: BlockKey, block: NodeBlock)] {
+        (writing + unwritten).sorted { $0.sequence < $1.sequence }.map { ($0.key, $0.block) } + pending.map { ($0.key, $0.value) }
     }
 
     /// Stored blocks whose time is over (no point can join them any more): compact them.
