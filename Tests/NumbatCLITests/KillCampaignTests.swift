@@ -34,15 +34,17 @@ struct KillCampaignTests {
         #expect(report.deployments.count == settings.deployments)
         #expect(report.deployments.count - report.settledBeforeKill >= settings.deployments / 2, "most deployments were in progress at their kill: \(report.deployments)")
     }
+}
 
-    /// Not in CI yet: on PostgreSQL the campaign found losses it does not explain (a run of 10
-    /// kills lost, at its last kill, a whole collection of 39 nodes 3.3-3.6 s old; an earlier run
-    /// of the server crashed after a restart), left to investigate (docs/reliability.md). Run it
-    /// with NUMBAT_KILL_CAMPAIGN_POSTGRES=1.
+/// The campaign on PostgreSQL. Not in CI yet (scripts/test.sh leaves this suite out, rather than
+/// have it skipped): it found losses it does not explain (a run of 10 kills lost, at its last
+/// kill, a whole collection of 39 nodes 3.3-3.6 s old; an earlier run of the server crashed after
+/// a restart), left to investigate (docs/reliability.md). Run it with
+/// `CI=true swift test --filter KillCampaignPostgresTests`.
+@Suite("killed servers lose nothing, on PostgreSQL", .serialized, .requires(.otp(.otp25), .namespaceHosts, .rebar3, .sqlite3))
+struct KillCampaignPostgresTests {
     @Test("SIGKILL of numbat serve on PostgreSQL 5 times under the same load: nothing acknowledged is lost, pg_amcheck finds nothing",
-          .requires(.postgres),
-          .enabled(if: ProcessInfo.processInfo.environment["NUMBAT_KILL_CAMPAIGN_POSTGRES"] != nil,
-                   "PostgreSQL kills lose points not yet explained (docs/reliability.md); NUMBAT_KILL_CAMPAIGN_POSTGRES=1 runs it"))
+          .requires(.postgres))
     func postgres() async throws {
         var settings = KillCampaign.Settings.fromEnvironment(kills: 5, deploymentEvery: 0)
         settings.kills = ProcessInfo.processInfo.environment["NUMBAT_KILL_CAMPAIGN_POSTGRES_KILLS"].flatMap(Int.init) ?? 5
@@ -50,7 +52,7 @@ struct KillCampaignTests {
         do {
             let report = try await KillCampaign(settings: settings, store: .postgres(postgres)).run()
             await postgres.stop()
-            Self.expectNothingLost(report, kills: settings.kills)
+            KillCampaignTests.expectNothingLost(report, kills: settings.kills)
         } catch {
             await postgres.stop()
             throw error
