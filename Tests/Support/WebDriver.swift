@@ -74,7 +74,8 @@ public final class Browser: Sendable {
                      "--user-data-dir=\(profile.path)", "--no-first-run"],
         ]
         do {
-            let answer = try await call(base, "POST", "/session", ["capabilities": ["alwaysMatch": ["browserName": "chrome", "goog:chromeOptions": options]]])
+            let answer = try await call(base, "POST", "/session", ["capabilities": ["alwaysMatch": ["browserName": "chrome", "goog:chromeOptions": options,
+                                                                                      "goog:loggingPrefs": ["browser": "ALL"]]]])
             guard let session = (answer as? [String: Any])?["sessionId"] as? String else { throw Failure(description: "no session in \(String(describing: answer))") }
             return Browser(driver: driver, base: base, session: session, profile: profile)
         } catch {
@@ -101,6 +102,13 @@ public final class Browser: Sendable {
         }
     }
 
+    /// What the page logged to its console (errors, failed loads), as chromedriver kept it.
+    func consoleLog() async -> String {
+        guard let entries = try? await command("POST", "se/log", ["type": "browser"]) as? [[String: Any]] else { return "(not available)" }
+        let lines = entries.suffix(30).map { "\($0["level"] ?? "") \($0["message"] ?? "")" }
+        return lines.isEmpty ? "(empty)" : lines.joined(separator: " | ")
+    }
+
     // MARK: Commands
 
     public func open(_ url: String) async throws {
@@ -117,7 +125,9 @@ public final class Browser: Sendable {
     /// Up to 60 s by default: a page loading beside a whole test suite on 2 cores took over 20 s
     /// to show its sign-in dialog (seen in CI).
     @discardableResult
-    public func wait(for what: String, timeout: Duration = .seconds(60), _ script: String, _ arguments: [Any] = []) async throws -> Any {
+    /// The default bound is wide: on a loaded CI machine (Chromium, OTP nodes and sshd hosts on two
+    /// cores) a first page has been seen to take over a minute.
+    public func wait(for what: String, timeout: Duration = .seconds(120), _ script: String, _ arguments: [Any] = []) async throws -> Any {
         let deadline = ContinuousClock.now + timeout
         var last: Any?
         while ContinuousClock.now < deadline {
@@ -127,7 +137,7 @@ public final class Browser: Sendable {
         }
         // What the page shows says why (an error in place of the view, a dialog not opened).
         let page = (try? await run("return location.href + ': ' + (document.body ? document.body.innerText.slice(0, 600) : '(no body)')")) ?? nil
-        throw Failure(description: "waited \(timeout) for \(what); the page said \(String(describing: last)); it shows \(String(describing: page))")
+        throw Failure(description: "waited \(timeout) for \(what); the page said \(String(describing: last)); it shows \(String(describing: page)); its console: \(await consoleLog())")
     }
 
     /// The first element matching `css`, waited for.
