@@ -81,6 +81,14 @@ struct AtomEncodingTests {
         #expect(Atom("é") != Atom("e\u{301}"))
         #expect(Set([Term.atom("é"), .atom("e\u{301}")]).count == 2)
         #expect(Atom("a") < Atom("b") && Atom("Z") < Atom("a") && Atom("z") < Atom("é"))
+        // Small (inline) and native (heap) strings, equal and differing only in their last byte.
+        for length in [1, 15, 16, 40, 255] {
+            let name = String(repeating: "n", count: length - 1)
+            #expect(Atom(name + "x") == Atom(String((name + "x").utf8)))
+            #expect(Atom(name + "x") != Atom(name + "y"))
+            #expect(Atom(name + "é") != Atom(name + "e\u{301}"))
+        }
+        #expect(Atom("") == Atom(String()))
     }
 
     /// Erlang cannot hold an atom over 255 characters: the encoder writes the first 255 so the
