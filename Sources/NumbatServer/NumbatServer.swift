@@ -111,7 +111,7 @@ public final class NumbatServer: Sendable {
             router.middlewares.add(ClusterForwardingMiddleware(me: cluster.me.id, store: shared, forwarder: ClusterForwarder(me: cluster.me.id, logger: logger)))
         }
         let api = router.group("api")
-        api.get("health") { _, _ in HealthReport(status: "ok", managedNodes: self.nodes.managedCount, nodeWorkers: NodeWorkerCount.current) }
+        api.get("health") { _, _ in HealthReport(status: "ok", managedNodes: self.nodes.managedCount, nodeWorkers: NodeWorkerTasks.running) }
         api.get("openapi.json") { _, _ in try OpenAPIDocument.response() }
         TokenRoutes.addRoutes(to: api, store: store)
         for service in services { service.addRoutes(to: api) }
@@ -271,8 +271,8 @@ public final class NumbatServer: Sendable {
 struct HealthReport: ResponseEncodable {
     var status: String
     var managedNodes: Int
-    /// The services' per-node workers running now (collectors, watchers): as many per UP node
-    /// as there are services with such workers, none for a DOWN one.
+    /// The services' per-node workers' tasks running now (collectors, watchers): as many per UP
+    /// node as there are services with such workers, none for a DOWN one.
     var nodeWorkers: Int
 
     enum CodingKeys: String, CodingKey {

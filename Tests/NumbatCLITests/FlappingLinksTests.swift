@@ -118,11 +118,12 @@ struct FlappingLinksTests {
         for (flapper, result) in zip(flappers, results) {
             print("flapping: \(flapper.kind), \(cycles) cycles, net_ticktime \(tickSeconds) s: DOWN after the cut \(LatencySummary(result.downs)); UP after the restore \(LatencySummary(result.ups))")
         }
-        // Flat: nothing held per cycle. A thread or descriptor may come and go with the load of
-        // the moment, so two of each are allowed; memory may settle by a few MiB.
+        // Flat: nothing held per cycle. A descriptor may come and go with the moment (two
+        // allowed); so do libdispatch's worker threads (`com.apple.root.*-qos*`, started on
+        // demand by the store's queues and kept a while: eight allowed, far below one a cycle).
         #expect(end.nodeWorkers == start.nodeWorkers, "node workers \(start.nodeWorkers) -> \(end.nodeWorkers)")
         #expect(end.fileDescriptors <= start.fileDescriptors + 2, "fds \(start.fileDescriptors) -> \(end.fileDescriptors)")
-        #expect(end.threads <= start.threads + 2, "threads \(start.threads) -> \(end.threads)")
+        #expect(end.threads <= start.threads + 8, "threads \(start.threads) -> \(end.threads)")
         #expect(end.residentKiB <= start.residentKiB + 16 * 1024, "RSS \(start.residentKiB) KiB -> \(end.residentKiB) KiB")
     }
 

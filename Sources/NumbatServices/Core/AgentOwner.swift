@@ -11,9 +11,21 @@ final class AgentOwner: Sendable {
     private let task = NIOLockedValueBox<Task<Void, Never>?>(nil)
     private let mailbox = NIOLockedValueBox<Mailbox?>(nil)
 
+    /// How many per-node parts' tasks are running now, over every service and node, counted
+    /// from their start to the end of their body: DOWN stops a node's, UP starts them, so under
+    /// flapping links the figure (`node_workers` in `/api/health`) stays flat unless one is
+    /// left running.
+    static let running = NIOLockedValueBox(0)
+
     /// Runs the per-node part.
     func run(_ body: @escaping @Sendable () async -> Void) {
-        task.withLockedValue { $0 = Task { await body() } }
+        Self.running.withLockedValue { $0 += 1 }
+        task.withLockedValue {
+            $0 = Task {
+                await body()
+                Self.running.withLockedValue { $0 -= 1 }
+            }
+        }
     }
 
     func stop() async {

@@ -8,14 +8,6 @@ protocol NodeWorker: AnyObject, Sendable {
     func stop() async
 }
 
-/// How many per-node workers run now, over every service: a flat figure while nodes flap
-/// (DOWN stops a node's workers, UP starts them) shows none is left behind (`/api/health`).
-public enum NodeWorkerCount {
-    static let live = NIOLockedValueBox(0)
-
-    public static var current: Int { live.withLockedValue { $0 } }
-}
-
 /// The per-node workers of one service, at most one per node: a node reported UP twice (added,
 /// then its connection confirmed) gets one worker, injected and started once.
 final class NodeWorkers<Worker: NodeWorker>: Sendable {
@@ -29,16 +21,11 @@ final class NodeWorkers<Worker: NodeWorker>: Sendable {
             all[id] = worker
             return true
         }
-        if added {
-            NodeWorkerCount.live.withLockedValue { $0 += 1 }
-            worker.start()
-        }
+        if added { worker.start() }
     }
 
     func stop(_ id: UUID) async {
-        guard let worker = workers.withLockedValue({ $0.removeValue(forKey: id) }) else { return }
-        await worker.stop()
-        NodeWorkerCount.live.withLockedValue { $0 -= 1 }
+        await workers.withLockedValue { $0.removeValue(forKey: id) }?.stop()
     }
 
     func stopAll() async {
@@ -46,10 +33,7 @@ final class NodeWorkers<Worker: NodeWorker>: Sendable {
             defer { all = [:] }
             return Array(all.values)
         }
-        for worker in all {
-            await worker.stop()
-            NodeWorkerCount.live.withLockedValue { $0 -= 1 }
-        }
+        for worker in all { await worker.stop() }
     }
 
     subscript(id: UUID) -> Worker? { workers.withLockedValue { $0[id] } }
