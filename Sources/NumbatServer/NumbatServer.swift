@@ -51,6 +51,7 @@ public final class NumbatServer: Sendable {
         // over to another server, or DOWN, is never dialled again by some collection still
         // running here.
         distribution.autoConnect = false
+        distribution.tickTime = .seconds(configuration.netTicktimeSeconds)
         let local = try LocalNode(distribution, logger: logger)
         var settings = NodeManager.Settings()
         settings.reconnectInitial = .milliseconds(Int(configuration.reconnectInitialSeconds * 1000))
@@ -110,7 +111,7 @@ public final class NumbatServer: Sendable {
             router.middlewares.add(ClusterForwardingMiddleware(me: cluster.me.id, store: shared, forwarder: ClusterForwarder(me: cluster.me.id, logger: logger)))
         }
         let api = router.group("api")
-        api.get("health") { _, _ in HealthReport(status: "ok", managedNodes: self.nodes.managedCount) }
+        api.get("health") { _, _ in HealthReport(status: "ok", managedNodes: self.nodes.managedCount, nodeWorkers: NodeWorkerTasks.running) }
         api.get("openapi.json") { _, _ in try OpenAPIDocument.response() }
         TokenRoutes.addRoutes(to: api, store: store)
         for service in services { service.addRoutes(to: api) }
@@ -270,9 +271,13 @@ public final class NumbatServer: Sendable {
 struct HealthReport: ResponseEncodable {
     var status: String
     var managedNodes: Int
+    /// The services' per-node workers' tasks running now (collectors, watchers): as many per UP
+    /// node as there are services with such workers, none for a DOWN one.
+    var nodeWorkers: Int
 
     enum CodingKeys: String, CodingKey {
         case status
         case managedNodes = "managed_nodes"
+        case nodeWorkers = "node_workers"
     }
 }

@@ -15,6 +15,9 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var logLevel: Logger.Level = .info
     public var reconnectInitialSeconds: Double = 2
     public var reconnectMaximumSeconds: Double = 30
+    /// Like a node's `-kernel net_ticktime`: a managed node silent this long (a cut link, a frozen
+    /// machine) is DOWN. Erlang's default, 60 s; the nodes' own setting should match.
+    public var netTicktimeSeconds = 60
     /// The metrics collection cycle (seed: one minute); nodes may have their own.
     public var metricsIntervalSeconds: Double = 60
     /// How long metric history is kept, at which resolutions (`raw:1h,5m:1d,15m:1w`).
@@ -60,6 +63,7 @@ public struct ServerConfiguration: Sendable, Equatable {
         public var logLevel: String?
         public var reconnectInitialSeconds: Double?
         public var reconnectMaximumSeconds: Double?
+        public var netTicktimeSeconds: Int?
         public var metricsIntervalSeconds: Double?
         public var metricsRetention: String?
         public var graphiteHost: String?
@@ -81,8 +85,9 @@ public struct ServerConfiguration: Sendable, Equatable {
                     graphitePort: Int? = nil, graphitePrefix: String? = nil, graphiteIntervalSeconds: Double? = nil,
                     deployConcurrency: Int? = nil, requireToken: Bool? = nil, store: String? = nil, advertiseURL: String? = nil,
                     sshConfig: String? = nil, sshAuthSock: String? = nil, sshHostKeys: String? = nil,
-                    remoteWrite: [RemoteWriteEntry]? = nil)
+                    remoteWrite: [RemoteWriteEntry]? = nil, netTicktimeSeconds: Int? = nil)
         {
+            self.netTicktimeSeconds = netTicktimeSeconds
             self.remoteWrite = remoteWrite
             self.sshConfig = sshConfig
             self.sshAuthSock = sshAuthSock
@@ -113,6 +118,7 @@ public struct ServerConfiguration: Sendable, Equatable {
             case logLevel = "log_level"
             case reconnectInitialSeconds = "reconnect_initial_seconds"
             case reconnectMaximumSeconds = "reconnect_max_seconds"
+            case netTicktimeSeconds = "net_ticktime_seconds"
             case metricsIntervalSeconds = "metrics_interval_seconds"
             case metricsRetention = "metrics_retention"
             case graphiteHost = "graphite_host"
@@ -156,7 +162,8 @@ public struct ServerConfiguration: Sendable, Equatable {
                              deployConcurrency: try number(.deployConcurrency), requireToken: try flag(.requireToken),
                              store: value(.store), advertiseURL: value(.advertiseURL),
                              sshConfig: value(.sshConfig), sshAuthSock: value(.sshAuthSock), sshHostKeys: value(.sshHostKeys),
-                             remoteWrite: value(.remoteWrite).map { $0.split(separator: ",").map { RemoteWriteEntry(url: $0.trimmingCharacters(in: .whitespaces)) } })
+                             remoteWrite: value(.remoteWrite).map { $0.split(separator: ",").map { RemoteWriteEntry(url: $0.trimmingCharacters(in: .whitespaces)) } },
+                             netTicktimeSeconds: try number(.netTicktimeSeconds))
         }
 
         /// A JSON file with the same keys, e.g. `{"port": 9090, "data_dir": "/var/lib/numbat"}`.
@@ -197,6 +204,10 @@ public struct ServerConfiguration: Sendable, Equatable {
         }
         if let seconds = overrides.reconnectInitialSeconds { reconnectInitialSeconds = seconds }
         if let seconds = overrides.reconnectMaximumSeconds { reconnectMaximumSeconds = seconds }
+        if let seconds = overrides.netTicktimeSeconds {
+            guard (1...3600).contains(seconds) else { throw ConfigurationError("net_ticktime_seconds must be between 1 and 3600") }
+            netTicktimeSeconds = seconds
+        }
         if let seconds = overrides.metricsIntervalSeconds {
             guard (1...86400).contains(seconds) else { throw ConfigurationError("the metrics interval must be between 1 and 86400 seconds") }
             metricsIntervalSeconds = seconds

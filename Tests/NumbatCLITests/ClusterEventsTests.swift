@@ -599,6 +599,8 @@ final class TestWebSocket: @unchecked Sendable {
     private let socket: Int32
     private let lock = NSLock()
     private var received: [[String: Any]] = []
+    /// When each of `received` arrived, for latencies measured at the client.
+    private var arrivals: [ContinuousClock.Instant] = []
     private var closed = false
 
     private init(socket: Int32) {
@@ -722,8 +724,10 @@ final class TestWebSocket: @unchecked Sendable {
                 message += payload
                 guard fin else { continue }
                 if let object = (try? JSONSerialization.jsonObject(with: Data(message))) as? [String: Any] {
+                    let now = ContinuousClock.now
                     lock.lock()
                     received.append(object)
+                    arrivals.append(now)
                     lock.unlock()
                 }
                 message = []
@@ -742,6 +746,20 @@ final class TestWebSocket: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         return received
+    }
+
+    /// Every message so far with its arrival time, from index `start` on.
+    func timedMessages(from start: Int = 0) -> [(at: ContinuousClock.Instant, message: [String: Any])] {
+        lock.lock()
+        defer { lock.unlock() }
+        guard start < received.count else { return [] }
+        return (start..<received.count).map { (arrivals[$0], received[$0]) }
+    }
+
+    var count: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return received.count
     }
 
     /// The messages' types, for failure messages.

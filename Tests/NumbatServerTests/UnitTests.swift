@@ -42,6 +42,15 @@ struct ServerConfigurationTests {
         #expect(throws: ConfigurationError.self) { try ServerConfiguration.load(file: nil, environment: ["NUMBAT_PORT": "eighty"], flags: .init()) }
         #expect(throws: ConfigurationError.self) { try ServerConfiguration.load(file: nil, environment: [:], flags: .init(reconnectInitialSeconds: 5, reconnectMaximumSeconds: 1)) }
         #expect(throws: ConfigurationError.self) { try ServerConfiguration.load(file: "/no/such/file.json", environment: [:], flags: .init()) }
+        #expect(throws: ConfigurationError.self) { try ServerConfiguration.load(file: nil, environment: [:], flags: .init(netTicktimeSeconds: 0)) }
+        #expect(throws: ConfigurationError.self) { try ServerConfiguration.load(file: nil, environment: ["NUMBAT_NET_TICKTIME_SECONDS": "1.5"], flags: .init()) }
+    }
+
+    @Test("net_ticktime_seconds: Erlang's 60 unless set, from the environment or a flag")
+    func netTicktime() throws {
+        #expect(try ServerConfiguration.load(file: nil, environment: [:], flags: .init()).netTicktimeSeconds == 60)
+        #expect(try ServerConfiguration.load(file: nil, environment: ["NUMBAT_NET_TICKTIME_SECONDS": "4"], flags: .init()).netTicktimeSeconds == 4)
+        #expect(try ServerConfiguration.load(file: nil, environment: ["NUMBAT_NET_TICKTIME_SECONDS": "4"], flags: .init(netTicktimeSeconds: 2)).netTicktimeSeconds == 2)
     }
 }
 

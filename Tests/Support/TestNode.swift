@@ -17,9 +17,12 @@ public final class TestNode: @unchecked Sendable {
 
     /// Starts a node and waits until it is ready. `host` is the long name's host (127.0.0.1
     /// unless given: another loopback address, `::1` with `-proto_dist inet6_tcp`);
-    /// `environment` is added to the node's (`ERL_EPMD_PORT` for a node without EPMD).
+    /// `environment` is added to the node's (`ERL_EPMD_PORT` for a node without EPMD). In
+    /// `namespace` (`host` then being its address), the node and the EPMD it starts run there,
+    /// where the test can cut their link (`ip netns exec` execs, so the pid is still the node's).
     public init(release: OTPRelease, style: NameStyle = .long, cookie: String = "numbat-test-cookie",
-                alive: String? = nil, host: String? = nil, environment: [String: String] = [:], extraArgs: [String] = []) throws
+                alive: String? = nil, host: String? = nil, environment: [String: String] = [:], extraArgs: [String] = [],
+                namespace: NetworkNamespace? = nil) throws
     {
         try release.requireInstalled()
         let alive = alive ?? "t\(UInt32.random(in: 0...UInt32.max))"
@@ -29,11 +32,13 @@ public final class TestNode: @unchecked Sendable {
         self.cookie = cookie
         self.distributionPort = extraArgs.firstIndex(of: "-erl_epmd_port").flatMap { extraArgs.indices.contains($0 + 1) ? Int(extraArgs[$0 + 1]) : nil }
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: release.erl)
-        process.arguments = [style == .long ? "-name" : "-sname", style == .long ? name.description : alive,
-                             "-setcookie", cookie, "-noshell", "-noinput",
-                             "-pa", try TestNode.supportBeams().path] + extraArgs
+        let arguments = [style == .long ? "-name" : "-sname", style == .long ? name.description : alive,
+                         "-setcookie", cookie, "-noshell", "-noinput",
+                         "-pa", try TestNode.supportBeams().path] + extraArgs
             + ["-eval", "numbat_test_peer:ready()"]
+        let command = namespace?.command(release.erl, arguments) ?? (executable: release.erl, arguments: arguments)
+        process.executableURL = URL(fileURLWithPath: command.executable)
+        process.arguments = command.arguments
         let output = Pipe()
         process.standardOutput = output
         process.standardError = output
@@ -48,10 +53,11 @@ public final class TestNode: @unchecked Sendable {
     /// Starts a node off the cooperative pool; the caller stops it (`stopped()`).
     public static func start(release: OTPRelease, style: NameStyle = .long, cookie: String = "numbat-test-cookie",
                              alive: String? = nil, host: String? = nil, environment: [String: String] = [:],
-                             extraArgs: [String] = []) async throws -> TestNode
+                             extraArgs: [String] = [], namespace: NetworkNamespace? = nil) async throws -> TestNode
     {
         try await offPool {
-            try TestNode(release: release, style: style, cookie: cookie, alive: alive, host: host, environment: environment, extraArgs: extraArgs)
+            try TestNode(release: release, style: style, cookie: cookie, alive: alive, host: host, environment: environment, extraArgs: extraArgs,
+                         namespace: namespace)
         }
     }
 

@@ -11,13 +11,25 @@ final class AgentOwner: Sendable {
     private let task = NIOLockedValueBox<Task<Void, Never>?>(nil)
     private let mailbox = NIOLockedValueBox<Mailbox?>(nil)
 
+    /// How many per-node parts' tasks are running now, over every service and node, counted
+    /// from their start to the end of their body: DOWN stops a node's, UP starts them, so under
+    /// flapping links the figure (`node_workers` in `/api/health`) stays flat unless one is
+    /// left running.
+    static let running = NIOLockedValueBox(0)
+
     /// Runs the per-node part, preferring the event loop of the node's connection (when it is
     /// up) as its executor: its calls to the node then go out and come back on that loop's
     /// thread, with no hop to and from Swift's shared pool per call (`EventLoopTaskExecutor`).
     /// So the part must never block; it awaits the store like anything else.
     func run(for node: ManagedNode, nodes: NodeManager, _ body: @escaping @Sendable () async -> Void) {
         let executor = (try? NodeName(node.name)).flatMap { nodes.local.taskExecutor(for: $0) }
-        task.withLockedValue { $0 = Task(executorPreference: executor) { await body() } }
+        Self.running.withLockedValue { $0 += 1 }
+        task.withLockedValue {
+            $0 = Task(executorPreference: executor) {
+                await body()
+                Self.running.withLockedValue { $0 -= 1 }
+            }
+        }
     }
 
     func stop() async {
