@@ -14,7 +14,7 @@ extension LocalNode {
         do {
             channel = try await ServerBootstrap(group: group)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
                 .childChannelInitializer { [self] channel in
                     let handshake = Handshake(
                         role: .acceptor, localName: name.description, flags: .numbat, creation: creation,
