@@ -169,6 +169,13 @@ struct ServeTests {
         #expect(badRetention.status == 64 && badRetention.standardError.contains("metrics retention"), "\(badRetention.standardError)")
         let badHostKeys = try await ChildProcess.run(CLITests.numbat, ["serve", "--ssh-host-keys", "trust-all"])
         #expect(badHostKeys.status == 64 && badHostKeys.standardError.contains("trust-all"), "\(badHostKeys.standardError)")
+        let badLease = try await ChildProcess.run(CLITests.numbat, ["serve", "--alert-lease", "10", "--alert-send-timeout", "20"])
+        #expect(badLease.status == 64 && badLease.standardError.contains("a claim must outlast a send"), "\(badLease.standardError)")
+        let badAttempts = try await ChildProcess.run(CLITests.numbat, ["serve", "--alert-retry-attempts", "0"])
+        #expect(badAttempts.status == 64 && badAttempts.standardError.contains("alert_retry_max_attempts"), "\(badAttempts.standardError)")
+        try Data(#"{"alert_retry_initial_seconds": 60, "alert_retry_max_seconds": 30}"#.utf8).write(to: file)
+        let badRetry = try await ChildProcess.run(CLITests.numbat, ["serve", "--config", file.path])
+        #expect(badRetry.status == 64 && badRetry.standardError.contains("alert_retry_max_seconds (30)"), "\(badRetry.standardError)")
     }
 }
 
