@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 # postgresql: Debian's PostgreSQL 15, started by the store tests in a data directory of their
 # own (initdb + pg_ctl as the postgres user); the system service is not used.
-packages=(erlang-proper erlang-folsom erlang-lager graphite-carbon python3-whisper openssh-server rebar3 iproute2 chromium chromium-driver postgresql)
+# systemd: its systemd-analyze checks the Debian package's unit (PackageTests; systemd need not run).
+packages=(erlang-proper erlang-folsom erlang-lager graphite-carbon python3-whisper openssh-server rebar3 iproute2 chromium chromium-driver postgresql systemd curl)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -201,19 +201,23 @@ final class ServerProcess: @unchecked Sendable {
 
     var output: String { collected.text }
 
-    /// Starts it and waits for its "listening" line.
-    static func start(_ arguments: [String]) async throws -> ServerProcess {
+    /// Starts it and waits for its "listening" line. `executable`: the built `numbat`, or a
+    /// program that ends up executing one (PackageTests' installed service).
+    static func start(_ arguments: [String], executable: String = CLITests.numbat, environment: [String: String]? = nil,
+                      timeout: Double = 30) async throws -> ServerProcess
+    {
         try await offPool {
             let process = Process()
-            process.executableURL = URL(fileURLWithPath: CLITests.numbat)
+            process.executableURL = URL(fileURLWithPath: executable)
             process.arguments = arguments
+            if let environment { process.environment = environment }
             let pipe = Pipe()
             process.standardOutput = pipe
             process.standardError = pipe
             let collected = OutputCollector()
             pipe.fileHandleForReading.readabilityHandler = { handle in collected.append(handle.availableData) }
             try process.run()
-            let deadline = Date().addingTimeInterval(30)
+            let deadline = Date().addingTimeInterval(timeout)
             while Date() < deadline, process.isRunning {
                 if let line = collected.text.components(separatedBy: "\n").first(where: { $0.hasPrefix("numbat listening on ") }) {
                     return ServerProcess(process: process, url: String(line.dropFirst("numbat listening on ".count)), collected: collected)
@@ -225,11 +229,11 @@ final class ServerProcess: @unchecked Sendable {
         }
     }
 
-    /// SIGTERM, then the exit status (SIGKILL after 10 s).
-    func terminate() async throws -> Int32 {
+    /// SIGTERM, then the exit status (SIGKILL after `timeout` seconds).
+    func terminate(timeout: Double = 10) async throws -> Int32 {
         try await offPool { [process] in
             process.terminate()
-            if let status = waitForExit(process, timeout: 10) { return status }
+            if let status = waitForExit(process, timeout: timeout) { return status }
             Foundation.kill(process.processIdentifier, SIGKILL)
             return waitForExit(process)
         }
