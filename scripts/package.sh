@@ -21,9 +21,11 @@ while getopts "o:" option; do
   esac
 done
 
-# dpkg-deb is in dpkg; dpkg-shlibdeps (the Depends line) in dpkg-dev; strip and objdump in binutils.
+# dpkg-deb is in dpkg; dpkg-shlibdeps (the Depends line) in dpkg-dev; strip in binutils. The
+# static Foundation's URLSession (the CLI's API client, the cluster's forwarding) links libcurl,
+# which the static link needs as libcurl4-openssl-dev (the package then depends on libcurl4).
 missing=()
-for p in dpkg-dev binutils; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+for p in dpkg-dev binutils libcurl4-openssl-dev; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || {
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; }
@@ -93,7 +95,7 @@ Description: operations and maintenance for Erlang and Elixir clusters
  remote commands and deploys releases, behind a REST API, a dashboard and the
  numbat command line.
  .
- This package runs `numbat serve` as the systemd service numbat.service, as
+ This package runs "numbat serve" as the systemd service numbat.service, as
  the numbat user, with its configuration in /etc/numbat/numbat.json and its
  data in /var/lib/numbat.
 EOF
