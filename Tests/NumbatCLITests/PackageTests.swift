@@ -82,7 +82,8 @@ struct PackageTests {
             let added = try await ChildProcess.run("/usr/bin/numbat", ["node", "add", peer.name.description, "--cookie", peer.cookie], environment: environment)
             #expect(added.status == 0, "\(added.standardOutput) \(added.standardError) \(service.output)")
             var shown = ""
-            for _ in 0..<600 {
+            // Each wait ends early if the server has exited (its output then says why).
+            for _ in 0..<600 where service.process.isRunning {
                 shown = try await ChildProcess.run("/usr/bin/numbat", ["node", "show", peer.name.description], environment: environment).standardOutput
                 if shown.contains("state             UP") { break }
                 try await Task.sleep(for: .milliseconds(100))
@@ -91,7 +92,7 @@ struct PackageTests {
             // The alarm agent, read from the packaged bundle, loaded into the node.
             var loaded = try await ChildProcess.run("/usr/bin/numbat", ["rpc", peer.name.description, "code", "is_loaded", "numbat_alarm_agent",
                                                                       "--cookie", peer.cookie], environment: environment)
-            for _ in 0..<300 where !loaded.standardOutput.contains("numbat_alarm_agent.beam") {
+            for _ in 0..<300 where service.process.isRunning && !loaded.standardOutput.contains("numbat_alarm_agent.beam") {
                 try await Task.sleep(for: .milliseconds(100))
                 loaded = try await ChildProcess.run("/usr/bin/numbat", ["rpc", peer.name.description, "code", "is_loaded", "numbat_alarm_agent",
                                                                       "--cookie", peer.cookie], environment: environment)

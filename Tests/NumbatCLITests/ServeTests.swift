@@ -169,12 +169,15 @@ struct ServeTests {
         #expect(badRetention.status == 64 && badRetention.standardError.contains("metrics retention"), "\(badRetention.standardError)")
         let badHostKeys = try await ChildProcess.run(CLITests.numbat, ["serve", "--ssh-host-keys", "trust-all"])
         #expect(badHostKeys.status == 64 && badHostKeys.standardError.contains("trust-all"), "\(badHostKeys.standardError)")
-        let badLease = try await ChildProcess.run(CLITests.numbat, ["serve", "--alert-lease", "10", "--alert-send-timeout", "20"])
+        // A store nobody listens at: should a check be missed, the server stops at once on it
+        // (another error, a failure) instead of serving until the test is killed.
+        let unreachable = ["--store", "postgres://numbat@127.0.0.1:1/none", "--port", "0"]
+        let badLease = try await ChildProcess.run(CLITests.numbat, ["serve", "--alert-lease", "10", "--alert-send-timeout", "20"] + unreachable)
         #expect(badLease.status == 64 && badLease.standardError.contains("a claim must outlast a send"), "\(badLease.standardError)")
-        let badAttempts = try await ChildProcess.run(CLITests.numbat, ["serve", "--alert-retry-attempts", "0"])
+        let badAttempts = try await ChildProcess.run(CLITests.numbat, ["serve", "--alert-retry-attempts", "0"] + unreachable)
         #expect(badAttempts.status == 64 && badAttempts.standardError.contains("alert_retry_max_attempts"), "\(badAttempts.standardError)")
         try Data(#"{"alert_retry_initial_seconds": 60, "alert_retry_max_seconds": 30}"#.utf8).write(to: file)
-        let badRetry = try await ChildProcess.run(CLITests.numbat, ["serve", "--config", file.path])
+        let badRetry = try await ChildProcess.run(CLITests.numbat, ["serve", "--config", file.path] + unreachable)
         #expect(badRetry.status == 64 && badRetry.standardError.contains("alert_retry_max_seconds (30)"), "\(badRetry.standardError)")
     }
 }
