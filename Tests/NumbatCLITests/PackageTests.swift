@@ -23,8 +23,11 @@ struct PackageTests {
         let existingUser = try await Self.getent("passwd", "numbat")
         let existingGroup = try await Self.getent("group", "numbat")
         try #require(existingUser == nil && existingGroup == nil, "a numbat user or group already exists")
-        let deb = try await Self.package()
-        defer { Self.purgeIfInstalled() }
+        let (deb, built) = try await Self.package()
+        defer {
+            Self.purgeIfInstalled()
+            if let built { try? FileManager.default.removeItem(at: built) }
+        }
 
         let installed = try await ChildProcess.run("/usr/bin/dpkg", ["-i", deb])
         try #require(installed.status == 0, "dpkg -i: \(installed.standardOutput) \(installed.standardError)")
@@ -82,18 +85,19 @@ struct PackageTests {
             let added = try await ChildProcess.run("/usr/bin/numbat", ["node", "add", peer.name.description, "--cookie", peer.cookie], environment: environment)
             #expect(added.status == 0, "\(added.standardOutput) \(added.standardError) \(service.output)")
             var shown = ""
-            // Each wait ends early if the server has exited (its output then says why).
-            for _ in 0..<600 where service.process.isRunning {
+            // Each wait ends early if the add failed or the server has exited (its output then
+            // says why): a wait for nothing would only spawn hundreds of CLI processes.
+            for _ in 0..<120 where added.status == 0 && service.process.isRunning {
                 shown = try await ChildProcess.run("/usr/bin/numbat", ["node", "show", peer.name.description], environment: environment).standardOutput
                 if shown.contains("state             UP") { break }
-                try await Task.sleep(for: .milliseconds(100))
+                try await Task.sleep(for: .milliseconds(500))
             }
             #expect(shown.contains("state             UP"), "\(shown) \(service.output)")
             // The alarm agent, read from the packaged bundle, loaded into the node.
             var loaded = try await ChildProcess.run("/usr/bin/numbat", ["rpc", peer.name.description, "code", "is_loaded", "numbat_alarm_agent",
                                                                       "--cookie", peer.cookie], environment: environment)
-            for _ in 0..<300 where service.process.isRunning && !loaded.standardOutput.contains("numbat_alarm_agent.beam") {
-                try await Task.sleep(for: .milliseconds(100))
+            for _ in 0..<60 where added.status == 0 && service.process.isRunning && !loaded.standardOutput.contains("numbat_alarm_agent.beam") {
+                try await Task.sleep(for: .milliseconds(500))
                 loaded = try await ChildProcess.run("/usr/bin/numbat", ["rpc", peer.name.description, "code", "is_loaded", "numbat_alarm_agent",
                                                                       "--cookie", peer.cookie], environment: environment)
             }
@@ -127,16 +131,20 @@ struct PackageTests {
 
     /// The package to install: `NUMBAT_PACKAGE` (scripts/test.sh builds it before the test
     /// groups, so the release build does not compete with running tests), else built now.
-    static func package() async throws -> String {
+    /// `built`: the temporary directory it was built in, to remove afterwards.
+    static func package() async throws -> (deb: String, built: URL?) {
         if let given = ProcessInfo.processInfo.environment["NUMBAT_PACKAGE"], !given.isEmpty {
             try #require(FileManager.default.fileExists(atPath: given), "NUMBAT_PACKAGE=\(given) does not exist")
-            return given
+            return (given, nil)
         }
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("numbat-package-\(getpid())")
         try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
         let built = try await ChildProcess.run("/bin/bash", [PackagePaths.root.appendingPathComponent("scripts/package.sh").path, "-o", output.path])
-        try #require(built.status == 0, "scripts/package.sh: \(built.standardError.suffix(3000))")
-        return built.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard built.status == 0 else {
+            try? FileManager.default.removeItem(at: output)
+            throw StartFailure(description: "scripts/package.sh: \(built.standardError.suffix(3000))")
+        }
+        return (built.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines), output)
     }
 
     /// The entry of `name` in the passwd or group database, nil without one.
