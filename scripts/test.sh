@@ -4,6 +4,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-test-deps.sh
 swift build --build-tests
+# The Debian package (a release build in a scratch directory of its own), built before the tests
+# so its compile never competes with running peers; PackageTests installs and purges it.
+package_dir=$(mktemp -d)
+trap 'rm -rf "$package_dir"' EXIT
+package_started=$SECONDS
+NUMBAT_PACKAGE=$(scripts/package.sh -o "$package_dir")
+export NUMBAT_PACKAGE
+echo "== package: $NUMBAT_PACKAGE built in $((SECONDS - package_started)) s"
 # Every real peer is installed above, so a missing one is a broken machine: with CI=true a suite
 # whose peer is missing fails with the reason instead of being skipped (Tests/Support/Requirement.swift).
 export CI="${CI:-true}"
@@ -11,7 +19,7 @@ export CI="${CI:-true}"
 failed=0
 # Every failed test's lines, printed again at the very end: CI shows only the tail of the output.
 failures=$(mktemp)
-trap 'rm -f "$failures"' EXIT
+trap 'rm -f "$failures"; rm -rf "$package_dir"' EXIT
 # Runs one group, prints how many tests it ran, and fails it if anything was skipped.
 run_group() {
   local name=$1

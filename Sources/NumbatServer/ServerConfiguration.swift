@@ -78,6 +78,13 @@ public struct ServerConfiguration: Sendable, Equatable {
         public var sshAuthSock: String?
         public var sshHostKeys: String?
         public var remoteWrite: [RemoteWriteEntry]?
+        /// Alert delivery's timing (`ServerConfiguration+Alerts.swift`).
+        public var alertRetryInitialSeconds: Double?
+        public var alertRetryMaximumSeconds: Double?
+        public var alertRetryMaximumAttempts: Int?
+        public var alertLeaseSeconds: Double?
+        public var alertPollSeconds: Double?
+        public var alertSendTimeoutSeconds: Double?
 
         public init(host: String? = nil, port: Int? = nil, dataDirectory: String? = nil, nodeName: String? = nil,
                     logLevel: String? = nil, reconnectInitialSeconds: Double? = nil, reconnectMaximumSeconds: Double? = nil,
@@ -85,9 +92,17 @@ public struct ServerConfiguration: Sendable, Equatable {
                     graphitePort: Int? = nil, graphitePrefix: String? = nil, graphiteIntervalSeconds: Double? = nil,
                     deployConcurrency: Int? = nil, requireToken: Bool? = nil, store: String? = nil, advertiseURL: String? = nil,
                     sshConfig: String? = nil, sshAuthSock: String? = nil, sshHostKeys: String? = nil,
-                    remoteWrite: [RemoteWriteEntry]? = nil, netTicktimeSeconds: Int? = nil)
+                    remoteWrite: [RemoteWriteEntry]? = nil, netTicktimeSeconds: Int? = nil, alertRetryInitialSeconds: Double? = nil,
+                    alertRetryMaximumSeconds: Double? = nil, alertRetryMaximumAttempts: Int? = nil,
+                    alertLeaseSeconds: Double? = nil, alertPollSeconds: Double? = nil, alertSendTimeoutSeconds: Double? = nil)
         {
             self.netTicktimeSeconds = netTicktimeSeconds
+            self.alertRetryInitialSeconds = alertRetryInitialSeconds
+            self.alertRetryMaximumSeconds = alertRetryMaximumSeconds
+            self.alertRetryMaximumAttempts = alertRetryMaximumAttempts
+            self.alertLeaseSeconds = alertLeaseSeconds
+            self.alertPollSeconds = alertPollSeconds
+            self.alertSendTimeoutSeconds = alertSendTimeoutSeconds
             self.remoteWrite = remoteWrite
             self.sshConfig = sshConfig
             self.sshAuthSock = sshAuthSock
@@ -133,6 +148,12 @@ public struct ServerConfiguration: Sendable, Equatable {
             case sshAuthSock = "ssh_auth_sock"
             case sshHostKeys = "ssh_host_keys"
             case remoteWrite = "remote_write"
+            case alertRetryInitialSeconds = "alert_retry_initial_seconds"
+            case alertRetryMaximumSeconds = "alert_retry_max_seconds"
+            case alertRetryMaximumAttempts = "alert_retry_max_attempts"
+            case alertLeaseSeconds = "alert_lease_seconds"
+            case alertPollSeconds = "alert_poll_seconds"
+            case alertSendTimeoutSeconds = "alert_send_timeout_seconds"
         }
 
         /// The environment variables read, `NUMBAT_` and the file key in capitals.
@@ -163,7 +184,12 @@ public struct ServerConfiguration: Sendable, Equatable {
                              store: value(.store), advertiseURL: value(.advertiseURL),
                              sshConfig: value(.sshConfig), sshAuthSock: value(.sshAuthSock), sshHostKeys: value(.sshHostKeys),
                              remoteWrite: value(.remoteWrite).map { $0.split(separator: ",").map { RemoteWriteEntry(url: $0.trimmingCharacters(in: .whitespaces)) } },
-                             netTicktimeSeconds: try number(.netTicktimeSeconds))
+                             netTicktimeSeconds: try number(.netTicktimeSeconds),
+                             alertRetryInitialSeconds: try number(.alertRetryInitialSeconds),
+                             alertRetryMaximumSeconds: try number(.alertRetryMaximumSeconds),
+                             alertRetryMaximumAttempts: try number(.alertRetryMaximumAttempts),
+                             alertLeaseSeconds: try number(.alertLeaseSeconds), alertPollSeconds: try number(.alertPollSeconds),
+                             alertSendTimeoutSeconds: try number(.alertSendTimeoutSeconds))
         }
 
         /// A JSON file with the same keys, e.g. `{"port": 9090, "data_dir": "/var/lib/numbat"}`.
@@ -253,6 +279,7 @@ public struct ServerConfiguration: Sendable, Equatable {
             sshHostKeys = policy
         }
         if let entries = overrides.remoteWrite { remoteWrite = try entries.map { try $0.settings() } }
+        try applyAlerts(overrides)
         guard reconnectInitialSeconds > 0, reconnectMaximumSeconds >= reconnectInitialSeconds else {
             throw ConfigurationError("reconnect delays must be positive, the maximum at least the initial one")
         }

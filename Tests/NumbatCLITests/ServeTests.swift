@@ -169,6 +169,16 @@ struct ServeTests {
         #expect(badRetention.status == 64 && badRetention.standardError.contains("metrics retention"), "\(badRetention.standardError)")
         let badHostKeys = try await ChildProcess.run(CLITests.numbat, ["serve", "--ssh-host-keys", "trust-all"])
         #expect(badHostKeys.status == 64 && badHostKeys.standardError.contains("trust-all"), "\(badHostKeys.standardError)")
+        // A store nobody listens at: should a check be missed, the server stops at once on it
+        // (another error, a failure) instead of serving until the test is killed.
+        let unreachable = ["--store", "postgres://numbat@127.0.0.1:1/none", "--port", "0"]
+        let badLease = try await ChildProcess.run(CLITests.numbat, ["serve", "--alert-lease", "10", "--alert-send-timeout", "20"] + unreachable)
+        #expect(badLease.status == 64 && badLease.standardError.contains("a claim must outlast a send"), "\(badLease.standardError)")
+        let badAttempts = try await ChildProcess.run(CLITests.numbat, ["serve", "--alert-retry-attempts", "0"] + unreachable)
+        #expect(badAttempts.status == 64 && badAttempts.standardError.contains("alert_retry_max_attempts"), "\(badAttempts.standardError)")
+        try Data(#"{"alert_retry_initial_seconds": 60, "alert_retry_max_seconds": 30}"#.utf8).write(to: file)
+        let badRetry = try await ChildProcess.run(CLITests.numbat, ["serve", "--config", file.path] + unreachable)
+        #expect(badRetry.status == 64 && badRetry.standardError.contains("alert_retry_max_seconds (30)"), "\(badRetry.standardError)")
     }
 }
 
@@ -194,19 +204,23 @@ final class ServerProcess: @unchecked Sendable {
 
     var output: String { collected.text }
 
-    /// Starts it and waits for its "listening" line.
-    static func start(_ arguments: [String]) async throws -> ServerProcess {
+    /// Starts it and waits for its "listening" line. `executable`: the built `numbat`, or a
+    /// program that ends up executing one (PackageTests' installed service).
+    static func start(_ arguments: [String], executable: String = CLITests.numbat, environment: [String: String]? = nil,
+                      timeout: Double = 30) async throws -> ServerProcess
+    {
         try await offPool {
             let process = Process()
-            process.executableURL = URL(fileURLWithPath: CLITests.numbat)
+            process.executableURL = URL(fileURLWithPath: executable)
             process.arguments = arguments
+            if let environment { process.environment = environment }
             let pipe = Pipe()
             process.standardOutput = pipe
             process.standardError = pipe
             let collected = OutputCollector()
             pipe.fileHandleForReading.readabilityHandler = { handle in collected.append(handle.availableData) }
             try process.run()
-            let deadline = Date().addingTimeInterval(30)
+            let deadline = Date().addingTimeInterval(timeout)
             while Date() < deadline, process.isRunning {
                 if let line = collected.text.components(separatedBy: "\n").first(where: { $0.hasPrefix("numbat listening on ") }) {
                     return ServerProcess(process: process, url: String(line.dropFirst("numbat listening on ".count)), collected: collected)
@@ -218,11 +232,11 @@ final class ServerProcess: @unchecked Sendable {
         }
     }
 
-    /// SIGTERM, then the exit status (SIGKILL after 10 s).
-    func terminate() async throws -> Int32 {
+    /// SIGTERM, then the exit status (SIGKILL after `timeout` seconds).
+    func terminate(timeout: Double = 10) async throws -> Int32 {
         try await offPool { [process] in
             process.terminate()
-            if let status = waitForExit(process, timeout: 10) { return status }
+            if let status = waitForExit(process, timeout: timeout) { return status }
             Foundation.kill(process.processIdentifier, SIGKILL)
             return waitForExit(process)
         }

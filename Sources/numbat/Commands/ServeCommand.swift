@@ -13,13 +13,17 @@ struct ServeCommand: AsyncParsableCommand {
             host, port, data_dir, node_name, log_level, reconnect_initial_seconds, reconnect_max_seconds, \
             net_ticktime_seconds, \
             metrics_interval_seconds, metrics_retention, graphite_host, graphite_port, graphite_prefix, \
-            graphite_interval_seconds, store, ssh_config, ssh_auth_sock, ssh_host_keys, remote_write), \
+            graphite_interval_seconds, store, ssh_config, ssh_auth_sock, ssh_host_keys, remote_write, \
+            alert_retry_initial_seconds, alert_retry_max_seconds, alert_retry_max_attempts, alert_lease_seconds, \
+            alert_poll_seconds, alert_send_timeout_seconds), \
             then environment variables (NUMBAT_HOST, NUMBAT_PORT, NUMBAT_DATA_DIR, NUMBAT_NODE_NAME, \
             NUMBAT_LOG_LEVEL, NUMBAT_RECONNECT_INITIAL_SECONDS, NUMBAT_RECONNECT_MAX_SECONDS, \
             NUMBAT_NET_TICKTIME_SECONDS, \
             NUMBAT_METRICS_INTERVAL_SECONDS, NUMBAT_METRICS_RETENTION, NUMBAT_GRAPHITE_HOST, NUMBAT_GRAPHITE_PORT, \
             NUMBAT_GRAPHITE_PREFIX, NUMBAT_GRAPHITE_INTERVAL_SECONDS, NUMBAT_STORE, NUMBAT_SSH_CONFIG, \
-            NUMBAT_SSH_AUTH_SOCK, NUMBAT_SSH_HOST_KEYS, NUMBAT_REMOTE_WRITE), then these \
+            NUMBAT_SSH_AUTH_SOCK, NUMBAT_SSH_HOST_KEYS, NUMBAT_REMOTE_WRITE, NUMBAT_ALERT_RETRY_INITIAL_SECONDS, \
+            NUMBAT_ALERT_RETRY_MAX_SECONDS, NUMBAT_ALERT_RETRY_MAX_ATTEMPTS, NUMBAT_ALERT_LEASE_SECONDS, \
+            NUMBAT_ALERT_POLL_SECONDS, NUMBAT_ALERT_SEND_TIMEOUT_SECONDS), then these \
             flags; later ones win.
 
             On loopback (the default) local callers need no token. On any other address every request \
@@ -36,6 +40,11 @@ struct ServeCommand: AsyncParsableCommand {
             receiver (Prometheus, VictoriaMetrics, Mimir, Thanos), batched and retried from a bounded queue; \
             the --remote-write-* credential and queue options apply to each URL given by flag. The file's \
             remote_write list may give each receiver its own (see docs/metrics.md).
+
+            Alert deliveries that fail are retried after --alert-retry-initial seconds, doubling up to \
+            --alert-retry-max, for --alert-retry-attempts attempts; a server claims due deliveries for \
+            --alert-lease seconds (longer than --alert-send-timeout) and looks at the queue every \
+            --alert-poll seconds when nothing wakes it (see docs/alerts.md).
             """)
 
     @Option(help: "JSON configuration file.")
@@ -119,6 +128,24 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Most samples queued per --remote-write receiver; the oldest are dropped beyond it (default 100000).")
     var remoteWriteQueueCapacity: Int?
 
+    @Option(help: "Seconds before a failed alert delivery is tried again, doubling after each failure (default 2).")
+    var alertRetryInitial: Double?
+
+    @Option(help: "Longest wait between attempts of an alert delivery, in seconds (default 300).")
+    var alertRetryMax: Double?
+
+    @Option(help: "Attempts of an alert delivery before it is marked failed (default 15).")
+    var alertRetryAttempts: Int?
+
+    @Option(help: "Seconds a server holds the alert deliveries it claimed; longer than --alert-send-timeout (default 120).")
+    var alertLease: Double?
+
+    @Option(help: "Seconds between looks at the alert queue when nothing woke it (default 1).")
+    var alertPoll: Double?
+
+    @Option(help: "Longest single alert send (an HTTP request, an SMTP conversation), in seconds (default 15).")
+    var alertSendTimeout: Double?
+
     func run() async throws {
         // A connection per managed node: thousands need more than the usual 1,024 files.
         ProcessLimits.raiseOpenFiles()
@@ -129,7 +156,9 @@ struct ServeCommand: AsyncParsableCommand {
             graphitePort: graphitePort, graphitePrefix: graphitePrefix, graphiteIntervalSeconds: graphiteInterval,
             deployConcurrency: deployConcurrency, requireToken: requireToken ? true : nil, store: store,
             advertiseURL: advertiseURL, sshConfig: sshConfig, sshAuthSock: sshAuthSock, sshHostKeys: sshHostKeys,
-            remoteWrite: remoteWriteEntries, netTicktimeSeconds: netTicktime)
+            remoteWrite: remoteWriteEntries, netTicktimeSeconds: netTicktime, alertRetryInitialSeconds: alertRetryInitial,
+            alertRetryMaximumSeconds: alertRetryMax, alertRetryMaximumAttempts: alertRetryAttempts, alertLeaseSeconds: alertLease,
+            alertPollSeconds: alertPoll, alertSendTimeoutSeconds: alertSendTimeout)
         let configuration: ServerConfiguration
         do {
             configuration = try ServerConfiguration.load(file: config, environment: ProcessInfo.processInfo.environment, flags: flags)

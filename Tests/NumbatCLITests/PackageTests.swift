@@ -1,0 +1,216 @@
+import Foundation
+import NumbatTestSupport
+import Testing
+
+extension Requirement {
+    /// Root (dpkg -i, a system user, a mount namespace), dpkg, setpriv and unshare (util-linux),
+    /// adduser, curl and systemd-analyze (Debian's systemd package; systemd need not run).
+    static let debianPackaging = Requirement("root, dpkg, adduser, util-linux's setpriv and unshare, curl and systemd-analyze (scripts/install-test-deps.sh)") {
+        getuid() == 0 && ["/usr/bin/dpkg", "/usr/sbin/adduser", "/usr/bin/setpriv", "/usr/bin/unshare", "/usr/bin/curl", "/usr/bin/systemd-analyze"]
+            .allSatisfy { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+}
+
+/// The Debian package from `scripts/package.sh`, installed on this machine with `dpkg -i`, its
+/// service's command run as systemd would run it, then purged.
+@Suite("the Debian package", .serialized, .requires(.debianPackaging, .otp(.otp25)))
+struct PackageTests {
+    @Test("dpkg -i, the unit's ExecStart as the numbat user serves and manages a node, dpkg --purge leaves nothing behind")
+    func installServePurge() async throws {
+        // Never purge an operator's own installation or user.
+        try #require(try await ChildProcess.run("/usr/bin/dpkg-query", ["-W", "-f=${Status}", "numbat"]).standardOutput.contains("installed") == false,
+                     "a numbat package is already installed here")
+        let existingUser = try await Self.getent("passwd", "numbat")
+        let existingGroup = try await Self.getent("group", "numbat")
+        try #require(existingUser == nil && existingGroup == nil, "a numbat user or group already exists")
+        let (deb, built) = try await Self.package()
+        defer {
+            Self.purgeIfInstalled()
+            if let built { try? FileManager.default.removeItem(at: built) }
+        }
+
+        let installed = try await ChildProcess.run("/usr/bin/dpkg", ["-i", deb])
+        try #require(installed.status == 0, "dpkg -i: \(installed.standardOutput) \(installed.standardError)")
+        let files = try await ChildProcess.run("/usr/bin/dpkg", ["-L", "numbat"]).standardOutput
+            .split(separator: "\n").map(String.init).filter { $0.hasPrefix("/") && $0 != "/." }
+        var isDirectory: [String: Bool] = [:]
+        for path in files {
+            var directory: ObjCBool = false
+            #expect(FileManager.default.fileExists(atPath: path, isDirectory: &directory), "\(path) listed but not installed")
+            isDirectory[path] = directory.boolValue
+        }
+        #expect(files.contains("/usr/lib/numbat/numbat") && files.contains("/lib/systemd/system/numbat.service"))
+        let conffiles = try await ChildProcess.run("/usr/bin/dpkg-query", ["-W", "-f=${Conffiles}", "numbat"]).standardOutput
+        #expect(conffiles.contains("/etc/numbat/numbat.json"), "conffiles: \(conffiles)")
+
+        // What the postinst made: a system user and group, the data directory, the enabled unit.
+        let user = try #require(try await Self.getent("passwd", "numbat"), "postinst made no numbat user")
+        let fields = user.split(separator: ":", omittingEmptySubsequences: false)
+        #expect(fields.count == 7 && Int(fields[2]).map { $0 < 1000 } == true && fields[5] == "/var/lib/numbat" && fields[6] == "/usr/sbin/nologin", "\(user)")
+        #expect(try await Self.getent("group", "numbat") != nil)
+        let data = try FileManager.default.attributesOfItem(atPath: "/var/lib/numbat")
+        #expect(data[.ownerAccountName] as? String == "numbat" && (data[.posixPermissions] as? Int) == 0o750, "\(data)")
+        let config = try FileManager.default.attributesOfItem(atPath: "/etc/numbat/numbat.json")
+        #expect(config[.groupOwnerAccountName] as? String == "numbat" && (config[.posixPermissions] as? Int) == 0o640, "\(config)")
+        #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: Self.enabledLink)) != nil, "postinst did not enable the unit")
+
+        // The binary: the Swift runtime inside, the version the package is named after.
+        let linked = try await ChildProcess.run("/usr/bin/ldd", ["/usr/lib/numbat/numbat"]).standardOutput
+        #expect(!linked.contains("libswift") && !linked.contains("Foundation"), "\(linked)")
+        let version = try await ChildProcess.run("/usr/bin/numbat", ["--version"]).standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(URL(fileURLWithPath: deb).lastPathComponent.hasPrefix("numbat_\(version)_"), "\(version) \(deb)")
+
+        // The unit as systemd would load it (systemd need not be running for that).
+        let verified = try await ChildProcess.run("/usr/bin/systemd-analyze", ["verify", "/lib/systemd/system/numbat.service"])
+        let complaints = (verified.standardOutput + verified.standardError).split(separator: "\n").filter { $0.contains("numbat") }
+        #expect(verified.status == 0 && complaints.isEmpty, "systemd-analyze verify: \(verified.standardOutput) \(verified.standardError)")
+        let unit = try ServiceUnit(contentsOf: "/lib/systemd/system/numbat.service")
+        #expect(unit.execStart == ["/usr/bin/numbat", "serve", "--config", "/etc/numbat/numbat.json"], "\(unit.execStart)")
+
+        try await TestNode.with(release: .otp25, cookie: "package-test-cookie") { peer in
+            let service = try await InstalledService.start(unit, hiding: PackagePaths.root.path)
+            defer { service.kill() }
+            let status = try String(contentsOfFile: "/proc/\(service.process.processIdentifier)/status", encoding: .utf8)
+            let uid = try #require(fields.count > 2 ? String(fields[2]) : nil)
+            #expect(status.split(separator: "\n").contains { $0.hasPrefix("Uid:") && $0.split(separator: "\t").dropFirst().allSatisfy { $0 == uid } },
+                    "the service does not run as numbat: \(status)")
+            let health = try await ChildProcess.run("/usr/bin/curl", ["-sS", "--max-time", "10", "\(service.url)/api/health"])
+            #expect(health.status == 0 && health.standardOutput.contains("\"status\""), "\(health.standardOutput) \(health.standardError)")
+            // The dashboard comes from the packaged resource bundle (the build's is hidden).
+            let dashboard = try await ChildProcess.run("/usr/bin/curl", ["-sS", "--max-time", "10", "\(service.url)/dashboard/"])
+            #expect(dashboard.standardOutput.contains("<html"), "\(dashboard.standardOutput.prefix(300)) \(dashboard.standardError)")
+
+            // The installed CLI adds the node; the server injects the packaged agents into it.
+            let environment = ["NUMBAT_URL": service.url, "PATH": "/usr/bin:/bin"]
+            let added = try await ChildProcess.run("/usr/bin/numbat", ["node", "add", peer.name.description, "--cookie", peer.cookie], environment: environment)
+            #expect(added.status == 0, "\(added.standardOutput) \(added.standardError) \(service.output)")
+            var shown = ""
+            // Each wait ends early if the add failed or the server has exited (its output then
+            // says why): a wait for nothing would only spawn hundreds of CLI processes.
+            for _ in 0..<120 where added.status == 0 && service.process.isRunning {
+                shown = try await ChildProcess.run("/usr/bin/numbat", ["node", "show", peer.name.description], environment: environment).standardOutput
+                if shown.contains("state             UP") { break }
+                try await Task.sleep(for: .milliseconds(500))
+            }
+            #expect(shown.contains("state             UP"), "\(shown) \(service.output)")
+            // The alarm agent, read from the packaged bundle, loaded into the node.
+            var loaded = try await ChildProcess.run("/usr/bin/numbat", ["rpc", peer.name.description, "code", "is_loaded", "numbat_alarm_agent",
+                                                                      "--cookie", peer.cookie], environment: environment)
+            for _ in 0..<60 where added.status == 0 && service.process.isRunning && !loaded.standardOutput.contains("numbat_alarm_agent.beam") {
+                try await Task.sleep(for: .milliseconds(500))
+                loaded = try await ChildProcess.run("/usr/bin/numbat", ["rpc", peer.name.description, "code", "is_loaded", "numbat_alarm_agent",
+                                                                      "--cookie", peer.cookie], environment: environment)
+            }
+            #expect(loaded.standardOutput.contains("numbat/numbat_alarm_agent.beam"), "\(loaded.standardOutput) \(loaded.standardError) \(service.output)")
+
+            // The unit's TimeoutStopSec.
+            #expect(try await service.terminate(timeout: 30) == 0, "\(service.output)")
+            let written = try FileManager.default.attributesOfItem(atPath: "/var/lib/numbat/admin-token")
+            #expect(written[.ownerAccountName] as? String == "numbat" && (written[.posixPermissions] as? Int) == 0o600, "\(written)")
+            #expect(FileManager.default.fileExists(atPath: "/var/lib/numbat/numbat.sqlite"))
+        }
+
+        let purged = try await ChildProcess.run("/usr/bin/dpkg", ["--purge", "numbat"])
+        #expect(purged.status == 0, "dpkg --purge: \(purged.standardOutput) \(purged.standardError)")
+        for path in files where FileManager.default.fileExists(atPath: path) {
+            // Only directories other packages also own (/usr/bin, /lib/systemd/system) may stay.
+            let owners = try await ChildProcess.run("/usr/bin/dpkg", ["-S", path])
+            #expect(isDirectory[path] == true && owners.status == 0, "\(path) left behind")
+        }
+        for path in ["/var/lib/numbat", "/etc/numbat", "/usr/lib/numbat", Self.enabledLink, "/etc/systemd/system/numbat.service",
+                     "/var/lib/systemd/deb-systemd-helper-enabled/numbat.service.dsh-also",
+                     "/var/lib/systemd/deb-systemd-helper-masked/numbat.service"] {
+            #expect(!FileManager.default.fileExists(atPath: path) && (try? FileManager.default.destinationOfSymbolicLink(atPath: path)) == nil,
+                    "\(path) left behind")
+        }
+        #expect(try await Self.getent("passwd", "numbat") == nil, "the numbat user is left")
+        #expect(try await Self.getent("group", "numbat") == nil, "the numbat group is left")
+    }
+
+    static let enabledLink = "/etc/systemd/system/multi-user.target.wants/numbat.service"
+
+    /// The package to install: `NUMBAT_PACKAGE` (scripts/test.sh builds it before the test
+    /// groups, so the release build does not compete with running tests), else built now.
+    /// `built`: the temporary directory it was built in, to remove afterwards.
+    static func package() async throws -> (deb: String, built: URL?) {
+        if let given = ProcessInfo.processInfo.environment["NUMBAT_PACKAGE"], !given.isEmpty {
+            try #require(FileManager.default.fileExists(atPath: given), "NUMBAT_PACKAGE=\(given) does not exist")
+            return (given, nil)
+        }
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("numbat-package-\(getpid())")
+        try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
+        let built = try await ChildProcess.run("/bin/bash", [PackagePaths.root.appendingPathComponent("scripts/package.sh").path, "-o", output.path])
+        guard built.status == 0 else {
+            try? FileManager.default.removeItem(at: output)
+            throw StartFailure(description: "scripts/package.sh: \(built.standardError.suffix(3000))")
+        }
+        return (built.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines), output)
+    }
+
+    /// The entry of `name` in the passwd or group database, nil without one.
+    static func getent(_ database: String, _ name: String) async throws -> String? {
+        let found = try await ChildProcess.run("/usr/bin/getent", [database, name])
+        return found.status == 0 ? found.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines) : nil
+    }
+
+    /// After a failure: the package purged all the same, so the machine is as before.
+    static func purgeIfInstalled() {
+        guard let state = try? ChildProcess.runBlocking("/usr/bin/dpkg-query", ["-W", "-f=${Status}", "numbat"]),
+              state.standardOutput.contains("installed") || state.standardOutput.contains("config-files") else { return }
+        _ = try? ChildProcess.runBlocking("/usr/bin/dpkg", ["--purge", "numbat"])
+    }
+}
+
+/// The settings of a systemd service unit this test carries out itself: `ExecStart`, `User`,
+/// `Group`, `WorkingDirectory` and `Environment` of `[Service]`.
+struct ServiceUnit {
+    var execStart: [String] = []
+    var user = "root"
+    var group = "root"
+    var workingDirectory = "/"
+    var environment: [String: String] = [:]
+
+    init(contentsOf path: String) throws {
+        var section = ""
+        for line in try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map({ $0.trimmingCharacters(in: .whitespaces) }) {
+            if line.hasPrefix("[") { section = line; continue }
+            guard section == "[Service]", !line.hasPrefix("#"), let equals = line.firstIndex(of: "=") else { continue }
+            let value = String(line[line.index(after: equals)...])
+            switch line[..<equals] {
+            // No quoting or specifiers in this unit's command: words split on spaces.
+            case "ExecStart": execStart = value.split(separator: " ").map(String.init)
+            case "User": user = value
+            case "Group": group = value
+            case "WorkingDirectory": workingDirectory = value
+            case "Environment":
+                for assignment in value.split(separator: " ") {
+                    let parts = assignment.split(separator: "=", maxSplits: 1).map(String.init)
+                    if parts.count == 2 { environment[parts[0]] = parts[1] }
+                }
+            default: break
+            }
+        }
+    }
+}
+
+/// The unit's command run as systemd runs it: as its user and group with no new privileges, in
+/// its working directory, with only its environment (and systemd's PATH). In a mount namespace
+/// of its own where `hidden` (the repository) is covered, so the build's resource bundles (the
+/// binary's fallback) cannot stand in for the packaged ones. The port (0: a free one) and the
+/// hidden node's name come from the environment, as an operator's drop-in would set them, so the
+/// test cannot collide with another server on 8080. unshare, sh, setpriv and env each exec the
+/// next: the process started is the server (SIGTERM reaches it as `systemctl stop` sends it).
+enum InstalledService {
+    static func start(_ unit: ServiceUnit, hiding hidden: String) async throws -> ServerProcess {
+        var environment = unit.environment
+        environment["PATH"] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+        environment["NUMBAT_PORT"] = "0"
+        environment["NUMBAT_NODE_NAME"] = "numbatpkg\(UInt32.random(in: 0...UInt32.max))"
+        let script = #"mount -t tmpfs -o size=1m numbat-hidden "$1" && cd "$2" && shift 2 && exec "$@""#
+        let arguments = ["--mount", "--propagation", "private", "/bin/sh", "-c", script, "sh", hidden, unit.workingDirectory,
+                         "/usr/bin/setpriv", "--reuid", unit.user, "--regid", unit.group, "--init-groups", "--no-new-privs", "--",
+                         "/usr/bin/env", "-i"] + environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" } + unit.execStart
+        return try await ServerProcess.start(arguments, executable: "/usr/bin/unshare",
+                                             environment: ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin"], timeout: 60)
+    }
+}
