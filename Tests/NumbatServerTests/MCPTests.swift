@@ -142,6 +142,9 @@ struct MCPTests {
             }
             let plain = try await client.call(.post, "/mcp", body: json(["jsonrpc": "2.0", "id": 1, "method": "tools/list"]), token: nil)
             #expect(plain.status == .unauthorized && plain.errorCode == "token_required", "\(plain.text)")
+            // Stateless: no event stream to open.
+            let stream = try await client.call(.get, "/mcp", token: server.adminToken)
+            #expect(stream.status == .methodNotAllowed, "\(stream.text)")
             let admin = try await MCPTestClient.connect(port: port, token: server.adminToken)
             #expect(try await admin.client.listTools().tools.map(\.name).contains("rpc"))
             await admin.disconnect()
