@@ -33,7 +33,7 @@ struct NumbatMCPTools: Sendable {
 
     static let definitions: [Definition] = [
         Definition(name: "nodes", description: "The managed Erlang nodes and their states (UP, DOWN, ...), as GET /api/topo/nodes.",
-                   properties: ["state": string("only nodes in this state (UP, DOWN, CONNECTING, ...)"), "family": string("only members of this family (id)")]),
+                   properties: ["state": string("only nodes in this state: \(NodeState.allCases.map(\.rawValue).joined(separator: ", "))"), "family": string("only members of this family (id)")]),
         Definition(name: "alarms", description: "Alarms, newest first, as GET /api/alarms.",
                    properties: ["node": string("node id"), "family": string("family id"),
                                 "state": string("active, new, acknowledged or cleared (comma-separated)"),
