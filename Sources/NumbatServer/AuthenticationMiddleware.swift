@@ -30,7 +30,8 @@ struct AuthenticationMiddleware: RouterMiddleware {
         } else {
             throw NumbatError(.unauthorized, "token_required", "an API token is required: send Authorization: Bearer <token>")
         }
-        if request.method != .get, request.method != .head, context.identity?.role != .admin {
+        // MCP carries reads and writes alike in POSTs; its tools check the role themselves.
+        if request.method != .get, request.method != .head, context.identity?.role != .admin, request.uri.path != MCPEndpoint.path {
             throw NumbatError(.forbidden, "forbidden", "\(request.method) needs an admin token")
         }
         return try await next(request, context)

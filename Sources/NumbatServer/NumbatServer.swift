@@ -19,6 +19,8 @@ public final class NumbatServer: Sendable {
     public let store: any NumbatStorage
     public let bus: EventBus
     public let nodes: NodeManager
+    /// The managed nodes and families (the `nodes` MCP tool reads them here).
+    public let topology: TopologyService
     /// In start order: the node manager first, as every other service talks to nodes through it.
     public let services: [any NumbatService]
     public let metrics: MetricsService
@@ -97,8 +99,9 @@ public final class NumbatServer: Sendable {
         // service's adoptions, and releases when stopping), then the cluster service, which
         // hands the node manager its nodes. Alerts before alarms: it must see their first events.
         let clustering: [any NumbatService] = (clusterEvents.map { [$0] } ?? []) + (cluster.map { [$0] } ?? [])
+        topology = TopologyService(context: context)
         services = [NodeManagerService(context: context, restoring: cluster == nil)] + clustering
-            + [TopologyService(context: context), metrics, notifications, alerts, alarms, commands, orchestration]
+            + [topology, metrics, notifications, alerts, alarms, commands, orchestration]
     }
 
     /// The router with every route: services', tokens, events, health and the OpenAPI document.
@@ -117,6 +120,7 @@ public final class NumbatServer: Sendable {
         for service in services { service.addRoutes(to: api) }
         if cluster == nil { addSingleServerClusterRoute(to: api) }
         EventSocket.addRoute(to: router, bus: bus)
+        MCPEndpoint.addRoute(to: router, server: self)
         metrics.addExportRoutes(to: router)
         DashboardAssets.addRoutes(to: router)
         return router

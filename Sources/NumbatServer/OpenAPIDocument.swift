@@ -13,6 +13,12 @@ public enum OpenAPIDocument {
         return (try? completed(data)) ?? data
     }()
 
+    /// The API's version (`info.version`), which the MCP endpoint gives as its server's.
+    static let version: String = {
+        let document = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
+        return (document?["info"] as? [String: Any])?["version"] as? String ?? "0"
+    }()
+
     static func response() throws -> Response {
         Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }

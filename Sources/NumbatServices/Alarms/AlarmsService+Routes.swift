@@ -9,9 +9,7 @@ import NumbatCore
 extension AlarmsService {
     public func addRoutes(to api: RouterGroup<NumbatRequestContext>) {
         api.get("alarms") { request, _ -> AlarmPageResponse in
-            let query = try await self.query(from: { request.uri.queryParameters[Substring($0)].map(String.init) })
-            let found = try await self.alarms.alarms(query)
-            return AlarmPageResponse(alarms: found, next: found.count == query.limit ? found.last?.id : nil)
+            try await self.alarmPage({ request.uri.queryParameters[Substring($0)].map(String.init) })
         }
         api.get("alarms/thresholds") { _, _ -> AlarmThresholds in self.thresholds }
         api.put("alarms/thresholds") { request, context -> AlarmThresholds in
@@ -42,6 +40,14 @@ extension AlarmsService {
             self.bus.publish(.alarm(change))
             return try await self.alarms.alarm(id: id) ?? change.alarm
         }
+    }
+
+    /// One page of alarms for the filters `parameter` gives (`query(from:)`): the REST route's
+    /// answer, and the MCP `alarms` tool's.
+    public func alarmPage(_ parameter: @escaping (String) -> String?) async throws -> AlarmPageResponse {
+        let query = try await query(from: parameter)
+        let found = try await alarms.alarms(query)
+        return AlarmPageResponse(alarms: found, next: found.count == query.limit ? found.last?.id : nil)
     }
 
     private static func alarmID(_ context: NumbatRequestContext) throws -> Int64 {

@@ -14,17 +14,7 @@ extension CommandsService {
             try context.requireAdmin()
             let node = try await self.requireNode(context)
             let body = try await request.decodeStrict(as: RPCRequest.self, context: context)
-            let arguments = try Self.arguments(body)
-            guard !body.module.isEmpty, body.module.count <= Atom.maxLength, !body.function.isEmpty, body.function.count <= Atom.maxLength else {
-                throw NumbatError.badRequest("invalid_function", "module and function must be atoms of 1 to 255 characters")
-            }
-            if let timeout = body.timeoutMs, !(1...Int(self.settings.maximumTimeout.components.seconds * 1000)).contains(timeout) {
-                throw NumbatError.badRequest("invalid_timeout", "timeout_ms must be between 1 and \(self.settings.maximumTimeout.components.seconds * 1000)")
-            }
-            let called = try await self.call(node, Atom(body.module), Atom(body.function), arguments,
-                                             timeout: body.timeoutMs.map { .milliseconds($0) }, actor: context.identity?.name ?? "unknown")
-            return RPCResponse(result: Self.value(TermJSON.json(called.result)), erlang: called.result.erlangDescription,
-                               auditID: called.audit.id, durationMs: called.audit.durationMilliseconds)
+            return try await self.rpc(node, body, actor: context.identity?.name ?? "unknown")
         }
         api.get("audit") { request, _ -> AuditPageResponse in
             let parameters = ListParameters(parameter: { request.uri.queryParameters[Substring($0)].map(String.init) })
@@ -34,21 +24,10 @@ extension CommandsService {
             return AuditPageResponse(entries: entries, next: entries.count == limit ? entries.last?.id : nil)
         }
         api.get("nodes/:id/processes") { request, context -> ProcessListResponse in
-            let node = try await self.requireNode(context)
-            let parameters = ListParameters(parameter: { request.uri.queryParameters[Substring($0)].map(String.init) })
-            let sort = request.uri.queryParameters["sort"].map(String.init) ?? "memory"
-            guard ["memory", "reductions", "message_queue_len"].contains(sort) else {
-                throw NumbatError.badRequest("invalid_sort", "sort must be memory, reductions or message_queue_len")
-            }
-            let found = try await self.explore(node, "top", [.atom(Atom(sort)), .integer(try parameters.limit() ?? 20), .integer(self.settings.maxProcessScan)])
-            return ProcessListResponse(node: node.id, sort: sort, processes: try Self.objects(found, on: node).map(ProcessListResponse.Process.init(fields:)))
+            try await self.topProcesses(try await self.requireNode(context), { request.uri.queryParameters[Substring($0)].map(String.init) })
         }
         api.get("nodes/:id/processes/:pid") { _, context -> ProcessInfoResponse in
-            let node = try await self.requireNode(context)
-            let pid = try Self.pid(context.parameters.get("pid").map { $0.removingPercentEncoding ?? $0 } ?? "")
-            let info = try await self.explore(node, "process", [.binary(Array(pid.utf8))])
-            guard let process = Self.plain(info).objectValue else { throw Self.unexpected(info, from: node) }
-            return ProcessInfoResponse(node: node.id, process: process)
+            try await self.processInfo(try await self.requireNode(context), pid: context.parameters.get("pid").map { $0.removingPercentEncoding ?? $0 } ?? "")
         }
         api.get("nodes/:id/ets") { request, context -> ETSTableListResponse in
             let node = try await self.requireNode(context)
@@ -61,11 +40,52 @@ extension CommandsService {
     }
 
     private func requireNode(_ context: NumbatRequestContext) async throws -> ManagedNode {
-        let id = try context.parameters.require("id", as: UUID.self)
+        try await requireNode(id: try context.parameters.require("id", as: UUID.self))
+    }
+
+    /// The managed node with `id`, or `node_not_found`.
+    public func requireNode(id: UUID) async throws -> ManagedNode {
         guard let node = try await store.node(id: id) else {
             throw NumbatError.notFound("node_not_found", "no managed node has id \(id.uuidString.lowercased())")
         }
         return node
+    }
+
+    /// Checks `body` and calls it on `node` (audited, as `actor`): the REST rpc route's answer,
+    /// and the MCP `rpc` tool's. The caller has checked that `actor` is an admin.
+    public func rpc(_ node: ManagedNode, _ body: RPCRequest, actor: String) async throws -> RPCResponse {
+        let arguments = try Self.arguments(body)
+        guard !body.module.isEmpty, body.module.count <= Atom.maxLength, !body.function.isEmpty, body.function.count <= Atom.maxLength else {
+            throw NumbatError.badRequest("invalid_function", "module and function must be atoms of 1 to 255 characters")
+        }
+        if let timeout = body.timeoutMs, !(1...Int(settings.maximumTimeout.components.seconds * 1000)).contains(timeout) {
+            throw NumbatError.badRequest("invalid_timeout", "timeout_ms must be between 1 and \(settings.maximumTimeout.components.seconds * 1000)")
+        }
+        let called = try await call(node, Atom(body.module), Atom(body.function), arguments,
+                                    timeout: body.timeoutMs.map { .milliseconds($0) }, actor: actor)
+        return RPCResponse(result: Self.value(TermJSON.json(called.result)), erlang: called.result.erlangDescription,
+                           auditID: called.audit.id, durationMs: called.audit.durationMilliseconds)
+    }
+
+    /// The node's top processes by `sort` (memory, reductions, message_queue_len), at most
+    /// `limit`, as `parameter` gives them: the REST route's answer, and the MCP tool's.
+    public func topProcesses(_ node: ManagedNode, _ parameter: @escaping (String) -> String?) async throws -> ProcessListResponse {
+        let parameters = ListParameters(parameter: parameter)
+        let sort = parameter("sort") ?? "memory"
+        guard ["memory", "reductions", "message_queue_len"].contains(sort) else {
+            throw NumbatError.badRequest("invalid_sort", "sort must be memory, reductions or message_queue_len")
+        }
+        let found = try await explore(node, "top", [.atom(Atom(sort)), .integer(try parameters.limit() ?? 20), .integer(settings.maxProcessScan)])
+        return ProcessListResponse(node: node.id, sort: sort, processes: try Self.objects(found, on: node).map(ProcessListResponse.Process.init(fields:)))
+    }
+
+    /// One process's information (`pid` as `<0.1.0>` or `0.1.0`): the REST route's answer, and
+    /// the MCP tool's.
+    public func processInfo(_ node: ManagedNode, pid text: String) async throws -> ProcessInfoResponse {
+        let pid = try Self.pid(text)
+        let info = try await explore(node, "process", [.binary(Array(pid.utf8))])
+        guard let process = Self.plain(info).objectValue else { throw Self.unexpected(info, from: node) }
+        return ProcessInfoResponse(node: node.id, process: process)
     }
 
     /// The call's arguments: `args` (JSON form) or `args_erlang` (a list in Erlang syntax), not both.

@@ -48,14 +48,7 @@ extension MetricsService {
     func addSeriesRoutes(to api: RouterGroup<NumbatRequestContext>) {
         api.get("metrics/nodes/:id/series") { request, context -> MetricSeriesResponse in
             let id = try context.parameters.require("id", as: UUID.self)
-            guard let node = try await self.store.node(id: id) else {
-                throw NumbatError.notFound("node_not_found", "no managed node has id \(id.uuidString.lowercased())")
-            }
-            let query = request.uri.queryParameters
-            let metrics = try Self.metricNames(query["metrics"].map(String.init) ?? "", atMost: 50)
-            try self.requireKnown(metrics)
-            let range = try SeriesRange({ query[Substring($0)].map(String.init) }, now: self.archive.now())
-            return try await self.seriesDocument(nodes: [node], metrics: metrics, range: range)
+            return try await self.nodeSeries(id, { request.uri.queryParameters[Substring($0)].map(String.init) })
         }
         api.get("metrics/families/:id/series") { request, context -> MetricSeriesResponse in
             let id = try context.parameters.require("id", as: UUID.self)
@@ -71,6 +64,19 @@ extension MetricsService {
             let range = try SeriesRange({ query[Substring($0)].map(String.init) }, now: self.archive.now())
             return try await self.seriesDocument(nodes: members, metrics: [metric], range: range)
         }
+    }
+
+    /// A node's stored history of `metrics` (comma-separated) over `from`, `to` and `step`
+    /// (`SeriesRange`), as `parameter` gives them: the REST route's answer, and the MCP
+    /// `metric_history` tool's.
+    public func nodeSeries(_ id: UUID, _ parameter: (String) -> String?) async throws -> MetricSeriesResponse {
+        guard let node = try await store.node(id: id) else {
+            throw NumbatError.notFound("node_not_found", "no managed node has id \(id.uuidString.lowercased())")
+        }
+        let metrics = try Self.metricNames(parameter("metrics") ?? "", atMost: 50)
+        try requireKnown(metrics)
+        let range = try SeriesRange(parameter, now: archive.now())
+        return try await seriesDocument(nodes: [node], metrics: metrics, range: range)
     }
 
     /// Refuses metric names Numbat has never heard of: neither built in (`MetricCatalog`) nor

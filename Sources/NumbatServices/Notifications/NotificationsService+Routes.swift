@@ -9,9 +9,7 @@ import NumbatCore
 extension NotificationsService {
     public func addRoutes(to api: RouterGroup<NumbatRequestContext>) {
         api.get("notifications") { request, _ -> NotificationPageResponse in
-            let query = try await self.query(from: { request.uri.queryParameters[Substring($0)].map(String.init) })
-            let found = try await self.notifications.notifications(query)
-            return NotificationPageResponse(notifications: found, next: found.count == query.limit ? found.last?.id : nil)
+            try await self.notificationPage({ request.uri.queryParameters[Substring($0)].map(String.init) })
         }
         api.get("notifications/nodes/:id/level") { _, context -> NotificationLevelResponse in
             let id = try await self.requireNode(context)
@@ -26,6 +24,14 @@ extension NotificationsService {
             try await self.setLevel(level, for: id)
             return NotificationLevelResponse(node: id, level: level)
         }
+    }
+
+    /// One page of notifications for the filters `parameter` gives (`query(from:)`): the REST
+    /// route's answer, and the MCP `notifications` tool's.
+    public func notificationPage(_ parameter: @escaping (String) -> String?) async throws -> NotificationPageResponse {
+        let query = try await query(from: parameter)
+        let found = try await notifications.notifications(query)
+        return NotificationPageResponse(notifications: found, next: found.count == query.limit ? found.last?.id : nil)
     }
 
     private func requireNode(_ context: NumbatRequestContext) async throws -> UUID {

@@ -23,19 +23,7 @@ public struct TopologyService: NumbatService {
             return EditedResponse(status: .created, response: result)
         }
         api.get("topo/nodes") { request, _ -> NodeListResponse in
-            var nodes = try await topology.allNodes()
-            let query = request.uri.queryParameters
-            if let state = query["state"].map(String.init) {
-                guard let wanted = NodeState(rawValue: state.uppercased()) else {
-                    throw NumbatError.badRequest("invalid_query", "state must be one of \(NodeState.allCases.map(\.rawValue).joined(separator: ", "))")
-                }
-                nodes = nodes.filter { $0.state == wanted }
-            }
-            if let family = query["family"].map(String.init) {
-                guard let id = UUID(uuidString: family) else { throw NumbatError.badRequest("invalid_query", "family must be a UUID") }
-                nodes = nodes.filter { $0.familyID == id }
-            }
-            return NodeListResponse(nodes: nodes)
+            try await nodeList({ request.uri.queryParameters[Substring($0)].map(String.init) })
         }
         api.get("topo/nodes/:id") { _, context -> ManagedNode in
             try await topology.node(id: try context.parameters.require("id", as: UUID.self))
@@ -80,6 +68,25 @@ public struct TopologyService: NumbatService {
         api.get("topo/graph") { _, _ -> GraphResponse in
             try await topology.graph()
         }
+    }
+}
+
+extension TopologyService {
+    /// The managed nodes and their states, filtered by `state` and `family` when `parameter`
+    /// gives them: the REST route's answer, and the MCP `nodes` tool's.
+    public func nodeList(_ parameter: (String) -> String?) async throws -> NodeListResponse {
+        var nodes = try await topology.allNodes()
+        if let state = parameter("state") {
+            guard let wanted = NodeState(rawValue: state.uppercased()) else {
+                throw NumbatError.badRequest("invalid_query", "state must be one of \(NodeState.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            nodes = nodes.filter { $0.state == wanted }
+        }
+        if let family = parameter("family") {
+            guard let id = UUID(uuidString: family) else { throw NumbatError.badRequest("invalid_query", "family must be a UUID") }
+            nodes = nodes.filter { $0.familyID == id }
+        }
+        return NodeListResponse(nodes: nodes)
     }
 }
 
