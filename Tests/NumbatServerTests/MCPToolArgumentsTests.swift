@@ -8,6 +8,18 @@ import Testing
 /// refused, node ids checked, and which tools each role is offered.
 @Suite("MCP tool arguments")
 struct MCPToolArgumentsTests {
+    @Test("the endpoint takes one JSON-RPC 2.0 request or notification as the document describes it, and refuses other bodies")
+    func messageShape() {
+        let valid = [#"{"jsonrpc":"2.0","method":"tools/list","id":1}"#, #"{"jsonrpc":"2.0","method":"initialize","id":"a","params":{}}"#,
+                     #"{"jsonrpc":"2.0","method":"notifications/initialized"}"#]
+        for body in valid { #expect(MCPEndpoint.invalidMessage(Data(body.utf8)) == nil, "\(body)") }
+        let invalid = [#"{}"#, #"[]"#, #"not json"#, #"{"method":"tools/list","id":1}"#, #"{"jsonrpc":"1.0","method":"x","id":1}"#,
+                       #"{"jsonrpc":"2.0","method":"","id":1}"#, #"{"jsonrpc":"2.0","method":"x","id":true}"#,
+                       #"{"jsonrpc":"2.0","method":"x","id":null}"#, #"{"jsonrpc":"2.0","method":"x","id":1.5}"#,
+                       #"{"jsonrpc":"2.0","method":"x","id":1,"params":[1]}"#]
+        for body in invalid { #expect(MCPEndpoint.invalidMessage(Data(body.utf8)) != nil, "\(body)") }
+    }
+
     @Test("scalars read as the query string would carry them; null and absent are nil")
     func text() throws {
         let arguments = try MCPToolArguments(["limit": 5, "q": "boom", "ratio": 0.5, "flag": true, "none": nil],

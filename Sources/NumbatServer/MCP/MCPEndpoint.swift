@@ -24,9 +24,51 @@ enum MCPEndpoint {
                 throw NumbatError(.unauthorized, "token_required", "an API token is required: send Authorization: Bearer <token>")
             }
             let body = try await request.body.collect(upTo: context.maxUploadSize)
+            if let problem = invalidMessage(Data(body.readableBytesView)) {
+                return response(.error(statusCode: 400, .invalidRequest(problem)))
+            }
             let answer = await handle(transportRequest(request, body: Data(body.readableBytesView)), tools: NumbatMCPTools(server: numbat, identity: identity),
                                       checkingHost: numbat.configuration.allowsLoopbackWithoutToken, logger: numbat.logger)
             return response(answer)
+        }
+    }
+
+    /// Why `body` is not one JSON-RPC 2.0 request or notification as the API document describes
+    /// it (an object with `jsonrpc` "2.0", a `method`, an optional string or integer `id` and an
+    /// optional object `params`), or nil. The SDK answers some such bodies with a JSON-RPC error
+    /// in a 200, which would contradict the document's 400.
+    static func invalidMessage(_ body: Data) -> String? {
+        do {
+            _ = try JSONDecoder().decode(MessageShape.self, from: body)
+            return nil
+        } catch let error as MessageShape.Problem {
+            return error.description
+        } catch {
+            return "the body must be one JSON-RPC 2.0 message, a JSON object with jsonrpc \"2.0\" and a method"
+        }
+    }
+
+    /// The envelope of a JSON-RPC 2.0 request or notification, read only to check its shape.
+    private struct MessageShape: Decodable {
+        struct Problem: Error, CustomStringConvertible { let description: String }
+        /// Any JSON value, not kept.
+        struct Anything: Decodable { init(from decoder: any Decoder) throws {} }
+        enum CodingKeys: String, CodingKey { case jsonrpc, method, id, params }
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            guard try container.decodeIfPresent(String.self, forKey: .jsonrpc) == "2.0" else { throw Problem(description: "jsonrpc must be \"2.0\"") }
+            guard let method = try? container.decode(String.self, forKey: .method), !method.isEmpty else {
+                throw Problem(description: "method must be a non-empty string")
+            }
+            if container.contains(.id) {
+                let isString = (try? container.decode(String.self, forKey: .id)) != nil
+                let isInteger = (try? container.decode(Int.self, forKey: .id)) != nil
+                guard isString || isInteger else { throw Problem(description: "id must be a string or an integer") }
+            }
+            if container.contains(.params), (try? container.decode([String: Anything].self, forKey: .params)) == nil {
+                throw Problem(description: "params must be an object")
+            }
         }
     }
 
