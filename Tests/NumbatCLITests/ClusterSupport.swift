@@ -137,7 +137,7 @@ final class ServeProcess: @unchecked Sendable {
                 let data = handle.availableData
                 if data.isEmpty { handle.readabilityHandler = nil } else { collected.append(data) }
             }
-            try process.run()
+            try process.runSerialized()
             let deadline = Date().addingTimeInterval(60)
             while Date() < deadline, process.isRunning {
                 if let line = collected.text.components(separatedBy: "\n").first(where: { $0.hasPrefix("numbat listening on ") }) {
@@ -324,7 +324,7 @@ final class HostPeer: @unchecked Sendable {
                 let data = handle.availableData
                 if data.isEmpty { handle.readabilityHandler = nil } else { collected.append(data) }
             }
-            try process.run()
+            try process.runSerialized()
             let deadline = Date().addingTimeInterval(30)
             while Date() < deadline, process.isRunning {
                 if collected.text.contains("peer-ready") { return HostPeer(name: name, cookie: cookie, process: process) }

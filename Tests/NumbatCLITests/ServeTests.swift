@@ -219,7 +219,7 @@ final class ServerProcess: @unchecked Sendable {
             process.standardError = pipe
             let collected = OutputCollector()
             pipe.fileHandleForReading.readabilityHandler = { handle in collected.append(handle.availableData) }
-            try process.run()
+            try process.runSerialized()
             let deadline = Date().addingTimeInterval(timeout)
             while Date() < deadline, process.isRunning {
                 if let line = collected.text.components(separatedBy: "\n").first(where: { $0.hasPrefix("numbat listening on ") }) {

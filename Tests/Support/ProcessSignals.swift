@@ -22,8 +22,18 @@ extension Process {
         sigemptyset(&none)
         pthread_sigmask(SIG_SETMASK, &none, &saved)
         defer { pthread_sigmask(SIG_SETMASK, &saved, nil) }
-        try run()
+        try runSerialized()
     }
+
+    /// `run()`, one spawn at a time in the test process. Foundation's `Process.run()` crashed in
+    /// `memcpy` twice under heavy concurrent spawning (CI's big group, and PackageTests polling
+    /// with hundreds of CLI runs), taking the whole test process and its peers' cleanup with it;
+    /// spawns from many threads at once are where that happens. A spawn takes milliseconds.
+    public func runSerialized() throws {
+        try Self.spawnLock.withLock { try run() }
+    }
+
+    private static let spawnLock = NSLock()
 
     static let env = "/usr/bin/env"
 }

@@ -62,7 +62,7 @@ public final class RemoteWriteReceiver: Sendable {
         process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
         process.arguments = ["-c", "exec \"$@\" </dev/null >\"$0/console.log\" 2>&1", directory.path] + command
-        try process.run()
+        try process.runSerialized()
     }
 
     /// Waits until the receiver answers its health check.

@@ -52,7 +52,7 @@ final class CarbonServer: Sendable {
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
         process.arguments = ["-c", "exec /usr/bin/carbon-cache --config=\"$1/carbon.conf\" --nodaemon start </dev/null >\"$1/console.log\" 2>&1",
                              "carbon", directory.path]
-        try process.run()
+        try process.runSerialized()
     }
 
     /// Waits until carbon accepts connections on its line port.
