@@ -24,6 +24,8 @@ public final class NumbatServer: Sendable {
     public let metrics: MetricsService
     public let notifications: NotificationsService
     public let alarms: AlarmsService
+    /// Each family's connectivity and its `partition` alarm.
+    public let partitions: PartitionsService
     public let commands: CommandsService
     public let orchestration: OrchestrationService
     /// Alert routing: alarm events to webhooks, Alertmanager and email (`AlertsService`).
@@ -70,6 +72,7 @@ public final class NumbatServer: Sendable {
                                  settings: metricsSettings)
         notifications = NotificationsService(context: context, notifications: store, settingStore: store)
         alarms = AlarmsService(context: context, alarms: store, settingStore: store)
+        partitions = PartitionsService(context: context, alarms: alarms)
         commands = CommandsService(context: context, audit: store)
         var orchestrationSettings = OrchestrationService.Settings()
         orchestrationSettings.concurrency = configuration.deployConcurrency
@@ -97,7 +100,7 @@ public final class NumbatServer: Sendable {
         // hands the node manager its nodes. Alerts before alarms: it must see their first events.
         let clustering: [any NumbatService] = (clusterEvents.map { [$0] } ?? []) + (cluster.map { [$0] } ?? [])
         services = [NodeManagerService(context: context, restoring: cluster == nil)] + clustering
-            + [TopologyService(context: context), metrics, notifications, alerts, alarms, commands, orchestration]
+            + [TopologyService(context: context), metrics, notifications, alerts, alarms, partitions, commands, orchestration]
     }
 
     /// The router with every route: services', tokens, events, health and the OpenAPI document.

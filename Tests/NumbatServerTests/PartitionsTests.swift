@@ -1,0 +1,91 @@
+import ErlangTerm
+import Foundation
+import HummingbirdTesting
+import NumbatTestSupport
+import Testing
+
+/// Partitions with real nodes: a 3-node family connected to each other, split with
+/// `erlang:disconnect_node/1` and healed with `net_kernel:connect_node/1`; the connectivity
+/// route's matrix and sides, and the `partition` alarm raised once naming the sides and cleared.
+@Suite("partitions with real nodes")
+struct PartitionsTests {
+    /// The family's connectivity as the API shows it.
+    static func connectivity(_ family: String, server: TestServer, client: any TestClientProtocol) async throws -> [String: Any] {
+        try await client.call(.get, "/api/topo/node_families/\(family)/connectivity", token: server.adminToken).object
+    }
+
+    /// The partition alarms Numbat raised (active or cleared).
+    static func partitionAlarms(server: TestServer, client: any TestClientProtocol) async throws -> [[String: Any]] {
+        try await AlarmsTests.alarms("source=numbat", server: server, client: client).filter { $0["key"] as? String == "partition" }
+    }
+
+    @Test("a 3-node family split by disconnect_node: matrix and sides show it, partition alarm raised once naming the sides, cleared on heal")
+    func disconnectSplit() async throws {
+        // Nodes connect to each other once; after the cut nothing (global, a stray message)
+        // reconnects them behind the test's back: only the explicit connect_node heals.
+        try await TestNode.withNodes(3, release: .otp25, extraArgs: ["-kernel", "dist_auto_connect", "once"]) { peers in
+            try await TestServer.with { server, client in
+                try await AlarmsTests.checkOften(server, client)
+                var ids: [String] = []
+                for peer in peers { ids.append(try await MetricsTests.add(peer, to: server, client: client)) }
+                let names = peers.map(\.name.description)
+                _ = try await AlarmsTests.eval(peers[0], "true = net_kernel:connect_node('\(names[1])'), true = net_kernel:connect_node('\(names[2])'), ok.")
+                _ = try await AlarmsTests.eval(peers[1], "true = net_kernel:connect_node('\(names[2])'), ok.")
+                let node = try await client.call(.get, "/api/topo/nodes/\(ids[0])", token: server.adminToken)
+                let family = try #require(node["family_id"] as? String, "\(node.text)")
+                for id in ids[1...] {
+                    #expect(try await client.call(.get, "/api/topo/nodes/\(id)", token: server.adminToken)["family_id"] as? String == family)
+                }
+                let familyName = try #require(try await client.call(.get, "/api/topo/node_families/\(family)", token: server.adminToken)["name"] as? String)
+
+                var view: [String: Any] = [:]
+                let whole = try await eventually(within: .seconds(30)) {
+                    view = try await Self.connectivity(family, server: server, client: client)
+                    return view["split"] as? Bool == false && (view["sides"] as? [[String]]) == [names.sorted()]
+                }
+                #expect(whole, "the connected family is one side: \(view)")
+                let rows = view["rows"] as? [[String: Any]] ?? []
+                #expect(rows.count == 3 && rows.allSatisfy { ($0["sees"] as? [String])?.count == 2 && $0["read"] as? Bool == true }, "\(rows)")
+                let links = view["links"] as? [[String: Any]] ?? []
+                #expect(links.count == 6 && links.allSatisfy { $0["queue_bytes"] is Int && $0["busy"] as? Bool == false }, "every ordered pair has a link with its queue: \(links)")
+                #expect(try await Self.partitionAlarms(server: server, client: client).isEmpty)
+
+                // Cut the third node off from the other two.
+                _ = try await AlarmsTests.eval(peers[2], "true = erlang:disconnect_node('\(names[0])'), true = erlang:disconnect_node('\(names[1])'), ok.")
+                let together = [names[0], names[1]].sorted()
+                let sides = "{\(together.joined(separator: ", "))} | {\(names[2])}"
+                var alarm: [String: Any]?
+                let raised = try await eventually(within: .seconds(30)) {
+                    alarm = try await Self.partitionAlarms(server: server, client: client).first
+                    return alarm != nil
+                }
+                #expect(raised, "a partition alarm is raised")
+                #expect(alarm?["summary"] as? String == "\(familyName) is split into 2 sides: \(sides)", "\(alarm ?? [:])")
+                #expect(alarm?["node_name"] as? String == names.sorted()[0] && alarm?["state"] as? String == "new" && alarm?["severity"] as? String == "major")
+                view = try await Self.connectivity(family, server: server, client: client)
+                #expect(view["split"] as? Bool == true && (view["sides"] as? [[String]]) == [together, [names[2]]], "\(view)")
+                let third = (view["rows"] as? [[String: Any]] ?? []).first { $0["node"] as? String == names[2] }
+                #expect((third?["sees"] as? [String]) == [], "the cut node sees no member: \(third ?? [:])")
+
+                // Over many checks (0.3 s apart) the split stays one alarm, raised once.
+                try await Task.sleep(for: .seconds(3))
+                let during = try await Self.partitionAlarms(server: server, client: client)
+                #expect(during.count == 1 && during.first?["raise_count"] as? Int == 1 && during.first?["state"] as? String == "new", "\(during)")
+
+                // Heal: the alarm clears and the matrix is whole again.
+                _ = try await AlarmsTests.eval(peers[2], "true = net_kernel:connect_node('\(names[0])'), true = net_kernel:connect_node('\(names[1])'), ok.")
+                let cleared = try await eventually(within: .seconds(30)) {
+                    try await Self.partitionAlarms(server: server, client: client).first?["state"] as? String == "cleared"
+                }
+                #expect(cleared, "the partition alarm clears on heal")
+                view = try await Self.connectivity(family, server: server, client: client)
+                #expect(view["split"] as? Bool == false && (view["sides"] as? [[String]]) == [names.sorted()], "\(view)")
+                #expect(try await Self.partitionAlarms(server: server, client: client).count == 1, "one alarm for the one split")
+
+                // Bad ids: 400 and 404.
+                #expect(try await client.call(.get, "/api/topo/node_families/nope/connectivity", token: server.adminToken).status == .badRequest)
+                #expect(try await client.call(.get, "/api/topo/node_families/\(UUID())/connectivity", token: server.adminToken).status == .notFound)
+            }
+        }
+    }
+}
