@@ -88,4 +88,73 @@ struct PartitionsTests {
             }
         }
     }
+
+    @Test("a 3-node family split by a network cut (one node in a namespace, routes blackholed): alarm raised once naming the sides, cleared on heal")
+    func namespaceCut() async throws {
+        try await NetworkNamespace.with(extraHostAddresses: 2) { namespace in
+            // Short ticks, so a cut link is noticed in seconds; a and b dial from their own
+            // address, so the namespace's blackhole routes cut their links to c both ways.
+            let fast = ["-kernel", "net_ticktime", "2", "-kernel", "dist_auto_connect", "once"]
+            func from(_ address: String) -> [String] {
+                ["-kernel", "inet_dist_connect_options", "[{ip,{\(address.replacingOccurrences(of: ".", with: ","))}}]"]
+            }
+            let (hostA, hostB) = (namespace.hostAddresses[1], namespace.hostAddresses[2])
+            var peers: [TestNode] = []
+            do {
+                peers.append(try await TestNode.start(release: .otp25, host: hostA, extraArgs: fast + from(hostA)))
+                peers.append(try await TestNode.start(release: .otp25, host: hostB, extraArgs: fast + from(hostB)))
+                peers.append(try await TestNode.start(release: .otp25, host: namespace.address, extraArgs: fast, namespace: namespace))
+                try await Self.cutAndHeal(peers, namespace: namespace, hostA: hostA, hostB: hostB)
+            } catch {
+                for peer in peers { await peer.stopped() }
+                throw error
+            }
+            for peer in peers { await peer.stopped() }
+        }
+    }
+
+    static func cutAndHeal(_ peers: [TestNode], namespace: NetworkNamespace, hostA: String, hostB: String) async throws {
+        try await TestServer.with { server, client in
+            try await AlarmsTests.checkOften(server, client)
+            var ids: [String] = []
+            for peer in peers { ids.append(try await MetricsTests.add(peer, to: server, client: client)) }
+            let names = peers.map(\.name.description)
+            _ = try await AlarmsTests.eval(peers[0], "true = net_kernel:connect_node('\(names[1])'), true = net_kernel:connect_node('\(names[2])'), ok.")
+            _ = try await AlarmsTests.eval(peers[1], "true = net_kernel:connect_node('\(names[2])'), ok.")
+            let node = try await client.call(.get, "/api/topo/nodes/\(ids[0])", token: server.adminToken)
+            let family = try #require(node["family_id"] as? String, "\(node.text)")
+            let familyName = try #require(try await client.call(.get, "/api/topo/node_families/\(family)", token: server.adminToken)["name"] as? String)
+            var view: [String: Any] = [:]
+            let whole = try await eventually(within: .seconds(30)) {
+                view = try await connectivity(family, server: server, client: client)
+                return view["split"] as? Bool == false && (view["sides"] as? [[String]]) == [names.sorted()]
+            }
+            #expect(whole, "\(view)")
+
+            try await namespace.cut(from: hostA)
+            try await namespace.cut(from: hostB)
+            var alarm: [String: Any]?
+            let raised = try await eventually(within: .seconds(60)) {
+                alarm = try await partitionAlarms(server: server, client: client).first
+                return alarm != nil
+            }
+            #expect(raised, "a partition alarm is raised after the cut")
+            let together = [names[0], names[1]].sorted()
+            #expect(alarm?["summary"] as? String == "\(familyName) is split into 2 sides: {\(together.joined(separator: ", "))} | {\(names[2])}", "\(alarm ?? [:])")
+            view = try await connectivity(family, server: server, client: client)
+            #expect(view["split"] as? Bool == true && (view["sides"] as? [[String]]) == [together, [names[2]]], "\(view)")
+            try await Task.sleep(for: .seconds(3))
+            let during = try await partitionAlarms(server: server, client: client)
+            #expect(during.count == 1 && during.first?["raise_count"] as? Int == 1, "\(during)")
+
+            try await namespace.heal(to: hostA)
+            try await namespace.heal(to: hostB)
+            _ = try await AlarmsTests.eval(peers[2], "true = net_kernel:connect_node('\(names[0])'), true = net_kernel:connect_node('\(names[1])'), ok.")
+            let cleared = try await eventually(within: .seconds(30)) {
+                try await partitionAlarms(server: server, client: client).first?["state"] as? String == "cleared"
+            }
+            #expect(cleared, "the partition alarm clears when the link is back")
+            #expect(try await partitionAlarms(server: server, client: client).count == 1)
+        }
+    }
 }

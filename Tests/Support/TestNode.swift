@@ -17,9 +17,11 @@ public final class TestNode: @unchecked Sendable {
 
     /// Starts a node and waits until it is ready. `host` is the long name's host (127.0.0.1
     /// unless given: another loopback address, `::1` with `-proto_dist inet6_tcp`);
-    /// `environment` is added to the node's (`ERL_EPMD_PORT` for a node without EPMD).
+    /// `environment` is added to the node's (`ERL_EPMD_PORT` for a node without EPMD). In
+    /// `namespace`, the node (and the EPMD it starts) runs inside that network namespace.
     public init(release: OTPRelease, style: NameStyle = .long, cookie: String = "numbat-test-cookie",
-                alive: String? = nil, host: String? = nil, environment: [String: String] = [:], extraArgs: [String] = []) throws
+                alive: String? = nil, host: String? = nil, environment: [String: String] = [:], extraArgs: [String] = [],
+                namespace: NetworkNamespace? = nil) throws
     {
         try release.requireInstalled()
         let alive = alive ?? "t\(UInt32.random(in: 0...UInt32.max))"
@@ -34,6 +36,11 @@ public final class TestNode: @unchecked Sendable {
                              "-setcookie", cookie, "-noshell", "-noinput",
                              "-pa", try TestNode.supportBeams().path] + extraArgs
             + ["-eval", "numbat_test_peer:ready()"]
+        if let namespace, let arguments = process.arguments {
+            let wrapped = namespace.command(release.erl, arguments)
+            process.executableURL = URL(fileURLWithPath: wrapped.executable)
+            process.arguments = wrapped.arguments
+        }
         let output = Pipe()
         process.standardOutput = output
         process.standardError = output
@@ -48,10 +55,11 @@ public final class TestNode: @unchecked Sendable {
     /// Starts a node off the cooperative pool; the caller stops it (`stopped()`).
     public static func start(release: OTPRelease, style: NameStyle = .long, cookie: String = "numbat-test-cookie",
                              alive: String? = nil, host: String? = nil, environment: [String: String] = [:],
-                             extraArgs: [String] = []) async throws -> TestNode
+                             extraArgs: [String] = [], namespace: NetworkNamespace? = nil) async throws -> TestNode
     {
         try await offPool {
-            try TestNode(release: release, style: style, cookie: cookie, alive: alive, host: host, environment: environment, extraArgs: extraArgs)
+            try TestNode(release: release, style: style, cookie: cookie, alive: alive, host: host, environment: environment, extraArgs: extraArgs,
+                         namespace: namespace)
         }
     }
 
