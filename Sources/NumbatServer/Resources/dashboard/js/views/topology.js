@@ -137,7 +137,7 @@ async function graph(container) {
     box.append(g);
   }
   drawLines();
-  const notes = await partitions(byName, lines);
+  const notes = await partitions(byName, lines).catch(() => []);
   container.replaceChildren(box, el('p.muted', {}, `${nodes.length} nodes, ${edges.length} connections. Drag to move; double-click to select. Hollow: a peer Numbat does not manage. Ringed in colour: the sides of a split family; red line: a busy distribution link.`), ...notes);
 }
 
