@@ -19,24 +19,33 @@ struct PartitionsTests {
         try await AlarmsTests.alarms("source=numbat", server: server, client: client).filter { $0["key"] as? String == "partition" }
     }
 
+    /// Checks often, adds the three peers, connects each to the others, and answers their names,
+    /// their (automatic, shared) family's id and its name.
+    static func meshedFamily(_ peers: [TestNode], server: TestServer, client: any TestClientProtocol) async throws
+        -> (names: [String], family: String, familyName: String)
+    {
+        try await AlarmsTests.checkOften(server, client)
+        var ids: [String] = []
+        for peer in peers { ids.append(try await MetricsTests.add(peer, to: server, client: client)) }
+        let names = peers.map(\.name.description)
+        _ = try await AlarmsTests.eval(peers[0], "true = net_kernel:connect_node('\(names[1])'), true = net_kernel:connect_node('\(names[2])'), ok.")
+        _ = try await AlarmsTests.eval(peers[1], "true = net_kernel:connect_node('\(names[2])'), ok.")
+        let node = try await client.call(.get, "/api/topo/nodes/\(ids[0])", token: server.adminToken)
+        let family = try #require(node["family_id"] as? String, "\(node.text)")
+        for id in ids[1...] {
+            #expect(try await client.call(.get, "/api/topo/nodes/\(id)", token: server.adminToken)["family_id"] as? String == family)
+        }
+        let familyName = try #require(try await client.call(.get, "/api/topo/node_families/\(family)", token: server.adminToken)["name"] as? String)
+        return (names, family, familyName)
+    }
+
     @Test("a 3-node family split by disconnect_node: matrix and sides show it, partition alarm raised once naming the sides, cleared on heal")
     func disconnectSplit() async throws {
         // Nodes connect to each other once; after the cut nothing (global, a stray message)
         // reconnects them behind the test's back: only the explicit connect_node heals.
         try await TestNode.withNodes(3, release: .otp25, extraArgs: ["-kernel", "dist_auto_connect", "once"]) { peers in
             try await TestServer.with { server, client in
-                try await AlarmsTests.checkOften(server, client)
-                var ids: [String] = []
-                for peer in peers { ids.append(try await MetricsTests.add(peer, to: server, client: client)) }
-                let names = peers.map(\.name.description)
-                _ = try await AlarmsTests.eval(peers[0], "true = net_kernel:connect_node('\(names[1])'), true = net_kernel:connect_node('\(names[2])'), ok.")
-                _ = try await AlarmsTests.eval(peers[1], "true = net_kernel:connect_node('\(names[2])'), ok.")
-                let node = try await client.call(.get, "/api/topo/nodes/\(ids[0])", token: server.adminToken)
-                let family = try #require(node["family_id"] as? String, "\(node.text)")
-                for id in ids[1...] {
-                    #expect(try await client.call(.get, "/api/topo/nodes/\(id)", token: server.adminToken)["family_id"] as? String == family)
-                }
-                let familyName = try #require(try await client.call(.get, "/api/topo/node_families/\(family)", token: server.adminToken)["name"] as? String)
+                let (names, family, familyName) = try await Self.meshedFamily(peers, server: server, client: client)
 
                 var view: [String: Any] = [:]
                 let whole = try await eventually(within: .seconds(30)) {
@@ -115,15 +124,7 @@ struct PartitionsTests {
 
     static func cutAndHeal(_ peers: [TestNode], namespace: NetworkNamespace, hostA: String, hostB: String) async throws {
         try await TestServer.with { server, client in
-            try await AlarmsTests.checkOften(server, client)
-            var ids: [String] = []
-            for peer in peers { ids.append(try await MetricsTests.add(peer, to: server, client: client)) }
-            let names = peers.map(\.name.description)
-            _ = try await AlarmsTests.eval(peers[0], "true = net_kernel:connect_node('\(names[1])'), true = net_kernel:connect_node('\(names[2])'), ok.")
-            _ = try await AlarmsTests.eval(peers[1], "true = net_kernel:connect_node('\(names[2])'), ok.")
-            let node = try await client.call(.get, "/api/topo/nodes/\(ids[0])", token: server.adminToken)
-            let family = try #require(node["family_id"] as? String, "\(node.text)")
-            let familyName = try #require(try await client.call(.get, "/api/topo/node_families/\(family)", token: server.adminToken)["name"] as? String)
+            let (names, family, familyName) = try await meshedFamily(peers, server: server, client: client)
             var view: [String: Any] = [:]
             let whole = try await eventually(within: .seconds(30)) {
                 view = try await connectivity(family, server: server, client: client)
