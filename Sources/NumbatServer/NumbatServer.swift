@@ -26,6 +26,8 @@ public final class NumbatServer: Sendable {
     public let metrics: MetricsService
     public let notifications: NotificationsService
     public let alarms: AlarmsService
+    /// Each family's connectivity and its `partition` alarm.
+    public let partitions: PartitionsService
     public let commands: CommandsService
     public let orchestration: OrchestrationService
     /// Alert routing: alarm events to webhooks, Alertmanager and email (`AlertsService`).
@@ -73,6 +75,7 @@ public final class NumbatServer: Sendable {
                                  settings: metricsSettings)
         notifications = NotificationsService(context: context, notifications: store, settingStore: store)
         alarms = AlarmsService(context: context, alarms: store, settingStore: store)
+        partitions = PartitionsService(context: context, alarms: alarms)
         commands = CommandsService(context: context, audit: store)
         var orchestrationSettings = OrchestrationService.Settings()
         orchestrationSettings.concurrency = configuration.deployConcurrency
@@ -101,7 +104,7 @@ public final class NumbatServer: Sendable {
         let clustering: [any NumbatService] = (clusterEvents.map { [$0] } ?? []) + (cluster.map { [$0] } ?? [])
         topology = TopologyService(context: context)
         services = [NodeManagerService(context: context, restoring: cluster == nil)] + clustering
-            + [topology, metrics, notifications, alerts, alarms, commands, orchestration]
+            + [topology, metrics, notifications, alerts, alarms, partitions, commands, orchestration]
     }
 
     /// The router with every route: services', tokens, events, health and the OpenAPI document.

@@ -7,7 +7,7 @@ import Testing
 /// `numbat serve` as a process, driven by the `numbat` client commands, then stopped by SIGTERM.
 @Suite("numbat serve with the node, family and token commands")
 struct ServeTests {
-    @Test("a user's session: serve, add with discovery, list, show, families, tokens, remove, SIGTERM")
+    @Test("a user's session: serve, add with discovery, list, show, families and their connectivity, tokens, remove, SIGTERM")
     func session() async throws {
         try await TestNode.withNodes(2, release: .otp25, cookie: "serve-test-cookie") { peers in
             let observer = try LocalNode(.init(name: "observer\(UInt32.random(in: 0...UInt32.max))", cookie: peers[0].cookie))
@@ -39,6 +39,14 @@ struct ServeTests {
             let familyID = try #require(families.standardOutput.components(separatedBy: "\n").dropFirst().first?.split(separator: " ").first.map(String.init))
             let family = try await numbat("family", "show", familyID)
             #expect(family.standardOutput.contains(peers[0].name.description))
+            // The two peers see each other: one side, a link each way.
+            let connectivity = try await numbat("family", "connectivity", familyID)
+            let (first, second) = (peers[0].name.description, peers[1].name.description)
+            #expect(connectivity.status == 0 && connectivity.standardOutput.contains(": whole")
+                    && connectivity.standardOutput.contains("\(first) -> \(second)") && connectivity.standardOutput.contains("\(second) -> \(first)"),
+                    "\(connectivity.standardOutput)\(connectivity.standardError)")
+            let unknown = try await numbat("family", "connectivity", "no-such-family")
+            #expect(unknown.status == 1 && unknown.standardError.contains("no node family is named no-such-family"), "\(unknown.standardError)")
 
             let token = try await numbat("token", "create", "ci", "--role", "viewer")
             let secret = token.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)

@@ -3,12 +3,12 @@ import Foundation
 import NumbatAPI
 import NumbatCore
 
-/// `numbat family list|show`: node families.
+/// `numbat family list|show|connectivity|...`: node families.
 struct FamilyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "family", abstract: "List, show and manage node families.",
         subcommands: [List.self, Show.self, FamilyCreateCommand.self, FamilyReleaseCommand.self, FamilyFirewallCommand.self,
-                      FamilyDomainCommand.self, FamilyTLSCommand.self, FamilyDeleteCommand.self])
+                      FamilyDomainCommand.self, FamilyTLSCommand.self, FamilyConnectivityCommand.self, FamilyDeleteCommand.self])
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List node families.")

@@ -121,6 +121,7 @@ async function graph(container) {
     const text = make('text', { x: 12, y: 4 });
     text.textContent = n.name;
     g.append(circle, text);
+    n.circle = circle;
     circle.addEventListener('pointerdown', (event) => {
       circle.setPointerCapture(event.pointerId);
       const move = (e) => {
@@ -136,7 +137,31 @@ async function graph(container) {
     box.append(g);
   }
   drawLines();
-  container.replaceChildren(box, el('p.muted', {}, `${nodes.length} nodes, ${edges.length} connections. Drag to move; double-click to select. Hollow: a peer Numbat does not manage.`));
+  const notes = await partitions(byName, lines).catch(() => []);
+  container.replaceChildren(box, el('p.muted', {}, `${nodes.length} nodes, ${edges.length} connections. Drag to move; double-click to select. Hollow: a peer Numbat does not manage. Ringed in colour: the sides of a split family; red line: a busy distribution link.`), ...notes);
+}
+
+const sideColours = ['#2b6cb0', '#d69e2e', '#805ad5', '#dd6b20', '#319795'];
+
+/** Each family's connectivity (GET .../connectivity): the sides of a split family ringed each
+ *  in its colour and named under the graph; a distribution link at its busy limit drawn red. */
+async function partitions(byName, lines) {
+  const { families } = await api('GET', '/api/topo/node_families');
+  const views = await Promise.all(families.filter((f) => f.nodes.length > 1)
+    .map((f) => api('GET', `/api/topo/node_families/${f.id}/connectivity`).catch(() => null)));
+  const notes = [];
+  for (const view of views.filter(Boolean)) {
+    const busy = new Set(view.links.filter((l) => l.busy).flatMap((l) => [`${l.from} ${l.to}`, `${l.to} ${l.from}`]));
+    for (const [line, a, b] of lines) if (busy.has(`${a.name} ${b.name}`)) line.classList.add('busy');
+    if (!view.split) continue;
+    view.sides.forEach((side, i) => side.forEach((name) => {
+      const circle = byName.get(name)?.circle;
+      if (circle) { circle.setAttribute('stroke', sideColours[i % sideColours.length]); circle.classList.add('side'); }
+    }));
+    notes.push(el('p.partition', { 'data-family': view.family },
+      `${view.name} is split: ${view.sides.map((s, i) => `side ${i + 1}: ${s.join(', ')}`).join('; ')}`));
+  }
+  return notes;
 }
 
 function graphCard() {
