@@ -28,10 +28,8 @@ struct ClusterForwardingMiddleware: RouterMiddleware {
     let forwarder: ClusterForwarder
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        let query = request.uri.queryParameters
-        guard let route = NodeRequestRouting.route(method: request.method.rawValue, path: request.uri.path,
-                                                   query: { query[Substring($0)].map(String.init) })
-        else { return try await next(request, context) }
+        var request = request
+        guard let route = try await Self.route(of: &request, context: context) else { return try await next(request, context) }
         let alreadyForwarded = request.headers[ClusterForwarder.forwardedField] != nil
         // A forwarded request is answered here whatever the leases say now: never forwarded twice.
         if alreadyForwarded { return try await answerHere(request, context: context, next: next) }
@@ -54,6 +52,18 @@ struct ClusterForwardingMiddleware: RouterMiddleware {
             }
             return try await forwarder.forward(request, context: context, to: holder, node: route.node)
         }
+    }
+
+    /// The node-bound route `request` is, or nil. An MCP call is one when it calls a node-bound
+    /// tool, which only its body says: the body is read (as the route would read it) and put back.
+    static func route(of request: inout Request, context: Context) async throws -> NodeRequestRouting.Route? {
+        if request.method == .post, request.uri.path == MCPEndpoint.path {
+            let body = try await request.body.collect(upTo: context.maxUploadSize)
+            request.body = RequestBody(buffer: body)
+            return MCPEndpoint.nodeBoundTarget(Data(body.readableBytesView)).map { NodeRequestRouting.Route(node: $0) }
+        }
+        let query = request.uri.queryParameters
+        return NodeRequestRouting.route(method: request.method.rawValue, path: request.uri.path, query: { query[Substring($0)].map(String.init) })
     }
 
     /// The route's answer, or its error document, stamped with this server's id.

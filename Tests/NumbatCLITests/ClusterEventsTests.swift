@@ -199,6 +199,26 @@ struct ClusterEventsTests {
                 let level = try await cluster.request(cluster.a, "PUT", "/api/notifications/nodes/\(node.uuidString)/level", body: ["level": "warning"], token: token)
                 #expect(level.status == 200 && level.json?["level"] as? String == "warning", "\(level.text)")
 
+                // An assistant's MCP calls of the node-bound tools through A: B's answers; a
+                // tool any server answers stays on A.
+                let mcpHeaders = ["Accept": "application/json, text/event-stream"]
+                func mcpCall(_ tool: String, _ arguments: [String: Any]) async throws -> TwoServers.Answer {
+                    try await cluster.post(cluster.a, "/mcp", ["jsonrpc": "2.0", "id": 7, "method": "tools/call",
+                                                              "params": ["name": tool, "arguments": arguments]],
+                                           token: token, headers: mcpHeaders)
+                }
+                let mcpRPC = try await mcpCall("rpc", ["node": node.uuidString, "module": "erlang", "function": "node"])
+                #expect(mcpRPC.status == 200 && mcpRPC.text.contains(name) && !mcpRPC.text.contains("\"isError\":true"), "\(mcpRPC.text)")
+                #expect(mcpRPC.answeredBy == b, "the MCP rpc ran on \(mcpRPC.answeredBy?.uuidString ?? "?"), not on B")
+                let mcpTop = try await mcpCall("top_processes", ["node": node.uuidString, "limit": 3])
+                #expect(mcpTop.status == 200 && mcpTop.text.contains("pid") && !mcpTop.text.contains("\"isError\":true"), "\(mcpTop.text)")
+                #expect(mcpTop.answeredBy == b, "top_processes ran on \(mcpTop.answeredBy?.uuidString ?? "?"), not on B")
+                let mcpNodes = try await mcpCall("nodes", [:])
+                #expect(mcpNodes.status == 200 && mcpNodes.text.lowercased().contains(node.uuidString.lowercased()), "\(mcpNodes.text)")
+                #expect(mcpNodes.answeredBy == nil, "a tool any server answers was forwarded")
+                let mcpAudit = try await cluster.get(Audit.self, cluster.a, "/api/audit?node=\(node.uuidString)", token: token)
+                #expect(mcpAudit.entries.filter { $0.command.contains("erlang:node") }.count == 2, "audit: \(mcpAudit.entries.map(\.command))")
+
                 // Live metrics through A: a WebSocket relayed from B's.
                 let live = try await TestWebSocket.connect(cluster.a.url, path: "/api/metrics/live?node=\(node.uuidString)&metrics=process_count",
                                                            headers: ["Authorization": "Bearer \(token)"])

@@ -20,6 +20,22 @@ struct MCPToolArgumentsTests {
         for body in invalid { #expect(MCPEndpoint.invalidMessage(Data(body.utf8)) != nil, "\(body)") }
     }
 
+    @Test("in a cluster, only calls of the node-bound tools (the explorers, rpc) with a node id go to the node's holder")
+    func nodeBound() {
+        let id = UUID()
+        func call(_ tool: String, _ arguments: String) -> Data {
+            Data(#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"\#(tool)","arguments":\#(arguments)}}"#.utf8)
+        }
+        for tool in ["rpc", "top_processes", "process_info"] {
+            #expect(MCPEndpoint.nodeBoundTarget(call(tool, #"{"node":"\#(id.uuidString.lowercased())","pid":"<0.1.0>"}"#)) == id, "\(tool)")
+        }
+        #expect(Set(NumbatMCPTools.definitions.filter(\.nodeBound).map(\.name)) == ["rpc", "top_processes", "process_info"])
+        let local = [call("metric_history", #"{"node":"\#(id.uuidString)","metrics":"x"}"#), call("nodes", "{}"), call("rpc", #"{"node":"nonsense"}"#),
+                     call("rpc", "{}"), Data(#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#.utf8), Data("not json".utf8),
+                     Data(#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"name":"rpc","arguments":{"node":"\#(id.uuidString)"}}}"#.utf8)]
+        for body in local { #expect(MCPEndpoint.nodeBoundTarget(body) == nil, "\(String(decoding: body, as: UTF8.self))") }
+    }
+
     @Test("scalars read as the query string would carry them; null and absent are nil")
     func text() throws {
         let arguments = try MCPToolArguments(["limit": 5, "q": "boom", "ratio": 0.5, "flag": true, "none": nil],

@@ -48,6 +48,27 @@ enum MCPEndpoint {
         }
     }
 
+    /// The node whose holder must answer `body`: a `tools/call` of a node-bound tool (the
+    /// explorers, rpc) with a node id; nil for anything any server answers (a malformed body
+    /// included: answered here, with its error).
+    static func nodeBoundTarget(_ body: Data) -> UUID? {
+        struct Call: Decodable {
+            struct Parameters: Decodable {
+                struct Arguments: Decodable { var node: String? }
+                var name: String
+                var arguments: Arguments?
+            }
+            var method: String
+            var params: Parameters?
+        }
+        guard let call = try? JSONDecoder().decode(Call.self, from: body), call.method == CallTool.name,
+              let parameters = call.params,
+              NumbatMCPTools.definitions.contains(where: { $0.name == parameters.name && $0.nodeBound }),
+              let node = parameters.arguments?.node
+        else { return nil }
+        return UUID(uuidString: node)
+    }
+
     /// The envelope of a JSON-RPC 2.0 request or notification, read only to check its shape.
     private struct MessageShape: Decodable {
         struct Problem: Error, CustomStringConvertible { let description: String }

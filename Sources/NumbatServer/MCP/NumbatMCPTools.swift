@@ -19,6 +19,10 @@ struct NumbatMCPTools: Sendable {
         var properties: [String: Value]
         var required: [String] = []
         var adminOnly = false
+        /// Answered only by the server holding the tool's `node` (its connection to the node):
+        /// in a cluster of servers, a call arriving elsewhere is forwarded there, as the REST
+        /// route is (`ClusterForwardingMiddleware`).
+        var nodeBound = false
 
         var tool: Tool {
             Tool(name: name, description: description,
@@ -52,15 +56,16 @@ struct NumbatMCPTools: Sendable {
         Definition(name: "top_processes", description: "A node's top processes, as GET /api/nodes/{id}/processes.",
                    properties: ["node": string("node id"), "sort": string("memory (default), reductions or message_queue_len"),
                                 "limit": integer("1 to 1000, default 20")],
-                   required: ["node"]),
+                   required: ["node"], nodeBound: true),
         Definition(name: "process_info", description: "One process's information, as GET /api/nodes/{id}/processes/{pid}.",
-                   properties: ["node": string("node id"), "pid": string("<0.123.0> or 0.123.0")], required: ["node", "pid"]),
+                   properties: ["node": string("node id"), "pid": string("<0.123.0> or 0.123.0")], required: ["node", "pid"],
+                   nodeBound: true),
         Definition(name: "rpc", description: "Calls module:function(args) on a node, recorded in the audit log, as POST /api/nodes/{id}/rpc. Admin tokens only.",
                    properties: ["node": string("node id"), "module": string("module"), "function": string("function"),
                                 "args": ["type": "array", "description": "the arguments in Numbat's JSON term form"],
                                 "args_erlang": string("the arguments as an Erlang list, e.g. [1, foo]"),
                                 "timeout_ms": integer("milliseconds, default 5000")],
-                   required: ["node", "module", "function"], adminOnly: true),
+                   required: ["node", "module", "function"], adminOnly: true, nodeBound: true),
     ]
 
     /// The tools this caller may use: rpc only for admins.
