@@ -55,10 +55,16 @@ struct NodeSeries: Sendable {
     let schedule: RetentionSchedule
     /// Points not yet written, by the block they belong to.
     private(set) var pending: [BlockKey: NodeBlock] = [:]
-    /// Per tier, per metric: the time of the last point taken (written or pending).
-    private var lastTimes: [[Int: Int64]]
-    /// Per roll-up tier (index 0 unused), per metric id.
-    private var buckets: [[Int: Bucket]]
+    /// Each metric's slot in the arrays below: one hash per metric per collection, and a
+    /// node's state in a few flat arrays rather than a dictionary per tier (a node's ~125
+    /// metrics in five dictionaries took 31 KB per node; docs/benchmarks.md).
+    private var slots: [Int: Int] = [:]
+    /// The metric id of each slot.
+    private var metricIDs: [Int] = []
+    /// Per tier, per slot: the time of the last point taken (written or pending); `.min` when none.
+    private var lastTimes: [[Int64]]
+    /// Per roll-up tier (index 0 unused), per slot: the bucket being accumulated (`count` 0 when none).
+    private var buckets: [[Bucket]]
     /// Stored blocks made of chunks, to be compacted when their time is over.
     private(set) var chunked: [BlockKey: Chunked] = [:]
     /// Chunks taken for writing whose write failed.
@@ -70,8 +76,21 @@ struct NodeSeries: Sendable {
 
     init(schedule: RetentionSchedule) {
         self.schedule = schedule
-        lastTimes = Array(repeating: [:], count: schedule.tiers.count)
-        buckets = Array(repeating: [:], count: schedule.tiers.count)
+        lastTimes = Array(repeating: [], count: schedule.tiers.count)
+        buckets = Array(repeating: [], count: schedule.tiers.count)
+    }
+
+    /// The slot of `metric`, made on its first point.
+    private mutating func slot(of metric: Int) -> Int {
+        if let slot = slots[metric] { return slot }
+        let slot = metricIDs.count
+        slots[metric] = slot
+        metricIDs.append(metric)
+        for tier in lastTimes.indices {
+            lastTimes[tier].append(.min)
+            if tier > 0 { buckets[tier].append(Bucket(start: .min)) }
+        }
+        return slot
     }
 
     /// Columns per point: the raw value; or a roll-up's sum, minimum, maximum and count.
@@ -81,15 +100,17 @@ struct NodeSeries: Sendable {
     /// after a metric's previous raw point is dropped (and so not counted twice in roll-ups).
     mutating func ingest(time: Int64, values: [(metric: Int, value: Double)]) {
         for (metric, value) in values where value.isFinite {
-            guard append(tier: 0, metric: metric, time: time, values: [value]) else { continue }
-            accumulate(metric: metric, time: time, value: value)
+            let slot = slot(of: metric)
+            guard append(tier: 0, slot: slot, time: time, values: [value]) else { continue }
+            accumulate(slot: slot, time: time, value: value)
         }
     }
 
     /// After a restart: a stored point, so later points and roll-ups continue after it.
     mutating func restore(tier: Int, metric: Int, time: Int64, value: Double, replayFrom: Int64) {
-        if time > lastTimes[tier][metric] ?? .min { lastTimes[tier][metric] = time }
-        if tier == 0, time >= replayFrom { accumulate(metric: metric, time: time, value: value) }
+        let slot = slot(of: metric)
+        if time > lastTimes[tier][slot] { lastTimes[tier][slot] = time }
+        if tier == 0, time >= replayFrom { accumulate(slot: slot, time: time, value: value) }
     }
 
     /// After a restart: a stored block that still has chunk rows.
@@ -98,18 +119,17 @@ struct NodeSeries: Sendable {
         chunked[key] = Chunked(end: end, nextSequence: next)
     }
 
-    private mutating func accumulate(metric: Int, time: Int64, value: Double) {
+    private mutating func accumulate(slot: Int, time: Int64, value: Double) {
         for tier in 1..<schedule.tiers.count {
             let start = schedule.bucketStart(tier: tier, time: time)
-            var bucket = buckets[tier][metric] ?? Bucket(start: start)
-            if bucket.start < start {
-                emit(tier: tier, metric: metric, bucket: bucket)
-                bucket = Bucket(start: start)
+            let bucket = buckets[tier][slot]
+            if bucket.count == 0 || bucket.start < start {
+                emit(tier: tier, slot: slot, bucket: bucket)
+                buckets[tier][slot] = Bucket(start: start)
             } else if bucket.start > start {
                 continue  // a late point for a bucket already closed
             }
-            bucket.add(value)
-            buckets[tier][metric] = bucket
+            buckets[tier][slot].add(value)
         }
     }
 
@@ -118,27 +138,28 @@ struct NodeSeries: Sendable {
     mutating func closeBuckets(now: Int64) {
         for tier in 1..<schedule.tiers.count {
             let length = Int64(schedule.tiers[tier].resolutionSeconds) * 1000
-            for (metric, bucket) in buckets[tier] where bucket.start + length <= now {
-                emit(tier: tier, metric: metric, bucket: bucket)
-                buckets[tier][metric] = nil
+            for slot in buckets[tier].indices where buckets[tier][slot].count > 0 && buckets[tier][slot].start + length <= now {
+                emit(tier: tier, slot: slot, bucket: buckets[tier][slot])
+                buckets[tier][slot] = Bucket(start: .min)
             }
         }
     }
 
-    private mutating func emit(tier: Int, metric: Int, bucket: Bucket) {
+    private mutating func emit(tier: Int, slot: Int, bucket: Bucket) {
         guard bucket.count > 0 else { return }
-        append(tier: tier, metric: metric, time: bucket.start, values: bucket.stored)
+        append(tier: tier, slot: slot, time: bucket.start, values: bucket.stored)
     }
 
     @discardableResult
-    private mutating func append(tier: Int, metric: Int, time: Int64, values: [Double]) -> Bool {
-        guard time > lastTimes[tier][metric] ?? .min else { return false }
+    private mutating func append(tier: Int, slot: Int, time: Int64, values: [Double]) -> Bool {
+        guard time > lastTimes[tier][slot] else { return false }
+        let metric = metricIDs[slot]
         let start = schedule.blockStart(tier: tier, time: time)
         let key = BlockKey(tier: tier, start: start)
         // Mutated in place (no copy of the block's series on every point).
         let appended = pending[key, default: NodeBlock(start: start, end: start + schedule.blockSpan(tier: tier), width: Self.width(tier: tier))]
             .append(metric: metric, time: time, values: values)
-        if appended { lastTimes[tier][metric] = time }
+        if appended { lastTimes[tier][slot] = time }
         return appended
     }
 
