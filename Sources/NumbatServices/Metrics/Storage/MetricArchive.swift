@@ -110,20 +110,31 @@ public final class MetricArchive: Sendable {
 
     // MARK: - Ingest
 
-    /// Takes in one collection of one node.
+    /// Takes in one collection of one node. Names are looked up once (a collection is ~125
+    /// of them); only a collection with a name never seen goes to the store to number it first.
     public func ingest(node: UUID, time: Date, values: [String: Double]) async throws {
         try await restoreIfNeeded(node)
-        let unknown = state.withLockedValue { state in values.keys.filter { state.names[$0] == nil } }
-        if !unknown.isEmpty { learn(try await store.numberMetricNames(unknown)) }
         let milliseconds = Int64((time.timeIntervalSince1970 * 1000).rounded())
+        let unknown = ingestIfKnown(node: node, time: milliseconds, values: values, partly: false)
+        guard !unknown.isEmpty else { return }
+        learn(try await store.numberMetricNames(unknown))
+        _ = ingestIfKnown(node: node, time: milliseconds, values: values, partly: true)
+    }
+
+    /// Ingests `values` when every name has its number (or, `partly`, those that have one) and
+    /// answers the names without one.
+    private func ingestIfKnown(node: UUID, time: Int64, values: [String: Double], partly: Bool) -> [String] {
         state.withLockedValue { state in
             var points: [(metric: Int, value: Double)] = []
             points.reserveCapacity(values.count)
+            var unknown: [String] = []
             for (name, value) in values {
-                guard let id = state.names[name] else { continue }
-                points.append((id, value))
+                if let id = state.names[name] { points.append((id, value)) } else { unknown.append(name) }
             }
-            state.nodes[node, default: NodeSeries(schedule: schedule)].ingest(time: milliseconds, values: points)
+            if unknown.isEmpty || partly {
+                state.nodes[node, default: NodeSeries(schedule: schedule)].ingest(time: time, values: points)
+            }
+            return unknown
         }
     }
 
