@@ -6,7 +6,8 @@
 %% turns every flag and pattern it set off, then exits, as soon as
 %% - max_count events were kept (exactly that many go to Numbat),
 %% - more than N events came within Ms (max_rate {N, Ms}: a kill switch, not a throttle),
-%% - duration_ms passed, or its own message queue grew past max_queue (the node is too busy),
+%% - duration_ms passed, or its own message queue grew past max_queue (checked after every
+%%   event; events are formatted when a batch is flushed, not as they are counted),
 %% - stop/1 was called, or its owner (a Numbat mailbox) or the connection to Numbat went.
 %% One session per node: the agent is registered under its module's name, so a second start
 %% answers {error, busy}. It does not use numbat_agent_skeleton.hrl: the skeleton's start/2
@@ -77,6 +78,8 @@ session_of(Pid) ->
 init(Owner, Options, Parent) ->
     case catch register(?MODULE, self()) of
         true ->
+            %% A flood of trace messages stays off the tracer's heap (no long garbage collections).
+            process_flag(message_queue_data, off_heap),
             Session = maps:get(session, Options, <<>>),
             put(numbat_trace_session, Session),
             OwnerRef = monitor(process, Owner),
@@ -86,14 +89,22 @@ init(Owner, Options, Parent) ->
                     Now = erlang:monotonic_time(millisecond),
                     erlang:send_after(maps:get(duration_ms, Options, 60000), self(), time_limit),
                     {RateN, RateMs} = maps:get(max_rate, Options, {1000, 1000}),
-                    State = #{owner => Owner, owner_ref => OwnerRef, session => Session, set => Set,
-                              max_count => maps:get(max_count, Options, 1000), kept => 0, dropped => 0,
+                    Depth = maps:get(depth, Options, ?DEFAULT_DEPTH),
+                    MaxText = maps:get(max_text, Options, ?DEFAULT_TEXT),
+                    %% Formatting is the formatter's (linked: it goes with the tracer), so the
+                    %% tracer only counts, and reaches a limit without waiting on io_lib.
+                    Formatter = spawn_link(fun() -> format_loop(Owner, Session, Depth, MaxText, 0) end),
+                    %% Not traced itself (a new process under `all`): its io_lib calls would feed back.
+                    case Set of
+                        #{pids := all, flags := Flags} -> erlang:trace(Formatter, false, Flags);
+                        _ -> ok
+                    end,
+                    State = #{owner_ref => OwnerRef, session => Session, set => Set, formatter => Formatter,
+                              max_count => maps:get(max_count, Options, 1000), kept => 0,
                               rate_n => RateN, rate_ms => RateMs, window => Now, in_window => 0,
-                              max_queue => maps:get(max_queue, Options, 10000),
+                              max_queue => maps:get(max_queue, Options, 50000),
                               batch => [], batch_size => maps:get(max_batch, Options, 200),
-                              batch_ms => maps:get(batch_ms, Options, 100), flushing => false,
-                              depth => maps:get(depth, Options, ?DEFAULT_DEPTH),
-                              max_text => maps:get(max_text, Options, ?DEFAULT_TEXT)},
+                              batch_ms => maps:get(batch_ms, Options, 100), flushing => false},
                     loop(State);
                 {error, Reason, Set} ->
                     clear(Set),
@@ -218,8 +229,10 @@ loop(State = #{owner_ref := OwnerRef}) ->
                 false -> From ! {Ref, not_this_session}, loop(State)
             end;
         {'DOWN', OwnerRef, process, _, _} ->
-            %% Numbat is gone: nobody to tell; undo and leave.
+            %% Numbat is gone: nobody to tell; undo and leave (the formatter too).
             clear(maps:get(set, State)),
+            unlink(maps:get(formatter, State)),
+            exit(maps:get(formatter, State), kill),
             leave();
         _ ->
             loop(State)
@@ -230,11 +243,12 @@ traced(Trace, State = #{kept := Kept, max_count := Max, in_window := In, window 
     case rate_window(erlang:monotonic_time(millisecond), {Window, In}, RateN, RateMs) of
         stop -> finish(rate_limit, State);
         {keep, {Window1, In1}} ->
-            State2 = add(event(Trace, State), State#{window := Window1, in_window := In1, kept := Kept + 1}),
-            if
-                Kept + 1 >= Max -> finish(max_count, State2);
-                (Kept + 1) rem 64 =:= 0 -> check_queue(State2);
-                true -> State2
+            %% Kept raw: formatting waits for the flush, so counting to a limit (and turning
+            %% tracing off there) never waits on formatting.
+            State2 = add(Trace, State#{window := Window1, in_window := In1, kept := Kept + 1}),
+            case Kept + 1 >= Max of
+                true -> finish(max_count, State2);
+                false -> check_queue(State2)
             end
     end.
 
@@ -250,7 +264,8 @@ rate_window(Now, {Start, In}, N, Ms) ->
         false -> {keep, {Start1, In1}}
     end.
 
-%% The tracer's own queue: past max_queue the node produces more than Numbat can take.
+%% The tracer's own queue, after every event (a constant-time read): past max_queue the node
+%% makes trace messages faster than the tracer can take them.
 check_queue(State = #{max_queue := MaxQueue}) ->
     case erlang:process_info(self(), message_queue_len) of
         {message_queue_len, Len} when Len > MaxQueue -> finish(overload, State);
@@ -266,21 +281,34 @@ add(Event, State = #{batch := Batch, batch_size := Size, flushing := Flushing, b
     end.
 
 flush(State = #{batch := []}) -> State;
-flush(State = #{batch := Batch, owner := Owner, session := Session, dropped := Dropped}) ->
-    Events = lists:reverse(Batch),
-    %% nosuspend: a congested link to Numbat drops the batch (counted) instead of stalling the tracer.
-    case erlang:send(Owner, {numbat_trace, Session, {events, Events}}, [nosuspend]) of
-        nosuspend -> State#{batch := [], dropped := Dropped + length(Events)};
-        _ -> State#{batch := []}
-    end.
+flush(State = #{batch := Batch, formatter := Formatter}) ->
+    Formatter ! {batch, lists:reverse(Batch)},
+    State#{batch := []}.
 
 %% The session ends: flags and patterns off first (no new trace messages), then the last batch
-%% and the end go to the owner, and the process leaves. It never returns.
-finish(Reason, State = #{set := Set, owner := Owner, session := Session}) ->
+%% and the end go to the owner through the formatter (in order), and the process leaves once
+%% the formatter is done (at most 5 s). It never returns.
+finish(Reason, State = #{set := Set, formatter := Formatter}) ->
     clear(Set),
-    #{kept := Kept, dropped := Dropped} = flush(State),
-    Owner ! {numbat_trace, Session, {ended, Reason, Kept, Dropped}},
+    #{kept := Kept} = flush(State),
+    Formatter ! {ended, Reason, Kept, self()},
+    receive {Formatter, done} -> ok after 5000 -> unlink(Formatter), exit(Formatter, kill) end,
     leave().
+
+%% The formatter: each batch formatted and sent to the owner; nosuspend, so a congested link to
+%% Numbat drops a batch (counted, and told at the end) instead of stalling.
+format_loop(Owner, Session, Depth, MaxText, Dropped) ->
+    receive
+        {batch, Traces} ->
+            Events = [event(Trace, Depth, MaxText) || Trace <- Traces],
+            case erlang:send(Owner, {numbat_trace, Session, {events, Events}}, [nosuspend]) of
+                nosuspend -> format_loop(Owner, Session, Depth, MaxText, Dropped + length(Events));
+                _ -> format_loop(Owner, Session, Depth, MaxText, Dropped)
+            end;
+        {ended, Reason, Kept, From} ->
+            Owner ! {numbat_trace, Session, {ended, Reason, Kept, Dropped}},
+            From ! {self(), done}
+    end.
 
 %% Unregisters, then deletes the module unless a new session started meanwhile; the process
 %% ends once this returns (trace messages still queued go with it).
@@ -297,7 +325,7 @@ leave() ->
 
 %% --- events, as compact bounded texts ---
 
-event(Trace, #{depth := Depth, max_text := MaxText}) ->
+event(Trace, Depth, MaxText) ->
     Stamp = element(tuple_size(Trace), Trace),
     Pid = element(2, Trace),
     Kind = element(3, Trace),

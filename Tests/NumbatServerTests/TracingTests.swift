@@ -91,10 +91,11 @@ struct TracingTests {
                 #expect(events.contains { ($0["text"] as? String)?.hasPrefix("lists:seq/2 -> [") == true }, "\(events.prefix(3))")
                 #expect(events.allSatisfy { $0["node"] as? String == node && ($0["pid"] as? String)?.hasPrefix("<") == true })
 
-                // Bounded while it ran: the tracer's queue (its own bound is 10000) and the run queue.
+                // Bounded while it ran: the tracer's queue (its own bound is 50000, checked after
+                // every event) and the run queue.
                 let sampled = try await Self.eval(peer, "numbat_sampler ! {get, self()}, receive {sampled, Q, R} -> {Q, R} after 5000 -> timeout end.")
                 let (queue, run) = (sampled[element: 0]?.intValue ?? -1, sampled[element: 1]?.intValue ?? -1)
-                #expect(queue >= 0 && queue <= 20_000 && run >= 0 && run <= 50, "tracer queue \(queue), run queue \(run)")
+                #expect(queue >= 0 && queue <= 50_000 && run >= 0 && run <= 50, "tracer queue \(queue), run queue \(run)")
 
                 // Nothing of the tracer is left, the load still running.
                 var left = ""
@@ -120,7 +121,8 @@ struct TracingTests {
                 let ratedID = try #require(rated["id"] as? String, "\(rated.text)")
                 let rateEnded = try await Self.ended(ratedID, server: server, client: client)
                 let ratePart = (rateEnded?["nodes"] as? [[String: Any]])?.first ?? [:]
-                #expect(ratePart["end_reason"] as? String == "rate_limit" && (ratePart["kept"] as? Int ?? 99) <= 50, "\(rateEnded ?? [:])")
+                // At most 50 per window; a burst may straddle the end of the first window.
+                #expect(ratePart["end_reason"] as? String == "rate_limit" && (1...100).contains(ratePart["kept"] as? Int ?? 0), "\(rateEnded ?? [:])")
 
                 // A function nobody calls: the session runs until stopped; a second one is refused.
                 let quiet = try await Self.start(["node": node, "mfa": "numbat_test_peer:ready/0", "duration_s": 600], server: server, client: client)
