@@ -96,6 +96,7 @@ struct TracingTests {
                 let sampled = try await Self.eval(peer, "numbat_sampler ! {get, self()}, receive {sampled, Q, R} -> {Q, R} after 5000 -> timeout end.")
                 let (queue, run) = (sampled[element: 0]?.intValue ?? -1, sampled[element: 1]?.intValue ?? -1)
                 #expect(queue >= 0 && queue <= 50_000 && run >= 0 && run <= 50, "tracer queue \(queue), run queue \(run)")
+                print("tracing \(release): most seen during the session: tracer queue \(queue), run queue \(run)")
 
                 // Nothing of the tracer is left, the load still running.
                 var left = ""
