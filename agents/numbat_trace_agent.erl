@@ -2,8 +2,9 @@
 %% Loaded into managed nodes with code:load_binary/3 and started by Numbat for one session:
 %% calls to M:F/A (with a match spec), the messages of one process, or garbage collections.
 %%
-%% Bounded as recon_trace is: the agent process is the tracer; it counts what it receives and
-%% turns every flag and pattern it set off, then exits, as soon as
+%% Bounded as recon_trace is: the agent process is the tracer; it only counts what it receives
+%% (a linked formatter, not traced itself, formats the batches and sends them) and turns every
+%% flag and pattern it set off, then exits, as soon as
 %% - max_count events were kept (exactly that many go to Numbat),
 %% - more than N events came within Ms (max_rate {N, Ms}: a kill switch, not a throttle),
 %% - duration_ms passed, or its own message queue grew past max_queue (checked after every
@@ -20,7 +21,7 @@
 %% Written for OTP 25 through 28; compiled with OTP 25's erlc +deterministic.
 -module(numbat_trace_agent).
 -export([start/2, stop/1, stop/0, info/0]).
-%% Pure, exported for its tests (AgentBuildTests drives it on OTP 25 and 28).
+%% Pure, exported for its tests (TraceUnitTests drives it on OTP 25 and 28).
 -export([rate_window/4]).
 
 -define(DEFAULT_DEPTH, 12).
