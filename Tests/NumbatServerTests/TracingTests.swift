@@ -189,6 +189,31 @@ struct TracingTests {
         }
     }
 
+    @Test("a node that stops answering (SIGSTOP) mid-session: the part ends as failed by its duration and a grace; thawed, the node clears the trace itself")
+    func frozenNode() async throws {
+        try await TestNode.with(release: .otp25) { peer in
+            try await TestServer.with { server, client in
+                let node = try await MetricsTests.add(peer, to: server, client: client)
+                let started = try await Self.start(["node": node, "mfa": "numbat_test_peer:ready/0", "duration_s": 2], server: server, client: client)
+                let id = try #require(started["id"] as? String, "\(started.text)")
+                peer.freeze()
+                // The tracer cannot say it ended; the server gives up at 2 s + 30 s.
+                let session = try await Self.ended(id, within: .seconds(90), server: server, client: client)
+                peer.thaw()
+                let part = (session?["nodes"] as? [[String: Any]])?.first ?? [:]
+                // The watchdog's words: at 32 s it comes before the ticks (60 s) notice the freeze.
+                #expect(part["end_reason"] as? String == "failed" && (part["error"] as? String)?.contains("no end came from the tracer") == true,
+                        "\(session ?? [:])")
+                var left = ""
+                let cleaned = try await eventually(within: .seconds(60)) {
+                    left = (try? await Self.eval(peer, "{erlang:trace_info({numbat_test_peer, ready, 0}, traced), erlang:trace_info(new, tracer), whereis(numbat_trace_agent)}."))?.erlangDescription ?? "no answer"
+                    return left == "{{traced,false},{tracer,[]},undefined}"
+                }
+                #expect(cleaned, "left on the node: \(left)")
+            }
+        }
+    }
+
     @Test("a family: each UP member traced with the same limits, each part ending at its own max_count; events streamed on the WebSocket")
     func family() async throws {
         try await TestNode.withNodes(2, release: .otp25) { peers in

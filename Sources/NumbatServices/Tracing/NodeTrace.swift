@@ -45,9 +45,18 @@ final class NodeTrace: Sendable {
         }
     }
 
-    /// Reads the tracer's messages until its end, on the node's event loop.
-    func run() {
+    /// Reads the tracer's messages until its end, on the node's event loop. A tracer that has
+    /// said nothing of its end by `deadline` (its session's duration and a grace: it ends by
+    /// itself at its duration) is taken as gone, so the session and the node are never left
+    /// running here.
+    func run(deadline: Duration) {
         guard let owner = mailbox.withLockedValue({ $0 }) else { return }
+        let watchdog = Task { [node, session, service] in
+            guard (try? await Task.sleep(for: deadline)) != nil else { return }
+            await service.ended(session: session, node: node.id, reason: .failed, dropped: 0,
+                                error: "no end came from the tracer on \(node.name) within \(deadline)")
+            owner.close()
+        }
         let executor = (try? NodeName(node.name)).flatMap { service.nodes.local.taskExecutor(for: $0) }
         let task = Task(executorPreference: executor) { [node, session, service] in
             for await message in owner {
@@ -71,6 +80,7 @@ final class NodeTrace: Sendable {
                     continue
                 }
             }
+            watchdog.cancel()
         }
         reader.withLockedValue { $0 = task }
     }

@@ -112,7 +112,7 @@ public final class TracingService: NumbatService {
         logger.notice("trace session started", metadata: ["session": "\(id)", "actor": "\(actor)", "kind": "\(spec.kind.rawValue)",
                                                           "target": "\(spec.target)", "nodes": "\(targets.map(\.name).joined(separator: ","))"])
         bus.publish(.traceSession(session))
-        for part in parts { part.run() }
+        for part in parts { part.run(deadline: .seconds(spec.durationSeconds + 30)) }
         return session
     }
 
