@@ -11,7 +11,7 @@ struct EventMessage: Encodable {
     var server: UUID? = nil
 
     enum Keys: String, CodingKey {
-        case type, topic, time, server, node, from, id, name, family, agent, reason, fallback, notification, alarm, deployment
+        case type, topic, time, server, node, from, id, name, family, agent, reason, fallback, notification, alarm, deployment, session, events
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -61,6 +61,14 @@ struct EventMessage: Encodable {
         case .deployment(let progress):
             try container.encode(progress.eventType, forKey: .type)
             try container.encode(progress, forKey: .deployment)
+        case .traceSession(let session):
+            try container.encode("trace_session", forKey: .type)
+            try container.encode(session, forKey: .session)
+        case .traceEvents(let session, let node, let events):
+            try container.encode("trace_events", forKey: .type)
+            try container.encode(session, forKey: .session)
+            try container.encode(node, forKey: .node)
+            try container.encode(events, forKey: .events)
         }
     }
 

@@ -29,6 +29,8 @@ public final class NumbatServer: Sendable {
     /// Each family's connectivity and its `partition` alarm.
     public let partitions: PartitionsService
     public let commands: CommandsService
+    /// Bounded trace sessions on nodes and families (`TracingService`).
+    public let tracing: TracingService
     public let orchestration: OrchestrationService
     /// Alert routing: alarm events to webhooks, Alertmanager and email (`AlertsService`).
     public let alerts: AlertsService
@@ -77,6 +79,7 @@ public final class NumbatServer: Sendable {
         alarms = AlarmsService(context: context, alarms: store, settingStore: store)
         partitions = PartitionsService(context: context, alarms: alarms)
         commands = CommandsService(context: context, audit: store)
+        tracing = TracingService(context: context, traces: store)
         var orchestrationSettings = OrchestrationService.Settings()
         orchestrationSettings.concurrency = configuration.deployConcurrency
         orchestrationSettings.openSSH = OpenSSHSettings(configFile: configuration.sshConfig, agentSocket: configuration.sshAuthSock,
@@ -104,7 +107,7 @@ public final class NumbatServer: Sendable {
         let clustering: [any NumbatService] = (clusterEvents.map { [$0] } ?? []) + (cluster.map { [$0] } ?? [])
         topology = TopologyService(context: context)
         services = [NodeManagerService(context: context, restoring: cluster == nil)] + clustering
-            + [topology, metrics, notifications, alerts, alarms, partitions, commands, orchestration]
+            + [topology, metrics, notifications, alerts, alarms, partitions, commands, tracing, orchestration]
     }
 
     /// The router with every route: services', tokens, events, health and the OpenAPI document.

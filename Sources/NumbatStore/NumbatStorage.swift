@@ -6,7 +6,7 @@ import NumbatCore
 /// (`SQLiteStore`, the default) and the shared PostgreSQL one (`PostgresStore`) both conform, and
 /// the store conformance suite runs the same tests against both.
 public protocol NumbatStorage: NodeStore, FamilyStore, TokenStore, NotificationStore, AlarmStore, SettingStore, AuditStore,
-    OrchestrationStore, MetricBlockStore, AlertRoutingStore
+    OrchestrationStore, MetricBlockStore, AlertRoutingStore, TraceStore
 {
     /// The data directory: the secret key file sits here whichever database holds the rows, and
     /// the server writes its first admin token here.

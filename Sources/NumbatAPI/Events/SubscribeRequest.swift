@@ -22,13 +22,19 @@ public struct EventMessageBody: Decodable, Sendable {
     public var type: String?
     public var deployment: DeploymentProgress?
     public var notification: NodeNotification?
+    /// `trace_session`: the session as it is now.
+    public var session: TraceSession?
+    /// `trace_events`: a batch of one node's events.
+    public var events: [TraceEvent]?
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         type = try container.decodeIfPresent(String.self, forKey: .type)
         deployment = try container.decodeIfPresent(DeploymentProgress.self, forKey: .deployment)
         notification = try container.decodeIfPresent(NodeNotification.self, forKey: .notification)
+        events = try container.decodeIfPresent([TraceEvent].self, forKey: .events)
+        session = type == "trace_session" ? try container.decodeIfPresent(TraceSession.self, forKey: .session) : nil
     }
 
-    enum CodingKeys: String, CodingKey { case type, deployment, notification }
+    enum CodingKeys: String, CodingKey { case type, deployment, notification, session, events }
 }

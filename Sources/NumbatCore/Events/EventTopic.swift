@@ -14,6 +14,8 @@ public enum EventTopic: String, Codable, Sendable, CaseIterable {
     case alarm
     /// Deployment steps and node actions.
     case deployment
+    /// Trace sessions started and ended, and the events they keep (in batches per node).
+    case trace
 
     /// Every topic's name, in order: `node, family, ...`.
     public static var names: [String] { allCases.map(\.rawValue) }

@@ -24,6 +24,10 @@ public struct NumbatEvent: Codable, Sendable, Equatable {
         case alarm(AlarmChange)
         /// A deployed node moved on a step (or a node action did).
         case deployment(DeploymentProgress)
+        /// A trace session started, or one of its nodes' parts ended (the session with the last).
+        case traceSession(TraceSession)
+        /// Events a trace session kept, from one node, in the order they happened.
+        case traceEvents(session: UUID, node: UUID, events: [TraceEvent])
     }
 
     public var kind: Kind
@@ -43,6 +47,7 @@ public struct NumbatEvent: Codable, Sendable, Equatable {
         case .notification: .notification
         case .alarm: .alarm
         case .deployment: .deployment
+        case .traceSession, .traceEvents: .trace
         }
     }
 
@@ -54,7 +59,8 @@ public struct NumbatEvent: Codable, Sendable, Equatable {
         case .notification(let notification): notification.nodeID
         case .alarm(let change): change.alarm.nodeID
         case .deployment(let progress): progress.nodeID
-        case .familyCreated, .familyRemoved: nil
+        case .traceEvents(_, let node, _): node
+        case .familyCreated, .familyRemoved, .traceSession: nil
         }
     }
 }

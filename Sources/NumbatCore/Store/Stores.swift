@@ -100,6 +100,22 @@ public protocol AuditStore: Sendable {
     func auditEntries(node: UUID?, before: Int64?, limit: Int) async throws -> [AuditEntry]
 }
 
+/// Trace sessions and the events they kept (`TraceSession`): a session is stored whole (its
+/// node parts change as they end), its events appended in batches and read in pages by id.
+public protocol TraceStore: Sendable {
+    /// Inserts the session or replaces it (same id).
+    func saveTraceSession(_ session: TraceSession) async throws
+    func traceSession(id: UUID) async throws -> TraceSession?
+    /// Newest first.
+    func traceSessions(limit: Int) async throws -> [TraceSession]
+    /// Stores the events and returns them with their ids (increasing, in the order given).
+    func appendTraceEvents(_ events: [TraceEvent]) async throws -> [TraceEvent]
+    /// The session's events oldest first, those with an id above `after` (the cursor).
+    func traceEvents(session: UUID, after: Int64?, limit: Int) async throws -> [TraceEvent]
+    /// Deletes the sessions (and their events) older than the newest `keep`; how many went.
+    func pruneTraceSessions(keep: Int) async throws -> Int
+}
+
 /// Orchestration's records (providers, releases, family plans, domains, deployments) as JSON
 /// documents keyed by kind and id, each with an optional parent and a sealed secret kept apart
 /// from the document, so a record can be shown without ever touching its secret.

@@ -218,6 +218,27 @@ enum PostgresMigrations {
             "CREATE INDEX alert_delivery_by_alarm ON alert_delivery (alarm_id)",
             "CREATE INDEX alert_delivery_by_receiver ON alert_delivery (receiver_id, position)",
         ]),
+        // Trace sessions and their events, as SQLite's v10.
+        ("v13: trace sessions", [
+            """
+            CREATE TABLE trace_session (
+                position bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                id uuid NOT NULL UNIQUE,
+                started_at double precision NOT NULL,
+                body bytea NOT NULL)
+            """,
+            """
+            CREATE TABLE trace_event (
+                id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                session_id uuid NOT NULL,
+                node_id uuid NOT NULL,
+                time double precision NOT NULL,
+                kind text NOT NULL,
+                pid text NOT NULL,
+                text text NOT NULL)
+            """,
+            "CREATE INDEX trace_event_by_session ON trace_event (session_id, id)",
+        ]),
     ]
 
     /// Applies the missing migrations on `connection` and returns every applied one, oldest first.

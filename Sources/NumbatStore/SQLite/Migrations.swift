@@ -184,6 +184,26 @@ enum Migrations {
             try db.create(index: "alert_delivery_by_alarm", on: "alert_delivery", columns: ["alarm_id"])
             try db.create(index: "alert_delivery_by_receiver", on: "alert_delivery", columns: ["receiver_id", "position"])
         }
+        // Trace sessions (the session whole, as JSON: its node parts change as they end) and the
+        // events each kept, read in pages by id.
+        migrator.registerMigration("v10: trace sessions") { db in
+            try db.create(table: "trace_session") { table in
+                table.autoIncrementedPrimaryKey("position")
+                table.column("id", .blob).notNull().unique()
+                table.column("started_at", .double).notNull()
+                table.column("body", .blob).notNull()
+            }
+            try db.create(table: "trace_event") { table in
+                table.autoIncrementedPrimaryKey("id")
+                table.column("session_id", .blob).notNull()
+                table.column("node_id", .blob).notNull()
+                table.column("time", .double).notNull()
+                table.column("kind", .text).notNull()
+                table.column("pid", .text).notNull()
+                table.column("text", .text).notNull()
+            }
+            try db.create(index: "trace_event_by_session", on: "trace_event", columns: ["session_id", "id"])
+        }
         return migrator
     }
 }

@@ -10,8 +10,9 @@ import notifications from './views/notifications.js';
 import alarms from './views/alarms.js';
 import alerts from './views/alerts.js';
 import orchestration from './views/orchestration.js';
+import tracing from './views/tracing.js';
 
-const views = { summary, topology, metrics, notifications, alarms, alerts, orchestration };
+const views = { summary, topology, metrics, notifications, alarms, alerts, tracing, orchestration };
 const POPUP_SEVERITIES = new Set(['emergency', 'alert', 'critical', 'error']);
 
 /** Nodes and families, kept current by the event stream. */
