@@ -26,10 +26,12 @@ struct ClusterForwardingMiddleware: RouterMiddleware {
     let me: UUID
     let store: any ClusterStore
     let forwarder: ClusterForwarder
+    /// The node a stored trace session traces (its first), whose holder runs the session.
+    let traceSessionNode: @Sendable (UUID) async throws -> UUID?
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var request = request
-        guard let route = try await Self.route(of: &request, context: context) else { return try await next(request, context) }
+        guard let route = try await route(of: &request, context: context) else { return try await next(request, context) }
         let alreadyForwarded = request.headers[ClusterForwarder.forwardedField] != nil
         // A forwarded request is answered here whatever the leases say now: never forwarded twice.
         if alreadyForwarded { return try await answerHere(request, context: context, next: next) }
@@ -54,16 +56,34 @@ struct ClusterForwardingMiddleware: RouterMiddleware {
         }
     }
 
-    /// The node-bound route `request` is, or nil. An MCP call is one when it calls a node-bound
-    /// tool, which only its body says: the body is read (as the route would read it) and put back.
-    static func route(of request: inout Request, context: Context) async throws -> NodeRequestRouting.Route? {
-        if request.method == .post, request.uri.path == MCPEndpoint.path {
+    /// The node-bound route `request` is, or nil. Three are told by more than the path: an
+    /// MCP call of a node-bound tool and the start of a trace session on a node, by their body
+    /// (read, as the route would read it, and put back), and the stop of a trace session, by
+    /// the session's node in the store (its tracer runs on that node's holder).
+    func route(of request: inout Request, context: Context) async throws -> NodeRequestRouting.Route? {
+        let path = request.uri.path
+        if request.method == .post, path == MCPEndpoint.path || path == Self.traceSessions {
             let body = try await request.body.collect(upTo: context.maxUploadSize)
             request.body = RequestBody(buffer: body)
-            return MCPEndpoint.nodeBoundTarget(Data(body.readableBytesView)).map { NodeRequestRouting.Route(node: $0) }
+            let bytes = Data(body.readableBytesView)
+            let node = path == MCPEndpoint.path ? MCPEndpoint.nodeBoundTarget(bytes) : Self.tracedNode(bytes)
+            return node.map { NodeRequestRouting.Route(node: $0) }
+        }
+        if request.method == .delete, path.hasPrefix(Self.traceSessions + "/"),
+           let session = UUID(uuidString: String(path.dropFirst(Self.traceSessions.count + 1))) {
+            return try await traceSessionNode(session).map { NodeRequestRouting.Route(node: $0) }
         }
         let query = request.uri.queryParameters
-        return NodeRequestRouting.route(method: request.method.rawValue, path: request.uri.path, query: { query[Substring($0)].map(String.init) })
+        return NodeRequestRouting.route(method: request.method.rawValue, path: path, query: { query[Substring($0)].map(String.init) })
+    }
+
+    static let traceSessions = "/api/trace/sessions"
+
+    /// The node id a trace session's start names (`node`; a family's session runs on the
+    /// members this server holds, and a node name is answered here as it can).
+    static func tracedNode(_ body: Data) -> UUID? {
+        struct Start: Decodable { var node: String? }
+        return (try? JSONDecoder().decode(Start.self, from: body))?.node.flatMap(UUID.init(uuidString:))
     }
 
     /// The route's answer, or its error document, stamped with this server's id.

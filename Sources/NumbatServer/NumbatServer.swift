@@ -117,7 +117,9 @@ public final class NumbatServer: Sendable {
         router.middlewares.add(AuthenticationMiddleware(tokens: store, allowLoopbackWithoutToken: configuration.allowsLoopbackWithoutToken))
         if let cluster, let shared = store as? any ClusterStore {
             // After authentication: the caller is known before a request leaves for another server.
-            router.middlewares.add(ClusterForwardingMiddleware(me: cluster.me.id, store: shared, forwarder: ClusterForwarder(me: cluster.me.id, logger: logger)))
+            let traces = store
+            router.middlewares.add(ClusterForwardingMiddleware(me: cluster.me.id, store: shared, forwarder: ClusterForwarder(me: cluster.me.id, logger: logger),
+                                                               traceSessionNode: { try await traces.traceSession(id: $0)?.nodes.first?.nodeID }))
         }
         let api = router.group("api")
         api.get("health") { _, _ in HealthReport(status: "ok", managedNodes: self.nodes.managedCount, nodeWorkers: NodeWorkerTasks.running) }

@@ -216,6 +216,20 @@ struct ClusterEventsTests {
                 let mcpNodes = try await mcpCall("nodes", [:])
                 #expect(mcpNodes.status == 200 && mcpNodes.text.lowercased().contains(node.uuidString.lowercased()), "\(mcpNodes.text)")
                 #expect(mcpNodes.answeredBy == nil, "a tool any server answers was forwarded")
+                // A trace session on B's node started through A runs on B (the tracer needs the
+                // node's connection), and is stopped through A on B: it ends as stopped.
+                let trace = try await cluster.post(cluster.a, "/api/trace/sessions",
+                                                   ["node": node.uuidString, "kind": "gc", "max_count": 100_000, "max_rate": 100_000, "duration_s": 120], token: token)
+                #expect(trace.status == 201 && trace.answeredBy == b, "\(trace.status) \(trace.text)")
+                if let session = trace.json?["id"] as? String {
+                    let stopped = try await cluster.request(cluster.a, "DELETE", "/api/trace/sessions/\(session)", token: token)
+                    #expect(stopped.status == 200 && stopped.answeredBy == b, "\(stopped.status) \(stopped.text)")
+                    let ended = try await TwoServers.eventually(within: .seconds(60)) {
+                        let read = try await cluster.request(cluster.a, "GET", "/api/trace/sessions/\(session)", token: token)
+                        return read.json?["state"] as? String == "ended" && read.text.contains("\"stopped\"")
+                    }
+                    #expect(ended, "the session did not end as stopped")
+                }
                 let mcpAudit = try await cluster.get(Audit.self, cluster.a, "/api/audit?node=\(node.uuidString)", token: token)
                 #expect(mcpAudit.entries.filter { $0.command.contains("erlang:node") }.count == 2, "audit: \(mcpAudit.entries.map(\.command))")
 
