@@ -11,7 +11,7 @@ struct EventMessage: Encodable {
     var server: UUID? = nil
 
     enum Keys: String, CodingKey {
-        case type, topic, time, server, node, from, id, name, family, agent, reason, fallback, notification, alarm, deployment
+        case type, topic, time, server, node, from, id, name, family, agent, reason, fallback, notification, alarm, deployment, upgrade
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -61,6 +61,9 @@ struct EventMessage: Encodable {
         case .deployment(let progress):
             try container.encode(progress.eventType, forKey: .type)
             try container.encode(progress, forKey: .deployment)
+        case .upgrade(let progress):
+            try container.encode(progress.eventType, forKey: .type)
+            try container.encode(progress, forKey: .upgrade)
         }
     }
 

@@ -22,13 +22,16 @@ public struct EventMessageBody: Decodable, Sendable {
     public var type: String?
     public var deployment: DeploymentProgress?
     public var notification: NodeNotification?
+    /// A rolling upgrade's progress (`upgrade_*` events).
+    public var upgrade: UpgradeProgress?
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         type = try container.decodeIfPresent(String.self, forKey: .type)
         deployment = try container.decodeIfPresent(DeploymentProgress.self, forKey: .deployment)
         notification = try container.decodeIfPresent(NodeNotification.self, forKey: .notification)
+        upgrade = try container.decodeIfPresent(UpgradeProgress.self, forKey: .upgrade)
     }
 
-    enum CodingKeys: String, CodingKey { case type, deployment, notification }
+    enum CodingKeys: String, CodingKey { case type, deployment, notification, upgrade }
 }

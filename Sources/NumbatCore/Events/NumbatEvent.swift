@@ -24,6 +24,8 @@ public struct NumbatEvent: Codable, Sendable, Equatable {
         case alarm(AlarmChange)
         /// A deployed node moved on a step (or a node action did).
         case deployment(DeploymentProgress)
+        /// A rolling upgrade moved on (a node's phase, or the whole upgrade's state).
+        case upgrade(UpgradeProgress)
     }
 
     public var kind: Kind
@@ -42,7 +44,7 @@ public struct NumbatEvent: Codable, Sendable, Equatable {
         case .agentUnavailable: .agent
         case .notification: .notification
         case .alarm: .alarm
-        case .deployment: .deployment
+        case .deployment, .upgrade: .deployment
         }
     }
 
@@ -54,6 +56,7 @@ public struct NumbatEvent: Codable, Sendable, Equatable {
         case .notification(let notification): notification.nodeID
         case .alarm(let change): change.alarm.nodeID
         case .deployment(let progress): progress.nodeID
+        case .upgrade(let progress): progress.nodeID
         case .familyCreated, .familyRemoved: nil
         }
     }

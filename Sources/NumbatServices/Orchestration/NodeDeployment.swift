@@ -323,7 +323,7 @@ struct NodeDeployment: Sendable {
     }
 
     /// Uploads the archive unless the host already has it (nodes on one host share one copy).
-    private func upload(_ ssh: any RemoteShell) async throws {
+    func upload(_ ssh: any RemoteShell) async throws {
         let have = try await ssh.run("sha256sum \(ShellQuote.quote(cachedArchive)) 2>/dev/null")
         if have.standardOutput.hasPrefix(release.sha256) { return }
         let archive = service.releaseDirectory.appendingPathComponent("\(release.id.uuidString.lowercased()).tar.gz")
@@ -341,6 +341,11 @@ struct NodeDeployment: Sendable {
     private func unpack(_ ssh: any RemoteShell, name: String) async throws {
         let dir = ShellQuote.quote(directory)
         try await ssh.check("rm -rf \(dir) && mkdir -p \(dir) && tar xzf \(ShellQuote.quote(cachedArchive)) -C \(dir)", doing: "unpacking the release")
+        try await writeTemplates(ssh, name: name)
+    }
+
+    /// Writes the release's templates into the node's directory, customised for the node.
+    func writeTemplates(_ ssh: any RemoteShell, name: String) async throws {
         let cookie = try await releaseCookie()
         for (path, template) in release.templates.sorted(by: { $0.key < $1.key }) {
             let text = Self.render(template, name: name, cookie: cookie)
