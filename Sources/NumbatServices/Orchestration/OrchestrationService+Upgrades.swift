@@ -100,7 +100,8 @@ actor UpgradeRun {
                 await save()
                 switch action {
                 case .upgrade(let ids):
-                    let upgrades = try await ids.asyncMap { try await self.nodeUpgrade($0, to: release) }
+                    var upgrades: [NodeUpgrade] = []
+                    for id in ids { upgrades.append(try await nodeUpgrade(id, to: release)) }
                     await withTaskGroup(of: Void.self) { group in
                         for upgrade in upgrades {
                             group.addTask {
@@ -192,13 +193,5 @@ actor UpgradeRun {
     private func publishState() {
         service.context.bus.publish(.upgrade(UpgradeProgress(upgradeID: record.id, familyID: record.familyID, phase: record.plan.state.rawValue,
                                                              message: record.plan.reason)))
-    }
-}
-
-extension Array {
-    func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
-        var result: [T] = []
-        for element in self { result.append(try await transform(element)) }
-        return result
     }
 }
