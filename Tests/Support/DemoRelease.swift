@@ -64,6 +64,10 @@ public enum DemoUpgrades {
             for path in ["rebar.config", "src/numbat_demo.app.src"] {
                 try edit(path) { $0.replacingOccurrences(of: "\"\(from)\"", with: "\"\(to)\"") }
             }
+            // rebar3 recompiles by modification time, which an edit within the second of the
+            // last build does not change: the compiled application goes, so every module is
+            // compiled again (the releases under rel/, which the relup reads, stay).
+            try FileManager.default.removeItem(at: copy.appendingPathComponent("_build/default/lib/numbat_demo"))
         }
         let rel = copy.appendingPathComponent("_build/default/rel/numbat_demo")
         try await rebar3("tar")

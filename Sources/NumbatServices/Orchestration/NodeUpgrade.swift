@@ -154,12 +154,28 @@ struct NodeUpgrade: Sendable {
                 await service.context.nodes.unmanage(nodeID)
             }
         }
+        try await quiesce(ssh)
         let dir = ShellQuote.quote(directory)
-        try await ssh.check("test -d \(ShellQuote.quote(backup)) && rm -rf \(dir) && mv \(ShellQuote.quote(backup)) \(dir)",
+        try await ssh.check("test -d \(ShellQuote.quote(backup)) && { rm -rf \(dir) || { sleep 1; rm -rf \(dir); }; } && mv \(ShellQuote.quote(backup)) \(dir)",
                             doing: "restoring the node's directory")
         try await setRelease(release.id)
         try await service.startNode(nodeID)
         try await check(expecting: release, hot: false)
+    }
+
+    /// Waits until nothing runs from the node's directory any more: a release that failed to
+    /// boot may still be exiting (writing its crash dump, run_erl its logs) when Numbat gives
+    /// up on it, and its directory is about to be replaced. The release's stop command first,
+    /// then up to 30 s for its processes (found by the node's own `nodes/<id>/` in their
+    /// command lines) to end, then they are killed.
+    private func quiesce(_ ssh: any RemoteShell) async throws {
+        let name = (try? await service.store.node(id: nodeID))?.name ?? nodeID.uuidString.lowercased()
+        _ = try? await ssh.run("cd \(ShellQuote.quote(directory)) && \(try await current.environment(name: name)) \(current.release.stopCommand)",
+                               timeout: .seconds(60))
+        // `[n]odes/...` matches the node's processes but not this shell's own command line.
+        let pattern = ShellQuote.quote("[n]odes/\(nodeID.uuidString.lowercased())/")
+        _ = try await ssh.run("for i in $(seq 1 60); do pgrep -f \(pattern) >/dev/null || exit 0; sleep 0.5; done; pkill -KILL -f \(pattern); sleep 1; true",
+                              timeout: .seconds(90))
     }
 
     /// Removes the directory copy once the batch is settled.
