@@ -107,6 +107,20 @@ struct RollingUpgradeTests {
                     try await outbound.write(.text(json(["subscribe": ["topics": ["deployment"]]])))
                     #expect(try await LifecycleTests.next(&messages)?["type"] as? String == "subscribed")
 
+                    // Bad requests lose nothing: each is refused with its reason.
+                    let upgrades = "/api/orch/node_families/\(family)/upgrades"
+                    for (body, status, code) in [(json(["release": v2, "batch": 0]), HTTPResponse.Status.badRequest, "invalid_field"),
+                                                 (json(["release": v2, "batch": 4]), .badRequest, "invalid_field"),
+                                                 (json(["release": v2, "bacth": 1]), .badRequest, "unknown_field"),
+                                                 (json(["release": UUID().uuidString]), .notFound, "release_not_found")] {
+                        let refused = try await client.call(.post, upgrades, body: body, token: token)
+                        #expect(refused.status == status && refused.errorCode == code, "\(body): \(refused.text)")
+                    }
+                    let unknown = try await client.call(.post, "/api/orch/node_families/\(UUID().uuidString)/upgrades", body: json(["release": v2]), token: token)
+                    #expect(unknown.status == .notFound, "\(unknown.text)")
+                    #expect(try await client.call(.get, "/api/orch/upgrades/\(UUID().uuidString)", token: token).status == .notFound)
+                    #expect((try await client.call(.get, upgrades, token: token)["items"] as? [Any])?.isEmpty == true)
+
                     // 0.2.0, one node at a time, hot.
                     let started = try await client.call(.post, "/api/orch/node_families/\(family)/upgrades", body: json(["release": v2, "batch": 1]), token: token)
                     #expect(started.status == .accepted, "\(started.text)")
@@ -169,6 +183,8 @@ struct RollingUpgradeTests {
                     let after = try await Self.pids(ids, client: client, token: token)
                     #expect(after[first] != before[first], "the first node was restarted (onto 0.3.0, then back)")
                     #expect(ids.filter { $0 != first }.allSatisfy { after[$0] == before[$0] }, "the other two were never touched")
+                    let listedUpgrades = try await client.call(.get, upgrades, token: token)["items"] as? [[String: Any]] ?? []
+                    #expect(listedUpgrades.map { $0["state"] as? String ?? "" } == ["succeeded", "failed"], "oldest first")
                     let finalRecords = try await OrchestrationTests.nodes(family, server: server, client: client)
                     #expect(finalRecords.allSatisfy { $0["release"] as? String == v2 && $0["status"] as? String == "UP" }, "\(finalRecords)")
                 }
