@@ -202,6 +202,78 @@ struct RollingUpgradeTests {
             }
         }
     }
+
+    @Test("a server stopped in the middle of an upgrade: started again, it rolls the node in flight back and fails the upgrade; the other node is never touched")
+    func serverStoppedMidUpgrade() async throws {
+        let key = SSHKeyPair.generate()
+        let archives = try await DemoUpgrades.archives()
+        try await TestHosts.with(count: 2, authorizedKeys: [key.authorizedKey]) { hosts in
+            let first = try await TestServer()
+            let root = hosts.directory.appendingPathComponent("pool").path
+            let (ids, upgrade, pids) = try await first.server.makeApplication().test(.router) { client -> ([String], String, [String: String]) in
+                let token = first.adminToken
+                let v1 = try await Self.upload(archives.v1, version: "0.1.0", server: first, client: client)
+                let v3 = try await Self.upload(archives.v3, version: "0.3.0", server: first, client: client)
+                let provider = try await OrchestrationTests.physicalProvider("Pool", addresses: hosts.hosts.map(\.address), key: key, directory: root,
+                                                                             server: first, client: client)
+                let family = try await OrchestrationTests.family("Interrupted", release: v1, server: first, client: client)
+                #expect(try await client.call(.post, "/api/orch/node_families/\(family)/domains",
+                                              body: json(["provider": provider, "ssh_user": "root", "vdisk": "1", "hw_profile": "1"]), token: token).status == .created)
+                #expect(try await client.call(.post, "/api/orch/node_families/\(family)/nodes", body: json(["amount": 2]), token: token).status == .accepted)
+                var listed: [[String: Any]] = []
+                let allUp = try await eventually(within: .seconds(180)) {
+                    listed = try await OrchestrationTests.nodes(family, server: first, client: client)
+                    return listed.count == 2 && listed.allSatisfy { $0["step"] as? String == "done" && $0["status"] as? String == "UP" }
+                }
+                try #require(allUp, "\(listed)")
+                let ids = listed.compactMap { $0["id"] as? String }
+                let pids = try await Self.pids(ids, client: client, token: token)
+                let started = try await client.call(.post, "/api/orch/node_families/\(family)/upgrades", body: json(["release": v3]), token: token)
+                let upgrade = try #require(started["id"] as? String, "\(started.text)")
+                // Stopped while the first node is being switched (stop, unpack, start: seconds).
+                var seen: [String: Any] = [:]
+                let switching = try await eventually(within: .seconds(60)) {
+                    seen = try await client.call(.get, "/api/orch/upgrades/\(upgrade)", token: token).object
+                    return (seen["nodes"] as? [[String: Any]])?.first?["phase"] as? String == "switching"
+                }
+                try #require(switching, "\(seen)")
+                return (ids, upgrade, pids)
+            }
+            await first.stop()
+
+            let second = try await TestServer(directory: first.directory)
+            try await second.server.makeApplication().test(.router) { client in
+                let token = second.adminToken
+                var shown: [String: Any] = [:]
+                let ended = try await eventually(within: .seconds(240)) {
+                    shown = try await client.call(.get, "/api/orch/upgrades/\(upgrade)", token: token).object
+                    return shown["state"] as? String != "running"
+                }
+                #expect(ended && shown["state"] as? String == "failed", "\(shown)")
+                let nodes = shown["nodes"] as? [[String: Any]] ?? []
+                #expect(nodes.map { $0["phase"] as? String ?? "" } == ["rolled_back", "pending"], "\(shown)")
+                #expect((shown["reason"] as? String ?? "").contains("interrupted during switching: the server running the upgrade stopped"), "\(shown)")
+                let first = nodes.first?["id"] as? String ?? ""
+                let other = nodes.last?["id"] as? String ?? ""
+                for id in ids {
+                    let up = try await eventually(within: .seconds(60)) {
+                        try await client.call(.get, "/api/orch/nodes/\(id)", token: token)["status"] as? String == "UP"
+                    }
+                    #expect(up, "\(id) is UP")
+                    let script = "\(try await Self.rpc(id, "init", "script_id", client: client, token: token) ?? "")"
+                    #expect(script.contains("0.1.0"), "\(id) runs 0.1.0: \(script)")
+                }
+                let after = try await Self.pids(ids, client: client, token: token)
+                #expect(after[other] == pids[other], "the other node was never touched")
+                #expect(after[first] != pids[first], "the first node was stopped, and started again on 0.1.0")
+                for id in ids {
+                    #expect(try await client.call(.delete, "/api/orch/nodes/\(id)", token: token).status == .noContent)
+                }
+            }
+            await second.remove()
+            #expect(!FileManager.default.fileExists(atPath: root), "nothing is left on the hosts")
+        }
+    }
 }
 
 /// The watcher's findings: how many samples, and the smallest connected group of UP nodes seen.

@@ -48,10 +48,13 @@ extension OrchestrationService {
         return record
     }
 
-    /// Upgrades this server ran and did not finish (it stopped): the nodes in flight are
-    /// failed and rolled back, so none stays half-switched.
+    /// Upgrades left running by a server that stopped (this one, or one no longer alive): the
+    /// nodes in flight are failed and rolled back, so none stays half-switched.
     func resumeUpgrades() async throws {
-        for var record in try await records.all(UpgradeRecord.self) where record.plan.state == .running && (record.runner == nil || record.runner == me) {
+        for var record in try await records.all(UpgradeRecord.self) where record.plan.state == .running {
+            // Another server's upgrade is its own while it lives (a cluster); a runner that is
+            // gone (or this server under another name) leaves it to whoever starts next.
+            if let runner = record.runner, runner != me, await isAlive(runner) { continue }
             record.plan.interrupted("the server running the upgrade stopped")
             record.runner = me
             try await records.save(record)
@@ -109,6 +112,9 @@ actor UpgradeRun {
                                     try await upgrade.run { event in await self.report(upgrade.nodeID, event) }
                                     await self.report(upgrade.nodeID, .phase(.upgraded))
                                 } catch {
+                                    // Cut short by the server stopping: left in flight, for
+                                    // the next start to roll back (`interrupted`).
+                                    if Task.isCancelled { return }
                                     await self.report(upgrade.nodeID, .failed(NodeDeployment.describe(error)))
                                 }
                             }
@@ -164,6 +170,7 @@ actor UpgradeRun {
             try await NodeUpgrade(service: service, upgradeID: record.id, current: previous, target: previous).rollBack(to: from, failedIn: failedIn)
             await report(id, .rolledBack)
         } catch {
+            if Task.isCancelled { return }
             await report(id, .rollbackFailed(NodeDeployment.describe(error)))
         }
     }
@@ -183,7 +190,10 @@ actor UpgradeRun {
         record.updatedAt = Date()
         let snapshot = record
         do {
-            try await service.records.save(snapshot)
+            // In a task of its own, which the server stopping does not cancel: the record
+            // must say where the upgrade stopped (and that this server let go of it).
+            let records = service.records
+            try await Task { try await records.save(snapshot) }.value
         } catch {
             service.logger.warning("upgrade record not saved", metadata: ["upgrade": "\(snapshot.id)", "error": "\(error)"])
         }
