@@ -15,7 +15,6 @@ import NumbatProviders
 /// the whole archive unpacked over the directory, start command, UP, rejoined.
 struct NodeUpgrade: Sendable {
     let service: OrchestrationService
-    let upgradeID: UUID
     /// The node's deployment as it is (its current release).
     let current: NodeDeployment
     /// The same node with the target release: its archive path, templates, commands.
@@ -45,7 +44,7 @@ struct NodeUpgrade: Sendable {
         let node = try await managedNode()
         let hot = hasRelup && target.release.releaseName == current.release.releaseName && node.state == .up
         if hot, try await hotSwitch(ssh, node: node, report: report) {
-            try await check(expecting: target.release, hot: true)
+            try await check(expecting: target.release)
             // Permanent only once it works: until then a restart boots the old version.
             let permanent = try await service.context.nodes.rpc(try await managedNode(), "release_handler", "make_permanent",
                                                                  [.string(target.release.version)], timeout: .seconds(60))
@@ -62,7 +61,7 @@ struct NodeUpgrade: Sendable {
         try await setRelease(target.release.id)
         await report(.phase(.checking))
         try await service.startNode(nodeID)
-        try await check(expecting: target.release, hot: false)
+        try await check(expecting: target.release)
     }
 
     /// The hot upgrade; false when the relup has no way up from the running version (the
@@ -83,7 +82,6 @@ struct NodeUpgrade: Sendable {
         guard unpacked[element: 0] == .atom("ok") || known else {
             throw NumbatError(.unavailable, "set_unpacked_failed", "release_handler:set_unpacked(\"\(relFile)\", []) returned \(unpacked.erlangDescription)")
         }
-        await report(.phase(.switching, method: "relup"))
         let installed = try await nodes.rpc(node, "release_handler", "install_release", [.string(vsn)], timeout: .seconds(120))
         if installed[element: 0] == .atom("error"), installed[element: 1]?[element: 0] == .atom("no_such_from_vsn") {
             return false
@@ -98,7 +96,7 @@ struct NodeUpgrade: Sendable {
     /// Waits until the node is UP in Numbat, connected to every other UP member of its family,
     /// and runs `release`: its boot script is the release's (after a restart), or
     /// release_handler has it `current` or `permanent` (after a hot upgrade).
-    func check(expecting release: ReleaseRecord, hot: Bool) async throws {
+    func check(expecting release: ReleaseRecord) async throws {
         let deadline = ContinuousClock.now + service.settings.upgradeCheckTimeout
         var problem = "not UP"
         while ContinuousClock.now < deadline {
@@ -160,7 +158,7 @@ struct NodeUpgrade: Sendable {
                             doing: "restoring the node's directory")
         try await setRelease(release.id)
         try await service.startNode(nodeID)
-        try await check(expecting: release, hot: false)
+        try await check(expecting: release)
     }
 
     /// Waits until nothing runs from the node's directory any more: a release that failed to

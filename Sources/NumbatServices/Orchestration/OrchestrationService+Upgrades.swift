@@ -154,7 +154,7 @@ actor UpgradeRun {
     private func nodeUpgrade(_ id: UUID, to release: ReleaseRecord) async throws -> NodeUpgrade {
         let current = try await service.deployed(id)
         let target = NodeDeployment(service: service, nodeID: id, family: current.family, domain: current.domain, provider: current.provider, release: release)
-        return NodeUpgrade(service: service, upgradeID: record.id, current: current, target: target)
+        return NodeUpgrade(service: service, current: current, target: target)
     }
 
     private func rollBack(_ id: UUID) async {
@@ -167,7 +167,7 @@ actor UpgradeRun {
             let current = try await service.deployed(id)
             let previous = NodeDeployment(service: service, nodeID: id, family: current.family, domain: current.domain, provider: current.provider, release: from)
             publish(id, .rollingBack)
-            try await NodeUpgrade(service: service, upgradeID: record.id, current: previous, target: previous).rollBack(to: from, failedIn: failedIn)
+            try await NodeUpgrade(service: service, current: previous, target: previous).rollBack(to: from, failedIn: failedIn)
             await report(id, .rolledBack)
         } catch {
             if Task.isCancelled { return }
