@@ -11,7 +11,7 @@ struct EventMessage: Encodable {
     var server: UUID? = nil
 
     enum Keys: String, CodingKey {
-        case type, topic, time, server, node, from, id, name, family, agent, reason, fallback, notification, alarm, deployment, session, events
+        case type, topic, time, server, node, from, id, name, family, agent, reason, fallback, notification, alarm, deployment, session, events, upgrade
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -69,6 +69,9 @@ struct EventMessage: Encodable {
             try container.encode(session, forKey: .session)
             try container.encode(node, forKey: .node)
             try container.encode(events, forKey: .events)
+        case .upgrade(let progress):
+            try container.encode(progress.eventType, forKey: .type)
+            try container.encode(progress, forKey: .upgrade)
         }
     }
 

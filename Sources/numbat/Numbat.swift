@@ -12,6 +12,6 @@ struct Numbat: AsyncParsableCommand {
             69 node unreachable, 77 authentication failed, 70 the remote call failed, 75 timed out.
             """,
         version: NumbatVersion.current,
-        subcommands: [ServeCommand.self, NodeCommand.self, FamilyCommand.self, ProviderCommand.self, ReleaseCommand.self, DeployCommand.self, MetricsCommand.self, LogsCommand.self, AlarmsCommand.self, AlertCommand.self, TopCommand.self, TokenCommand.self, ClusterCommand.self, TraceCommand.self, PingCommand.self, RPCCommand.self]
+        subcommands: [ServeCommand.self, NodeCommand.self, FamilyCommand.self, ProviderCommand.self, ReleaseCommand.self, DeployCommand.self, UpgradeCommand.self, MetricsCommand.self, LogsCommand.self, AlarmsCommand.self, AlertCommand.self, TopCommand.self, TokenCommand.self, ClusterCommand.self, TraceCommand.self, PingCommand.self, RPCCommand.self]
     )
 }

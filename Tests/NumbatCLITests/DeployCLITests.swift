@@ -76,4 +76,64 @@ struct DeployCLITests {
             #expect(try await server.terminate() == 0)
         }
     }
+
+    @Test("a rolling upgrade from the command line: 0.2.0 (with a relup) over 2 nodes with numbat upgrade start, its progress and numbat upgrade show")
+    func upgradeFromTheCommandLine() async throws {
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("numbat-upgrade-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: work) }
+        let key = work.appendingPathComponent("id_ed25519").path
+        #expect(try await ChildProcess.run("/usr/bin/ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", key]).status == 0)
+        let authorized = try String(contentsOfFile: key + ".pub", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let archives = try await DemoUpgrades.archives()
+        try await TestHosts.with(count: 2, authorizedKeys: [authorized]) { hosts in
+            let server = try await ServerProcess.start(["serve", "--port", "0", "--data-dir", work.appendingPathComponent("data").path,
+                                                        "--node-name", "numbat\(UInt32.random(in: 0...UInt32.max))"])
+            defer { server.kill() }
+            let environment = ["NUMBAT_URL": server.url, "NUMBAT_RELEASE_COOKIE": "cli-demo-cookie"]
+            func numbat(_ arguments: String...) async throws -> ChildProcess {
+                try await ChildProcess.run(CLITests.numbat, arguments, environment: ProcessInfo.processInfo.environment.merging(environment) { $1 })
+            }
+            func id(_ output: String, after word: String) -> String {
+                output.components(separatedBy: " ").drop { $0 != word }.dropFirst().first ?? ""
+            }
+            func upload(_ archive: URL, _ version: String) async throws -> String {
+                let uploaded = try await numbat("release", "upload", archive.path, "--name", "demo \(version)", "--start-cmd", "bin/numbat_demo daemon",
+                                                "--stop-cmd", "bin/numbat_demo stop", "--template", "releases/\(version)/vm.args")
+                #expect(uploaded.status == 0, "\(uploaded.standardOutput) \(uploaded.standardError)")
+                return id(uploaded.standardOutput, after: "release")
+            }
+            let v1 = try await upload(archives.v1, "0.1.0")
+            let v2 = try await upload(archives.v2, "0.2.0")
+            let provider = try await numbat("provider", "add", "physical", "lab", "--host", hosts.hosts[0].address, "--host", hosts.hosts[1].address,
+                                            "--directory", work.appendingPathComponent("hosts").path, "--private-key", key)
+            let providerID = id(provider.standardOutput, after: "provider")
+            let familyID = id(try await numbat("family", "create", "cli upgrade", "--bootstrap-cmd", "bin/bootstrap").standardOutput, after: "family")
+            #expect(try await numbat("family", "release", familyID, v1).status == 0)
+            #expect(try await numbat("family", "domain", familyID, "--provider", providerID, "--ssh-user", "root").status == 0)
+            let deployed = try await numbat("deploy", familyID, "--amount", "2", "--timeout", "120")
+            #expect(deployed.status == 0 && deployed.standardOutput.contains("2 of 2 deployed"), "\(deployed.standardOutput) \(deployed.standardError)")
+
+            let upgraded = try await numbat("upgrade", "start", familyID, v2, "--batch", "1", "--timeout", "300")
+            let output = upgraded.standardOutput
+            #expect(upgraded.status == 0, "\(output) \(upgraded.standardError)")
+            #expect(output.contains("2 nodes to 0.2.0, 1 at a time"), "\(output)")
+            let lines = output.split(separator: "\n").map(String.init)
+            #expect(lines.filter { $0.hasSuffix("  installing") }.count == 2 && lines.filter { $0.hasSuffix("  upgraded") }.count == 2, "the progress shows each node's phases: \(output)")
+            #expect(output.contains(": succeeded") && output.contains("upgraded [relup]"), "\(output)")
+            let upgradeID = id(lines.first ?? "", after: "upgrade").trimmingCharacters(in: CharacterSet(charactersIn: ":"))
+            let shown = try await numbat("upgrade", "show", upgradeID)
+            #expect(shown.status == 0 && shown.standardOutput.contains("to 0.2.0: succeeded"), "\(shown.standardOutput) \(shown.standardError)")
+            let again = try await numbat("upgrade", "start", familyID, v2)
+            #expect(again.status != 0 && again.standardError.contains("no node of"), "\(again.standardError)")
+            let missing = try await numbat("upgrade", "show", UUID().uuidString)
+            #expect(missing.status != 0 && missing.standardError.contains("no upgrade has id"), "\(missing.standardError)")
+
+            for node in deployed.standardOutput.split(separator: "\n").compactMap({ $0.hasSuffix("done UP") ? $0.split(separator: "@").first.map(String.init) : nil }) {
+                #expect(try await numbat("node", "delete", node).status == 0)
+            }
+            #expect(try await numbat("family", "delete", familyID).status == 0)
+            #expect(try await server.terminate() == 0)
+        }
+    }
 }

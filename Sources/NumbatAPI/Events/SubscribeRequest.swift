@@ -26,6 +26,8 @@ public struct EventMessageBody: Decodable, Sendable {
     public var session: TraceSession?
     /// `trace_events`: a batch of one node's events.
     public var events: [TraceEvent]?
+    /// A rolling upgrade's progress (`upgrade_*` events).
+    public var upgrade: UpgradeProgress?
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
@@ -34,7 +36,8 @@ public struct EventMessageBody: Decodable, Sendable {
         notification = try container.decodeIfPresent(NodeNotification.self, forKey: .notification)
         events = try container.decodeIfPresent([TraceEvent].self, forKey: .events)
         session = type == "trace_session" ? try container.decodeIfPresent(TraceSession.self, forKey: .session) : nil
+        upgrade = try container.decodeIfPresent(UpgradeProgress.self, forKey: .upgrade)
     }
 
-    enum CodingKeys: String, CodingKey { case type, deployment, notification, session, events }
+    enum CodingKeys: String, CodingKey { case type, deployment, notification, session, events, upgrade }
 }

@@ -12,7 +12,7 @@ public enum EventTopic: String, Codable, Sendable, CaseIterable {
     case notification
     /// Alarm lifecycle changes.
     case alarm
-    /// Deployment steps and node actions.
+    /// Deployment steps, node actions and rolling upgrades.
     case deployment
     /// Trace sessions started and ended, and the events they keep (in batches per node).
     case trace

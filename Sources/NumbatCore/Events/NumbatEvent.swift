@@ -28,6 +28,8 @@ public struct NumbatEvent: Codable, Sendable, Equatable {
         case traceSession(TraceSession)
         /// Events a trace session kept, from one node, in the order they happened.
         case traceEvents(session: UUID, node: UUID, events: [TraceEvent])
+        /// A rolling upgrade moved on (a node's phase, or the whole upgrade's state).
+        case upgrade(UpgradeProgress)
     }
 
     public var kind: Kind
@@ -46,7 +48,7 @@ public struct NumbatEvent: Codable, Sendable, Equatable {
         case .agentUnavailable: .agent
         case .notification: .notification
         case .alarm: .alarm
-        case .deployment: .deployment
+        case .deployment, .upgrade: .deployment
         case .traceSession, .traceEvents: .trace
         }
     }
@@ -60,6 +62,7 @@ public struct NumbatEvent: Codable, Sendable, Equatable {
         case .alarm(let change): change.alarm.nodeID
         case .deployment(let progress): progress.nodeID
         case .traceEvents(_, let node, _): node
+        case .upgrade(let progress): progress.nodeID
         case .familyCreated, .familyRemoved, .traceSession: nil
         }
     }

@@ -323,7 +323,7 @@ struct NodeDeployment: Sendable {
     }
 
     /// Uploads the archive unless the host already has it (nodes on one host share one copy).
-    private func upload(_ ssh: any RemoteShell) async throws {
+    func upload(_ ssh: any RemoteShell) async throws {
         let have = try await ssh.run("sha256sum \(ShellQuote.quote(cachedArchive)) 2>/dev/null")
         if have.standardOutput.hasPrefix(release.sha256) { return }
         let archive = service.releaseDirectory.appendingPathComponent("\(release.id.uuidString.lowercased()).tar.gz")
@@ -341,6 +341,11 @@ struct NodeDeployment: Sendable {
     private func unpack(_ ssh: any RemoteShell, name: String) async throws {
         let dir = ShellQuote.quote(directory)
         try await ssh.check("rm -rf \(dir) && mkdir -p \(dir) && tar xzf \(ShellQuote.quote(cachedArchive)) -C \(dir)", doing: "unpacking the release")
+        try await writeTemplates(ssh, name: name)
+    }
+
+    /// Writes the release's templates into the node's directory, customised for the node.
+    func writeTemplates(_ ssh: any RemoteShell, name: String) async throws {
         let cookie = try await releaseCookie()
         for (path, template) in release.templates.sorted(by: { $0.key < $1.key }) {
             let text = Self.render(template, name: name, cookie: cookie)
@@ -369,15 +374,26 @@ struct NodeDeployment: Sendable {
         try await records.secrets(of: ReleaseRecord.self, id: release.id)["cookie"] ?? ""
     }
 
-    /// Removes the node's directory and, when no other node on the host uses it, the archive.
+    /// Removes the node's directory (and its rollback copy) and every release archive on the
+    /// host that no other node there runs: this node's, and those a rolling upgrade left
+    /// (the release upgraded from, a failed upgrade's).
     func removeDirectory(_ deployment: DeploymentRecord) async {
         guard let ssh = try? await { var copy = deployment; return try await connect(&copy) }() else { return }
         defer { Task { await ssh.close() } }
         let others = (try? await records.all(DeploymentRecord.self))?.filter {
-            $0.id != nodeID && $0.address == deployment.address && $0.providerID == deployment.providerID && $0.releaseID == release.id
+            $0.id != nodeID && $0.address == deployment.address && $0.providerID == deployment.providerID
         } ?? []
-        var command = "rm -rf \(ShellQuote.quote(directory))"
-        if others.isEmpty { command += " \(ShellQuote.quote(cachedArchive))" }
+        var kept: Set<String> = []
+        for releaseID in Set(others.map(\.releaseID)) {
+            if let sha = try? await records.load(ReleaseRecord.self, id: releaseID)?.sha256 { kept.insert(sha) }
+        }
+        var command = "rm -rf \(ShellQuote.quote(directory)) \(ShellQuote.quote(directory + ".rollback"))"
+        let archives = ShellQuote.quote(root + "/releases") + "/*.tar.gz"
+        if kept.isEmpty {
+            command += "; rm -f \(archives)"
+        } else {
+            command += "; for f in \(archives); do case \"${f##*/}\" in \(kept.sorted().map { "\($0).tar.gz" }.joined(separator: "|"))) ;; *) rm -f \"$f\" ;; esac; done"
+        }
         command += "; rmdir \(ShellQuote.quote(root + "/nodes")) \(ShellQuote.quote(root + "/releases")) \(ShellQuote.quote(root)) 2>/dev/null; true"
         _ = try? await ssh.run(command)
     }

@@ -12,6 +12,7 @@ extension OrchestrationService {
         addReleaseRoutes(to: api)
         addFamilyRoutes(to: api)
         addNodeRoutes(to: api)
+        addUpgradeRoutes(to: api)
     }
 
     /// Decodes a body that `decodeStrict` cannot take (a JSON list, a larger upload limit) with

@@ -14,6 +14,9 @@ public final class OrchestrationService: NumbatService, Sendable {
         public var concurrency = 16
         /// How long a started node may take to come UP before it is marked ERROR.
         public var upTimeout: Duration = .seconds(90)
+        /// How long a node switched by a rolling upgrade may take to pass its checks (UP,
+        /// rejoined, running the new version) before it is rolled back.
+        public var upgradeCheckTimeout: Duration = .seconds(90)
         /// How physical hosts without a key of Numbat's are reached (OpenSSH's client).
         public var openSSH = OpenSSHSettings()
         public init() {}
@@ -34,6 +37,8 @@ public final class OrchestrationService: NumbatService, Sendable {
     let running = NIOLockedValueBox<[UUID: Job]>([:])
     /// One Libcloud bridge process per Libcloud provider, started on first use.
     let bridges = NIOLockedValueBox<[UUID: LibcloudBridge]>([:])
+    /// Rolling upgrades running on this server, by upgrade id (`OrchestrationService+Upgrades.swift`).
+    let upgrades = NIOLockedValueBox<[UUID: Task<Void, Never>]>([:])
 
     var store: any NodeReader & FamilyStore & TokenStore { context.store }
     var logger: Logger { context.logger }
@@ -62,13 +67,14 @@ public final class OrchestrationService: NumbatService, Sendable {
         // From now on the node manager hands this service the nodes this server holds, and with
         // them the deployments and node actions left unfinished (`takeOver`).
         await context.nodes.attach(self)
+        try await resumeUpgrades()
     }
 
     public func stop() async {
         // Stopped jobs leave their step recorded and no runner: the node's next holder (or this
         // server when it starts again) resumes them.
         context.nodes.detachJobs()
-        let tasks = running.withLockedValue { $0.values.map(\.task) }
+        let tasks = running.withLockedValue { $0.values.map(\.task) } + upgrades.withLockedValue { $0.values.map { $0 } }
         for task in tasks { task.cancel() }
         for task in tasks { await task.value }
         for bridge in bridges.withLockedValue({ bridges in defer { bridges.removeAll() }; return Array(bridges.values) }) {
