@@ -160,6 +160,14 @@ for _ in $(seq 100); do
   sleep 0.05
 done
 [ -n "$init" ] || { echo "the sandbox did not start" >&2; exit 1; }
+# Ready once systemctl can reach it: its private socket is there (before, systemctl says
+# "offline" and does not wait).
+for _ in $(seq 600); do
+  nsenter --target "$init" --mount test -S /run/systemd/private 2>/dev/null && break
+  kill -0 "$child" 2>/dev/null || { echo "the sandbox's systemd exited" >&2; exit 1; }
+  sleep 0.1
+done
+nsenter --target "$init" --mount test -S /run/systemd/private || { echo "the sandbox's systemd did not come up in 60 s" >&2; exit 1; }
 echo "sandbox cgroup $name"
 echo "sandbox pid $init"
 # Should whoever started this script die without stopping it (a test process killed), the
