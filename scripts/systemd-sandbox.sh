@@ -18,6 +18,7 @@
 #     tmpfs over /etc/systemd/system (the machine's enabled services) and empty directories over
 #     the generators (fstab, sysv scripts, getty, postgresql's). In particular no
 #     systemd-tmpfiles-setup.service, whose `--remove --boot` would empty the machine's /tmp.
+#   - a /usr/sbin/policy-rc.d that allows starts over the machine's, if it has one;
 #   - private tmpfs over /run, /tmp, /var/tmp, /var/lib/systemd and /var/log/journal; a private
 #     /dev (null, zero, full, random, urandom, tty bound from the machine's; its own devpts and
 #     /dev/shm); /proc/sys and /sys read-only; its own network namespace (loopback only), so the
@@ -55,6 +56,11 @@ for unit in sysinit.target basic.target sockets.target shutdown.target network.t
             systemd-journald.service systemd-journald.socket systemd-journald-dev-log.socket; do
   cp "$vendor/$unit" "$units/"
 done
+# A machine image's /usr/sbin/policy-rc.d (Docker's denies every start: exit 101) stands for the
+# machine, not for this systemd: inside, one that allows, so a package's maintainer scripts start
+# and stop their service as on a Debian machine running systemd.
+printf '#!/bin/sh\nexit 0\n' >"$work/policy-rc.d"
+chmod 0755 "$work/policy-rc.d"
 cat >"$units/sandbox.target" <<'EOF'
 [Unit]
 Description=Numbat's systemd sandbox (scripts/systemd-sandbox.sh)
@@ -111,6 +117,7 @@ inside='
 set -e
 mount --bind "$1/units" /usr/lib/systemd/system
 mount --bind "$1/empty" /usr/lib/systemd/system-generators
+[ -e /usr/sbin/policy-rc.d ] && mount --bind "$1/policy-rc.d" /usr/sbin/policy-rc.d
 for d in /etc/systemd/system-generators /usr/local/lib/systemd/system-generators /usr/local/lib/systemd/system /etc/systemd/system; do
   [ -d "$d" ] && mount -t tmpfs -o mode=0755 numbat-sandbox "$d"
 done

@@ -85,7 +85,7 @@ struct PackageTests {
         try await Self.expectNothingLeft(package)
     }
 
-    @Test("apt install ./numbat_*.deb; systemd starts numbat.service as the numbat user, hardened, serving; systemctl stop ends it cleanly; apt remove keeps configuration and data, apt purge leaves nothing",
+    @Test("apt install ./numbat_*.deb; under systemd the postinst enables and starts numbat.service as the numbat user, hardened, serving; systemctl stop and the prerm end it cleanly; apt remove keeps configuration and data, apt purge leaves nothing",
           .requires(.systemdSandbox))
     func aptInstallSystemdPurge() async throws {
         try await Self.requireNoInstallation()
@@ -112,9 +112,17 @@ struct PackageTests {
         func journal() async -> String {
             (try? await sandbox.run(["/usr/bin/journalctl", "--no-pager", "-n", "60"]).standardOutput) ?? ""
         }
-        let started = try await sandbox.run(["/usr/bin/systemctl", "start", "numbat"])
-        let startLog = if started.status == 0 { "" } else { await journal() }
-        try #require(started.status == 0, "systemctl start numbat: \(started.standardOutput) \(started.standardError) \(startLog)")
+        // The package's postinst as dpkg runs it where systemd runs (/run/systemd/system): it
+        // enables the unit and starts it (deb-systemd-invoke). On the host, whose PID 1 is not
+        // systemd, apt's run of it only enabled the unit; here its enablement lands in the
+        // sandbox's private /etc/systemd/system and /var/lib/systemd.
+        // deb-systemd-helper acts only when dpkg runs it: dpkg's variables, as dpkg sets them.
+        let maintainerScript = { (name: String) in ["DPKG_MAINTSCRIPT_PACKAGE": "numbat", "DPKG_MAINTSCRIPT_NAME": name, "DPKG_MAINTSCRIPT_ARCH": "all"] }
+        let configured = try await sandbox.run(["/var/lib/dpkg/info/numbat.postinst", "configure"], environment: maintainerScript("postinst"))
+        let startLog = if configured.status == 0 { "" } else { await journal() }
+        try #require(configured.status == 0, "postinst configure: \(configured.standardOutput) \(configured.standardError) \(startLog)")
+        let enabled = try await sandbox.run(["/usr/bin/systemctl", "is-enabled", "numbat"])
+        #expect(enabled.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines) == "enabled", "\(enabled.standardOutput) \(enabled.standardError)")
 
         // Up when its API answers, on the configuration's 127.0.0.1:8080 in the sandbox's network.
         var health = try await sandbox.run(["/usr/bin/curl", "-sS", "--max-time", "5", "http://127.0.0.1:8080/api/health"])
@@ -186,6 +194,17 @@ struct PackageTests {
         #expect(unitJournal.contains("Started numbat.service"), "\(unitJournal)")
         #expect(unitJournal.contains("numbat.service: Deactivated successfully") && unitJournal.contains("Stopped numbat.service"), "\(unitJournal)")
         for server in processes { #expect(await Self.ended(server), "the server \(server) still runs") }
+
+        // systemctl start, then the prerm as dpkg runs it on removal: it stops the service.
+        let started = try await sandbox.run(["/usr/bin/systemctl", "start", "numbat"])
+        #expect(started.status == 0, "systemctl start numbat: \(started.standardOutput) \(started.standardError)")
+        let again = try await sandbox.run(["/usr/bin/systemctl", "is-active", "numbat"])
+        #expect(again.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines) == "active", "\(again.standardOutput)")
+        let prerm = try await sandbox.run(["/var/lib/dpkg/info/numbat.prerm", "remove"], environment: maintainerScript("prerm"))
+        #expect(prerm.status == 0, "prerm remove: \(prerm.standardOutput) \(prerm.standardError)")
+        let afterPrerm = try await sandbox.run(["/usr/bin/systemctl", "show", "-p", "ActiveState,Result", "numbat"]).standardOutput
+        #expect(Set(afterPrerm.split(separator: "\n").map(String.init)) == ["ActiveState=inactive", "Result=success"], "\(afterPrerm)")
+        #expect(sandbox.processes(of: "numbat.service").isEmpty)
         let written = try FileManager.default.attributesOfItem(atPath: "/var/lib/numbat/admin-token")
         #expect(written[.ownerAccountName] as? String == "numbat" && (written[.posixPermissions] as? Int) == 0o600, "\(written)")
         #expect(FileManager.default.fileExists(atPath: "/var/lib/numbat/numbat.sqlite"))

@@ -57,10 +57,11 @@ final class SystemdSandbox: @unchecked Sendable {
         }
     }
 
-    /// `command` inside every namespace of the sandbox.
-    func run(_ command: [String]) async throws -> ChildProcess {
+    /// `command` inside every namespace of the sandbox, with `environment` besides a PATH.
+    func run(_ command: [String], environment: [String: String] = [:]) async throws -> ChildProcess {
         try await ChildProcess.run("/bin/bash", [Self.scriptPath, "enter", String(pid)] + command,
-                                   environment: ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "SYSTEMD_PAGER": "", "SYSTEMD_COLORS": "0"])
+                                   environment: ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "SYSTEMD_PAGER": "", "SYSTEMD_COLORS": "0"]
+                                       .merging(environment) { $1 })
     }
 
     /// The host's PIDs of the processes of a unit: its cgroup in the sandbox's name=systemd
