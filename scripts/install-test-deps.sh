@@ -7,7 +7,9 @@ scripts/install-deps.sh
 # postgresql: Debian's PostgreSQL 15, started by the store tests in a data directory of their
 # own (initdb + pg_ctl as the postgres user); the system service is not used. sqlite3: the CLI
 # whose PRAGMA integrity_check checks the store after each kill of KillCampaignTests.
-# systemd: its systemd-analyze checks the Debian package's unit (PackageTests; systemd need not run).
+# systemd: its systemd-analyze checks the Debian package's unit, and PackageTests boots it as PID 1
+# of private namespaces (scripts/systemd-sandbox.sh, with util-linux's unshare and nsenter) to
+# start and stop the unit; the machine's own PID 1 need not be systemd.
 packages=(erlang-proper erlang-folsom erlang-lager graphite-carbon python3-whisper openssh-server rebar3 iproute2 chromium chromium-driver postgresql sqlite3 systemd curl)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

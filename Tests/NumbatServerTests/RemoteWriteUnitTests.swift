@@ -249,6 +249,32 @@ struct RemoteWriteQueueTests {
         #expect(queue.counters.rejectedSamples == 4 && queue.counters.failedBatches == 1 && queue.counters.sentSamples == 0)
     }
 
+    @Test("a receiver's Retry-After replaces the backoff, within the minimum backoff and the cap; the doubling goes on underneath")
+    func retryAfter() {
+        var capped = settings
+        capped.maxRetryAfter = .seconds(60)
+        var queue = RemoteWriteQueue(settings: capped)
+        queue.enqueue(Self.samples(0..<4), now: start)
+        var now = start
+        var waits: [Duration] = []
+        // Asked: 10 s (beyond the 4 s maximum backoff), 0 (no tight loop: the 1 s minimum),
+        // an hour (capped at 60 s), none (the doubled backoff: 1, 2, 4, then 4).
+        for asked in [Duration.seconds(10), .zero, .seconds(3600), nil, nil] {
+            #expect(Self.batch(queue.next(now: now)) == [0, 1, 2, 3])
+            queue.finish(.retryable, now: now, retryAfter: asked)
+            guard case .wait(let until) = queue.next(now: now) else { Issue.record("a failure waits"); return }
+            #expect(queue.backingOffUntil == until)
+            waits.append(until - now)
+            now = until
+        }
+        #expect(waits == [.seconds(10), .seconds(1), .seconds(60), .seconds(4), .seconds(4)])
+        // A refusal names no wait, whatever it carried.
+        #expect(Self.batch(queue.next(now: now)) == [0, 1, 2, 3])
+        queue.finish(.rejected, now: now, retryAfter: .seconds(30))
+        #expect(queue.backingOffUntil == nil && queue.counters.rejectedSamples == 4)
+        #expect(RemoteWriteQueue.Settings(minBackoff: .seconds(2), maxRetryAfter: .seconds(1)).problem != nil)
+    }
+
     @Test("bounded: beyond the capacity the oldest samples not being sent are dropped and counted")
     func bounded() {
         var queue = RemoteWriteQueue(settings: settings)
@@ -361,6 +387,26 @@ struct RemoteWriteSamplesTests {
         #expect(RemoteWriteRequest.outcome(status: 400) == .rejected)
         #expect(RemoteWriteRequest.outcome(status: 401) == .rejected)
         #expect(RemoteWriteRequest.outcome(status: 404) == .rejected)
+    }
+
+    @Test("Retry-After: delta-seconds and the three HTTP date forms, on 429 and 503 only; nonsense is ignored")
+    func retryAfterHeader() throws {
+        // Fri, 04 Dec 2026 23:00:00 GMT.
+        let now = Date(timeIntervalSince1970: 1_796_425_200)
+        #expect(RemoteWriteRetryAfter.wait(status: 429, header: "120", now: now) == .seconds(120))
+        #expect(RemoteWriteRetryAfter.wait(status: 503, header: " 0 ", now: now) == .zero)
+        #expect(RemoteWriteRetryAfter.wait(status: 503, header: "99999999999999999999", now: now) == .seconds(365 * 86_400))
+        #expect(RemoteWriteRetryAfter.wait(status: 503, header: "Fri, 04 Dec 2026 23:00:30 GMT", now: now) == .seconds(30))
+        #expect(RemoteWriteRetryAfter.wait(status: 429, header: "Friday, 04-Dec-26 23:01:00 GMT", now: now) == .seconds(60))
+        #expect(RemoteWriteRetryAfter.wait(status: 429, header: "Fri Dec  4 23:00:05 2026", now: now) == .seconds(5))
+        #expect(RemoteWriteRetryAfter.wait(status: 503, header: "Fri, 04 Dec 2026 22:00:00 GMT", now: now) == .zero, "a past date: no wait")
+        // Another status, no header, nonsense: the queue's own backoff.
+        #expect(RemoteWriteRetryAfter.wait(status: 500, header: "120", now: now) == nil)
+        #expect(RemoteWriteRetryAfter.wait(status: 400, header: "120", now: now) == nil)
+        #expect(RemoteWriteRetryAfter.wait(status: 429, header: nil, now: now) == nil)
+        for nonsense in ["", "soon", "-5", "1.5", "12 s", "Fri, 32 Dec 2026 23:00:00 GMT", "\u{0663}"] {
+            #expect(RemoteWriteRetryAfter.wait(status: 503, header: nonsense, now: now) == nil, "\(nonsense)")
+        }
     }
 
     @Test("configuration: URLs from the file, the environment and flags; credentials from files, never shown")

@@ -81,8 +81,8 @@ actor RemoteWriteEndpoint {
         while !Task.isCancelled {
             switch queue.next(now: .now, flushing: stopping) {
             case .send(let batch):
-                let outcome = await send(batch)
-                queue.finish(outcome, now: .now)
+                let (outcome, retryAfter) = await send(batch)
+                queue.finish(outcome, now: .now, retryAfter: retryAfter)
             case .wait(let deadline):
                 // Stopping: only a backoff waits now; the receiver is failing, give up.
                 if stopping { return }
@@ -120,8 +120,9 @@ actor RemoteWriteEndpoint {
         timer?.cancel()
     }
 
-    /// One POST of a batch; the outcome as the queue needs it.
-    private func send(_ batch: [RemoteWriteSample]) async -> RemoteWriteQueue.Outcome {
+    /// One POST of a batch; the outcome as the queue needs it, and the wait the receiver asked
+    /// for (`Retry-After` on a 429 or 503).
+    private func send(_ batch: [RemoteWriteSample]) async -> (RemoteWriteQueue.Outcome, retryAfter: Duration?) {
         var request = URLRequest(url: settings.url)
         request.httpMethod = "POST"
         request.httpBody = Data(RemoteWriteRequest.body(batch))
@@ -133,11 +134,14 @@ actor RemoteWriteEndpoint {
         }
         let outcome: RemoteWriteQueue.Outcome
         let problem: String?
+        var retryAfter: Duration?
         _ = challenges.takeChallenge()
         do {
             let (data, response) = try await session.data(for: request)
-            let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+            let http = response as? HTTPURLResponse
+            let status = http?.statusCode ?? 0
             outcome = RemoteWriteRequest.outcome(status: status)
+            retryAfter = RemoteWriteRetryAfter.wait(status: status, header: http?.value(forHTTPHeaderField: "Retry-After"), now: Date())
             // The receiver's words, without any credential it echoes.
             problem = outcome == .delivered ? nil
                 : "HTTP \(status): " + settings.authentication.redact(String(decoding: data.prefix(300), as: UTF8.self))
@@ -150,7 +154,7 @@ actor RemoteWriteEndpoint {
             problem = "cannot reach the receiver: \(error.localizedDescription)"
         }
         record(outcome, problem: problem, samples: batch.count)
-        return outcome
+        return (outcome, retryAfter)
     }
 
     private func record(_ outcome: RemoteWriteQueue.Outcome, problem: String?, samples: Int) {

@@ -8,8 +8,9 @@
 /// - Batched: a request carries up to `batchSize` samples; a smaller batch goes once its oldest
 ///   sample has waited `batchDelay` (so collections from many nodes share requests).
 /// - Retried: a network error, a 5xx or a 429 puts the batch back at the front and waits,
-///   `minBackoff` doubling up to `maxBackoff`; a 4xx drops it (and counts it): the receiver
-///   refuses those samples and would refuse them again.
+///   `minBackoff` doubling up to `maxBackoff`, or as long as the receiver's `Retry-After` asks
+///   (at least `minBackoff`, at most `maxRetryAfter`); any other 4xx drops it (and counts it):
+///   the receiver refuses those samples and would refuse them again.
 /// - In order: one request at a time, oldest samples first, as receivers want each series.
 public struct RemoteWriteQueue: Sendable {
     public struct Settings: Sendable, Equatable {
@@ -18,15 +19,20 @@ public struct RemoteWriteQueue: Sendable {
         public var batchDelay: Duration = .seconds(1)
         public var minBackoff: Duration = .milliseconds(500)
         public var maxBackoff: Duration = .seconds(30)
+        /// The longest wait a receiver's `Retry-After` gets: a receiver's mistake (a date a day
+        /// ahead) must not stop the sending for that long.
+        public var maxRetryAfter: Duration = .seconds(300)
 
         public init(capacity: Int = 100_000, batchSize: Int = 2_000, batchDelay: Duration = .seconds(1),
-                    minBackoff: Duration = .milliseconds(500), maxBackoff: Duration = .seconds(30))
+                    minBackoff: Duration = .milliseconds(500), maxBackoff: Duration = .seconds(30),
+                    maxRetryAfter: Duration = .seconds(300))
         {
             self.capacity = capacity
             self.batchSize = batchSize
             self.batchDelay = batchDelay
             self.minBackoff = minBackoff
             self.maxBackoff = maxBackoff
+            self.maxRetryAfter = maxRetryAfter
         }
 
         /// Why these settings cannot work, if they cannot.
@@ -35,6 +41,7 @@ public struct RemoteWriteQueue: Sendable {
             if capacity < batchSize { return "the queue capacity (\(capacity)) must be at least the batch size (\(batchSize))" }
             if batchDelay < .zero { return "the batch delay must not be negative" }
             if minBackoff <= .zero || maxBackoff < minBackoff { return "the backoff must be positive, its maximum at least its minimum" }
+            if maxRetryAfter < minBackoff { return "the longest Retry-After wait must be at least the minimum backoff" }
             return nil
         }
     }
@@ -132,8 +139,12 @@ public struct RemoteWriteQueue: Sendable {
         return .send(batch)
     }
 
-    /// How the send of the batch `next` gave went.
-    public mutating func finish(_ outcome: Outcome, now: ContinuousClock.Instant) {
+    /// How the send of the batch `next` gave went. `retryAfter`: the wait the receiver asked
+    /// for with a retryable answer (its `Retry-After`, `RemoteWriteRequest.retryAfter`); it
+    /// replaces this retry's backoff, kept within `minBackoff...maxRetryAfter` (a `Retry-After:
+    /// 0` must not make a tight loop). The doubling goes on underneath, for the next failure
+    /// that names no wait.
+    public mutating func finish(_ outcome: Outcome, now: ContinuousClock.Instant, retryAfter: Duration? = nil) {
         guard let batch = sending else { return }
         sending = nil
         switch outcome {
@@ -151,7 +162,8 @@ public struct RemoteWriteQueue: Sendable {
             pending.replaceSubrange(0..<head, with: batch)
             head = 0
             enforceCapacity()
-            retryAt = now + backoff
+            let wait = retryAfter.map { min(max($0, settings.minBackoff), settings.maxRetryAfter) } ?? backoff
+            retryAt = now + wait
             backoff = min(backoff * 2, settings.maxBackoff)
         }
         if queuedCount == 0 { waitingSince = nil }
