@@ -36,14 +36,31 @@ check(Options, Timeout) ->
             end
     end.
 
-%% The node's view for Numbat's partition watch, in one cheap call (no agent process needed):
-%% the visible nodes it is connected to, the bytes queued in each connected peer's distribution
-%% buffer (one port_info per peer whose distribution runs over a port) and the busy limit.
+%% The node's view for Numbat's partition watch, in one cheap call: the visible nodes it is
+%% connected to, the bytes queued in each connected peer's distribution buffer (one port_info per
+%% peer whose distribution runs over a port), the busy limit, and, when the agent process runs
+%% and holds the node's system monitor, how many times a process was suspended on each peer's
+%% busy distribution port since the agent started (busy_dist_port events; `unavailable` when
+%% the agent does not run or another tool holds the system monitor, which is never taken away).
 links() ->
     #{nodes => erlang:nodes(),
       queues => [{Node, Size} || {Node, Port} <- erlang:system_info(dist_ctrl), is_port(Port),
                                  {queue_size, Size} <- [erlang:port_info(Port, queue_size)]],
-      busy_limit => erlang:system_info(dist_buf_busy_limit)}.
+      busy_limit => erlang:system_info(dist_buf_busy_limit),
+      busy_events => busy_events()}.
+
+busy_events() ->
+    case whereis(?MODULE) of
+        undefined -> unavailable;
+        Pid ->
+            Ref = monitor(process, Pid),
+            Pid ! {busy_events, self(), Ref},
+            receive
+                {Ref, Reply} -> demonitor(Ref, [flush]), Reply;
+                {'DOWN', Ref, process, Pid, _} -> unavailable
+            after 1000 -> demonitor(Ref, [flush]), unavailable
+            end
+    end.
 
 %% --- the agent process (see numbat_agent_skeleton.hrl) ---
 
@@ -51,6 +68,12 @@ links() ->
 %% sync (and never waits on alarm_handler).
 agent_init(Owner, Options) ->
     self() ! subscribe,
+    %% busy_dist_port events, only when nobody else monitors the system: a node has a single
+    %% system monitor, and an application's own (riak_sysmon, a shell session) must not be lost.
+    case erlang:system_monitor() of
+        undefined -> erlang:system_monitor(self(), [busy_dist_port]), put(numbat_busy, #{});
+        _ -> ok
+    end,
     Managers = [M || M <- maps:get(managers, Options, []), is_atom(M), M =/= alarm_handler],
     put(numbat_managers, Managers),
     #{owner => Owner, subscribed => false, managers => maps:from_list([{M, false} || M <- Managers]),
@@ -74,10 +97,30 @@ agent_message({gen_event_EXIT, {?MODULE, {_, alarm_handler}}, _}, State) ->
     State#{subscribed := false};
 agent_message({gen_event_EXIT, {?MODULE, {_, Manager}}, _}, State = #{managers := Managers}) ->
     State#{managers := Managers#{Manager => false}};
+agent_message({monitor, _Suspended, busy_dist_port, Port}, State) ->
+    case get(numbat_busy) of
+        undefined -> ok;
+        Counts ->
+            Peer = case [Node || {Node, P} <- erlang:system_info(dist_ctrl), P =:= Port] of
+                       [Node | _] -> Node;
+                       [] -> unknown
+                   end,
+            put(numbat_busy, maps:update_with(Peer, fun(N) -> N + 1 end, 1, Counts))
+    end,
+    State;
+agent_message({busy_events, From, Ref}, State) ->
+    From ! {Ref, case get(numbat_busy) of undefined -> unavailable; Counts -> maps:to_list(Counts) end},
+    State;
 agent_message(_, State) ->
     State.
 
 agent_cleanup() ->
+    %% The system monitor, if it is still this process's.
+    Self = self(),
+    case erlang:system_monitor() of
+        {Self, _} -> erlang:system_monitor(undefined);
+        _ -> ok
+    end,
     unsubscribe().
 
 agent_deleted() ->

@@ -87,11 +87,22 @@ struct PartitionTrackerTests {
         #expect(tracker.observe(family: Self.family, name: "f", Self.whole) == [.clear(family: Self.family, split, reason: "f is whole again: {a@h, b@h, c@h}")])
     }
 
-    @Test("the agent's links/0 map reads into a view; anything else does not")
+    @Test("the agent's links/0 map reads into a view (busy events counted, or not countable); anything else does not")
     func agentView() {
         let term: Term = .map([.atom("nodes"): .list([.atom("b@h")]), .atom("queues"): .list([.tuple([.atom("b@h"), .integer(42)])]),
                                .atom("busy_limit"): .integer(1024)])
         #expect(FamilyConnectivity.View(term) == FamilyConnectivity.View(peers: ["b@h"], queues: ["b@h": 42], busyLimit: 1024))
         #expect(FamilyConnectivity.View(Term.atom("undefined")) == nil)
+        let counted: Term = .map([.atom("nodes"): .list([.atom("b@h")]), .atom("busy_events"): .list([.tuple([.atom("b@h"), .integer(3)])])])
+        #expect(FamilyConnectivity.View(counted)?.busyEvents == ["b@h": 3])
+        let uncounted: Term = .map([.atom("nodes"): .list([.atom("b@h")]), .atom("busy_events"): .atom("unavailable")])
+        #expect(FamilyConnectivity.View(uncounted)?.busyEvents == nil)
+        // A link's count: the view's for its peer, 0 when it counts but saw none, nil when it cannot count.
+        let members: [FamilyConnectivity.Member] = [.init(id: UUID(), name: "a@h", state: .up), .init(id: UUID(), name: "b@h", state: .up)]
+        let views = ["a@h": FamilyConnectivity.View(peers: ["b@h"], busyEvents: ["b@h": 3]), "b@h": FamilyConnectivity.View(peers: ["a@h"], busyEvents: [:])]
+        let links = FamilyConnectivity(members: members, views: views).response(family: UUID(), name: "f", checkedAt: Date()).links
+        #expect(links.map(\.busyEvents) == [3, 0])
+        let none = FamilyConnectivity(members: members, views: ["a@h": FamilyConnectivity.View(peers: ["b@h"])]).response(family: UUID(), name: "f", checkedAt: Date()).links
+        #expect(none.map(\.busyEvents) == [nil])
     }
 }

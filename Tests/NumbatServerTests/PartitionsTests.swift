@@ -98,6 +98,58 @@ struct PartitionsTests {
         }
     }
 
+    @Test("busy distribution links counted per peer (busy_dist_port): a sender to a frozen peer is suspended and counted; a node whose system monitor another tool holds is not touched; nothing left after removal")
+    func busyLinks() async throws {
+        // a: a 1 KB busy limit, so a few sends to a frozen peer fill its buffer. b: a system
+        // monitor of its own (as riak_sysmon would hold), which Numbat must leave alone.
+        try await TestNode.withNodes(1, release: .otp25, extraArgs: ["+zdbbl", "1"]) { first in
+            try await TestNode.withNodes(1, release: .otp25) { second in
+                let (a, b) = (first[0], second[0])
+                _ = try await AlarmsTests.eval(b, "P = spawn(fun() -> erlang:system_monitor(self(), [{long_gc, 1000}]), receive stop -> ok end end), register(own_sysmon, P), ok.")
+                try await TestServer.with { server, client in
+                    try await AlarmsTests.checkOften(server, client)
+                    let idA = try await MetricsTests.add(a, to: server, client: client)
+                    _ = try await MetricsTests.add(b, to: server, client: client)
+                    _ = try await AlarmsTests.eval(a, "true = net_kernel:connect_node('\(b.name)'), ok.")
+                    let node = try await client.call(.get, "/api/topo/nodes/\(idA)", token: server.adminToken)
+                    let family = try #require(node["family_id"] as? String, "\(node.text)")
+                    func link(_ from: TestNode, _ to: TestNode, in view: [String: Any]) -> [String: Any]? {
+                        (view["links"] as? [[String: Any]])?.first { $0["from"] as? String == from.name.description && $0["to"] as? String == to.name.description }
+                    }
+                    var view: [String: Any] = [:]
+                    let counting = try await eventually(within: .seconds(60)) {
+                        view = try await Self.connectivity(family, server: server, client: client)
+                        return link(a, b, in: view)?["busy_events"] as? Int == 0 && link(b, a, in: view) != nil
+                    }
+                    #expect(counting, "a counts busy events, none yet: \(view)")
+                    #expect(link(b, a, in: view)?["busy_events"] == nil || link(b, a, in: view)?["busy_events"] is NSNull,
+                            "b's system monitor is another's: not counted \(view)")
+                    let ownMonitor = "{P, [{long_gc, 1000}]} = erlang:system_monitor(), P = whereis(own_sysmon), ok."
+                    _ = try await AlarmsTests.eval(b, ownMonitor)
+
+                    // b frozen: a's sender fills the 1 KB buffer and is suspended, and counted.
+                    b.freeze()
+                    defer { b.thaw() }
+                    _ = try await AlarmsTests.eval(a, "spawn(fun() -> [erlang:send({numbat_nowhere, '\(b.name)'}, binary:copy(<<0>>, 65536)) || _ <- lists:seq(1, 200)] end), ok.")
+                    let counted = try await eventually(within: .seconds(45)) {
+                        view = try await Self.connectivity(family, server: server, client: client)
+                        return (link(a, b, in: view)?["busy_events"] as? Int ?? 0) >= 1
+                    }
+                    #expect(counted, "the suspended sender is counted on a -> b: \(view)")
+                    b.thaw()
+                    _ = try await AlarmsTests.eval(b, ownMonitor)
+
+                    // a removed: its agent gives the system monitor back.
+                    #expect(try await client.call(.delete, "/api/topo/nodes/\(idA)", token: server.adminToken).status == .ok)
+                    let released = try await eventually(within: .seconds(30)) {
+                        try await AlarmsTests.eval(a, "erlang:system_monitor().") == .atom("undefined")
+                    }
+                    #expect(released, "the system monitor is left set on a removed node")
+                }
+            }
+        }
+    }
+
     @Test("a 3-node family split by a network cut (one node in a namespace, routes blackholed): alarm raised once naming the sides, cleared on heal")
     func namespaceCut() async throws {
         try await NetworkNamespace.with(extraHostAddresses: 2) { namespace in

@@ -35,17 +35,23 @@ public struct FamilyConnectivityResponse: Codable, Sendable, Equatable {
         public var queueBytes: Int?
         /// The queue reached `from`'s busy limit: senders to `to` are suspended.
         public var busy: Bool
+        /// How many times a process on `from` was suspended sending to `to` (the distribution
+        /// port busy: `busy_dist_port` events) since Numbat's agent started there; nil when
+        /// `from` cannot count them (another tool holds its system monitor).
+        public var busyEvents: Int?
 
-        public init(from: String, to: String, queueBytes: Int?, busy: Bool) {
+        public init(from: String, to: String, queueBytes: Int?, busy: Bool, busyEvents: Int? = nil) {
             self.from = from
             self.to = to
             self.queueBytes = queueBytes
             self.busy = busy
+            self.busyEvents = busyEvents
         }
 
         enum CodingKeys: String, CodingKey {
             case from, to, busy
             case queueBytes = "queue_bytes"
+            case busyEvents = "busy_events"
         }
     }
 

@@ -20,6 +20,10 @@ struct FamilyConnectivity: Sendable, Equatable {
         var queues: [String: Int] = [:]
         /// Its `dist_buf_busy_limit`, when it told.
         var busyLimit: Int?
+        /// Per peer: how often a process was suspended on the busy distribution port to it,
+        /// since the alarm agent started (nil when the node cannot count them: no agent
+        /// process, or another tool holds its single system monitor).
+        var busyEvents: [String: Int]?
     }
 
     /// In name order.
@@ -78,7 +82,8 @@ struct FamilyConnectivity: Sendable, Equatable {
             for to in names where to != from && view.peers.contains(to) {
                 let queued = view.queues[to]
                 let busy = queued.flatMap { bytes in view.busyLimit.map { bytes >= $0 } } ?? false
-                links.append(FamilyConnectivityResponse.Link(from: from, to: to, queueBytes: queued, busy: busy))
+                links.append(FamilyConnectivityResponse.Link(from: from, to: to, queueBytes: queued, busy: busy,
+                                                             busyEvents: view.busyEvents.map { $0[to] ?? 0 }))
             }
         }
         return FamilyConnectivityResponse(family: family, name: name, checkedAt: checkedAt, split: sides.count > 1, sides: sides,

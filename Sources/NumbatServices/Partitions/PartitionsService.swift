@@ -134,7 +134,8 @@ public final class PartitionsService: NumbatService {
 }
 
 extension FamilyConnectivity.View {
-    /// The alarm agent's `links/0` map: `#{nodes => [Node], queues => [{Node, Bytes}], busy_limit => N}`.
+    /// The alarm agent's `links/0` map: `#{nodes => [Node], queues => [{Node, Bytes}], busy_limit => N,
+    /// busy_events => [{Node, Count}] | unavailable}`.
     init?(_ term: Term) {
         guard case .map(let map) = term, let peers = map[.atom("nodes")]?.listElements else { return nil }
         self.peers = Set(peers.compactMap { $0.atomValue?.name })
@@ -144,5 +145,14 @@ extension FamilyConnectivity.View {
             queues[node] = bytes
         }
         busyLimit = map[.atom("busy_limit")]?.intValue
+        // `unavailable` (another tool holds the system monitor, or no agent process): nil.
+        if let counts = map[.atom("busy_events")]?.listElements {
+            var events: [String: Int] = [:]
+            for pair in counts {
+                guard let parts = pair.tupleElements, parts.count == 2, let node = parts[0].atomValue?.name, let count = parts[1].intValue else { continue }
+                events[node] = count
+            }
+            busyEvents = events
+        }
     }
 }

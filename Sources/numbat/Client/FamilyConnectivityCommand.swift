@@ -45,10 +45,11 @@ struct FamilyConnectivityCommand: AsyncParsableCommand {
         }
         if !view.links.isEmpty {
             lines.append("")
-            lines.append("LINK".padding(toLength: width * 2 + 4, withPad: " ", startingAt: 0) + "QUEUED  BUSY")
+            lines.append("LINK".padding(toLength: width * 2 + 4, withPad: " ", startingAt: 0) + "QUEUED  BUSY  BUSY EVENTS")
             for link in view.links {
                 lines.append("\(link.from) -> \(link.to)".padding(toLength: width * 2 + 4, withPad: " ", startingAt: 0)
-                             + (link.queueBytes.map { "\($0)" } ?? "-").padding(toLength: 8, withPad: " ", startingAt: 0) + (link.busy ? "yes" : "no"))
+                             + (link.queueBytes.map { "\($0)" } ?? "-").padding(toLength: 8, withPad: " ", startingAt: 0)
+                             + (link.busy ? "yes" : "no").padding(toLength: 6, withPad: " ", startingAt: 0) + (link.busyEvents.map { "\($0)" } ?? "-"))
             }
         }
         return lines.joined(separator: "\n")
