@@ -12,153 +12,131 @@ struct ServeTests {
         try await TestNode.withNodes(2, release: .otp25, cookie: "serve-test-cookie") { peers in
             let observer = try LocalNode(.init(name: "observer\(UInt32.random(in: 0...UInt32.max))", cookie: peers[0].cookie))
             _ = try await observer.rpc(peers[0].name, "net_adm", "ping", [.atom(.init(peers[1].name.description))])
-            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("numbat-serve-\(UUID().uuidString)")
-            defer { try? FileManager.default.removeItem(at: directory) }
-            let nodeName = "numbat\(UInt32.random(in: 0...UInt32.max))"
-            let server = try await ServerProcess.start(["serve", "--port", "0", "--data-dir", directory.path,
-                                                        "--node-name", nodeName, "--log-level", "debug"])
-            defer { server.kill() }
-            let environment = ["NUMBAT_URL": server.url]
-            func numbat(_ arguments: String...) async throws -> ChildProcess {
-                try await ChildProcess.run(CLITests.numbat, arguments, environment: ProcessInfo.processInfo.environment.merging(environment) { $1 })
+            try await ServeSession.with(["--log-level", "debug"]) { session in
+
+                let added = try await session.numbat("node", "add", peers[0].name.description, "--cookie", peers[0].cookie, "--discover")
+                #expect(added.status == 0, "\(added.standardError)")
+                #expect(added.standardOutput.contains(peers[0].name.description) && added.standardOutput.contains(peers[1].name.description))
+                let listed = try await session.numbat("node", "list")
+                #expect(listed.standardOutput.components(separatedBy: "\n").filter { $0.contains(" UP ") }.count == 2, "\(listed.standardOutput)")
+                let shown = try await session.numbat("node", "show", peers[1].name.description)
+                #expect(shown.standardOutput.contains("state             UP"))
+                let asJSON = try await session.numbat("node", "list", "--json")
+                let nodes = try JSONSerialization.jsonObject(with: Data(asJSON.standardOutput.utf8)) as? [String: Any]
+                #expect((nodes?["nodes"] as? [Any])?.count == 2)
+
+                let families = try await session.numbat("family", "list")
+                #expect(families.standardOutput.contains("Erlang/OTP 25") && families.standardOutput.contains("automatic"))
+                let familyID = try #require(families.standardOutput.components(separatedBy: "\n").dropFirst().first?.split(separator: " ").first.map(String.init))
+                let family = try await session.numbat("family", "show", familyID)
+                #expect(family.standardOutput.contains(peers[0].name.description))
+                // The two peers see each other: one side, a link each way.
+                let connectivity = try await session.numbat("family", "connectivity", familyID)
+                let (first, second) = (peers[0].name.description, peers[1].name.description)
+                #expect(connectivity.status == 0 && connectivity.standardOutput.contains(": whole")
+                        && connectivity.standardOutput.contains("\(first) -> \(second)") && connectivity.standardOutput.contains("\(second) -> \(first)"),
+                        "\(connectivity.standardOutput)\(connectivity.standardError)")
+                let unknown = try await session.numbat("family", "connectivity", "no-such-family")
+                #expect(unknown.status == 1 && unknown.standardError.contains("no node family is named no-such-family"), "\(unknown.standardError)")
+
+                let token = try await session.numbat("token", "create", "ci", "--role", "viewer")
+                let secret = token.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
+                #expect(secret.hasPrefix("nbt_"))
+                #expect(try await session.numbat("token", "list").standardOutput.contains("ci"))
+
+                let missing = try await session.numbat("node", "show", "nobody@127.0.0.1")
+                #expect(missing.status == 1 && missing.standardError.contains("no managed node"))
+                let wrongCookie = try await session.numbat("node", "add", "x@127.0.0.1", "--cookie", "c")
+                #expect(wrongCookie.status == 1 && wrongCookie.standardError.contains("node_unreachable"))
+
+                let removed = try await session.numbat("node", "remove", peers[1].name.description)
+                #expect(removed.standardOutput.contains("removed \(peers[1].name)"))
+
+                // SIGTERM: a clean exit, connections closed, nothing secret in the log.
+                let status = try await session.server.terminate()
+                #expect(status == 0)
+                let hidden = try await observer.rpc(peers[0].name, "erlang", "nodes", [.atom("hidden")])
+                #expect(!hidden.description.contains(session.nodeName), "\(hidden)")
+                #expect(session.server.output.contains("stopped"))
+                #expect(!session.server.output.contains(peers[0].cookie), "the log never shows cookies")
+                let adminToken = try String(contentsOf: session.dataDirectory.appendingPathComponent("admin-token"), encoding: .utf8)
+                #expect(!session.server.output.contains(adminToken.trimmingCharacters(in: .whitespacesAndNewlines)), "nor tokens")
+                await observer.shutdown()
             }
-
-            let added = try await numbat("node", "add", peers[0].name.description, "--cookie", peers[0].cookie, "--discover")
-            #expect(added.status == 0, "\(added.standardError)")
-            #expect(added.standardOutput.contains(peers[0].name.description) && added.standardOutput.contains(peers[1].name.description))
-            let listed = try await numbat("node", "list")
-            #expect(listed.standardOutput.components(separatedBy: "\n").filter { $0.contains(" UP ") }.count == 2, "\(listed.standardOutput)")
-            let shown = try await numbat("node", "show", peers[1].name.description)
-            #expect(shown.standardOutput.contains("state             UP"))
-            let asJSON = try await numbat("node", "list", "--json")
-            let nodes = try JSONSerialization.jsonObject(with: Data(asJSON.standardOutput.utf8)) as? [String: Any]
-            #expect((nodes?["nodes"] as? [Any])?.count == 2)
-
-            let families = try await numbat("family", "list")
-            #expect(families.standardOutput.contains("Erlang/OTP 25") && families.standardOutput.contains("automatic"))
-            let familyID = try #require(families.standardOutput.components(separatedBy: "\n").dropFirst().first?.split(separator: " ").first.map(String.init))
-            let family = try await numbat("family", "show", familyID)
-            #expect(family.standardOutput.contains(peers[0].name.description))
-            // The two peers see each other: one side, a link each way.
-            let connectivity = try await numbat("family", "connectivity", familyID)
-            let (first, second) = (peers[0].name.description, peers[1].name.description)
-            #expect(connectivity.status == 0 && connectivity.standardOutput.contains(": whole")
-                    && connectivity.standardOutput.contains("\(first) -> \(second)") && connectivity.standardOutput.contains("\(second) -> \(first)"),
-                    "\(connectivity.standardOutput)\(connectivity.standardError)")
-            let unknown = try await numbat("family", "connectivity", "no-such-family")
-            #expect(unknown.status == 1 && unknown.standardError.contains("no node family is named no-such-family"), "\(unknown.standardError)")
-
-            let token = try await numbat("token", "create", "ci", "--role", "viewer")
-            let secret = token.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
-            #expect(secret.hasPrefix("nbt_"))
-            #expect(try await numbat("token", "list").standardOutput.contains("ci"))
-
-            let missing = try await numbat("node", "show", "nobody@127.0.0.1")
-            #expect(missing.status == 1 && missing.standardError.contains("no managed node"))
-            let wrongCookie = try await numbat("node", "add", "x@127.0.0.1", "--cookie", "c")
-            #expect(wrongCookie.status == 1 && wrongCookie.standardError.contains("node_unreachable"))
-
-            let removed = try await numbat("node", "remove", peers[1].name.description)
-            #expect(removed.standardOutput.contains("removed \(peers[1].name)"))
-
-            // SIGTERM: a clean exit, connections closed, nothing secret in the log.
-            let status = try await server.terminate()
-            #expect(status == 0)
-            let hidden = try await observer.rpc(peers[0].name, "erlang", "nodes", [.atom("hidden")])
-            #expect(!hidden.description.contains(nodeName), "\(hidden)")
-            #expect(server.output.contains("stopped"))
-            #expect(!server.output.contains(peers[0].cookie), "the log never shows cookies")
-            let adminToken = try String(contentsOf: directory.appendingPathComponent("admin-token"), encoding: .utf8)
-            #expect(!server.output.contains(adminToken.trimmingCharacters(in: .whitespacesAndNewlines)), "nor tokens")
-            await observer.shutdown()
         }
     }
 
     @Test("metrics from the command line: history with a sparkline, and live samples")
     func metricsCommands() async throws {
         try await TestNode.with(release: .otp25, cookie: "serve-test-cookie") { peer in
-            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("numbat-serve-\(UUID().uuidString)")
-            defer { try? FileManager.default.removeItem(at: directory) }
-            let server = try await ServerProcess.start(["serve", "--port", "0", "--data-dir", directory.path, "--metrics-interval", "1",
-                                                        "--node-name", "numbat\(UInt32.random(in: 0...UInt32.max))"])
-            defer { server.kill() }
-            let environment = ProcessInfo.processInfo.environment.merging(["NUMBAT_URL": server.url]) { $1 }
-            func numbat(_ arguments: String...) async throws -> ChildProcess {
-                try await ChildProcess.run(CLITests.numbat, arguments, environment: environment)
-            }
-            #expect(try await numbat("node", "add", peer.name.description, "--cookie", peer.cookie).status == 0)
-            // At least three points (one a second); a slow machine may have stored more by the time it asks.
-            func points(_ output: String) -> Int {
-                guard let range = output.range(of: #"(\d+) points"#, options: .regularExpression) else { return 0 }
-                return Int(output[range].prefix { $0.isNumber }) ?? 0
-            }
-            var history = try await numbat("metrics", "get", peer.name.description, "memory_total", "--since", "10m")
-            for _ in 0..<100 where points(history.standardOutput) < 3 {
-                try await Task.sleep(for: .milliseconds(100))
-                history = try await numbat("metrics", "get", peer.name.description, "memory_total", "--since", "10m")
-            }
-            let count = points(history.standardOutput)
-            #expect(history.status == 0, "\(history.standardError)")
-            #expect(count >= 3 && history.standardOutput.contains("memory_total on \(peer.name): \(count) points, raw, bytes"), "\(history.standardOutput)")
-            let lines = history.standardOutput.components(separatedBy: "\n")
-            #expect(lines.count > 1 && lines[1].count == count && lines[1].allSatisfy { "▁▂▃▄▅▆▇█".contains($0) }, "sparkline: \(lines)")
-            #expect(history.standardOutput.contains("TIME") && history.standardOutput.contains("VALUE"))
+            try await ServeSession.with(["--metrics-interval", "1"]) { session in
+                #expect(try await session.numbat("node", "add", peer.name.description, "--cookie", peer.cookie).status == 0)
+                // At least three points (one a second); a slow machine may have stored more by the time it asks.
+                func points(_ output: String) -> Int {
+                    guard let range = output.range(of: #"(\d+) points"#, options: .regularExpression) else { return 0 }
+                    return Int(output[range].prefix { $0.isNumber }) ?? 0
+                }
+                var history = try await session.numbat("metrics", "get", peer.name.description, "memory_total", "--since", "10m")
+                for _ in 0..<100 where points(history.standardOutput) < 3 {
+                    try await Task.sleep(for: .milliseconds(100))
+                    history = try await session.numbat("metrics", "get", peer.name.description, "memory_total", "--since", "10m")
+                }
+                let count = points(history.standardOutput)
+                #expect(history.status == 0, "\(history.standardError)")
+                #expect(count >= 3 && history.standardOutput.contains("memory_total on \(peer.name): \(count) points, raw, bytes"), "\(history.standardOutput)")
+                let lines = history.standardOutput.components(separatedBy: "\n")
+                #expect(lines.count > 1 && lines[1].count == count && lines[1].allSatisfy { "▁▂▃▄▅▆▇█".contains($0) }, "sparkline: \(lines)")
+                #expect(history.standardOutput.contains("TIME") && history.standardOutput.contains("VALUE"))
 
-            let live = try await numbat("metrics", "live", peer.name.description, "memory_total", "process_count", "--count", "2")
-            #expect(live.status == 0, "\(live.standardError)")
-            let rows = live.standardOutput.split(separator: "\n")
-            #expect(rows.count == 3 && rows[0] == "TIME  memory_total  process_count", "\(live.standardOutput)")
-            #expect(rows.dropFirst().allSatisfy { $0.split(separator: " ", omittingEmptySubsequences: true).count == 3 })
-            let unknown = try await numbat("metrics", "get", "nobody@127.0.0.1", "memory_total")
-            #expect(unknown.status == 1 && unknown.standardError.contains("no managed node"))
-            #expect(try await server.terminate() == 0)
+                let live = try await session.numbat("metrics", "live", peer.name.description, "memory_total", "process_count", "--count", "2")
+                #expect(live.status == 0, "\(live.standardError)")
+                let rows = live.standardOutput.split(separator: "\n")
+                #expect(rows.count == 3 && rows[0] == "TIME  memory_total  process_count", "\(live.standardOutput)")
+                #expect(rows.dropFirst().allSatisfy { $0.split(separator: " ", omittingEmptySubsequences: true).count == 3 })
+                let unknown = try await session.numbat("metrics", "get", "nobody@127.0.0.1", "memory_total")
+                #expect(unknown.status == 1 && unknown.standardError.contains("no managed node"))
+                #expect(try await session.server.terminate() == 0)
+            }
         }
     }
 
     @Test("numbat logs prints the newest notifications and follows new ones")
     func logs() async throws {
         try await TestNode.with(release: .otp25, cookie: "serve-test-cookie") { peer in
-            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("numbat-serve-\(UUID().uuidString)")
-            defer { try? FileManager.default.removeItem(at: directory) }
-            let server = try await ServerProcess.start(["serve", "--port", "0", "--data-dir", directory.path,
-                                                        "--node-name", "numbat\(UInt32.random(in: 0...UInt32.max))"])
-            defer { server.kill() }
-            let environment = ProcessInfo.processInfo.environment.merging(["NUMBAT_URL": server.url]) { $1 }
-            func numbat(_ arguments: String...) async throws -> ChildProcess {
-                try await ChildProcess.run(CLITests.numbat, arguments, environment: environment)
-            }
-            #expect(try await numbat("node", "add", peer.name.description, "--cookie", peer.cookie).status == 0)
-            let observer = try LocalNode(.init(name: "observer\(UInt32.random(in: 0...UInt32.max))", cookie: peer.cookie))
-            func logError(_ text: String) async throws {
-                let call = Term.binary(Array("logger:error(\"\(text)\"), ok.".utf8))
-                _ = try await observer.rpc(peer.name, "numbat_test_peer", "eval", [call])
-            }
-            // The agent is being injected: log until the first error shows up.
-            var listed = try await numbat("logs", "--node", peer.name.description, "--severity", "error")
-            for attempt in 0..<100 where !listed.standardOutput.contains("cli first") {
-                if attempt % 5 == 0 { try await logError("cli first") }
-                try await Task.sleep(for: .milliseconds(100))
-                listed = try await numbat("logs", "--node", peer.name.description, "--severity", "error")
-            }
-            #expect(listed.status == 0, "\(listed.standardError)")
-            #expect(listed.standardOutput.contains("error    \(peer.name)  cli first"), "\(listed.standardOutput)")
+            try await ServeSession.with { session in
+                #expect(try await session.numbat("node", "add", peer.name.description, "--cookie", peer.cookie).status == 0)
+                let observer = try LocalNode(.init(name: "observer\(UInt32.random(in: 0...UInt32.max))", cookie: peer.cookie))
+                func logError(_ text: String) async throws {
+                    let call = Term.binary(Array("logger:error(\"\(text)\"), ok.".utf8))
+                    _ = try await observer.rpc(peer.name, "numbat_test_peer", "eval", [call])
+                }
+                // The agent is being injected: log until the first error shows up.
+                var listed = try await session.numbat("logs", "--node", peer.name.description, "--severity", "error")
+                for attempt in 0..<100 where !listed.standardOutput.contains("cli first") {
+                    if attempt % 5 == 0 { try await logError("cli first") }
+                    try await Task.sleep(for: .milliseconds(100))
+                    listed = try await session.numbat("logs", "--node", peer.name.description, "--severity", "error")
+                }
+                #expect(listed.status == 0, "\(listed.standardError)")
+                #expect(listed.standardOutput.contains("error    \(peer.name)  cli first"), "\(listed.standardOutput)")
 
-            // --follow: errors are logged until the follower has printed a pushed one and exited.
-            let finished = FinishedFlag()
-            let follower = Task {
-                defer { finished.set() }
-                return try await numbat("logs", "--node", peer.name.description, "--limit", "1", "--follow", "--follow-count", "1")
+                // --follow: errors are logged until the follower has printed a pushed one and exited.
+                let finished = FinishedFlag()
+                let follower = Task {
+                    defer { finished.set() }
+                    return try await session.numbat("logs", "--node", peer.name.description, "--limit", "1", "--follow", "--follow-count", "1")
+                }
+                for _ in 0..<100 where !finished.isSet {
+                    try await logError("cli followed")
+                    try await Task.sleep(for: .milliseconds(200))
+                }
+                if !finished.isSet { follower.cancel() }
+                let followed = try await follower.value
+                #expect(followed.status == 0, "\(followed.standardError)")
+                #expect(followed.standardOutput.contains("cli followed"), "\(followed.standardOutput)")
+                await observer.shutdown()
+                #expect(try await session.server.terminate() == 0)
             }
-            for _ in 0..<100 where !finished.isSet {
-                try await logError("cli followed")
-                try await Task.sleep(for: .milliseconds(200))
-            }
-            if !finished.isSet { follower.cancel() }
-            let followed = try await follower.value
-            #expect(followed.status == 0, "\(followed.standardError)")
-            #expect(followed.standardOutput.contains("cli followed"), "\(followed.standardOutput)")
-            await observer.shutdown()
-            #expect(try await server.terminate() == 0)
         }
     }
 
