@@ -229,17 +229,8 @@ struct DeployCommand: AsyncParsableCommand {
             }
             let request = DeployRequest(amount: amount, provider: providerID, autostart: !noAutostart)
             let (family, timeout, json) = (family, timeout, client.json)
-            let outcome = try await withThrowingTaskGroup(of: (deployed: Int, failed: Int)?.self) { group in
-                group.addTask {
-                    try await Self.follow(api: api, family: family, request: request, json: json)
-                }
-                group.addTask {
-                    try await Task.sleep(for: .seconds(timeout))
-                    return nil
-                }
-                let first = try await group.next() ?? nil
-                group.cancelAll()
-                return first
+            let outcome = try await Deadline.run(seconds: timeout) {
+                try await Self.follow(api: api, family: family, request: request, json: json)
             }
             guard let outcome else {
                 throw APIClient.Failure(description: "the deployment did not finish within \(Int(timeout)) s (it goes on; see numbat family show \(family))")

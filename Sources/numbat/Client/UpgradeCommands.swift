@@ -28,15 +28,8 @@ struct UpgradeCommand: AsyncParsableCommand {
                 let api = client.client()
                 let request = StartUpgradeRequest(release: releaseID, batch: batch)
                 let (family, timeout, json) = (family, timeout, client.json)
-                let ended = try await withThrowingTaskGroup(of: UUID?.self) { group in
-                    group.addTask { try await Self.follow(api: api, family: family, request: request, json: json) }
-                    group.addTask {
-                        try await Task.sleep(for: .seconds(timeout))
-                        return nil
-                    }
-                    let first = try await group.next() ?? nil
-                    group.cancelAll()
-                    return first
+                let ended = try await Deadline.run(seconds: timeout) {
+                    try await Self.follow(api: api, family: family, request: request, json: json)
                 }
                 guard let ended else {
                     throw APIClient.Failure(description: "the upgrade did not finish within \(Int(timeout)) s (it goes on; see numbat upgrade show)")
