@@ -58,13 +58,13 @@ struct RemoteWriteRetryAfterTests {
 /// a `Retry-After` made from the time of the request), then 204s.
 final class ThrottlingReceiver: Sendable {
     typealias Answer = (status: Int, retryAfter: (@Sendable (Date) -> String)?)
-    let port: Int
+    var port: Int { http.port }
+    private let http: LoopbackHTTPServer
     private let answers: [Answer]
     private let received = NIOLockedValueBox<[ContinuousClock.Instant]>([])
-    private let running = NIOLockedValueBox<Task<Void, any Error>?>(nil)
 
     init(port: Int, answers: [Answer]) {
-        self.port = port
+        http = LoopbackHTTPServer(port: port)
         self.answers = answers
     }
 
@@ -84,24 +84,11 @@ final class ThrottlingReceiver: Sendable {
             if let retryAfter = answer.retryAfter { headers[.retryAfter] = retryAfter(Date()) }
             return Response(status: .init(code: answer.status), headers: headers)
         }
-        let (ready, readyContinuation) = AsyncStream.makeStream(of: Void.self)
-        var logger = Logger(label: "throttling-receiver")
-        logger.logLevel = .critical
-        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)),
-                              onServerRunning: { _ in readyContinuation.yield() }, logger: logger)
-        let task = Task { try await app.runService(gracefulShutdownSignals: []) }
-        running.withLockedValue { $0 = task }
-        var iterator = ready.makeAsyncIterator()
-        _ = await iterator.next()
+        await http.start(router, label: "throttling-receiver")
     }
 
     func stop() async {
-        let task = running.withLockedValue { task -> Task<Void, any Error>? in
-            defer { task = nil }
-            return task
-        }
-        task?.cancel()
-        _ = try? await task?.value
+        await http.stop()
     }
 
     /// IMF-fixdate, as HTTP servers write it.

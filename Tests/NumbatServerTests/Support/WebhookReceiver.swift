@@ -1,7 +1,6 @@
 import Crypto
 import Foundation
 import Hummingbird
-import Logging
 import NIOConcurrencyHelpers
 
 /// A webhook receiver for alert tests: a real HTTP server (Hummingbird) on a loopback port that
@@ -19,13 +18,13 @@ final class WebhookReceiver: Sendable {
     }
 
     let key: String?
-    let port: Int
+    var port: Int { http.port }
+    private let http: LoopbackHTTPServer
     private let received = NIOLockedValueBox<[Received]>([])
-    private let running = NIOLockedValueBox<Task<Void, any Error>?>(nil)
 
     init(key: String?, port: Int) {
         self.key = key
-        self.port = port
+        http = LoopbackHTTPServer(port: port)
     }
 
     var requests: [Received] { received.withLockedValue { $0 } }
@@ -42,25 +41,11 @@ final class WebhookReceiver: Sendable {
             self.received.withLockedValue { $0.append(Received(path: request.uri.path, headers: headers, body: body, signed: signed)) }
             return signed ? .ok : .unauthorized
         }
-        let (ready, readyContinuation) = AsyncStream.makeStream(of: Void.self)
-        // Quiet: stopping it (a receiver going down) is part of the tests.
-        var logger = Logger(label: "webhook-receiver")
-        logger.logLevel = .critical
-        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)),
-                              onServerRunning: { _ in readyContinuation.yield() }, logger: logger)
-        let task = Task { try await app.runService(gracefulShutdownSignals: []) }
-        running.withLockedValue { $0 = task }
-        var iterator = ready.makeAsyncIterator()
-        _ = await iterator.next()
+        await http.start(router, label: "webhook-receiver")
     }
 
     func stop() async {
-        let task = running.withLockedValue { task -> Task<Void, any Error>? in
-            defer { task = nil }
-            return task
-        }
-        task?.cancel()
-        _ = try? await task?.value
+        await http.stop()
     }
 
     /// Without a key (Alertmanager's notifications), everything is accepted.
