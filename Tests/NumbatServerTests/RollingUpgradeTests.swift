@@ -85,7 +85,18 @@ struct RollingUpgradeTests {
                 let quorum = Quorum()
                 let watcher = Task {
                     while !Task.isCancelled {
-                        let nodes = (try? await OrchestrationTests.nodes(family, server: server, client: client)) ?? []
+                        // The family's nodes, tried three times; a sample without them is left out
+                        // (and counted: more than two such samples fail the test with why).
+                        var nodes: [[String: Any]]?
+                        var failure = ""
+                        for attempt in 0..<3 where nodes == nil {
+                            if attempt > 0 { try? await Task.sleep(for: .milliseconds(200)) }
+                            do { nodes = try await Self.familyNodes(family, server: server, client: client) } catch { failure = "\(error)" }
+                        }
+                        guard let nodes else {
+                            quorum.listFailed(failure)
+                            continue
+                        }
                         let up = nodes.filter { $0["status"] as? String == "UP" }.compactMap { $0["id"] as? String }
                         // A node's view read through the API's rpc, tried three times: on a loaded
                         // machine one call may time out, which says nothing about the cluster. A
@@ -203,6 +214,7 @@ struct RollingUpgradeTests {
                 let (samples, least) = quorum.result
                 #expect(samples > 20, "the watcher sampled the cluster throughout (\(samples) samples)")
                 #expect(least >= 2, "at least 2 of 3 nodes were UP and connected at every sample (least: \(least); the worst: \(quorum.worst))")
+                #expect(quorum.listFailures.count <= 2, "the family's nodes could not be listed in \(quorum.listFailures.count) samples: \(quorum.listFailures)")
 
                 for id in ids {
                     #expect(try await client.call(.delete, "/api/orch/nodes/\(id)", token: token).status == .noContent)
@@ -289,7 +301,11 @@ struct RollingUpgradeTests {
 /// The watcher's findings: how many samples, and the smallest connected group of reachable UP
 /// nodes seen (and that sample).
 final class Quorum: Sendable {
-    private let state = NIOLockedValueBox((samples: 0, least: Int.max, worst: ""))
+    private let state = NIOLockedValueBox((samples: 0, least: Int.max, worst: "", listFailures: [String]()))
+
+    /// A sample left out: the family's nodes could not be listed (why).
+    func listFailed(_ why: String) { state.withLockedValue { $0.listFailures.append(why) } }
+    var listFailures: [String] { state.withLockedValue { $0.listFailures } }
 
     /// `sees`: each UP node's `nodes()`; a node missing from it could not be read, and is in no group.
     func sample(up stored: [String], names: [String: String], sees read: [String: Set<String>]) {
@@ -316,13 +332,25 @@ final class Quorum: Sendable {
 }
 
 extension RollingUpgradeTests {
+    /// The family's nodes as the API lists them; throws unless it answered 200.
+    static func familyNodes(_ family: String, server: TestServer, client: any TestClientProtocol) async throws -> [[String: Any]] {
+        let answer = try await client.call(.get, "/api/orch/node_families/\(family)/nodes", token: server.adminToken)
+        guard answer.status == .ok, let items = answer["items"] as? [[String: Any]] else {
+            throw QuorumReadFailed(status: answer.status.code, text: String(answer.text.prefix(300)))
+        }
+        return items
+    }
+
     /// A node's `erlang:nodes()` through the API's rpc; throws unless the call answered 200.
     static func peers(_ node: String, server: TestServer, client: any TestClientProtocol) async throws -> Set<String> {
         let answer = try await client.call(.post, "/api/nodes/\(node)/rpc", body: json(["module": "erlang", "function": "nodes", "args": []]),
                                            token: server.adminToken)
-        guard answer.status == .ok else { throw QuorumReadFailed(status: answer.status.code) }
+        guard answer.status == .ok else { throw QuorumReadFailed(status: answer.status.code, text: String(answer.text.prefix(300))) }
         return Set((answer["result"] as? [[String: String]] ?? []).compactMap { $0["atom"] })
     }
 }
 
-struct QuorumReadFailed: Error { let status: Int }
+struct QuorumReadFailed: Error {
+    let status: Int
+    let text: String
+}
