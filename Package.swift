@@ -197,7 +197,7 @@ let package = Package(
         /// Starts and stops real OTP nodes (OTP 25 from Debian, OTP 28 from PyPI) for tests and benchmarks.
         .target(
             name: "NumbatTestSupport",
-            dependencies: ["ErlangDist"],
+            dependencies: ["ErlangDist", "NumbatCore"],
             path: "Tests/Support",
             // Erlang sources compiled by the tests at run time, found by path.
             exclude: ["erlang"]

@@ -1,6 +1,7 @@
 import ErlangDist
 import ErlangTerm
 import Foundation
+import NumbatCore
 import NumbatTestSupport
 #if canImport(FoundationNetworking)
 import FoundationNetworking
@@ -59,7 +60,7 @@ struct MetricsCycleBench {
             end,
             Loop().
             """
-        let process = Process()
+        let process = Subprocess()
         process.executableURL = URL(fileURLWithPath: release.erl)
         process.arguments = ["-hidden", "-name", "nbcycleref\(getpid())@127.0.0.1", "-setcookie", cookie, "-noshell", "-noinput", "-eval", script]
         let lines = try LineCollector.run(process)

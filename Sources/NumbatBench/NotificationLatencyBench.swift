@@ -1,6 +1,7 @@
 import ErlangDist
 import ErlangTerm
 import Foundation
+import NumbatCore
 import NumbatTestSupport
 
 /// `numbat-bench --only notification-latency`: how long a `logger:error` on a node takes to
@@ -34,7 +35,7 @@ struct NotificationLatencyBench {
 
         // The operator's terminal: numbat logs --follow, each line's arrival timed as it comes.
         let arrivals = Arrivals()
-        let logs = Process()
+        let logs = Subprocess()
         logs.executableURL = serve.process.executableURL
         logs.arguments = ["logs", "--follow", "--json", "--limit", "1", "--server", serve.url]
         let output = Pipe()

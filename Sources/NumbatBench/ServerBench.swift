@@ -1,4 +1,5 @@
 import Foundation
+import NumbatCore
 import NumbatTestSupport
 #if canImport(FoundationNetworking)
 import FoundationNetworking
@@ -56,7 +57,7 @@ struct ServerBench {
             io:format("connected ~b ~b~n", [length([pong || pong <- Results]), erlang:monotonic_time(millisecond) - T0]),
             timer:sleep(infinity).
             """
-        let process = Process()
+        let process = Subprocess()
         process.executableURL = URL(fileURLWithPath: release.erl)
         process.arguments = ["-hidden", "-name", "benchref\(getpid())@127.0.0.1", "-setcookie", cookie, "-noshell", "-noinput", "-eval", script]
         let lines = try LineCollector.run(process)
@@ -159,7 +160,7 @@ final class LineCollector: @unchecked Sendable {
 
     /// Runs `process` with its standard output and error collected (and copied to `copy`, if
     /// given, for reading while a long benchmark runs).
-    static func run(_ process: Process, copyTo copy: URL? = nil) throws -> LineCollector {
+    static func run(_ process: Subprocess, copyTo copy: URL? = nil) throws -> LineCollector {
         let output = Pipe()
         process.standardOutput = output
         process.standardError = output
@@ -199,7 +200,7 @@ final class LineCollector: @unchecked Sendable {
 
 /// `numbat serve` (the release binary beside numbat-bench) on a port it picks.
 struct ServeProcess {
-    let process: Process
+    let process: Subprocess
     let url: String
     let lines: LineCollector
     var output: String { lines.text }
@@ -210,7 +211,7 @@ struct ServeProcess {
         guard FileManager.default.isExecutableFile(atPath: binary.path) else {
             throw BenchFailure(description: "\(binary.path) is missing: swift build -c release --product numbat")
         }
-        let process = Process()
+        let process = Subprocess()
         process.executableURL = binary
         // NUMBAT_BENCH_SERVER_LOGS=DIR: each server logs at info level, copied to DIR/NODENAME.log.
         let logs = ProcessInfo.processInfo.environment["NUMBAT_BENCH_SERVER_LOGS"].map { URL(fileURLWithPath: $0) }

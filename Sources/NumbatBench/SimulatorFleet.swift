@@ -1,4 +1,5 @@
 import Foundation
+import NumbatCore
 import NumbatTestSupport
 
 /// `numbat-sim` processes presenting one layout of simulated nodes, split so each process stays
@@ -10,7 +11,7 @@ final class SimulatorFleet: @unchecked Sendable {
     let cookie: String
     let prefix: String
     private let processes: [LineCollector]
-    private let children: [Process]
+    private let children: [Subprocess]
 
     struct Census: Equatable {
         var connected = 0
@@ -29,9 +30,9 @@ final class SimulatorFleet: @unchecked Sendable {
         let epmdPort = 20000 + Int(getpid() % 20000)
         let prefix = "sim\(getpid())x"
         var collectors: [LineCollector] = []
-        var children: [Process] = []
+        var children: [Subprocess] = []
         for first in stride(from: 0, to: total, by: perProcess) {
-            let process = Process()
+            let process = Subprocess()
             process.executableURL = binary
             process.arguments = ["run", "--count", "\(min(perProcess, total - first))", "--first", "\(first)", "--total", "\(total)",
                                  "--epmd-port", "\(epmdPort)", "--cookie", cookie, "--prefix", prefix,
@@ -46,7 +47,7 @@ final class SimulatorFleet: @unchecked Sendable {
         return fleet
     }
 
-    private init(total: Int, epmdPort: Int, cookie: String, prefix: String, processes: [LineCollector], children: [Process]) {
+    private init(total: Int, epmdPort: Int, cookie: String, prefix: String, processes: [LineCollector], children: [Subprocess]) {
         self.total = total
         self.epmdPort = epmdPort
         self.cookie = cookie

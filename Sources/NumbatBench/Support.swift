@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import NumbatCore
 import NumbatTestSupport
 
 #if canImport(Glibc)
@@ -41,7 +42,7 @@ final class NodeReaper: Sendable {
     private let nodes = Locked<[ObjectIdentifier: TestNode]>([:])
     private let sources = Locked<[any DispatchSourceSignal]>([])
     private let directories = Locked<[URL]>([])
-    private let processes = Locked<[Process]>([])
+    private let processes = Locked<[Subprocess]>([])
 
     func adopt(_ node: TestNode) {
         nodes.withLockedValue { $0[ObjectIdentifier(node)] = node }
@@ -54,7 +55,7 @@ final class NodeReaper: Sendable {
     }
 
     /// A child process (a simulator, a server) killed with the nodes on exit or Ctrl-C.
-    func adoptProcess(_ process: Process) {
+    func adoptProcess(_ process: Subprocess) {
         processes.withLockedValue { $0.append(process) }
     }
 

@@ -1,6 +1,7 @@
 import ErlangDist
 import ErlangTerm
 import Foundation
+import NumbatCore
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -102,13 +103,13 @@ enum API {
 /// `numbat serve`, one server of a test's cluster: started (in a network namespace when given)
 /// and waited for until it listens; killed with SIGKILL as a crash would, or stopped.
 final class ServeProcess: @unchecked Sendable {
-    let process: Process
+    let process: Subprocess
     /// Its API (inside its namespace, if it runs in one).
     let url: String
     let namespace: NetworkNamespace?
     private let collected: OutputCollector
 
-    private init(process: Process, url: String, namespace: NetworkNamespace?, collected: OutputCollector) {
+    private init(process: Subprocess, url: String, namespace: NetworkNamespace?, collected: OutputCollector) {
         self.process = process
         self.url = url
         self.namespace = namespace
@@ -120,7 +121,7 @@ final class ServeProcess: @unchecked Sendable {
 
     static func start(_ arguments: [String], in namespace: NetworkNamespace? = nil) async throws -> ServeProcess {
         try await offPool {
-            let process = Process()
+            let process = Subprocess()
             let command = namespace?.command(CLITests.numbat, arguments) ?? (executable: CLITests.numbat, arguments: arguments)
             process.executableURL = URL(fileURLWithPath: command.executable)
             process.arguments = command.arguments
@@ -137,7 +138,7 @@ final class ServeProcess: @unchecked Sendable {
                 let data = handle.availableData
                 if data.isEmpty { handle.readabilityHandler = nil } else { collected.append(data) }
             }
-            try process.runSerialized()
+            try process.run()
             let deadline = Date().addingTimeInterval(60)
             while Date() < deadline, process.isRunning {
                 if let line = collected.text.components(separatedBy: "\n").first(where: { $0.hasPrefix("numbat listening on ") }) {
@@ -296,9 +297,9 @@ final class ServerCluster: @unchecked Sendable {
 final class HostPeer: @unchecked Sendable {
     let name: NodeName
     let cookie: String
-    private let process: Process
+    private let process: Subprocess
 
-    private init(name: NodeName, cookie: String, process: Process) {
+    private init(name: NodeName, cookie: String, process: Subprocess) {
         self.name = name
         self.cookie = cookie
         self.process = process
@@ -308,7 +309,7 @@ final class HostPeer: @unchecked Sendable {
         try OTPRelease.otp25.requireInstalled()
         return try await offPool {
             let name = NodeName(alive: "p\(UInt32.random(in: 0...UInt32.max))", host: host)
-            let process = Process()
+            let process = Subprocess()
             process.executableURL = URL(fileURLWithPath: OTPRelease.otp25.erl)
             process.arguments = ["-name", name.description, "-setcookie", cookie, "-noshell", "-noinput", "-eval", "io:format(\"peer-ready~n\")."]
             process.currentDirectoryURL = FileManager.default.temporaryDirectory
@@ -324,7 +325,7 @@ final class HostPeer: @unchecked Sendable {
                 let data = handle.availableData
                 if data.isEmpty { handle.readabilityHandler = nil } else { collected.append(data) }
             }
-            try process.runSerialized()
+            try process.run()
             let deadline = Date().addingTimeInterval(30)
             while Date() < deadline, process.isRunning {
                 if collected.text.contains("peer-ready") { return HostPeer(name: name, cookie: cookie, process: process) }

@@ -77,10 +77,14 @@ struct CampaignDeployment {
         return shown
     }
 
-    /// The node names (`<id>`) of the BEAMs running on the host.
+    /// The node names (`<id>`) of the BEAMs running on the host. Only `beam.smp` processes
+    /// count: the release's start script, cut short by a kill, goes on polling the node with
+    /// `erl_call -name <id>@host` until it answers, and those are not a second node.
     func beams() async throws -> [String] {
         try await hosts.processes(in: hosts.hosts[0]).compactMap { pid in
             let line = commandLine(of: pid)
+            let program = (try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard program == "beam.smp" else { return nil }
             guard let range = line.range(of: "-name ") else { return nil }
             return line[range.upperBound...].split(separator: " ").first.map { String($0.split(separator: "@").first ?? "") }
         }

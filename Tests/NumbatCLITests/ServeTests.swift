@@ -1,6 +1,7 @@
 import ErlangDist
 import ErlangTerm
 import Foundation
+import NumbatCore
 import NumbatTestSupport
 import Testing
 
@@ -178,11 +179,11 @@ final class FinishedFlag: @unchecked Sendable {
 
 /// `numbat serve` running in the background, its output collected.
 final class ServerProcess: @unchecked Sendable {
-    let process: Process
+    let process: Subprocess
     let url: String
     private let collected: OutputCollector
 
-    private init(process: Process, url: String, collected: OutputCollector) {
+    private init(process: Subprocess, url: String, collected: OutputCollector) {
         self.process = process
         self.url = url
         self.collected = collected
@@ -196,7 +197,7 @@ final class ServerProcess: @unchecked Sendable {
                       timeout: Double = 30) async throws -> ServerProcess
     {
         try await offPool {
-            let process = Process()
+            let process = Subprocess()
             process.executableURL = URL(fileURLWithPath: executable)
             process.arguments = arguments
             if let environment { process.environment = environment }
@@ -205,7 +206,7 @@ final class ServerProcess: @unchecked Sendable {
             process.standardError = pipe
             let collected = OutputCollector()
             pipe.fileHandleForReading.readabilityHandler = { handle in collected.append(handle.availableData) }
-            try process.runSerialized()
+            try process.run()
             let deadline = Date().addingTimeInterval(timeout)
             while Date() < deadline, process.isRunning {
                 if let line = collected.text.components(separatedBy: "\n").first(where: { $0.hasPrefix("numbat listening on ") }) {

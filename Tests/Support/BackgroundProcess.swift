@@ -1,10 +1,11 @@
 import Foundation
+import NumbatCore
 
 /// A program the tests (and benchmarks) keep running beside them, such as `numbat serve` or
 /// `numbat-sim`: started with its own arguments and environment, its output collected, waited
 /// on by the lines it prints, and stopped with SIGTERM (SIGKILL after a bound).
 public final class BackgroundProcess: @unchecked Sendable {
-    public let process: Process
+    public let process: Subprocess
     private let lock = NSLock()
     private var collected = Data()
     /// Whether the output reached its end of file (the program and its children closed it).
@@ -16,7 +17,7 @@ public final class BackgroundProcess: @unchecked Sendable {
 
     /// Starts `executable`; `environment` entries are added to this process's own.
     public init(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws {
-        process = Process()
+        process = Subprocess()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
@@ -38,7 +39,7 @@ public final class BackgroundProcess: @unchecked Sendable {
                 self?.lock.withLock { self?.collected.append(data) }
             }
         }
-        try process.runUnblocked()
+        try process.run()
     }
 
     /// The first line starting with `prefix`, waited for up to `timeout` seconds; throws with

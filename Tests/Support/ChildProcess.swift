@@ -1,4 +1,5 @@
 import Foundation
+import NumbatCore
 
 /// Runs a program to completion and captures what it printed: the `erl` scripts of the tests
 /// and the `numbat` CLI under test.
@@ -14,7 +15,7 @@ public struct ChildProcess: Sendable {
 
     /// `run`, blocking the calling thread.
     public static func runBlocking(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> ChildProcess {
-        let process = Process()
+        let process = Subprocess()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         if let environment { process.environment = environment }
@@ -23,16 +24,16 @@ public struct ChildProcess: Sendable {
         process.standardInput = FileHandle.nullDevice
         let output = Pipe()
         let error = Pipe()
-        // Close-on-exec at once: a child another test thread forks meanwhile (an sshd, a BEAM)
-        // would otherwise inherit these pipes' write ends and hold back their end of file for
-        // as long as it lives (seen: a finished ssh-keygen waited on for minutes beside an
-        // sshd). Foundation's dup2 onto the child's 0/1/2 gives the child copies without it.
+        // Close-on-exec at once: a child another thread starts meanwhile by other means than
+        // `Subprocess` (which closes all but 0/1/2 in the child) would otherwise inherit these
+        // pipes' write ends and hold back their end of file for as long as it lives (seen: a
+        // finished ssh-keygen waited on for minutes beside an sshd).
         for handle in [output.fileHandleForReading, output.fileHandleForWriting, error.fileHandleForReading, error.fileHandleForWriting] {
             _ = fcntl(handle.fileDescriptor, F_SETFD, FD_CLOEXEC)
         }
         process.standardOutput = output
         process.standardError = error
-        try process.runUnblocked()
+        try process.run()
         // Both pipes drained on threads of their own, so neither can fill up and stall the child.
         let outputData = LockedData()
         let errorData = LockedData()
@@ -50,33 +51,14 @@ public struct ChildProcess: Sendable {
     }
 }
 
-/// The child's exit status (128 + signal when killed). Foundation's `waitUntilExit()` on Linux
-/// can miss a child's exit and wait for ever (seen with a zombie beside long-running sshd
-/// children), so this watches for the exit itself with `waitid(WNOWAIT)`, which sees a zombie
-/// without reaping it: the reaping stays Foundation's, whose process monitor must not find its
-/// children taken from it.
-public func waitForExit(_ process: Process) -> Int32 {
-    waitForExit(process, timeout: nil)!
+/// The child's exit status (128 + signal when killed), once it exited.
+public func waitForExit(_ process: Subprocess) -> Int32 {
+    process.waitForExit(timeout: nil)!
 }
 
 /// `waitForExit`, giving up (nil) after `timeout` seconds.
-public func waitForExit(_ process: Process, timeout: Double?) -> Int32? {
-    let pid = process.processIdentifier
-    let deadline = timeout.map { Date().addingTimeInterval($0) }
-    repeat {
-        var info = siginfo_t()
-        let seen = waitid(P_PID, id_t(pid), &info, WEXITED | WNOHANG | WNOWAIT)
-        if seen == 0, info._sifields._sigchld.si_pid == pid {
-            let status = info._sifields._sigchld.si_status
-            return info.si_code == CLD_EXITED ? status : 128 + status
-        }
-        if seen == -1, errno == ECHILD, !process.isRunning {
-            // Foundation reaped it already and recorded the status.
-            return process.terminationStatus
-        }
-        usleep(2000)
-    } while deadline.map({ Date() < $0 }) ?? true
-    return nil
+public func waitForExit(_ process: Subprocess, timeout: Double?) -> Int32? {
+    process.waitForExit(timeout: timeout)
 }
 
 /// Bytes read from a pipe by another thread, chunk by chunk, so that what arrived can be taken

@@ -1,4 +1,5 @@
 import Foundation
+import NumbatCore
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -16,11 +17,11 @@ public final class FakeOpenStack: Sendable {
         .appendingPathComponent("Fakes/fake_openstack.py")
 
     public let authURL: URL
-    private let process: Process
+    private let process: Subprocess
     private let input: FileHandle
 
     private init(tokenSeconds: Int, fixedAddresses: [String]) throws {
-        process = Process()
+        process = Subprocess()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", Self.script.path, "--port", "0", "--token-seconds", String(tokenSeconds),
                              "--fixed-addresses", fixedAddresses.joined(separator: ",")]
@@ -28,7 +29,7 @@ public final class FakeOpenStack: Sendable {
         process.standardInput = stdin
         process.standardOutput = stdout
         process.standardError = FileHandle.nullDevice
-        try process.runUnblocked()
+        try process.run()
         input = stdin.fileHandleForWriting
         // "listening on PORT" comes once the socket is bound.
         var line = Data()

@@ -1,4 +1,5 @@
 import Foundation
+import NumbatCore
 
 /// Hosts at loopback addresses of the test's own network namespace, for cloud drivers whose
 /// machines live there: Libcloud's dummy driver hands out 127.0.0.3, 127.0.0.4, ... One sshd
@@ -52,13 +53,13 @@ public final class LoopbackHosts: Sendable {
             "PasswordAuthentication no", "KbdInteractiveAuthentication no", "PermitRootLogin prohibit-password",
             "StrictModes no", "UsePAM no", "PidFile none", "MaxStartups 100:30:200", "MaxSessions 100",
         ]).joined(separator: "\n").appending("\n").write(to: configuration, atomically: true, encoding: .utf8)
-        let sshd = Process()
+        let sshd = Subprocess()
         sshd.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
         sshd.arguments = ["--mount", "--propagation", "private", "/bin/sh", "-c",
                           "\(mounts) && exec /usr/sbin/sshd -D -f \"$1\" -E \"$2\"",
                           home.path, configuration.path, directory.appendingPathComponent("sshd.log").path]
         sshd.standardInput = FileHandle.nullDevice
-        try sshd.runUnblocked()
+        try sshd.run()
         let pid = sshd.processIdentifier
         let listening = port
         for _ in 0..<200 {

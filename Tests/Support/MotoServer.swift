@@ -1,11 +1,12 @@
 import Foundation
+import NumbatCore
 
 /// A real EC2 Query API for one test: PyPI's moto_server on its own port (on loopback, or on an
 /// address of the test's network namespace), stopped afterwards (moto keeps everything in
 /// memory, so nothing is left on disk).
 public final class MotoServer: Sendable {
     public let endpoint: URL
-    private let process: Process
+    private let process: Subprocess
 
     public static var isInstalled: Bool {
         (try? ChildProcess.runBlocking("/usr/bin/env", ["python3", "-c", "import moto.server, flask"]).status) == 0
@@ -13,7 +14,7 @@ public final class MotoServer: Sendable {
 
     private init(host: String, port: Int) throws {
         endpoint = URL(string: "http://\(host):\(port)/")!
-        process = Process()
+        process = Subprocess()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", "-m", "moto.server", "-H", host, "-p", String(port)]
         process.standardInput = FileHandle.nullDevice
@@ -22,7 +23,7 @@ public final class MotoServer: Sendable {
         log = FileManager.default.temporaryDirectory.appendingPathComponent("numbat-moto-\(port).log")
         FileManager.default.createFile(atPath: log.path, contents: nil)
         process.standardError = try FileHandle(forWritingTo: log)
-        try process.runUnblocked()
+        try process.run()
     }
 
     private let log: URL

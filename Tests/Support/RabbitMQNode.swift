@@ -143,7 +143,7 @@ public struct RabbitMQNode: Sendable {
         }
     }
 
-    /// Starts the script with no signal blocked (`Process.runUnblocked`, through
+    /// Starts the script with no signal blocked (`Subprocess`, through
     /// `BackgroundProcess`): its SIGTERM trap must run for a stop to be prompt.
     private static func launchUnblocked(environment: [String: String]) async throws -> BackgroundProcess {
         try await offPool { try BackgroundProcess(serverPath, [], environment: environment) }

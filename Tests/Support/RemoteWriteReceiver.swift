@@ -1,4 +1,5 @@
 import Foundation
+import NumbatCore
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -29,7 +30,7 @@ public final class RemoteWriteReceiver: Sendable {
     public let port: Int
     public let directory: URL
     /// The receiver's process (its CPU is measured by the benchmark).
-    public let process: Process
+    public let process: Subprocess
 
     /// Where Numbat sends: both take `/api/v1/write`.
     public var writeURL: String { "http://127.0.0.1:\(port)/api/v1/write" }
@@ -59,10 +60,10 @@ public final class RemoteWriteReceiver: Sendable {
             command = ["/usr/bin/prometheus", "--config.file=\(configuration.path)", "--storage.tsdb.path=\(directory.path)/data",
                        "--web.listen-address=127.0.0.1:\(self.port)", "--web.enable-remote-write-receiver", "--log.level=warn"]
         }
-        process = Process()
+        process = Subprocess()
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
         process.arguments = ["-c", "exec \"$@\" </dev/null >\"$0/console.log\" 2>&1", directory.path] + command
-        try process.runSerialized()
+        try process.run()
     }
 
     /// Waits until the receiver answers its health check.

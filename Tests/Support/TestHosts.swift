@@ -1,4 +1,5 @@
 import Foundation
+import NumbatCore
 
 /// Real SSH hosts on one machine for the orchestration tests: each host is a network namespace
 /// with its own address on a bridge made for the pool, running its own sshd that accepts the
@@ -112,13 +113,13 @@ public final class TestHosts: Sendable {
                 // sshd gets a mount namespace of its own with an empty directory over /root.
                 let home = directory.appendingPathComponent("home_\(index)")
                 try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
-                let sshd = Process()
+                let sshd = Subprocess()
                 sshd.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
                 sshd.arguments = ["netns", "exec", host.namespace, "/usr/bin/unshare", "--mount", "--propagation", "private",
                                   "/bin/sh", "-c", "mount --bind \"$0\" /root && exec /usr/sbin/sshd -D -f \"$1\" -E \"$2\"",
                                   home.path, configuration.path, directory.appendingPathComponent("sshd_\(index).log").path]
                 sshd.standardInput = FileHandle.nullDevice
-                try sshd.runUnblocked()
+                try sshd.run()
                 pids.append(sshd.processIdentifier)
             }
             let hosts = TestHosts(hosts: made, gateway: "\(subnet).1", directory: directory, bridge: bridge, sshdPIDs: pids)

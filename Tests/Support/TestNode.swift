@@ -1,5 +1,6 @@
 import ErlangDist
 import Foundation
+import NumbatCore
 
 /// A real OTP node started for a test: `erl -name|-sname` with a cookie, `numbat_test_peer`
 /// on its code path, detached from nothing (the harness holds its OS pid), and killed by
@@ -13,7 +14,7 @@ public final class TestNode: @unchecked Sendable {
     /// The fixed port of a node started without EPMD (`-erl_epmd_port P`): the one a test's
     /// own local node must be told (`setDistributionPort`).
     public let distributionPort: Int?
-    private let process: Process
+    private let process: Subprocess
 
     /// Starts a node and waits until it is ready. `host` is the long name's host (127.0.0.1
     /// unless given: another loopback address, `::1` with `-proto_dist inet6_tcp`);
@@ -31,7 +32,7 @@ public final class TestNode: @unchecked Sendable {
         self.release = release
         self.cookie = cookie
         self.distributionPort = extraArgs.firstIndex(of: "-erl_epmd_port").flatMap { extraArgs.indices.contains($0 + 1) ? Int(extraArgs[$0 + 1]) : nil }
-        let process = Process()
+        let process = Subprocess()
         let arguments = [style == .long ? "-name" : "-sname", style == .long ? name.description : alive,
                          "-setcookie", cookie, "-noshell", "-noinput",
                          "-pa", try TestNode.supportBeams().path] + extraArgs
@@ -46,7 +47,7 @@ public final class TestNode: @unchecked Sendable {
         process.currentDirectoryURL = FileManager.default.temporaryDirectory
         if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         self.process = process
-        try process.runUnblocked()
+        try process.run()
         try TestNode.waitForReady(output.fileHandleForReading, process: process, name: name)
     }
 
@@ -137,17 +138,17 @@ public final class TestNode: @unchecked Sendable {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let sources = try FileManager.default.contentsOfDirectory(at: PackagePaths.erlangSupport, includingPropertiesForKeys: nil)
             .filter { $0.pathExtension == "erl" }
-        let erlc = Process()
+        let erlc = Subprocess()
         erlc.executableURL = URL(fileURLWithPath: "/usr/bin/erlc")
         erlc.arguments = ["-o", directory.path] + sources.map(\.path)
-        try erlc.runUnblocked()
+        try erlc.run()
         erlc.waitUntilExit()
         guard erlc.terminationStatus == 0 else { throw ErlangScript.Failure(status: erlc.terminationStatus, output: "erlc failed") }
         atexit { try? FileManager.default.removeItem(at: FileManager.default.temporaryDirectory.appendingPathComponent("numbat-test-beams-\(getpid())")) }
         return directory
     }
 
-    private static func waitForReady(_ handle: FileHandle, process: Process, name: NodeName) throws {
+    private static func waitForReady(_ handle: FileHandle, process: Subprocess, name: NodeName) throws {
         let deadline = Date().addingTimeInterval(30)
         var seen = ""
         while Date() < deadline {

@@ -1,4 +1,5 @@
 import Foundation
+import NumbatCore
 
 /// Headless Chromium for the dashboard tests, driven over the W3C WebDriver protocol that
 /// Debian's chromedriver speaks (plain JSON over HTTP: no Selenium needed). One browser per
@@ -14,12 +15,12 @@ public final class Browser: Sendable {
         FileManager.default.isExecutableFile(atPath: chromium) && FileManager.default.isExecutableFile(atPath: chromedriver)
     }
 
-    private let driver: Process
+    private let driver: Subprocess
     private let base: String
     private let session: String
     private let profile: URL
 
-    private init(driver: Process, base: String, session: String, profile: URL) {
+    private init(driver: Subprocess, base: String, session: String, profile: URL) {
         self.driver = driver
         self.base = base
         self.session = session
@@ -49,15 +50,15 @@ public final class Browser: Sendable {
     static func start() async throws -> Browser {
         // A random port may be taken, and a loaded machine starts chromedriver slowly: a driver
         // that exits (port in use) is started again on another port; one that lives gets 30 s.
-        var started: (Process, Int)?
+        var started: (Subprocess, Int)?
         for _ in 0..<3 where started == nil {
             let port = Int.random(in: 30_000...39_999)
-            let driver = Process()
+            let driver = Subprocess()
             driver.executableURL = URL(fileURLWithPath: chromedriver)
             driver.arguments = ["--port=\(port)"]
             driver.standardOutput = FileHandle.nullDevice
             driver.standardError = FileHandle.nullDevice
-            try driver.runUnblocked()
+            try driver.run()
             for _ in 0..<600 {
                 if try await offPool({ canConnect(host: "127.0.0.1", port: port) }) { started = (driver, port); break }
                 if waitForExit(driver, timeout: 0) != nil { break }

@@ -1,4 +1,5 @@
 import Foundation
+import NumbatCore
 import NIOConcurrencyHelpers
 
 /// The bridge's child process: its standard input to write requests to, a thread reading answer
@@ -14,7 +15,7 @@ final class BridgeProcess: Sendable {
     /// The most of stderr kept: enough for a Python traceback's last lines.
     static let standardErrorLimit = 8 * 1024
 
-    private let process: Process
+    private let process: Subprocess
     private let input: FileHandle
     private let running = NIOLockedValueBox(true)
     private let writeLock = NIOLock()
@@ -22,7 +23,7 @@ final class BridgeProcess: Sendable {
     init(python: String, script: String, onEvent: @escaping @Sendable (Event) -> Void) throws {
         // A write to a bridge that just died must fail with EPIPE, not kill Numbat with SIGPIPE.
         signal(SIGPIPE, SIG_IGN)
-        let process = Process()
+        let process = Subprocess()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         // -u: unbuffered, so every answer line leaves at once.
         process.arguments = [python, "-u", script]

@@ -110,7 +110,11 @@ struct NodeDeployment: Sendable {
                 doing = .starting
                 await progress(&deployment, .starting, .stopped)
                 started = true
-                try await startCommand(ssh, address: address)
+                if from == Self.position(.starting), previous != nil, try await alreadyStarted(ssh) {
+                    service.logger.info("deployment resumed at its start: the node's processes already run, not started again", metadata: ["node": "\(nodeID)"])
+                } else {
+                    try await startCommand(ssh, address: address)
+                }
             }
             doing = .connectingNode
             try await join(ssh, deployment: &deployment, bootstrapOnly: from >= Self.position(.bootstrapping), doing: &doing)
@@ -224,6 +228,22 @@ struct NodeDeployment: Sendable {
     func startCommand(_ ssh: any RemoteShell, address: String) async throws {
         try await ssh.check("cd \(ShellQuote.quote(directory)) && \(try await environment(name: nodeName(address: address))) \(release.startCommand)",
                             doing: "the start command (\(release.startCommand))")
+    }
+
+    /// Whether a process of this node runs on the host: a start cut short by a kill may have
+    /// launched the release already (`daemon` commands outlive the SSH session), and running the
+    /// start command again would boot a second BEAM under the same name. Every process of the
+    /// node names its id (its directory or its `-name`); the bracket keeps the pattern from
+    /// matching the shell that runs `pgrep` itself. A host without `pgrep` answers "no", and the
+    /// start command runs as before.
+    func alreadyStarted(_ ssh: any RemoteShell) async throws -> Bool {
+        let id = nodeID.uuidString.lowercased()
+        let pattern = "[\(id.prefix(1))]\(id.dropFirst())"
+        let result = try await ssh.run("pgrep -f \(ShellQuote.quote(pattern))", timeout: .seconds(30))
+        if result.exitStatus != 0 && result.exitStatus != 1 {
+            service.logger.warning("cannot tell whether a resumed deployment's node runs; starting it", metadata: ["node": "\(nodeID)", "pgrep": "\(result.summary)"])
+        }
+        return result.exitStatus == 0
     }
 
     /// Starts the release, waits for the node manager to see it UP, then joins it to its family.

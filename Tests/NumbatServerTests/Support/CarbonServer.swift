@@ -1,4 +1,5 @@
 import Foundation
+import NumbatCore
 import NumbatTestSupport
 
 /// A real Graphite receiver for one test: Debian's carbon-cache in a temporary directory, on
@@ -6,7 +7,7 @@ import NumbatTestSupport
 final class CarbonServer: Sendable {
     let directory: URL
     let linePort: Int
-    private let process: Process
+    private let process: Subprocess
 
     private init() throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("numbat-carbon-\(UUID().uuidString)")
@@ -47,12 +48,12 @@ final class CarbonServer: Sendable {
             """
         try configuration.write(to: directory.appendingPathComponent("carbon.conf"), atomically: true, encoding: .utf8)
         try "[default]\npattern = .*\nretentions = 1s:1d\n".write(to: directory.appendingPathComponent("storage-schemas.conf"), atomically: true, encoding: .utf8)
-        process = Process()
+        process = Subprocess()
         // Through the shell, its output to a file in the directory (carbon's console log).
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
         process.arguments = ["-c", "exec /usr/bin/carbon-cache --config=\"$1/carbon.conf\" --nodaemon start </dev/null >\"$1/console.log\" 2>&1",
                              "carbon", directory.path]
-        try process.runSerialized()
+        try process.run()
     }
 
     /// Waits until carbon accepts connections on its line port.

@@ -3,7 +3,8 @@ import NumbatTestSupport
 import Testing
 
 /// The test process's threads block SIGTERM and SIGCHLD; the peers the tests start must not
-/// inherit that (`Process.runUnblocked`), or a peer's SIGTERM handling never runs.
+/// inherit that (`Subprocess` resets the mask and every signal's handling), or a peer's SIGTERM
+/// handling never runs. Nor may they inherit the test process's many descriptors.
 @Suite("children of the tests")
 struct ChildSignalsTests {
     @Test("a child starts with no signal blocked, and with SIGTERM not ignored even when the tests ignore it")
@@ -27,4 +28,50 @@ struct ChildSignalsTests {
         #expect(process.output.contains("stopped by TERM"), "\(process.output)")
         #expect(status == 0, "exit status \(String(describing: status)) (137: left to the SIGKILL)")
     }
+
+    @Test("children started from many threads at once, while the parent holds 1,500 descriptors and opens and closes more, get only their standard streams")
+    func onlyStandardStreams() async throws {
+        // Foundation's Process crashed here (memcpy inside run(), with over 1,350 descriptors
+        // open); Subprocess closes everything from 3 up in the child instead of listing them.
+        var held: [Int32] = []
+        defer { for fd in held { close(fd) } }
+        for _ in 0..<1_500 {
+            let fd = open("/dev/null", O_RDONLY)
+            try #require(fd >= 0, "cannot open /dev/null: errno \(errno)")
+            held.append(fd)
+        }
+        let churning = ManagedAtomicFlag()
+        let churn = Thread {
+            while !churning.isSet {
+                let fd = open("/dev/null", O_RDONLY)
+                if fd >= 0 { close(fd) }
+            }
+        }
+        churn.start()
+        defer { churning.set() }
+        let listings = try await withThrowingTaskGroup(of: String.self) { group in
+            for _ in 0..<16 {
+                group.addTask {
+                    try await ChildProcess.run("/bin/sh", ["-c", "for i in 1 2 3 4 5; do ls /proc/$$/fd | sort -n | tr '\\n' ' '; echo; done"]).standardOutput
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        // The shell's own: 0, 1, 2, and 10 or 255 (bash/dash keep a copy of the script's input).
+        for listing in listings {
+            for line in listing.split(separator: "\n") {
+                let fds = line.split(separator: " ").compactMap { Int($0) }
+                #expect(fds.filter { $0 > 2 && $0 < 10 }.isEmpty && fds.count <= 5, "the child has more than its standard streams: \(line)")
+            }
+        }
+        #expect(listings.count == 16 && listings.allSatisfy { $0.split(separator: "\n").count == 5 }, "\(listings)")
+    }
+}
+
+/// A flag set once, read from another thread.
+private final class ManagedAtomicFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    var isSet: Bool { lock.withLock { value } }
+    func set() { lock.withLock { value = true } }
 }
