@@ -123,25 +123,13 @@ init(Owner, Options, Parent) ->
 
 %% Sets the flags and patterns; {ok, Matched, Set} or {error, Reason, Set}, Set being what to
 %% undo (also kept in the dictionary, for a crash halfway).
-setup(#{kind := call, mfa := {M, F, A}} = Options) when is_atom(M), is_atom(F), is_integer(A) orelse A =:= '_' ->
-    MatchSpec = maps:get(match_spec, Options, true),
-    case code:ensure_loaded(M) of
-        {module, M} ->
-            case check_match_spec(MatchSpec) of
-                ok ->
-                    Set0 = remember(#{pattern => {M, F, A}}),
-                    case erlang:trace_pattern({M, F, A}, MatchSpec, [local]) of
-                        0 -> {error, no_matching_function, Set0};
-                        Matched ->
-                            Set = remember(Set0#{pids => all, flags => [call, timestamp]}),
-                            erlang:trace(all, true, [call, timestamp, {tracer, self()}]),
-                            %% The tracer's own calls (formatting) are never traced.
-                            erlang:trace(self(), false, [call, timestamp]),
-                            {ok, Matched, Set}
-                    end;
-                {error, Errors} -> {error, {bad_match_spec, Errors}, #{}}
-            end;
-        _ -> {error, no_such_module, #{}}
+%% Names come as binaries and become atoms only when the node knows them (a module loaded or on
+%% the code path, a function of a loaded module): a misspelt name leaves no atom behind.
+setup(#{kind := call, mfa := {Module, Function, A}} = Options) when is_binary(Module), is_binary(Function), is_integer(A) orelse A =:= '_' ->
+    case {module_atom(Module), function_atom(Function)} of
+        {undefined, _} -> {error, no_such_module, #{}};
+        {_, undefined} -> {error, no_matching_function, #{}};
+        {M, F} -> setup_call(M, F, A, Options)
     end;
 setup(#{kind := messages} = Options) ->
     case target(maps:get(target, Options, undefined)) of
@@ -172,6 +160,45 @@ setup(#{kind := gc} = Options) ->
 setup(_) ->
     {error, bad_options, #{}}.
 
+%% The module's atom if it is loaded or can be (its beam is on the code path); else undefined.
+module_atom(Name) ->
+    try binary_to_existing_atom(Name, utf8)
+    catch error:badarg ->
+        case code:where_is_file(binary_to_list(Name) ++ ".beam") of
+            non_existing -> undefined;
+            _ -> binary_to_atom(Name, utf8)
+        end
+    end.
+
+%% '_' (any function), or the function's atom if it exists at all (a loaded module's functions'
+%% names do); else undefined.
+function_atom(<<"_">>) -> '_';
+function_atom(Name) ->
+    try binary_to_existing_atom(Name, utf8)
+    catch error:badarg -> undefined
+    end.
+
+setup_call(M, F, A, Options) ->
+    MatchSpec = maps:get(match_spec, Options, true),
+    case code:ensure_loaded(M) of
+        {module, M} ->
+            case check_match_spec(MatchSpec) of
+                ok ->
+                    Set0 = remember(#{pattern => {M, F, A}}),
+                    case erlang:trace_pattern({M, F, A}, MatchSpec, [local]) of
+                        0 -> {error, no_matching_function, Set0};
+                        Matched ->
+                            Set = remember(Set0#{pids => all, flags => [call, timestamp]}),
+                            erlang:trace(all, true, [call, timestamp, {tracer, self()}]),
+                            %% The tracer's own calls (formatting) are never traced.
+                            erlang:trace(self(), false, [call, timestamp]),
+                            {ok, Matched, Set}
+                    end;
+                {error, Errors} -> {error, {bad_match_spec, Errors}, #{}}
+            end;
+        _ -> {error, no_such_module, #{}}
+    end.
+
 remember(Set) ->
     put(numbat_trace_set, Set),
     Set.
@@ -186,7 +213,7 @@ check_match_spec(MatchSpec) when is_list(MatchSpec) ->
     end;
 check_match_spec(_) -> {error, [<<"not a match specification">>]}.
 
-%% A pid (as text) or a registered name, alive.
+%% A pid (as text) or a registered name ({name, Binary}), alive.
 target(Text) when is_binary(Text) ->
     try list_to_pid(binary_to_list(Text)) of
         Pid ->
@@ -196,10 +223,12 @@ target(Text) when is_binary(Text) ->
             end
     catch error:badarg -> no_such_process
     end;
-target(Name) when is_atom(Name), Name =/= undefined ->
-    case whereis(Name) of
+target({name, Name}) when is_binary(Name) ->
+    %% A registered name is an atom that exists already: no atom is made for a wrong one.
+    try whereis(binary_to_existing_atom(Name, utf8)) of
         Pid when is_pid(Pid) -> {ok, Pid};
         _ -> no_such_process
+    catch error:badarg -> no_such_process
     end;
 target(_) -> no_such_process.
 

@@ -158,7 +158,7 @@ struct TracingTests {
                 var refusals: [([String: Any], HTTPResponse.Status, String)] = []
                 refusals.append((["node": node, "mfa": "lists"], .badRequest, "invalid_mfa"))
                 refusals.append((["node": node, "mfa": "no_such_module_numbat:f/1"], .badRequest, "invalid_mfa"))
-                refusals.append((["node": node, "mfa": "lists:no_such_function/3"], .badRequest, "invalid_mfa"))
+                refusals.append((["node": node, "mfa": "lists:numbat_misspelt_fun/3"], .badRequest, "invalid_mfa"))
                 refusals.append((["node": node, "mfa": "lists:seq/2", "match_spec": "[{"], .badRequest, "invalid_match_spec"))
                 refusals.append((["node": node, "mfa": "lists:seq/2", "match_spec": "[{'_', [], [{no_such_action}]}]"], .badRequest, "invalid_match_spec"))
                 refusals.append((["node": node, "kind": "messages"], .badRequest, "invalid_process"))
@@ -171,6 +171,9 @@ struct TracingTests {
                     let refused = try await Self.start(body, server: server, client: client)
                     #expect(refused.status == status && refused.errorCode == code, "\(body): \(refused.text)")
                 }
+                // The wrong names left no atom on the node (they travel as binaries).
+                let made = try await Self.eval(peer, "[N || N <- [<<\"no_such_module_numbat\">>, <<\"numbat_misspelt_fun\">>, <<\"numbat_nobody\">>], is_atom(catch binary_to_existing_atom(N, utf8))].")
+                #expect(made.erlangDescription == "[]", "atoms made of wrong names: \(made.erlangDescription)")
                 let viewer = try #require(try await client.call(.post, "/api/tokens", body: json(["name": "v", "role": "viewer"]), token: server.adminToken)["secret"] as? String)
                 #expect(try await Self.start(["node": node, "mfa": "lists:seq/2"], server: server, client: client, token: viewer).status == .forbidden)
                 #expect(try await client.call(.get, "/api/trace/sessions/\(UUID())", token: server.adminToken).status == .notFound)

@@ -155,12 +155,14 @@ struct TraceSpec: Sendable, Equatable {
             .atom("max_rate"): .tuple([.integer(maxRate), .integer(rateWindowMs)]),
             .atom("duration_ms"): .integer(durationSeconds * 1000),
         ]
+        // Names go as binaries: the agent makes atoms only of names the node knows, so a
+        // misspelt module, function or process name leaves no atom in the node's atom table.
         if kind == .call, let module {
-            options[.atom("mfa")] = .tuple([.atom(Atom(module)), .atom(Atom(function ?? "_")), arity.map { .integer($0) } ?? .atom("_")])
+            options[.atom("mfa")] = .tuple([.binary(Array(module.utf8)), .binary(Array((function ?? "_").utf8)), arity.map { .integer($0) } ?? .atom("_")])
             options[.atom("match_spec")] = matchSpec ?? .atom(.true)
         }
         if let process {
-            options[.atom("target")] = process.hasPrefix("<") ? .binary(Array(process.utf8)) : .atom(Atom(process))
+            options[.atom("target")] = process.hasPrefix("<") ? .binary(Array(process.utf8)) : .tuple([.atom("name"), .binary(Array(process.utf8))])
         }
         return .map(options)
     }
