@@ -11,6 +11,8 @@ enum CampaignAPI {
             var node: String
             var metric: String
             var points: [Point]
+            /// Every point at or before it is in the store (the server's word).
+            var written_through: String?
         }
         struct Point: Decodable {
             var t: String

@@ -3,12 +3,13 @@ import Foundation
 /// What the API acknowledged before a kill, and the check of it after the restart.
 ///
 /// Acknowledged means, for each kind:
-/// - **a metric point**: returned by `GET .../series` before the kill, and older than the kill
-///   by more than `unflushedWindow`. Points are collected, not posted: the server writes them
-///   every second (`MetricArchive`'s flush), and its series include the ones not yet written,
-///   which a crash loses by design (docs/metrics.md). Those newer than the window that are gone
-///   are counted apart (`unflushed`), with the age of the oldest, so the documented bound is
-///   measured, not assumed.
+/// - **a metric point**: returned by `GET .../series` before the kill at or before the series'
+///   `written_through`, the server's word that it is in the store. Points are collected, not
+///   posted: the server writes them every second (`MetricArchive`'s flush), and its series
+///   include the ones not yet written, which a crash loses by design (docs/metrics.md). Those
+///   that are gone are counted apart (`unflushed`), with the age of the oldest, so the bound is
+///   measured, not assumed; one older than `stallBound` at the kill is a loss all the same (a
+///   flush that stopped writing).
 /// - **a notification**: listed by `GET /api/notifications` before the kill.
 /// - **an alarm transition** (raised, acknowledged, cleared): what `GET /api/alarms` listed
 ///   before the kill (`raised_at`, `acknowledged_at`, `cleared_at` of each alarm id), and every
@@ -19,9 +20,9 @@ import Foundation
 /// After the restart every acknowledged item must be there, unchanged: the same value at the same
 /// time, the same text, an alarm's transitions only added to (new -> acknowledged -> cleared).
 final class KillLedger: @unchecked Sendable {
-    /// The age below which a point shown may not have been written yet: the flush interval (1 s)
-    /// and a flush under way on a loaded machine.
-    static let unflushedWindow: TimeInterval = 3
+    /// The age past which a point shown as not yet written, and gone after the kill, is a loss:
+    /// the server's flush (every second) had stopped writing, far beyond a slow store write.
+    static let stallBound: TimeInterval = 30
 
     struct PointKey: Hashable {
         var node: String
@@ -32,6 +33,8 @@ final class KillLedger: @unchecked Sendable {
     struct PointValue {
         var value: Double
         var time: Date
+        /// Shown at or before its series' `written_through` (in any snapshot).
+        var written: Bool
     }
 
     /// What one check found.
@@ -42,7 +45,7 @@ final class KillLedger: @unchecked Sendable {
         var alarmTransitions = 0
         var acknowledgements = 0
         var auditEntries = 0
-        /// Points shown within `unflushedWindow` of the kill and gone after it, and the oldest's age.
+        /// Points shown as not yet written and gone after the kill, and the oldest's age at the kill.
         var unflushed = 0
         var oldestUnflushed: TimeInterval = 0
     }
@@ -99,7 +102,9 @@ final class KillLedger: @unchecked Sendable {
         for node in nodes {
             for series in try await Self.series(base, node, metrics, since) {
                 for point in series.points {
-                    shown[PointKey(node: series.node, metric: series.metric, time: point.t)] = PointValue(value: point.v, time: Self.date(point.t) ?? seenAt)
+                    // Both times are RFC 3339 with milliseconds, in UTC: they order as text.
+                    let written = series.written_through.map { point.t <= $0 } ?? false
+                    shown[PointKey(node: series.node, metric: series.metric, time: point.t)] = PointValue(value: point.v, time: Self.date(point.t) ?? seenAt, written: written)
                 }
             }
         }
@@ -114,7 +119,7 @@ final class KillLedger: @unchecked Sendable {
                 if let before = points[key], before.value != value.value {
                     changed.append("metric point \(key.metric) of node \(key.node) at \(key.time) changed with no kill: \(before.value) -> \(value.value)")
                 }
-                if points[key] == nil { points[key] = value }
+                if points[key] == nil { points[key] = value } else if value.written { points[key]?.written = true }
             }
             for notification in listed {
                 notifications[notification.id] = notification
@@ -133,8 +138,8 @@ final class KillLedger: @unchecked Sendable {
     // MARK: - Checking
 
     /// Checks the ledger against what the API shows now, after a restart from a kill at
-    /// `killedAt` (nil for the final check, every item listed again). Points lost within the
-    /// unflushed window leave the ledger (they are not the server's to keep); everything else stays.
+    /// `killedAt` (nil for the final check, every item listed again). Points lost that were not
+    /// yet written leave the ledger (they are not the server's to keep); everything else stays.
     func check(_ base: String, nodes: [UUID], metrics: [String], since: Date, killedAt: Date?) async throws -> Findings {
         var findings = Findings()
         // What was acknowledged before the check reads the API: an answer that comes while it
@@ -154,12 +159,13 @@ final class KillLedger: @unchecked Sendable {
             findings.points += 1
             if let value = now[key], value == before.value { continue }
             let age = killedAt.map { $0.timeIntervalSince(before.time) } ?? .infinity
-            if now[key] == nil, age < Self.unflushedWindow {
+            if now[key] == nil, !before.written, age < Self.stallBound {
                 findings.unflushed += 1
                 findings.oldestUnflushed = max(findings.oldestUnflushed, age)
                 gone.append(key)
             } else {
-                findings.losses.append("metric point \(key.metric) of node \(key.node) at \(key.time) (\(String(format: "%.1f", age)) s before the kill): was \(before.value), is \(now[key].map { "\($0)" } ?? "gone")")
+                findings.losses.append("metric point \(key.metric) of node \(key.node) at \(key.time) (\(String(format: "%.1f", age)) s before the kill, "
+                    + "\(before.written ? "shown as written" : "never shown as written")): was \(before.value), is \(now[key].map { "\($0)" } ?? "gone")")
             }
         }
 

@@ -184,7 +184,7 @@ struct KillCampaign {
                 var line = "kill \(kill): SIGKILL; store \(integrity); started again, listening in \(String(format: "%.2f", report.restarts.last!)) s; "
                     + "checked \(findings.points) points, \(findings.notifications) new notifications, \(findings.alarmTransitions) alarm transitions, "
                     + "\(findings.acknowledgements) acknowledgements, \(findings.auditEntries) new audit entries: \(findings.losses.count) lost; "
-                    + "\(findings.unflushed) points shown within \(Int(KillLedger.unflushedWindow)) s of the kill gone"
+                    + "\(findings.unflushed) points shown as not yet written gone"
                     + (findings.unflushed > 0 ? String(format: " (oldest %.2f s)", findings.oldestUnflushed) : "")
                 if let deploying, let deployment {
                     let shown = try await deployment.settle(base, deploying.node)
@@ -318,7 +318,7 @@ extension KillCampaign.Report {
             \(kills) kills in \(duration); losses: \(losses.count); integrity failures: \(integrity.count); deployment problems: \(deploymentProblems.count)
             checked after the restarts: \(checks.points) metric points, \(checks.notifications) notifications, \(checks.alarmTransitions) alarm transitions, \(checks.acknowledgements) acknowledgements, \(checks.auditEntries) audit entries
             distinct items, all checked again at the end: \(distinct.points) metric points, \(distinct.notifications) notifications, \(distinct.alarmTransitions) alarm transitions, \(distinct.acknowledgements) acknowledgements (\(acknowledgementsAnswered) answered 200), \(distinct.auditEntries) audit entries (\(rpcsAnswered) rpcs answered 200; other entries: \(unansweredAudit))
-            points shown but not yet written at a kill (within \(Int(KillLedger.unflushedWindow)) s): \(unflushed), the oldest \(String(format: "%.2f", oldestUnflushed)) s before its kill
+            points shown as not yet written, gone after a kill: \(unflushed), the oldest \(String(format: "%.2f", oldestUnflushed)) s before its kill
             restart -> listening: \(spread(restarts)); listening -> every node UP again: \(spread(upAgain))
             deployments (\(deployments.count - settledBeforeKill) in progress at their kill): \(deployments.joined(separator: "; "))
             """

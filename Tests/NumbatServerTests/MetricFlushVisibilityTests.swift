@@ -30,6 +30,29 @@ struct MetricFlushVisibilityTests {
         #expect(series.unstored.isEmpty)
     }
 
+    @Test("NodeSeries: written_through stops before the earliest raw point not written (pending, being written, or failed), and reaches the newest once all are written")
+    func writtenThrough() {
+        var series = NodeSeries(schedule: .standard)
+        #expect(series.writtenThrough == nil, "no point yet")
+        series.ingest(time: 1_000, values: [(metric: 1, value: 5), (metric: 2, value: 1)])
+        series.ingest(time: 2_000, values: [(metric: 1, value: 6)])
+        #expect(series.writtenThrough == 999, "nothing written: before the first point")
+        let taken = series.takePending()
+        #expect(series.writtenThrough == 999, "being written is not written")
+        series.ingest(time: 3_000, values: [(metric: 2, value: 2)])
+        series.retry(taken)
+        #expect(series.writtenThrough == 999, "a failed write is not written")
+        _ = series.takePending()
+        series.written()
+        #expect(series.writtenThrough == 3_000, "all written: through the newest point")
+        series.ingest(time: 4_000, values: [(metric: 1, value: 7)])
+        #expect(series.writtenThrough == 3_999)
+        // A restart: stored points count as written.
+        var restored = NodeSeries(schedule: .standard)
+        restored.restore(tier: 0, metric: 1, time: 7_000, value: 1, replayFrom: 0)
+        #expect(restored.writtenThrough == 7_000)
+    }
+
     @Test("a series query while a flush is writing answers every point; after the write and after a failed one too")
     func queryDuringFlush() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("numbat-flush-\(UUID().uuidString)")
@@ -49,15 +72,20 @@ struct MetricFlushVisibilityTests {
             try await archive.series(nodes: [node], metrics: ["m"], from: start, to: start.addingTimeInterval(60)).series[0].points.map(\.value)
         }
         #expect(try await answered() == (0..<10).map(Double.init))
+        let first = Int64(start.timeIntervalSince1970 * 1000)
+        func writtenThrough() -> Int64? { archive.writtenThrough(nodes: [node])[node] }
+        #expect(writtenThrough() == first - 1, "nothing written yet")
 
         // The write is held: the points are neither pending nor stored yet.
         store.hold()
         let flushing = Task { try await archive.flush() }
         try await store.waitUntilHeld()
         #expect(try await answered() == (0..<10).map(Double.init), "points being written are answered")
+        #expect(writtenThrough() == first - 1, "being written is not written")
         store.release(failing: false)
         try await flushing.value
         #expect(try await answered() == (0..<10).map(Double.init))
+        #expect(writtenThrough() == first + 9_000, "all ten written")
 
         // A failed write: the points stay answered, and the next flush writes them.
         try await archive.ingest(node: node, time: start.addingTimeInterval(10), values: ["m": 10])
@@ -67,7 +95,9 @@ struct MetricFlushVisibilityTests {
         store.release(failing: true)
         await #expect(throws: GatedBlockStore.Refused.self) { try await failing.value }
         #expect(try await answered() == (0..<11).map(Double.init), "a failed write loses nothing from the answers")
+        #expect(writtenThrough() == first + 9_999, "the eleventh point is not written")
         try await archive.flush()
+        #expect(writtenThrough() == first + 10_000)
         #expect(try await sqlite.metricBlocks(nodes: [node], tier: 0, from: 0, to: .max).reduce(0) { $0 + $1.points } == 11)
         await archive.stop()
         try sqlite.close()

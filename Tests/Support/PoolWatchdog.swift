@@ -45,12 +45,21 @@ public enum PoolWatchdog {
     }
 
     /// Every thread's backtrace by gdb, or its name and kernel wait channel without gdb.
+    ///
+    /// gdb writes to a file, never to a pipe of this process: while attached it stops every
+    /// thread here, the pipe's reader too, and a backtrace longer than the pipe's 64 KB then
+    /// blocked gdb for ever with the whole test process stopped (a run hung 18 minutes so).
+    /// It is also killed after two minutes whatever it is doing, and the process continued.
     private static func threadReport() -> String {
         let gdb = "/usr/bin/gdb"
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("numbat-pool-stall-\(getpid())-\(UUID().uuidString).txt")
+        defer { try? FileManager.default.removeItem(at: file) }
+        let script = #"timeout -s KILL 120 "$1" -p "$2" -batch -nx -ex "set pagination off" -ex "thread apply all bt 30" > "$3" 2>&1; kill -CONT "$2""#
         if FileManager.default.isExecutableFile(atPath: gdb),
-           let run = try? ChildProcess.runBlocking(gdb, ["-p", String(getpid()), "-batch", "-nx",
-                                                        "-ex", "set pagination off", "-ex", "thread apply all bt 30"]) {
-            return run.standardOutput.split(separator: "\n").filter { $0.hasPrefix("Thread ") || $0.hasPrefix("#") }.joined(separator: "\n")
+           (try? ChildProcess.runBlocking("/bin/sh", ["-c", script, "sh", gdb, String(getpid()), file.path])) != nil,
+           let output = try? String(contentsOf: file, encoding: .utf8) {
+            let frames = output.split(separator: "\n").filter { $0.hasPrefix("Thread ") || $0.hasPrefix("#") }
+            if !frames.isEmpty { return frames.joined(separator: "\n") }
         }
         let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
         return tasks.sorted().map { task in

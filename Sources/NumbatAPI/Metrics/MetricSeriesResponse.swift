@@ -30,18 +30,24 @@ public struct MetricSeriesResponse: Codable, Sendable, Equatable {
         /// Absent for metrics outside the catalogue (Folsom/Exometer).
         public var unit: String?
         public var points: [Point]
+        /// Every raw point of the node at or before this time is written to the store: a crash
+        /// of the server cannot lose it. Points after it are in the server's memory until its
+        /// next flush (every second; longer while a slow store write is under way).
+        public var writtenThrough: String?
 
-        public init(node: UUID, nodeName: String, metric: String, unit: String?, points: [Point]) {
+        public init(node: UUID, nodeName: String, metric: String, unit: String?, points: [Point], writtenThrough: String? = nil) {
             self.node = node
             self.nodeName = nodeName
             self.metric = metric
             self.unit = unit
             self.points = points
+            self.writtenThrough = writtenThrough
         }
 
         enum CodingKeys: String, CodingKey {
             case node, metric, unit, points
             case nodeName = "node_name"
+            case writtenThrough = "written_through"
         }
     }
 

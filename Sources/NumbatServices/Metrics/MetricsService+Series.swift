@@ -111,6 +111,9 @@ extension MetricsService {
         let answer = try await archive.series(nodes: nodes.map(\.id), metrics: metrics, from: range.from, to: range.to,
                                               stepSeconds: range.stepSeconds, now: range.now,
                                               tolerance: min(max(slowest, .seconds(5)), .seconds(60)), tiers: .finestEach)
+        // Read after the points: a point shown from memory is then either written by now or
+        // after this time, never wrongly covered by it.
+        let written = archive.writtenThrough(nodes: nodes.map(\.id))
         let names = Dictionary(uniqueKeysWithValues: nodes.map { ($0.id, $0.name) })
         let units = Dictionary(uniqueKeysWithValues: MetricCatalog.builtIn.map { ($0.name, $0.unit) })
         return MetricSeriesResponse(
@@ -119,7 +122,10 @@ extension MetricsService {
             series: answer.series.map { series in
                 MetricSeriesResponse.Series(node: series.node, nodeName: names[series.node] ?? "", metric: series.metric,
                                             unit: units[series.metric],
-                                            points: series.points.map(MetricSeriesResponse.Point.init))
+                                            points: series.points.map(MetricSeriesResponse.Point.init),
+                                            // A node with no points in memory here: all it shows came from the store.
+                                            writtenThrough: MetricSeriesResponse.Point.millisecondText(
+                                                written[series.node].map { Date(timeIntervalSince1970: Double($0) / 1000) } ?? answer.to))
             })
     }
 }

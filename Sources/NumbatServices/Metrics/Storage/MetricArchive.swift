@@ -260,6 +260,17 @@ public final class MetricArchive: Sendable {
         }
     }
 
+    /// Per node held here, the time (ms) through which its raw points are all in the store
+    /// (`NodeSeries.writtenThrough`); a node not held here has no points in memory, so every
+    /// point of it a query returns came from the store.
+    func writtenThrough(nodes: [UUID]) -> [UUID: Int64] {
+        state.withLockedValue { state in
+            var through: [UUID: Int64] = [:]
+            for node in nodes { through[node] = state.nodes[node]?.writtenThrough }
+            return through
+        }
+    }
+
     // MARK: - Flush, compaction and retention
 
     /// Closes ended roll-up buckets, appends the new points as chunk rows (one transaction per

@@ -9,6 +9,9 @@ struct NodeBlock: Sendable, Equatable {
     let end: Int64
     let width: Int
     private(set) var series: [Int: SeriesEncoder] = [:]
+    /// The time of its earliest point (`.max` while empty): what `NodeSeries.writtenThrough`
+    /// stops before while the block is not yet written.
+    private(set) var earliest: Int64 = .max
 
     static let version: UInt8 = 1
 
@@ -27,6 +30,7 @@ struct NodeBlock: Sendable, Equatable {
         if let last = series[metric]?.lastTime, time <= last { return false }
         // In place: the encoder's bytes are not copied on every point.
         series[metric, default: SeriesEncoder(width: width, blockStart: start)].append(time: time, values: values)
+        if time < earliest { earliest = time }
         return true
     }
 

@@ -73,6 +73,8 @@ struct NodeSeries: Sendable {
     /// (`retry`): answered from here meanwhile, or a query between the two would find a point
     /// neither in memory nor in the store (found by the kill campaign, docs/reliability.md).
     private var writing: [(key: BlockKey, sequence: Int, block: NodeBlock)] = []
+    /// The newest raw point taken in or restored (any metric); `.min` when none.
+    private var newestRaw: Int64 = .min
 
     init(schedule: RetentionSchedule) {
         self.schedule = schedule
@@ -110,6 +112,7 @@ struct NodeSeries: Sendable {
     mutating func restore(tier: Int, metric: Int, time: Int64, value: Double, replayFrom: Int64) {
         let slot = slot(of: metric)
         if time > lastTimes[tier][slot] { lastTimes[tier][slot] = time }
+        if tier == 0, time > newestRaw { newestRaw = time }
         if tier == 0, time >= replayFrom { accumulate(slot: slot, time: time, value: value) }
     }
 
@@ -159,7 +162,10 @@ struct NodeSeries: Sendable {
         // Mutated in place (no copy of the block's series on every point).
         let appended = pending[key, default: NodeBlock(start: start, end: start + schedule.blockSpan(tier: tier), width: Self.width(tier: tier))]
             .append(metric: metric, time: time, values: values)
-        if appended { lastTimes[tier][slot] = time }
+        if appended {
+            lastTimes[tier][slot] = time
+            if tier == 0, time > newestRaw { newestRaw = time }
+        }
         return appended
     }
 
@@ -194,6 +200,17 @@ struct NodeSeries: Sendable {
     /// write failed, in chunk order, then the pending points.
     var unstored: [(key: BlockKey, block: NodeBlock)] {
         (writing + unwritten).sorted { $0.sequence < $1.sequence }.map { ($0.key, $0.block) } + pending.map { ($0.key, $0.value) }
+    }
+
+    /// Every raw point at or before this time (ms) is in the store, as of now: just before the
+    /// earliest raw point not yet written (pending, being written, or whose write failed), or
+    /// the newest raw point when all are written; nil before the first point. A crash loses
+    /// only points after it, which is what a client (the kill campaign) may count on.
+    var writtenThrough: Int64? {
+        let earliestUnwritten = (writing + unwritten).lazy.filter { $0.key.tier == 0 }.map(\.block.earliest).min()
+        let earliestPending = pending.lazy.filter { $0.key.tier == 0 }.map(\.value.earliest).min()
+        if let earliest = [earliestUnwritten, earliestPending].compactMap({ $0 }).min(), earliest != .max { return earliest - 1 }
+        return newestRaw == .min ? nil : newestRaw
     }
 
     /// Stored blocks whose time is over (no point can join them any more): compact them.
