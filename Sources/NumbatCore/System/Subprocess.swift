@@ -20,7 +20,7 @@ import Glibc
 /// inherits the spawning thread's mask and the parent's ignored signals, and Numbat (or the
 /// tests' in-process servers) block SIGTERM and SIGCHLD on their threads and ignore SIGPIPE and
 /// SIGTERM, which a shell script's `trap` then could not catch. Like `Process`, it gets a process
-/// group of its own. It is reaped here (`isRunning`, `waitUntilExit`), never by anyone else.
+/// group of its own. It is reaped here as soon as it exits, never by anyone else.
 public final class Subprocess: @unchecked Sendable {
     public enum TerminationReason: Sendable {
         case exit
@@ -54,8 +54,19 @@ public final class Subprocess: @unchecked Sendable {
 
     public var processIdentifier: Int32 { state.withLockedValue { $0.pid } }
 
-    /// Records the spawned child (`run`).
-    func started(_ pid: pid_t) { state.withLockedValue { $0.pid = pid } }
+    /// Records the spawned child (`run`), and reaps it as soon as it exits, whoever asks after
+    /// it (a bridge nobody waits for is no zombie): a thread of its own waits for the exit
+    /// without reaping (`WNOWAIT`), then reaps it here, so only `reap` ever reaps.
+    func started(_ pid: pid_t) {
+        state.withLockedValue { $0.pid = pid }
+        let reaper = Thread { [self] in
+            var info = siginfo_t()
+            while waitid(P_PID, id_t(pid), &info, WEXITED | WNOWAIT) != 0, errno == EINTR {}
+            _ = reap()
+        }
+        reaper.name = "subprocess-reaper"
+        reaper.start()
+    }
 
     /// Whether it still runs; the first call after it exited reaps it.
     public var isRunning: Bool { reap() == nil && processIdentifier > 0 }
