@@ -170,16 +170,15 @@ public final class TestNode: @unchecked Sendable {
 }
 
 /// Sends SIGKILL (after SIGCONT, for a frozen child) and waits up to 10 s for the child to be
-/// reaped. Foundation's `waitUntilExit()` busy-waits on Linux and, with many children, can miss
-/// one's exit and spin for ever; this polls `waitpid` instead.
+/// reaped, by its `Subprocess`'s reaper (reaping here too would race it for the status): a
+/// child already reaped is no longer this process's to wait for (ECHILD).
 public func killAndReap(_ pid: Int32) {
     guard pid > 0 else { return }
     kill(pid, SIGCONT)
     kill(pid, SIGKILL)
     for _ in 0..<2000 {
-        let reaped = waitpid(pid, nil, WNOHANG)
-        // Ours, or already reaped by Foundation's own monitor (ECHILD).
-        if reaped == pid || (reaped == -1 && errno == ECHILD) { return }
+        var info = siginfo_t()
+        if waitid(P_PID, id_t(pid), &info, WEXITED | WNOHANG | WNOWAIT) == -1, errno == ECHILD { return }
         usleep(5000)
     }
 }
