@@ -27,6 +27,36 @@ struct DashboardTests {
         try await browser.wait(for: "the dashboard", "return document.body.dataset.ready === 'true' && !document.getElementById('login').open")
     }
 
+    @Test("a script module that fails to arrive (as a network change aborts it) reloads the page until it does; one that never does is said so")
+    func failedModuleLoad() async throws {
+        try await TestServer.with(.live, configure: { $0.requireToken = true }) { server, client in
+            let port = try #require(client.port)
+            try await Browser.with { browser in
+                try await browser.devTools("Network.enable")
+                // No cache, or the second load would take the module from it past the block.
+                try await browser.devTools("Network.setCacheDisabled", ["cacheDisabled": true])
+                // Blocked, the view fails to load (net::ERR_BLOCKED_BY_CLIENT), and with it the
+                // whole module graph; the page reloads itself, and once unblocked, starts.
+                try await browser.devTools("Network.setBlockedURLs", ["urls": ["*/dashboard/js/views/alerts.js"]])
+                try await browser.open("http://127.0.0.1:\(port)/")
+                try await browser.wait(for: "a reload after the failed load", "return sessionStorage.getItem('numbat-load-attempts')")
+                try await browser.devTools("Network.setBlockedURLs", ["urls": [String]()])
+                try await browser.wait(for: "the sign-in dialog after the reloads", "return document.getElementById('login').open")
+                try await browser.wait(for: "the attempts forgotten once loaded", "return sessionStorage.getItem('numbat-load-attempts') === null")
+            }
+            // Blocked for good (a browser of its own): three reloads, then the page says it could not load.
+            try await Browser.with { browser in
+                try await browser.devTools("Network.enable")
+                try await browser.devTools("Network.setCacheDisabled", ["cacheDisabled": true])
+                try await browser.devTools("Network.setBlockedURLs", ["urls": ["*/dashboard/js/views/alerts.js"]])
+                try await browser.open("http://127.0.0.1:\(port)/dashboard/#/summary")
+                let said = try await browser.wait(for: "the could-not-load message", "return document.getElementById('view').textContent.includes('could not load') && document.getElementById('view').textContent")
+                #expect((said as? String)?.contains("Reload the page to try again") == true, "\(said)")
+                #expect(try await browser.run("return sessionStorage.getItem('numbat-load-attempts')") is NSNull, "the count starts again for the next load")
+            }
+        }
+    }
+
     @Test("sign in; add a node (one without EPMD, with its port) and see it UP; a metric chart with points; an error's popup and row; an alarm acknowledged in the page and cleared on the node; 1,000 nodes in the tree")
     func monitoring() async throws {
         // The node runs as containers run them: no EPMD (the one it would register with is a

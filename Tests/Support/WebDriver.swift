@@ -202,6 +202,13 @@ public final class Browser: Sendable {
     }
 
     /// A PNG of the window.
+    /// A Chrome DevTools Protocol command (chromedriver's `goog/cdp/execute`), such as
+    /// `Network.setBlockedURLs` to make a request fail as a network change would.
+    @discardableResult
+    public func devTools(_ command: String, _ parameters: [String: Any] = [:]) async throws -> Any? {
+        try await self.command("POST", "goog/cdp/execute", ["cmd": command, "params": parameters])
+    }
+
     public func screenshot(to file: URL) async throws {
         guard let encoded = try await command("GET", "screenshot", nil) as? String, let data = Data(base64Encoded: encoded) else {
             throw Failure(description: "no screenshot")

@@ -29,10 +29,16 @@ export async function api(method, path, body, { contentType } = {}) {
     headers['Content-Type'] = 'application/json';
   }
   let response;
-  try {
-    response = await fetch(path, { method, headers, body: payload });
-  } catch (error) {
-    throw new ApiError(0, 'unreachable', `Numbat cannot be reached (${error.message})`);
+  // A read is tried again (twice, half a second apart) when the request itself fails: a
+  // network change aborts requests in flight. A write is not: it may have arrived.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      response = await fetch(path, { method, headers, body: payload });
+      break;
+    } catch (error) {
+      if (method !== 'GET' || attempt >= 2) throw new ApiError(0, 'unreachable', `Numbat cannot be reached (${error.message})`);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
   }
   const text = await response.text();
   let json = null;

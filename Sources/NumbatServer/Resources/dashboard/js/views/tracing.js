@@ -39,6 +39,10 @@ function addEvents(events) {
 }
 
 function update(session) {
+  // A session only moves on: the answer to its start (running) can arrive after the event
+  // that says it ended (a hot function reaches max_count in milliseconds).
+  const known = sessions.get(session.id);
+  if (known && known.state !== 'running' && session.state === 'running') return;
   sessions.set(session.id, session);
   const list = document.getElementById('trace-sessions');
   if (!list) return;
