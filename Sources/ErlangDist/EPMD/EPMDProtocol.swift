@@ -77,11 +77,14 @@ public enum EPMDProtocol {
     static func parseNamesResponse(_ bytes: [UInt8]) throws(DistributionError) -> [String: Int] {
         guard bytes.count >= 4 else { throw .epmdProtocol("NAMES_RESP is truncated") }
         var result: [String: Int] = [:]
-        for line in String(decoding: bytes.dropFirst(4), as: UTF8.self).split(separator: "\n") {
-            let words = line.split(separator: " ")
-            if words.count == 5, words[0] == "name", words[2] == "at", words[3] == "port", let port = Int(words[4]) {
-                result[String(words[1])] = port
-            }
+        // Split on the bytes, not on Characters: a character such as U+0600 (a prepended mark)
+        // makes one grapheme with the space after it, and a name split as text kept that space
+        // (found by EPMDFuzz).
+        for line in bytes.dropFirst(4).split(separator: UInt8(ascii: "\n")) {
+            let words = line.split(separator: UInt8(ascii: " "))
+            guard words.count == 5, words[0].elementsEqual("name".utf8), words[2].elementsEqual("at".utf8), words[3].elementsEqual("port".utf8),
+                  let port = Int(String(decoding: words[4], as: UTF8.self)) else { continue }
+            result[String(decoding: words[1], as: UTF8.self)] = port
         }
         return result
     }
