@@ -56,9 +56,7 @@ public final class BackgroundProcess: @unchecked Sendable {
     }
 
     /// SIGTERM, then SIGKILL after `grace` seconds; returns once it has exited, with its exit
-    /// status (128 + signal when killed; nil if it had exited before). Read the status here,
-    /// not from `process.terminationReason`, which traps while Foundation's monitor has not
-    /// yet seen the exit that `waitForExit` saw.
+    /// status (128 + signal when killed; nil if it had exited before).
     @discardableResult
     public func stop(grace: Double = 10) async -> Int32? {
         guard process.isRunning else { return nil }
