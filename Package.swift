@@ -77,6 +77,7 @@ let package = Package(
         .target(
             name: "NumbatProviders",
             dependencies: [
+                "NumbatCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
