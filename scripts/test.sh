@@ -64,12 +64,14 @@ run_group "CPU-bound" --filter "$cpu_bound" "$@"
 # average to ~50 and made the peers' own timeouts (an rpc's 10 s, an HTTP request's) expire. At
 # most this many tests run at the same time (NUMBAT_TEST_WIDTH to change it).
 export SWT_EXPERIMENTAL_MAXIMUM_PARALLELIZATION_WIDTH="${NUMBAT_TEST_WIDTH:-4}"
-# Left out: the kill campaign on PostgreSQL, whose findings are open (docs/reliability.md), and
-# the flapping-links campaign, whose 2 s tick time is not kept by a node beside this group's
-# dozens of peers on two cores (a spurious outage broke its DOWN/UP sequence at cycle 1, seen
-# 2026-12-04); both run by hand: `swift test --filter 'KillCampaignPostgresTests|FlappingLinksTests'`.
-# Left out by the filter, not skipped: under CI nothing may be skipped.
+# Left out: the kill campaign on PostgreSQL, whose findings are open (docs/reliability.md), run
+# by hand (`swift test --filter KillCampaignPostgresTests`), and the flapping-links campaign, run
+# next on its own. Left out by the filter, not skipped: under CI nothing may be skipped.
 run_group "everything else" --skip "$cpu_bound|KillCampaignPostgresTests|FlappingLinksTests" "$@"
+# 3. The flapping-links campaign (50 link cuts and 50 SIGSTOPs, net_ticktime 2 s), alone: beside
+#    the group above, a node on a 2 s tick not scheduled for two seconds had a real outage the
+#    test did not make (its DOWN/UP sequence broke at cycle 1, seen 2026-12-04).
+run_group "flapping links" --filter FlappingLinksTests "$@"
 
 # The fuzz targets' committed corpora (Fuzz/Corpora/TARGET), replayed through the plain build's
 # replayers (built above; no sanitizer build), each followed by a short pass of the replayer's

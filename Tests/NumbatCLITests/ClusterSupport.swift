@@ -93,6 +93,14 @@ enum API {
         return (status, data.isEmpty ? nil : try? JSONSerialization.jsonObject(with: data))
     }
 
+    /// A text answer (`/metrics`); anything but a 200 is a failure.
+    static func text(_ base: String, _ path: String) async throws -> String {
+        let (data, response) = try await URLSession.shared.data(from: URL(string: base + path)!)
+        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+        guard status == 200 else { throw Failure(description: "GET \(path): \(status) \(String(decoding: data, as: UTF8.self).prefix(500))") }
+        return String(decoding: data, as: UTF8.self)
+    }
+
     static func object(_ base: String, _ path: String) async throws -> [String: Any] {
         let (status, json) = try await call("GET", base, path)
         guard status == 200, let object = json as? [String: Any] else { throw Failure(description: "GET \(path): \(status) \(String(describing: json))") }

@@ -247,10 +247,17 @@ struct MetricsTests {
                     from prometheus_client.parser import text_string_to_metric_families
                     families = list(text_string_to_metric_families(open(sys.argv[1]).read()))
                     names = {f.name for f in families}
-                    samples = [s for f in families for s in f.samples]
+                    own = ("process_", "numbat_")
+                    samples = [s for f in families if not f.name.startswith(own) for s in f.samples]
                     assert all(s.labels.get("node") == sys.argv[2] and s.labels.get("family") for s in samples), "labels"
                     assert "erlang_memory_total_bytes" in names, names
                     assert any(f.name == "erlang_reductions" and f.type == "counter" for f in families), "counter"
+                    # The server's own process, unlabelled, as Prometheus's client libraries name it.
+                    value = {s.name: s.value for f in families if f.name.startswith(own) for s in f.samples}
+                    assert value["process_resident_memory_bytes"] > 0 and value["process_open_fds"] >= 3, value
+                    assert value["process_cpu_seconds_total"] > 0 and value["process_threads"] >= 1, value
+                    assert value["numbat_heap_allocated_bytes"] > 0 and value["numbat_heap_arenas"] >= 1, value
+                    assert 0 < value["numbat_heap_sqlite_bytes"] < value["numbat_heap_allocated_bytes"], value
                     print(len(families), len(samples))
                     """
                 let result = try await ChildProcess.run("/usr/bin/env", ["python3", "-c", script, file.path, peer.name.description])

@@ -98,13 +98,14 @@ struct RollingUpgradeTests {
                             continue
                         }
                         let up = nodes.filter { $0["status"] as? String == "UP" }.compactMap { $0["id"] as? String }
-                        // A node's view read through the API's rpc (10 s each, within the test client's 15 s), tried three times: on
-                        // a loaded machine a call may time out, which says nothing about the cluster.
-                        // A node Numbat answers is not connected (503 `node_unavailable`: the node
-                        // being switched or rolled back, stored UP a moment before Numbat has it
-                        // connected) is not reachable and is in no group. A node still unread for
-                        // any other reason (a timeout, a transport error) makes the sample
-                        // inconclusive: it is left out of the quorum and counted, with why.
+                        // A node's view read through the API's rpc (10 s each, within the test
+                        // client's 15 s), tried three times: on a loaded machine a call may time
+                        // out, which says nothing about the cluster. A node Numbat says it has no
+                        // connection to (503 `node_unavailable`: the node being switched or rolled
+                        // back, stored UP a moment before Numbat has it connected) is not
+                        // reachable and is in no group. A node still unread for any other reason
+                        // (a timeout, a transport error) makes the sample inconclusive: it is left
+                        // out of the quorum and counted, with why.
                         var sees: [String: Set<String>] = [:]
                         var unread: [String: String] = [:]
                         for id in up {
@@ -227,6 +228,7 @@ struct RollingUpgradeTests {
                 watcher.cancel()
                 await watcher.value
                 let (samples, least) = quorum.result
+                print("rolling upgrade watcher: \(samples) conclusive samples, least connected group \(least), \(quorum.inconclusiveSamples.count) inconclusive, \(quorum.listFailures.count) unlisted")
                 #expect(samples > 20, "the watcher sampled the cluster throughout (\(samples) samples)")
                 #expect(least >= 2, "at least 2 of 3 nodes were UP and connected at every sample (least: \(least); the worst: \(quorum.worst))")
                 #expect(quorum.listFailures.count <= 2, "the family's nodes could not be listed in \(quorum.listFailures.count) samples: \(quorum.listFailures)")
@@ -238,6 +240,9 @@ struct RollingUpgradeTests {
                 }
                 #expect(try await client.call(.delete, "/api/orch/node_families/\(family)", token: token).status == .noContent)
                 #expect(!FileManager.default.fileExists(atPath: root), "nothing is left on the hosts")
+                // Nor of relx's run_erl, which keeps a daemon's pipes outside the release.
+                let pipes = names.values.map { "/tmp/erl_pipes/" + $0 }
+                #expect(pipes.allSatisfy { !FileManager.default.fileExists(atPath: $0) }, "\(pipes.filter { FileManager.default.fileExists(atPath: $0) })")
             }
         }
     }

@@ -168,6 +168,13 @@ public final class TestHosts: Sendable {
         for host in hosts { try? await Self.ip("netns", "del", host.namespace) }
         try? await Self.ip("link", "del", bridge)
         try? FileManager.default.removeItem(at: directory)
+        // The hosts share the machine's /tmp: a relx `daemon` start's pipes of a node never
+        // deleted through Numbat (a test that failed, or one that kills its server) stay there.
+        let addresses = Set(hosts.map { "@" + $0.address })
+        let pipes = URL(fileURLWithPath: "/tmp/erl_pipes")
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: pipes.path)) ?? [] where addresses.contains(where: { name.hasSuffix($0) }) {
+            try? FileManager.default.removeItem(at: pipes.appendingPathComponent(name))
+        }
     }
 
     private func waitForSSH(_ host: Host) async throws {

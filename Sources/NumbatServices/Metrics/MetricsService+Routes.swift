@@ -52,7 +52,8 @@ extension MetricsService {
         addRemoteWriteRoute(to: api)
     }
 
-    /// `GET /metrics` for Prometheus: every node's latest values. Registered at the root, not
+    /// `GET /metrics` for Prometheus: every node's latest values, then the server's own (its
+    /// remote write, its process and heap). Registered at the root, not
     /// under `/api`, where scrapers look for it.
     public func addExportRoutes(to router: Router<NumbatRequestContext>) {
         router.get("metrics") { _, _ -> Response in
@@ -93,6 +94,7 @@ extension MetricsService {
             return .init(node: node.name, family: node.familyID.flatMap { families[$0] } ?? "", values: snapshot.values)
         }
         return PrometheusExposition.render(series) + Self.remoteWriteExposition(await remoteWriteStatus())
+            + (ProcessFootprint.current().map(PrometheusExposition.render) ?? "")
     }
 }
 

@@ -414,6 +414,11 @@ struct NodeDeployment: Sendable {
         } else {
             command += "; for f in \(archives); do case \"${f##*/}\" in \(kept.sorted().map { "\($0).tar.gz" }.joined(separator: "|"))) ;; *) rm -f \"$f\" ;; esac; done"
         }
+        // relx's `daemon` start (run_erl) keeps the node's pipes in /tmp/erl_pipes/<node name>,
+        // outside the node's directory: gone with the node too.
+        if let address = deployment.address, !address.isEmpty {
+            command += "; rm -rf \(ShellQuote.quote("/tmp/erl_pipes/" + nodeName(address: address)))"
+        }
         command += "; rmdir \(ShellQuote.quote(root + "/nodes")) \(ShellQuote.quote(root + "/releases")) \(ShellQuote.quote(root)) 2>/dev/null; true"
         _ = try? await ssh.run(command)
     }

@@ -1,6 +1,7 @@
 import Foundation
 import NIOConcurrencyHelpers
 import NIOCore
+import NumbatCore
 
 /// One run of `ssh` as a child process. It gets a session of its own (`setsid`), so a deadline
 /// kills its whole process group: `ssh` and whatever it started (the `ssh -W` of a ProxyJump),
@@ -31,9 +32,6 @@ struct OpenSSHProcess {
         case pipes
         case file(String)
     }
-
-    /// `POSIX_SPAWN_SETSID` (glibc 2.26), which Swift's Glibc module does not export.
-    private static let spawnSetSession: Int32 = 0x80
 
     static func run(_ executable: String, _ arguments: [String], environment: [String: String], input: SSHInput?,
                     output: Output = .pipes, limit: Int = SSHCommandResult.outputLimit, timeout: Duration,
@@ -114,31 +112,14 @@ struct OpenSSHProcess {
             stderr = (-1, fd)
         }
 
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_adddup2(&actions, stdin.read, 0)
-        posix_spawn_file_actions_adddup2(&actions, stdout.write, 1)
-        posix_spawn_file_actions_adddup2(&actions, stderr.write, 2)
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        // Signals Numbat ignores or blocks (SIGPIPE) are the defaults again in ssh.
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        for signal in [SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD] { sigaddset(&defaults, signal) }
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        var mask = sigset_t()
-        sigemptyset(&mask)
-        posix_spawnattr_setsigmask(&attributes, &mask)
-        posix_spawnattr_setflags(&attributes, Int16(spawnSetSession | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
-
-        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
-        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer { for pointer in argv + envp { free(pointer) } }
-        var pid: pid_t = 0
-        let status = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
-        guard status == 0 else { throw SSHError("cannot run \(executable): \(String(cString: strerror(status)))") }
+        // A session of its own: no controlling terminal, so ssh never prompts on one.
+        let pid: pid_t
+        do {
+            pid = try PosixSpawn.spawn(executable, arguments: arguments, environment: environment,
+                                       streams: (stdin.read, stdout.write, stderr.write), grouping: .ownSession)
+        } catch {
+            throw SSHError(error.description)
+        }
         // The parent keeps its own ends; the child's were duplicated into it.
         let kept: [Int32] = [stdin.write, stdout.read, stderr.read].filter { $0 >= 0 }
         opened.removeAll { kept.contains($0) }
