@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The test command: installs every test peer, then builds and runs all tests in two groups.
+# The test command: installs every test peer, then builds and runs all tests in three groups.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-test-deps.sh
