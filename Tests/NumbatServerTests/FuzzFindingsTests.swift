@@ -1,4 +1,5 @@
 import Foundation
+import NumbatAPI
 import Testing
 @testable import NumbatServices
 
@@ -52,5 +53,31 @@ struct FuzzFindingsTests {
         try stream.finish()
         #expect(held < 2 * (64 << 10), "held \(held) bytes of a \(size)-byte global header")
         #expect(entries == [TarStream.Entry(name: "releases/1.0/a.rel", kind: .file, size: 0, content: [])])
+    }
+
+    /// StrictJSONFuzz: `2922337203685477580.507` in an rpc's arguments decoded as a double (its
+    /// text is not a whole number), was written back as `2.9223372036854774e+18` (whose text is)
+    /// and so read again as an integer: a value the CLI sent back changed type. Numbers are now
+    /// integers by value on both sides (`JSONValue`).
+    @Test("a JSON number survives a round trip whatever its notation")
+    func numberRoundTrip() throws {
+        let cases: [(String, JSONValue)] = [
+            ("2922337203685477580.507", .int(2_922_337_203_685_477_376)),
+            ("2.9223372036854774e+18", .int(2_922_337_203_685_477_400)),
+            ("9223372036854775807", .int(.max)),
+            ("9223372036854775808", .double(9_223_372_036_854_775_808)),
+            ("2.0", .int(2)), ("1e2", .int(100)), ("-0.0", .int(0)),
+            ("2.5", .double(2.5)), ("1e300", .double(1e300)), ("-1.5e-3", .double(-0.0015)),
+        ]
+        for (text, expected) in cases {
+            let request = try StrictJSON.decode(RPCRequest.self, from: Data(#"{"module": "m", "function": "f", "args": [\#(text)]}"#.utf8))
+            #expect(request.args == [expected], "\(text)")
+            let encoded = try JSONEncoder().encode(request)
+            let again = try StrictJSON.decode(RPCRequest.self, from: encoded)
+            #expect(again == request, "\(text) re-encoded as \(String(decoding: encoded, as: UTF8.self))")
+        }
+        // A double built in code (not decoded) that holds a whole number is sent as that integer.
+        let built = try JSONEncoder().encode([JSONValue.double(2.9223372036854774e18), .double(4)])
+        #expect(String(decoding: built, as: UTF8.self) == "[2922337203685477376,4]")
     }
 }
