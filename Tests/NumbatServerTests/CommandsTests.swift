@@ -20,6 +20,9 @@ struct CommandsTests {
                 let reversed = try await Self.rpc(id, ["module": "lists", "function": "reverse", "args": [[1, 2.5, "text", ["atom": "ok"]]]], server: server, client: client)
                 #expect(reversed["erlang"] as? String == #"[ok,<<"text">>,2.5,1]"#, "\(reversed.text)")
                 #expect((reversed["result"] as? [Any])?.count == 4)
+                // A number written with a fraction or exponent is a float, whole or not; without one, an integer.
+                let floats = try await client.call(.post, "/api/nodes/\(id)/rpc", body: #"{"module": "erlang", "function": "list_to_tuple", "args": [[2.0, 1e2, 2, 2.5]]}"#, token: server.adminToken)
+                #expect(floats["erlang"] as? String == "{2.0,100.0,2,2.5}", "\(floats.text)")
                 let tuple = try await Self.rpc(id, ["module": "erlang", "function": "list_to_tuple", "args_erlang": #"[[a, <<"x">>, "chars", 1267650600228229401496703205376]]"#], server: server, client: client)
                 #expect(tuple["erlang"] as? String == #"{a,<<"x">>,"chars",1267650600228229401496703205376}"#, "\(tuple.text)")
                 let elements = (tuple["result"] as? [String: Any])?["tuple"] as? [Any] ?? []
@@ -44,7 +47,7 @@ struct CommandsTests {
 
                 // Every call is in the audit log, newest first, with who and how it ended.
                 let audit = try await client.call(.get, "/api/audit?node=\(id)", token: server.adminToken)["entries"] as? [[String: Any]] ?? []
-                #expect(audit.map { $0["outcome"] as? String ?? "" } == ["timeout", "error", "ok", "ok", "ok"], "\(audit)")
+                #expect(audit.map { $0["outcome"] as? String ?? "" } == ["timeout", "error", "ok", "ok", "ok", "ok"], "\(audit)")
                 #expect(audit.last?["command"] as? String == #"lists:reverse([1,2.5,<<"text">>,ok])"# && audit.last?["actor"] as? String == "admin")
             }
         }

@@ -13,8 +13,11 @@ extension CommandsService {
         api.post("nodes/:id/rpc") { request, context -> RPCResponse in
             try context.requireAdmin()
             let node = try await self.requireNode(context)
-            let body = try await request.decodeStrict(as: RPCRequest.self, context: context)
-            return try await self.rpc(node, body, actor: context.identity?.name ?? "unknown")
+            let (object, data) = try await request.jsonObject(context: context)
+            let body = try StrictJSON.decode(RPCRequest.self, object: object, data: data, decoder: context.requestDecoder)
+            // `args` as written: JSONSerialization keeps `2.0` a fraction (a float for the node),
+            // where the decoded `JSONValue` holds it as the integer 2.
+            return try await self.rpc(node, body, writtenArgs: object["args"] as? [Any], actor: context.identity?.name ?? "unknown")
         }
         api.get("audit") { request, _ -> AuditPageResponse in
             let parameters = ListParameters(parameter: { request.uri.queryParameters[Substring($0)].map(String.init) })
@@ -52,9 +55,11 @@ extension CommandsService {
     }
 
     /// Checks `body` and calls it on `node` (audited, as `actor`): the REST rpc route's answer,
-    /// and the MCP `rpc` tool's. The caller has checked that `actor` is an admin.
-    public func rpc(_ node: ManagedNode, _ body: RPCRequest, actor: String) async throws -> RPCResponse {
-        let arguments = try Self.arguments(body)
+    /// and the MCP `rpc` tool's. The caller has checked that `actor` is an admin. `writtenArgs`
+    /// are `body.args` as JSONSerialization read them from the request, which tells `2.0` (a
+    /// float) from `2`; without them the decoded values are used, where a whole number is an integer.
+    public func rpc(_ node: ManagedNode, _ body: RPCRequest, writtenArgs: [Any]? = nil, actor: String) async throws -> RPCResponse {
+        let arguments = try Self.arguments(body, written: writtenArgs)
         guard !body.module.isEmpty, body.module.count <= Atom.maxLength, !body.function.isEmpty, body.function.count <= Atom.maxLength else {
             throw NumbatError.badRequest("invalid_function", "module and function must be atoms of 1 to 255 characters")
         }
@@ -88,13 +93,15 @@ extension CommandsService {
         return ProcessInfoResponse(node: node.id, process: process)
     }
 
-    /// The call's arguments: `args` (JSON form) or `args_erlang` (a list in Erlang syntax), not both.
-    static func arguments(_ body: RPCRequest) throws -> [Term] {
+    /// The call's arguments: `args` (JSON form; `written`, when given, as the request wrote them)
+    /// or `args_erlang` (a list in Erlang syntax), not both.
+    static func arguments(_ body: RPCRequest, written: [Any]? = nil) throws -> [Term] {
         switch (body.args, body.argsErlang) {
         case (.some, .some):
             throw NumbatError.badRequest("invalid_arguments", "give args or args_erlang, not both")
         case (let args?, nil):
             do {
+                if let written { return try written.map(TermJSON.term(from:)) }
                 return try args.map { try TermJSON.term(from: foundationValue($0)) }
             } catch {
                 throw NumbatError.badRequest("invalid_arguments", "args: \(error)")
