@@ -41,48 +41,33 @@ struct ReleaseArchive {
             do { return try TarStream.normalize(path) } catch { throw Failure(description: "the template path \(path) is not inside the archive") }
         })
         var tar = TarStream(contentLimit: templateLimit) { name in wanted.contains(name) || name.hasSuffix(".rel") }
-        let inflater: ZlibDecompressor
-        do { inflater = try ZlibDecompressor(algorithm: .gzip) } catch { throw Failure(description: "zlib is unavailable: \(error)") }
+        var gzip: GzipStream
+        do { gzip = try GzipStream() } catch let error as GzipStream.Failure { throw Failure(description: error.description) }
         var hash = SHA256()
         var size = 0
         var entries: [TarStream.Entry] = []
-        var output = ByteBuffer()
-        output.reserveCapacity(256 * 1024)
         var first = true
-        while !tar.ended {
-            let chunk = try read()
-            if chunk.isEmpty { break }
-            if first {
-                guard chunk.count >= 2, chunk[chunk.startIndex] == 0x1f, chunk[chunk.startIndex + 1] == 0x8b else {
-                    throw Failure(description: "the file is not gzip-compressed (a release archive is a .tar.gz, as `rebar3 tar` or `mix release` make it)")
+        // The whole file is inflated, also past the tar's end: a damaged or truncated gzip
+        // stream, or other data after it, makes `tar -xzf` fail on the host (GzipStream).
+        do {
+            while case let chunk = try read(), !chunk.isEmpty {
+                if first {
+                    guard chunk.count >= 2, chunk[chunk.startIndex] == 0x1f, chunk[chunk.startIndex + 1] == 0x8b else {
+                        throw Failure(description: "the file is not gzip-compressed (a release archive is a .tar.gz, as `rebar3 tar` or `mix release` make it)")
+                    }
+                    first = false
                 }
-                first = false
+                hash.update(data: chunk)
+                size += chunk.count
+                try gzip.feed(chunk) { inflated in
+                    if !tar.ended { entries += try tar.feed(inflated) }
+                }
             }
-            hash.update(data: chunk)
-            size += chunk.count
-            var input = ByteBuffer(bytes: chunk)
-            while input.readableBytes > 0, !tar.ended {
-                output.clear()
-                let before = input.readerIndex
-                do {
-                    try inflater.inflate(from: &input, to: &output)
-                } catch let error as CompressNIOError where error == .bufferOverflow || error == .inputBufferOverflow {
-                    // Output full, or input used up: both mean "go on".
-                } catch {
-                    throw Failure(description: "the archive's gzip data is damaged (\(error))")
-                }
-                do {
-                    entries += try tar.feed(output.readableBytesView)
-                } catch let error as TarStream.Failure {
-                    throw Failure(description: error.description)
-                }
-                // The gzip stream ended before the tar did (no progress either way).
-                if input.readerIndex == before, output.readableBytes == 0 { break }
-            }
-        }
-        while case let rest = try read(), !rest.isEmpty {
-            hash.update(data: rest)
-            size += rest.count
+            if !first { try gzip.finish() }
+        } catch let error as GzipStream.Failure {
+            throw Failure(description: error.description)
+        } catch let error as TarStream.Failure {
+            throw Failure(description: error.description)
         }
         guard !first else { throw Failure(description: "the uploaded archive is empty") }
         guard tar.ended else { throw Failure(description: "the archive is truncated: it ends before the tar archive does") }
