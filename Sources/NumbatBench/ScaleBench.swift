@@ -27,6 +27,37 @@ struct ScaleBench {
         var baseRSS: Double
         var rss: Double
         var simulatorCPUPercent: Double
+        /// The server's heap (`GET /metrics`, glibc's malloc_info) before any node, with every
+        /// node UP after the restart, and at the end of the window: where the memory per node is.
+        var heapBase: Heap
+        var heapUp: Heap
+        var heapEnd: Heap
+    }
+
+    /// `numbat_heap_*`: allocated (SQLite's share apart) and free inside malloc's arenas.
+    struct Heap {
+        var allocated: Double
+        var sqlite: Double
+        var free: Double
+        var rss: Double
+
+        init(_ figures: [String: Double]) {
+            allocated = figures["numbat_heap_allocated_bytes"] ?? 0
+            sqlite = figures["numbat_heap_sqlite_bytes"] ?? 0
+            free = figures["numbat_heap_free_bytes"] ?? 0
+            rss = figures["process_resident_memory_bytes"] ?? 0
+        }
+
+        /// Per node, in KB, above `base`: the server's own allocations, SQLite's, malloc's
+        /// free bytes, and the rest of RSS (thread stacks, mapped code, allocator overhead).
+        func perNode(above base: Heap, nodes: Int) -> (own: Double, sqlite: Double, free: Double, other: Double) {
+            let n = Double(max(nodes, 1)) * 1024
+            let own = (allocated - sqlite) - (base.allocated - base.sqlite)
+            let sqliteGrowth = sqlite - base.sqlite
+            let freeGrowth = free - base.free
+            let other = (rss - base.rss) - (allocated - base.allocated) - freeGrowth
+            return (own / n, sqliteGrowth / n, freeGrowth / n, other / n)
+        }
     }
 
     struct Failover {
@@ -74,6 +105,11 @@ struct ScaleBench {
                 progress(String(format: "scale: %@ %d nodes: CPU %.1f %%, RSS %.0f MB (%.0f KB/node), start -> all UP %.1f s, adding %.0f s",
                                 store, size, row.cpuPercent, row.rss / 1_048_576, (row.rss - row.baseRSS) / Double(size) / 1024,
                                 row.startToUpSeconds, row.addSeconds))
+                for (label, heap) in [("all UP", row.heapUp), ("end", row.heapEnd)] {
+                    let split = heap.perNode(above: row.heapBase, nodes: size)
+                    progress(String(format: "scale: %@ %d nodes, heap at %@, KB/node: own allocations %.1f, SQLite %.1f, malloc free %.1f, rest of RSS %.1f",
+                                    store, size, label, split.own, split.sqlite, split.free, split.other))
+                }
                 rows.append(row)
             }
         }
@@ -115,6 +151,7 @@ struct ScaleBench {
         var first = try await start(directory, name, storeArguments, fleet: fleet)
         try await Task.sleep(for: .seconds(2))
         let base = ProcessSample.rss(first.pid)
+        let heapBase = Heap(try await first.ownMetrics())
         let addStart = clock.now
         do {
             try await add(size, through: first, fleet: fleet)
@@ -135,6 +172,7 @@ struct ScaleBench {
         let startToUp = seconds(clock.now - restart)
         let up = try await first.upCount(timeout: 600)
         guard up == size else { throw BenchFailure(description: "the API lists \(up) nodes UP, the simulator \(size) connected") }
+        let heapUp = Heap(try await first.ownMetrics())
 
         // One whole cycle of warm-up, then the window (whole 60 s cycles).
         try await Task.sleep(for: .seconds(60))
@@ -146,7 +184,8 @@ struct ScaleBench {
         let cpu = (ProcessSample.cpuSeconds(first.pid) - cpuBefore) / elapsed * 100
         let simulatorCPU = (fleet.cpuSeconds - simulatorBefore) / elapsed * 100
         let row = Row(store: store, nodes: size, addSeconds: addSeconds, startToUpSeconds: startToUp, cpuPercent: cpu,
-                      baseRSS: base, rss: ProcessSample.rss(first.pid), simulatorCPUPercent: simulatorCPU)
+                      baseRSS: base, rss: ProcessSample.rss(first.pid), simulatorCPUPercent: simulatorCPU,
+                      heapBase: heapBase, heapUp: heapUp, heapEnd: Heap(try await first.ownMetrics()))
         first.terminate()
         _ = try await fleet.wait(upTo: 120, "every agent gone after the server stopped") { $0.connected == 0 && $0.metricsAgents == 0 }
         return row

@@ -262,6 +262,20 @@ struct ServeProcess {
         return (object?["nodes"] as? [Any])?.count ?? 0
     }
 
+    /// The server's own figures from `GET /metrics` (`process_*`, `numbat_heap_*`: unlabelled
+    /// series only), by name.
+    func ownMetrics(timeout: Double = 60) async throws -> [String: Double] {
+        var request = URLRequest(url: URL(string: url + "/metrics")!)
+        request.timeoutInterval = timeout
+        let (data, _) = try await URLSession.shared.data(for: request)
+        var figures: [String: Double] = [:]
+        for line in String(decoding: data, as: UTF8.self).split(separator: "\n") where line.hasPrefix("process_") || line.hasPrefix("numbat_heap_") {
+            let parts = line.split(separator: " ")
+            if parts.count == 2, let value = Double(parts[1]) { figures[String(parts[0])] = value }
+        }
+        return figures
+    }
+
     func terminate() {
         process.terminate()
         // Not waitUntilExit: Foundation's wait can miss this child's exit beside long-lived
