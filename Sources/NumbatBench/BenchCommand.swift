@@ -227,6 +227,13 @@ struct BenchCommand: AsyncParsableCommand {
         out("- machine: \(MachineInfo.cores) cores, \(MachineInfo.cpuModel)")
         out("- Swift build: \(MachineInfo.buildConfiguration)\(nioExecutor ? "; global executor: NIO event loops (--nio-executor)" : "")")
         out("- load average at start: \(MachineLoad.loadAverage)")
+        // The binaries the server and simulator measurements start: `swift build --product`
+        // builds only the last product it is given, so a stale one would be measured silently.
+        for name in ["numbat-bench", "numbat", "numbat-sim"] {
+            let path = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(name).path
+            let built = (try? FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date).map { $0.ISO8601Format() } ?? "missing"
+            out("- \(name) built: \(built)")
+        }
         out("- target and Erlang driver nodes: \(release) (\(release.erl))")
         out("- options: --seconds \(seconds) --warmup \(warmup)\(calls.map { " --calls \($0)" } ?? "") --concurrency \(concurrency) --call \(call.rawValue) --payload-bytes \(payloadBytes) --codec-seconds \(codecSeconds) --codec-atoms \(codecAtoms.rawValue) --runs \(runs) --idle-wait \(idleWait)\(nioExecutor ? " --nio-executor" : "")")
         out("")
