@@ -92,7 +92,8 @@ final class NodeAlarmWatcher: NodeWorker {
 
     private func checkEveryInterval() async {
         while !Task.isCancelled {
-            await checkOnce()
+            // In a child task: this loop lives as long as the node (`inTransientTask`).
+            await inTransientTask { await self.checkOnce() }
             let interval = service.thresholds.intervalSeconds
             try? await Task.sleep(for: .milliseconds(Int(interval * 1000)))
         }

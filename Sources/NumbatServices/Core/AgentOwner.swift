@@ -60,8 +60,13 @@ final class AgentOwner: Sendable {
             current = try nodes.local.makeMailbox()
             return current!
         }
-        _ = try await nodes.inject(agent, into: node)
-        let started = try await nodes.rpc(node, agent.module, "start", [.pid(owner.pid(for: try NodeName(node.name))), options])
+        // In a child task: the workers calling this live as long as their node, and the
+        // injection's frames are the deepest they make (`inTransientTask`).
+        let pid = owner.pid(for: try NodeName(node.name))
+        let started = try await inTransientTask {
+            _ = try await nodes.inject(agent, into: node)
+            return try await nodes.rpc(node, agent.module, "start", [.pid(pid), options])
+        }
         guard started[element: 0] == .atom("ok") else {
             throw NumbatError(.unavailable, "agent_start_failed", "\(name) did not start on \(node.name): \(started.erlangDescription)")
         }

@@ -51,7 +51,8 @@ final class NodeCollector: NodeWorker {
             }
             let started = ContinuousClock.now
             do {
-                await service.record(try await collectOnce(), for: node)
+                // In a child task: this loop lives as long as the node (`inTransientTask`).
+                try await inTransientTask { await self.service.record(try await self.collectOnce(), for: self.node) }
             } catch {
                 service.logger.debug("metrics collection failed", metadata: ["node": "\(node.name)", "error": "\(error)"])
             }
