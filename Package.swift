@@ -155,14 +155,14 @@ let package = Package(
             name: "NumbatSim",
             dependencies: ["NumbatSimulator", "NumbatCore", "ErlangDist", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
-        /// libFuzzer target for the term decoder (`scripts/fuzz.sh` builds it with `-sanitize=fuzzer`);
-        /// a plain build gives a replayer that runs the decoder over files named on the command line.
+        /// libFuzzer target for the term decoder and parser (`scripts/fuzz.sh` builds it with
+        /// `-sanitize=fuzzer`); a plain build gives the replayer, as for the targets below.
         .executableTarget(
             name: "ErlangTermFuzz",
-            dependencies: ["ErlangTerm"],
+            dependencies: ["FuzzSupport", "ErlangTerm"],
             path: "Fuzz/ErlangTermFuzz"
         ),
-        /// What the other fuzz targets share: libFuzzer's driver (under `-D FUZZING`) or the plain
+        /// What the fuzz targets share: libFuzzer's driver (under `-D FUZZING`) or the plain
         /// build's replayer with a short built-in mutation pass (`scripts/test.sh` runs it).
         .target(name: "FuzzSupport", path: "Fuzz/FuzzSupport"),
         /// libFuzzer targets, one per parser of untrusted bytes (`scripts/fuzz.sh TARGET SECONDS`;
