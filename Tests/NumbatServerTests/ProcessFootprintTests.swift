@@ -55,7 +55,7 @@ struct ProcessFootprintTests {
     @Test("this process's footprint: 64 MiB malloc'd and touched show in allocated bytes and RSS, and leave allocated bytes when freed")
     func live() throws {
         let before = try #require(ProcessFootprint.current())
-        let heapBefore = try #require(before.heap, "glibc's malloc_info is available")
+        _ = try #require(before.heap, "glibc's malloc_info is available")
         #expect(before.residentBytes > 0 && before.virtualBytes >= before.residentBytes)
         #expect(before.openFileDescriptors >= 3 && before.openFileDescriptors <= before.maxFileDescriptors)
         #expect(before.threads >= 1 && before.cpuSeconds > 0)
@@ -63,17 +63,30 @@ struct ProcessFootprintTests {
         let now = Date().timeIntervalSince1970
         #expect(before.startTimeSeconds < now && before.startTimeSeconds > now - 24 * 3600 * 30)
 
+        // Other tests run in this process meanwhile and allocate and free tens of MiB, which
+        // can hide the block in one comparison (seen in CI: +31 MiB for a 64 MiB block). So the
+        // block is measured up to five times and must show, all three ways, in one attempt;
+        // a wrong reading (another process's figures, or not malloc's) shows it in none.
         let size = 64 << 20
-        let block = try #require(malloc(size))
-        memset(block, 1, size)
-        let held = try #require(ProcessFootprint.current())
-        let heapHeld = try #require(held.heap)
-        free(block)
-        let after = try #require(ProcessFootprint.current()?.heap)
-        // Other threads of the test process allocate meanwhile: compare with room for them.
-        #expect(heapHeld.allocatedBytes - heapBefore.allocatedBytes > size - (8 << 20), "\(heapBefore) -> \(heapHeld)")
-        #expect(held.residentBytes - before.residentBytes > size - (8 << 20), "RSS \(before.residentBytes) -> \(held.residentBytes)")
-        #expect(heapHeld.allocatedBytes - after.allocatedBytes > size - (8 << 20), "\(heapHeld) -> \(after)")
+        let margin = 8 << 20
+        var attempts: [String] = []
+        var shown = false
+        for _ in 0..<5 where !shown {
+            let start = try #require(ProcessFootprint.current())
+            let heapStart = try #require(start.heap)
+            let block = try #require(malloc(size))
+            memset(block, 1, size)
+            let held = try #require(ProcessFootprint.current())
+            let heapHeld = try #require(held.heap)
+            free(block)
+            let after = try #require(ProcessFootprint.current()?.heap)
+            let grew = heapHeld.allocatedBytes - heapStart.allocatedBytes
+            let resident = held.residentBytes - start.residentBytes
+            let released = heapHeld.allocatedBytes - after.allocatedBytes
+            attempts.append("allocated +\(grew), RSS +\(resident), freed -\(released)")
+            shown = grew > size - margin && resident > size - margin && released > size - margin
+        }
+        #expect(shown, "a 64 MiB block in none of: \(attempts)")
     }
 
     @Test("freed memory scattered between blocks still in use is resident until releaseFreeHeap gives its pages back")
