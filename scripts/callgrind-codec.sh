@@ -8,7 +8,8 @@
 # numbat-bench). The terms are the ones `numbat-bench --only codec` times, written once by an
 # OTP node into $CODEC_FILE (default /tmp/numbat-codec-terms.etf; kept, so that two builds
 # compare on the same bytes). Each shape and direction runs in its own valgrind process that
-# collects only inside CodecBench.countedEncode/countedDecode; the count divided by ITERATIONS
+# collects only inside CodecBench.countedEncode/countedDecode/countedFlatDecode (FlatTerm, the
+# arena decoder); the count divided by ITERATIONS
 # (default 200) is printed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,12 +26,13 @@ trap 'rm -rf "$out"' EXIT
 # without debug information (symbols stay, which is all --toggle-collect needs).
 objcopy --strip-debug "$BENCH" "$out/numbat-bench"
 BENCH="$out/numbat-bench"
-printf '| shape | encode instructions | decode instructions |\n|---|---:|---:|\n'
+printf '| shape | encode instructions | decode instructions | flat decode instructions |\n|---|---:|---:|---:|\n'
 for shape in small_msg ints_1000 map_100_binaries erlang_memory deep_nested metric_reply log_batch; do
   row="| $shape"
-  for direction in encode decode; do
+  for direction in encode decode flat-decode; do
     function=countedEncode
     [ "$direction" = decode ] && function=countedDecode
+    [ "$direction" = flat-decode ] && function=countedFlatDecode
     valgrind --tool=callgrind --callgrind-out-file="$out/cg" --toggle-collect="*${function}*" \
       "$BENCH" --only codec --sides swift --codec-file "$FILE" --codec-shape "$shape" \
       --codec-direction "$direction" --codec-count "$ITERATIONS" >/dev/null 2>"$out/log"

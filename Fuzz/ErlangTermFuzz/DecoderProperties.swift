@@ -4,6 +4,7 @@ import ErlangTerm
 ///
 /// - Decoding returns a term or throws a `TermDecodingError` (typed throws make anything else
 ///   impossible); it never traps, hangs or exhausts memory.
+/// - `FlatTerm(decoding:)` accepts exactly the inputs `TermDecoder` accepts, with equal terms.
 /// - A decoded term re-encodes (plain and compressed) to bytes that decode to an equal term.
 /// - Its Erlang description can always be written, and, for terms with literal syntax,
 ///   `TermParser` reads it back as an equal term.
@@ -20,12 +21,18 @@ enum DecoderProperties {
             checkParser(text)
         }
         let term: Term
+        let flat = Result { () throws(TermDecodingError) -> FlatTerm in try FlatTerm(decoding: bytes, with: decoder) }
         do {
             term = try decoder.decode(bytes)
         } catch {
             // The message must be writable for every error.
             precondition(!error.description.isEmpty)
+            if case .success(let flat) = flat { preconditionFailure("FlatTerm decodes \(flat.term), TermDecoder refuses: \(error)") }
             return false
+        }
+        switch flat {
+        case .success(let flat): precondition(flat.term == term, "FlatTerm decodes \(flat.term), TermDecoder \(term)")
+        case .failure(let error): preconditionFailure("FlatTerm refuses \(term): \(error)")
         }
         expectRoundTrip(term, term.encoded(), "plain")
         if bytes.count > 1, bytes[1] == 80 {

@@ -12,7 +12,8 @@ import Darwin
 /// Decoding makes the same few atoms again and again (`ok`, record tags, the node name in every
 /// pid and reference, the names of a metric reply). Making each from its bytes means validating
 /// UTF-8 and, for a name over 15 bytes, a heap allocation; a hit here is a hash of the bytes, one
-/// comparison and a retain. The table is direct-mapped (a miss replaces the slot), holds at most
+/// or two comparisons and a retain. The table is two-way set-associative (a miss replaces the
+/// older of a pair of slots), holds at most
 /// `slotCount` atoms, and belongs to one thread: a decode runs start to end on the thread that
 /// called it, so no two threads ever touch one table.
 final class AtomTable {
@@ -42,12 +43,22 @@ final class AtomTable {
     @inline(__always)
     func atom(_ bytes: UnsafeRawBufferPointer, make: (UnsafeRawBufferPointer) throws(TermDecodingError) -> Atom) throws(TermDecodingError) -> Atom {
         let hash = Self.hash(bytes)
-        let slot = slots + Int(truncatingIfNeeded: hash & UInt64(Self.slotCount - 1))
+        // The slot from the hash's high bits, mixed: FNV-1a's low bits differ little between
+        // names that differ only near their ends (`memory_total`, `memory_atom`), and the low
+        // bit is always set. Two slots per name: one eviction does not make two names miss by
+        // turns.
+        let slot = slots + Int(truncatingIfNeeded: (hash &* 0x9E37_79B9_7F4A_7C15) >> Self.slotShift) & ~1
         if slot.pointee.hash == hash, Self.equal(slot.pointee.atom, bytes) { return slot.pointee.atom }
+        let second = slot + 1
+        if second.pointee.hash == hash, Self.equal(second.pointee.atom, bytes) { return second.pointee.atom }
         let atom = try make(bytes)
+        second.pointee = slot.pointee
         slot.pointee = Slot(hash: hash, atom: atom)
         return atom
     }
+
+    /// Shifts a 64-bit hash down to a slot index (`slotCount` is a power of two).
+    private static let slotShift = UInt64(64 - slotCount.trailingZeroBitCount)
 
     /// FNV-1a over the bytes, never 0 (the empty slot).
     @inline(__always)

@@ -68,8 +68,8 @@ extension Term {
     }
 }
 
-/// A cursor over the input; all reads are bounds-checked.
-private struct Reader {
+/// A cursor over the input; all reads are bounds-checked. `FlatTermDecoder` reads through it too.
+struct Reader {
     let raw: UnsafeRawBufferPointer
     let decoder: TermDecoder
     /// This thread's recently decoded atoms (see `AtomTable`).
@@ -385,6 +385,7 @@ private struct Reader {
     ///
     /// The container readers recurse once per nesting level, so they are kept lean: no `defer`,
     /// and errors built out of line.
+    @inline(__always)
     mutating func enter(_ count: Int, of minimumSize: Int) throws(TermDecodingError) {
         try require(count, of: minimumSize)
         depth += 1
@@ -491,6 +492,32 @@ private struct Reader {
 
     mutating func readCompressed() throws(TermDecodingError) -> Term {
         let start = offset - 1
+        let inflated = try inflate()
+        let depth = self.depth
+        let result = inflated.withUnsafeBytes { (innerRaw) -> Result<Term, TermDecodingError> in
+            do throws(TermDecodingError) {
+                // `readTerm`, not `readTopLevel`: like binary_to_term, a compressed term may not
+                // hold another one (which would also let each layer recurse without a depth bound).
+                var inner = Reader(innerRaw, decoder: decoder)
+                inner.depth = depth
+                let term = try inner.readTerm()
+                guard inner.offset == innerRaw.count else {
+                    throw TermDecodingError(.trailingBytes(innerRaw.count - inner.offset), at: start)
+                }
+                return .success(term)
+            } catch {
+                // Offsets inside the inflated bytes mean nothing to the caller, who only has
+                // the compressed input: report the problem at the compressed term.
+                return .failure(TermDecodingError(error.kind, at: start))
+            }
+        }
+        return try result.get()
+    }
+
+    /// The bytes of a compressed term (tag 80, already read), inflated and checked against
+    /// their declared size; leaves `offset` after the zlib data.
+    mutating func inflate() throws(TermDecodingError) -> [UInt8] {
+        let start = offset - 1
         let size = Int(try read32())
         guard size <= decoder.maxUncompressedSize else {
             throw TermDecodingError(.tooLarge("compressed term claims \(size) bytes"), at: start)
@@ -524,25 +551,6 @@ private struct Reader {
             throw TermDecodingError(.invalidValue("compressed term inflates to \(output.readableBytes) bytes, not \(size)"), at: start)
         }
         offset = raw.count - (input.readableBytes - 1)
-        let inflated = Array(output.readableBytesView)
-        let depth = self.depth
-        let result = inflated.withUnsafeBytes { (innerRaw) -> Result<Term, TermDecodingError> in
-            do throws(TermDecodingError) {
-                // `readTerm`, not `readTopLevel`: like binary_to_term, a compressed term may not
-                // hold another one (which would also let each layer recurse without a depth bound).
-                var inner = Reader(innerRaw, decoder: decoder)
-                inner.depth = depth
-                let term = try inner.readTerm()
-                guard inner.offset == innerRaw.count else {
-                    throw TermDecodingError(.trailingBytes(innerRaw.count - inner.offset), at: start)
-                }
-                return .success(term)
-            } catch {
-                // Offsets inside the inflated bytes mean nothing to the caller, who only has
-                // the compressed input: report the problem at the compressed term.
-                return .failure(TermDecodingError(error.kind, at: start))
-            }
-        }
-        return try result.get()
+        return Array(output.readableBytesView)
     }
 }

@@ -24,6 +24,7 @@ enum AtomEncoding: String, CaseIterable, ExpressibleByArgument, Sendable {
 /// For profiling one codec direction alone (hidden option).
 enum CodecDirection: String, CaseIterable, ExpressibleByArgument, Sendable {
     case both, encode, decode
+    case flatDecode = "flat-decode"
 }
 
 enum Benchmark: String, CaseIterable, ExpressibleByArgument, Sendable {
@@ -684,7 +685,7 @@ struct BenchCommand: AsyncParsableCommand {
                 await settle()
                 progress("codec loops in Swift (Term.encoded() / TermDecoder.decode), run \(run)/\(runs)")
                 let seconds = codecSeconds, directions = codecDirection
-                swiftRuns.append(try await offPool { try CodecBench.swift(records, seconds: seconds, encode: directions != .decode, decode: directions != .encode) })
+                swiftRuns.append(try await offPool { try CodecBench.swift(records, seconds: seconds, encode: directions == .both || directions == .encode, decode: directions != .encode) })
             }
         }
         for (_, node) in nodes { await NodeReaper.shared.stop(node) }
@@ -696,7 +697,9 @@ struct BenchCommand: AsyncParsableCommand {
         let identical = CodecBench.identicalEncodings(records)
         let swiftByName = Dictionary(uniqueKeysWithValues: swiftResults.map { ($0.name, $0) })
 
-        for (direction, isEncode) in [("encode", true), ("decode", false)] {
+        // Decoding twice: into `Term` (TermDecoder) and into one arena (FlatTerm); both against
+        // the same binary_to_term loop.
+        for (direction, isEncode, isFlat) in [("encode", true, false), ("decode", false, false), ("flat decode", false, true)] {
             var header = ["\(direction) shape", "ETF bytes"]
             if sides.swift { header += ["Swift terms/s", "Swift MB/s"] }
             for (release, _) in erlangResults {
@@ -708,9 +711,9 @@ struct BenchCommand: AsyncParsableCommand {
                 let size = record.bytes.count
                 var row = [record.name, grouped(size)]
                 let swift = swiftByName[record.name]
-                let swiftRate = swift.map { isEncode ? $0.encode.rate : $0.decode.rate } ?? 0
+                let swiftRate = swift.map { isEncode ? $0.encode.rate : isFlat ? $0.flatDecode.rate : $0.decode.rate } ?? 0
                 if let swift {
-                    let bytes = isEncode ? swift.encodeBytesPerSecond : swift.decodeBytesPerSecond
+                    let bytes = isEncode ? swift.encodeBytesPerSecond : swiftRate * Double(swift.decodedSize)
                     row += [formatRate(swiftRate), formatMB(bytes)]
                 }
                 for (release, results) in erlangResults {
@@ -725,7 +728,7 @@ struct BenchCommand: AsyncParsableCommand {
                 }
                 table.add(row)
             }
-            out("## ETF \(direction): Swift \(isEncode ? "Term.encoded()" : "TermDecoder().decode(_:)") vs \(isEncode ? "term_to_binary(T, [{minor_version, \(codecAtoms.minorVersion)}])" : "binary_to_term/1") (\(codecSeconds) s per loop)")
+            out("## ETF \(direction): Swift \(isEncode ? "Term.encoded()" : isFlat ? "FlatTerm(decoding:)" : "TermDecoder().decode(_:)") vs \(isEncode ? "term_to_binary(T, [{minor_version, \(codecAtoms.minorVersion)}])" : "binary_to_term/1") (\(codecSeconds) s per loop)")
             out("")
             out(table.render())
             out("")
@@ -735,7 +738,7 @@ struct BenchCommand: AsyncParsableCommand {
                 guard let first = runs.first else { return 0 }
                 var worst = 0.0
                 for index in first.indices {
-                    for rates in [runs.map { $0[index].encode.rate }, runs.map { $0[index].decode.rate }] {
+                    for rates in [runs.map { $0[index].encode.rate }, runs.map { $0[index].decode.rate }, runs.map { $0[index].flatDecode.rate }] {
                         let middle = median(rates)
                         if middle > 0 { worst = max(worst, (rates.max()! - rates.min()!) / middle) }
                     }
@@ -782,8 +785,9 @@ struct BenchCommand: AsyncParsableCommand {
     private func countCodec(_ all: [CodecRecord], iterations: Int) throws {
         let records = codecShape.isEmpty ? all : all.filter { codecShape.contains($0.name) }
         for record in records {
-            if codecDirection != .decode { CodecBench.countedEncode(try TermDecoder().decode(record.bytes), iterations: iterations) }
-            if codecDirection != .encode { try CodecBench.countedDecode(record, iterations: iterations) }
+            if codecDirection == .both || codecDirection == .encode { CodecBench.countedEncode(try TermDecoder().decode(record.bytes), iterations: iterations) }
+            if codecDirection == .both || codecDirection == .decode { try CodecBench.countedDecode(record, iterations: iterations) }
+            if codecDirection == .both || codecDirection == .flatDecode { try CodecBench.countedFlatDecode(record, iterations: iterations) }
             progress("\(record.name): \(iterations) iterations (\(codecDirection.rawValue))")
         }
     }
@@ -840,8 +844,8 @@ struct Summary {
         }
         for release in codec.keys.sorted(by: { $0.rawValue < $1.rawValue }) {
             let entries = codec[release]!
-            for direction in ["encode", "decode"] {
-                let ratios = entries.filter { $0.direction == direction }
+            for direction in ["encode", "decode", "flat decode"] {
+                let ratios = entries.filter { $0.direction == direction && $0.ratio > 0 }
                 guard !ratios.isEmpty else { continue }
                 let geomean = exp(ratios.map { log($0.ratio) }.reduce(0, +) / Double(ratios.count))
                 let worst = ratios.min { $0.ratio < $1.ratio }!

@@ -25,9 +25,10 @@ struct CodecResult: Sendable {
     var decodedSize: Int
     var encode: LoopResult
     var decode: LoopResult
+    /// Swift only: `FlatTerm(decoding:)`, the arena decoder (zero for the Erlang side).
+    var flatDecode = LoopResult(rate: 0)
 
     var encodeBytesPerSecond: Double { encode.rate * Double(encodedSize) }
-    var decodeBytesPerSecond: Double { decode.rate * Double(decodedSize) }
 
     /// Per shape, the median rates of several runs (each run lists the shapes in the same order).
     static func median(_ runs: [[CodecResult]]) -> [CodecResult] {
@@ -35,6 +36,7 @@ struct CodecResult: Sendable {
         for index in result.indices {
             result[index].encode = LoopResult(rate: NumbatBench.median(runs.map { $0[index].encode.rate }))
             result[index].decode = LoopResult(rate: NumbatBench.median(runs.map { $0[index].decode.rate }))
+            result[index].flatDecode = LoopResult(rate: NumbatBench.median(runs.map { $0[index].flatDecode.rate }))
         }
         return result
     }
@@ -82,6 +84,20 @@ enum CodecBench {
     @inline(never)
     static func decodeOnce(_ decoder: TermDecoder, _ bytes: [UInt8]) throws { blackHole(try decoder.decode(bytes)) }
 
+    /// `iterations` decodings of `record` into a `FlatTerm`, untimed (see `countedEncode`).
+    /// Sums the node counts, so that the compiler cannot merge this with `countedDecode` (a
+    /// merged body is entered through both names, and callgrind's toggle then counts nothing).
+    @inline(never)
+    static func countedFlatDecode(_ record: CodecRecord, iterations: Int) throws {
+        let decoder = TermDecoder()
+        var nodes = 0
+        for _ in 0..<iterations { nodes &+= try flatDecodeOnce(decoder, record.bytes) }
+        blackHole(nodes)
+    }
+
+    @inline(never)
+    static func flatDecodeOnce(_ decoder: TermDecoder, _ bytes: [UInt8]) throws -> Int { try FlatTerm(decoding: bytes, with: decoder).nodeCount }
+
     /// Reads records of `<<NameLength:8, Name, Size:32, Bytes:Size>>` (numbat_bench:write_codec_file/2).
     static func readRecords(_ url: URL) throws -> [CodecRecord] {
         let data = [UInt8](try Data(contentsOf: url))
@@ -103,7 +119,8 @@ enum CodecBench {
         return records
     }
 
-    /// Swift's `Term.encoded()` and `TermDecoder.decode(_:)` on each record, about `seconds` each.
+    /// Swift's `Term.encoded()`, `TermDecoder.decode(_:)` and `FlatTerm(decoding:)` on each
+    /// record, about `seconds` each.
     static func swift(_ records: [CodecRecord], seconds: Double, encode doEncode: Bool = true, decode doDecode: Bool = true) throws -> [CodecResult] {
         let decoder = TermDecoder()
         return try records.map { record in
@@ -118,7 +135,12 @@ enum CodecBench {
             let decode = !doDecode ? LoopResult(rate: 0) : measure(seconds: seconds) { iterations in
                 for _ in 0..<iterations { blackHole(try! decoder.decode(bytes)) }
             }
-            return CodecResult(name: record.name, encodedSize: encoded.count, decodedSize: bytes.count, encode: encode, decode: decode)
+            let flatDecode = !doDecode ? LoopResult(rate: 0) : measure(seconds: seconds) { iterations in
+                for _ in 0..<iterations { blackHole(try! FlatTerm(decoding: bytes, with: decoder)) }
+            }
+            var result = CodecResult(name: record.name, encodedSize: encoded.count, decodedSize: bytes.count, encode: encode, decode: decode)
+            result.flatDecode = flatDecode
+            return result
         }
     }
 

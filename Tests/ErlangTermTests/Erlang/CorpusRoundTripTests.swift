@@ -35,6 +35,9 @@ struct CorpusRoundTripTests {
                 let returned = originals.enumerated().map { index, record -> [UInt8] in
                     do {
                         let term = try Term(decoding: record)
+                        if let disagreement = FlatTermTests.disagreement(record) {
+                            outcome.failures.append("record \(index + 1), FlatTerm: \(disagreement.prefix(300))")
+                        }
                         guard record.count > 1, record[1] == 80 else { return term.encoded() }
                         outcome.compressed += 1
                         return term.encodedCompressed()

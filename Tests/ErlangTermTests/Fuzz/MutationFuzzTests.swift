@@ -6,7 +6,8 @@ import Testing
 /// (bit flips, byte sets, truncation, splicing, inflated length fields, repeated slices) of valid
 /// encodings. Every outcome must be a term or a `TermDecodingError` at an offset inside the
 /// input, and every term decoded must re-encode to bytes that decode to an equal term, and be
-/// described as Erlang that `TermParser` reads back (when it has literal syntax).
+/// described as Erlang that `TermParser` reads back (when it has literal syntax); `FlatTerm`
+/// must accept and reject the same inputs and decode equal terms.
 /// `scripts/fuzz.sh` runs the same properties under libFuzzer, with coverage guidance.
 @Suite("Mutation fuzzing")
 struct MutationFuzzTests {
@@ -44,6 +45,9 @@ struct MutationFuzzTests {
             let start = Date()
             for iteration in 0..<Self.iterations {
                 let input = mutator.next()
+                if let disagreement = FlatTermTests.disagreement(input, decoder: decoder) {
+                    outcome.problems.append("iteration \(iteration), FlatTerm: \(disagreement)")
+                }
                 do throws(TermDecodingError) {
                     let term = try decoder.decode(input)
                     outcome.decoded += 1

@@ -1,0 +1,37 @@
+/// One node of a `FlatTerm`: 16 bytes, no references, so the arena is one allocation that
+/// `free` releases without walking it.
+struct FlatNode: Sendable {
+    enum Kind: UInt8, Sendable {
+        case integer, float, atom, boxedAtom, binary, string, tuple, list, improperList, map, boxed
+    }
+
+    /// `.integer`: the value's bit pattern; `.float`: the double's bits; `.atom`, `.binary`,
+    /// `.string`: the offset of the bytes in `FlatTerm.bytes`; `.tuple`, `.list`, `.improperList`,
+    /// `.map`: the index of the first child node; `.boxed`, `.boxedAtom`: the index in `boxed`.
+    var payload: UInt64
+    /// `.atom`, `.binary`, `.string`: bytes; `.tuple`, `.list`: elements; `.improperList`:
+    /// elements before the tail (the tail is the child after them); `.map`: pairs (keys and
+    /// values alternate in the children).
+    var count: UInt32
+    var kind: Kind
+
+    @inline(__always)
+    init(_ kind: Kind, payload: UInt64, count: UInt32 = 0) {
+        self.payload = payload
+        self.count = count
+        self.kind = kind
+    }
+
+    static let placeholder = FlatNode(.integer, payload: 0)
+
+    /// The number of child nodes that follow `payload`.
+    var childCount: Int {
+        switch kind {
+        case .tuple, .list: return Int(count)
+        case .improperList: return Int(count) + 1
+        case .map: return 2 * Int(count)
+        default: return 0
+        }
+    }
+}
+
