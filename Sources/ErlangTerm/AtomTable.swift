@@ -12,12 +12,12 @@ import Darwin
 /// Decoding makes the same few atoms again and again (`ok`, record tags, the node name in every
 /// pid and reference, the names of a metric reply). Making each from its bytes means validating
 /// UTF-8 and, for a name over 15 bytes, a heap allocation; a hit here is a hash of the bytes, one
-/// or two comparisons and a retain. The table is two-way set-associative (a miss replaces the
-/// older of a pair of slots), holds at most
+/// comparison (of up to four) and a retain. The table is four-way set-associative (a miss
+/// replaces the oldest of its set), holds at most
 /// `slotCount` atoms, and belongs to one thread: a decode runs start to end on the thread that
 /// called it, so no two threads ever touch one table.
 final class AtomTable {
-    static let slotCount = 512
+    static let slotCount = 1024
 
     private struct Slot {
         /// 0: empty.
@@ -43,28 +43,49 @@ final class AtomTable {
     @inline(__always)
     func atom(_ bytes: UnsafeRawBufferPointer, make: (UnsafeRawBufferPointer) throws(TermDecodingError) -> Atom) throws(TermDecodingError) -> Atom {
         let hash = Self.hash(bytes)
-        // The slot from the hash's high bits, mixed: FNV-1a's low bits differ little between
-        // names that differ only near their ends (`memory_total`, `memory_atom`), and the low
-        // bit is always set. Two slots per name: one eviction does not make two names miss by
-        // turns.
-        let slot = slots + Int(truncatingIfNeeded: (hash &* 0x9E37_79B9_7F4A_7C15) >> Self.slotShift) & ~1
-        if slot.pointee.hash == hash, Self.equal(slot.pointee.atom, bytes) { return slot.pointee.atom }
-        let second = slot + 1
-        if second.pointee.hash == hash, Self.equal(second.pointee.atom, bytes) { return second.pointee.atom }
+        // The set from the hash's high bits, mixed once more (the low bit is always set).
+        let set = slots + Int(truncatingIfNeeded: (hash &* 0x9E37_79B9_7F4A_7C15) >> Self.setShift) * Self.ways
+        for way in 0..<Self.ways {
+            let slot = set + way
+            if slot.pointee.hash == hash, Self.equal(slot.pointee.atom, bytes) { return slot.pointee.atom }
+        }
         let atom = try make(bytes)
-        second.pointee = slot.pointee
-        slot.pointee = Slot(hash: hash, atom: atom)
+        // The oldest of the set goes.
+        for way in stride(from: Self.ways - 1, to: 0, by: -1) { set[way] = set[way - 1] }
+        set.pointee = Slot(hash: hash, atom: atom)
         return atom
     }
 
-    /// Shifts a 64-bit hash down to a slot index (`slotCount` is a power of two).
-    private static let slotShift = UInt64(64 - slotCount.trailingZeroBitCount)
+    /// Slots per set. A metric reply has about 130 distinct atoms: in 256 sets of two, eight
+    /// of them found their set full and missed on every decode; in sets of four, none.
+    static let ways = 4
 
-    /// FNV-1a over the bytes, never 0 (the empty slot).
+    /// Shifts a 64-bit hash down to a set index (`slotCount / ways` is a power of two).
+    private static let setShift = UInt64(64 - (slotCount / ways).trailingZeroBitCount)
+
+
+    /// A hash of the bytes eight at a time (FNV-1a, before, took a multiply per byte, and
+    /// metric names are 10 to 30 bytes); never 0 (the empty slot). Not for adversaries: a
+    /// collision costs a miss, never a wrong atom.
     @inline(__always)
     private static func hash(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        let multiplier: UInt64 = 0xBF58_476D_1CE4_E5B9
+        var hash = 0x9E37_79B9_7F4A_7C15 ^ UInt64(bytes.count)
+        var index = 0
+        while index + 8 <= bytes.count {
+            hash = (hash ^ bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self)) &* multiplier
+            hash ^= hash >> 31
+            index += 8
+        }
+        var tail: UInt64 = 0
+        var shift: UInt64 = 0
+        while index < bytes.count {
+            tail |= UInt64(bytes[index]) << shift
+            shift += 8
+            index += 1
+        }
+        hash = (hash ^ tail) &* multiplier
+        hash ^= hash >> 29
         return hash | 1
     }
 
