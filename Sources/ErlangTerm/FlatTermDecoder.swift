@@ -4,11 +4,18 @@ extension FlatTerm {
     /// `decoder.decode(bytes)` does; when both reject, the error reported may be another of the
     /// input's faults (this reads a map's pairs before checking its keys).
     public init(decoding bytes: [UInt8], with decoder: TermDecoder = TermDecoder()) throws(TermDecodingError) {
+        guard let version = bytes.first else { throw TermDecodingError(.truncated, at: 0) }
+        guard version == ExternalTermFormat.version else { throw TermDecodingError(.badVersion(version), at: 0) }
+        self = try FlatTerm(decodingTerm: bytes, from: 1, with: decoder)
+    }
+
+    /// Decodes the one term, without a version byte, that fills `bytes` from `start` to the end
+    /// (plain or compressed): the form of a distribution frame's last term, the payload.
+    public init(decodingTerm bytes: [UInt8], from start: Int, with decoder: TermDecoder = TermDecoder()) throws(TermDecodingError) {
         let count = bytes.count
-        guard count > 0 else { throw TermDecodingError(.truncated, at: 0) }
-        guard bytes[0] == ExternalTermFormat.version else { throw TermDecodingError(.badVersion(bytes[0]), at: 0) }
-        guard count > 1, bytes[1] == ExternalTermFormat.Tag.compressed else {
-            let (flat, end) = try FlatTermDecoder.decode(bytes, at: 1, with: decoder)
+        guard start >= 0, start <= count else { throw TermDecodingError(.truncated, at: start) }
+        guard start < count, bytes[start] == ExternalTermFormat.Tag.compressed else {
+            let (flat, end) = try FlatTermDecoder.decode(bytes, at: start, with: decoder)
             guard end == count else { throw TermDecodingError(.trailingBytes(count - end), at: end) }
             self = flat
             return
@@ -18,7 +25,7 @@ extension FlatTerm {
         let inflation = bytes.withUnsafeBytes { (raw) -> Result<(inflated: [UInt8], end: Int), TermDecodingError> in
             do throws(TermDecodingError) {
                 var reader = Reader(raw, decoder: decoder)
-                reader.offset = 2
+                reader.offset = start + 1
                 return .success((try reader.inflate(), reader.offset))
             } catch {
                 return .failure(error)
@@ -27,10 +34,10 @@ extension FlatTerm {
         let (inflated, end) = try inflation.get()
         do throws(TermDecodingError) {
             let (flat, innerEnd) = try FlatTermDecoder.decode(inflated, at: 0, with: decoder)
-            guard innerEnd == inflated.count else { throw TermDecodingError(.trailingBytes(inflated.count - innerEnd), at: 1) }
+            guard innerEnd == inflated.count else { throw TermDecodingError(.trailingBytes(inflated.count - innerEnd), at: start) }
             self = flat
         } catch {
-            throw TermDecodingError(error.kind, at: 1)
+            throw TermDecodingError(error.kind, at: start)
         }
         guard end == count else { throw TermDecodingError(.trailingBytes(count - end), at: end) }
     }

@@ -1,4 +1,4 @@
-import ErlangDist
+@testable import ErlangDist
 import ErlangTerm
 import NumbatTestSupport
 import Testing
@@ -59,6 +59,42 @@ struct RPCTests {
             #expect(try await local.rpc(peer.name, "erlang", "node") == .atom(Atom(peer.name.description)))
             await local.disconnect(peer.name)
             await refused("an rpc after disconnecting") { _ = try await local.rpc(peer.name, "erlang", "node") }
+        }
+    }
+
+    /// The reply decoded flat off the connection is the term `rpc` gets: a rich term made in
+    /// Swift and returned by `binary_to_term` (atoms come back through the atom cache), a
+    /// reply big enough to arrive in fragments, and `badrpc` as an error.
+    @Test("rpcFlat reads the same reply as rpc, whole or fragmented, and throws badrpc", arguments: OTPRelease.installed)
+    func flatReplies(release: OTPRelease) async throws {
+        try await withPeer(release) { local, peer in
+            let rich = Term.tuple([
+                .atom("metrics"), .integer(-5), .integer(1 << 40), .float(0.25),
+                .binary(Array("name".utf8)), .string("chars"), .list([.atom("café"), .list([])]),
+                .map([.atom("a"): .integer(1), .binary([1, 2]): .tuple([]), .integer(7): .list([.float(-1.5)])]),
+                .improperList([.integer(1)], tail: .atom("tail")), .makeBitstring([0xF0], bitsInLastByte: 4),
+            ])
+            let cases: [(Atom, Atom, [Term])] = [
+                ("erlang", "binary_to_term", [.binary(rich.encoded())]),
+                // About 600 KB: the peer sends it in fragments.
+                ("lists", "duplicate", [.integer(10_000), .tuple([.atom("sample"), .binary([UInt8](repeating: 7, count: 48))])]),
+                ("lists", "seq", [.integer(1), .integer(50_000)]),
+                ("erlang", "bsl", [.integer(1), .integer(80)]),
+            ]
+            for (module, function, arguments) in cases {
+                let term = try await local.rpc(peer.name, module, function, arguments)
+                let flat = try await local.rpcFlat(peer.name, module, function, arguments)
+                #expect(flat.term == term, "\(module):\(function)")
+            }
+            // Every reply came decoded flat off the connection, none as a `Term` converted after.
+            #expect(local.state.withLockedValue(\.flatReplies) == cases.count)
+            #expect(try await local.rpcFlat(peer.name, "erlang", "binary_to_term", [.binary(rich.encoded())]).term == rich)
+            do {
+                _ = try await local.rpcFlat(peer.name, "erlang", "no_such_function", [])
+                Issue.record("an undefined function returned")
+            } catch DistributionError.badRPC(let reason) {
+                #expect(reason.tupleElements?.first == .atom("EXIT"), "\(reason)")
+            }
         }
     }
 

@@ -14,6 +14,8 @@ final class DistributionChannelHandler: ChannelDuplexHandler, @unchecked Sendabl
     protocol Delegate: AnyObject, Sendable {
         func connectionEstablished(_ connection: NodeConnection)
         func connection(_ connection: NodeConnection, received message: ControlMessage)
+        /// A message to a one-shot reply pid that wants it flat (`LocalNode.flatReplySerial`).
+        func connection(_ connection: NodeConnection, received message: FlatTerm, to pid: Pid)
         func connectionLost(_ connection: NodeConnection, reason: DistributionError)
     }
 
@@ -211,10 +213,17 @@ final class DistributionChannelHandler: ChannelDuplexHandler, @unchecked Sendabl
                 ticks.dataReceived()
                 let view = buffer.readSlice(length: Int(length))!
                 let result = view.withUnsafeReadableBytes { raw in
-                    Result { () throws(DistributionError) in try receiver.receive(raw, now: context.eventLoop.now) }
+                    Result { () throws(DistributionError) in
+                        try receiver.receive(raw, now: context.eventLoop.now) {
+                            ControlMessage.sendTarget($0, serial: LocalNode.flatReplySerial) != nil
+                        }
+                    }
                 }
-                guard let (control, payload) = try result.get() else { continue }
-                if let message = try ControlMessage(control: control, payload: payload) {
+                guard let received = try result.get() else { continue }
+                if let flat = received.flatPayload,
+                    let target = ControlMessage.sendTarget(received.control, serial: LocalNode.flatReplySerial) {
+                    delegate?.connection(connection, received: flat, to: target)
+                } else if let message = try ControlMessage(control: received.control, payload: received.payload) {
                     delegate?.connection(connection, received: message)
                 }
             case .closed:

@@ -164,6 +164,10 @@ extension LocalNode: DistributionChannelHandler.Delegate {
         route(message, from: connection)
     }
 
+    func connection(_ connection: NodeConnection, received message: FlatTerm, to pid: Pid) {
+        deliver(flat: message, to: pid)
+    }
+
     func connectionLost(_ connection: NodeConnection, reason: DistributionError) {
         let peer = connection.peer.atom
         let (removed, replies, mailboxes): (Bool, [@Sendable (ReplyOutcome) -> Void], [Mailbox]) = state.withLockedValue { state in

@@ -25,6 +25,38 @@ extension LocalNode {
         return parts[1]
     }
 
+    /// `rpc`, with the reply decoded into a `FlatTerm` as it is read off the connection, and
+    /// read in place: for replies the caller only reads (a metric collection's dozens of name and
+    /// value tuples), which a `Term` would build an allocation at a time. Returns `Reply` of
+    /// rex's `{rex, Reply}`; throws `badRPC` as `rpc` does.
+    public func rpcFlat(_ peer: NodeName, _ module: Atom, _ function: Atom, _ arguments: [Term] = [],
+                        timeout: Duration = .seconds(30)) async throws(DistributionError) -> FlatTerm.Element
+    {
+        let connection = try await connection(to: peer.atom)
+        let id = allocateID()
+        let from = Pid(node: connection.localName, id: id, serial: Self.flatReplySerial, creation: creation)
+        let request = Term.tuple([.pid(from), .tuple([.atom("call"), .atom(module), .atom(function), .list(arguments), .atom("user")])])
+        let delivery = try await awaitDelivery(id: id, node: peer.atom, timeout: timeout, what: "rpc \(module):\(function)/\(arguments.count) on \(peer)") {
+            connection.send(.regSend(from: from, to: "rex", message: request))
+        }
+        let message: FlatTerm.Element
+        switch delivery {
+        case .flat(let flat):
+            message = flat.root
+        case .term(let term):
+            // Only if the reply came another way than the connection's flat decoding.
+            guard let flat = try? FlatTerm(decoding: term.encoded()) else { throw .badRPC(.tuple([.atom("unexpected_reply"), term])) }
+            message = flat.root
+        }
+        guard message.kind == .tuple, message.count == 2, message.element(0)?.isAtom("rex") == true, let reply = message.element(1) else {
+            throw .badRPC(.tuple([.atom("unexpected_reply"), message.term]))
+        }
+        if reply.kind == .tuple, reply.count == 2, reply.element(0)?.isAtom("badrpc") == true, let reason = reply.element(1) {
+            throw .badRPC(reason.term)
+        }
+        return reply
+    }
+
     /// `rpc` with the node given as text.
     public func rpc(_ peer: String, _ module: Atom, _ function: Atom, _ arguments: [Term] = [],
                     timeout: Duration = .seconds(30)) async throws(DistributionError) -> Term
@@ -36,6 +68,20 @@ extension LocalNode {
     /// a timeout, cancellation or the connection's loss, whichever comes first. No timer is
     /// made per call: the node's reply sweeper fails overdue replies (`ReplyDeadlines`).
     func awaitReply(id: UInt32, node: Atom, timeout: Duration, what: @autoclosure () -> String, send: () -> Void) async throws(DistributionError) -> Term {
+        switch try await awaitDelivery(id: id, node: node, timeout: timeout, what: what(), send: send) {
+        case .term(let term): return term
+        case .flat(let flat): return flat.term
+        }
+    }
+
+    /// A reply as it came: a `Term`, or a `FlatTerm` for a pid of `flatReplySerial`.
+    enum Delivery {
+        case term(Term)
+        case flat(FlatTerm)
+    }
+
+    /// `awaitReply`, giving the reply in the form the connection decoded it in.
+    func awaitDelivery(id: UInt32, node: Atom, timeout: Duration, what: @autoclosure () -> String, send: () -> Void) async throws(DistributionError) -> Delivery {
         let deadline = NIODeadline.now() + TimeAmount.nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)
         let outcome: ReplyOutcome = await withTaskCancellationHandler {
             // Unsafe, not checked: the receiver is resumed once by construction (whoever removes
@@ -60,7 +106,8 @@ extension LocalNode {
             self.takeReply(id: id)?(.cancelled)
         }
         switch outcome {
-        case .reply(let term): return term
+        case .reply(let term): return .term(term)
+        case .flatReply(let flat): return .flat(flat)
         case .failed(let error): throw error
         case .timedOut: throw .timeout(what())
         case .cancelled: throw .timeout("\(what()) was cancelled")

@@ -96,7 +96,28 @@ extension LocalNode {
     }
 
     func deliver(_ message: MailboxMessage, toID id: UInt32) {
-        let receiver: Receiver? = state.withLockedValue { state in
+        switch receiver(forMessageTo: id) {
+        case .mailbox(let mailbox): mailbox.deliver(message)
+        case .reply(_, let resume): resume(.reply(message.term))
+        case nil: break
+        }
+    }
+
+    /// A message the connection decoded flat, for a pid of `flatReplySerial`.
+    func deliver(flat message: FlatTerm, to pid: Pid) {
+        guard isLocal(pid.node), pid.creation == creation else { return }
+        switch receiver(forMessageTo: pid.id) {
+        case .reply(_, let resume):
+            state.withLockedValue { $0.flatReplies += 1 }
+            resume(.flatReply(message))
+        case .mailbox(let mailbox): mailbox.deliver(.message(message.term, from: nil))
+        case nil: break
+        }
+    }
+
+    /// Who gets a message to local pid `id`; a one-shot reply receiver is removed (it gets one).
+    private func receiver(forMessageTo id: UInt32) -> Receiver? {
+        state.withLockedValue { state in
             switch state.receivers[id] {
             case .reply(let node, _)?:
                 state.forgetReply(id, on: node)
@@ -104,11 +125,6 @@ extension LocalNode {
             case let other:
                 return other
             }
-        }
-        switch receiver {
-        case .mailbox(let mailbox): mailbox.deliver(message)
-        case .reply(_, let resume): resume(.reply(message.term))
-        case nil: break
         }
     }
 

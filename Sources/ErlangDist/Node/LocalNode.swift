@@ -60,6 +60,8 @@ public final class LocalNode: Sendable {
     struct State {
         var connections: [Atom: ConnectionSlot] = [:]
         var receivers: [UInt32: Receiver] = [:]
+        /// Replies the connections decoded flat and handed to their `rpcFlat` (for the tests).
+        var flatReplies = 0
         /// Per peer, the one-shot reply pids waiting on it (`Receiver.reply`), and the mailboxes
         /// linked to, monitoring or monitored by its processes (`bond`): all that its lost
         /// connection concerns. Indexed so that losing one peer among thousands (a server
@@ -102,10 +104,17 @@ public final class LocalNode: Sendable {
     /// How a wait for one reply ends.
     enum ReplyOutcome: Sendable {
         case reply(Term)
+        /// A reply to a pid of `flatReplySerial`, decoded into a `FlatTerm`.
+        case flatReply(FlatTerm)
         case failed(DistributionError)
         case timedOut
         case cancelled
     }
+
+    /// The serial of one-shot reply pids whose message is decoded into a `FlatTerm` (`rpcFlat`)
+    /// instead of a `Term`; every other local pid has serial 0. The connection reads it from
+    /// the control tuple, before the payload is decoded.
+    static let flatReplySerial: UInt32 = 1
 
     /// How often overdue replies are failed: an rpc's timeout fires up to this much late.
     static let replySweepInterval = TimeAmount.milliseconds(100)

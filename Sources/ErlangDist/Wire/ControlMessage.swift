@@ -35,6 +35,17 @@ public enum ControlMessage: Sendable, Equatable {
         static let unlinkID = 35, unlinkIDAck = 36, altactSend = 37
     }
 
+    /// Whether `control` sends a message to a pid whose serial is `serial` (`SEND`,
+    /// `SEND_SENDER` and their trace-token forms), and which pid: the test for replies wanted
+    /// flat (`LocalNode.flatReplySerial`), made on the control tuple before the payload is decoded.
+    static func sendTarget(_ control: Term, serial: UInt32) -> Pid? {
+        guard case .tuple(let e) = control, e.count >= 3, case .integer(let op) = e[0],
+            op == Operation.send || op == Operation.sendTT || op == Operation.sendSender || op == Operation.sendSenderTT,
+            case .pid(let to) = e[2], to.serial == serial
+        else { return nil }
+        return to
+    }
+
     /// Decodes a control tuple and its payload; nil for operations Numbat deliberately ignores
     /// (group leader changes). Throws on a malformed message.
     public init?(control: Term, payload: Term?) throws(DistributionError) {

@@ -49,15 +49,31 @@ struct DistributionFrameReceiver {
     /// Bytes held by incomplete fragmented messages.
     var bufferedByteCount: Int { bufferedBytes }
 
+    /// A message received whole: its control tuple and its payload, if it has one, as a `Term`
+    /// or, for a message the caller asked to have flat, as a `FlatTerm`.
+    struct Received {
+        var control: Term
+        var payload: Term? = nil
+        var flatPayload: FlatTerm? = nil
+    }
+
     /// Decodes one non-empty frame received at `now`. Returns nil while a fragmented message is
     /// incomplete. An error means the peer broke the protocol: the connection closes and this
     /// receiver is not used again.
     mutating func receive(_ frame: UnsafeRawBufferPointer, now: NIODeadline) throws(DistributionError) -> (control: Term, payload: Term?)? {
+        try receive(frame, now: now, flatPayloadFor: { _ in false }).map { ($0.control, $0.payload) }
+    }
+
+    /// `receive(_:now:)`, decoding the payload into a `FlatTerm` when `flatPayloadFor` says so
+    /// of the message's control tuple (decoded first): for replies read in place, such as a
+    /// metric collection's, whose `Term` would cost an allocation per tuple and binary.
+    mutating func receive(_ frame: UnsafeRawBufferPointer, now: NIODeadline,
+                          flatPayloadFor wantsFlat: (Term) -> Bool) throws(DistributionError) -> Received? {
         var cursor = FrameCursor(frame)
         let first = try cursor.byte()
         if first == 112 {
             // Pass-through: only from peers that negotiated neither headers nor fragments.
-            return try Self.decodeTerms(frame, from: cursor.offset, atoms: [], versioned: true)
+            return try Self.decodeTerms(frame, from: cursor.offset, atoms: [], versioned: true, flat: wantsFlat)
         }
         guard first == ExternalTermFormat.version else {
             throw .malformedFrame("frame starts with \(first), not 131 or 112")
@@ -65,14 +81,14 @@ struct DistributionFrameReceiver {
         switch try cursor.byte() {
         case 68:
             let atoms = try readAtomCacheRefs(&cursor)
-            return try Self.decodeTerms(frame, from: cursor.offset, atoms: atoms, versioned: false)
+            return try Self.decodeTerms(frame, from: cursor.offset, atoms: atoms, versioned: false, flat: wantsFlat)
         case 69:
             let sequence = try cursor.uint64()
             let fragment = try cursor.uint64()
             let atoms = try readAtomCacheRefs(&cursor)
             guard fragment >= 1 else { throw .malformedFrame("fragment id 0") }
             if fragment == 1, partials[sequence] == nil {
-                return try Self.decodeTerms(frame, from: cursor.offset, atoms: atoms, versioned: false)
+                return try Self.decodeTerms(frame, from: cursor.offset, atoms: atoms, versioned: false, flat: wantsFlat)
             }
             var partial = try open(sequence, now: now)
             guard partial.first == nil else { throw .malformedFrame("fragment sequence \(sequence) started twice") }
@@ -81,7 +97,7 @@ struct DistributionFrameReceiver {
             }
             partial.first = (fragment, atoms)
             return try store(Array(UnsafeRawBufferPointer(rebasing: frame[cursor.offset...])), as: fragment,
-                             of: sequence, in: partial, now: now)
+                             of: sequence, in: partial, now: now, flat: wantsFlat)
         case 70:
             let sequence = try cursor.uint64()
             let fragment = try cursor.uint64()
@@ -91,7 +107,7 @@ struct DistributionFrameReceiver {
                 throw .malformedFrame("fragment \(fragment) of sequence \(sequence) is beyond its first fragment, \(first.count)")
             }
             return try store(Array(UnsafeRawBufferPointer(rebasing: frame[cursor.offset...])), as: fragment,
-                             of: sequence, in: partial, now: now)
+                             of: sequence, in: partial, now: now, flat: wantsFlat)
         case let other:
             throw .malformedFrame("unknown distribution header type \(other)")
         }
@@ -126,7 +142,7 @@ struct DistributionFrameReceiver {
 
     /// Adds one fragment's body; decodes the message once every fragment is in.
     private mutating func store(_ data: [UInt8], as fragment: UInt64, of sequence: UInt64, in partial: consuming Partial,
-                                now: NIODeadline) throws(DistributionError) -> (control: Term, payload: Term?)? {
+                                now: NIODeadline, flat wantsFlat: (Term) -> Bool) throws(DistributionError) -> Received? {
         guard partial.pieces[fragment] == nil else {
             throw .malformedFrame("fragment \(fragment) of sequence \(sequence) arrived twice")
         }
@@ -150,8 +166,8 @@ struct DistributionFrameReceiver {
         for id in stride(from: first.count, through: 1, by: -1) {
             bytes += partial.pieces[id]!
         }
-        let result = bytes.withUnsafeBytes { raw -> Result<(control: Term, payload: Term?), DistributionError> in
-            Result { () throws(DistributionError) in try Self.decodeTerms(raw, from: 0, atoms: first.atoms, versioned: false) }
+        let result = bytes.withUnsafeBytes { raw -> Result<Received, DistributionError> in
+            Result { () throws(DistributionError) in try Self.decodeTerms(raw, from: 0, atoms: first.atoms, versioned: false, flat: wantsFlat) }
         }
         return try result.get()
     }
@@ -183,18 +199,24 @@ struct DistributionFrameReceiver {
         return atoms
     }
 
-    /// Decodes the control message and, if bytes remain, the payload.
-    private static func decodeTerms(_ raw: UnsafeRawBufferPointer, from start: Int, atoms: [Atom], versioned: Bool) throws(DistributionError) -> (control: Term, payload: Term?) {
+    /// Decodes the control message and, if bytes remain, the payload: into a `FlatTerm` (over a
+    /// copy of the payload's bytes) when `wantsFlat` says so of the control.
+    private static func decodeTerms(_ raw: UnsafeRawBufferPointer, from start: Int, atoms: [Atom], versioned: Bool,
+                                    flat wantsFlat: (Term) -> Bool) throws(DistributionError) -> Received {
         let decoder = TermDecoder(atomCache: atoms)
         var offset = start
         do {
             if versioned { try skipVersion(raw, &offset) }
             let control = try decoder.decode(raw, offset: &offset)
-            guard offset < raw.count else { return (control, nil) }
+            guard offset < raw.count else { return Received(control: control) }
             if versioned { try skipVersion(raw, &offset) }
+            if wantsFlat(control) {
+                let bytes = [UInt8](UnsafeRawBufferPointer(rebasing: raw[offset...]))
+                return Received(control: control, flatPayload: try FlatTerm(decodingTerm: bytes, from: 0, with: decoder))
+            }
             let payload = try decoder.decode(raw, offset: &offset)
             guard offset == raw.count else { throw DistributionError.malformedFrame("\(raw.count - offset) bytes after the payload") }
-            return (control, payload)
+            return Received(control: control, payload: payload)
         } catch let error as TermDecodingError {
             throw .malformedFrame("\(error)")
         } catch let error as DistributionError {

@@ -33,42 +33,65 @@ public struct MetricSnapshot: Sendable, Equatable {
         name.hasPrefix("folsom.") || name.hasPrefix("exometer.")
     }
 
-    /// Reads the agent's `{ok, {[{Name, Value}], #{Key => Detail}}}` answer.
-    static func fromAgent(_ reply: Term, at time: Date) throws -> MetricSnapshot {
-        guard case .tuple(let outer) = reply, outer.count == 2, outer[0] == .atom("ok"),
-              case .tuple(let inner) = outer[1], inner.count == 2, let pairs = inner[0].listElements
+    /// Reads the agent's `{ok, {[{Name, Value}], #{Key => Detail}}}` answer in place.
+    static func fromAgent(_ reply: FlatTerm.Element, at time: Date) throws -> MetricSnapshot {
+        guard reply.kind == .tuple, reply.count == 2, reply.element(0)?.isAtom("ok") == true,
+              let inner = reply.element(1), inner.kind == .tuple, inner.count == 2,
+              let pairs = inner.element(0), pairs.kind == .list, let detailMap = inner.element(1)
         else {
-            throw MetricsError(message: "unexpected answer from the metrics agent: \(reply.erlangDescription.prefix(200))")
+            throw MetricsError(message: "unexpected answer from the metrics agent: \(reply.term.erlangDescription.prefix(200))")
         }
         var values: [String: Double] = [:]
-        for pair in pairs {
+        values.reserveCapacity(pairs.count)
+        for index in 0..<pairs.count {
             // Built-in names are atoms; Folsom/Exometer names are binaries (no atoms made on the node).
-            guard case .tuple(let entry) = pair, entry.count == 2,
-                  let name = entry[0].atomValue?.name ?? entry[0].stringValue,
-                  let value = entry[1].doubleValue
+            guard let entry = pairs.element(index), entry.kind == .tuple, entry.count == 2,
+                  let nameElement = entry.element(0), let name = nameElement.atomName ?? Self.text(nameElement),
+                  let value = entry.element(1).flatMap(Self.number)
             else { continue }
             values[name] = value
         }
         var details: [String: String] = [:]
         var histograms: [String: [HistogramBucket]] = [:]
-        for (key, value) in inner[1].mapValue ?? [:] {
-            guard let name = key.atomValue?.name, value != .atom("undefined") else { continue }
+        for index in 0..<detailMap.count {
+            guard let (key, value) = detailMap.pair(index), let name = key.atomName, !value.isAtom("undefined") else { continue }
             if name == "histograms" {
-                for entry in value.listElements ?? [] {
-                    guard let parts = entry.tupleElements, parts.count == 2, let metric = parts[0].stringValue else { continue }
-                    histograms[metric] = (parts[1].listElements ?? []).compactMap { bucket in
-                        guard let pair = bucket.tupleElements, pair.count == 2,
-                              let upper = pair[0].doubleValue, let count = pair[1].doubleValue else { return nil }
+                for entry in value.elements {
+                    guard entry.kind == .tuple, entry.count == 2, let metric = entry.element(0).flatMap(Self.text),
+                          let buckets = entry.element(1)
+                    else { continue }
+                    histograms[metric] = buckets.elements.compactMap { bucket in
+                        guard bucket.kind == .tuple, bucket.count == 2, let upper = bucket.element(0).flatMap(Self.number),
+                              let count = bucket.element(1).flatMap(Self.number) else { return nil }
                         return HistogramBucket(upperBound: upper, count: count)
                     }
                 }
                 continue
             }
-            details[name] = value.erlangDescription
+            details[name] = value.term.erlangDescription
         }
         var snapshot = MetricSnapshot(time: time, source: .agent, values: values, details: details)
         snapshot.histograms = histograms
         return snapshot
+    }
+
+    /// A number as a `Double`, as `Term.doubleValue` reads it (big integers too).
+    private static func number(_ element: FlatTerm.Element) -> Double? {
+        switch element.kind {
+        case .integer: return element.integer.map(Double.init)
+        case .float: return element.double
+        case .other: return element.term.doubleValue
+        default: return nil
+        }
+    }
+
+    /// A binary or a string as text, as `Term.stringValue` reads it.
+    private static func text(_ element: FlatTerm.Element) -> String? {
+        switch element.kind {
+        case .binary: return element.withBinary { String(validating: $0, as: UTF8.self) } ?? nil
+        case .list: return element.term.stringValue
+        default: return nil
+        }
     }
 }
 

@@ -70,9 +70,10 @@ final class NodeCollector: NodeWorker {
         case .agent:
             let timeout = service.settings.collectTimeout
             let milliseconds = Int(timeout.components.seconds * 1000)
-            let reply: Term
+            let reply: FlatTerm.Element
             do {
-                reply = try await service.nodes.rpc(node, Atom(Self.agentName), "collect", [.integer(milliseconds)], timeout: timeout + .seconds(1))
+                // Read in place: the reply's dozens of tuples never become `Term`s.
+                reply = try await service.nodes.rpcFlat(node, Atom(Self.agentName), "collect", [.integer(milliseconds)], timeout: timeout + .seconds(1))
             } catch let error as DistributionError where error.isUndefinedFunction {
                 // The module went (deleted by a previous manager's agent as it left, during a
                 // hand-over; a purge by hand): load and start it again.
@@ -81,7 +82,7 @@ final class NodeCollector: NodeWorker {
                 source.withLockedValue { $0 = prepared }
                 return try await collectOnce()
             }
-            if reply == .tuple([.atom("error"), .atom("not_running")]) {
+            if reply.kind == .tuple, reply.count == 2, reply.element(0)?.isAtom("error") == true, reply.element(1)?.isAtom("not_running") == true {
                 // The agent went (a restart of the node's code server, a purge): start it again.
                 service.logger.info("metrics agent gone, starting it again", metadata: ["node": "\(node.name)"])
                 let prepared = await prepareAgent()

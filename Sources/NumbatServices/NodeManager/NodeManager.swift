@@ -191,6 +191,13 @@ public final class NodeManager: Sendable {
         try await local.rpc(try NodeName(node.name), module, function, arguments, timeout: timeout ?? settings.callTimeout)
     }
 
+    /// Calls a function on a managed node and reads the reply in place (`LocalNode.rpcFlat`).
+    public func rpcFlat(_ node: ManagedNode, _ module: Atom, _ function: Atom, _ arguments: [Term] = [],
+                        timeout: Duration? = nil) async throws -> FlatTerm.Element
+    {
+        try await local.rpcFlat(try NodeName(node.name), module, function, arguments, timeout: timeout ?? settings.callTimeout)
+    }
+
     /// The nodes the manager holds a connection to (or is trying to), for `/api/health`.
     public var managedCount: Int {
         supervisors.filter(\.isManaged).count

@@ -1,4 +1,5 @@
 @testable import ErlangDist
+import ErlangTerm
 import NIOCore
 
 /// What a `DistributionChannelHandler` told its node, in order. The handler's real delegate is
@@ -7,6 +8,8 @@ import NIOCore
 final class ConnectionRecorder: DistributionChannelHandler.Delegate, @unchecked Sendable {
     private(set) var established: [NodeConnection] = []
     private(set) var messages: [ControlMessage] = []
+    /// Messages to reply pids that want them flat, with the pid.
+    private(set) var flatMessages: [(FlatTerm, Pid)] = []
     private(set) var lost: [DistributionError] = []
     /// Why the handshake failed, once the handler's `established` promise fails.
     private(set) var handshakeFailure: DistributionError?
@@ -24,5 +27,6 @@ final class ConnectionRecorder: DistributionChannelHandler.Delegate, @unchecked 
 
     func connectionEstablished(_ connection: NodeConnection) { established.append(connection) }
     func connection(_ connection: NodeConnection, received message: ControlMessage) { messages.append(message) }
+    func connection(_ connection: NodeConnection, received message: FlatTerm, to pid: Pid) { flatMessages.append((message, pid)) }
     func connectionLost(_ connection: NodeConnection, reason: DistributionError) { lost.append(reason) }
 }

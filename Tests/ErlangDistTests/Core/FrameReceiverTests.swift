@@ -72,6 +72,52 @@ struct FrameReceiverTests {
         }
     }
 
+    /// A payload wanted flat decodes to the same term, whole, fragmented, passed through and
+    /// with atom cache references; the control alone decides, before the payload is read.
+    @Test("a payload wanted flat is a FlatTerm of the same term")
+    func flatPayload() throws {
+        let payload = Self.payload(3000)
+        let frames: [(String, [[UInt8]])] = [
+            ("whole", [[131, 68, 0] + Self.control + payload.bytes]),
+            ("pass-through", [[112, 131] + Self.control + [131] + payload.bytes]),
+            ("fragments", { () -> [[UInt8]] in
+                let parts = Self.pieces(Self.control + payload.bytes, 3)
+                return [Self.first(9, 3, parts[0]), Self.rest(9, 2, parts[1]), Self.rest(9, 1, parts[2])]
+            }()),
+            // {6, 1} as control and ['hello', 'hello'] as payload, 'hello' from cache slot 5.
+            ("atom cache", [[131, 68, 1, 0x08, 5, 5] + Array("hello".utf8) + Self.control + [108, 0, 0, 0, 2, 82, 0, 82, 0, 106]]),
+        ]
+        for (name, parts) in frames {
+            var plain = DistributionFrameReceiver(), flat = DistributionFrameReceiver()
+            var expected: (control: Term, payload: Term?)?
+            var received: DistributionFrameReceiver.Received?
+            var asked: [Term] = []
+            for part in parts {
+                expected = try Self.feed(&plain, part)
+                received = try part.withUnsafeBytes { raw in
+                    try Result { () throws(DistributionError) in
+                        try flat.receive(raw, now: Self.at(0)) { control in
+                            asked.append(control)
+                            return true
+                        }
+                    }.get()
+                }
+            }
+            let want = try #require(expected, "\(name)")
+            let got = try #require(received, "\(name)")
+            #expect(got.control == want.control && got.payload == nil, "\(name)")
+            #expect(got.flatPayload?.term == want.payload && want.payload != nil, "\(name)")
+            #expect(asked == [want.control], "\(name): asked once, with the control")
+        }
+        // A message without a payload has nothing to decode flat.
+        var receiver = DistributionFrameReceiver()
+        let bare = try [131, 68, 0] + Self.control
+        let result = try bare.withUnsafeBytes { raw in
+            try Result { () throws(DistributionError) in try receiver.receive(raw, now: Self.at(0)) { _ in true } }.get()
+        }
+        #expect(result?.flatPayload == nil && result?.payload == nil && result?.control == Self.decodedControl)
+    }
+
     @Test("atom cache entries fill slots that later frames refer to")
     func atomCache() throws {
         var receiver = DistributionFrameReceiver()
