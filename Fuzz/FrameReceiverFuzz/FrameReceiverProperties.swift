@@ -17,6 +17,8 @@ import NIOCore
 ///   too) to frames that a fresh receiver decodes to equal terms.
 /// - A control message that `ControlMessage` accepts re-encodes (`encoded(flags:)`) to one it
 ///   decodes as equal.
+/// - A second receiver fed the same frames, asked for every payload flat (`FlatTerm`, as for
+///   `rpcFlat`'s replies), fails on the same frame or gives the same control and an equal payload.
 enum FrameReceiverProperties {
     static let maxFrameSize = 64 << 20
     static let allFlags = DistributionFlags(rawValue: ~0)
@@ -27,6 +29,8 @@ enum FrameReceiverProperties {
         var receiver = config & 1 == 0
             ? DistributionFrameReceiver()
             : DistributionFrameReceiver(maxMessageSize: 1024, maxOpenSequences: 3)
+        // The same frames, every payload decoded flat (as for `rpcFlat`'s replies).
+        var flatReceiver = receiver
         let expires = config & 2 != 0
         var offset = 1
         var second: Int64 = 0
@@ -43,17 +47,29 @@ enum FrameReceiverProperties {
             let result = frame.withUnsafeBytes { raw in
                 Result { () throws(DistributionError) in try receiver.receive(raw, now: now) }
             }
+            let flatResult = frame.withUnsafeBytes { raw in
+                Result { () throws(DistributionError) in try flatReceiver.receive(raw, now: now) { _ in true } }
+            }
             let terms: (control: Term, payload: Term?)?
             switch result {
             case .success(let value): terms = value
             case .failure(let error):
                 guard case .malformedFrame = error else { preconditionFailure("unexpected error \(error)") }
                 precondition(!error.description.isEmpty)
+                guard case .failure = flatResult else { preconditionFailure("a flat payload decodes where a Term does not: \(error)") }
                 return decoded > 0
+            }
+            switch flatResult {
+            case .success(let flat):
+                precondition(flat?.control == terms?.control && flat?.flatPayload?.term == terms?.payload && flat?.payload == nil,
+                             "flat \(String(describing: flat?.flatPayload?.term)), Term \(String(describing: terms?.payload))")
+            case .failure(let error):
+                preconditionFailure("a flat payload does not decode where a Term does: \(error)")
             }
             expectBounded(receiver)
             if expires {
                 receiver.expireSequences(idleSince: now - .seconds(2))
+                flatReceiver.expireSequences(idleSince: now - .seconds(2))
                 expectBounded(receiver)
             }
             guard let (control, payload) = terms else { continue }
