@@ -48,7 +48,8 @@ extension FlatTerm {
 /// kinds with no node of their own), so both decoders check the same things.
 struct FlatTermDecoder {
     var reader: Reader
-    /// The scratch room's nodes; re-read after every `allocate`, which may move them.
+    /// The scratch room's nodes; re-read after every `allocate` or `room`, which may move them
+    /// (so never `nodes[i] = f()` where `f` may allocate).
     var nodes: UnsafeMutablePointer<FlatNode>
     var capacity: Int
     var count = 0
@@ -305,7 +306,11 @@ struct FlatTermDecoder {
         let tailSlot = try allocate(1)
         try readValue(into: tailSlot)
         reader.depth -= 1
-        nodes[slot] = joined(first: first, length: length, tail: nodes[tailSlot], at: tailSlot)
+        // Joined first, stored after: `joined` may move the nodes, and `nodes[slot] = joined(…)`
+        // would write through the pointer read before the call (a use after free that
+        // AddressSanitizer found while merging the fuzz corpus).
+        let list = joined(first: first, length: length, tail: nodes[tailSlot], at: tailSlot)
+        nodes[slot] = list
     }
 
     /// `length` elements at `first` with a tail that is not `[]`, kept canonical as

@@ -1,4 +1,5 @@
 import ErlangTerm
+import Foundation
 import Testing
 
 /// `FlatTerm(decoding:)` accepts and rejects what `TermDecoder` does and decodes to an equal term,
@@ -88,6 +89,24 @@ struct FlatTermTests {
             #expect(expectedError != nil && flatError == expectedError, "\(pairs) pairs, \(first) and \(second): \(String(describing: expectedError)) vs \(String(describing: flatError))")
         }
     }
+
+    /// A list whose list tail is appended after the nodes had to grow: the joined list's node
+    /// must land in the moved room (it was written through the old pointer once; found by
+    /// AddressSanitizer merging the fuzz corpus, whose inputs are kept in Fuzz/Corpora).
+    @Test func joiningATailThatMovesTheNodes() throws {
+        let count = 70_000
+        let bytes: [UInt8] = [131, 108, 0, 0, 0, 1, 97, 1, 108] + be32(UInt32(count))
+            + [UInt8]((0..<count).flatMap { _ in [97, 2] as [UInt8] }) + [106]
+        let flat = try FlatTerm(decoding: bytes)
+        #expect(flat.term == .list([.integer(1)] + Array(repeating: .integer(2), count: count)))
+        for name in ["crash-224771f369f8eeb2826d1700520eb7b2340a31cc", "crash-42126843d2ab40885028227ef8cc00715f9409e9"] {
+            let input = try [UInt8](Data(contentsOf: Self.corpus.appendingPathComponent(name)))
+            #expect(Self.disagreement(input) == nil, "\(name)")
+        }
+    }
+
+    static let corpus = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fuzz/Corpora/ErlangTermFuzz")
 
     /// Distinct keys that hash alike in a big map (maps and lists of the same length) are kept.
     @Test func bigMapOfLookalikeKeysDecodes() throws {
