@@ -21,17 +21,4 @@ struct FlatNode: Sendable {
         self.count = count
         self.kind = kind
     }
-
-    static let placeholder = FlatNode(.integer, payload: 0)
-
-    /// The number of child nodes that follow `payload`.
-    var childCount: Int {
-        switch kind {
-        case .tuple, .list: return Int(count)
-        case .improperList: return Int(count) + 1
-        case .map: return 2 * Int(count)
-        default: return 0
-        }
-    }
 }
-

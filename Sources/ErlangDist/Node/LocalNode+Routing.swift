@@ -106,21 +106,21 @@ extension LocalNode {
     /// A message the connection decoded flat, for a pid of `flatReplySerial`.
     func deliver(flat message: FlatTerm, to pid: Pid) {
         guard isLocal(pid.node), pid.creation == creation else { return }
-        switch receiver(forMessageTo: pid.id) {
-        case .reply(_, let resume):
-            state.withLockedValue { $0.flatReplies += 1 }
-            resume(.flatReply(message))
+        switch receiver(forMessageTo: pid.id, flat: true) {
+        case .reply(_, let resume): resume(.flatReply(message))
         case .mailbox(let mailbox): mailbox.deliver(.message(message.term, from: nil))
         case nil: break
         }
     }
 
-    /// Who gets a message to local pid `id`; a one-shot reply receiver is removed (it gets one).
-    private func receiver(forMessageTo id: UInt32) -> Receiver? {
+    /// Who gets a message to local pid `id`; a one-shot reply receiver is removed (it gets one),
+    /// and counted in `flatReplies` when the message came `flat`.
+    private func receiver(forMessageTo id: UInt32, flat: Bool = false) -> Receiver? {
         state.withLockedValue { state in
             switch state.receivers[id] {
             case .reply(let node, _)?:
                 state.forgetReply(id, on: node)
+                if flat { state.flatReplies += 1 }
                 return state.receivers.removeValue(forKey: id)
             case let other:
                 return other
