@@ -6,6 +6,7 @@ import Testing
 @Suite("List encoding")
 struct ListEncodingTests {
     static let bytes65535 = (0..<65_535).map { UInt8(truncatingIfNeeded: $0 * 7) }
+    static let bytes10000 = (0..<10_000).map { UInt8(truncatingIfNeeded: $0 * 13) }
     static let bytes65536 = (0..<65_536).map { UInt8(truncatingIfNeeded: $0 * 7) }
 
     static let vectors: [CodecVector] = [
@@ -24,6 +25,11 @@ struct ListEncodingTests {
                     [108, 0, 0, 0, 2] + atomBytes("a") + atomBytes("b") + atomBytes("c")),
         CodecVector("[1|<<>>]", .list([1], tail: .binary([])), [108, 0, 0, 0, 1, 97, 1, 109, 0, 0, 0, 0]),
         CodecVector("[1,2|{}] is never a STRING_EXT", .list([1, 2], tail: .tuple([])), [108, 0, 0, 0, 2, 97, 1, 97, 2, 104, 0]),
+        CodecVector("[1,2,256]: a STRING_EXT begun and taken back", [1, 2, 256],
+                    [108, 0, 0, 0, 3, 97, 1, 97, 2, 98, 0, 0, 1, 0, 106]),
+        CodecVector("10,000 bytes then an atom: taken back after the buffer grew",
+                    .list(bytes10000.map { .integer(Int($0)) } + [.atom("a")]),
+                    [108, 0, 0, 0x27, 0x11] + bytes10000.flatMap { [97, $0] } + atomBytes("a") + [106]),
         CodecVector("65,535 bytes, the longest STRING_EXT", .list(bytes65535.map { .integer(Int($0)) }),
                     [107, 255, 255] + bytes65535),
         CodecVector("65,536 bytes, a LIST_EXT", .list(bytes65536.map { .integer(Int($0)) }),
