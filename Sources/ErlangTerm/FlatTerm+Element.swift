@@ -92,6 +92,15 @@ extension FlatTerm {
             flat.withView { $0.withAtomName(node) { String(decoding: $0, as: UTF8.self) } }
         }
 
+        /// A binary of UTF-8 or a list of code points as text, as `Term.stringValue` reads it.
+        public var stringValue: String? {
+            switch kind {
+            case .binary: return withBinary { String(validating: $0, as: UTF8.self) } ?? nil
+            case .list: return term.stringValue
+            default: return nil
+            }
+        }
+
         /// A binary's bytes, copied out.
         public var bytes: [UInt8]? {
             guard node.kind == .binary else { return nil }

@@ -45,3 +45,8 @@ public struct FlatTerm: Sendable {
     }
 }
 
+
+extension FlatTerm: Equatable {
+    /// Flat terms are equal when the terms they hold are (however they were encoded).
+    public static func == (lhs: FlatTerm, rhs: FlatTerm) -> Bool { lhs.term == rhs.term }
+}

@@ -29,6 +29,40 @@ struct MessagingTests {
         }
     }
 
+    /// A mailbox made `flat` gets what an Erlang process sends to its pid decoded flat off the
+    /// connection, with the sender (`SEND_SENDER`), whole or in fragments; what is sent to its
+    /// registered name (`REG_SEND`, not addressed by pid) still arrives as a `Term`.
+    @Test("a flat mailbox gets messages to its pid decoded flat, with their sender", arguments: OTPRelease.installed)
+    func flatMailbox(release: OTPRelease) async throws {
+        try await withPeer(release) { local, peer in
+            _ = try await local.peerCall(peer, "start_echo")
+            let mailbox = try local.makeMailbox(name: "numbat_flat_inbox", flat: true)
+            #expect(mailbox.isFlat)
+            let small = Term.tuple([.atom("log"), .binary(Array("disk full".utf8)), .list([.tuple([.string("line"), .integer(42)])])])
+            // About 2 MiB: the echo comes back in fragments.
+            let large = Term.list((0..<200_000).map { index in index % 2 == 0 ? .integer(index) : .atom("a\(index % 7)") })
+            for payload in [small, large] {
+                try await mailbox.send(.tuple([.pid(mailbox.pid(for: peer.name)), payload]), to: "numbat_echo", on: peer.name)
+                let reply = try await mailbox.receive(timeout: .seconds(10))
+                guard case .flatMessage(let flat, let from) = reply else {
+                    Issue.record("not flat: \(reply.term.description.prefix(100))")
+                    return
+                }
+                #expect(flat.term == .tuple([.atom("echo"), payload]))
+                #expect(flat.root.element(0)?.isAtom("echo") == true)
+                #expect(from?.node == Atom(peer.name.description), "the echo process is the sender")
+            }
+            let me = local.localName(for: peer.name)
+            _ = try await local.peerCall(peer, "send_after_connect", [.atom("numbat_flat_inbox"), .atom(Atom(me.description)), .tuple([.atom("hi"), 42])])
+            let byName = try await mailbox.receive(timeout: .seconds(5))
+            guard case .message(let term, _) = byName else {
+                Issue.record("a message sent by name arrived as \(byName)")
+                return
+            }
+            #expect(term == .tuple([.atom("hi"), 42]))
+        }
+    }
+
     @Test("messages over 1 MiB travel both ways in fragments", arguments: OTPRelease.installed)
     func large(release: OTPRelease) async throws {
         try await withPeer(release) { local, peer in

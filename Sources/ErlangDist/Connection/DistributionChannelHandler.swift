@@ -14,8 +14,9 @@ final class DistributionChannelHandler: ChannelDuplexHandler, @unchecked Sendabl
     protocol Delegate: AnyObject, Sendable {
         func connectionEstablished(_ connection: NodeConnection)
         func connection(_ connection: NodeConnection, received message: ControlMessage)
-        /// A message to a one-shot reply pid that wants it flat (`LocalNode.flatReplySerial`).
-        func connection(_ connection: NodeConnection, received message: FlatTerm, to pid: Pid)
+        /// A message to a pid that wants it flat (`LocalNode.flatReplySerial`: a one-shot reply
+        /// pid, or a mailbox made with `flat: true`), from `sender` when the frame names it.
+        func connection(_ connection: NodeConnection, received message: FlatTerm, to pid: Pid, from sender: Pid?)
         func connectionLost(_ connection: NodeConnection, reason: DistributionError)
     }
 
@@ -222,7 +223,7 @@ final class DistributionChannelHandler: ChannelDuplexHandler, @unchecked Sendabl
                 guard let received = try result.get() else { continue }
                 if let flat = received.flatPayload,
                     let target = ControlMessage.sendTarget(received.control, serial: LocalNode.flatReplySerial) {
-                    delegate?.connection(connection, received: flat, to: target)
+                    delegate?.connection(connection, received: flat, to: target, from: ControlMessage.sender(received.control))
                 } else if let message = try ControlMessage(control: received.control, payload: received.payload) {
                     delegate?.connection(connection, received: message)
                 }

@@ -164,8 +164,8 @@ extension LocalNode: DistributionChannelHandler.Delegate {
         route(message, from: connection)
     }
 
-    func connection(_ connection: NodeConnection, received message: FlatTerm, to pid: Pid) {
-        deliver(flat: message, to: pid)
+    func connection(_ connection: NodeConnection, received message: FlatTerm, to pid: Pid, from sender: Pid?) {
+        deliver(flat: message, to: pid, from: sender)
     }
 
     func connectionLost(_ connection: NodeConnection, reason: DistributionError) {

@@ -103,12 +103,14 @@ extension LocalNode {
         }
     }
 
-    /// A message the connection decoded flat, for a pid of `flatReplySerial`.
-    func deliver(flat message: FlatTerm, to pid: Pid) {
+    /// A message the connection decoded flat, for a pid of `flatReplySerial`: a mailbox made
+    /// `flat` gets it as it is, any other (a pid forged with that serial) as a `Term`.
+    func deliver(flat message: FlatTerm, to pid: Pid, from sender: Pid? = nil) {
         guard isLocal(pid.node), pid.creation == creation else { return }
         switch receiver(forMessageTo: pid.id, flat: true) {
         case .reply(_, let resume): resume(.flatReply(message))
-        case .mailbox(let mailbox): mailbox.deliver(.message(message.term, from: nil))
+        case .mailbox(let mailbox):
+            mailbox.deliver(mailbox.isFlat ? .flatMessage(message, from: sender) : .message(message.term, from: sender))
         case nil: break
         }
     }

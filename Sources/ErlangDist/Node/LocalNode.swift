@@ -167,8 +167,8 @@ public final class LocalNode: Sendable {
     /// Whether `atom` is one of this node's names.
     func isLocal(_ atom: Atom) -> Bool { atom == shortName.atom || atom == longName.atom }
 
-    func pid(id: UInt32, as nodeName: Atom) -> Pid {
-        Pid(node: nodeName, id: id, serial: 0, creation: creation)
+    func pid(id: UInt32, as nodeName: Atom, serial: UInt32 = 0) -> Pid {
+        Pid(node: nodeName, id: id, serial: serial, creation: creation)
     }
 
     /// A fresh reference, as `make_ref()` gives, under the name presented to `peer`.
@@ -248,7 +248,13 @@ public final class LocalNode: Sendable {
     // MARK: Mailboxes
 
     /// A new mailbox, registered as `name` if given (`{Name, Node} ! Msg` reaches it).
-    public func makeMailbox(name: String? = nil) throws(DistributionError) -> Mailbox {
+    ///
+    /// `flat`: messages sent to its pid arrive as `.flatMessage`, decoded into a `FlatTerm` by
+    /// the connection as they are read (its pid's serial is `flatReplySerial`, which the
+    /// connection sees in the control tuple before it decodes the payload). For a mailbox whose
+    /// messages are read once and dropped, such as an agent's batches of log events. Messages
+    /// sent to its registered name, or from this node, still arrive as `.message`.
+    public func makeMailbox(name: String? = nil, flat: Bool = false) throws(DistributionError) -> Mailbox {
         let atom = name.map { Atom($0) }
         let result: Result<Mailbox, DistributionError> = state.withLockedValue { state in
             if state.isShutDown { return .failure(.mailboxClosed) }
@@ -256,7 +262,7 @@ public final class LocalNode: Sendable {
             repeat {
                 state.nextID = state.nextID == UInt32.max ? 100 : state.nextID + 1
             } while state.receivers[state.nextID] != nil
-            let mailbox = Mailbox(id: state.nextID, registeredName: atom, node: self)
+            let mailbox = Mailbox(id: state.nextID, registeredName: atom, node: self, isFlat: flat)
             state.receivers[mailbox.id] = .mailbox(mailbox)
             if let atom { state.registered[atom] = mailbox.id }
             return .success(mailbox)

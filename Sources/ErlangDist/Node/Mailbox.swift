@@ -32,17 +32,23 @@ public final class Mailbox: AsyncSequence, Sendable {
         var watchers: [Reference: Pid] = [:]
     }
 
-    init(id: UInt32, registeredName: Atom?, node: LocalNode) {
+    /// Whether messages to its pid arrive decoded flat (`LocalNode.makeMailbox(name:flat:)`).
+    public let isFlat: Bool
+
+    init(id: UInt32, registeredName: Atom?, node: LocalNode, isFlat: Bool = false) {
         self.id = id
         self.registeredName = registeredName
         self.node = node
+        self.isFlat = isFlat
     }
 
+    private var serial: UInt32 { isFlat ? LocalNode.flatReplySerial : 0 }
+
     /// The pid under the node's configured name.
-    public var pid: Pid { node.pid(id: id, as: node.name.atom) }
+    public var pid: Pid { node.pid(id: id, as: node.name.atom, serial: serial) }
 
     /// The pid as `peer` knows it: under the short or long local name that matches the peer's.
-    public func pid(for peer: NodeName) -> Pid { node.pid(id: id, as: node.localName(for: peer).atom) }
+    public func pid(for peer: NodeName) -> Pid { node.pid(id: id, as: node.localName(for: peer).atom, serial: serial) }
 
     // MARK: Receiving
 

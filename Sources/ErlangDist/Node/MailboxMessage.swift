@@ -9,11 +9,15 @@ public enum MailboxMessage: Sendable, Equatable {
     case down(ref: Reference, process: Term, reason: Term)
     /// A linked process exited, or someone called `exit(Pid, Reason)` on this mailbox.
     case exit(from: Pid, reason: Term)
+    /// A message to a mailbox made `flat`, decoded into a `FlatTerm` as it was read off the
+    /// connection (`LocalNode.makeMailbox(name:flat:)`).
+    case flatMessage(FlatTerm, from: Pid?)
 
     /// The message's term as an Erlang process would receive it.
     public var term: Term {
         switch self {
         case .message(let term, _): return term
+        case .flatMessage(let flat, _): return flat.term
         case .down(let ref, let process, let reason):
             return .tuple([.atom("DOWN"), .reference(ref), .atom("process"), process, reason])
         case .exit(let from, let reason):

@@ -46,6 +46,15 @@ public enum ControlMessage: Sendable, Equatable {
         return to
     }
 
+    /// The sender a `SEND_SENDER` or `SEND_SENDER_TT` control tuple names (`SEND`'s second
+    /// element is an unused cookie).
+    static func sender(_ control: Term) -> Pid? {
+        guard case .tuple(let e) = control, e.count >= 3, case .integer(let op) = e[0],
+              op == Operation.sendSender || op == Operation.sendSenderTT, case .pid(let from) = e[1]
+        else { return nil }
+        return from
+    }
+
     /// Decodes a control tuple and its payload; nil for operations Numbat deliberately ignores
     /// (group leader changes). Throws on a malformed message.
     public init?(control: Term, payload: Term?) throws(DistributionError) {

@@ -10,6 +10,13 @@ import NumbatCore
 final class AgentOwner: Sendable {
     private let task = NIOLockedValueBox<Task<Void, Never>?>(nil)
     private let mailbox = NIOLockedValueBox<Mailbox?>(nil)
+    /// Whether the agent's messages arrive decoded flat (`.flatMessage`), for an agent whose
+    /// messages are read once and dropped (`LocalNode.makeMailbox(name:flat:)`).
+    private let flatMessages: Bool
+
+    init(flatMessages: Bool = false) {
+        self.flatMessages = flatMessages
+    }
 
     /// How many per-node parts' tasks are running now, over every service and node, counted
     /// from their start to the end of their body: DOWN stops a node's, UP starts them, so under
@@ -57,7 +64,7 @@ final class AgentOwner: Sendable {
         let agent = try Agent.named(name)
         let owner = try mailbox.withLockedValue { current in
             if let current, !current.isClosed { return current }
-            current = try nodes.local.makeMailbox()
+            current = try nodes.local.makeMailbox(flat: flatMessages)
             return current!
         }
         // In a child task: the workers calling this live as long as their node, and the

@@ -46,7 +46,7 @@ public struct MetricSnapshot: Sendable, Equatable {
         for index in 0..<pairs.count {
             // Built-in names are atoms; Folsom/Exometer names are binaries (no atoms made on the node).
             guard let entry = pairs.element(index), entry.kind == .tuple, entry.count == 2,
-                  let nameElement = entry.element(0), let name = nameElement.atomName ?? Self.text(nameElement),
+                  let nameElement = entry.element(0), let name = nameElement.atomName ?? nameElement.stringValue,
                   let value = entry.element(1).flatMap(Self.number)
             else { continue }
             values[name] = value
@@ -57,7 +57,7 @@ public struct MetricSnapshot: Sendable, Equatable {
             guard let (key, value) = detailMap.pair(index), let name = key.atomName, !value.isAtom("undefined") else { continue }
             if name == "histograms" {
                 for entry in value.elements {
-                    guard entry.kind == .tuple, entry.count == 2, let metric = entry.element(0).flatMap(Self.text),
+                    guard entry.kind == .tuple, entry.count == 2, let metric = entry.element(0)?.stringValue,
                           let buckets = entry.element(1)
                     else { continue }
                     histograms[metric] = buckets.elements.compactMap { bucket in
@@ -85,14 +85,6 @@ public struct MetricSnapshot: Sendable, Equatable {
         }
     }
 
-    /// A binary or a string as text, as `Term.stringValue` reads it.
-    private static func text(_ element: FlatTerm.Element) -> String? {
-        switch element.kind {
-        case .binary: return element.withBinary { String(validating: $0, as: UTF8.self) } ?? nil
-        case .list: return element.term.stringValue
-        default: return nil
-        }
-    }
 }
 
 struct MetricsError: Error, CustomStringConvertible {

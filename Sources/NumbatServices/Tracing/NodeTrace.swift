@@ -76,7 +76,7 @@ final class NodeTrace: Sendable {
                     await service.ended(session: session, node: node.id, reason: .failed, dropped: 0,
                                         error: "the tracer on \(node.name) went: \(reason.erlangDescription)")
                     owner.close()
-                case .exit:
+                case .exit, .flatMessage:
                     continue
                 }
             }

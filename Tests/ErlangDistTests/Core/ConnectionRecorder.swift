@@ -10,6 +10,8 @@ final class ConnectionRecorder: DistributionChannelHandler.Delegate, @unchecked 
     private(set) var messages: [ControlMessage] = []
     /// Messages to reply pids that want them flat, with the pid.
     private(set) var flatMessages: [(FlatTerm, Pid)] = []
+    /// The sender each of `flatMessages` named (`SEND_SENDER`), nil for a plain `SEND`.
+    private(set) var flatSenders: [Pid?] = []
     private(set) var lost: [DistributionError] = []
     /// Why the handshake failed, once the handler's `established` promise fails.
     private(set) var handshakeFailure: DistributionError?
@@ -27,6 +29,9 @@ final class ConnectionRecorder: DistributionChannelHandler.Delegate, @unchecked 
 
     func connectionEstablished(_ connection: NodeConnection) { established.append(connection) }
     func connection(_ connection: NodeConnection, received message: ControlMessage) { messages.append(message) }
-    func connection(_ connection: NodeConnection, received message: FlatTerm, to pid: Pid) { flatMessages.append((message, pid)) }
+    func connection(_ connection: NodeConnection, received message: FlatTerm, to pid: Pid, from sender: Pid?) {
+        flatMessages.append((message, pid))
+        flatSenders.append(sender)
+    }
     func connectionLost(_ connection: NodeConnection, reason: DistributionError) { lost.append(reason) }
 }
