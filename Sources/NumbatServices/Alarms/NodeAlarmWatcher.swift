@@ -50,7 +50,8 @@ final class NodeAlarmWatcher: NodeWorker {
             group.addTask { await self.checkEveryInterval() }
             for await message in mailbox {
                 guard case .message(let term, _) = message else { continue }
-                await handle(term)
+                // In a child task: this loop lives as long as the node (`inTransientTask`).
+                await inTransientTask { await self.handle(term) }
             }
             group.cancelAll()
         }

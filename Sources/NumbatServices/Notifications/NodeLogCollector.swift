@@ -81,7 +81,8 @@ final class NodeLogCollector: NodeWorker {
                                               message: "\(dropped) log event(s) on \(node.name) were dropped to protect the node (rate or queue limit)",
                                               metadata: ["dropped": "\(dropped)"]))
             }
-            if !batch.isEmpty { await service.record(batch) }
+            // In a child task: this loop lives as long as the node (`inTransientTask`).
+            if !batch.isEmpty { await inTransientTask { [batch] in await self.service.record(batch) } }
         }
     }
 
