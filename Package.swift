@@ -207,6 +207,7 @@ let package = Package(
         .testTarget(name: "ErlangDistTests", dependencies: [
             "ErlangDist", "NumbatTestSupport",
             .product(name: "NIOEmbedded", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .testTarget(name: "NumbatProvidersTests", dependencies: ["NumbatProviders", "NumbatTestSupport"]),

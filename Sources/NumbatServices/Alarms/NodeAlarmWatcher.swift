@@ -96,7 +96,7 @@ final class NodeAlarmWatcher: NodeWorker {
             // In a child task: this loop lives as long as the node (`inTransientTask`).
             await inTransientTask { await self.checkOnce() }
             let interval = service.thresholds.intervalSeconds
-            try? await Task.sleep(for: .milliseconds(Int(interval * 1000)))
+            try? await service.nodes.sleep(for: .milliseconds(Int(interval * 1000)), near: node)
         }
     }
 

@@ -57,7 +57,7 @@ final class NodeCollector: NodeWorker {
                 service.logger.debug("metrics collection failed", metadata: ["node": "\(node.name)", "error": "\(error)"])
             }
             let elapsed = ContinuousClock.now - started
-            try? await Task.sleep(for: max(.zero, service.interval(for: node.id) - elapsed))
+            try? await service.nodes.sleep(for: max(.zero, service.interval(for: node.id) - elapsed), near: node)
         }
     }
 

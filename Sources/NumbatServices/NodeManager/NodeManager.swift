@@ -191,6 +191,18 @@ public final class NodeManager: Sendable {
         try await local.rpc(try NodeName(node.name), module, function, arguments, timeout: timeout ?? settings.callTimeout)
     }
 
+    /// Waits `duration` between a per-node loop's cycles: on the timer of the node's connection's
+    /// event loop while it is connected (the loop the per-node parts prefer, so the wake-up costs
+    /// no other thread: `EventLoopTaskExecutor.sleep(for:)`), else with `Task.sleep`. Throws
+    /// `CancellationError` when the task is cancelled.
+    public func sleep(for duration: Duration, near node: ManagedNode) async throws {
+        if let executor = (try? NodeName(node.name)).flatMap({ local.taskExecutor(for: $0) }) {
+            try await executor.sleep(for: duration)
+        } else {
+            try await Task.sleep(for: duration)
+        }
+    }
+
     /// Calls a function on a managed node and reads the reply in place (`LocalNode.rpcFlat`).
     public func rpcFlat(_ node: ManagedNode, _ module: Atom, _ function: Atom, _ arguments: [Term] = [],
                         timeout: Duration? = nil) async throws -> FlatTerm.Element
