@@ -29,7 +29,7 @@ final class AgentOwner: Sendable {
     /// thread, with no hop to and from Swift's shared pool per call (`EventLoopTaskExecutor`).
     /// So the part must never block; it awaits the store like anything else.
     func run(for node: ManagedNode, nodes: NodeManager, _ body: @escaping @Sendable () async -> Void) {
-        let executor = (try? NodeName(node.name)).flatMap { nodes.local.taskExecutor(for: $0) }
+        let executor = nodes.taskExecutor(for: node.name)
         Self.running.withLockedValue { $0 += 1 }
         task.withLockedValue {
             $0 = Task(executorPreference: executor) {

@@ -191,12 +191,18 @@ public final class NodeManager: Sendable {
         try await local.rpc(try NodeName(node.name), module, function, arguments, timeout: timeout ?? settings.callTimeout)
     }
 
+    /// The event loop of the connection to the node named `name` as a task executor, while it is
+    /// connected (`LocalNode.taskExecutor(for:)`): what a node's per-node parts prefer.
+    public func taskExecutor(for name: String) -> EventLoopTaskExecutor? {
+        (try? NodeName(name)).flatMap { local.taskExecutor(for: $0) }
+    }
+
     /// Waits `duration` between a per-node loop's cycles: on the timer of the node's connection's
     /// event loop while it is connected (the loop the per-node parts prefer, so the wake-up costs
     /// no other thread: `EventLoopTaskExecutor.sleep(for:)`), else with `Task.sleep`. Throws
     /// `CancellationError` when the task is cancelled.
     public func sleep(for duration: Duration, near node: ManagedNode) async throws {
-        if let executor = (try? NodeName(node.name)).flatMap({ local.taskExecutor(for: $0) }) {
+        if let executor = taskExecutor(for: node.name) {
             try await executor.sleep(for: duration)
         } else {
             try await Task.sleep(for: duration)

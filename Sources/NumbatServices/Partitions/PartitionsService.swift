@@ -83,7 +83,7 @@ public final class PartitionsService: NumbatService {
     static func read(_ members: [ManagedNode], nodes: NodeManager) async -> [String: FamilyConnectivity.View] {
         await withTaskGroup(of: (String, FamilyConnectivity.View?).self) { group in
             for member in members {
-                let executor = (try? NodeName(member.name)).flatMap { nodes.local.taskExecutor(for: $0) }
+                let executor = nodes.taskExecutor(for: member.name)
                 group.addTask(executorPreference: executor) { (member.name, await Self.view(of: member, nodes: nodes)) }
             }
             var views: [String: FamilyConnectivity.View] = [:]

@@ -57,7 +57,7 @@ final class NodeTrace: Sendable {
                                 error: "no end came from the tracer on \(node.name) within \(deadline)")
             owner.close()
         }
-        let executor = (try? NodeName(node.name)).flatMap { service.nodes.local.taskExecutor(for: $0) }
+        let executor = service.nodes.taskExecutor(for: node.name)
         let task = Task(executorPreference: executor) { [node, session, service] in
             for await message in owner {
                 switch message {
