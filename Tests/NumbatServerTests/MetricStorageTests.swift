@@ -59,6 +59,61 @@ struct SeriesCodecTests {
         #expect(try NodeBlock.decode(block.encoded(), start: 0)[1] == [SeriesPoint(time: 10, values: [1])])
     }
 
+    @Test("the bit writer packs any mix of widths (0 to 64 bits, across its 64-bit word) as a bit-by-bit writer does, and reads back")
+    func bitStream() throws {
+        var random = SystemRandomNumberGenerator()
+        for _ in 0..<200 {
+            var writer = BitStreamWriter()
+            var reference: [Bool] = []
+            var written: [(value: UInt64, bits: Int)] = []
+            for _ in 0..<Int.random(in: 0...40, using: &random) {
+                let bits = [0, 1, 1, 2, 5, 7, 14, 24, 31, 40, 57, 63, 64].randomElement(using: &random)!
+                let value = UInt64.random(in: 0...UInt64.max, using: &random)
+                writer.write(value, bits: bits)
+                for bit in stride(from: bits - 1, through: 0, by: -1) { reference.append(value >> UInt64(bit) & 1 == 1) }
+                written.append((bits == 64 ? value : value & ((1 << UInt64(bits)) - 1), bits))
+            }
+            var expected = [UInt8](repeating: 0, count: (reference.count + 7) / 8)
+            for (index, bit) in reference.enumerated() where bit { expected[index / 8] |= 0x80 >> UInt8(index % 8) }
+            #expect(writer.bitCount == reference.count)
+            #expect(writer.bytes == expected)
+            var appended: [UInt8] = [0xAB]
+            writer.append(to: &appended)
+            #expect(appended == [0xAB] + expected)
+            var reader = BitStreamReader(expected[...], bitCount: reference.count)
+            for (value, bits) in written { #expect(try reader.read(bits: bits) == value) }
+            #expect(reader.bitsLeft == 0)
+            #expect(throws: SeriesCodecError.self) { try reader.readBit() }
+        }
+    }
+
+    @Test("compaction reads rows in time order straight into one block, equal to the sorted merge; a row out of order is left to the merge")
+    func appendStored() throws {
+        func row(_ times: Range<Int>, metrics: ClosedRange<Int> = 1...3) -> [UInt8] {
+            var block = NodeBlock(start: 0, end: 3_600_000, width: 1)
+            for index in times {
+                for metric in metrics { block.append(metric: metric, time: Int64(index) * 1_000, values: CollectionOfOne(Double(index * metric) + (metric == 2 ? 0.25 : 0))) }
+            }
+            return block.encoded()
+        }
+        let rows = [row(0..<40), row(40..<41), row(41..<60, metrics: 2...4)]
+        var direct = NodeBlock(start: 0, end: 3_600_000, width: 1)
+        for bytes in rows { #expect(try direct.append(stored: bytes, start: 0)) }
+        var merged = NodeBlock(start: 0, end: 3_600_000, width: 1)
+        let stored = rows.enumerated().map { StoredMetricBlock(nodeID: UUID(), tier: 0, start: 0, sequence: $0.offset, end: 3_600_000, points: 0, data: $0.element) }
+        for (metric, points) in try MetricArchive.merged(stored) {
+            for point in points { merged.append(metric: metric, time: point.time, values: point.values) }
+        }
+        #expect(direct.encoded() == merged.encoded())
+        #expect(direct.earliest == 0 && direct.pointCount == 40 * 3 + 3 + 19 * 3)
+
+        var outOfOrder = NodeBlock(start: 0, end: 3_600_000, width: 1)
+        #expect(try outOfOrder.append(stored: row(10..<20), start: 0))
+        #expect(try !outOfOrder.append(stored: row(5..<15), start: 0))
+        var wide = NodeBlock(start: 0, end: 3_600_000, width: 4)
+        #expect(throws: SeriesCodecError.self) { try wide.append(stored: row(0..<2), start: 0) }
+    }
+
     @Test("truncated and garbled blocks throw instead of crashing")
     func damaged() throws {
         var block = NodeBlock(start: 0, end: 3_600_000, width: 1)

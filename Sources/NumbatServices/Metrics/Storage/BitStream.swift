@@ -1,23 +1,55 @@
 /// Bits packed most significant first, for the series codec. Pure.
+///
+/// Bits gather in a 64-bit word and go to `full` eight bytes at a time: a point is a handful of
+/// writes of 1 to 64 bits, and appending byte by byte (a uniqueness check and a bounds check
+/// per byte) was the codec's largest cost (scripts/callgrind-store.sh, docs/benchmarks.md).
 struct BitStreamWriter: Sendable, Equatable {
-    private(set) var bytes: [UInt8] = []
+    /// Whole 64-bit words written, most significant byte first.
+    private var full: [UInt8] = []
+    /// The bits after `full`, right-aligned (the oldest highest): `pending` of them.
+    private var word: UInt64 = 0
+    private var pending = 0
+
     /// Bits written; the last byte is full when this is a multiple of 8.
-    private(set) var bitCount = 0
+    var bitCount: Int { full.count * 8 + pending }
+
+    /// Every bit written, the last byte padded with zeros.
+    var bytes: [UInt8] {
+        var bytes = full
+        appendPending(to: &bytes)
+        return bytes
+    }
+
+    /// Appends `bytes` to `output` without the copy `bytes` makes.
+    func append(to output: inout [UInt8]) {
+        output += full
+        appendPending(to: &output)
+    }
+
+    private func appendPending(to output: inout [UInt8]) {
+        guard pending > 0 else { return }
+        let aligned = word << UInt64(64 - pending)
+        for index in 0..<((pending + 7) / 8) {
+            output.append(UInt8(truncatingIfNeeded: aligned >> UInt64(56 - 8 * index)))
+        }
+    }
 
     /// Appends the low `bits` (0...64) bits of `value`.
     mutating func write(_ value: UInt64, bits: Int) {
-        var remaining = bits
-        while remaining > 0 {
-            let used = bitCount & 7
-            if used == 0 { bytes.append(0) }
-            let free = 8 - used
-            let take = min(free, remaining)
-            let shift = remaining - take
-            let chunk = UInt8(truncatingIfNeeded: (value >> UInt64(shift)) & ((1 << UInt64(take)) - 1))
-            bytes[bytes.count - 1] |= chunk << UInt8(free - take)
-            remaining -= take
-            bitCount += take
+        guard bits > 0 else { return }
+        let value = bits == 64 ? value : value & ((1 << UInt64(bits)) - 1)
+        let room = 64 - pending
+        if bits < room {
+            word = (word << UInt64(bits)) | value
+            pending += bits
+            return
         }
+        // Fill the word with the high `room` bits, write it, keep the rest.
+        let rest = bits - room
+        let filled = room == 64 ? value >> UInt64(rest) : (word << UInt64(room)) | (value >> UInt64(rest))
+        withUnsafeBytes(of: filled.bigEndian) { full.append(contentsOf: $0) }
+        word = rest == 0 ? 0 : value & ((1 << UInt64(rest)) - 1)
+        pending = rest
     }
 
     mutating func write(bit: Bool) { write(bit ? 1 : 0, bits: 1) }
@@ -32,7 +64,7 @@ struct BitStreamReader {
 
     init(_ bytes: ArraySlice<UInt8>, bitCount: Int? = nil) {
         self.bytes = bytes
-        limit = bitCount ?? bytes.count * 8
+        limit = min(bitCount ?? bytes.count * 8, bytes.count * 8)
     }
 
     var bitsLeft: Int { limit - position }
@@ -53,7 +85,15 @@ struct BitStreamReader {
         return value
     }
 
-    mutating func readBit() throws -> Bool { try read(bits: 1) == 1 }
+    /// One bit: the prefix codes read most of their bits one at a time.
+    @inline(__always)
+    mutating func readBit() throws -> Bool {
+        guard position < limit else { throw SeriesCodecError("block ends inside a value") }
+        let byte = bytes[bytes.startIndex + (position >> 3)]
+        let bit = (byte >> UInt8(7 - position & 7)) & 1
+        position += 1
+        return bit == 1
+    }
 }
 
 /// A damaged or foreign block.

@@ -356,9 +356,17 @@ public final class MetricArchive: Sendable {
                 var compacted: [StoredMetricBlock] = []
                 for node in nodes {
                     guard let rows = rows[node], let first = rows.first else { continue }
-                    var block = NodeBlock(start: key.start, end: first.end, width: NodeSeries.width(tier: key.tier))
-                    for (metric, points) in try Self.merged(rows) {
-                        for point in points { block.append(metric: metric, time: point.time, values: point.values) }
+                    let width = NodeSeries.width(tier: key.tier)
+                    var block = NodeBlock(start: key.start, end: first.end, width: width)
+                    // Rows in time order (always, as this server writes them): straight from
+                    // their bytes. Otherwise (a point repeated or out of order): sorted first.
+                    var inOrder = true
+                    for row in rows where inOrder { inOrder = try block.append(stored: row.data, start: row.start) }
+                    if !inOrder {
+                        block = NodeBlock(start: key.start, end: first.end, width: width)
+                        for (metric, points) in try Self.merged(rows) {
+                            for point in points { block.append(metric: metric, time: point.time, values: point.values) }
+                        }
                     }
                     compacted.append(StoredMetricBlock(nodeID: node, tier: key.tier, start: key.start, end: block.end,
                                                        points: block.pointCount, data: block.encoded()))

@@ -15,10 +15,13 @@ struct NodeBlock: Sendable, Equatable {
 
     static let version: UInt8 = 1
 
-    init(start: Int64, end: Int64, width: Int) {
+    /// `capacity`: the series expected (a node's metric count), so the dictionary is made once
+    /// rather than grown eight times in every chunk.
+    init(start: Int64, end: Int64, width: Int, capacity: Int = 0) {
         self.start = start
         self.end = end
         self.width = width
+        if capacity > 0 { series.reserveCapacity(capacity) }
     }
 
     func contains(_ time: Int64) -> Bool { time >= start && time < end }
@@ -26,12 +29,12 @@ struct NodeBlock: Sendable, Equatable {
     /// Appends a point to a series; a point not after the series' last one is dropped (a
     /// repeated or late collection), so stored times are strictly increasing.
     @discardableResult
-    mutating func append(metric: Int, time: Int64, values: [Double]) -> Bool {
-        if let last = series[metric]?.lastTime, time <= last { return false }
-        // In place: the encoder's bytes are not copied on every point.
-        series[metric, default: SeriesEncoder(width: width, blockStart: start)].append(time: time, values: values)
-        if time < earliest { earliest = time }
-        return true
+    mutating func append(metric: Int, time: Int64, values: some Collection<Double>) -> Bool {
+        // In place (one lookup, no copy of the encoder's bytes).
+        let (start, width) = (start, width)
+        let appended = series[metric, default: SeriesEncoder(width: width, blockStart: start)].appendIfAfter(time: time, values: values)
+        if appended, time < earliest { earliest = time }
+        return appended
     }
 
     var pointCount: Int { series.values.reduce(0) { $0 + $1.count } }
@@ -39,35 +42,67 @@ struct NodeBlock: Sendable, Equatable {
     /// The serialised block.
     func encoded() -> [UInt8] {
         var bytes: [UInt8] = [Self.version]
+        bytes.reserveCapacity(1 + series.values.reduce(0) { $0 + 16 + ($1.writer.bitCount + 7) / 8 })
         Varint.write(UInt64(series.count), into: &bytes)
-        for (metric, encoder) in series.sorted(by: { $0.key < $1.key }) {
+        // The keys sorted, not the (key, encoder) pairs: sorting those moved whole encoders.
+        for metric in series.keys.sorted() {
+            let encoder = series[metric]!
             Varint.write(UInt64(metric), into: &bytes)
             Varint.write(UInt64(encoder.width), into: &bytes)
             Varint.write(UInt64(encoder.count), into: &bytes)
             Varint.write(UInt64(encoder.writer.bitCount), into: &bytes)
-            bytes += encoder.writer.bytes
+            encoder.writer.append(to: &bytes)
         }
         return bytes
     }
 
     /// The points of the wanted metrics (all when nil), decoding only those series.
     static func decode(_ bytes: [UInt8], start: Int64, metrics wanted: Set<Int>? = nil) throws -> [Int: [SeriesPoint]] {
+        var result: [Int: [SeriesPoint]] = [:]
+        _ = try forEachSeries(bytes, start: start) { metric, decoder in
+            if wanted?.contains(metric) ?? true { result[metric] = try decoder.points() }
+            return true
+        }
+        return result
+    }
+
+    /// Appends every point of a stored row of this block (the compacted block or a chunk)
+    /// straight from its bytes into the series' encoders: no `SeriesPoint` and no array per
+    /// point, which compaction, re-encoding a whole block every few chunks, spent most of its
+    /// time making. False (part-way: discard the block) at the first point not after its
+    /// series' last, which `MetricArchive.merged` sorts out instead.
+    mutating func append(stored bytes: [UInt8], start rowStart: Int64) throws -> Bool {
+        var values: [Double] = []
+        values.reserveCapacity(width)
+        let (start, width) = (start, width)
+        return try Self.forEachSeries(bytes, start: rowStart) { metric, decoder in
+            guard decoder.width == width else { throw SeriesCodecError("a series of width \(decoder.width) in a block of width \(width)") }
+            for _ in 0..<decoder.count {
+                let time = try decoder.next(into: &values)
+                guard series[metric, default: SeriesEncoder(width: width, blockStart: start)].appendIfAfter(time: time, values: values) else { return false }
+                if time < earliest { earliest = time }
+            }
+            return true
+        }
+    }
+
+    /// Reads a stored block's header and each series' header, handing each series' decoder to
+    /// `body` (which need not read it) until `body` answers false; false then.
+    private static func forEachSeries(_ bytes: [UInt8], start: Int64, _ body: (Int, inout SeriesDecoder) throws -> Bool) throws -> Bool {
         var reader = ByteReader(bytes: bytes[...])
         guard try reader.byte() == version else { throw SeriesCodecError("unknown metric block version") }
         let seriesCount = try reader.varint()
-        var result: [Int: [SeriesPoint]] = [:]
         for _ in 0..<seriesCount {
             let metric = Int(try reader.varint())
             let width = Int(try reader.varint())
             let count = Int(try reader.varint())
             let bitCount = Int(try reader.varint())
             guard (1...16).contains(width), bitCount >= 0, count <= bitCount / (width + 1) else { throw SeriesCodecError("bad series header") }
-            let body = try reader.take((bitCount + 7) / 8)
-            guard wanted?.contains(metric) ?? true else { continue }
-            var decoder = SeriesDecoder(bytes: body, bitCount: bitCount, count: count, width: width, blockStart: start)
-            result[metric] = try decoder.points()
+            let bits = try reader.take((bitCount + 7) / 8)
+            var decoder = SeriesDecoder(bytes: bits, bitCount: bitCount, count: count, width: width, blockStart: start)
+            guard try body(metric, &decoder) else { return false }
         }
-        return result
+        return true
     }
 }
 

@@ -103,7 +103,7 @@ struct NodeSeries: Sendable {
     mutating func ingest(time: Int64, values: [(metric: Int, value: Double)]) {
         for (metric, value) in values where value.isFinite {
             let slot = slot(of: metric)
-            guard append(tier: 0, slot: slot, time: time, values: [value]) else { continue }
+            guard append(tier: 0, slot: slot, time: time, values: CollectionOfOne(value)) else { continue }
             accumulate(slot: slot, time: time, value: value)
         }
     }
@@ -154,13 +154,15 @@ struct NodeSeries: Sendable {
     }
 
     @discardableResult
-    private mutating func append(tier: Int, slot: Int, time: Int64, values: [Double]) -> Bool {
+    private mutating func append(tier: Int, slot: Int, time: Int64, values: some Collection<Double>) -> Bool {
         guard time > lastTimes[tier][slot] else { return false }
         let metric = metricIDs[slot]
         let start = schedule.blockStart(tier: tier, time: time)
         let key = BlockKey(tier: tier, start: start)
-        // Mutated in place (no copy of the block's series on every point).
-        let appended = pending[key, default: NodeBlock(start: start, end: start + schedule.blockSpan(tier: tier), width: Self.width(tier: tier))]
+        // Mutated in place (no copy of the block's series on every point); a new chunk has room
+        // for every metric of the node from the start.
+        let capacity = metricIDs.count
+        let appended = pending[key, default: NodeBlock(start: start, end: start + schedule.blockSpan(tier: tier), width: Self.width(tier: tier), capacity: capacity)]
             .append(metric: metric, time: time, values: values)
         if appended {
             lastTimes[tier][slot] = time

@@ -19,13 +19,20 @@ struct SeriesDecoder {
         var points: [SeriesPoint] = []
         points.reserveCapacity(count)
         for _ in 0..<count {
-            let pointTime = time.undo(try Self.readDelta(&reader))
             var values: [Double] = []
             values.reserveCapacity(width)
-            for index in 0..<width { values.append(try columns[index].next(&reader)) }
+            let pointTime = try next(into: &values)
             points.append(SeriesPoint(time: pointTime, values: values))
         }
         return points
+    }
+
+    /// The next point: its time, and its values in `values` (replaced; its storage reused).
+    mutating func next(into values: inout [Double]) throws -> Int64 {
+        let pointTime = time.undo(try Self.readDelta(&reader))
+        values.removeAll(keepingCapacity: true)
+        for index in 0..<width { values.append(try columns[index].next(&reader)) }
+        return pointTime
     }
 
     /// Reads one prefix-coded delta-of-delta; nil for the float escape.

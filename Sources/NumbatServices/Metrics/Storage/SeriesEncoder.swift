@@ -18,28 +18,43 @@ struct SeriesEncoder: Sendable, Equatable {
     private(set) var writer = BitStreamWriter()
     private(set) var count = 0
     private var time = DeltaState()
-    private var columns: [ColumnState]
+    /// The first column inline and the others (roll-ups' minimum, maximum, count) in an array:
+    /// a raw series makes no array (one allocation fewer per series per chunk).
+    private var firstColumn = ColumnState()
+    private var otherColumns: [ColumnState]
 
     init(width: Int, blockStart: Int64) {
         precondition(width >= 1)
         self.width = width
         self.blockStart = blockStart
-        columns = Array(repeating: ColumnState(), count: width)
+        otherColumns = width == 1 ? [] : Array(repeating: ColumnState(), count: width - 1)
         time.previous = blockStart
     }
 
     /// Appends a point; times must not go backwards (a point at the same millisecond replaces
-    /// nothing: callers drop it first).
-    mutating func append(time pointTime: Int64, values: [Double]) {
+    /// nothing: callers drop it first). Generic so that a raw value passes as a
+    /// `CollectionOfOne`, not an array made per point.
+    mutating func append(time pointTime: Int64, values: some Collection<Double>) {
         precondition(values.count == width, "a point of \(values.count) values in a series of width \(width)")
         SeriesEncoder.writeDelta(time.next(pointTime), into: &writer)
-        for index in 0..<width {
-            columns[index].append(values[index], into: &writer)
+        var index = values.startIndex
+        firstColumn.append(values[index], into: &writer)
+        for column in otherColumns.indices {
+            index = values.index(after: index)
+            otherColumns[column].append(values[index], into: &writer)
         }
         count += 1
     }
 
     var lastTime: Int64? { count == 0 ? nil : time.previous }
+
+    /// Appends a point after the series' last one; a point not after it is dropped (false).
+    @discardableResult
+    mutating func appendIfAfter(time pointTime: Int64, values: some Collection<Double>) -> Bool {
+        if count > 0, pointTime <= time.previous { return false }
+        append(time: pointTime, values: values)
+        return true
+    }
 
     /// The prefix code of a delta-of-delta: `0`; `10`+7; `110`+14; `1110`+24; `11110`+40;
     /// `111110`+64 bits of zigzag. `111111` is the escape to float mode (values only).
