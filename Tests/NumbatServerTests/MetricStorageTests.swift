@@ -85,6 +85,14 @@ struct SeriesCodecTests {
             #expect(reader.bitsLeft == 0)
             #expect(throws: SeriesCodecError.self) { try reader.readBit() }
         }
+        // Runs of ones (the prefix codes), read in one step: the run and its zero, bounded.
+        var reader = BitStreamReader([0b1110_0111, 0xFF][...], bitCount: 16)
+        #expect(try reader.readOnes(upTo: 6) == 3 && reader.bitsLeft == 12)
+        #expect(try reader.readOnes(upTo: 6) == 0 && reader.bitsLeft == 11)
+        #expect(try reader.readOnes(upTo: 6) == 6 && reader.bitsLeft == 5)
+        #expect(throws: SeriesCodecError.self) { try reader.readOnes(upTo: 6) }
+        var short = BitStreamReader([0xFF][...], bitCount: 6)
+        #expect(try short.readOnes(upTo: 6) == 6 && short.bitsLeft == 0)
     }
 
     @Test("compaction reads rows in time order straight into one block, equal to the sorted merge; a row out of order is left to the merge")

@@ -70,22 +70,13 @@ struct BitStreamReader {
     var bitsLeft: Int { limit - position }
 
     mutating func read(bits: Int) throws -> UInt64 {
-        guard bits <= bitsLeft else { throw SeriesCodecError("block ends inside a value") }
-        var value: UInt64 = 0
-        var remaining = bits
-        while remaining > 0 {
-            let byte = bytes[bytes.startIndex + (position >> 3)]
-            let used = position & 7
-            let take = min(8 - used, remaining)
-            let chunk = (UInt64(byte) >> UInt64(8 - used - take)) & ((1 << UInt64(take)) - 1)
-            value = (value << UInt64(take)) | chunk
-            remaining -= take
-            position += take
-        }
-        return value
+        guard bits <= bitsLeft, bits <= 64 else { throw SeriesCodecError("block ends inside a value") }
+        guard bits > 0 else { return 0 }
+        defer { position += bits }
+        return peek() >> UInt64(64 - bits)
     }
 
-    /// One bit: the prefix codes read most of their bits one at a time.
+    /// One bit.
     @inline(__always)
     mutating func readBit() throws -> Bool {
         guard position < limit else { throw SeriesCodecError("block ends inside a value") }
@@ -93,6 +84,37 @@ struct BitStreamReader {
         let bit = (byte >> UInt8(7 - position & 7)) & 1
         position += 1
         return bit == 1
+    }
+
+    /// Reads a run of up to `most` one bits and the zero ending it (not when the run reaches
+    /// `most`): the length of the run. The series codec's prefix codes are such runs; read in
+    /// one step rather than a bit at a time.
+    mutating func readOnes(upTo most: Int) throws -> Int {
+        let ones = min(most, (~peek()).leadingZeroBitCount)
+        let used = ones < most ? ones + 1 : ones
+        guard used <= bitsLeft else { throw SeriesCodecError("block ends inside a value") }
+        position += used
+        return ones
+    }
+
+    /// The 64 bits from `position` on, most significant first; zeros past the end of the bytes.
+    @inline(__always)
+    private func peek() -> UInt64 {
+        let index = position >> 3
+        let shift = UInt64(position & 7)
+        return bytes.withUnsafeBytes { raw -> UInt64 in
+            let available = raw.count - index
+            var word: UInt64 = 0
+            if available >= 9 {
+                word = UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: index, as: UInt64.self)) << shift
+                if shift > 0 { word |= UInt64(raw[index + 8]) >> (8 - shift) }
+                return word
+            }
+            for offset in 0..<8 {
+                word = word << 8 | (offset < available ? UInt64(raw[index + offset]) : 0)
+            }
+            return word << shift
+        }
     }
 }
 

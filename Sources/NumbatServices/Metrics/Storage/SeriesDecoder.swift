@@ -37,8 +37,7 @@ struct SeriesDecoder {
 
     /// Reads one prefix-coded delta-of-delta; nil for the float escape.
     static func readDeltaOrEscape(_ reader: inout BitStreamReader) throws -> Int64? {
-        var ones = 0
-        while ones < 6, try reader.readBit() { ones += 1 }
+        let ones = try reader.readOnes(upTo: 6)
         let bits: Int
         switch ones {
         case 0: return 0
