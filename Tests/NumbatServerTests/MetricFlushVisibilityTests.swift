@@ -155,6 +155,7 @@ final class GatedBlockStore: MetricBlockStore, @unchecked Sendable {
         try await store.metricBlocks(nodes: nodes, tier: tier, from: from, to: to)
     }
     func compactMetricBlocks(_ blocks: [StoredMetricBlock]) async throws { try await store.compactMetricBlocks(blocks) }
+    func mergeMetricChunks(_ merges: [MetricChunkMerge]) async throws { try await store.mergeMetricChunks(merges) }
     func chunkedMetricBlocks(nodes: [UUID]) async throws -> [ChunkedMetricBlock] { try await store.chunkedMetricBlocks(nodes: nodes) }
     func deleteMetricBlocks(tier: Int, endingBy end: Int64) async throws -> Int { try await store.deleteMetricBlocks(tier: tier, endingBy: end) }
     func deleteMetricBlocks(node: UUID) async throws { try await store.deleteMetricBlocks(node: node) }

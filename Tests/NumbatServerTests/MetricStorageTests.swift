@@ -376,15 +376,56 @@ struct MetricArchiveTests {
             // The first two hours are over: one compacted row each. The third is open: a chunk a minute.
             #expect(rows.filter { $0.start == hour }.map(\.sequence) == [0])
             #expect(rows.filter { $0.start == hour + 3_600_000 }.map(\.sequence) == [0])
-            #expect(rows.filter { $0.start == hour + 7_200_000 }.map(\.sequence) == [0, 1, 2])
+            // Ten chunks: the first eight merged into one row (numbered 1), then the ninth and tenth.
+            #expect(rows.filter { $0.start == hour + 7_200_000 }.map(\.sequence) == [1, 9, 10])
             let answer = try await archive.series(nodes: [node], metrics: ["m"], from: clock.now.addingTimeInterval(-3600), to: clock.now)
             #expect(answer.series[0].points.map(\.value) == (69..<130).map { Double($0 * 3) })
             // Compaction keeps every point: the compacted hour holds all 60.
             let compacted = try #require(rows.first { $0.start == hour + 3_600_000 })
             #expect(compacted.points == 120)  // 60 minutes of two metrics
-            // An open block is compacted after 8 chunks, so it never holds more than 8.
-            #expect(rows.filter { $0.start == hour + 7_200_000 }.count <= NodeSeries.chunksBeforeCompaction)
         }
+    }
+
+    @Test("NodeSeries: an open block's chunks are merged in levels of eight, so a point is rewritten once per level and rows stay few")
+    func chunkLevels() throws {
+        let hour: Int64 = 1_796_083_200_000
+        var series = NodeSeries(schedule: .standard)
+        let key = NodeSeries.BlockKey(tier: 0, start: hour)
+        var rewritten = 0
+        // Points per raw row, by sequence, as the store would hold them.
+        var points: [Int: Int] = [:]
+        for second in 0..<1_000 {
+            // One-second collections, each flushed on its own: a chunk per second.
+            series.ingest(time: hour + Int64(second) * 1_000, values: [(metric: 1, value: Double(second))])
+            for chunk in series.takePending() where chunk.key == key { points[chunk.sequence] = chunk.block.pointCount }
+            series.written()
+            for (due, compaction) in series.compactions(now: hour + Int64(second) * 1_000) {
+                guard case .merge(let first, let last, let level) = compaction else {
+                    Issue.record("an open block compacted whole")
+                    continue
+                }
+                #expect(due == key || due.tier > 0)
+                guard due == key else { series.merged(due, first: first, last: last, level: level); continue }
+                let merged = points.filter { $0.key >= first && $0.key <= last }
+                #expect(merged.count == NodeSeries.fanOut)
+                let covered = merged.values.reduce(0, +)
+                #expect(covered == (1 ..< level + 2).reduce(1) { product, _ in product * NodeSeries.fanOut })
+                rewritten += covered
+                for sequence in merged.keys { points[sequence] = nil }
+                points[first] = covered
+                series.merged(due, first: first, last: last, level: level)
+            }
+        }
+        let rows = try #require(series.chunked[key]).rows
+        // 1,000 chunks are 1750 in base 8: one row of level 3, seven of 2, five of 1, none of 0.
+        #expect(rows.map(\.level) == [3] + Array(repeating: 2, count: 7) + Array(repeating: 1, count: 5))
+        #expect(rows.map(\.sequence) == rows.map(\.sequence).sorted() && rows.first?.sequence == 1)
+        // Each point rewritten once per level it went through: 125 merges of 8 chunks, 15 of
+        // 64, one of 512 (2.5 rewrites a point), where rewriting the whole block every eighth
+        // chunk made 8 + 16 + ... + 1,000 = 63,000 (63 a point).
+        #expect(rewritten == 125 * 8 + 15 * 64 + 512)
+        // The block's time over: compacted whole, once its chunks are written.
+        #expect(series.compactions(now: hour + 3_600_000).contains { $0.key == key && $0.compaction == .whole })
     }
 
     @Test("unflushed points are answered from memory; a removed node's history is gone")

@@ -379,6 +379,12 @@ struct StoreConformanceTests {
                                 ChunkedMetricBlock(nodeID: a, tier: 0, start: 3600, end: 3660, lastSequence: 1),
                                 ChunkedMetricBlock(nodeID: b, tier: 0, start: 0, end: 60, lastSequence: 1)])
 
+            // Chunks 1 and 2 of a's first block merged into one row at 1; b's and a's other block untouched.
+            try await store.writeMetricBlocks([block(a, start: 0, sequence: 3, end: 180, [8])])
+            try await store.mergeMetricChunks([MetricChunkMerge(merged: block(a, start: 0, sequence: 1, end: 120, [9, 9]), lastSequence: 2)])
+            #expect(try await store.metricBlocks(nodes: [a, b], tier: 0, from: 0, to: 3600).map(\.data) == [[9, 9], [8], [4]])
+            #expect(try await store.metricBlocks(nodes: [a], tier: 0, from: 0, to: 3600).map(\.sequence) == [1, 3])
+            try await store.mergeMetricChunks([])
             try await store.compactMetricBlocks([block(a, start: 0, sequence: 0, end: 3600, [7, 7, 7, 7])])
             #expect(try await store.metricBlocks(nodes: [a], tier: 0, from: 0, to: 3600) == [block(a, start: 0, sequence: 0, end: 3600, [7, 7, 7, 7])])
             #expect(try await store.chunkedMetricBlocks(nodes: [a]).map(\.start) == [3600])

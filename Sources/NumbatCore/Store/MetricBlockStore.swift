@@ -41,6 +41,20 @@ public struct ChunkedMetricBlock: Sendable, Equatable {
     }
 }
 
+/// Consecutive chunk rows of one block merged into one row: `merged` (at `merged.sequence`,
+/// the first of them) replaces the block's rows numbered `merged.sequence ... lastSequence`.
+/// Merging chunks in levels, rather than rewriting the whole block every few chunks, keeps the
+/// rows of an open block few at a cost per point that does not grow with the block.
+public struct MetricChunkMerge: Sendable, Equatable {
+    public var merged: StoredMetricBlock
+    public var lastSequence: Int
+
+    public init(merged: StoredMetricBlock, lastSequence: Int) {
+        self.merged = merged
+        self.lastSequence = lastSequence
+    }
+}
+
 /// What the stored metric history takes up.
 public struct MetricStorageStats: Sendable, Equatable {
     public var blocks: Int
@@ -71,6 +85,8 @@ public protocol MetricBlockStore: Sendable {
     func metricBlocks(nodes: [UUID], tier: Int, from: Int64, to: Int64) async throws -> [StoredMetricBlock]
     /// Replaces every row of each block by its compacted form (sequence 0), in one transaction.
     func compactMetricBlocks(_ blocks: [StoredMetricBlock]) async throws
+    /// Replaces each merge's chunk rows by its merged row, all in one transaction.
+    func mergeMetricChunks(_ merges: [MetricChunkMerge]) async throws
     /// Blocks of these nodes that still have chunk rows.
     func chunkedMetricBlocks(nodes: [UUID]) async throws -> [ChunkedMetricBlock]
     /// Deletes the blocks of `tier` that end at or before `end`; returns how many.

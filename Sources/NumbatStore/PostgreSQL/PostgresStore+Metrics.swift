@@ -85,6 +85,21 @@ extension PostgresStore: MetricBlockStore {
         }
     }
 
+    public func mergeMetricChunks(_ merges: [MetricChunkMerge]) async throws {
+        guard !merges.isEmpty else { return }
+        let blocks = merges.map(\.merged)
+        let logger = self.logger
+        try await transaction { connection in
+            try await connection.query("""
+                DELETE FROM metric_block AS b USING unnest(\(blocks.map(\.nodeID))::uuid[], \(blocks.map(\.tier))::bigint[],
+                    \(blocks.map(\.start))::bigint[], \(blocks.map(\.sequence))::bigint[], \(merges.map(\.lastSequence))::bigint[])
+                    AS k(node_id, tier, start, first, last)
+                WHERE b.node_id = k.node_id AND b.tier = k.tier AND b.start = k.start AND b.sequence BETWEEN k.first AND k.last
+                """, logger: logger)
+            try await connection.query(Self.upsert(blocks), logger: logger)
+        }
+    }
+
     public func chunkedMetricBlocks(nodes: [UUID]) async throws -> [ChunkedMetricBlock] {
         guard !nodes.isEmpty else { return [] }
         return try await rows("""

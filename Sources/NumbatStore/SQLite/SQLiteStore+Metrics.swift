@@ -74,6 +74,19 @@ extension SQLiteStore: MetricBlockStore {
         }
     }
 
+    public func mergeMetricChunks(_ merges: [MetricChunkMerge]) async throws {
+        guard !merges.isEmpty else { return }
+        try await pool.write { db in
+            let delete = try db.cachedStatement(sql: "DELETE FROM metric_block WHERE node_id = ? AND tier = ? AND start = ? AND sequence BETWEEN ? AND ?")
+            let insert = try db.cachedStatement(sql: #"INSERT INTO metric_block (node_id, tier, start, sequence, "end", points, data) VALUES (?, ?, ?, ?, ?, ?, ?)"#)
+            for merge in merges {
+                let block = merge.merged
+                try delete.execute(arguments: [block.nodeID, block.tier, block.start, block.sequence, merge.lastSequence])
+                try insert.execute(arguments: [block.nodeID, block.tier, block.start, block.sequence, block.end, block.points, Data(block.data)])
+            }
+        }
+    }
+
     public func chunkedMetricBlocks(nodes: [UUID]) async throws -> [ChunkedMetricBlock] {
         try await pool.read { db in
             let statement = try db.cachedStatement(sql: """

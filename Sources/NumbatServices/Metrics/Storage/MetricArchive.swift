@@ -338,45 +338,67 @@ public final class MetricArchive: Sendable {
         return stride(from: 0, to: items.count, by: size).map { items[$0..<min($0 + size, items.count)] }
     }
 
-    /// Rewrites each block that is due (its time over, or too many chunks), chunks and all, as
-    /// one row. The nodes due with the same block (at the end of an hour, every node's raw
-    /// block) are read `flushBatchSize` at a time, one query each, and each batch is written
-    /// in one transaction.
+    /// Compacts what `NodeSeries.compactions` says: each block whose time is over rewritten,
+    /// chunks and all, as one row; in each open block, the newest chunk rows of one level
+    /// merged into one. The nodes due with the same block (at the end of an hour, every node's
+    /// raw block) are read `flushBatchSize` at a time, one query each, and each batch is
+    /// written in one transaction per kind.
     private func compact(now: Int64) async throws {
         let due = state.withLockedValue { state in
-            state.nodes.flatMap { node, series in series.blocksToCompact(now: now).map { (node: node, key: $0) } }
+            state.nodes.flatMap { node, series in series.compactions(now: now).map { (node: node, key: $0.key, compaction: $0.compaction) } }
         }
         guard !due.isEmpty else { return }
         for (key, entries) in Dictionary(grouping: due, by: \.key) {
-            for batch in Self.batches(entries.map(\.node), of: settings.flushBatchSize) {
-                let nodes = Array(batch)
-                // Each node's rows oldest first (the compacted block, then its chunks), as `merged` reads them.
-                let rows = Dictionary(grouping: try await store.metricBlocks(nodes: nodes, tier: key.tier, from: key.start, to: key.start + 1)
+            for batch in Self.batches(entries, of: settings.flushBatchSize) {
+                // Each node's rows oldest first (the compacted block, then its chunks), as `rewrite` reads them.
+                let rows = Dictionary(grouping: try await store.metricBlocks(nodes: batch.map(\.node), tier: key.tier, from: key.start, to: key.start + 1)
                     .filter { $0.start == key.start }, by: \.nodeID)
-                var compacted: [StoredMetricBlock] = []
-                for node in nodes {
-                    guard let rows = rows[node], let first = rows.first else { continue }
-                    let width = NodeSeries.width(tier: key.tier)
-                    var block = NodeBlock(start: key.start, end: first.end, width: width)
-                    // Rows in time order (always, as this server writes them): straight from
-                    // their bytes. Otherwise (a point repeated or out of order): sorted first.
-                    var inOrder = true
-                    for row in rows where inOrder { inOrder = try block.append(stored: row.data, start: row.start) }
-                    if !inOrder {
-                        block = NodeBlock(start: key.start, end: first.end, width: width)
-                        for (metric, points) in try Self.merged(rows) {
-                            for point in points { block.append(metric: metric, time: point.time, values: point.values) }
+                var whole: [StoredMetricBlock] = []
+                var merges: [MetricChunkMerge] = []
+                for entry in batch {
+                    switch entry.compaction {
+                    case .whole:
+                        guard let rows = rows[entry.node], let end = rows.map(\.end).max() else { continue }
+                        let block = try Self.rewrite(rows, key: key, end: end)
+                        whole.append(StoredMetricBlock(nodeID: entry.node, tier: key.tier, start: key.start, end: block.end,
+                                                       points: block.pointCount, data: block.encoded()))
+                    case .merge(let first, let last, _):
+                        let merged = (rows[entry.node] ?? []).filter { $0.sequence >= first && $0.sequence <= last }
+                        guard let end = merged.map(\.end).max() else { continue }
+                        let block = try Self.rewrite(merged, key: key, end: end)
+                        merges.append(MetricChunkMerge(merged: StoredMetricBlock(nodeID: entry.node, tier: key.tier, start: key.start, sequence: first,
+                                                                                 end: block.end, points: block.pointCount, data: block.encoded()),
+                                                       lastSequence: last))
+                    }
+                }
+                try await store.compactMetricBlocks(whole)
+                try await store.mergeMetricChunks(merges)
+                // Also for a node whose rows were gone (pruned, deleted): nothing is left to compact.
+                state.withLockedValue { state in
+                    for entry in batch {
+                        switch entry.compaction {
+                        case .whole: state.nodes[entry.node]?.compacted(key)
+                        case .merge(let first, let last, let level): state.nodes[entry.node]?.merged(key, first: first, last: last, level: level)
                         }
                     }
-                    compacted.append(StoredMetricBlock(nodeID: node, tier: key.tier, start: key.start, end: block.end,
-                                                       points: block.pointCount, data: block.encoded()))
-                }
-                try await store.compactMetricBlocks(compacted)
-                state.withLockedValue { state in
-                    for node in nodes { state.nodes[node]?.compacted(key) }
                 }
             }
         }
+    }
+
+    /// One block of `rows` (oldest first): straight from their bytes when their points come
+    /// in time order (always, as servers write them), else through `merged`, which sorts them.
+    static func rewrite(_ rows: [StoredMetricBlock], key: NodeSeries.BlockKey, end: Int64) throws -> NodeBlock {
+        let width = NodeSeries.width(tier: key.tier)
+        var block = NodeBlock(start: key.start, end: end, width: width)
+        var inOrder = true
+        for row in rows where inOrder { inOrder = try block.append(stored: row.data, start: row.start) }
+        guard !inOrder else { return block }
+        block = NodeBlock(start: key.start, end: end, width: width)
+        for (metric, points) in try merged(rows) {
+            for point in points { block.append(metric: metric, time: point.time, values: point.values) }
+        }
+        return block
     }
 
     /// The points of one block's rows (the compacted block and its chunks), per metric, in time

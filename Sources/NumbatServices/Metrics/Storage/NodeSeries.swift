@@ -46,10 +46,30 @@ struct NodeSeries: Sendable {
         }
     }
 
-    /// A stored block that has chunk rows: its end, and the next chunk's number.
+    /// A stored block that has chunk rows: its end, the next chunk's number, and the chunk
+    /// rows written since this server holds the node, oldest first.
     struct Chunked: Sendable, Equatable {
         var end: Int64
         var nextSequence: Int
+        /// Rows restored from the store are not listed (their levels are not stored): they stay
+        /// as they are until the block is compacted whole.
+        var rows: [ChunkRow] = []
+    }
+
+    /// A chunk row: its number, and its level (0: one flush's points; level n + 1: `fanOut`
+    /// rows of level n merged).
+    struct ChunkRow: Sendable, Equatable {
+        var sequence: Int
+        var level: Int
+    }
+
+    /// What compaction does to a stored block made of chunks.
+    enum Compaction: Sendable, Equatable {
+        /// The block's time is over: every row into one (sequence 0).
+        case whole
+        /// The newest `fanOut` rows, all of `level`, into one row of `level + 1` numbered
+        /// `first` (replacing `first ... last`).
+        case merge(first: Int, last: Int, level: Int)
     }
 
     let schedule: RetentionSchedule
@@ -179,6 +199,7 @@ struct NodeSeries: Sendable {
         for (key, block) in pending {
             var entry = chunked[key] ?? Chunked(end: block.end, nextSequence: 1)
             taken.append((key, entry.nextSequence, block))
+            entry.rows.append(ChunkRow(sequence: entry.nextSequence, level: 0))
             entry.nextSequence += 1
             chunked[key] = entry
         }
@@ -215,23 +236,51 @@ struct NodeSeries: Sendable {
         return newestRaw == .min ? nil : newestRaw
     }
 
-    /// Stored blocks whose time is over (no point can join them any more): compact them.
-    func blocksToCompact(now: Int64) -> [BlockKey] {
+    /// What to compact now: each stored block whose time is over (no point can join it any
+    /// more) whole; in a block still open, the newest `fanOut` rows of one level merged into
+    /// one row of the next. So an open block has at most `fanOut - 1` rows per level (and a
+    /// level per factor of `fanOut` in its chunks), and each point is rewritten once per
+    /// level, not (as when every eighth chunk rewrote the whole block) once per eight chunks
+    /// after it: at one-second collections a raw block of an hour was rewritten 450 times.
+    /// Nothing is compacted while a chunk of it waits to be written again (a failed write);
+    /// a whole compaction also waits for the block's pending points.
+    func compactions(now: Int64) -> [(key: BlockKey, compaction: Compaction)] {
         chunked.compactMap { key, entry in
             let resolution = Int64(schedule.tiers[key.tier].resolutionSeconds) * 1000
-            let waiting = pending[key] != nil || unwritten.contains { $0.key == key }
-            // Over, or with enough chunks that their headers cost more than a rewrite.
-            let due = entry.end + resolution <= now || entry.nextSequence > Self.chunksBeforeCompaction
-            return due && !waiting ? key : nil
+            guard !unwritten.contains(where: { $0.key == key }), !writing.contains(where: { $0.key == key }) else { return nil }
+            if entry.end + resolution <= now {
+                return pending[key] == nil ? (key, .whole) : nil
+            }
+            // The newest run of `fanOut` rows of one level (a merge of the level below may have
+            // just completed one, behind the chunk written since): one merge per flush.
+            var end = entry.rows.endIndex
+            while end > entry.rows.startIndex {
+                let level = entry.rows[end - 1].level
+                let start = entry.rows[..<end].lastIndex { $0.level != level }.map { $0 + 1 } ?? entry.rows.startIndex
+                if end - start >= Self.fanOut {
+                    let merged = entry.rows[start..<(start + Self.fanOut)]
+                    return (key, .merge(first: merged.first!.sequence, last: merged.last!.sequence, level: level))
+                }
+                end = start
+            }
+            return nil
         }
     }
 
+    /// A whole compaction is in the store.
     mutating func compacted(_ key: BlockKey) { chunked[key] = nil }
 
-    /// An open block is compacted once it has this many chunks: each chunk repeats every
-    /// series' header and first value, so a long-open block of chunks would cost several times
-    /// its compacted size.
-    static let chunksBeforeCompaction = 8
+    /// A merge is in the store: its rows are one row of the next level.
+    mutating func merged(_ key: BlockKey, first: Int, last: Int, level: Int) {
+        guard var entry = chunked[key] else { return }
+        entry.rows.removeAll { $0.sequence >= first && $0.sequence <= last }
+        let index = entry.rows.firstIndex { $0.sequence > first } ?? entry.rows.endIndex
+        entry.rows.insert(ChunkRow(sequence: first, level: level + 1), at: index)
+        chunked[key] = entry
+    }
+
+    /// Rows of one level merged into one of the next.
+    static let fanOut = 8
 
     /// The earliest time whose raw points a restart must replay into the buckets: the start of
     /// the previous bucket of the coarsest tier, so no bucket open at shutdown is lost.

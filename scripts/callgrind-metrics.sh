@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Instructions the server spends per metric collection, counted by valgrind's callgrind: the
+# CPU-time reading of `numbat-bench --only metrics-cycle` moves by 10 ms ticks and with the
+# machine's load; these counts hold.
+#
+#   scripts/callgrind-metrics.sh [NUMBAT] [NODES] [SECONDS]
+#
+# NUMBAT defaults to .build/release/numbat (swift build -c release --product numbat). Starts
+# NODES (default 5) plain OTP nodes (`erl -detached`, not under valgrind), runs `numbat serve
+# --metrics-interval 1` under callgrind, adds the nodes, lets the collections settle, zeroes the
+# counters, waits SECONDS (default 30), dumps them and counts the collections made in that
+# window from the stored points of one metric. Everything the server did in the window (its
+# flush loop, ticks, the store) is divided by the collections, as the CPU-time benchmark does.
+# The profile stays in $CALLGRIND_OUT (default /tmp/numbat-callgrind-metrics.out) for
+# callgrind_annotate.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+NUMBAT="${1:-.build/release/numbat}"
+NODES="${2:-5}"
+SECONDS_WINDOW="${3:-30}"
+OUT_FILE="${CALLGRIND_OUT:-/tmp/numbat-callgrind-metrics.out}"
+for tool in valgrind callgrind_control erl cc curl python3; do
+  command -v "$tool" >/dev/null || { echo "$tool is not installed (scripts/install-test-deps.sh)" >&2; exit 1; }
+done
+work=$(mktemp -d /tmp/numbat-cgmetrics.XXXXXX)
+cookie="cgmetrics$$"
+prefix="nbcgm$$n"
+server=""
+cleanup() {
+  if [ -n "$server" ]; then kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; fi
+  pkill -f -- "-name ${prefix}[0-9]+@" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+# valgrind 3.19 (Debian 12) cannot read the DWARF 5 a Swift 6 build carries: count on a copy
+# without debug information (the symbol table stays, so the profile names functions).
+objcopy --strip-debug "$NUMBAT" "$work/numbat"
+# libdispatch's signal thread calls sigsuspend with a mask in read-only memory, which
+# valgrind's wrapper writes to (and dies): hand it a copy on the stack.
+cat >"$work/sigsuspend.c" <<'C'
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <signal.h>
+int sigsuspend(const sigset_t *mask) {
+    sigset_t copy = *mask;
+    return ((int (*)(const sigset_t *))dlsym(RTLD_NEXT, "sigsuspend"))(&copy);
+}
+C
+cc -shared -fPIC -O2 -o "$work/sigsuspend.so" "$work/sigsuspend.c" -ldl
+for i in $(seq 1 "$NODES"); do
+  erl -name "${prefix}${i}@127.0.0.1" -setcookie "$cookie" -noshell -noinput -detached
+done
+port=$((20000 + $$ % 20000))
+LD_PRELOAD="$work/sigsuspend.so" valgrind --tool=callgrind --callgrind-out-file="$OUT_FILE" "$work/numbat" serve \
+  --port "$port" --data-dir "$work/data" --node-name "nbcgmserver$$" --metrics-interval 1 >"$work/serve.log" 2>&1 &
+server=$!
+api="http://127.0.0.1:$port"
+for _ in $(seq 1 600); do curl -sf "$api/api/topo/nodes" >/dev/null 2>&1 && break; sleep 0.5; done
+curl -sf "$api/api/topo/nodes" >/dev/null || { echo "numbat serve did not start:" >&2; cat "$work/serve.log" >&2; exit 1; }
+ids=()
+for i in $(seq 1 "$NODES"); do
+  reply=$(curl -sf -X POST "$api/api/actions/add-node" -H 'content-type: application/json' \
+    -d "{\"node\":\"${prefix}${i}@127.0.0.1\",\"cookie\":\"$cookie\"}")
+  ids+=("$(printf '%s' "$reply" | python3 -c 'import json,sys; print(json.load(sys.stdin)["node"]["id"])')")
+done
+for _ in $(seq 1 600); do
+  up=$(curl -sf "$api/api/topo/nodes?state=UP" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["nodes"]))')
+  [ "$up" -ge "$NODES" ] && break
+  sleep 1
+done
+# The agents injected and a few collections made before counting.
+sleep 20
+callgrind_control -z "$server" >/dev/null
+from=$(date +%s.%N)
+sleep "$SECONDS_WINDOW"
+callgrind_control -d "$server" >/dev/null
+to=$(date +%s.%N)
+cycles=0
+for id in "${ids[@]}"; do
+  n=$(curl -sf "$api/api/metrics/nodes/$id/series?metrics=memory_total&from=$from&to=$to" \
+    | python3 -c 'import json,sys; s=json.load(sys.stdin)["series"]; print(len(s[0]["points"]) if s else 0)')
+  cycles=$((cycles + n))
+done
+dump=$(ls -t "$OUT_FILE"* | head -1)
+total=$(sed -n 's/^summary: *//p; s/^totals: *//p' "$dump" | head -1 | awk '{print $1}')
+[ "$cycles" -gt 0 ] || { echo "no collection was stored in the window" >&2; exit 1; }
+printf 'collections in %ss: %d (%d nodes)\n' "$SECONDS_WINDOW" "$cycles" "$NODES"
+printf 'instructions in the window (server, all threads): %s\n' "$(printf "%'d" "$total")"
+printf 'instructions per collection: %s\n' "$(printf "%'d" $((total / cycles)))"
+printf 'profile: %s (callgrind_annotate --inclusive=yes %s)\n' "$dump" "$dump"
