@@ -77,9 +77,12 @@ struct NodeBlock: Sendable, Equatable {
         let (start, width) = (start, width)
         return try Self.forEachSeries(bytes, start: rowStart) { metric, decoder in
             guard decoder.width == width else { throw SeriesCodecError("a series of width \(decoder.width) in a block of width \(width)") }
+            // Taken out for the series' points and put back once: one lookup per series, not per point.
+            var encoder = series.removeValue(forKey: metric) ?? SeriesEncoder(width: width, blockStart: start)
+            defer { series[metric] = encoder }
             for _ in 0..<decoder.count {
                 let time = try decoder.next(into: &values)
-                guard series[metric, default: SeriesEncoder(width: width, blockStart: start)].appendIfAfter(time: time, values: values) else { return false }
+                guard encoder.appendIfAfter(time: time, values: values) else { return false }
                 if time < earliest { earliest = time }
             }
             return true

@@ -121,11 +121,20 @@ struct NodeSeries: Sendable {
     /// Takes in one collection: raw points, and into every roll-up tier's buckets. A point not
     /// after a metric's previous raw point is dropped (and so not counted twice in roll-ups).
     mutating func ingest(time: Int64, values: [(metric: Int, value: Double)]) {
+        // Every raw point of a collection goes to the same block: taken out of `pending` once
+        // (a hash per collection, not per point) and put back if it holds anything.
+        let start = schedule.blockStart(tier: 0, time: time)
+        let key = BlockKey(tier: 0, start: start)
+        var block = pending.removeValue(forKey: key)
+            ?? NodeBlock(start: start, end: start + schedule.blockSpan(tier: 0), width: 1, capacity: max(values.count, metricIDs.count))
         for (metric, value) in values where value.isFinite {
             let slot = slot(of: metric)
-            guard append(tier: 0, slot: slot, time: time, values: CollectionOfOne(value)) else { continue }
+            guard time > lastTimes[0][slot], block.append(metric: metric, time: time, values: CollectionOfOne(value)) else { continue }
+            lastTimes[0][slot] = time
+            if time > newestRaw { newestRaw = time }
             accumulate(slot: slot, time: time, value: value)
         }
+        if !block.series.isEmpty { pending[key] = block }
     }
 
     /// After a restart: a stored point, so later points and roll-ups continue after it.
