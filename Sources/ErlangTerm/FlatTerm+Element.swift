@@ -88,6 +88,28 @@ extension FlatTerm {
             }
         }
 
+        /// An atom as an `Atom`, through the thread's atom table (`AtomTable`): a name seen
+        /// before on this thread costs a hash of its bytes and a retain, not a new `String`
+        /// (one allocation for a name over 15 bytes, as most metric names are). Nil for others.
+        public var atom: Atom? {
+            switch node.kind {
+            case .atom:
+                return flat.withView { view in
+                    let bytes = view.bytes(node)
+                    do {
+                        return try AtomTable.current.atom(bytes) { Atom(String(decoding: $0, as: UTF8.self)) }
+                    } catch {
+                        return nil  // `make` does not throw
+                    }
+                }
+            case .boxedAtom:
+                guard case .atom(let atom) = flat.boxed[Int(node.payload)] else { return nil }
+                return atom
+            default:
+                return nil
+            }
+        }
+
         public var atomName: String? {
             flat.withView { $0.withAtomName(node) { String(decoding: $0, as: UTF8.self) } }
         }

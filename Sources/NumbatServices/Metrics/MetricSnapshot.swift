@@ -46,7 +46,7 @@ public struct MetricSnapshot: Sendable, Equatable {
         for index in 0..<pairs.count {
             // Built-in names are atoms; Folsom/Exometer names are binaries (no atoms made on the node).
             guard let entry = pairs.element(index), entry.kind == .tuple, entry.count == 2,
-                  let nameElement = entry.element(0), let name = nameElement.atomName ?? nameElement.stringValue,
+                  let nameElement = entry.element(0), let name = nameElement.atom?.name ?? nameElement.stringValue,
                   let value = entry.element(1).flatMap(Self.number)
             else { continue }
             values[name] = value

@@ -162,6 +162,14 @@ struct FlatTermTests {
         #expect(root.element(0)?.integer == 1_796_471_406_180_913)
         #expect(root.element(1)?.isAtom("warning") == true && root.element(1)?.atomName == "warning")
         #expect(root.element(1)?.isAtom("warn") == false)
+        // As an `Atom` through the thread's atom table, the same each time; nil for a non-atom.
+        #expect(root.element(1)?.atom == Atom("warning") && root.element(1)?.atom == Atom("warning"))
+        #expect(root.element(2)?.atom == nil)
+        // A Latin-1 name past ASCII is boxed; still an atom.
+        let utf8 = try FlatTerm(decoding: [131, 119, 2, 0xC3, 0xA9] /* SMALL_ATOM_UTF8_EXT: "é" */)
+        #expect(utf8.root.atom == Atom("é"))
+        let boxed = try FlatTerm(decoding: [131, 115, 1, 0xE9] /* SMALL_ATOM_EXT, Latin-1 'é' */)
+        #expect(boxed.root.atom == Atom("é") && boxed.root.atomName == "é")
         #expect(root.element(2)?.bytes == Array("request failed".utf8))
         #expect(root.element(2)?.withBinary { $0.count } == 14)
         let meta = try #require(root.element(3))

@@ -77,16 +77,24 @@ struct NodeBlock: Sendable, Equatable {
         let (start, width) = (start, width)
         return try Self.forEachSeries(bytes, start: rowStart) { metric, decoder in
             guard decoder.width == width else { throw SeriesCodecError("a series of width \(decoder.width) in a block of width \(width)") }
-            // Taken out for the series' points and put back once: one lookup per series, not per point.
-            var encoder = series.removeValue(forKey: metric) ?? SeriesEncoder(width: width, blockStart: start)
-            defer { series[metric] = encoder }
-            for _ in 0..<decoder.count {
-                let time = try decoder.next(into: &values)
-                guard encoder.appendIfAfter(time: time, values: values) else { return false }
-                if time < earliest { earliest = time }
-            }
+            // One lookup per series (the encoder mutated in place), not one per point.
+            guard let first = try Self.appendPoints(of: &decoder, to: &series[metric, default: SeriesEncoder(width: width, blockStart: start)],
+                                                    values: &values) else { return false }
+            if first < earliest { earliest = first }
             return true
         }
+    }
+
+    /// Appends every point `decoder` has left to `encoder`: the first point's time (`.max`
+    /// when none), or nil at the first point not after the encoder's last.
+    private static func appendPoints(of decoder: inout SeriesDecoder, to encoder: inout SeriesEncoder, values: inout [Double]) throws -> Int64? {
+        var first = Int64.max
+        for index in 0..<decoder.count {
+            let time = try decoder.next(into: &values)
+            guard encoder.appendIfAfter(time: time, values: values) else { return nil }
+            if index == 0 { first = time }
+        }
+        return first
     }
 
     /// Reads a stored block's header and each series' header, handing each series' decoder to

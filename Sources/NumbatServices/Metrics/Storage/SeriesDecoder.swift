@@ -4,14 +4,17 @@ struct SeriesDecoder {
     let count: Int
     private var reader: BitStreamReader
     private var time = DeltaState()
-    private var columns: [DecodingColumn]
+    /// As in `SeriesEncoder`: the first column inline, so a raw series makes no array (a
+    /// chunk holds one point per series, and compaction reads every chunk's every series).
+    private var firstColumn = DecodingColumn()
+    private var otherColumns: [DecodingColumn]
 
     init(bytes: ArraySlice<UInt8>, bitCount: Int, count: Int, width: Int, blockStart: Int64) {
         self.width = width
         self.count = count
         reader = BitStreamReader(bytes, bitCount: bitCount)
         time.previous = blockStart
-        columns = Array(repeating: DecodingColumn(), count: width)
+        otherColumns = width == 1 ? [] : Array(repeating: DecodingColumn(), count: width - 1)
     }
 
     /// Every point, in order.
@@ -31,7 +34,8 @@ struct SeriesDecoder {
     mutating func next(into values: inout [Double]) throws -> Int64 {
         let pointTime = time.undo(try Self.readDelta(&reader))
         values.removeAll(keepingCapacity: true)
-        for index in 0..<width { values.append(try columns[index].next(&reader)) }
+        values.append(try firstColumn.next(&reader))
+        for index in otherColumns.indices { values.append(try otherColumns[index].next(&reader)) }
         return pointTime
     }
 
