@@ -165,7 +165,7 @@ struct FlatTermTests {
         // As an `Atom` through the thread's atom table, the same each time; nil for a non-atom.
         #expect(root.element(1)?.atom == Atom("warning") && root.element(1)?.atom == Atom("warning"))
         #expect(root.element(2)?.atom == nil)
-        // A Latin-1 name past ASCII is boxed; still an atom.
+        // Names past ASCII: read in place as UTF-8, or boxed from Latin-1; atoms either way.
         let utf8 = try FlatTerm(decoding: [131, 119, 2, 0xC3, 0xA9] /* SMALL_ATOM_UTF8_EXT: "é" */)
         #expect(utf8.root.atom == Atom("é"))
         let boxed = try FlatTerm(decoding: [131, 115, 1, 0xE9] /* SMALL_ATOM_EXT, Latin-1 'é' */)
