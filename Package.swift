@@ -180,6 +180,7 @@ let package = Package(
             path: "Fuzz/FrameReceiverFuzz"
         ),
         .executableTarget(name: "EPMDFuzz", dependencies: ["FuzzSupport", "ErlangDist"], path: "Fuzz/EPMDFuzz"),
+        .executableTarget(name: "MetricBlockFuzz", dependencies: ["FuzzSupport", "NumbatServices"], path: "Fuzz/MetricBlockFuzz"),
         .executableTarget(
             name: "ReleaseArchiveFuzz",
             dependencies: [

@@ -9,7 +9,8 @@
 # TARGET is one of the targets under Fuzz/ (docs/reliability.md, Fuzzing, lists what each
 # checks): ErlangTermFuzz (the term decoder and parser), HandshakeFuzz (the distribution
 # handshake, both roles), FrameReceiverFuzz (frames, atom cache, fragments, control messages),
-# EPMDFuzz (EPMD replies and requests), ReleaseArchiveFuzz (gzip + tar release uploads),
+# EPMDFuzz (EPMD replies and requests), MetricBlockFuzz (stored metric blocks),
+# ReleaseArchiveFuzz (gzip + tar release uploads),
 # StrictJSONFuzz (the REST API's request bodies). A campaign of N executions:
 #   scripts/fuzz.sh TARGET 0 -runs=N
 #
@@ -27,7 +28,7 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
-TARGETS=(ErlangTermFuzz HandshakeFuzz FrameReceiverFuzz EPMDFuzz ReleaseArchiveFuzz StrictJSONFuzz)
+TARGETS=(ErlangTermFuzz HandshakeFuzz FrameReceiverFuzz EPMDFuzz MetricBlockFuzz ReleaseArchiveFuzz StrictJSONFuzz)
 SCRATCH=.build-fuzz
 ARTIFACTS="$SCRATCH/artifacts"
 # lld: gold stops with an internal error linking the sanitized NIOSSL/BoringSSL objects.

@@ -77,7 +77,7 @@ run_group "flapping links" --filter FlappingLinksTests "$@"
 # replayers (built above; no sanitizer build), each followed by a short pass of the replayer's
 # own mutator: 15 s per target. A violated property leaves its input in fuzz-crash-TARGET.
 bin_path=$(swift build --show-bin-path)
-for target in ErlangTermFuzz HandshakeFuzz FrameReceiverFuzz EPMDFuzz ReleaseArchiveFuzz StrictJSONFuzz; do
+for target in ErlangTermFuzz HandshakeFuzz FrameReceiverFuzz EPMDFuzz MetricBlockFuzz ReleaseArchiveFuzz StrictJSONFuzz; do
   if ! "$bin_path/$target" --mutate 15 "Fuzz/Corpora/$target"; then
     echo "== fuzz target $target: a committed or mutated input violates a property (input in fuzz-crash-$target)" >>"$failures"
     failed=1

@@ -230,3 +230,110 @@ for index, (name, body) in enumerate(bodies):
 write("StrictJSONFuzz", "CreateProviderRequest-ec2", bytes([4]) + json.dumps({"type": "ec2", "name": "e", "region": "eu-west-1", "access_key_id": "a", "secret_access_key": "s"}).encode())
 write("StrictJSONFuzz", "unknown-field", bytes([0]) + b'{"node": "a@b", "cookie": "c", "discovr": true}')
 write("StrictJSONFuzz", "not-object", bytes([3]) + b"[1, 2]")
+
+# --- stored metric blocks (NodeBlock, the series codec) ------------------------------------------
+# A mirror of SeriesEncoder: version 1, varint series count, per series varint metric id, width,
+# point count, bit count, then the bits (times as delta-of-delta from the block start, integral
+# values as delta-of-delta, the first fractional one escaping its column to XOR floats).
+
+
+class Bits:
+    def __init__(self):
+        self.bits = []
+
+    def write(self, value, n):
+        for i in range(n - 1, -1, -1):
+            self.bits.append((value >> i) & 1)
+
+    def to_bytes(self):
+        out = bytearray((len(self.bits) + 7) // 8)
+        for i, bit in enumerate(self.bits):
+            if bit:
+                out[i // 8] |= 0x80 >> (i % 8)
+        return bytes(out)
+
+
+def write_delta(bits, value):
+    zigzag = ((value << 1) ^ (value >> 63)) & (2**64 - 1)
+    for prefix, plen, n, limit in ((0b10, 2, 7, 1 << 7), (0b110, 3, 14, 1 << 14), (0b1110, 4, 24, 1 << 24), (0b11110, 5, 40, 1 << 40)):
+        if zigzag == 0:
+            bits.write(0, 1)
+            return
+        if zigzag < limit:
+            bits.write(prefix, plen)
+            bits.write(zigzag, n)
+            return
+    bits.write(0b111110, 6)
+    bits.write(zigzag, 64)
+
+
+def encode_series(points, width, block_start):
+    bits = Bits()
+    prev_time, prev_delta = block_start, 0
+    cols = [{"integral": True, "prev": 0, "pdelta": 0, "bits": 0, "lead": 0, "trail": 0, "started": False} for _ in range(width)]
+    for time, values in points:
+        delta = time - prev_time
+        write_delta(bits, delta - prev_delta)
+        prev_time, prev_delta = time, delta
+        for col, value in zip(cols, values):
+            if col["integral"]:
+                if float(value).is_integer():
+                    d = int(value) - col["prev"]
+                    write_delta(bits, d - col["pdelta"])
+                    col["prev"], col["pdelta"] = int(value), d
+                    continue
+                col["integral"] = False
+                bits.write(0b111111, 6)
+                col["bits"] = struct.unpack(">Q", struct.pack(">d", value))[0]
+                bits.write(col["bits"], 64)
+                continue
+            b = struct.unpack(">Q", struct.pack(">d", value))[0]
+            xor = b ^ col["bits"]
+            col["bits"] = b
+            if xor == 0:
+                bits.write(0, 1)
+                continue
+            bits.write(1, 1)
+            lead = min(64 - xor.bit_length(), 31)
+            trail = (xor & -xor).bit_length() - 1
+            if col["started"] and lead >= col["lead"] and trail >= col["trail"]:
+                bits.write(0, 1)
+                bits.write(xor >> col["trail"], 64 - col["lead"] - col["trail"])
+            else:
+                length = 64 - lead - trail
+                bits.write(1, 1)
+                bits.write(lead, 5)
+                bits.write(length - 1, 6)
+                bits.write(xor >> trail, length)
+                col["lead"], col["trail"], col["started"] = lead, trail, True
+    return len(bits.bits), bits.to_bytes()
+
+
+def varint(value):
+    out = bytearray()
+    while value >= 0x80:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def metric_block(series, block_start=1_796_083_200_000):
+    out = bytearray([1]) + varint(len(series))
+    for metric, width, points in series:
+        bit_count, body = encode_series(points, width, block_start)
+        out += varint(metric) + varint(width) + varint(len(points)) + varint(bit_count) + body
+    return bytes(out)
+
+
+M = "MetricBlockFuzz"
+T0 = 1_796_083_200_000
+write(M, "raw-gauges", metric_block([(1, 1, [(T0 + 60_000 * i, [50_000_000 + 1_000 * i]) for i in range(8)]),
+                                      (2, 1, [(T0 + 60_000 * i + 7, [0.25 * i + 0.1]) for i in range(8)])]))
+write(M, "chunk-one-point", metric_block([(m, 1, [(T0 + 1_234_000, [m * 1_000])]) for m in range(1, 6)]))
+write(M, "rollups-width-4", metric_block([(3, 4, [(T0 + 300_000 * i, [10.0 * i, 1, 9, 5]) for i in range(4)])]))
+write(M, "mixed-widths", metric_block([(1, 1, [(T0, [1])]), (2, 4, [(T0, [1, 1, 1, 1])])]))
+write(M, "repeated-series", metric_block([(7, 1, [(T0 + 1000, [1]), (T0 + 2000, [2])]), (7, 1, [(T0 + 3000, [3])])]))
+write(M, "late-repeat", metric_block([(7, 1, [(T0 + 5000, [1])]), (7, 1, [(T0 + 3000, [3])])]))
+write(M, "empty-series", metric_block([(9, 1, [])]))
+write(M, "empty", metric_block([]))

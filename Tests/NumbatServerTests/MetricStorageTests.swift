@@ -139,6 +139,10 @@ struct SeriesCodecTests {
             _ = try? NodeBlock.decode(garbled, start: 0)  // must return or throw, nothing else
         }
         #expect(throws: SeriesCodecError.self) { try NodeBlock.decode([2, 0], start: 0) }
+        // Header numbers past Int.max (a metric id; a bit count whose byte count would
+        // overflow): errors, not traps (found by MetricBlockFuzz).
+        #expect(throws: SeriesCodecError.self) { try NodeBlock.decode([1, 1] + Array(repeating: 0xFF, count: 9) + [0x01, 1, 1, 0], start: 0) }
+        #expect(throws: SeriesCodecError.self) { try NodeBlock.decode([1, 1, 7, 1, 0, 0xFC] + Array(repeating: 0xFF, count: 7) + [0x7F], start: 0) }
     }
 }
 

@@ -104,12 +104,12 @@ struct NodeBlock: Sendable, Equatable {
         guard try reader.byte() == version else { throw SeriesCodecError("unknown metric block version") }
         let seriesCount = try reader.varint()
         for _ in 0..<seriesCount {
-            let metric = Int(try reader.varint())
-            let width = Int(try reader.varint())
-            let count = Int(try reader.varint())
-            let bitCount = Int(try reader.varint())
+            let metric = try reader.int()
+            let width = try reader.int()
+            let count = try reader.int()
+            let bitCount = try reader.int()
             guard (1...16).contains(width), bitCount >= 0, count <= bitCount / (width + 1) else { throw SeriesCodecError("bad series header") }
-            let bits = try reader.take((bitCount + 7) / 8)
+            let bits = try reader.take(bitCount / 8 + (bitCount % 8 == 0 ? 0 : 1))  // no overflow near Int.max
             var decoder = SeriesDecoder(bytes: bits, bitCount: bitCount, count: count, width: width, blockStart: start)
             guard try body(metric, &decoder) else { return false }
         }
@@ -147,6 +147,13 @@ struct ByteReader {
             if next & 0x80 == 0 { return value }
         }
         throw SeriesCodecError("varint too long")
+    }
+
+    /// A varint that fits an `Int` (a damaged block's may not: an error, not a trap; found by
+    /// MetricBlockFuzz).
+    mutating func int() throws -> Int {
+        guard let value = Int(exactly: try varint()) else { throw SeriesCodecError("a number past Int.max in a block header") }
+        return value
     }
 
     mutating func take(_ count: Int) throws -> ArraySlice<UInt8> {
