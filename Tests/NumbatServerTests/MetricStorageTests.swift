@@ -32,6 +32,15 @@ struct SeriesCodecTests {
         }
     }
 
+    @Test("-0.0 keeps its sign, first in a series or after integers (it switches the column to floats)")
+    func negativeZero() throws {
+        for values in [[-0.0, 1, 2], [3, -0.0, 0], [0, 0, -0.0]] {
+            let points = values.enumerated().map { SeriesPoint(time: Int64($0.offset) * 1_000, values: [$0.element]) }
+            let decoded = try Self.roundTrip(points)
+            #expect(decoded.map { $0.values[0].bitPattern } == values.map(\.bitPattern))
+        }
+    }
+
     @Test("roll-up points (sum, minimum, maximum, count) survive exactly")
     func widthFour() throws {
         let points = (0..<200).map { (index: Int) -> SeriesPoint in

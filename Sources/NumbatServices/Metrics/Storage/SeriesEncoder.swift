@@ -107,7 +107,8 @@ struct ColumnState: Sendable, Equatable {
 
     mutating func append(_ value: Double, into writer: inout BitStreamWriter) {
         if integral {
-            if value == value.rounded(), abs(value) <= SeriesEncoder.integralLimit {
+            // -0.0 is not an integer here: as one it would come back as 0.0 (MetricBlockFuzz).
+            if value == value.rounded(), abs(value) <= SeriesEncoder.integralLimit, !(value == 0 && value.sign == .minus) {
                 SeriesEncoder.writeDelta(ints.next(Int64(value)), into: &writer)
                 return
             }
