@@ -214,6 +214,7 @@ struct SyntheticNode {
 
     private var random: SeededRandom
     private var metrics: [(name: String, behaviour: Behaviour)]
+    private let layout: MetricValues.Layout
 
     init(seed: UInt64) {
         random = SeededRandom(seed: seed)
@@ -235,28 +236,31 @@ struct SyntheticNode {
             }
             return (name, behaviour)
         }
+        layout = MetricValues.Layout(names: metrics.map(\.name))
     }
 
-    mutating func next() -> [String: Double] {
-        var values: [String: Double] = [:]
-        values.reserveCapacity(metrics.count)
+    /// One collection, named as the agent names it: the same layout every time (the server
+    /// reuses a node's layout while its agent answers the same names).
+    mutating func next() -> MetricValues {
+        var numbers: [Double] = []
+        numbers.reserveCapacity(metrics.count)
         for index in metrics.indices {
             switch metrics[index].behaviour {
             case .constant(let value):
-                values[metrics[index].name] = value
+                numbers.append(value)
             case .walk(let value, let step):
                 let moved = max(0, value + (Double(random.next(below: 2001)) - 1000) / 1000 * step).rounded()
                 metrics[index].behaviour = .walk(value: moved, step: step)
-                values[metrics[index].name] = moved
+                numbers.append(moved)
             case .counter(let value, let rate):
                 let grown = value + (rate * (0.5 + Double(random.next(below: 1000)) / 1000)).rounded()
                 metrics[index].behaviour = .counter(value: grown, rate: rate)
-                values[metrics[index].name] = grown
+                numbers.append(grown)
             case .fraction:
-                values[metrics[index].name] = Double(random.next(below: 1 << 30)) / Double(1 << 30)
+                numbers.append(Double(random.next(below: 1 << 30)) / Double(1 << 30))
             }
         }
-        return values
+        return MetricValues(layout: layout, numbers: numbers)
     }
 }
 

@@ -51,7 +51,7 @@ struct RemoteWriteBench {
         var values: [[[String: Double]]] = []
         var samples = 0
         for _ in 0..<minutes {
-            let minute = (0..<nodes).map { generators[$0].next() }
+            let minute = (0..<nodes).map { generators[$0].next().dictionary }
             samples += minute.reduce(0) { $0 + $1.count }
             values.append(minute)
         }

@@ -58,6 +58,49 @@ struct SeriesCodecTests {
         #expect(block.encoded().count < 40)
     }
 
+    @Test("a block encodes to the same bytes however its series were added, with dense and with sparse metric ids")
+    func deterministic() throws {
+        for ids in [Array(1...130), [0, 7, 3, 1_000_000, 99_999, 12], [Int(Int32.max), 2, 5]] {
+            var blocks: [NodeBlock] = []
+            for capacity in [0, ids.count, 4 * ids.count] {
+                var block = NodeBlock(start: 0, end: 3_600_000, width: 1, capacity: capacity)
+                for metric in ids.shuffled() { block.append(metric: metric, time: 1_000, values: CollectionOfOne(Double(metric))) }
+                blocks.append(block)
+            }
+            let bytes = blocks.map { $0.encoded() }
+            #expect(Set(bytes).count == 1)
+            let decoded = try NodeBlock.decode(bytes[0], start: 0)
+            #expect(decoded.count == ids.count && ids.allSatisfy { decoded[$0] == [SeriesPoint(time: 1_000, values: [Double($0)])] })
+            // Series in metric order: each id's varint right after the previous series' bits.
+            let expectedPrefix = [NodeBlock.version] + Self.varint(UInt64(ids.count)) + Self.varint(UInt64(ids.min()!))
+            #expect(Array(bytes[0].prefix(expectedPrefix.count)) == expectedPrefix)
+        }
+    }
+
+    @Test("an empty block encodes to its header alone and reads back empty (found by MetricBlockFuzz)")
+    func emptyBlock() throws {
+        let bytes = NodeBlock(start: 0, end: 3_600_000, width: 1).encoded()
+        #expect(bytes == [NodeBlock.version, 0])
+        #expect(try NodeBlock.decode(bytes, start: 0).isEmpty)
+    }
+
+    static func varint(_ value: UInt64) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: 10)
+        let written = bytes.withUnsafeMutableBufferPointer { Varint.write(value, to: $0.baseAddress!) }
+        return Array(bytes.prefix(written))
+    }
+
+    @Test("varints: the size counted is the size written, and they read back")
+    func varints() throws {
+        for value: UInt64 in [0, 1, 127, 128, 300, 16_383, 16_384, 1 << 35, UInt64(Int64.max), .max] {
+            let bytes = Self.varint(value)
+            #expect(bytes.count == Varint.size(value))
+            var reader = ByteReader(bytes: bytes[...])
+            #expect(try reader.varint() == value)
+            #expect(reader.bytes.isEmpty)
+        }
+    }
+
     @Test("repeated and late points are dropped, never stored twice")
     func monotonic() throws {
         var block = NodeBlock(start: 0, end: 1_000_000, width: 1)
@@ -86,22 +129,32 @@ struct SeriesCodecTests {
             for (index, bit) in reference.enumerated() where bit { expected[index / 8] |= 0x80 >> UInt8(index % 8) }
             #expect(writer.bitCount == reference.count)
             #expect(writer.bytes == expected)
-            var appended: [UInt8] = [0xAB]
-            writer.append(to: &appended)
-            #expect(appended == [0xAB] + expected)
+            #expect(writer.byteCount == expected.count)
+            var copied = [UInt8](repeating: 0xAB, count: expected.count + 2)
+            #expect(copied.withUnsafeMutableBufferPointer { writer.copyBytes(to: $0.baseAddress! + 1) } == expected.count)
+            #expect(copied == [0xAB] + expected + [0xAB])
             var reader = BitStreamReader(expected[...], bitCount: reference.count)
             for (value, bits) in written { #expect(try reader.read(bits: bits) == value) }
             #expect(reader.bitsLeft == 0)
             #expect(throws: SeriesCodecError.self) { try reader.readBit() }
         }
-        // Runs of ones (the prefix codes), read in one step: the run and its zero, bounded.
-        var reader = BitStreamReader([0b1110_0111, 0xFF][...], bitCount: 16)
-        #expect(try reader.readOnes(upTo: 6) == 3 && reader.bitsLeft == 12)
-        #expect(try reader.readOnes(upTo: 6) == 0 && reader.bitsLeft == 11)
-        #expect(try reader.readOnes(upTo: 6) == 6 && reader.bitsLeft == 5)
-        #expect(throws: SeriesCodecError.self) { try reader.readOnes(upTo: 6) }
-        var short = BitStreamReader([0xFF][...], bitCount: 6)
-        #expect(try short.readOnes(upTo: 6) == 6 && short.bitsLeft == 0)
+        // The 64-bit window from any position of rows of every short length (a chunk's series
+        // is a few bytes): the bits there, zeros past the end; skips bounded by the bit count.
+        for length in 0...12 {
+            let bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &random) }
+            var reader = BitStreamReader(bytes[...], bitCount: length * 8)
+            for position in 0...(length * 8) {
+                var expected: UInt64 = 0
+                for offset in 0..<64 {
+                    let index = position + offset
+                    let bit = index < length * 8 ? UInt64(bytes[index / 8] >> UInt8(7 - index % 8) & 1) : 0
+                    expected |= bit << UInt64(63 - offset)
+                }
+                #expect(reader.peek() == expected, "length \(length), position \(position)")
+                if position < length * 8 { try reader.skip(1) }
+            }
+            #expect(throws: SeriesCodecError.self) { try reader.skip(1) }
+        }
     }
 
     @Test("compaction reads rows in time order straight into one block, equal to the sorted merge; a row out of order is left to the merge")

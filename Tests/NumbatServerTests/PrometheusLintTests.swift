@@ -11,7 +11,7 @@ struct PrometheusLintTests {
     @Test("every catalogued metric's export passes promtool but for prometheus.erl's names, and no two share a name")
     func catalogue() async throws {
         let values = Dictionary(uniqueKeysWithValues: MetricCatalog.builtIn.enumerated().map { ($1.name, Double($0) + 0.5) })
-        let text = PrometheusExposition.render([.init(node: "app@127.0.0.1", family: "Erlang/OTP 25", values: values)])
+        let text = PrometheusExposition.render([.init(node: "app@127.0.0.1", family: "Erlang/OTP 25", values: MetricValues(values))])
         try await Promtool.expectOnlyAllowedNames(in: text)
         let names = MetricCatalog.builtIn.map { PrometheusExposition.prometheusName($0).0 }
         #expect(Set(names).count == names.count)
@@ -30,7 +30,7 @@ struct PrometheusLintTests {
         ]
         let builtIn = ["memory_total": 1e8, "reductions": 5e6, "runtime_ms": 1234]
         let series: [PrometheusExposition.Series] = [
-            .init(node: "app@127.0.0.1", family: "app \"blue\"", values: library.merging(builtIn) { a, _ in a }),
+            .init(node: "app@127.0.0.1", family: "app \"blue\"", values: MetricValues(library.merging(builtIn) { a, _ in a })),
             .init(node: "other@127.0.0.1", family: "app", values: ["folsom.latency.p99": 120, "exometer.q.p999": 8]),
         ]
         let text = PrometheusExposition.render(series)

@@ -39,6 +39,6 @@ enum AgentlessCollection {
         values["dist_nodes"] = Double(try await call("erlang", "nodes").listElements?.count ?? 0)
         values["dist_hidden_nodes"] = Double(try await call("erlang", "nodes", [.atom("hidden")]).listElements?.count ?? 0)
         values["loaded_modules"] = Double(try await call("code", "all_loaded").listElements?.count ?? 0)
-        return MetricSnapshot(time: Date(), source: .agentless, values: values.compactMapValues { $0 }, details: [:])
+        return MetricSnapshot(time: Date(), source: .agentless, values: MetricValues(values.compactMapValues { $0 }))
     }
 }

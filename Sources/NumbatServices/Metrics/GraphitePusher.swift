@@ -25,7 +25,7 @@ public final class GraphitePusher: Sendable {
     public struct NodeValues: Sendable {
         public var node: String
         public var time: Date
-        public var values: [String: Double]
+        public var values: MetricValues
     }
 
     let settings: Settings

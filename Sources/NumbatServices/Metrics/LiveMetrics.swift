@@ -90,7 +90,7 @@ final class LiveMetrics: Sendable {
                 let sample: Sample
                 do {
                     let snapshot = try await collect(node)
-                    sample = Sample(node: node, time: snapshot.time, values: snapshot.values)
+                    sample = Sample(node: node, time: snapshot.time, values: snapshot.values.dictionary)
                 } catch {
                     sample = Sample(node: node, time: Date(), values: [:], error: "\(error)")
                 }

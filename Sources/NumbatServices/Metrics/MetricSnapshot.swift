@@ -13,8 +13,12 @@ public struct MetricSnapshot: Sendable, Equatable {
 
     public var time: Date
     public var source: Source
-    public var values: [String: Double]
-    public var details: [String: String]
+    public var values: MetricValues
+    /// Details as the agent sent them; printed as Erlang text only when asked for (`details`):
+    /// printing them every collection cost a twentieth of it.
+    public var detailTerms: [String: Term]
+    /// Details as Erlang text.
+    public var details: [String: String] { detailTerms.mapValues(\.erlangDescription) }
     /// Folsom/Exometer histograms: each one's buckets (upper bound, count), by metric prefix.
     public var histograms: [String: [HistogramBucket]] = [:]
 
@@ -33,25 +37,33 @@ public struct MetricSnapshot: Sendable, Equatable {
         name.hasPrefix("folsom.") || name.hasPrefix("exometer.")
     }
 
-    /// Reads the agent's `{ok, {[{Name, Value}], #{Key => Detail}}}` answer in place.
-    static func fromAgent(_ reply: FlatTerm.Element, at time: Date) throws -> MetricSnapshot {
+    public init(time: Date, source: Source, values: MetricValues, details: [String: Term] = [:]) {
+        self.time = time
+        self.source = source
+        self.values = values
+        detailTerms = details
+    }
+
+    /// Reads the agent's `{ok, {[{Name, Value}], #{Key => Detail}}}` answer in place; the
+    /// names are checked against `previous` (the node's last collection's) and shared with it
+    /// when they are the same.
+    static func fromAgent(_ reply: FlatTerm.Element, at time: Date, previous: MetricValues.Layout? = nil) throws -> MetricSnapshot {
         guard reply.kind == .tuple, reply.count == 2, reply.element(0)?.isAtom("ok") == true,
               let inner = reply.element(1), inner.kind == .tuple, inner.count == 2,
               let pairs = inner.element(0), pairs.kind == .list, let detailMap = inner.element(1)
         else {
             throw MetricsError(message: "unexpected answer from the metrics agent: \(reply.term.erlangDescription.prefix(200))")
         }
-        var values: [String: Double] = [:]
-        values.reserveCapacity(pairs.count)
+        var values = MetricValues.Builder(previous: previous, capacity: pairs.count)
         for index in 0..<pairs.count {
             // Built-in names are atoms; Folsom/Exometer names are binaries (no atoms made on the node).
             guard let entry = pairs.element(index), entry.kind == .tuple, entry.count == 2,
                   let nameElement = entry.element(0), let name = nameElement.atom?.name ?? nameElement.stringValue,
                   let value = entry.element(1).flatMap(Self.number)
             else { continue }
-            values[name] = value
+            values.append(name, value)
         }
-        var details: [String: String] = [:]
+        var details: [String: Term] = [:]
         var histograms: [String: [HistogramBucket]] = [:]
         for index in 0..<detailMap.count {
             guard let (key, value) = detailMap.pair(index), let name = key.atomName, !value.isAtom("undefined") else { continue }
@@ -68,9 +80,9 @@ public struct MetricSnapshot: Sendable, Equatable {
                 }
                 continue
             }
-            details[name] = value.term.erlangDescription
+            details[name] = value.term
         }
-        var snapshot = MetricSnapshot(time: time, source: .agent, values: values, details: details)
+        var snapshot = MetricSnapshot(time: time, source: .agent, values: values.finish(), details: details)
         snapshot.histograms = histograms
         return snapshot
     }

@@ -89,7 +89,7 @@ final class NodeCollector: NodeWorker {
                 source.withLockedValue { $0 = prepared }
                 return try await collectOnce()
             }
-            return try MetricSnapshot.fromAgent(reply, at: Date())
+            return try MetricSnapshot.fromAgent(reply, at: Date(), previous: service.latestSnapshot(for: node.id)?.values.layout)
         case .agentless:
             return try await AgentlessCollection.collect(from: node, nodes: service.nodes, timeout: service.settings.collectTimeout)
         }

@@ -7,7 +7,7 @@ enum PrometheusExposition {
     struct Series {
         var node: String
         var family: String
-        var values: [String: Double]
+        var values: MetricValues
     }
 
     static func render(_ series: [Series], catalog: [MetricDefinition] = MetricCatalog.builtIn) -> String {

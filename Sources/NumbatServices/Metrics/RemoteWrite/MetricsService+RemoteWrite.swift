@@ -23,7 +23,7 @@ extension MetricsService {
         guard let remoteWrite else { return }
         var family = ""
         if let id = node.familyID { family = (try? await store.family(id: id))?.name ?? "" }
-        await remoteWrite.append(node: node.id, name: node.name, family: family, time: snapshot.time, values: snapshot.values)
+        await remoteWrite.append(node: node.id, name: node.name, family: family, time: snapshot.time, values: snapshot.values.dictionary)
     }
 
     /// The server's own remote-write metrics in the text exposition format (empty without receivers).

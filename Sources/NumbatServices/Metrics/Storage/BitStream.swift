@@ -15,23 +15,25 @@ struct BitStreamWriter: Sendable, Equatable {
 
     /// Every bit written, the last byte padded with zeros.
     var bytes: [UInt8] {
-        var bytes = full
-        appendPending(to: &bytes)
-        return bytes
+        guard byteCount > 0 else { return [] }
+        return [UInt8](unsafeUninitializedCapacity: byteCount) { buffer, count in count = copyBytes(to: buffer.baseAddress!) }
     }
 
-    /// Appends `bytes` to `output` without the copy `bytes` makes.
-    func append(to output: inout [UInt8]) {
-        output += full
-        appendPending(to: &output)
-    }
+    /// The bytes `bytes` holds.
+    var byteCount: Int { full.count + (pending + 7) / 8 }
 
-    private func appendPending(to output: inout [UInt8]) {
-        guard pending > 0 else { return }
-        let aligned = word << UInt64(64 - pending)
-        for index in 0..<((pending + 7) / 8) {
-            output.append(UInt8(truncatingIfNeeded: aligned >> UInt64(56 - 8 * index)))
+    /// Writes `bytes` at `pointer` (room for `byteCount`) without making it; answers
+    /// `byteCount`.
+    func copyBytes(to pointer: UnsafeMutablePointer<UInt8>) -> Int {
+        if !full.isEmpty { full.withUnsafeBufferPointer { pointer.update(from: $0.baseAddress!, count: $0.count) } }
+        let tail = (pending + 7) / 8
+        if tail > 0 {
+            let aligned = (word << UInt64(64 - pending)).bigEndian
+            withUnsafeBytes(of: aligned) { raw in
+                for offset in 0..<tail { pointer[full.count + offset] = raw[offset] }
+            }
         }
+        return full.count + tail
     }
 
     /// Appends the low `bits` (0...64) bits of `value`.
@@ -86,20 +88,17 @@ struct BitStreamReader {
         return bit == 1
     }
 
-    /// Reads a run of up to `most` one bits and the zero ending it (not when the run reaches
-    /// `most`): the length of the run. The series codec's prefix codes are such runs; read in
-    /// one step rather than a bit at a time.
-    mutating func readOnes(upTo most: Int) throws -> Int {
-        let ones = min(most, (~peek()).leadingZeroBitCount)
-        let used = ones < most ? ones + 1 : ones
-        guard used <= bitsLeft else { throw SeriesCodecError("block ends inside a value") }
-        position += used
-        return ones
+    /// Moves past `bits` bits a caller has read from `peek()`.
+    @inline(__always)
+    mutating func skip(_ bits: Int) throws {
+        guard bits <= bitsLeft else { throw SeriesCodecError("block ends inside a value") }
+        position += bits
     }
 
-    /// The 64 bits from `position` on, most significant first; zeros past the end of the bytes.
+    /// The 64 bits from `position` on, most significant first; zeros past the end of the bytes
+    /// (and past `bitCount`: a caller checks what it uses with `skip`).
     @inline(__always)
-    private func peek() -> UInt64 {
+    func peek() -> UInt64 {
         let index = position >> 3
         let shift = UInt64(position & 7)
         return bytes.withUnsafeBytes { raw -> UInt64 in
@@ -110,10 +109,11 @@ struct BitStreamReader {
                 if shift > 0 { word |= UInt64(raw[index + 8]) >> (8 - shift) }
                 return word
             }
-            for offset in 0..<8 {
-                word = word << 8 | (offset < available ? UInt64(raw[index + offset]) : 0)
-            }
-            return word << shift
+            // A short row (a chunk holds one point per series: a few bytes): what there is,
+            // copied in one step rather than a byte at a time.
+            guard available > 0 else { return 0 }
+            withUnsafeMutableBytes(of: &word) { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[index..<min(index + 8, raw.count)])) }
+            return UInt64(bigEndian: word) << shift
         }
     }
 }

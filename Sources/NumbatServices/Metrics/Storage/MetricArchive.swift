@@ -112,7 +112,7 @@ public final class MetricArchive: Sendable {
 
     /// Takes in one collection of one node. Names are looked up once (a collection is ~125
     /// of them); only a collection with a name never seen goes to the store to number it first.
-    public func ingest(node: UUID, time: Date, values: [String: Double]) async throws {
+    public func ingest(node: UUID, time: Date, values: MetricValues) async throws {
         try await restoreIfNeeded(node)
         let milliseconds = Int64((time.timeIntervalSince1970 * 1000).rounded())
         let unknown = ingestIfKnown(node: node, time: milliseconds, values: values, partly: false)
@@ -121,20 +121,16 @@ public final class MetricArchive: Sendable {
         _ = ingestIfKnown(node: node, time: milliseconds, values: values, partly: true)
     }
 
+    public func ingest(node: UUID, time: Date, values: [String: Double]) async throws {
+        try await ingest(node: node, time: time, values: MetricValues(values))
+    }
+
     /// Ingests `values` when every name has its number (or, `partly`, those that have one) and
     /// answers the names without one.
-    private func ingestIfKnown(node: UUID, time: Int64, values: [String: Double], partly: Bool) -> [String] {
+    private func ingestIfKnown(node: UUID, time: Int64, values: MetricValues, partly: Bool) -> [String] {
         state.withLockedValue { state in
-            var points: [(metric: Int, value: Double)] = []
-            points.reserveCapacity(values.count)
-            var unknown: [String] = []
-            for (name, value) in values {
-                if let id = state.names[name] { points.append((id, value)) } else { unknown.append(name) }
-            }
-            if unknown.isEmpty || partly {
-                state.nodes[node, default: NodeSeries(schedule: schedule)].ingest(time: time, values: points)
-            }
-            return unknown
+            let names = state.names
+            return state.nodes[node, default: NodeSeries(schedule: schedule)].ingest(time: time, values: values, partly: partly) { names[$0] }
         }
     }
 

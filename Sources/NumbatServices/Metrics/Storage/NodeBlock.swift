@@ -39,21 +39,44 @@ struct NodeBlock: Sendable, Equatable {
 
     var pointCount: Int { series.values.reduce(0) { $0 + $1.count } }
 
-    /// The serialised block.
-    func encoded() -> [UInt8] {
-        var bytes: [UInt8] = [Self.version]
-        bytes.reserveCapacity(1 + series.values.reduce(0) { $0 + 16 + ($1.writer.bitCount + 7) / 8 })
-        Varint.write(UInt64(series.count), into: &bytes)
-        // The keys sorted, not the (key, encoder) pairs: sorting those moved whole encoders.
-        for metric in series.keys.sorted() {
-            let encoder = series[metric]!
-            Varint.write(UInt64(metric), into: &bytes)
-            Varint.write(UInt64(encoder.width), into: &bytes)
-            Varint.write(UInt64(encoder.count), into: &bytes)
-            Varint.write(UInt64(encoder.writer.bitCount), into: &bytes)
-            encoder.writer.append(to: &bytes)
+    /// Where each series is in `series`, in metric order (so a block encodes to the same bytes
+    /// however its dictionary was built). Metric ids are the store's small dense numbers: put
+    /// in place by id, not sorted (sorting a chunk's ~125 ids cost more than writing them);
+    /// sorted when they are sparse.
+    private func seriesInMetricOrder() -> [Dictionary<Int, SeriesEncoder>.Index] {
+        guard !series.isEmpty else { return [] }  // (no ids: no range to place them in; MetricBlockFuzz)
+        var (lowest, highest) = (Int.max, Int.min)
+        for metric in series.keys {
+            lowest = Swift.min(lowest, metric)
+            highest = Swift.max(highest, metric)
         }
-        return bytes
+        guard lowest >= 0, highest < 4 * series.count + 256 else {
+            return series.keys.sorted().map { series.index(forKey: $0)! }
+        }
+        var byMetric = [Dictionary<Int, SeriesEncoder>.Index?](repeating: nil, count: highest + 1)
+        var index = series.startIndex
+        while index != series.endIndex {
+            byMetric[series.keys[index]] = index
+            series.formIndex(after: &index)
+        }
+        return byMetric.compactMap { $0 }
+    }
+
+    /// The serialised block, written in place into an array of its exact size: a chunk is
+    /// ~125 series of a few bytes each, and appending header varints and bits to a growing
+    /// array cost more per series than the bits themselves.
+    func encoded() -> [UInt8] {
+        let order = seriesInMetricOrder()
+        var size = 1 + Varint.size(UInt64(series.count))
+        for index in order { size += series.values[index].storedSize(metric: series.keys[index]) }
+        return [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
+            let base = buffer.baseAddress!
+            base[0] = Self.version
+            var written = 1 + Varint.write(UInt64(series.count), to: base + 1)
+            for index in order { written += series.values[index].store(metric: series.keys[index], to: base + written) }
+            precondition(written == size, "a block's size was miscounted")
+            count = written
+        }
     }
 
     /// The points of the wanted metrics (all when nil), decoding only those series.
@@ -89,6 +112,14 @@ struct NodeBlock: Sendable, Equatable {
     /// when none), or nil at the first point not after the encoder's last.
     private static func appendPoints(of decoder: inout SeriesDecoder, to encoder: inout SeriesEncoder, values: inout [Double]) throws -> Int64? {
         var first = Int64.max
+        if decoder.width == 1 {
+            for index in 0..<decoder.count {
+                let (time, value) = try decoder.nextSingle()
+                guard encoder.appendIfAfter(time: time, values: CollectionOfOne(value)) else { return nil }
+                if index == 0 { first = time }
+            }
+            return first
+        }
         for index in 0..<decoder.count {
             let time = try decoder.next(into: &values)
             guard encoder.appendIfAfter(time: time, values: values) else { return nil }
@@ -119,13 +150,22 @@ struct NodeBlock: Sendable, Equatable {
 
 /// LEB128 unsigned varints.
 enum Varint {
-    static func write(_ value: UInt64, into bytes: inout [UInt8]) {
+    static func size(_ value: UInt64) -> Int {
+        max(1, (64 - value.leadingZeroBitCount + 6) / 7)
+    }
+
+    /// Writes `value` at `pointer` (room for `size(value)` bytes); answers the bytes written.
+    @inline(__always)
+    static func write(_ value: UInt64, to pointer: UnsafeMutablePointer<UInt8>) -> Int {
         var rest = value
+        var written = 0
         while rest >= 0x80 {
-            bytes.append(UInt8(truncatingIfNeeded: rest) | 0x80)
+            pointer[written] = UInt8(truncatingIfNeeded: rest) | 0x80
             rest >>= 7
+            written += 1
         }
-        bytes.append(UInt8(rest))
+        pointer[written] = UInt8(rest)
+        return written + 1
     }
 }
 
@@ -135,7 +175,7 @@ struct ByteReader {
 
     mutating func byte() throws -> UInt8 {
         guard let first = bytes.first else { throw SeriesCodecError("block ends early") }
-        bytes = bytes.dropFirst()
+        bytes = bytes[(bytes.startIndex + 1)...]
         return first
     }
 
@@ -158,7 +198,8 @@ struct ByteReader {
 
     mutating func take(_ count: Int) throws -> ArraySlice<UInt8> {
         guard count <= bytes.count else { throw SeriesCodecError("block ends inside a series") }
-        defer { bytes = bytes.dropFirst(count) }
-        return bytes.prefix(count)
+        let end = bytes.startIndex + count
+        defer { bytes = bytes[end...] }
+        return bytes[..<end]
     }
 }

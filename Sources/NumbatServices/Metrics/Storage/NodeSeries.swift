@@ -95,6 +95,9 @@ struct NodeSeries: Sendable {
     private var writing: [(key: BlockKey, sequence: Int, block: NodeBlock)] = []
     /// The newest raw point taken in or restored (any metric); `.min` when none.
     private var newestRaw: Int64 = .min
+    /// The last collection's names and each one's slot: the next collection with the same
+    /// layout (the agent's every one) takes its points in without hashing a name or an id.
+    private var layoutSlots: (layout: MetricValues.Layout, slots: [Int])?
 
     init(schedule: RetentionSchedule) {
         self.schedule = schedule
@@ -121,15 +124,42 @@ struct NodeSeries: Sendable {
     /// Takes in one collection: raw points, and into every roll-up tier's buckets. A point not
     /// after a metric's previous raw point is dropped (and so not counted twice in roll-ups).
     mutating func ingest(time: Int64, values: [(metric: Int, value: Double)]) {
-        // Every raw point of a collection goes to the same block: taken out of `pending` once
-        // (a hash per collection, not per point) and put back if it holds anything.
+        var slots: [Int] = []
+        slots.reserveCapacity(values.count)
+        for (metric, _) in values { slots.append(slot(of: metric)) }
+        ingest(time: time, slots: slots, numbers: values.map(\.value))
+    }
+
+    /// Takes in one collection by name, `metricID` numbering each name: answers the names it
+    /// has no number for, taking nothing in unless `partly` (then the others). A collection
+    /// with the previous one's layout skips the names.
+    mutating func ingest(time: Int64, values: MetricValues, partly: Bool, metricID: (String) -> Int?) -> [String] {
+        if let cached = layoutSlots, cached.layout === values.layout {
+            ingest(time: time, slots: cached.slots, numbers: values.numbers)
+            return []
+        }
+        var slots: [Int] = []
+        slots.reserveCapacity(values.count)
+        var unknown: [String] = []
+        for name in values.names {
+            if let id = metricID(name) { slots.append(slot(of: id)) } else { slots.append(-1); unknown.append(name) }
+        }
+        if !unknown.isEmpty, !partly { return unknown }
+        if unknown.isEmpty { layoutSlots = (values.layout, slots) }
+        ingest(time: time, slots: slots, numbers: values.numbers)
+        return unknown
+    }
+
+    /// `numbers[i]` into slot `slots[i]` (none when -1). Every raw point of a collection goes
+    /// to the same block: taken out of `pending` once (a hash per collection, not per point)
+    /// and put back if it holds anything.
+    private mutating func ingest(time: Int64, slots: [Int], numbers: [Double]) {
         let start = schedule.blockStart(tier: 0, time: time)
         let key = BlockKey(tier: 0, start: start)
         var block = pending.removeValue(forKey: key)
-            ?? NodeBlock(start: start, end: start + schedule.blockSpan(tier: 0), width: 1, capacity: max(values.count, metricIDs.count))
-        for (metric, value) in values where value.isFinite {
-            let slot = slot(of: metric)
-            guard time > lastTimes[0][slot], block.append(metric: metric, time: time, values: CollectionOfOne(value)) else { continue }
+            ?? NodeBlock(start: start, end: start + schedule.blockSpan(tier: 0), width: 1, capacity: max(numbers.count, metricIDs.count))
+        for (slot, value) in zip(slots, numbers) where slot >= 0 && value.isFinite {
+            guard time > lastTimes[0][slot], block.append(metric: metricIDs[slot], time: time, values: CollectionOfOne(value)) else { continue }
             lastTimes[0][slot] = time
             if time > newestRaw { newestRaw = time }
             accumulate(slot: slot, time: time, value: value)

@@ -39,20 +39,38 @@ struct SeriesDecoder {
         return pointTime
     }
 
+    /// The next point of a series of width 1 (raw samples): no array (compaction reads a
+    /// chunk's every series, each of one point, and the array's upkeep cost as much as the bits).
+    mutating func nextSingle() throws -> (time: Int64, value: Double) {
+        precondition(width == 1, "nextSingle on a series of width \(width)")
+        let pointTime = time.undo(try Self.readDelta(&reader))
+        return (pointTime, try firstColumn.next(&reader))
+    }
+
     /// Reads one prefix-coded delta-of-delta; nil for the float escape.
     static func readDeltaOrEscape(_ reader: inout BitStreamReader) throws -> Int64? {
-        let ones = try reader.readOnes(upTo: 6)
+        // The prefix and its payload from one window where they fit in it (all but 64-bit
+        // payloads): one read of the bytes, not two.
+        let window = reader.peek()
+        let ones = min(6, (~window).leadingZeroBitCount)
         let bits: Int
         switch ones {
-        case 0: return 0
+        case 0: try reader.skip(1); return 0
         case 1: bits = 7
         case 2: bits = 14
         case 3: bits = 24
         case 4: bits = 40
         case 5: bits = 64
-        default: return nil
+        default: try reader.skip(6); return nil
         }
-        let zigzag = try reader.read(bits: bits)
+        let zigzag: UInt64
+        if ones + 1 + bits <= 64 {
+            try reader.skip(ones + 1 + bits)
+            zigzag = (window << UInt64(ones + 1)) >> UInt64(64 - bits)
+        } else {
+            try reader.skip(ones + 1)
+            zigzag = try reader.read(bits: bits)
+        }
         return Int64(bitPattern: (zigzag >> 1) ^ (0 &- (zigzag & 1)))
     }
 

@@ -48,6 +48,22 @@ struct SeriesEncoder: Sendable, Equatable {
 
     var lastTime: Int64? { count == 0 ? nil : time.previous }
 
+    /// The bytes `store(metric:to:)` writes.
+    func storedSize(metric: Int) -> Int {
+        Varint.size(UInt64(metric)) + Varint.size(UInt64(width)) + Varint.size(UInt64(count))
+            + Varint.size(UInt64(writer.bitCount)) + writer.byteCount
+    }
+
+    /// Writes this series as a block holds it (metric id, width, point count, bit count, the
+    /// bits) at `pointer`; answers the bytes written.
+    func store(metric: Int, to pointer: UnsafeMutablePointer<UInt8>) -> Int {
+        var written = Varint.write(UInt64(metric), to: pointer)
+        written += Varint.write(UInt64(width), to: pointer + written)
+        written += Varint.write(UInt64(count), to: pointer + written)
+        written += Varint.write(UInt64(writer.bitCount), to: pointer + written)
+        return written + writer.copyBytes(to: pointer + written)
+    }
+
     /// Appends a point after the series' last one; a point not after it is dropped (false).
     @discardableResult
     mutating func appendIfAfter(time pointTime: Int64, values: some Collection<Double>) -> Bool {
@@ -60,12 +76,13 @@ struct SeriesEncoder: Sendable, Equatable {
     /// `111110`+64 bits of zigzag. `111111` is the escape to float mode (values only).
     static func writeDelta(_ value: Int64, into writer: inout BitStreamWriter) {
         let zigzag = UInt64(bitPattern: (value << 1) ^ (value >> 63))
+        // The prefix and its payload in one write where they fit 64 bits together.
         switch zigzag {
         case 0: writer.write(0, bits: 1)
-        case ..<(1 << 7): writer.write(0b10, bits: 2); writer.write(zigzag, bits: 7)
-        case ..<(1 << 14): writer.write(0b110, bits: 3); writer.write(zigzag, bits: 14)
-        case ..<(1 << 24): writer.write(0b1110, bits: 4); writer.write(zigzag, bits: 24)
-        case ..<(1 << 40): writer.write(0b11110, bits: 5); writer.write(zigzag, bits: 40)
+        case ..<(1 << 7): writer.write(0b10 << 7 | zigzag, bits: 2 + 7)
+        case ..<(1 << 14): writer.write(0b110 << 14 | zigzag, bits: 3 + 14)
+        case ..<(1 << 24): writer.write(0b1110 << 24 | zigzag, bits: 4 + 24)
+        case ..<(1 << 40): writer.write(0b11110 << 40 | zigzag, bits: 5 + 40)
         default: writer.write(0b111110, bits: 6); writer.write(zigzag, bits: 64)
         }
     }
