@@ -16,15 +16,14 @@ cd "$(dirname "$0")/.."
 BENCH="${1:-.build/release/numbat-bench}"
 ITERATIONS="${2:-200}"
 FILE="${CODEC_FILE:-/tmp/numbat-codec-terms.etf}"
-command -v valgrind >/dev/null || { echo "valgrind is not installed (apt-get install valgrind)" >&2; exit 1; }
+. scripts/lib/callgrind.sh
+callgrind_require objcopy
 if [ ! -f "$FILE" ]; then
   "$BENCH" --only codec --sides swift --codec-file "$FILE" --codec-count 0 >/dev/null
 fi
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-# valgrind 3.19 (Debian 12) cannot read the DWARF 5 a Swift 6 build carries: count on a copy
-# without debug information (symbols stay, which is all --toggle-collect needs).
-objcopy --strip-debug "$BENCH" "$out/numbat-bench"
+callgrind_strip "$BENCH" "$out/numbat-bench"
 BENCH="$out/numbat-bench"
 printf '| shape | encode instructions | decode instructions | flat decode instructions |\n|---|---:|---:|---:|\n'
 for shape in small_msg ints_1000 map_100_binaries erlang_memory deep_nested metric_reply log_batch; do
@@ -36,8 +35,7 @@ for shape in small_msg ints_1000 map_100_binaries erlang_memory deep_nested metr
     valgrind --tool=callgrind --callgrind-out-file="$out/cg" --toggle-collect="*${function}*" \
       "$BENCH" --only codec --sides swift --codec-file "$FILE" --codec-shape "$shape" \
       --codec-direction "$direction" --codec-count "$ITERATIONS" >/dev/null 2>"$out/log"
-    total=$(sed -n 's/^summary: *//p' "$out/cg" | awk '{print $1}')
-    [ -n "$total" ] || total=$(sed -n 's/^totals: *//p' "$out/cg" | awk '{print $1}')
+    total=$(callgrind_total "$out/cg")
     row="$row | $(printf "%'d" $((total / ITERATIONS)))"
   done
   echo "$row |"

@@ -19,9 +19,8 @@ NUMBAT="${1:-.build/release/numbat}"
 NODES="${2:-5}"
 SECONDS_WINDOW="${3:-30}"
 OUT_FILE="${CALLGRIND_OUT:-/tmp/numbat-callgrind-metrics.out}"
-for tool in valgrind callgrind_control erl cc curl python3; do
-  command -v "$tool" >/dev/null || { echo "$tool is not installed (scripts/install-test-deps.sh)" >&2; exit 1; }
-done
+. scripts/lib/callgrind.sh
+callgrind_require objcopy callgrind_control erl cc curl python3
 work=$(mktemp -d /tmp/numbat-cgmetrics.XXXXXX)
 cookie="cgmetrics$$"
 prefix="nbcgm$$n"
@@ -32,9 +31,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-# valgrind 3.19 (Debian 12) cannot read the DWARF 5 a Swift 6 build carries: count on a copy
-# without debug information (the symbol table stays, so the profile names functions).
-objcopy --strip-debug "$NUMBAT" "$work/numbat"
+callgrind_strip "$NUMBAT" "$work/numbat"
 # libdispatch's signal thread calls sigsuspend with a mask in read-only memory, which
 # valgrind's wrapper writes to (and dies): hand it a copy on the stack.
 cat >"$work/sigsuspend.c" <<'C'
@@ -82,7 +79,7 @@ for id in "${ids[@]}"; do
   cycles=$((cycles + n))
 done
 dump=$(ls -t "$OUT_FILE"* | head -1)
-total=$(sed -n 's/^summary: *//p; s/^totals: *//p' "$dump" | head -1 | awk '{print $1}')
+total=$(callgrind_total "$dump")
 [ "$cycles" -gt 0 ] || { echo "no collection was stored in the window" >&2; exit 1; }
 printf 'collections in %ss: %d (%d nodes)\n' "$SECONDS_WINDOW" "$cycles" "$NODES"
 printf 'instructions in the window (server, all threads): %s\n' "$(printf "%'d" "$total")"

@@ -15,17 +15,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BENCH="${1:-.build/release/numbat-bench}"
 CALLS="${2:-1000}"
-command -v valgrind >/dev/null || { echo "valgrind is not installed (apt-get install valgrind)" >&2; exit 1; }
+. scripts/lib/callgrind.sh
+callgrind_require objcopy
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-# valgrind 3.19 (Debian 12) cannot read the DWARF 5 a Swift 6 build carries: count on a copy
-# without debug information.
-objcopy --strip-debug "$BENCH" "$out/numbat-bench"
+callgrind_strip "$BENCH" "$out/numbat-bench"
 total() {
   valgrind --tool=callgrind --callgrind-out-file="$out/cg.$1" "$out/numbat-bench" --only rpc --sides swift \
     --calls "$1" --concurrency 1 --runs 1 --warmup 0 >"$out/out.$1" 2>"$out/log.$1" \
     || { cat "$out/log.$1" >&2; exit 1; }
-  sed -n 's/^summary: *//p; s/^totals: *//p' "$out/cg.$1" | head -1 | awk '{print $1}'
+  callgrind_total "$out/cg.$1"
 }
 base=$(total 200)
 more=$(total $((200 + CALLS)))

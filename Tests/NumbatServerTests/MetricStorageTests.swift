@@ -452,6 +452,40 @@ struct MetricArchiveTests {
         }
     }
 
+    @Test("a damaged stored row is left out of answers and left as it is by compaction, which goes on for every other node")
+    func damagedRow() async throws {
+        try await Self.withArchive { archive, clock, store in
+            let other = UUID()
+            let garbage: [UInt8] = [NodeBlock.version, 0xFF]  // a series count that never ends
+            for minute in 0..<70 {
+                for id in [node, other] {
+                    try await Self.collect(archive, clock, node: id, minutes: minute..<(minute + 1)) { Double($0) }
+                }
+                // Every flush goes through: a damaged row once stopped every later compaction.
+                try await archive.flush()
+                if minute == 22 {
+                    // The node's chunk of minute 20 (chunks are numbered from 1), garbled in the store.
+                    var row = try #require(try await store.metricBlocks(nodes: [node], tier: 0, from: 0, to: .max).first { $0.sequence == 21 })
+                    row.data = garbage
+                    try await store.writeMetricBlocks([row])
+                }
+            }
+            let hour = Int64(Self.epoch.timeIntervalSince1970 * 1000)
+            let rows = try await store.metricBlocks(nodes: [node, other], tier: 0, from: 0, to: .max)
+            // The other node's hour is compacted, its open hour merged as usual; the damaged
+            // node's hour keeps its rows, the garbled one among them.
+            #expect(rows.filter { $0.nodeID == other && $0.start == hour }.map(\.sequence) == [0])
+            #expect(rows.filter { $0.nodeID == other && $0.start == hour + 3_600_000 }.map(\.sequence) == [1, 9, 10])
+            #expect(rows.contains { $0.nodeID == node && $0.start == hour && $0.sequence == 21 && $0.data == garbage })
+            #expect(rows.filter { $0.nodeID == node && $0.start == hour }.count > 1)
+            // Answers leave the damaged row's point out and keep the rest, for both nodes.
+            let answer = try await archive.series(nodes: [node, other], metrics: ["m"], from: Self.epoch.addingTimeInterval(15 * 60), to: clock.now)
+            let values = Dictionary(uniqueKeysWithValues: answer.series.map { ($0.node, $0.points.map(\.value)) })
+            #expect(values[other] == (15..<70).map(Double.init))
+            #expect(values[node] == (15..<70).filter { $0 != 20 }.map(Double.init))
+        }
+    }
+
     @Test("NodeSeries: an open block's chunks are merged in levels of eight, so a point is rewritten once per level and rows stay few")
     func chunkLevels() throws {
         let hour: Int64 = 1_796_083_200_000

@@ -161,7 +161,12 @@ extension MetricArchive {
         for (node, blocks) in rows {
             var points: [Int: [SeriesPoint]] = [:]
             for (_, blockRows) in blocks.sorted(by: { $0.key < $1.key }) {
-                for (metric, decoded) in try Self.merged(blockRows, metrics: wanted) {
+                // A damaged row: its points are missing from the answer, the rest answered.
+                let merged = try Self.merged(blockRows, metrics: wanted) { row, error in
+                    self.logger.error("a stored metric block is damaged; its points are left out of the answer",
+                                      metadata: ["node": "\(row.nodeID)", "tier": "\(row.tier)", "start": "\(row.start)", "sequence": "\(row.sequence)", "error": "\(error)"])
+                }
+                for (metric, decoded) in merged {
                     points[metric, default: []] += decoded.filter { $0.time >= from && $0.time <= to }
                 }
             }

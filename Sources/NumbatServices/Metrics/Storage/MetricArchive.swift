@@ -352,19 +352,27 @@ public final class MetricArchive: Sendable {
                 var whole: [StoredMetricBlock] = []
                 var merges: [MetricChunkMerge] = []
                 for entry in batch {
-                    switch entry.compaction {
-                    case .whole:
-                        guard let rows = rows[entry.node], let end = rows.map(\.end).max() else { continue }
-                        let block = try Self.rewrite(rows, key: key, end: end)
-                        whole.append(StoredMetricBlock(nodeID: entry.node, tier: key.tier, start: key.start, end: block.end,
-                                                       points: block.pointCount, data: block.encoded()))
-                    case .merge(let first, let last, _):
-                        let merged = (rows[entry.node] ?? []).filter { $0.sequence >= first && $0.sequence <= last }
-                        guard let end = merged.map(\.end).max() else { continue }
-                        let block = try Self.rewrite(merged, key: key, end: end)
-                        merges.append(MetricChunkMerge(merged: StoredMetricBlock(nodeID: entry.node, tier: key.tier, start: key.start, sequence: first,
-                                                                                 end: block.end, points: block.pointCount, data: block.encoded()),
-                                                       lastSequence: last))
+                    do {
+                        switch entry.compaction {
+                        case .whole:
+                            guard let rows = rows[entry.node], let end = rows.map(\.end).max() else { continue }
+                            let block = try Self.rewrite(rows, key: key, end: end)
+                            whole.append(StoredMetricBlock(nodeID: entry.node, tier: key.tier, start: key.start, end: block.end,
+                                                           points: block.pointCount, data: block.encoded()))
+                        case .merge(let first, let last, _):
+                            let merged = (rows[entry.node] ?? []).filter { $0.sequence >= first && $0.sequence <= last }
+                            guard let end = merged.map(\.end).max() else { continue }
+                            let block = try Self.rewrite(merged, key: key, end: end)
+                            merges.append(MetricChunkMerge(merged: StoredMetricBlock(nodeID: entry.node, tier: key.tier, start: key.start, sequence: first,
+                                                                                     end: block.end, points: block.pointCount, data: block.encoded()),
+                                                           lastSequence: last))
+                        }
+                    } catch {
+                        // A row the codec refuses: its rows stay as they are (the others still
+                        // read), and the compaction counts as done below. Throwing here stopped
+                        // every node's compaction at every flush after it.
+                        logger.error("a stored metric block is damaged; its rows are left as they are, not compacted",
+                                     metadata: ["node": "\(entry.node)", "tier": "\(key.tier)", "start": "\(key.start)", "error": "\(error)"])
                     }
                 }
                 try await store.compactMetricBlocks(whole)
@@ -398,13 +406,21 @@ public final class MetricArchive: Sendable {
     }
 
     /// The points of one block's rows (the compacted block and its chunks), per metric, in time
-    /// order without repeats.
-    static func merged(_ rows: [StoredMetricBlock], metrics wanted: Set<Int>? = nil) throws -> [Int: [SeriesPoint]] {
+    /// order without repeats. A row the codec refuses throws, or, given `damaged`, is handed to
+    /// it and skipped.
+    static func merged(_ rows: [StoredMetricBlock], metrics wanted: Set<Int>? = nil,
+                       damaged: ((StoredMetricBlock, any Error) -> Void)? = nil) throws -> [Int: [SeriesPoint]] {
         var merged: [Int: [SeriesPoint]] = [:]
         for row in rows {
-            for (metric, points) in try NodeBlock.decode(row.data, start: row.start, metrics: wanted) {
-                merged[metric, default: []] += points
+            let decoded: [Int: [SeriesPoint]]
+            do {
+                decoded = try NodeBlock.decode(row.data, start: row.start, metrics: wanted)
+            } catch {
+                guard let damaged else { throw error }
+                damaged(row, error)
+                continue
             }
+            for (metric, points) in decoded { merged[metric, default: []] += points }
         }
         for (metric, points) in merged where zip(points, points.dropFirst()).contains(where: { $0.time >= $1.time }) {
             var seen = Set<Int64>()
