@@ -44,7 +44,12 @@ public final class LoopbackHosts: Sendable {
         let configuration = directory.appendingPathComponent("sshd.conf")
         var mounts = "mount --bind \"$0\" /root"
         if privateUsers {
-            try await TestHosts.sh("cp -a /etc \(directory.path)/etc && mkdir -p \(directory.path)/homes \(home.path)/.ssh")
+            // Tests running beside this one change /etc (the package test installs and purges
+            // /etc/numbat): a copy that meets a file removed after cp listed it fails, and is
+            // made again (once failed this way in CI).
+            let etc = "\(directory.path)/etc"
+            try await TestHosts.sh("for attempt in 1 2 3 4 5 6 7 8 9 10; do rm -rf \(etc) && cp -a /etc \(etc) && break; "
+                                   + "[ \"$attempt\" = 10 ] && exit 1; done; mkdir -p \(directory.path)/homes \(home.path)/.ssh")
             try authorizedKeys.joined(separator: "\n").appending("\n").write(to: home.appendingPathComponent(".ssh/authorized_keys"), atomically: true, encoding: .utf8)
             mounts += " && mount --bind \(directory.path)/etc /etc && mount --bind \(directory.path)/homes /home"
         }
