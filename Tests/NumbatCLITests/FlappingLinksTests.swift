@@ -73,6 +73,15 @@ struct FlappingLinksTests {
         }
         let cutID = try await addNode(cutNode, server)
         let stopID = try await addNode(stopNode, server)
+        // The first UP of each is broadcast after the add answers; the cycles count state
+        // changes from where the stream stands, so it must be in before they start.
+        for (node, id) in [(cutNode, cutID), (stopNode, stopID)] {
+            let up = await events.waitFor(within: .seconds(30)) { messages in
+                messages.contains { $0["topic"] as? String == "node" && $0["type"] as? String == "node_up"
+                    && ($0["node"] as? [String: Any])?["id"] as? String == id }
+            }
+            guard up else { throw FlapFailure("no node_up for \(node.name) after adding it: \(events.types)") }
+        }
         let flappers = [
             Flapper(kind: "link cut", nodeID: cutID,
                     cut: { try await namespace.cut(from: namespace.hostAddress) },
