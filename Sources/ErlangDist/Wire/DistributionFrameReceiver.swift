@@ -12,11 +12,11 @@ import NIOCore
 /// lifetime.
 struct DistributionFrameReceiver {
     /// The atom cache the peer fills through `NewCacheEntryFlag` header entries: 2048 slots
-    /// (`0..<2048`), keyed by slot. Kept sparse: a peer fills only the slots of the atoms it
-    /// sends on this connection (none, for a peer that sends no headers), and a dense table of
-    /// 2048 optional atoms would cost 32 KiB on every connection, a tenth of Numbat's memory
+    /// (`0..<2048`). Kept sparse (`AtomCacheTable`): a peer fills only the slots of the atoms
+    /// it sends on this connection (none, for a peer that sends no headers), and a dense table
+    /// of 2048 optional atoms would cost 32 KiB on every connection, a tenth of Numbat's memory
     /// per managed node.
-    private var atomCache: [UInt16: Atom] = [:]
+    private var atomCache = AtomCacheTable()
     private var partials: [UInt64: Partial] = [:]
     private var bufferedBytes = 0
     /// Largest message, in bytes, that fragments may add up to.

@@ -33,4 +33,22 @@ struct NodeAddressTests {
             #expect(error.description.contains(text) || text.hasPrefix("@"), "\(error)")
         }
     }
+
+    @Test("node names: alive@host with net_kernel's characters; a host in any script's letters", arguments: [
+        ("app@127.0.0.1", "app", "127.0.0.1"), ("my_app-2@db1.example.com", "my_app-2", "db1.example.com"),
+        ("A@b", "A", "b"), ("app@fe80::1", "app", "fe80::1"), ("app@[::1]", "app", "[::1]"),
+        ("app@häst.example", "app", "häst.example"), ("app@節點", "app", "節點"),
+        (String(repeating: "a", count: 255) + "@h", String(repeating: "a", count: 255), "h"),
+    ] as [(String, String, String)])
+    func names(text: String, alive: String, host: String) throws {
+        #expect(try NodeName(text) == NodeName(alive: alive, host: host))
+    }
+
+    @Test("a node name without both parts, with other characters, or too long is refused", arguments: [
+        "", "app", "@host", "app@", "@", "a pp@host", "app@ho st", "app@h@st", "app@@host", "äpp@host", "app@host/x",
+        "app@host!", "app@häst@x", "app@host\u{0}", String(repeating: "a", count: 256) + "@h", "a@" + String(repeating: "h", count: 256),
+    ])
+    func badNames(text: String) {
+        #expect(throws: DistributionError.self) { try NodeName(text) }
+    }
 }

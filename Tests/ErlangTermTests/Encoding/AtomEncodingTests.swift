@@ -74,6 +74,15 @@ struct AtomEncodingTests {
         #expect(decodeBody([82, 2], decoder: decoder)
             == .failure(TermDecodingError(.invalidValue("atom cache reference 2 not in the header"), at: 1)))
         #expect(decodeBody([82, 0]) == .failure(TermDecodingError(.invalidValue("atom cache reference 0 not in the header"), at: 1)))
+        // The flat decoder boxes the header's atoms once and points every reference at its box.
+        func flat(_ body: [UInt8], _ decoder: TermDecoder) -> Result<Term, TermDecodingError> {
+            Result { () throws(TermDecodingError) -> Term in try FlatTerm(decoding: [ExternalTermFormat.version] + body, with: decoder).term }
+        }
+        #expect(flat([104, 3, 82, 1, 82, 0, 82, 1], decoder) == .success(.tuple([.atom("call"), .atom("rex"), .atom("call")])))
+        #expect(flat([108, 0, 0, 0, 2, 82, 0, 100, 0, 1, 0xE9, 106], decoder) == .success(.list([.atom("rex"), .atom("é")])))
+        #expect(flat([104, 2, 82, 0, 82, 2], decoder)
+            == .failure(TermDecodingError(.invalidValue("atom cache reference 2 not in the header"), at: 5)))
+        #expect(flat([82, 0], TermDecoder()) == .failure(TermDecodingError(.invalidValue("atom cache reference 0 not in the header"), at: 1)))
     }
 
     /// Atoms are compared by code points, like the BEAM: canonically equivalent names differ.

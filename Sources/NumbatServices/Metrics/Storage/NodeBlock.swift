@@ -4,62 +4,74 @@
 ///
 /// Layout: version byte, varint series count, then per series: varint metric id, varint width,
 /// varint point count, varint bit count, the bits.
-struct NodeBlock: Sendable, Equatable {
+struct NodeBlock: Sendable {
     let start: Int64
     let end: Int64
     let width: Int
-    private(set) var series: [Int: SeriesEncoder] = [:]
+    /// The series' metric ids and encoders, in the order they were first appended, and where
+    /// each id is: arrays, so a series is encoded and appended to in place, with no copy of an
+    /// encoder out of a dictionary and no SipHash per lookup.
+    private(set) var metrics: [Int] = []
+    private var encoders: [SeriesEncoder] = []
+    private var positions: MetricPositions
     /// The time of its earliest point (`.max` while empty): what `NodeSeries.writtenThrough`
     /// stops before while the block is not yet written.
     private(set) var earliest: Int64 = .max
 
     static let version: UInt8 = 1
 
-    /// `capacity`: the series expected (a node's metric count), so the dictionary is made once
+    /// `capacity`: the series expected (a node's metric count), so the arrays are made once
     /// rather than grown eight times in every chunk.
     init(start: Int64, end: Int64, width: Int, capacity: Int = 0) {
         self.start = start
         self.end = end
         self.width = width
-        if capacity > 0 { series.reserveCapacity(capacity) }
+        positions = MetricPositions(capacity: capacity)
+        if capacity > 0 {
+            metrics.reserveCapacity(capacity)
+            encoders.reserveCapacity(capacity)
+        }
     }
 
     func contains(_ time: Int64) -> Bool { time >= start && time < end }
+
+    var isEmpty: Bool { metrics.isEmpty }
+
+    /// Where `metric`'s series is, made (empty) if it has none yet.
+    @inline(__always)
+    private mutating func position(of metric: Int) -> Int {
+        if let position = positions.position(of: metric) { return position }
+        let position = metrics.count
+        metrics.append(metric)
+        encoders.append(SeriesEncoder(width: width, blockStart: start))
+        positions.insert(metric, at: position)
+        return position
+    }
 
     /// Appends a point to a series; a point not after the series' last one is dropped (a
     /// repeated or late collection), so stored times are strictly increasing.
     @discardableResult
     mutating func append(metric: Int, time: Int64, values: some Collection<Double>) -> Bool {
-        // In place (one lookup, no copy of the encoder's bytes).
-        let (start, width) = (start, width)
-        let appended = series[metric, default: SeriesEncoder(width: width, blockStart: start)].appendIfAfter(time: time, values: values)
+        let position = position(of: metric)
+        let appended = encoders[position].appendIfAfter(time: time, values: values)
         if appended, time < earliest { earliest = time }
         return appended
     }
 
-    var pointCount: Int { series.values.reduce(0) { $0 + $1.count } }
+    var pointCount: Int { encoders.reduce(0) { $0 + $1.count } }
 
-    /// Where each series is in `series`, in metric order (so a block encodes to the same bytes
-    /// however its dictionary was built). Metric ids are the store's small dense numbers: put
-    /// in place by id, not sorted (sorting a chunk's ~125 ids cost more than writing them);
-    /// sorted when they are sparse.
-    private func seriesInMetricOrder() -> [Dictionary<Int, SeriesEncoder>.Index] {
-        guard !series.isEmpty else { return [] }  // (no ids: no range to place them in; MetricBlockFuzz)
-        var (lowest, highest) = (Int.max, Int.min)
-        for metric in series.keys {
-            lowest = Swift.min(lowest, metric)
-            highest = Swift.max(highest, metric)
+    /// The positions of the series in metric order (so a block encodes to the same bytes
+    /// however it was built). Metric ids are the store's small dense numbers: put in place by
+    /// id, not sorted (sorting a chunk's ~125 ids cost more than writing them); sorted when
+    /// they are sparse.
+    private func seriesInMetricOrder() -> [Int] {
+        guard let lowest = metrics.min(), let highest = metrics.max() else { return [] }  // (MetricBlockFuzz: no ids, no range)
+        guard lowest >= 0, highest < 4 * metrics.count + 256 else {
+            return metrics.indices.sorted { metrics[$0] < metrics[$1] }
         }
-        guard lowest >= 0, highest < 4 * series.count + 256 else {
-            return series.keys.sorted().map { series.index(forKey: $0)! }
-        }
-        var byMetric = [Dictionary<Int, SeriesEncoder>.Index?](repeating: nil, count: highest + 1)
-        var index = series.startIndex
-        while index != series.endIndex {
-            byMetric[series.keys[index]] = index
-            series.formIndex(after: &index)
-        }
-        return byMetric.compactMap { $0 }
+        var byMetric = [Int](repeating: -1, count: highest + 1)
+        for (position, metric) in metrics.enumerated() { byMetric[metric] = position }
+        return byMetric.filter { $0 >= 0 }
     }
 
     /// The serialised block, written in place into an array of its exact size: a chunk is
@@ -67,13 +79,13 @@ struct NodeBlock: Sendable, Equatable {
     /// array cost more per series than the bits themselves.
     func encoded() -> [UInt8] {
         let order = seriesInMetricOrder()
-        var size = 1 + Varint.size(UInt64(series.count))
-        for index in order { size += series.values[index].storedSize(metric: series.keys[index]) }
+        var size = 1 + Varint.size(UInt64(metrics.count))
+        for position in order { size += encoders[position].storedSize(metric: metrics[position]) }
         return [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
             let base = buffer.baseAddress!
             base[0] = Self.version
-            var written = 1 + Varint.write(UInt64(series.count), to: base + 1)
-            for index in order { written += series.values[index].store(metric: series.keys[index], to: base + written) }
+            var written = 1 + Varint.write(UInt64(metrics.count), to: base + 1)
+            for position in order { written += encoders[position].store(metric: metrics[position], to: base + written) }
             precondition(written == size, "a block's size was miscounted")
             count = written
         }
@@ -97,12 +109,12 @@ struct NodeBlock: Sendable, Equatable {
     mutating func append(stored bytes: [UInt8], start rowStart: Int64) throws -> Bool {
         var values: [Double] = []
         values.reserveCapacity(width)
-        let (start, width) = (start, width)
+        let width = width
         return try Self.forEachSeries(bytes, start: rowStart) { metric, decoder in
             guard decoder.width == width else { throw SeriesCodecError("a series of width \(decoder.width) in a block of width \(width)") }
             // One lookup per series (the encoder mutated in place), not one per point.
-            guard let first = try Self.appendPoints(of: &decoder, to: &series[metric, default: SeriesEncoder(width: width, blockStart: start)],
-                                                    values: &values) else { return false }
+            let position = position(of: metric)
+            guard let first = try Self.appendPoints(of: &decoder, to: &encoders[position], values: &values) else { return false }
             if first < earliest { earliest = first }
             return true
         }
@@ -145,6 +157,17 @@ struct NodeBlock: Sendable, Equatable {
             guard try body(metric, &decoder) else { return false }
         }
         return true
+    }
+}
+
+extension NodeBlock: Equatable {
+    /// Equal when they hold the same series, in whatever order they were added.
+    static func == (lhs: NodeBlock, rhs: NodeBlock) -> Bool {
+        guard lhs.start == rhs.start, lhs.end == rhs.end, lhs.width == rhs.width, lhs.earliest == rhs.earliest,
+              lhs.metrics.count == rhs.metrics.count else { return false }
+        return lhs.metrics.indices.allSatisfy { position in
+            rhs.positions.position(of: lhs.metrics[position]).map { rhs.encoders[$0] == lhs.encoders[position] } ?? false
+        }
     }
 }
 

@@ -78,7 +78,7 @@ struct NodeSeries: Sendable {
     /// Each metric's slot in the arrays below: one hash per metric per collection, and a
     /// node's state in a few flat arrays rather than a dictionary per tier (a node's ~125
     /// metrics in five dictionaries took 31 KB per node; docs/benchmarks.md).
-    private var slots: [Int: Int] = [:]
+    private var slots = MetricPositions()
     /// The metric id of each slot.
     private var metricIDs: [Int] = []
     /// Per tier, per slot: the time of the last point taken (written or pending); `.min` when none.
@@ -107,9 +107,9 @@ struct NodeSeries: Sendable {
 
     /// The slot of `metric`, made on its first point.
     private mutating func slot(of metric: Int) -> Int {
-        if let slot = slots[metric] { return slot }
+        if let slot = slots.position(of: metric) { return slot }
         let slot = metricIDs.count
-        slots[metric] = slot
+        slots.insert(metric, at: slot)
         metricIDs.append(metric)
         for tier in lastTimes.indices {
             lastTimes[tier].append(.min)
@@ -164,7 +164,7 @@ struct NodeSeries: Sendable {
             if time > newestRaw { newestRaw = time }
             accumulate(slot: slot, time: time, value: value)
         }
-        if !block.series.isEmpty { pending[key] = block }
+        if !block.isEmpty { pending[key] = block }
     }
 
     /// After a restart: a stored point, so later points and roll-ups continue after it.
