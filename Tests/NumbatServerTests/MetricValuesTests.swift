@@ -48,6 +48,30 @@ struct MetricValuesTests {
         }
     }
 
+    @Test("nodes answering the same names share one layout; other names get their own; an unused layout goes")
+    func sharedAcrossNodes() throws {
+        // Names no other test uses, so no layout of theirs is found.
+        let names = (0..<120).map { "shared_\($0)_\(UInt32.random(in: 0...UInt32.max))" }
+        func collect(_ names: [String]) throws -> MetricSnapshot {
+            try MetricSnapshot.fromAgent(Self.reply(names.enumerated().map { ($0.element, .integer($0.offset)) }).root, at: Date())
+        }
+        let nodeA = try collect(names), nodeB = try collect(names)
+        #expect(nodeA.values.layout === nodeB.values.layout)
+        #expect(nodeB.values.numbers == (0..<120).map(Double.init))
+        let other = try collect(Array(names.reversed()))
+        #expect(other.values.layout !== nodeA.values.layout && other.values.names == names.reversed())
+        // Held weakly: once no collection refers to a layout, the next node with those names
+        // makes a new one.
+        weak var gone: MetricValues.Layout?
+        try {
+            let lone = try collect(Array(names.prefix(7)))
+            gone = lone.values.layout
+            #expect(gone != nil)
+        }()
+        #expect(gone == nil)
+        #expect(try collect(Array(names.prefix(7))).values.names == Array(names.prefix(7)))
+    }
+
     @Test("details are kept as terms and printed as Erlang text when asked for")
     func details() throws {
         let queue: Term = .tuple([.binary(Array("<0.42.0>".utf8)), .integer(12)])

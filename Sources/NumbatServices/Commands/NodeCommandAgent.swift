@@ -10,8 +10,13 @@ final class NodeCommandAgent: NodeWorker {
     let node: ManagedNode
     private let service: CommandsService
     private let owner = AgentOwner()
-    /// Set once the start was tried: whether the agent runs.
-    private let started = NIOLockedValueBox<Task<Bool, Never>?>(nil)
+    /// Whether the agent runs, once its start was tried; until then, who waits to know.
+    private let readiness = NIOLockedValueBox(Readiness.starting(waiting: []))
+
+    private enum Readiness {
+        case starting(waiting: [CheckedContinuation<Bool, Never>])
+        case known(Bool)
+    }
     static let agentName = "numbat_command_agent"
 
     init(node: ManagedNode, service: CommandsService) {
@@ -19,20 +24,39 @@ final class NodeCommandAgent: NodeWorker {
         self.service = service
     }
 
+    /// Starts the agent in the owner's task, which then ends: only the answer is kept (a
+    /// finished task kept as the answer's holder kept the launch's memory, ~6 KB per node).
     func start() {
-        let preparing = Task { await self.prepare() }
-        started.withLockedValue { $0 = preparing }
-        owner.run(for: node, nodes: service.nodes) { _ = await preparing.value }
+        owner.run(for: node, nodes: service.nodes) { [self] in
+            let running = await prepare()
+            let waiting = readiness.withLockedValue { readiness -> [CheckedContinuation<Bool, Never>] in
+                defer { readiness = .known(running) }
+                if case .starting(let waiting) = readiness { return waiting }
+                return []
+            }
+            for waiter in waiting { waiter.resume(returning: running) }
+        }
     }
 
+    /// Stops the start if it still runs (which then answers false).
     func stop() async {
-        started.withLockedValue { $0 }?.cancel()
         await owner.stop()
     }
 
     /// Whether the agent runs (waits for its start).
     func ready() async -> Bool {
-        await started.withLockedValue { $0 }?.value ?? false
+        await withCheckedContinuation { continuation in
+            let known = readiness.withLockedValue { readiness -> Bool? in
+                switch readiness {
+                case .known(let running): return running
+                case .starting(var waiting):
+                    waiting.append(continuation)
+                    readiness = .starting(waiting: waiting)
+                    return nil
+                }
+            }
+            if let known { continuation.resume(returning: known) }
+        }
     }
 
     private func prepare() async -> Bool {

@@ -8,7 +8,9 @@ import NumbatCore
 /// runs it, and the mailbox the agent monitors as its owner. Stopping cancels the task and
 /// closes the mailbox, which makes the agent remove itself from the node.
 final class AgentOwner: Sendable {
-    private let task = NIOLockedValueBox<Task<Void, Never>?>(nil)
+    /// The running task, dropped when it ends (a finished task kept would keep the memory of
+    /// its deepest calls), and which `run` made it.
+    private let task = NIOLockedValueBox<(generation: Int, task: Task<Void, Never>?)>((0, nil))
     private let mailbox = NIOLockedValueBox<Mailbox?>(nil)
     /// Whether the agent's messages arrive decoded flat (`.flatMessage`), for an agent whose
     /// messages are read once and dropped (`LocalNode.makeMailbox(name:flat:)`).
@@ -31,16 +33,21 @@ final class AgentOwner: Sendable {
     func run(for node: ManagedNode, nodes: NodeManager, _ body: @escaping @Sendable () async -> Void) {
         let executor = nodes.taskExecutor(for: node.name)
         Self.running.withLockedValue { $0 += 1 }
-        task.withLockedValue {
-            $0 = Task(executorPreference: executor) {
+        // Made under the lock, so the task's own clearing (which takes the lock) comes after it
+        // is stored.
+        task.withLockedValue { current in
+            current.generation += 1
+            let generation = current.generation
+            current.task = Task(executorPreference: executor) { [self] in
                 await body()
                 Self.running.withLockedValue { $0 -= 1 }
+                self.task.withLockedValue { if $0.generation == generation { $0.task = nil } }
             }
         }
     }
 
     func stop() async {
-        let running = task.withLockedValue { $0 }
+        let running = task.withLockedValue { $0.task }
         running?.cancel()
         mailbox.withLockedValue { $0 }?.close(reason: .atom("shutdown"))
         await running?.value

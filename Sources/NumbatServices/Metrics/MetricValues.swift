@@ -106,8 +106,8 @@ public struct MetricValues: Sendable, Equatable, Sequence, ExpressibleByDictiona
             if names == nil, let previous, matched == previous.names.count {
                 return MetricValues(layout: previous, numbers: numbers)
             }
-            if let names { return MetricValues(layout: Layout(names: names, positions: positions), numbers: numbers) }
-            return MetricValues(layout: Layout(names: previous.map { Array($0.names[..<matched]) } ?? [], positions: nil), numbers: numbers)
+            if let names { return MetricValues(layout: .shared(names: names, positions: positions), numbers: numbers) }
+            return MetricValues(layout: .shared(names: previous.map { Array($0.names[..<matched]) } ?? [], positions: nil), numbers: numbers)
         }
     }
 }

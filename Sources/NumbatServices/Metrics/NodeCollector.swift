@@ -35,23 +35,25 @@ final class NodeCollector: NodeWorker {
     /// The first wait before trying a failed agent again, and the longest.
     static let agentRetry: (first: Duration, longest: Duration) = (.seconds(30), .seconds(600))
 
+    /// The loop lives as long as the node, and a task keeps the memory of the deepest call it
+    /// ever made: what goes deeper than a wait (starting the agent, a collection) runs in a
+    /// child task (`inTransientTask`).
     private func run() async {
         source.withLockedValue { $0 = nil }
-        let prepared = await prepareAgent()
+        let prepared = await inTransientTask { await self.prepareAgent() }
         source.withLockedValue { $0 = prepared }
         var retry = Self.agentRetry.first
         var nextTry = ContinuousClock.now + retry
         while !Task.isCancelled {
             if source.withLockedValue({ $0 }) == .agentless, ContinuousClock.now >= nextTry {
                 // Said once already: a retry that fails again is only logged.
-                let prepared = await prepareAgent(reportingFailure: false)
+                let prepared = await inTransientTask { await self.prepareAgent(reportingFailure: false) }
                 source.withLockedValue { $0 = prepared }
                 retry = min(retry * 2, Self.agentRetry.longest)
                 nextTry = ContinuousClock.now + retry
             }
             let started = ContinuousClock.now
             do {
-                // In a child task: this loop lives as long as the node (`inTransientTask`).
                 try await inTransientTask { await self.service.record(try await self.collectOnce(), for: self.node) }
             } catch {
                 service.logger.debug("metrics collection failed", metadata: ["node": "\(node.name)", "error": "\(error)"])

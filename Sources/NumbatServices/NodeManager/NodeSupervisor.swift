@@ -23,8 +23,12 @@ final class NodeSupervisor: Sendable {
 
     private struct State {
         var lifecycle: NodeLifecycle
-        /// The running connection attempt or retry timer: at most one at a time.
+        /// The running connection attempt or retry timer: at most one at a time. Dropped when
+        /// it ends (a finished task kept here would keep its memory: the connection's deepest
+        /// calls).
         var pending: Task<Void, Never>?
+        /// Which `startPending` made `pending`, so that an attempt ending drops only itself.
+        var pendingGeneration = 0
         var loop: Task<Void, Never>?
         /// Being let go (`letGo`): the connection was closed ahead of the mailbox, and its loss
         /// is not a node going DOWN.
@@ -38,8 +42,12 @@ final class NodeSupervisor: Sendable {
         let (stream, continuation) = AsyncStream.makeStream(of: Input.self)
         self.mailbox = continuation
         self.state = NIOLockedValueBox(State(lifecycle: lifecycle))
+        // Each event is handled in a child task: a task keeps the memory of the deepest call it
+        // ever made until it ends (Swift's task allocator keeps its slabs), and handling an
+        // event (the store's writes, carrying out directives) left ~13 KB per managed node in
+        // this loop, which lives as long as the node (heaptrack, 300 nodes).
         let loop = Task { [self] in
-            for await input in stream { await self.process(input) }
+            for await input in stream { await inTransientTask { await self.process(input) } }
         }
         state.withLockedValue { $0.loop = loop }
     }
@@ -179,7 +187,15 @@ final class NodeSupervisor: Sendable {
     }
 
     private func startPending(_ work: @escaping @Sendable () async -> Void) {
-        let task = Task { await work() }
-        state.withLockedValue { $0.pending = task }
+        // Made under the lock, so the task's own clearing (which takes the lock) comes after it
+        // is stored.
+        state.withLockedValue { state in
+            state.pendingGeneration += 1
+            let generation = state.pendingGeneration
+            state.pending = Task { [self] in
+                await work()
+                self.state.withLockedValue { if $0.pendingGeneration == generation { $0.pending = nil } }
+            }
+        }
     }
 }

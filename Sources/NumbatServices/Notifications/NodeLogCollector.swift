@@ -35,8 +35,17 @@ final class NodeLogCollector: NodeWorker {
         _ = try await service.nodes.rpc(node, Atom(Self.agentName), "set_level", [.atom(Atom(level.rawValue))])
     }
 
+    /// The loop lives as long as the node, and a task keeps the memory of the deepest call it
+    /// ever made: starting the agent and recording a batch run in child tasks
+    /// (`inTransientTask`), and this function's own frame holds only the loop's state (with the
+    /// start in it, the frame was 3.7 KB per node; heaptrack, 300 nodes).
     private func run(level: NodeNotification.Severity) async {
-        let mailbox: Mailbox
+        guard let mailbox = await inTransientTask({ await self.launchAgent(level: level) }) else { return }
+        await receive(from: mailbox)
+    }
+
+    /// Starts the agent (and lager's backend where lager runs); nil, said, when it cannot run.
+    private func launchAgent(level: NodeNotification.Severity) async -> Mailbox? {
         do {
             // lager's backend goes first, so the agent finds it when lager runs; without it
             // (a node that refuses it) the agent collects from logger alone.
@@ -49,19 +58,23 @@ final class NodeLogCollector: NodeWorker {
             }
             let options: Term = .map([.atom("level"): .atom(Atom(level.rawValue)),
                                       .atom("max_rate"): .integer(service.settings.maxRatePerNode)])
-            mailbox = try await owner.launch(Self.agentName, on: node, nodes: service.nodes, options: options)
+            return try await owner.launch(Self.agentName, on: node, nodes: service.nodes, options: options)
         } catch {
             let reason = (error as? NumbatError)?.message ?? "\(error)"
             guard AgentOwner.isWorthReporting(error) else {
                 service.logger.debug("log agent not started: the node went", metadata: ["node": "\(node.name)", "reason": "\(reason)"])
-                return
+                return nil
             }
             service.logger.warning("log agent unavailable", metadata: ["node": "\(node.name)", "reason": "\(reason)"])
             service.bus.publish(.agentUnavailable(node: node, agent: Self.agentName, reason: reason, fallback: "no log collection"))
             await service.record([NodeNotification(nodeID: node.id, nodeName: node.name, time: Date(), severity: .warning,
                                                    source: .numbat, message: "log collection unavailable on \(node.name): \(reason)")])
-            return
+            return nil
         }
+    }
+
+    /// The agent's batches, recorded as they come, until the mailbox closes.
+    private func receive(from mailbox: Mailbox) async {
         for await message in mailbox {
             let received: FlatTerm
             switch message {
@@ -81,7 +94,6 @@ final class NodeLogCollector: NodeWorker {
                                               message: "\(dropped) log event(s) on \(node.name) were dropped to protect the node (rate or queue limit)",
                                               metadata: ["dropped": "\(dropped)"]))
             }
-            // In a child task: this loop lives as long as the node (`inTransientTask`).
             if !batch.isEmpty { await inTransientTask { [batch] in await self.service.record(batch) } }
         }
     }
