@@ -60,16 +60,19 @@ struct MetricValuesTests {
         #expect(nodeB.values.numbers == (0..<120).map(Double.init))
         let other = try collect(Array(names.reversed()))
         #expect(other.values.layout !== nodeA.values.layout && other.values.names == names.reversed())
-        // Held weakly: once no collection refers to a layout, the next node with those names
+        // Let go by a sweep once nothing else refers to it; the next node with those names
         // makes a new one.
         weak var gone: MetricValues.Layout?
         try {
             let lone = try collect(Array(names.prefix(7)))
             gone = lone.values.layout
-            #expect(gone != nil)
+            MetricValues.Layout.sweepShared()
+            #expect(gone != nil)  // still referred to by `lone`
         }()
+        MetricValues.Layout.sweepShared()
         #expect(gone == nil)
         #expect(try collect(Array(names.prefix(7))).values.names == Array(names.prefix(7)))
+        #expect(nodeA.values.layout === (try collect(names)).values.layout)  // kept while in use
     }
 
     @Test("details are kept as terms and printed as Erlang text when asked for")

@@ -189,7 +189,7 @@ struct DistributionFrameReceiver {
                 guard let name = String(validating: text, as: UTF8.self) else {
                     throw .malformedFrame("atom cache entry is not UTF-8")
                 }
-                atomCache[slot] = Atom(name)
+                atomCache[slot] = SharedAtomNames.interned(Atom(name))
             }
             guard let atom = atomCache[slot] else {
                 throw .malformedFrame("atom cache slot \(slot) used before it was filled")

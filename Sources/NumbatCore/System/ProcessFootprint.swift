@@ -116,6 +116,20 @@ extension ProcessFootprint {
     }
 
     private static let mallocTrim: (@convention(c) (Int) -> Int32)? = GlibcSymbol.lookup("malloc_trim")
+
+    /// Caps the arenas glibc's malloc makes (`mallopt(M_ARENA_MAX, count)`, as the
+    /// `MALLOC_ARENA_MAX` environment variable does), for threads that allocate after the call.
+    /// glibc gives threads arenas of their own, up to eight a core, and a server that frees
+    /// most of what a collection allocated leaves free chunks scattered over all of them:
+    /// resident, and not returned by `malloc_trim` unless whole pages are free. False where
+    /// glibc's function is missing or refused.
+    @discardableResult
+    public static func limitHeapArenas(to count: Int) -> Bool {
+        guard let mallopt, count > 0 else { return false }
+        return mallopt(-8 /* M_ARENA_MAX */, Int32(clamping: count)) == 1
+    }
+
+    private static let mallopt: (@convention(c) (Int32, Int32) -> Int32)? = GlibcSymbol.lookup("mallopt")
 }
 
 /// glibc's `malloc_info(0, stream)`, written into memory. Looked up with `dlsym`: Swift's Glibc

@@ -13,7 +13,7 @@ extension MetricValues.Layout {
         hasher.combine(names)
         let key = hasher.finalize()
         return LayoutRegistry.shared.entries.withLockedValue { registry in
-            if let found = registry.layouts[key]?.lazy.compactMap(\.layout).first(where: { $0.names == names }) {
+            if let found = registry.layouts[key]?.first(where: { $0.names == names }) {
                 return found
             }
             let made = MetricValues.Layout(names: names, positions: positions)
@@ -23,29 +23,34 @@ extension MetricValues.Layout {
     }
 }
 
-/// Every layout in use, held weakly: a layout goes when no collection and no node's history
-/// refers to it.
+/// Every layout in use. Held strongly, and let go by a sweep when only the registry holds a
+/// layout: a weak reference would give each layout a side table, and every retain and release
+/// of it (one per name of every collection) would take the slow path.
 private final class LayoutRegistry: Sendable {
     static let shared = LayoutRegistry()
 
-    struct Entry {
-        weak var layout: MetricValues.Layout?
-    }
-
     struct Entries {
-        var layouts: [Int: [Entry]] = [:]
+        var layouts: [Int: [MetricValues.Layout]] = [:]
         var count = 0
-        /// The entries after the last sweep of dead ones: the next sweep comes when they double.
+        /// The entries after the last sweep: the next sweep comes when they double.
         var sweptTo = 32
 
         mutating func insert(_ layout: MetricValues.Layout, key: Int) {
-            layouts[key, default: []].removeAll { $0.layout == nil }
-            layouts[key, default: []].append(Entry(layout: layout))
+            layouts[key, default: []].append(layout)
             count += 1
             guard count > 2 * sweptTo else { return }
-            layouts = layouts.compactMapValues { entries in
-                let live = entries.filter { $0.layout != nil }
-                return live.isEmpty ? nil : live
+            sweep()
+        }
+
+        /// Lets go of the layouts nothing else refers to.
+        mutating func sweep() {
+            for key in Array(layouts.keys) {
+                var kept = layouts.removeValue(forKey: key) ?? []
+                var index = 0
+                while index < kept.count {
+                    if isKnownUniquelyReferenced(&kept[index]) { kept.remove(at: index) } else { index += 1 }
+                }
+                if !kept.isEmpty { layouts[key] = kept }
             }
             count = layouts.values.reduce(0) { $0 + $1.count }
             sweptTo = max(32, count)
@@ -53,4 +58,12 @@ private final class LayoutRegistry: Sendable {
     }
 
     let entries = NIOLockedValueBox(Entries())
+}
+
+extension MetricValues.Layout {
+    /// Lets go of the shared layouts nothing else refers to (the tests; the registry also does
+    /// it by itself as it grows).
+    static func sweepShared() {
+        LayoutRegistry.shared.entries.withLockedValue { $0.sweep() }
+    }
 }

@@ -70,6 +70,9 @@ public struct MetricValues: Sendable, Equatable, Sequence, ExpressibleByDictiona
     /// same: no name is hashed then. A repeated name keeps its last number, as a dictionary did.
     struct Builder {
         private let previous: Layout?
+        /// `previous`'s names, held here: read through the layout, each name's check retained
+        /// and released the array.
+        private let previousNames: [String]
         /// While the names match `previous`: how many have.
         private var matched = 0
         /// Once they differ: the names so far, and their positions.
@@ -79,17 +82,18 @@ public struct MetricValues: Sendable, Equatable, Sequence, ExpressibleByDictiona
 
         init(previous: Layout?, capacity: Int) {
             self.previous = previous
+            previousNames = previous?.names ?? []
             numbers.reserveCapacity(capacity)
         }
 
         mutating func append(_ name: String, _ value: Double) {
             if names == nil {
-                if let previous, matched < previous.names.count, previous.names[matched] == name {
+                if matched < previousNames.count, previousNames[matched] == name {
                     matched += 1
                     numbers.append(value)
                     return
                 }
-                let prefix = previous.map { Array($0.names[..<matched]) } ?? []
+                let prefix = Array(previousNames[..<matched])
                 names = prefix
                 positions = Dictionary(uniqueKeysWithValues: prefix.enumerated().map { ($0.element, $0.offset) })
             }

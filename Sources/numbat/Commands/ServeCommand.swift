@@ -146,7 +146,14 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Longest single alert send (an HTTP request, an SMTP conversation), in seconds (default 15).")
     var alertSendTimeout: Double?
 
+    /// glibc malloc arenas for `serve` unless `MALLOC_ARENA_MAX` says otherwise: at 1,000
+    /// simulated nodes, resident memory per node was 105-132 KB with glibc's default (up to
+    /// eight arenas a core) and 90-97 KB with two (docs/benchmarks.md, issue #16 eighth pass).
+    static let heapArenas = 2
+
     func run() async throws {
+        // Before the server's threads first allocate (each would take an arena of its own).
+        if ProcessInfo.processInfo.environment["MALLOC_ARENA_MAX"] == nil { ProcessFootprint.limitHeapArenas(to: Self.heapArenas) }
         // A connection per managed node: thousands need more than the usual 1,024 files.
         ProcessLimits.raiseOpenFiles()
         let flags = ServerConfiguration.Overrides(

@@ -32,4 +32,18 @@ struct AtomCacheTableTests {
         let table = AtomCacheTable()
         #expect((0..<UInt16(AtomCacheTable.slotCount)).allSatisfy { table[$0] == nil })
     }
+
+    @Test("atoms put in caches are interned by their bytes: one storage per name, canonically equivalent names kept apart")
+    func sharedNames() {
+        let name = "interned_metric_name_\(UInt32.random(in: 0...UInt32.max))"
+        // Two copies of the same text in storage of their own, as two connections' headers make them.
+        let first = SharedAtomNames.interned(Atom(String(decoding: Array(name.utf8), as: UTF8.self)))
+        let second = SharedAtomNames.interned(Atom(String(decoding: Array(name.utf8), as: UTF8.self)))
+        var (a, b) = (first.name, second.name)
+        #expect(a.withUTF8 { $0.baseAddress } == b.withUTF8 { $0.baseAddress })
+        let composed = SharedAtomNames.interned(Atom("caf\u{E9}_\(name)"))
+        let decomposed = SharedAtomNames.interned(Atom("cafe\u{301}_\(name)"))
+        #expect(composed != decomposed)
+        #expect(Array(decomposed.name.utf8) == Array("cafe\u{301}_\(name)".utf8))
+    }
 }
