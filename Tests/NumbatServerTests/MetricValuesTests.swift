@@ -75,6 +75,30 @@ struct MetricValuesTests {
         #expect(nodeA.values.layout === (try collect(names)).values.layout)  // kept while in use
     }
 
+    @Test("nodes whose histories share a slot mapping stay apart when one gains a metric")
+    func sharedSlots() throws {
+        let hour: Int64 = 1_796_083_200_000
+        let ids = ["a": 101, "b": 102, "c": 103, "d": 104]
+        var nodes = [NodeSeries](repeating: NodeSeries(schedule: .standard), count: 3)
+        var references = [NodeSeries](repeating: NodeSeries(schedule: .standard), count: 3)
+        var layouts = [MetricValues.Layout?](repeating: nil, count: 3)
+        for minute in 0..<20 {
+            for node in 0..<3 {
+                // Node 1 gains "d" at minute 5, node 2 at minute 12 (in the middle of its names).
+                let names = node == 1 && minute >= 5 ? ["a", "b", "c", "d"] : node == 2 && minute >= 12 ? ["a", "d", "b", "c"] : ["a", "b", "c"]
+                var builder = MetricValues.Builder(previous: layouts[node], capacity: names.count)
+                for name in names { builder.append(name, Double(minute * 10 + node) + Double(ids[name]!)) }
+                let values = builder.finish()
+                layouts[node] = values.layout
+                let time = hour + Int64(minute) * 60_000
+                #expect(nodes[node].ingest(time: time, values: values, partly: false) { ids[$0] }.isEmpty)
+                references[node].ingest(time: time, values: names.map { (metric: ids[$0]!, value: Double(minute * 10 + node) + Double(ids[$0]!)) })
+            }
+        }
+        for node in 0..<3 { #expect(nodes[node].pending == references[node].pending, "node \(node)") }
+        #expect(nodes[0].pending != nodes[1].pending)
+    }
+
     @Test("details are kept as terms and printed as Erlang text when asked for")
     func details() throws {
         let queue: Term = .tuple([.binary(Array("<0.42.0>".utf8)), .integer(12)])

@@ -145,7 +145,10 @@ struct NodeSeries: Sendable {
             if let id = metricID(name) { slots.append(slot(of: id)) } else { slots.append(-1); unknown.append(name) }
         }
         if !unknown.isEmpty, !partly { return unknown }
-        if unknown.isEmpty { layoutSlots = (values.layout, IdentitySlots.shared(slots)) }
+        if unknown.isEmpty {
+            layoutSlots = (values.layout, IdentitySlots.shared(slots))
+            (metricIDs, self.slots) = SharedSlotMappings.shared(metricIDs, self.slots)
+        }
         ingest(time: time, slots: slots, numbers: values.numbers)
         return unknown
     }
