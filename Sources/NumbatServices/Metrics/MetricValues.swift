@@ -111,7 +111,7 @@ public struct MetricValues: Sendable, Equatable, Sequence, ExpressibleByDictiona
                 return MetricValues(layout: previous, numbers: numbers)
             }
             if let names { return MetricValues(layout: .shared(names: names, positions: positions), numbers: numbers) }
-            return MetricValues(layout: .shared(names: previous.map { Array($0.names[..<matched]) } ?? [], positions: nil), numbers: numbers)
+            return MetricValues(layout: .shared(names: Array(previousNames[..<matched]), positions: nil), numbers: numbers)
         }
     }
 }

@@ -148,7 +148,7 @@ struct ServeCommand: AsyncParsableCommand {
 
     /// glibc malloc arenas for `serve` unless `MALLOC_ARENA_MAX` says otherwise: at 1,000
     /// simulated nodes, resident memory per node was 105-132 KB with glibc's default (up to
-    /// eight arenas a core) and 90-97 KB with two (docs/benchmarks.md, issue #16 eighth pass).
+    /// eight arenas a core) and 89-97 KB with two (docs/benchmarks.md, issue #16 eighth pass).
     static let heapArenas = 2
 
     func run() async throws {
