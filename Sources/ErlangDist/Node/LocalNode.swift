@@ -54,6 +54,8 @@ public final class LocalNode: Sendable {
     /// This incarnation's creation, stamped on every pid and reference it makes.
     public let creation: UInt32
     let group: any EventLoopGroup
+    /// The event loops the node's connections run on (and its timers may).
+    public var eventLoopGroup: any EventLoopGroup { group }
     let logger: Logger
     let state = NIOLockedValueBox(State())
 

@@ -12,6 +12,8 @@ final class NodeAlarmWatcher: NodeWorker {
     let node: ManagedNode
     private let service: AlarmsService
     private let owner = AgentOwner()
+    /// The built-in checks, every interval (a timer between them, not a task: `PeriodicWork`).
+    private let checks: PeriodicWork
     /// The built-in alarms active on the node, by key, so a check raises only what changed.
     private let builtIn = NIOLockedValueBox<[String: Alarm.Severity]>([:])
     static let agentName = "numbat_alarm_agent"
@@ -19,6 +21,7 @@ final class NodeAlarmWatcher: NodeWorker {
     init(node: ManagedNode, service: AlarmsService) {
         self.node = node
         self.service = service
+        self.checks = service.nodes.periodicWork(near: node)
     }
 
     func start() {
@@ -26,23 +29,26 @@ final class NodeAlarmWatcher: NodeWorker {
     }
 
     func stop() async {
+        await checks.stop()
         await owner.stop()
     }
 
-    /// The loops live as long as the node, and a task keeps the memory of the deepest call it
-    /// ever made: starting the agent, each message and each check run in child tasks
-    /// (`inTransientTask`), and this function's own frame holds only the loops' state (with
-    /// the start in it, the frame was 4 KB per node; heaptrack, 300 nodes).
+    /// The agent's messages, for as long as the node: a task keeps the memory of the deepest
+    /// call it ever made, so starting the agent and each message run in child tasks
+    /// (`inTransientTask`), and this function's own frame holds only the loop's state (with the
+    /// start in it, the frame was 4 KB per node; heaptrack, 300 nodes). The checks run on their
+    /// own timer.
     private func run() async {
         guard let mailbox = await inTransientTask({ await self.launchAgent() }) else { return }
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { await self.checkEveryInterval() }
-            for await message in mailbox {
-                guard case .message(let term, _) = message else { continue }
-                await inTransientTask { await self.handle(term) }
-            }
-            group.cancelAll()
+        checks.start {
+            await self.checkOnce()
+            return .milliseconds(Int(self.service.thresholds.intervalSeconds * 1000))
         }
+        for await message in mailbox {
+            guard case .message(let term, _) = message else { continue }
+            await inTransientTask { await self.handle(term) }
+        }
+        await checks.stop()
     }
 
     /// Reads the node's active built-in alarms and starts the agent; nil, said, when it cannot run.
@@ -95,14 +101,6 @@ final class NodeAlarmWatcher: NodeWorker {
             await service.clear(node: node, key: manager.key(parts[1]), reason: "cleared on the node (\(manager.manager))")
         default:
             break
-        }
-    }
-
-    private func checkEveryInterval() async {
-        while !Task.isCancelled {
-            await inTransientTask { await self.checkOnce() }
-            let interval = service.thresholds.intervalSeconds
-            try? await service.nodes.sleep(for: .milliseconds(Int(interval * 1000)), near: node)
         }
     }
 

@@ -8,59 +8,65 @@ import NumbatCore
 /// of its own, which the agent monitors), then collects every `interval`, one agent call per
 /// cycle. When the agent cannot run it says why (an `agentUnavailable` event) and polls BIFs
 /// instead, trying the agent again later (after 30 s, doubling up to 10 minutes): a failure may
-/// pass (a hand-over between servers, a node busy at its start). Each node has its own task, so
-/// a slow node delays nobody else.
+/// pass (a hand-over between servers, a node busy at its start). Between collections a node
+/// has a timer, not a task (`PeriodicWork`), and a slow node delays nobody else.
 final class NodeCollector: NodeWorker {
     let node: ManagedNode
     private let service: MetricsService
     private let owner = AgentOwner()
+    private let cycles: PeriodicWork
     /// How this node is collected; nil until the agent has been tried.
     private let source = NIOLockedValueBox<MetricSnapshot.Source?>(nil)
+    /// When an agent that could not run is tried again, and the wait after that.
+    private let retry = NIOLockedValueBox((wait: agentRetry.first, next: ContinuousClock.now))
     static let agentName = "numbat_metrics_agent"
 
     init(node: ManagedNode, service: MetricsService) {
         self.node = node
         self.service = service
+        self.cycles = service.nodes.periodicWork(near: node)
     }
 
+    /// Starts the agent (in a task that ends once it is started or found unavailable), then
+    /// the collections.
     func start() {
-        owner.run(for: node, nodes: service.nodes) { await self.run() }
+        owner.run(for: node, nodes: service.nodes) {
+            self.source.withLockedValue { $0 = nil }
+            let prepared = await self.prepareAgent()
+            self.source.withLockedValue { $0 = prepared }
+            self.retry.withLockedValue { $0 = (Self.agentRetry.first, ContinuousClock.now + Self.agentRetry.first) }
+            self.cycles.start { await self.cycle() }
+        }
     }
 
     /// Stops collecting; the agent removes itself from the node.
     func stop() async {
+        await cycles.stop()
         await owner.stop()
     }
 
     /// The first wait before trying a failed agent again, and the longest.
     static let agentRetry: (first: Duration, longest: Duration) = (.seconds(30), .seconds(600))
 
-    /// The loop lives as long as the node, and a task keeps the memory of the deepest call it
-    /// ever made: what goes deeper than a wait (starting the agent, a collection) runs in a
-    /// child task (`inTransientTask`).
-    private func run() async {
-        source.withLockedValue { $0 = nil }
-        let prepared = await inTransientTask { await self.prepareAgent() }
-        source.withLockedValue { $0 = prepared }
-        var retry = Self.agentRetry.first
-        var nextTry = ContinuousClock.now + retry
-        while !Task.isCancelled {
-            if source.withLockedValue({ $0 }) == .agentless, ContinuousClock.now >= nextTry {
-                // Said once already: a retry that fails again is only logged.
-                let prepared = await inTransientTask { await self.prepareAgent(reportingFailure: false) }
-                source.withLockedValue { $0 = prepared }
-                retry = min(retry * 2, Self.agentRetry.longest)
-                nextTry = ContinuousClock.now + retry
+    /// One cycle: the agent tried again if it is due, one collection recorded; returns the wait
+    /// until the next (the node's interval less the time this one took).
+    private func cycle() async -> Duration {
+        if source.withLockedValue({ $0 }) == .agentless, ContinuousClock.now >= retry.withLockedValue({ $0.next }) {
+            // Said once already: a retry that fails again is only logged.
+            let prepared = await prepareAgent(reportingFailure: false)
+            source.withLockedValue { $0 = prepared }
+            retry.withLockedValue { retry in
+                retry.wait = min(retry.wait * 2, Self.agentRetry.longest)
+                retry.next = ContinuousClock.now + retry.wait
             }
-            let started = ContinuousClock.now
-            do {
-                try await inTransientTask { await self.service.record(try await self.collectOnce(), for: self.node) }
-            } catch {
-                service.logger.debug("metrics collection failed", metadata: ["node": "\(node.name)", "error": "\(error)"])
-            }
-            let elapsed = ContinuousClock.now - started
-            try? await service.nodes.sleep(for: max(.zero, service.interval(for: node.id) - elapsed), near: node)
         }
+        let started = ContinuousClock.now
+        do {
+            await service.record(try await collectOnce(), for: node)
+        } catch {
+            service.logger.debug("metrics collection failed", metadata: ["node": "\(node.name)", "error": "\(error)"])
+        }
+        return service.interval(for: node.id) - (ContinuousClock.now - started)
     }
 
     /// One collection, bounded by the service's collect timeout: the agent's one call, or BIF

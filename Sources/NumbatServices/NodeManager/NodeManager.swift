@@ -197,15 +197,12 @@ public final class NodeManager: Sendable {
         (try? NodeName(name)).flatMap { local.taskExecutor(for: $0) }
     }
 
-    /// Waits `duration` between a per-node loop's cycles: on the timer of the node's connection's
-    /// event loop while it is connected (the loop the per-node parts prefer, so the wake-up costs
-    /// no other thread: `EventLoopTaskExecutor.sleep(for:)`), else with `Task.sleep`. Throws
-    /// `CancellationError` when the task is cancelled.
-    public func sleep(for duration: Duration, near node: ManagedNode) async throws {
-        if let executor = taskExecutor(for: node.name) {
-            try await executor.sleep(for: duration)
-        } else {
-            try await Task.sleep(for: duration)
+    /// Work a per-node part repeats, with a timer on the node's event loop between runs
+    /// (`PeriodicWork`; not started).
+    func periodicWork(near node: ManagedNode) -> PeriodicWork {
+        PeriodicWork { [local] in
+            let executor = (try? NodeName(node.name)).flatMap { local.taskExecutor(for: $0) }
+            return (executor, executor?.eventLoop ?? local.eventLoopGroup.next())
         }
     }
 
