@@ -248,6 +248,23 @@ struct MetricArchiveTests {
         }
     }
 
+    @Test("a roll-up bucket takes 32 bytes and keeps its start exactly, for one-second to daily lengths, into the next century")
+    func bucketStart() {
+        #expect(MemoryLayout<NodeSeries.Bucket>.stride == 32)
+        let times: [Int64] = [0, 1_796_083_200_000, 4_102_444_800_000 + 123_456]  // 1970, 2026, 2100 and a bit
+        for length: Int64 in [1000, 60_000, 300_000, 86_400_000] {
+            for time in times {
+                let start = time / length * length
+                var bucket = NodeSeries.Bucket(start: start, length: length)
+                #expect(bucket.start(length: length) == start)
+                #expect(NodeSeries.Bucket.index(time, length: length) == bucket.index && NodeSeries.Bucket.index(start + length - 1, length: length) == bucket.index)
+                bucket.add(stored: [10, 1, 5, 4])
+                bucket.add(2)
+                #expect(bucket.count == 5 && bucket.sum == 12 && bucket.minimum == 1 && bucket.maximum == 5)
+            }
+        }
+    }
+
     @Test("the last hour is raw; older ranges are exact 5-minute and then 15-minute roll-ups")
     func tiers() async throws {
         try await Self.withArchive { archive, clock, _ in

@@ -188,8 +188,8 @@ extension MetricArchive {
         let length = Int64(step) * 1000
         var buckets: [NodeSeries.Bucket] = []
         for point in points {
-            let start = floorDivide(point.time, length) * length
-            if buckets.last?.start != start { buckets.append(NodeSeries.Bucket(start: start)) }
+            let index = NodeSeries.Bucket.index(point.time, length: length)
+            if buckets.last?.index != index { buckets.append(NodeSeries.Bucket(start: Int64(index) * length, length: length)) }
             if point.values.count == 4 {
                 buckets[buckets.count - 1].add(stored: point.values)
             } else {
@@ -197,7 +197,7 @@ extension MetricArchive {
             }
         }
         return buckets.map { bucket in
-            MetricPoint(time: Date(timeIntervalSince1970: Double(bucket.start) / 1000), value: bucket.average,
+            MetricPoint(time: Date(timeIntervalSince1970: Double(bucket.start(length: length)) / 1000), value: bucket.average,
                         minimum: bucket.minimum, maximum: bucket.maximum)
         }
     }

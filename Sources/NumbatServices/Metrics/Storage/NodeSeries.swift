@@ -16,12 +16,32 @@ struct NodeSeries: Sendable {
     }
 
     /// A roll-up bucket being accumulated.
+    ///
+    /// 32 bytes: its start is kept as a number of bucket lengths since 1970 and its count in 32
+    /// bits (a node holds one per metric in each roll-up tier: 40 bytes each had taken 10 KB per
+    /// node; docs/benchmarks.md). Lengths are whole seconds, so the number lasts past 2100.
     struct Bucket: Sendable, Equatable {
-        var start: Int64
+        /// The start divided by the length (0 in a bucket that holds nothing yet).
+        var index: UInt32 = 0
+        var count: UInt32 = 0
         var sum: Double = 0
-        var count = 0
         var minimum = Double.infinity
         var maximum = -Double.infinity
+
+        init() {}
+
+        /// An empty bucket starting at `start` (ms), a multiple of `length` (ms).
+        init(start: Int64, length: Int64) {
+            index = Self.index(start, length: length)
+        }
+
+        /// The number of the bucket of `length` (ms) that holds `time` (ms).
+        static func index(_ time: Int64, length: Int64) -> UInt32 {
+            UInt32(clamping: floorDivide(time, length))
+        }
+
+        /// Its start (ms), given its length.
+        func start(length: Int64) -> Int64 { Int64(index) * length }
 
         mutating func add(_ value: Double) {
             sum += value
@@ -42,7 +62,7 @@ struct NodeSeries: Sendable {
             sum += values[0]
             minimum = Swift.min(minimum, values[1])
             maximum = Swift.max(maximum, values[2])
-            count += Int(values[3])
+            count = UInt32(clamping: Int64(count) + Int64(values[3]))
         }
     }
 
@@ -113,7 +133,7 @@ struct NodeSeries: Sendable {
         metricIDs.append(metric)
         for tier in lastTimes.indices {
             lastTimes[tier].append(.min)
-            if tier > 0 { buckets[tier].append(Bucket(start: .min)) }
+            if tier > 0 { buckets[tier].append(Bucket()) }
         }
         return slot
     }
@@ -186,12 +206,14 @@ struct NodeSeries: Sendable {
 
     private mutating func accumulate(slot: Int, time: Int64, value: Double) {
         for tier in 1..<schedule.tiers.count {
-            let start = schedule.bucketStart(tier: tier, time: time)
+            let length = Int64(schedule.tiers[tier].resolutionSeconds) * 1000
+            let index = Bucket.index(time, length: length)
             let bucket = buckets[tier][slot]
-            if bucket.count == 0 || bucket.start < start {
+            if bucket.count == 0 || bucket.index < index {
                 emit(tier: tier, slot: slot, bucket: bucket)
-                buckets[tier][slot] = Bucket(start: start)
-            } else if bucket.start > start {
+                buckets[tier][slot] = Bucket()
+                buckets[tier][slot].index = index
+            } else if bucket.index > index {
                 continue  // a late point for a bucket already closed
             }
             buckets[tier][slot].add(value)
@@ -203,16 +225,17 @@ struct NodeSeries: Sendable {
     mutating func closeBuckets(now: Int64) {
         for tier in 1..<schedule.tiers.count {
             let length = Int64(schedule.tiers[tier].resolutionSeconds) * 1000
-            for slot in buckets[tier].indices where buckets[tier][slot].count > 0 && buckets[tier][slot].start + length <= now {
+            for slot in buckets[tier].indices where buckets[tier][slot].count > 0 && buckets[tier][slot].start(length: length) + length <= now {
                 emit(tier: tier, slot: slot, bucket: buckets[tier][slot])
-                buckets[tier][slot] = Bucket(start: .min)
+                buckets[tier][slot] = Bucket()
             }
         }
     }
 
     private mutating func emit(tier: Int, slot: Int, bucket: Bucket) {
         guard bucket.count > 0 else { return }
-        append(tier: tier, slot: slot, time: bucket.start, values: bucket.stored)
+        let length = Int64(schedule.tiers[tier].resolutionSeconds) * 1000
+        append(tier: tier, slot: slot, time: bucket.start(length: length), values: bucket.stored)
     }
 
     @discardableResult
