@@ -89,6 +89,24 @@ struct ProcessFootprintTests {
         #expect(shown, "a 64 MiB block in none of: \(attempts)")
     }
 
+    /// glibc raises its mapping threshold to the size of each mapped block freed; fixed, a block
+    /// of 512 KiB still gets a mapping of its own after one of 1 MiB was freed. (glibc marks a
+    /// mapped chunk by bit 2 of the size word before the block.)
+    @Test("fixed heap thresholds: a large block keeps its own mapping after a larger one was freed")
+    func thresholds() throws {
+        func isMapped(_ block: UnsafeMutableRawPointer) -> Bool {
+            block.load(fromByteOffset: -MemoryLayout<Int>.size, as: Int.self) & 2 != 0
+        }
+        free(malloc(1 << 20))
+        #expect(ProcessFootprint.fixHeapThresholds(mapping: 128 << 10, trim: 128 << 10))
+        let large = try #require(malloc(512 << 10))
+        defer { free(large) }
+        #expect(isMapped(large))
+        let small = try #require(malloc(64 << 10))
+        defer { free(small) }
+        #expect(!isMapped(small))
+    }
+
     @Test("freed memory scattered between blocks still in use is resident until releaseFreeHeap gives its pages back")
     func release() throws {
         func anonymousKiB() throws -> Int {

@@ -129,6 +129,21 @@ extension ProcessFootprint {
         return mallopt(-8 /* M_ARENA_MAX */, Int32(clamping: count)) == 1
     }
 
+    /// Fixes the size from which glibc's malloc serves a request with a mapping of its own
+    /// (`M_MMAP_THRESHOLD`, as `MALLOC_MMAP_THRESHOLD_` does) and the free space at an arena's
+    /// top it gives back at once (`M_TRIM_THRESHOLD`, as `MALLOC_TRIM_THRESHOLD_` does).
+    /// glibc's own thresholds start at 128 KiB and rise each time a mapped block is freed (up to
+    /// 32 MiB): after a few large answers, large transient buffers come from the arenas and
+    /// leave their space among long-lived blocks. Fixed, they keep going to mappings, returned
+    /// whole when freed. False where glibc's function is missing or refused.
+    @discardableResult
+    public static func fixHeapThresholds(mapping: Int, trim: Int) -> Bool {
+        guard let mallopt else { return false }
+        let mapped = mallopt(-3 /* M_MMAP_THRESHOLD */, Int32(clamping: mapping)) == 1
+        let trimmed = mallopt(-1 /* M_TRIM_THRESHOLD */, Int32(clamping: trim)) == 1
+        return mapped && trimmed
+    }
+
     private static let mallopt: (@convention(c) (Int32, Int32) -> Int32)? = GlibcSymbol.lookup("mallopt")
 }
 
