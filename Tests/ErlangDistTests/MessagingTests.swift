@@ -29,6 +29,32 @@ struct MessagingTests {
         }
     }
 
+    /// A mailbox handing its messages to a handler (`deliverEach(to:)`), as the server's agent
+    /// owners do: what was queued first, then each message in the order sent, then nil at close.
+    @Test("a mailbox hands queued and arriving messages to its handler in order, and nil when it closes",
+          .timeLimit(.minutes(1)), arguments: OTPRelease.installed)
+    func handler(release: OTPRelease) async throws {
+        try await withPeer(release) { local, peer in
+            _ = try await local.peerCall(peer, "start_echo")
+            let mailbox = try local.makeMailbox()
+            let me = Term.pid(mailbox.pid(for: peer.name))
+            try await mailbox.send(.tuple([me, .integer(0)]), to: "numbat_echo", on: peer.name)
+            // Queued before the handler: received here, then handed to the handler first.
+            while mailbox.queuedCount == 0 { try await Task.sleep(for: .milliseconds(5)) }
+            let (seen, sink) = AsyncStream<MailboxMessage?>.makeStream()
+            mailbox.deliverEach { sink.yield($0) }
+            for index in 1...20 { try await mailbox.send(.tuple([me, .integer(index)]), to: "numbat_echo", on: peer.name) }
+            var iterator = seen.makeAsyncIterator()
+            for index in 0...20 {
+                let message = await iterator.next()
+                #expect(message??.term == .tuple([.atom("echo"), .integer(index)]))
+            }
+            mailbox.close()
+            let last = await iterator.next()
+            #expect(last == .some(nil), "nil once the mailbox closes")
+        }
+    }
+
     /// A mailbox made `flat` gets what an Erlang process sends to its pid decoded flat off the
     /// connection, with the sender (`SEND_SENDER`), whole or in fragments; what is sent to its
     /// registered name (`REG_SEND`, not addressed by pid) still arrives as a `Term`.

@@ -82,6 +82,10 @@ extension LocalNode {
         let (links, watchers, waiters, bonded) = mailbox.state.withLockedValue { state in
             guard !state.closed else { return ([Pid](), [Reference: Pid](), [CheckedContinuation<MailboxMessage?, Never>](), Set<Atom>()) }
             state.closed = true
+            if let handler = state.handler {
+                state.handler = nil
+                handler(nil)
+            }
             let bonded = Set(state.links.map(\.node)).union(state.unlinking.values.map(\.node))
                 .union(state.monitors.values.map(\.node)).union(state.watchers.values.map(\.node))
             defer {

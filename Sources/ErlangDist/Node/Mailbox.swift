@@ -22,6 +22,8 @@ public final class Mailbox: AsyncSequence, Sendable {
         var waiters: [(token: UInt64, continuation: CheckedContinuation<MailboxMessage?, Never>)] = []
         var nextToken: UInt64 = 0
         var closed = false
+        /// Set by `deliverEach(to:)`: messages go to it as they arrive, not to the queue.
+        var handler: (@Sendable (MailboxMessage?) -> Void)?
         /// Remote processes linked to this mailbox.
         var links: Set<Pid> = []
         /// Unlinks we sent and the peer has not acknowledged (`UNLINK_ID`).
@@ -101,10 +103,32 @@ public final class Mailbox: AsyncSequence, Sendable {
         continuation?.resume(returning: nil)
     }
 
-    /// Puts `message` in the queue, or hands it to a waiting receiver.
+    /// Hands every message to `handler` as it arrives, instead of keeping it for `receive()`
+    /// (which then waits for nothing): those already queued first, then each on the thread that
+    /// delivers it (a connection's event loop), and nil once when the mailbox closes. For an
+    /// owner that handles messages without a task waiting for them; `handler` must return
+    /// quickly and must not call back into the mailbox: it runs under the mailbox's lock, which
+    /// keeps the messages in order.
+    public func deliverEach(to handler: @escaping @Sendable (MailboxMessage?) -> Void) {
+        state.withLockedValue { state in
+            guard state.handler == nil else { return }
+            while let queued = state.queue.popFirst() { handler(queued) }
+            if state.closed {
+                handler(nil)
+            } else {
+                state.handler = handler
+            }
+        }
+    }
+
+    /// Puts `message` in the queue, or hands it to a waiting receiver or the handler.
     func deliver(_ message: MailboxMessage) {
         let continuation = state.withLockedValue { state -> CheckedContinuation<MailboxMessage?, Never>? in
             guard !state.closed else { return nil }
+            if let handler = state.handler {
+                handler(message)
+                return nil
+            }
             if !state.waiters.isEmpty { return state.waiters.removeFirst().continuation }
             state.queue.append(message)
             return nil

@@ -14,6 +14,9 @@ final class NodeAlarmWatcher: NodeWorker {
     private let owner = AgentOwner()
     /// The built-in checks, every interval (a timer between them, not a task: `PeriodicWork`).
     private let checks: PeriodicWork
+    /// The agent's messages, handled one at a time by a task that exists only while there are
+    /// some (`SerialInbox`).
+    private let messages: SerialInbox<MailboxMessage>
     /// The built-in alarms active on the node, by key, so a check raises only what changed.
     private let builtIn = NIOLockedValueBox<[String: Alarm.Severity]>([:])
     static let agentName = "numbat_alarm_agent"
@@ -22,33 +25,32 @@ final class NodeAlarmWatcher: NodeWorker {
         self.node = node
         self.service = service
         self.checks = service.nodes.periodicWork(near: node)
+        self.messages = service.nodes.serialInbox(near: node)
     }
 
+    /// Starts the agent (in a task that ends once it is started or found unavailable), then
+    /// the checks on their timer and the agent's messages through the inbox: no task waits per
+    /// node between them.
     func start() {
-        owner.run(for: node, nodes: service.nodes) { await self.run() }
+        owner.run(for: node, nodes: service.nodes) {
+            guard let mailbox = await self.launchAgent() else { return }
+            self.checks.start {
+                await self.checkOnce()
+                return .milliseconds(Int(self.service.thresholds.intervalSeconds * 1000))
+            }
+            self.messages.start { message in
+                if case .message(let term, _) = message { await self.handle(term) }
+            }
+            mailbox.deliverEach { [messages = self.messages] message in
+                if let message { messages.post(message) }
+            }
+        }
     }
 
     func stop() async {
         await checks.stop()
+        await messages.stop()
         await owner.stop()
-    }
-
-    /// The agent's messages, for as long as the node: a task keeps the memory of the deepest
-    /// call it ever made, so starting the agent and each message run in child tasks
-    /// (`inTransientTask`), and this function's own frame holds only the loop's state (with the
-    /// start in it, the frame was 4 KB per node; heaptrack, 300 nodes). The checks run on their
-    /// own timer.
-    private func run() async {
-        guard let mailbox = await inTransientTask({ await self.launchAgent() }) else { return }
-        checks.start {
-            await self.checkOnce()
-            return .milliseconds(Int(self.service.thresholds.intervalSeconds * 1000))
-        }
-        for await message in mailbox {
-            guard case .message(let term, _) = message else { continue }
-            await inTransientTask { await self.handle(term) }
-        }
-        await checks.stop()
     }
 
     /// Reads the node's active built-in alarms and starts the agent; nil, said, when it cannot run.

@@ -114,6 +114,9 @@ public final class MetricsService: NumbatService {
         latest.withLockedValue { $0[node.id] = snapshot }
         do {
             try await archive.ingest(node: node.id, time: snapshot.time, values: snapshot.values)
+        } catch is CancellationError {
+            // The node's collector is being stopped (the node went DOWN, was removed or handed over).
+            logger.debug("storing metrics cancelled", metadata: ["node": "\(node.name)"])
         } catch {
             logger.error("storing metrics failed", metadata: ["node": "\(node.name)", "error": "\(error)"])
         }

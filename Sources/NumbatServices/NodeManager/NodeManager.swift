@@ -197,6 +197,12 @@ public final class NodeManager: Sendable {
         (try? NodeName(name)).flatMap { local.taskExecutor(for: $0) }
     }
 
+    /// An inbox for a per-node part's messages, drained on the node's event loop while it is
+    /// connected (`SerialInbox`; not started).
+    func serialInbox<Element: Sendable>(near node: ManagedNode, of _: Element.Type = Element.self) -> SerialInbox<Element> {
+        SerialInbox { [local] in (try? NodeName(node.name)).flatMap { local.taskExecutor(for: $0) } }
+    }
+
     /// Work a per-node part repeats, with a timer on the node's event loop between runs
     /// (`PeriodicWork`; not started).
     func periodicWork(near node: ManagedNode) -> PeriodicWork {

@@ -4,7 +4,7 @@ import NIOConcurrencyHelpers
 import NumbatCore
 
 /// The per-node part of the node manager: the thin I/O shell around one node's `NodeLifecycle`.
-/// Events reach it through a mailbox and are handled one at a time, in order; each event's
+/// Events reach it through an inbox and are handled one at a time, in order; each event's
 /// directives are carried out (stored, published, connected, timed) before the next event, so
 /// the stored state and the published events follow the lifecycle exactly.
 final class NodeSupervisor: Sendable {
@@ -12,7 +12,9 @@ final class NodeSupervisor: Sendable {
     private let manager: NodeManager
     /// Mutable: a node's TLS settings may be replaced while it is managed (certificates expire).
     private let credentials: NIOLockedValueBox<NodeCredentials>
-    private let mailbox: AsyncStream<Input>.Continuation
+    /// Its events, handled by a task that exists only while there are some (`SerialInbox`):
+    /// a task waiting for events as long as the node is managed kept 2 KB per node.
+    private let inbox = SerialInbox<Input>(countsAsWorker: false)
     private let state: NIOLockedValueBox<State>
 
     private struct Input: Sendable {
@@ -29,8 +31,7 @@ final class NodeSupervisor: Sendable {
         var pending: Task<Void, Never>?
         /// Which `startPending` made `pending`, so that an attempt ending drops only itself.
         var pendingGeneration = 0
-        var loop: Task<Void, Never>?
-        /// Being let go (`letGo`): the connection was closed ahead of the mailbox, and its loss
+        /// Being let go (`letGo`): the connection was closed ahead of the inbox, and its loss
         /// is not a node going DOWN.
         var releasing = false
     }
@@ -39,17 +40,8 @@ final class NodeSupervisor: Sendable {
         self.id = lifecycle.node.id
         self.manager = manager
         self.credentials = NIOLockedValueBox(credentials)
-        let (stream, continuation) = AsyncStream.makeStream(of: Input.self)
-        self.mailbox = continuation
         self.state = NIOLockedValueBox(State(lifecycle: lifecycle))
-        // Each event is handled in a child task: a task keeps the memory of the deepest call it
-        // ever made until it ends (Swift's task allocator keeps its slabs), and handling an
-        // event (the store's writes, carrying out directives) left ~13 KB per managed node in
-        // this loop, which lives as long as the node (heaptrack, 300 nodes).
-        let loop = Task { [self] in
-            for await input in stream { await inTransientTask { await self.process(input) } }
-        }
-        state.withLockedValue { $0.loop = loop }
+        inbox.start { await self.process($0) }
     }
 
     var node: ManagedNode { state.withLockedValue { $0.lifecycle.node } }
@@ -64,13 +56,13 @@ final class NodeSupervisor: Sendable {
 
     /// Hands `event` to the lifecycle without waiting (connection reports, timers).
     func post(_ event: NodeLifecycle.Event) {
-        mailbox.yield(Input(event: event, done: nil))
+        inbox.post(Input(event: event, done: nil))
     }
 
     /// Hands `event` to the lifecycle and waits until its directives are carried out.
     func send(_ event: NodeLifecycle.Event) async throws {
         try await withCheckedThrowingContinuation { continuation in
-            if case .terminated = mailbox.yield(Input(event: event, done: continuation)) {
+            if !inbox.post(Input(event: event, done: continuation)) {
                 continuation.resume(throwing: NumbatError.notFound("node_not_found", "the node is no longer managed"))
             }
         }
@@ -78,7 +70,7 @@ final class NodeSupervisor: Sendable {
 
     /// Stops managing the node: closes its connection at once, then has the lifecycle record it.
     ///
-    /// Not only through the mailbox: the event before may be a store write stuck on a database
+    /// Not only through the inbox: the event before may be a store write stuck on a database
     /// that went away (packets dropped: TCP gives up after minutes), and a server letting its
     /// nodes go because it cannot renew their leases must close their connections before
     /// another server takes them, or a node has two managers (seen under load: two nodes kept
@@ -94,12 +86,11 @@ final class NodeSupervisor: Sendable {
         try? await send(.unmanaged)
     }
 
-    /// Ends the mailbox after closing the connection (server shutdown, or a removed node).
+    /// Ends the inbox after closing the connection (server shutdown, or a removed node), once
+    /// the events already in it are handled.
     func stop() async {
         try? await send(.unmanaged)
-        mailbox.finish()
-        let loop = state.withLockedValue { $0.loop }
-        await loop?.value
+        await inbox.finish()
     }
 
     private func process(_ input: Input) async {

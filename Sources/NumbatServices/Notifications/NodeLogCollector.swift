@@ -13,35 +13,39 @@ final class NodeLogCollector: NodeWorker {
     /// The agent's batches arrive decoded flat and are read in place (`FlatTerm`): a batch of
     /// 50 events decoded into `Term`s costs 402,000 instructions, flat 71,000.
     private let owner = AgentOwner(flatMessages: true)
+    /// The agent's batches, recorded one at a time by a task that exists only while there are
+    /// some (`SerialInbox`): no task waits per node between batches.
+    private let batches: SerialInbox<MailboxMessage>
     static let agentName = "numbat_log_agent"
     static let lagerBackendName = "numbat_lager_backend"
 
     init(node: ManagedNode, service: NotificationsService) {
         self.node = node
         self.service = service
+        self.batches = service.nodes.serialInbox(near: node)
     }
 
+    /// Starts the agent (in a task that ends once it is started or found unavailable); its
+    /// batches then go to the inbox as they arrive.
     func start() {
         let level = service.level(for: node.id)
-        owner.run(for: node, nodes: service.nodes) { await self.run(level: level) }
+        owner.run(for: node, nodes: service.nodes) {
+            guard let mailbox = await self.launchAgent(level: level) else { return }
+            self.batches.start { await self.record($0) }
+            mailbox.deliverEach { [batches = self.batches] message in
+                if let message { batches.post(message) }
+            }
+        }
     }
 
     func stop() async {
+        await batches.stop()
         await owner.stop()
     }
 
     /// Changes the node's level; the agent's handler filters from then on.
     func setLevel(_ level: NodeNotification.Severity) async throws {
         _ = try await service.nodes.rpc(node, Atom(Self.agentName), "set_level", [.atom(Atom(level.rawValue))])
-    }
-
-    /// The loop lives as long as the node, and a task keeps the memory of the deepest call it
-    /// ever made: starting the agent and recording a batch run in child tasks
-    /// (`inTransientTask`), and this function's own frame holds only the loop's state (with the
-    /// start in it, the frame was 3.7 KB per node; heaptrack, 300 nodes).
-    private func run(level: NodeNotification.Severity) async {
-        guard let mailbox = await inTransientTask({ await self.launchAgent(level: level) }) else { return }
-        await receive(from: mailbox)
     }
 
     /// Starts the agent (and lager's backend where lager runs); nil, said, when it cannot run.
@@ -73,29 +77,27 @@ final class NodeLogCollector: NodeWorker {
         }
     }
 
-    /// The agent's batches, recorded as they come, until the mailbox closes.
-    private func receive(from mailbox: Mailbox) async {
-        for await message in mailbox {
-            let received: FlatTerm
-            switch message {
-            case .flatMessage(let flat, _):
-                received = flat
-            case .message(let term, _):
-                // Only if it came another way than the connection's flat decoding.
-                guard let flat = try? FlatTerm(decoding: term.encoded()) else { continue }
-                received = flat
-            case .down, .exit:
-                continue
-            }
-            let (notifications, dropped) = Self.notifications(from: received.root, node: node)
-            var batch = notifications
-            if dropped > 0 {
-                batch.append(NodeNotification(nodeID: node.id, nodeName: node.name, time: Date(), severity: .warning, source: .numbat,
-                                              message: "\(dropped) log event(s) on \(node.name) were dropped to protect the node (rate or queue limit)",
-                                              metadata: ["dropped": "\(dropped)"]))
-            }
-            if !batch.isEmpty { await inTransientTask { [batch] in await self.service.record(batch) } }
+    /// One of the agent's batches, recorded.
+    private func record(_ message: MailboxMessage) async {
+        let received: FlatTerm
+        switch message {
+        case .flatMessage(let flat, _):
+            received = flat
+        case .message(let term, _):
+            // Only if it came another way than the connection's flat decoding.
+            guard let flat = try? FlatTerm(decoding: term.encoded()) else { return }
+            received = flat
+        case .down, .exit:
+            return
         }
+        let (notifications, dropped) = Self.notifications(from: received.root, node: node)
+        var batch = notifications
+        if dropped > 0 {
+            batch.append(NodeNotification(nodeID: node.id, nodeName: node.name, time: Date(), severity: .warning, source: .numbat,
+                                          message: "\(dropped) log event(s) on \(node.name) were dropped to protect the node (rate or queue limit)",
+                                          metadata: ["dropped": "\(dropped)"]))
+        }
+        if !batch.isEmpty { await service.record(batch) }
     }
 
     /// Reads the agent's `{numbat_logs, [{Time, Level, Text, Meta} | {Time, Level, Text, Meta, lager}], Dropped}`
