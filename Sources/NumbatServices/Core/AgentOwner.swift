@@ -74,13 +74,11 @@ final class AgentOwner: Sendable {
             current = try nodes.local.makeMailbox(flat: flatMessages)
             return current!
         }
-        // In a child task: the workers calling this live as long as their node, and the
-        // injection's frames are the deepest they make (`inTransientTask`).
+        // Called from tasks that end once the agent is started (the owner's, a collection's),
+        // so the injection's deep frames go with them.
         let pid = owner.pid(for: try NodeName(node.name))
-        let started = try await inTransientTask {
-            _ = try await nodes.inject(agent, into: node)
-            return try await nodes.rpc(node, agent.module, "start", [.pid(pid), options])
-        }
+        _ = try await nodes.inject(agent, into: node)
+        let started = try await nodes.rpc(node, agent.module, "start", [.pid(pid), options])
         guard started[element: 0] == .atom("ok") else {
             throw NumbatError(.unavailable, "agent_start_failed", "\(name) did not start on \(node.name): \(started.erlangDescription)")
         }
