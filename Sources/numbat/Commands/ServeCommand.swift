@@ -151,18 +151,21 @@ struct ServeCommand: AsyncParsableCommand {
     /// eight arenas a core) and 89-97 KB with two (docs/benchmarks.md, issue #16 eighth pass).
     static let heapArenas = 2
 
-    /// glibc malloc's mapping and trim thresholds for `serve`, fixed at glibc's starting value
-    /// unless `MALLOC_MMAP_THRESHOLD_` or `MALLOC_TRIM_THRESHOLD_` say otherwise: at 1,000
-    /// simulated nodes, 77 KB of resident memory per node against 86 with glibc's rising
-    /// thresholds (docs/benchmarks.md, issue #16 ninth pass).
-    static let heapThreshold = 128 * 1024
+    /// glibc malloc's mapping and trim thresholds for `serve` (its own start at 128 KiB for
+    /// both, and rise as large blocks are freed), fixed unless `MALLOC_MMAP_THRESHOLD_` or
+    /// `MALLOC_TRIM_THRESHOLD_` say otherwise. At 1,000 simulated nodes, resident memory per
+    /// node was 86 KB with glibc's rising thresholds, 77 with both fixed at 128 KiB, 64-68 with
+    /// mappings from 32 KiB and 63-66 from 16 KiB (docs/benchmarks.md, issue #16 ninth pass): the
+    /// blocks of 16 KiB and more are a node's start (its agents' code) and large answers; five
+    /// nodes collected every second made 7 mappings in 20 s (at 8 KiB, 42).
+    static let heapThresholds = (mapping: 16 * 1024, trim: 128 * 1024)
 
     func run() async throws {
         // Before the server's threads first allocate (each would take an arena of its own).
         let environment = ProcessInfo.processInfo.environment
         if environment["MALLOC_ARENA_MAX"] == nil { ProcessFootprint.limitHeapArenas(to: Self.heapArenas) }
         if environment["MALLOC_MMAP_THRESHOLD_"] == nil, environment["MALLOC_TRIM_THRESHOLD_"] == nil {
-            ProcessFootprint.fixHeapThresholds(mapping: Self.heapThreshold, trim: Self.heapThreshold)
+            ProcessFootprint.fixHeapThresholds(mapping: Self.heapThresholds.mapping, trim: Self.heapThresholds.trim)
         }
         // A connection per managed node: thousands need more than the usual 1,024 files.
         ProcessLimits.raiseOpenFiles()
