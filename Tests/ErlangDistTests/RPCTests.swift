@@ -180,6 +180,32 @@ struct RPCTests {
         }
     }
 
+    /// A per-node part stopped just before its next call (a worker's `stop()` cancels the run
+    /// about to call) must not wait out the call's timeout: the cancellation came before there
+    /// was a reply to cancel.
+    @Test("a call made by a task already cancelled ends at once, sends nothing and leaves nothing behind",
+          .timeLimit(.minutes(1)), arguments: OTPRelease.installed)
+    func cancelledBeforeTheCall(release: OTPRelease) async throws {
+        try await withPeer(release) { local, peer in
+            try await local.connect(to: peer.name)
+            let call = Task { () async throws -> Term in
+                withUnsafeCurrentTask { $0?.cancel() }
+                // Would set an application variable on the peer if it were sent.
+                return try await local.rpc(peer.name, "application", "set_env", [.atom("kernel"), .atom("numbat_cancelled_call"), .atom("true")],
+                                           timeout: .seconds(3600))
+            }
+            do {
+                _ = try await call.value
+                Issue.record("expected the cancellation to end the call")
+            } catch DistributionError.timeout(let what) {
+                #expect(what.contains("cancelled"))
+            }
+            #expect(local.statistics.pendingReplies == 0)
+            let variable = try await local.rpc(peer.name, "application", "get_env", [.atom("kernel"), .atom("numbat_cancelled_call")])
+            #expect(variable == .atom("undefined"), "nothing was sent")
+        }
+    }
+
     @Test("a call in flight when the node shuts down ends then, and none starts after", arguments: OTPRelease.installed)
     func shutdownEndsCalls(release: OTPRelease) async throws {
         try await withPeer(release) { local, peer in

@@ -46,6 +46,7 @@ struct PeriodicWorkTests {
         #expect(!stopped.overlapped)
         #expect(stopped.offLoop == 0, "runs off the node's event loop: \(stopped.offLoop)")
         #expect(stopped.running == 0)
+        #expect(!work.isLive, "no timer set and no run under way after stop")
         // Nothing runs after stop: a timer of the same loop set well after the next run would have
         // come finds the count unchanged.
         try await executor.eventLoop.scheduleTask(in: .milliseconds(100)) {}.futureResult.get()
@@ -80,6 +81,7 @@ struct PeriodicWorkTests {
         await work.stop()
         #expect(ended.withLockedValue { $0 } == true, "the run ended by its cancellation before stop() returned")
         #expect(weakToken == nil, "the body is let go at stop")
+        #expect(!work.isLive)
 
         let never = PeriodicWork { (nil, group.next()) }
         await never.stop()

@@ -88,15 +88,18 @@ extension LocalNode {
             // it under the lock resumes it), and the checked one costs an allocation per call.
             await withUnsafeContinuation { (continuation: UnsafeContinuation<ReplyOutcome, Never>) in
                 let startSweeper = state.withLockedValue { state -> Bool? in
-                    // Shut down: no sweeper would ever time the call out.
-                    guard !state.isShutDown else { return nil }
+                    // Shut down: no sweeper would ever time the call out. Cancelled already:
+                    // the cancellation handler ran before there was a receiver to take, so
+                    // nothing is sent and nothing waits (checked under the lock, which the
+                    // handler takes too).
+                    guard !state.isShutDown, !Task.isCancelled else { return nil }
                     state.awaitingReplies[node, default: []].insert(id)
                     state.receivers[id] = .reply(node: node) { continuation.resume(returning: $0) }
                     state.replyDeadlines.insert(id, dueAt: deadline)
                     return state.replySweeper == nil
                 }
                 guard let startSweeper else {
-                    continuation.resume(returning: .failed(.mailboxClosed))
+                    continuation.resume(returning: Task.isCancelled ? .cancelled : .failed(.mailboxClosed))
                     return
                 }
                 if startSweeper { self.startReplySweeper() }

@@ -132,8 +132,8 @@ extension ProcessFootprint {
     /// Fixes the size from which glibc's malloc serves a request with a mapping of its own
     /// (`M_MMAP_THRESHOLD`, as `MALLOC_MMAP_THRESHOLD_` does) and the free space at an arena's
     /// top it gives back at once (`M_TRIM_THRESHOLD`, as `MALLOC_TRIM_THRESHOLD_` does).
-    /// glibc's own thresholds start at 128 KiB and rise each time a mapped block is freed (up to
-    /// 32 MiB): after a few large answers, large transient buffers come from the arenas and
+    /// glibc's own thresholds start at 128 KiB and rise each time a mapped block is freed (the
+    /// mapping threshold up to 32 MiB, the trim threshold to twice it): after a few large answers, large transient buffers come from the arenas and
     /// leave their space among long-lived blocks. Fixed, they keep going to mappings, returned
     /// whole when freed. False where glibc's function is missing or refused.
     @discardableResult

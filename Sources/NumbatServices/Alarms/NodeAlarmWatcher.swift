@@ -41,8 +41,14 @@ final class NodeAlarmWatcher: NodeWorker {
             self.messages.start { message in
                 if case .message(let term, _) = message { await self.handle(term) }
             }
-            mailbox.deliverEach { [messages = self.messages] message in
-                if let message { messages.post(message) }
+            mailbox.deliverEach { [messages = self.messages, checks = self.checks] message in
+                if let message {
+                    messages.post(message)
+                } else {
+                    // The mailbox closed (its owner stopped, or the local node shut down): the
+                    // checks end with it, as the agent does.
+                    Task { await checks.stop() }
+                }
             }
         }
     }

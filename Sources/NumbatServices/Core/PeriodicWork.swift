@@ -25,13 +25,17 @@ final class PeriodicWork: Sendable {
         var body: (@Sendable () async -> Duration)?
         var started = false
         var stopped = false
+
+        /// Whether anything of it is alive: a timer set or a run under way.
+        var isLive: Bool { timer != nil || run != nil }
     }
 
     private let state = NIOLockedValueBox(State())
     private let locate: Locate
 
-    /// How many are started and not stopped, over every service and node (`node_workers` in
-    /// `/api/health` counts them with the workers' tasks).
+    /// How many have a timer set or a run under way, over every service and node
+    /// (`node_workers` in `/api/health` counts them with the workers' tasks): a timer or run
+    /// that outlived its `stop()` shows here.
     static let active = NIOLockedValueBox(0)
 
     init(locate: @escaping Locate) {
@@ -41,52 +45,65 @@ final class PeriodicWork: Sendable {
     /// Runs `body` after `delay`, then again after each wait it returns, until `stop()`. Once
     /// only: after `stop()` (even before it) it does nothing.
     func start(after delay: Duration = .zero, _ body: @escaping @Sendable () async -> Duration) {
-        let starting = state.withLockedValue { state -> Bool in
-            guard !state.started, !state.stopped else { return false }
+        let eventLoop = locate().eventLoop
+        update { state in
+            guard !state.started, !state.stopped else { return }
             state.started = true
             state.body = body
-            return true
-        }
-        guard starting else { return }
-        Self.active.withLockedValue { $0 += 1 }
-        schedule(after: delay)
-    }
-
-    /// Cancels the timer, or the run under way and waits for its end. No run starts after it.
-    func stop() async {
-        let (running, wasActive) = state.withLockedValue { state -> (Task<Void, Never>?, Bool) in
-            defer { state.stopped = true }
-            guard !state.stopped else { return (nil, false) }
-            state.body = nil
-            state.timer?.cancel()
-            state.timer = nil
-            return (state.run, state.started)
-        }
-        if wasActive { Self.active.withLockedValue { $0 -= 1 } }
-        running?.cancel()
-        await running?.value
-    }
-
-    private func schedule(after delay: Duration) {
-        let eventLoop = locate().eventLoop
-        state.withLockedValue { state in
-            guard !state.stopped else { return }
             state.timer = eventLoop.scheduleTask(in: TimeAmount(max(.zero, delay))) { self.fire() }
         }
     }
 
+    /// Cancels the timer, or the run under way and waits for its end. No run starts after it.
+    func stop() async {
+        let running = update { state -> Task<Void, Never>? in
+            state.stopped = true
+            state.body = nil
+            state.timer?.cancel()
+            state.timer = nil
+            return state.run
+        }
+        running?.cancel()
+        await running?.value
+    }
+
+    /// Whether a timer is set or a run under way (for tests: never after `stop()`).
+    var isLive: Bool { state.withLockedValue { $0.isLive } }
+
+    /// Changes the state under its lock and keeps `active` in step with whether it is live.
+    @discardableResult
+    private func update<T>(_ change: (inout State) -> T) -> T {
+        let (result, delta) = state.withLockedValue { state -> (T, Int) in
+            let before = state.isLive
+            let result = change(&state)
+            return (result, (state.isLive ? 1 : 0) - (before ? 1 : 0))
+        }
+        if delta != 0 { Self.active.withLockedValue { $0 += delta } }
+        return result
+    }
+
     private func fire() {
         let executor = locate().executor
-        state.withLockedValue { state in
-            guard !state.stopped, let body = state.body else { return }
+        update { state in
             state.timer = nil
+            guard !state.stopped, let body = state.body else { return }
             // Made under the lock, so `stop()` either finds it or is seen by it; the task's body
             // runs later, on its executor.
             state.run = Task(executorPreference: executor) {
                 let wait = await body()
-                self.state.withLockedValue { $0.run = nil }
-                self.schedule(after: wait)
+                self.finished(wait: wait)
             }
+        }
+    }
+
+    /// A run ended: the next timer is set in the same step that lets the run go, so the work
+    /// stays live between them.
+    private func finished(wait: Duration) {
+        let eventLoop = locate().eventLoop
+        update { state in
+            state.run = nil
+            guard !state.stopped else { return }
+            state.timer = eventLoop.scheduleTask(in: TimeAmount(max(.zero, wait))) { self.fire() }
         }
     }
 }

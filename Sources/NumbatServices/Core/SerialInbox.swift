@@ -65,20 +65,27 @@ final class SerialInbox<Element: Sendable>: Sendable {
     /// Takes no more; cancels the element being handled and waits for its end, and drops the
     /// ones waiting.
     func stop() async {
-        let draining = close(dropping: true)
+        let (draining, counted) = close(dropping: true)
         draining?.cancel()
         await draining?.value
+        // Counted until the draining task has ended, so one that outlived its stop would show.
+        if counted { SerialInboxes.active.withLockedValue { $0 -= 1 } }
     }
 
     /// Takes no more; handles everything already posted (if started) and returns when done.
     func finish() async {
-        let draining = close(dropping: false)
+        let (draining, counted) = close(dropping: false)
         await draining?.value
         state.withLockedValue { $0.handle = nil }
+        if counted { SerialInboxes.active.withLockedValue { $0 -= 1 } }
     }
 
-    private func close(dropping: Bool) -> Task<Void, Never>? {
-        let (draining, counted) = state.withLockedValue { state -> (Task<Void, Never>?, Bool) in
+    /// Whether a draining task is running now (for tests: none when idle).
+    var isDraining: Bool { state.withLockedValue { $0.draining != nil } }
+
+    /// Closes it; the draining task to wait for, and whether it was counted as active.
+    private func close(dropping: Bool) -> (Task<Void, Never>?, Bool) {
+        state.withLockedValue { state in
             let counted = state.counted && !state.closed
             state.closed = true
             if dropping {
@@ -87,8 +94,6 @@ final class SerialInbox<Element: Sendable>: Sendable {
             }
             return (state.draining, counted)
         }
-        if counted { SerialInboxes.active.withLockedValue { $0 -= 1 } }
-        return draining
     }
 
     /// Starts the draining task if there is work, a handler and none running. Made under the

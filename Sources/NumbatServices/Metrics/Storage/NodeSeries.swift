@@ -19,7 +19,8 @@ struct NodeSeries: Sendable {
     ///
     /// 32 bytes: its start is kept as a number of bucket lengths since 1970 and its count in 32
     /// bits (a node holds one per metric in each roll-up tier: 40 bytes each had taken 10 KB per
-    /// node; docs/benchmarks.md). Lengths are whole seconds, so the number lasts past 2100.
+    /// node; docs/benchmarks.md). Lengths are whole seconds, so the number lasts past 2100;
+    /// times outside 1970-2106 are clamped to its ends (the server's clock makes the times).
     struct Bucket: Sendable, Equatable {
         /// The start divided by the length (0 in a bucket that holds nothing yet).
         var index: UInt32 = 0
