@@ -129,13 +129,37 @@ extension ProcessFootprint {
         return mallopt(-8 /* M_ARENA_MAX */, Int32(clamping: count)) == 1
     }
 
+    /// Which of its malloc settings a server applies at start: those glibc was not already
+    /// given, by its variables (`MALLOC_ARENA_MAX`, `MALLOC_MMAP_THRESHOLD_`,
+    /// `MALLOC_TRIM_THRESHOLD_`) or its tunables (`GLIBC_TUNABLES=glibc.malloc.arena_max=...`).
+    public struct HeapTuning: Equatable, Sendable {
+        /// Cap the arenas (`limitHeapArenas`).
+        public var limitArenas: Bool
+        /// Fix the mapping and trim thresholds (`fixHeapThresholds`): only when neither was given.
+        public var fixThresholds: Bool
+
+        public init(limitArenas: Bool, fixThresholds: Bool) {
+            self.limitArenas = limitArenas
+            self.fixThresholds = fixThresholds
+        }
+
+        public init(environment: [String: String]) {
+            let tunables = environment["GLIBC_TUNABLES"] ?? ""
+            limitArenas = environment["MALLOC_ARENA_MAX"] == nil && !tunables.contains("malloc.arena_max")
+            fixThresholds = environment["MALLOC_MMAP_THRESHOLD_"] == nil && environment["MALLOC_TRIM_THRESHOLD_"] == nil
+                && !tunables.contains("malloc.mmap_threshold") && !tunables.contains("malloc.trim_threshold")
+        }
+    }
+
     /// Fixes the size from which glibc's malloc serves a request with a mapping of its own
     /// (`M_MMAP_THRESHOLD`, as `MALLOC_MMAP_THRESHOLD_` does) and the free space at an arena's
     /// top it gives back at once (`M_TRIM_THRESHOLD`, as `MALLOC_TRIM_THRESHOLD_` does).
     /// glibc's own thresholds start at 128 KiB and rise each time a mapped block is freed (the
     /// mapping threshold up to 32 MiB, the trim threshold to twice it): after a few large answers, large transient buffers come from the arenas and
     /// leave their space among long-lived blocks. Fixed, they keep going to mappings, returned
-    /// whole when freed. False where glibc's function is missing or refused.
+    /// whole when freed. (glibc maps only what its arena cannot serve from free space: the
+    /// effect shows as less free space over time, measured by `numbat-bench --only scale`.)
+    /// False where glibc's function is missing or refused.
     @discardableResult
     public static func fixHeapThresholds(mapping: Int, trim: Int) -> Bool {
         guard let mallopt else { return false }

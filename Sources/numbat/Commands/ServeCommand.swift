@@ -162,15 +162,10 @@ struct ServeCommand: AsyncParsableCommand {
 
     func run() async throws {
         // Before the server's threads first allocate (each would take an arena of its own).
-        let environment = ProcessInfo.processInfo.environment
         // What glibc was told, by its variables or its tunables, it keeps.
-        let tunables = environment["GLIBC_TUNABLES"] ?? ""
-        if environment["MALLOC_ARENA_MAX"] == nil, !tunables.contains("malloc.arena_max") {
-            ProcessFootprint.limitHeapArenas(to: Self.heapArenas)
-        }
-        if environment["MALLOC_MMAP_THRESHOLD_"] == nil, environment["MALLOC_TRIM_THRESHOLD_"] == nil,
-           !tunables.contains("malloc.mmap_threshold"), !tunables.contains("malloc.trim_threshold")
-        {
+        let tuning = ProcessFootprint.HeapTuning(environment: ProcessInfo.processInfo.environment)
+        if tuning.limitArenas { ProcessFootprint.limitHeapArenas(to: Self.heapArenas) }
+        if tuning.fixThresholds {
             ProcessFootprint.fixHeapThresholds(mapping: Self.heapThresholds.mapping, trim: Self.heapThresholds.trim)
         }
         // A connection per managed node: thousands need more than the usual 1,024 files.
