@@ -162,6 +162,18 @@ struct RPCTests {
         }
     }
 
+    /// `call` ended by its cancellation (the rpc's `.timeout("... was cancelled")`), with no
+    /// reply left waiting on `local`.
+    static func expectEndedByCancellation(_ call: Task<Term, any Error>, _ local: LocalNode) async throws {
+        do {
+            _ = try await call.value
+            Issue.record("expected the cancellation to end the call")
+        } catch DistributionError.timeout(let what) {
+            #expect(what.contains("cancelled"))
+        }
+        #expect(local.statistics.pendingReplies == 0)
+    }
+
     @Test("a cancelled call ends at once and leaves nothing behind", arguments: OTPRelease.installed)
     func cancelled(release: OTPRelease) async throws {
         try await withPeer(release) { local, peer in
@@ -170,13 +182,7 @@ struct RPCTests {
             // Cancelled once the call is registered (a pending reply), long before its answer or timeout.
             while local.statistics.pendingReplies == 0 { try await Task.sleep(for: .milliseconds(10)) }
             call.cancel()
-            do {
-                _ = try await call.value
-                Issue.record("expected the cancellation to end the call")
-            } catch DistributionError.timeout(let what) {
-                #expect(what.contains("cancelled"))
-            }
-            #expect(local.statistics.pendingReplies == 0)
+            try await Self.expectEndedByCancellation(call, local)
         }
     }
 
@@ -194,13 +200,7 @@ struct RPCTests {
                 return try await local.rpc(peer.name, "application", "set_env", [.atom("kernel"), .atom("numbat_cancelled_call"), .atom("true")],
                                            timeout: .seconds(3600))
             }
-            do {
-                _ = try await call.value
-                Issue.record("expected the cancellation to end the call")
-            } catch DistributionError.timeout(let what) {
-                #expect(what.contains("cancelled"))
-            }
-            #expect(local.statistics.pendingReplies == 0)
+            try await Self.expectEndedByCancellation(call, local)
             let variable = try await local.rpc(peer.name, "application", "get_env", [.atom("kernel"), .atom("numbat_cancelled_call")])
             #expect(variable == .atom("undefined"), "nothing was sent")
         }
