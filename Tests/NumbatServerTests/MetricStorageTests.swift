@@ -374,6 +374,11 @@ struct MetricArchiveTests {
             try await Self.collect(archive, clock, node: node, minutes: run == 0 ? 0..<7 : 7..<20) { Double($0) }
             await archive.stop()
             if run == 1 {
+                // Each 5-minute bucket ended so far (0, 5 and 10) stored once, as chunk rows of
+                // the open block: the raw points replayed at the restart did not emit again the
+                // bucket 0..<5 of the first run.
+                let fiveMinute = try await store.metricBlocks(nodes: [node], tier: 1, from: 0, to: .max)
+                #expect(fiveMinute.map(\.points).reduce(0, +) == 2 * 3, "\(fiveMinute.map { ($0.sequence, $0.points) })")  // "m" and "constant"
                 let reopened = MetricArchive(store: store, settings: settings, logger: Logger(label: "test"), now: { clock.now })
                 try await reopened.start(restoring: [node])
                 clock.advance(24 * 3600 - 19 * 60)  // a day on: 5-minute and 15-minute points only
@@ -389,6 +394,36 @@ struct MetricArchiveTests {
             }
             try store.close()
         }
+    }
+
+    @Test("NodeSeries: a roll-up bucket is emitted once: not again for a late point once closed, nor after a restart when the store has it")
+    func bucketsEmittedOnce() throws {
+        let start: Int64 = 1_796_083_200_000  // on a 15-minute boundary
+        func rollUps(_ series: inout NodeSeries) -> [NodeBlock] {
+            defer { series.written() }
+            return series.takePending().filter { $0.key.tier == 1 }.map(\.block)
+        }
+
+        var series = NodeSeries(schedule: .standard)
+        series.ingest(time: start + 1_000, values: [(metric: 1, value: 1)])
+        series.closeBuckets(now: start + 301_000)
+        #expect(try rollUps(&series).map { try NodeBlock.decode($0.encoded(), start: $0.start) } == [[1: [SeriesPoint(time: start, values: [1, 1, 1, 1])]]])
+        // A late collection of the bucket just closed: its raw point is kept, the bucket is not
+        // emitted again (with this point alone in it).
+        series.ingest(time: start + 299_000, values: [(metric: 1, value: 5)])
+        series.ingest(time: start + 302_000, values: [(metric: 1, value: 2)])
+        series.closeBuckets(now: start + 601_000)
+        #expect(try rollUps(&series).map { try NodeBlock.decode($0.encoded(), start: $0.start) } == [[1: [SeriesPoint(time: start + 300_000, values: [2, 2, 2, 1])]]])
+
+        // A restart: the store holds the bucket at `start`; the raw points replayed from it on
+        // fill the buckets after it only.
+        var restored = NodeSeries(schedule: .standard)
+        restored.restore(tier: 1, metric: 1, time: start, value: 1, replayFrom: start)
+        for (time, value) in [(start + 1_000, 1.0), (start + 299_000, 5), (start + 302_000, 2)] {
+            restored.restore(tier: 0, metric: 1, time: time, value: value, replayFrom: start)
+        }
+        restored.closeBuckets(now: start + 601_000)
+        #expect(try rollUps(&restored).map { try NodeBlock.decode($0.encoded(), start: $0.start) } == [[1: [SeriesPoint(time: start + 300_000, values: [2, 2, 2, 1])]]])
     }
 
     /// Restored at start (a restart), or on their first collections arriving together (nodes

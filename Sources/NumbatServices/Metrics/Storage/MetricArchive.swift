@@ -213,7 +213,9 @@ public final class MetricArchive: Sendable {
         for chunked in try await store.chunkedMetricBlocks(nodes: missing) {
             series[chunked.nodeID]?.restoreChunked(.init(tier: chunked.tier, start: chunked.start), end: chunked.end, lastSequence: chunked.lastSequence)
         }
-        for tier in schedule.tiers.indices {
+        // The roll-up tiers first: their stored points set the floors of their buckets, so the
+        // raw points replayed after them do not emit again the buckets the store holds.
+        for tier in schedule.tiers.indices.reversed() {
             // The current and previous blocks hold every series' last point and the replay window.
             let from = min(replayFrom, schedule.blockStart(tier: tier, time: now) - schedule.blockSpan(tier: tier))
             // Each node's rows come oldest first, as replaying into the buckets needs.

@@ -1,6 +1,6 @@
 /// The in-memory state of one node's metric history: the points not yet written (chunks, one
-/// per block they belong to), the time of each series' last point, the roll-up buckets being
-/// accumulated, and which stored blocks still consist of chunks. Pure: the `MetricArchive`
+/// per block they belong to), the time of each series' last raw point, the roll-up buckets
+/// being accumulated, and which stored blocks still consist of chunks. Pure: the `MetricArchive`
 /// shell reads and writes the store; this only decides what goes where.
 ///
 /// Writes are append-only: every flush writes the new points as a small chunk row of their
@@ -15,7 +15,10 @@ struct NodeSeries: Sendable {
         var start: Int64
     }
 
-    /// A roll-up bucket being accumulated.
+    /// A roll-up bucket being accumulated, or, while it holds nothing (`count` 0), the first
+    /// bucket a point may still open: its `index` is then a floor, past every bucket already
+    /// emitted or found in the store at a restart. So the bucket keeps what a time of the last
+    /// roll-up point per series kept (2 KB per node at ~125 metrics in two roll-up tiers).
     ///
     /// 32 bytes: its start is kept as a number of bucket lengths since 1970 and its count in 32
     /// bits (a node holds one per metric in each roll-up tier: 40 bytes each had taken 10 KB per
@@ -35,6 +38,14 @@ struct NodeSeries: Sendable {
         init(start: Int64, length: Int64) {
             index = Self.index(start, length: length)
         }
+
+        /// An empty bucket of number `floor`: no point of an earlier bucket is taken any more.
+        init(floor: UInt32) {
+            index = floor
+        }
+
+        /// The number of the bucket after `index` (the last, in 2106, has none after it).
+        static func after(_ index: UInt32) -> UInt32 { index == .max ? index : index + 1 }
 
         /// The number of the bucket of `length` (ms) that holds `time` (ms).
         static func index(_ time: Int64, length: Int64) -> UInt32 {
@@ -102,10 +113,14 @@ struct NodeSeries: Sendable {
     private var slots = MetricPositions()
     /// The metric id of each slot.
     private var metricIDs: [Int] = []
-    /// Per tier, per slot: the time of the last point taken (written or pending); `.min` when none.
-    private var lastTimes: [[Int64]]
-    /// Per roll-up tier (index 0 unused), per slot: the bucket being accumulated (`count` 0 when none).
+    /// Per slot: the time of the last raw point taken (written or pending); `.min` when none.
+    /// The roll-up tiers need no such time: their buckets' indexes only grow (see `Bucket`).
+    private var lastRawTimes: [Int64] = []
+    /// Per roll-up tier (index 0 unused), per slot: the bucket being accumulated, or the floor
+    /// of the next one (`count` 0).
     private var buckets: [[Bucket]]
+    /// Per tier (index 0 unused): the bucket length in milliseconds.
+    private let bucketLengths: [Int64]
     /// Stored blocks made of chunks, to be compacted when their time is over.
     private(set) var chunked: [BlockKey: Chunked] = [:]
     /// Chunks taken for writing whose write failed.
@@ -122,8 +137,8 @@ struct NodeSeries: Sendable {
 
     init(schedule: RetentionSchedule) {
         self.schedule = schedule
-        lastTimes = Array(repeating: [], count: schedule.tiers.count)
         buckets = Array(repeating: [], count: schedule.tiers.count)
+        bucketLengths = schedule.tiers.map { Int64($0.resolutionSeconds) * 1000 }
     }
 
     /// The slot of `metric`, made on its first point.
@@ -132,10 +147,8 @@ struct NodeSeries: Sendable {
         let slot = metricIDs.count
         slots.insert(metric, at: slot)
         metricIDs.append(metric)
-        for tier in lastTimes.indices {
-            lastTimes[tier].append(.min)
-            if tier > 0 { buckets[tier].append(Bucket()) }
-        }
+        lastRawTimes.append(.min)
+        for tier in buckets.indices.dropFirst() { buckets[tier].append(Bucket()) }
         return slot
     }
 
@@ -176,27 +189,42 @@ struct NodeSeries: Sendable {
 
     /// `numbers[i]` into slot `slots[i]` (none when -1). Every raw point of a collection goes
     /// to the same block: taken out of `pending` once (a hash per collection, not per point)
-    /// and put back if it holds anything.
+    /// and put back if it holds anything. The roll-up buckets then take the points one tier
+    /// at a time (`accumulate`).
     private mutating func ingest(time: Int64, slots: [Int], numbers: [Double]) {
         let start = schedule.blockStart(tier: 0, time: time)
         let key = BlockKey(tier: 0, start: start)
         var block = pending.removeValue(forKey: key)
             ?? NodeBlock(start: start, end: start + schedule.blockSpan(tier: 0), width: 1, capacity: max(numbers.count, metricIDs.count))
-        for (slot, value) in zip(slots, numbers) where slot >= 0 && value.isFinite {
-            guard time > lastTimes[0][slot], block.append(metric: metricIDs[slot], time: time, values: CollectionOfOne(value)) else { continue }
-            lastTimes[0][slot] = time
-            if time > newestRaw { newestRaw = time }
-            accumulate(slot: slot, time: time, value: value)
+        // The points taken, as indexes into `slots` and `numbers`.
+        var taken: [Int32] = []
+        taken.reserveCapacity(numbers.count)
+        for (index, (slot, value)) in zip(slots, numbers).enumerated() where slot >= 0 && value.isFinite {
+            guard time > lastRawTimes[slot], block.append(metric: metricIDs[slot], time: time, values: CollectionOfOne(value)) else { continue }
+            lastRawTimes[slot] = time
+            taken.append(Int32(truncatingIfNeeded: index))
         }
         if !block.isEmpty { pending[key] = block }
+        guard !taken.isEmpty else { return }
+        if time > newestRaw { newestRaw = time }
+        accumulate(time: time) { body in
+            for index in taken { body(slots[Int(index)], numbers[Int(index)]) }
+        }
     }
 
-    /// After a restart: a stored point, so later points and roll-ups continue after it.
+    /// After a restart: a stored point, so later points and roll-ups continue after it. A
+    /// roll-up point raises its bucket's floor past it: the bucket being replayed into is
+    /// dropped if the store has it already.
     mutating func restore(tier: Int, metric: Int, time: Int64, value: Double, replayFrom: Int64) {
         let slot = slot(of: metric)
-        if time > lastTimes[tier][slot] { lastTimes[tier][slot] = time }
-        if tier == 0, time > newestRaw { newestRaw = time }
-        if tier == 0, time >= replayFrom { accumulate(slot: slot, time: time, value: value) }
+        guard tier == 0 else {
+            let stored = Bucket.index(time, length: bucketLengths[tier])
+            if buckets[tier][slot].index <= stored { buckets[tier][slot] = Bucket(floor: Bucket.after(stored)) }
+            return
+        }
+        if time > lastRawTimes[slot] { lastRawTimes[slot] = time }
+        if time > newestRaw { newestRaw = time }
+        if time >= replayFrom { accumulate(time: time) { body in body(slot, value) } }
     }
 
     /// After a restart: a stored block that still has chunk rows.
@@ -205,56 +233,54 @@ struct NodeSeries: Sendable {
         chunked[key] = Chunked(end: end, nextSequence: next)
     }
 
-    private mutating func accumulate(slot: Int, time: Int64, value: Double) {
-        for tier in 1..<schedule.tiers.count {
-            let length = Int64(schedule.tiers[tier].resolutionSeconds) * 1000
-            let index = Bucket.index(time, length: length)
-            let bucket = buckets[tier][slot]
-            if bucket.count == 0 || bucket.index < index {
-                emit(tier: tier, slot: slot, bucket: bucket)
-                buckets[tier][slot] = Bucket()
-                buckets[tier][slot].index = index
-            } else if bucket.index > index {
-                continue  // a late point for a bucket already closed
+    /// Adds the points `points` hands over (slot, value), all at `time`, to each roll-up
+    /// tier's buckets: the bucket index computed once per tier, not once per point, and each
+    /// tier's buckets walked in place. A point before its bucket's index (a late point for a
+    /// bucket already emitted or stored) is left out; a point past it emits the bucket.
+    private mutating func accumulate(time: Int64, _ points: ((Int, Double) -> Void) -> Void) {
+        for tier in buckets.indices.dropFirst() {
+            let index = Bucket.index(time, length: bucketLengths[tier])
+            var ended: [(slot: Int, bucket: Bucket)] = []
+            buckets[tier].withUnsafeMutableBufferPointer { buckets in
+                points { slot, value in
+                    let bucket = buckets[slot]
+                    guard index >= bucket.index else { return }
+                    if index > bucket.index || bucket.count == 0 {
+                        if bucket.count > 0 { ended.append((slot, bucket)) }
+                        buckets[slot] = Bucket(floor: index)
+                    }
+                    buckets[slot].add(value)
+                }
             }
-            buckets[tier][slot].add(value)
+            for (slot, bucket) in ended { emit(tier: tier, slot: slot, bucket: bucket) }
         }
     }
 
     /// Emits every bucket that has ended by `now` (ms), so roll-ups appear on time even when a
-    /// node stops reporting.
+    /// node stops reporting. The next bucket of its series starts after it.
     mutating func closeBuckets(now: Int64) {
-        for tier in 1..<schedule.tiers.count {
-            let length = Int64(schedule.tiers[tier].resolutionSeconds) * 1000
+        for tier in buckets.indices.dropFirst() {
+            let length = bucketLengths[tier]
             for slot in buckets[tier].indices where buckets[tier][slot].count > 0 && buckets[tier][slot].start(length: length) + length <= now {
-                emit(tier: tier, slot: slot, bucket: buckets[tier][slot])
-                buckets[tier][slot] = Bucket()
+                let bucket = buckets[tier][slot]
+                emit(tier: tier, slot: slot, bucket: bucket)
+                buckets[tier][slot] = Bucket(floor: Bucket.after(bucket.index))
             }
         }
     }
 
+    /// A bucket's point into its tier's pending chunk. Its series' points stay in time order:
+    /// a bucket is emitted only past the ones before it (its index above their floors).
     private mutating func emit(tier: Int, slot: Int, bucket: Bucket) {
         guard bucket.count > 0 else { return }
-        let length = Int64(schedule.tiers[tier].resolutionSeconds) * 1000
-        append(tier: tier, slot: slot, time: bucket.start(length: length), values: bucket.stored)
-    }
-
-    @discardableResult
-    private mutating func append(tier: Int, slot: Int, time: Int64, values: some Collection<Double>) -> Bool {
-        guard time > lastTimes[tier][slot] else { return false }
-        let metric = metricIDs[slot]
+        let time = bucket.start(length: bucketLengths[tier])
         let start = schedule.blockStart(tier: tier, time: time)
         let key = BlockKey(tier: tier, start: start)
         // Mutated in place (no copy of the block's series on every point); a new chunk has room
         // for every metric of the node from the start.
         let capacity = metricIDs.count
-        let appended = pending[key, default: NodeBlock(start: start, end: start + schedule.blockSpan(tier: tier), width: Self.width(tier: tier), capacity: capacity)]
-            .append(metric: metric, time: time, values: values)
-        if appended {
-            lastTimes[tier][slot] = time
-            if tier == 0, time > newestRaw { newestRaw = time }
-        }
-        return appended
+        pending[key, default: NodeBlock(start: start, end: start + schedule.blockSpan(tier: tier), width: Self.width(tier: tier), capacity: capacity)]
+            .append(metric: metricIDs[slot], time: time, values: bucket.stored)
     }
 
     /// The chunks to write, each with its chunk number (a chunk whose write failed keeps its
