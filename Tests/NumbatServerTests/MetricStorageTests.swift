@@ -401,7 +401,7 @@ struct MetricArchiveTests {
         let start: Int64 = 1_796_083_200_000  // on a 15-minute boundary
         func rollUps(_ series: inout NodeSeries) -> [NodeBlock] {
             defer { series.written() }
-            return series.takePending().filter { $0.key.tier == 1 }.map(\.block)
+            return series.takePending().filter { $0.key.tier == 1 }.map { $0.block() }
         }
 
         var series = NodeSeries(schedule: .standard)
@@ -549,7 +549,7 @@ struct MetricArchiveTests {
         for second in 0..<1_000 {
             // One-second collections, each flushed on its own: a chunk per second.
             series.ingest(time: hour + Int64(second) * 1_000, values: [(metric: 1, value: Double(second))])
-            for chunk in series.takePending() where chunk.key == key { points[chunk.sequence] = chunk.block.pointCount }
+            for chunk in series.takePending() where chunk.key == key { points[chunk.sequence] = chunk.points }
             series.written()
             for (due, compaction) in series.compactions(now: hour + Int64(second) * 1_000) {
                 guard case .merge(let first, let last, let level) = compaction else {

@@ -298,8 +298,8 @@ public final class MetricArchive: Sendable {
         // A batch at a time (see `Settings.flushBatchSize`): at most one batch's pending blocks
         // and encoded rows are held at once.
         for batch in Self.batches(ids, of: settings.flushBatchSize) {
-            let chunks = state.withLockedValue { state -> [UUID: [(key: NodeSeries.BlockKey, sequence: Int, block: NodeBlock)]] in
-                var chunks: [UUID: [(key: NodeSeries.BlockKey, sequence: Int, block: NodeBlock)]] = [:]
+            let chunks = state.withLockedValue { state -> [UUID: [NodeSeries.Chunk]] in
+                var chunks: [UUID: [NodeSeries.Chunk]] = [:]
                 for id in batch {
                     // Gone since the keys were read (forgotten or handed over): nothing to write.
                     state.nodes[id]?.closeBuckets(now: now)
@@ -311,7 +311,7 @@ public final class MetricArchive: Sendable {
             guard !chunks.isEmpty else { continue }
             let rows = chunks.flatMap { node, taken in
                 taken.map { StoredMetricBlock(nodeID: node, tier: $0.key.tier, start: $0.key.start, sequence: $0.sequence,
-                                              end: $0.block.end, points: $0.block.pointCount, data: $0.block.encoded()) }
+                                              end: $0.end, points: $0.points, data: $0.data) }
             }
             do {
                 try await store.writeMetricBlocks(rows)

@@ -104,9 +104,50 @@ struct NodeSeries: Sendable {
         case merge(first: Int, last: Int, level: Int)
     }
 
+    /// A chunk taken for writing: its rows' bytes as the store keeps them, encoded as soon as
+    /// it is taken, so a flush holds a few hundred bytes per node rather than the chunk's
+    /// series encoders (about 25 KB for a node's ~125 raw series).
+    struct Chunk: Sendable {
+        var key: BlockKey
+        var sequence: Int
+        var data: [UInt8]
+        /// The block's end, its points, and its earliest point's time.
+        var end: Int64
+        var points: Int
+        var earliest: Int64
+
+        /// Its points as a block, for queries while it is not yet in the store.
+        func block() -> NodeBlock {
+            var block = NodeBlock(start: key.start, end: end, width: NodeSeries.width(tier: key.tier))
+            // Made by `takePending` from a block in time order: it reads back, in order.
+            _ = try? block.append(stored: data, start: key.start)
+            return block
+        }
+    }
+
+    /// A collection's raw points not yet written: the points of `numbers` whose `slots` are
+    /// not -1. The collection's own arrays when every point was taken (the slots shared by
+    /// every collection of its layout), so a point waiting for the flush costs nothing more.
+    struct RawCollection: Sendable {
+        var time: Int64
+        var slots: [Int]
+        var numbers: [Double]
+    }
+
+    /// A roll-up point not yet written.
+    struct RollUpPoint: Sendable {
+        var tier: Int32
+        var slot: Int32
+        var bucket: Bucket
+    }
+
     let schedule: RetentionSchedule
-    /// Points not yet written, by the block they belong to.
-    private(set) var pending: [BlockKey: NodeBlock] = [:]
+    /// Raw points and roll-up points not yet written, in the order they were taken. Kept as
+    /// they came and made into blocks only when a flush takes them (`takePending`): at a
+    /// thousand nodes collected within a second, each node's raw block of series encoders
+    /// waiting for the flush took 25 KB (25 MB at once), and malloc kept the room afterwards.
+    private var pendingRaw: [RawCollection] = []
+    private var pendingRollUps: [RollUpPoint] = []
     /// Each metric's slot in the arrays below: one hash per metric per collection, and a
     /// node's state in a few flat arrays rather than a dictionary per tier (a node's ~125
     /// metrics in five dictionaries took 31 KB per node; docs/benchmarks.md).
@@ -124,11 +165,11 @@ struct NodeSeries: Sendable {
     /// Stored blocks made of chunks, to be compacted when their time is over.
     private(set) var chunked: [BlockKey: Chunked] = [:]
     /// Chunks taken for writing whose write failed.
-    private var unwritten: [(key: BlockKey, sequence: Int, block: NodeBlock)] = []
+    private var unwritten: [Chunk] = []
     /// Chunks taken by the flush under way, until their write commits (`written`) or fails
     /// (`retry`): answered from here meanwhile, or a query between the two would find a point
     /// neither in memory nor in the store (found by the kill campaign, docs/reliability.md).
-    private var writing: [(key: BlockKey, sequence: Int, block: NodeBlock)] = []
+    private var writing: [Chunk] = []
     /// The newest raw point taken in or restored (any metric); `.min` when none.
     private var newestRaw: Int64 = .min
     /// The last collection's names and each one's slot: the next collection with the same
@@ -187,25 +228,23 @@ struct NodeSeries: Sendable {
         return unknown
     }
 
-    /// `numbers[i]` into slot `slots[i]` (none when -1). Every raw point of a collection goes
-    /// to the same block: taken out of `pending` once (a hash per collection, not per point)
-    /// and put back if it holds anything. The roll-up buckets then take the points one tier
-    /// at a time (`accumulate`).
+    /// `numbers[i]` into slot `slots[i]` (none when -1): a point is taken when finite and
+    /// after its series' last. The points taken wait for the flush as they are (see
+    /// `pendingRaw`); the roll-up buckets then take them one tier at a time (`accumulate`).
     private mutating func ingest(time: Int64, slots: [Int], numbers: [Double]) {
-        let start = schedule.blockStart(tier: 0, time: time)
-        let key = BlockKey(tier: 0, start: start)
-        var block = pending.removeValue(forKey: key)
-            ?? NodeBlock(start: start, end: start + schedule.blockSpan(tier: 0), width: 1, capacity: max(numbers.count, metricIDs.count))
         // The points taken, as indexes into `slots` and `numbers`.
         var taken: [Int32] = []
         taken.reserveCapacity(numbers.count)
-        for (index, (slot, value)) in zip(slots, numbers).enumerated() where slot >= 0 && value.isFinite {
-            guard time > lastRawTimes[slot], block.append(metric: metricIDs[slot], time: time, values: CollectionOfOne(value)) else { continue }
+        for (index, (slot, value)) in zip(slots, numbers).enumerated() where slot >= 0 && value.isFinite && time > lastRawTimes[slot] {
             lastRawTimes[slot] = time
             taken.append(Int32(truncatingIfNeeded: index))
         }
-        if !block.isEmpty { pending[key] = block }
         guard !taken.isEmpty else { return }
+        if taken.count == slots.count, slots.count == numbers.count {
+            pendingRaw.append(RawCollection(time: time, slots: slots, numbers: numbers))
+        } else {
+            pendingRaw.append(RawCollection(time: time, slots: taken.map { slots[Int($0)] }, numbers: taken.map { numbers[Int($0)] }))
+        }
         if time > newestRaw { newestRaw = time }
         accumulate(time: time) { body in
             for index in taken { body(slots[Int(index)], numbers[Int(index)]) }
@@ -269,33 +308,83 @@ struct NodeSeries: Sendable {
         }
     }
 
-    /// A bucket's point into its tier's pending chunk. Its series' points stay in time order:
-    /// a bucket is emitted only past the ones before it (its index above their floors).
+    /// A bucket's point, to wait for the flush. Its series' points stay in time order: a
+    /// bucket is emitted only past the ones before it (its index above their floors).
     private mutating func emit(tier: Int, slot: Int, bucket: Bucket) {
         guard bucket.count > 0 else { return }
-        let time = bucket.start(length: bucketLengths[tier])
-        let start = schedule.blockStart(tier: tier, time: time)
-        let key = BlockKey(tier: tier, start: start)
-        // Mutated in place (no copy of the block's series on every point); a new chunk has room
-        // for every metric of the node from the start.
+        pendingRollUps.append(RollUpPoint(tier: Int32(tier), slot: Int32(slot), bucket: bucket))
+    }
+
+    /// The block a pending point of `tier` at `time` belongs to.
+    private func key(tier: Int, time: Int64) -> BlockKey {
+        BlockKey(tier: tier, start: schedule.blockStart(tier: tier, time: time))
+    }
+
+    /// Whether points of `key`'s block wait for a flush.
+    private func isPending(_ key: BlockKey) -> Bool {
+        if key.tier == 0 { return pendingRaw.contains { self.key(tier: 0, time: $0.time) == key } }
+        let length = bucketLengths[key.tier]
+        return pendingRollUps.contains { Int($0.tier) == key.tier && self.key(tier: key.tier, time: $0.bucket.start(length: length)) == key }
+    }
+
+    /// The points waiting for a flush, by the block they belong to; each block's series made
+    /// in the order their points came (as if appended one by one).
+    var pending: [BlockKey: NodeBlock] {
+        var blocks: [BlockKey: NodeBlock] = [:]
+        forEachPendingBlock { key, block in blocks[key] = block }
+        return blocks
+    }
+
+    /// Makes each pending block in turn (one at a time: a raw block of a node's ~125 series
+    /// is about 25 KB while it is made), oldest points first.
+    private func forEachPendingBlock(_ body: (BlockKey, NodeBlock) -> Void) {
         let capacity = metricIDs.count
-        pending[key, default: NodeBlock(start: start, end: start + schedule.blockSpan(tier: tier), width: Self.width(tier: tier), capacity: capacity)]
-            .append(metric: metricIDs[slot], time: time, values: bucket.stored)
+        // Nearly always one block (two at the turn of an hour).
+        var keys: [BlockKey] = []
+        for collection in pendingRaw where !keys.contains(key(tier: 0, time: collection.time)) { keys.append(key(tier: 0, time: collection.time)) }
+        for key in keys {
+            var block = NodeBlock(start: key.start, end: key.start + schedule.blockSpan(tier: 0), width: 1, capacity: capacity)
+            // In the order taken, so each series' points come in time order (`ingest` took
+            // only points after their series' last).
+            for collection in pendingRaw where self.key(tier: 0, time: collection.time) == key {
+                for (slot, value) in zip(collection.slots, collection.numbers) {
+                    block.append(metric: metricIDs[slot], time: collection.time, values: CollectionOfOne(value))
+                }
+            }
+            body(key, block)
+        }
+        guard !pendingRollUps.isEmpty else { return }
+        var rollUps: [BlockKey: NodeBlock] = [:]
+        for point in pendingRollUps {
+            let tier = Int(point.tier)
+            let time = point.bucket.start(length: bucketLengths[tier])
+            let key = key(tier: tier, time: time)
+            rollUps[key, default: NodeBlock(start: key.start, end: key.start + schedule.blockSpan(tier: tier), width: Self.width(tier: tier), capacity: capacity)]
+                .append(metric: metricIDs[Int(point.slot)], time: time, values: point.bucket.stored)
+        }
+        for (key, block) in rollUps { body(key, block) }
     }
 
     /// The chunks to write, each with its chunk number (a chunk whose write failed keeps its
-    /// number, so writing it again replaces nothing else); they are no longer pending.
-    mutating func takePending() -> [(key: BlockKey, sequence: Int, block: NodeBlock)] {
+    /// number, so writing it again replaces nothing else); they are no longer pending. Each is
+    /// encoded here, one block at a time.
+    mutating func takePending() -> [Chunk] {
         var taken = unwritten
         unwritten.removeAll()
-        for (key, block) in pending {
-            var entry = chunked[key] ?? Chunked(end: block.end, nextSequence: 1)
-            taken.append((key, entry.nextSequence, block))
+        var made: [Chunk] = []
+        forEachPendingBlock { key, block in
+            made.append(Chunk(key: key, sequence: 0, data: block.encoded(), end: block.end, points: block.pointCount, earliest: block.earliest))
+        }
+        for var chunk in made {
+            var entry = chunked[chunk.key] ?? Chunked(end: chunk.end, nextSequence: 1)
+            chunk.sequence = entry.nextSequence
+            taken.append(chunk)
             entry.rows.append(ChunkRow(sequence: entry.nextSequence, level: 0))
             entry.nextSequence += 1
-            chunked[key] = entry
+            chunked[chunk.key] = entry
         }
-        pending.removeAll(keepingCapacity: true)
+        pendingRaw.removeAll(keepingCapacity: true)
+        pendingRollUps.removeAll(keepingCapacity: true)
         writing = taken
         return taken
     }
@@ -306,7 +395,7 @@ struct NodeSeries: Sendable {
     }
 
     /// Chunks whose write failed, for the next flush.
-    mutating func retry(_ chunks: [(key: BlockKey, sequence: Int, block: NodeBlock)]) {
+    mutating func retry(_ chunks: [Chunk]) {
         writing.removeAll()
         unwritten += chunks
     }
@@ -314,7 +403,9 @@ struct NodeSeries: Sendable {
     /// Every point not known to be in the store, by block: the chunks being written or whose
     /// write failed, in chunk order, then the pending points.
     var unstored: [(key: BlockKey, block: NodeBlock)] {
-        (writing + unwritten).sorted { $0.sequence < $1.sequence }.map { ($0.key, $0.block) } + pending.map { ($0.key, $0.value) }
+        var blocks = (writing + unwritten).sorted { $0.sequence < $1.sequence }.map { (key: $0.key, block: $0.block()) }
+        forEachPendingBlock { key, block in blocks.append((key, block)) }
+        return blocks
     }
 
     /// Every raw point at or before this time (ms) is in the store, as of now: just before the
@@ -322,8 +413,8 @@ struct NodeSeries: Sendable {
     /// the newest raw point when all are written; nil before the first point. A crash loses
     /// only points after it, which is what a client (the kill campaign) may count on.
     var writtenThrough: Int64? {
-        let earliestUnwritten = (writing + unwritten).lazy.filter { $0.key.tier == 0 }.map(\.block.earliest).min()
-        let earliestPending = pending.lazy.filter { $0.key.tier == 0 }.map(\.value.earliest).min()
+        let earliestUnwritten = (writing + unwritten).lazy.filter { $0.key.tier == 0 }.map(\.earliest).min()
+        let earliestPending = pendingRaw.lazy.map(\.time).min()
         if let earliest = [earliestUnwritten, earliestPending].compactMap({ $0 }).min(), earliest != .max { return earliest - 1 }
         return newestRaw == .min ? nil : newestRaw
     }
@@ -341,7 +432,7 @@ struct NodeSeries: Sendable {
             let resolution = Int64(schedule.tiers[key.tier].resolutionSeconds) * 1000
             guard !unwritten.contains(where: { $0.key == key }), !writing.contains(where: { $0.key == key }) else { return nil }
             if entry.end + resolution <= now {
-                return pending[key] == nil ? (key, .whole) : nil
+                return isPending(key) ? nil : (key, .whole)
             }
             // The newest run of `fanOut` rows of one level (a merge of the level below may have
             // just completed one, behind the chunk written since): one merge per flush.
