@@ -77,6 +77,23 @@ struct SeriesCodecTests {
         }
     }
 
+    @Test("a raw block of one collection encodes straight from it to the bytes a block built point by point gives, with dense and with sparse metric ids")
+    func oneCollection() {
+        var generator = SystemRandomNumberGenerator()
+        let start: Int64 = 1_796_083_200_000
+        let samples: [Double] = [0, -0.0, 1, -1, 42, 0.5, -3.25, 1e300, -1e-300, 9_007_199_254_740_992, 9_007_199_254_740_993, .greatestFiniteMagnitude, 123_456_789_012]
+        for round in 0..<200 {
+            let count = Int.random(in: 0...150, using: &generator)
+            let sparse = round % 2 == 1
+            let metrics = Array((0..<(count * 3 + 1)).shuffled(using: &generator).prefix(count).map { sparse ? $0 * 1_000_003 : $0 })
+            let values = metrics.map { _ in Bool.random(using: &generator) ? samples.randomElement(using: &generator)! : Double(Int.random(in: -1_000_000...1_000_000, using: &generator)) / 8 }
+            let time = start + Int64.random(in: 0..<3_600_000, using: &generator)
+            var block = NodeBlock(start: start, end: start + 3_600_000, width: 1)
+            for (metric, value) in zip(metrics, values) { block.append(metric: metric, time: time, values: CollectionOfOne(value)) }
+            #expect(NodeBlock.encodedRaw(start: start, time: time, metrics: metrics, values: values) == block.encoded(), "round \(round)")
+        }
+    }
+
     @Test("an empty block encodes to its header alone and reads back empty (found by MetricBlockFuzz)")
     func emptyBlock() throws {
         let bytes = NodeBlock(start: 0, end: 3_600_000, width: 1).encoded()

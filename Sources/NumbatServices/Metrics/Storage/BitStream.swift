@@ -55,6 +55,13 @@ struct BitStreamWriter: Sendable, Equatable {
     }
 
     mutating func write(bit: Bool) { write(bit ? 1 : 0, bits: 1) }
+
+    /// No bits, keeping the room.
+    mutating func removeAll() {
+        full.removeAll(keepingCapacity: true)
+        word = 0
+        pending = 0
+    }
 }
 
 /// Reads what `BitStreamWriter` wrote. Reading past the end throws, so a damaged block is an

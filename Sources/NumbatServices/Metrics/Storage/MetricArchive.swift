@@ -298,15 +298,15 @@ public final class MetricArchive: Sendable {
         // A batch at a time (see `Settings.flushBatchSize`): at most one batch's pending blocks
         // and encoded rows are held at once.
         for batch in Self.batches(ids, of: settings.flushBatchSize) {
-            let chunks = state.withLockedValue { state -> [UUID: [NodeSeries.Chunk]] in
-                var chunks: [UUID: [NodeSeries.Chunk]] = [:]
-                for id in batch {
+            // The lock taken per node: taking a node's points encodes them.
+            var chunks: [UUID: [NodeSeries.Chunk]] = [:]
+            for id in batch {
+                let taken = state.withLockedValue { state -> [NodeSeries.Chunk] in
                     // Gone since the keys were read (forgotten or handed over): nothing to write.
                     state.nodes[id]?.closeBuckets(now: now)
-                    let taken = state.nodes[id]?.takePending() ?? []
-                    if !taken.isEmpty { chunks[id] = taken }
+                    return state.nodes[id]?.takePending() ?? []
                 }
-                return chunks
+                if !taken.isEmpty { chunks[id] = taken }
             }
             guard !chunks.isEmpty else { continue }
             let rows = chunks.flatMap { node, taken in

@@ -71,7 +71,10 @@ struct NodeBlock: Sendable {
     /// however it was built). Metric ids are the store's small dense numbers: put in place by
     /// id, not sorted (sorting a chunk's ~125 ids cost more than writing them); sorted when
     /// they are sparse.
-    private func seriesInMetricOrder() -> [Int] {
+    private func seriesInMetricOrder() -> [Int] { Self.metricOrder(metrics) }
+
+    /// The positions of `metrics` (distinct ids) in id order.
+    static func metricOrder(_ metrics: [Int]) -> [Int] {
         guard let lowest = metrics.min(), let highest = metrics.max() else { return [] }  // (MetricBlockFuzz: no ids, no range)
         guard lowest >= 0, highest < 4 * metrics.count + 256 else {
             return metrics.indices.sorted { metrics[$0] < metrics[$1] }

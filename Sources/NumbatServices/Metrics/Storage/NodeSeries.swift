@@ -338,41 +338,62 @@ struct NodeSeries: Sendable {
     /// Makes each pending block in turn (one at a time: a raw block of a node's ~125 series
     /// is about 25 KB while it is made), oldest points first.
     private func forEachPendingBlock(_ body: (BlockKey, NodeBlock) -> Void) {
-        let capacity = metricIDs.count
-        // Nearly always one block (two at the turn of an hour).
+        for key in pendingRawKeys() { body(key, rawBlock(key)) }
+        forEachRollUpBlock(body)
+    }
+
+    /// The blocks of the raw points waiting: nearly always one (two at the turn of an hour).
+    private func pendingRawKeys() -> [BlockKey] {
         var keys: [BlockKey] = []
         for collection in pendingRaw where !keys.contains(key(tier: 0, time: collection.time)) { keys.append(key(tier: 0, time: collection.time)) }
-        for key in keys {
-            var block = NodeBlock(start: key.start, end: key.start + schedule.blockSpan(tier: 0), width: 1, capacity: capacity)
-            // In the order taken, so each series' points come in time order (`ingest` took
-            // only points after their series' last).
-            for collection in pendingRaw where self.key(tier: 0, time: collection.time) == key {
-                for (slot, value) in zip(collection.slots, collection.numbers) {
-                    block.append(metric: metricIDs[slot], time: collection.time, values: CollectionOfOne(value))
-                }
+        return keys
+    }
+
+    /// The raw points waiting in `key`'s block, as a block. In the order taken, so each
+    /// series' points come in time order (`ingest` took only points after their series' last).
+    private func rawBlock(_ key: BlockKey) -> NodeBlock {
+        var block = NodeBlock(start: key.start, end: key.start + schedule.blockSpan(tier: 0), width: 1, capacity: metricIDs.count)
+        for collection in pendingRaw where self.key(tier: 0, time: collection.time) == key {
+            for (slot, value) in zip(collection.slots, collection.numbers) {
+                block.append(metric: metricIDs[slot], time: collection.time, values: CollectionOfOne(value))
             }
-            body(key, block)
         }
+        return block
+    }
+
+    private func forEachRollUpBlock(_ body: (BlockKey, NodeBlock) -> Void) {
         guard !pendingRollUps.isEmpty else { return }
-        var rollUps: [BlockKey: NodeBlock] = [:]
+        var blocks: [BlockKey: NodeBlock] = [:]
         for point in pendingRollUps {
             let tier = Int(point.tier)
             let time = point.bucket.start(length: bucketLengths[tier])
             let key = key(tier: tier, time: time)
-            rollUps[key, default: NodeBlock(start: key.start, end: key.start + schedule.blockSpan(tier: tier), width: Self.width(tier: tier), capacity: capacity)]
+            blocks[key, default: NodeBlock(start: key.start, end: key.start + schedule.blockSpan(tier: tier), width: Self.width(tier: tier), capacity: metricIDs.count)]
                 .append(metric: metricIDs[Int(point.slot)], time: time, values: point.bucket.stored)
         }
-        for (key, block) in rollUps { body(key, block) }
+        for (key, block) in blocks { body(key, block) }
     }
 
     /// The chunks to write, each with its chunk number (a chunk whose write failed keeps its
     /// number, so writing it again replaces nothing else); they are no longer pending. Each is
-    /// encoded here, one block at a time.
+    /// encoded here, one block at a time; a raw block of one collection (the usual case)
+    /// straight from the collection (`NodeBlock.encodedRaw`).
     mutating func takePending() -> [Chunk] {
         var taken = unwritten
         unwritten.removeAll()
         var made: [Chunk] = []
-        forEachPendingBlock { key, block in
+        for key in pendingRawKeys() {
+            let end = key.start + schedule.blockSpan(tier: 0)
+            let collections = pendingRaw.filter { self.key(tier: 0, time: $0.time) == key }
+            if collections.count == 1, let collection = collections.first {
+                let data = NodeBlock.encodedRaw(start: key.start, time: collection.time, metrics: collection.slots.map { metricIDs[$0] }, values: collection.numbers)
+                made.append(Chunk(key: key, sequence: 0, data: data, end: end, points: collection.numbers.count, earliest: collection.time))
+            } else {
+                let block = rawBlock(key)
+                made.append(Chunk(key: key, sequence: 0, data: block.encoded(), end: end, points: block.pointCount, earliest: block.earliest))
+            }
+        }
+        forEachRollUpBlock { key, block in
             made.append(Chunk(key: key, sequence: 0, data: block.encoded(), end: block.end, points: block.pointCount, earliest: block.earliest))
         }
         for var chunk in made {
@@ -383,8 +404,9 @@ struct NodeSeries: Sendable {
             entry.nextSequence += 1
             chunked[chunk.key] = entry
         }
-        pendingRaw.removeAll(keepingCapacity: true)
-        pendingRollUps.removeAll(keepingCapacity: true)
+        // Not keeping their room: at the turn of a roll-up bucket every series has a point waiting.
+        pendingRaw.removeAll()
+        pendingRollUps.removeAll()
         writing = taken
         return taken
     }
