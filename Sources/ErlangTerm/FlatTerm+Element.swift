@@ -1,3 +1,11 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 extension FlatTerm {
     /// A node of a flat term, read in place.
     public struct Element: Sendable {
@@ -38,8 +46,8 @@ extension FlatTerm {
         public func element(_ index: Int) -> Element? {
             guard index >= 0, index < count else { return nil }
             switch node.kind {
-            case .tuple, .list, .improperList: return Element(flat: flat, node: flat.nodes[Int(node.payload) + index])
-            case .string: return Element(flat: flat, node: FlatNode(.integer, payload: UInt64(flat.bytes[Int(node.payload) + index])))
+            case .tuple, .list, .improperList: return Element(flat: flat, node: flat.storage.nodes[Int(node.payload) + index])
+            case .string: return Element(flat: flat, node: FlatNode(.integer, payload: UInt64(flat.storage.bytes[Int(node.payload) + index])))
             default: return nil
             }
         }
@@ -53,14 +61,14 @@ extension FlatTerm {
         /// An improper list's tail.
         public var tail: Element? {
             guard node.kind == .improperList else { return nil }
-            return Element(flat: flat, node: flat.nodes[Int(node.payload) + Int(node.count)])
+            return Element(flat: flat, node: flat.storage.nodes[Int(node.payload) + Int(node.count)])
         }
 
         /// Key and value of a map's pair `index` (in the order of the encoding).
         public func pair(_ index: Int) -> (key: Element, value: Element)? {
             guard node.kind == .map, index >= 0, index < count else { return nil }
             let first = Int(node.payload) + 2 * index
-            return (Element(flat: flat, node: flat.nodes[first]), Element(flat: flat, node: flat.nodes[first + 1]))
+            return (Element(flat: flat, node: flat.storage.nodes[first]), Element(flat: flat, node: flat.storage.nodes[first + 1]))
         }
 
         /// A map's value under the atom `name`, found without building terms.
@@ -68,8 +76,8 @@ extension FlatTerm {
             guard node.kind == .map else { return nil }
             for index in 0..<count {
                 let first = Int(node.payload) + 2 * index
-                if Element(flat: flat, node: flat.nodes[first]).isAtom(name) {
-                    return Element(flat: flat, node: flat.nodes[first + 1])
+                if Element(flat: flat, node: flat.storage.nodes[first]).isAtom(name) {
+                    return Element(flat: flat, node: flat.storage.nodes[first + 1])
                 }
             }
             return nil
@@ -80,11 +88,22 @@ extension FlatTerm {
 
         public var double: Double? { node.kind == .float ? Double(bitPattern: node.payload) : nil }
 
-        /// Whether this is the atom `name`, compared by bytes.
+        /// Whether this is the atom `name`, compared by bytes (with `memcmp`: a metric reply's
+        /// every name is checked against the node's previous collection's).
         public func isAtom(_ name: String) -> Bool {
             var name = name
             return name.withUTF8 { wanted in
-                flat.withView { $0.withAtomName(node) { $0.elementsEqual(UnsafeRawBufferPointer(wanted)) } } ?? false
+                switch node.kind {
+                case .atom:
+                    let start = Int(node.payload), count = Int(node.count)
+                    guard count == wanted.count else { return false }
+                    guard count > 0 else { return true }
+                    return flat.storage.bytes.withUnsafeBytes { memcmp($0.baseAddress! + start, wanted.baseAddress!, count) == 0 }
+                case .boxedAtom:
+                    return flat.withView { $0.withAtomName(node) { $0.elementsEqual(UnsafeRawBufferPointer(wanted)) } } ?? false
+                default:
+                    return false
+                }
             }
         }
 
@@ -103,7 +122,7 @@ extension FlatTerm {
                     }
                 }
             case .boxedAtom:
-                guard case .atom(let atom) = flat.boxed[Int(node.payload)] else { return nil }
+                guard case .atom(let atom) = flat.storage.boxed[Int(node.payload)] else { return nil }
                 return atom
             default:
                 return nil
@@ -127,14 +146,14 @@ extension FlatTerm {
         public var bytes: [UInt8]? {
             guard node.kind == .binary else { return nil }
             let start = Int(node.payload)
-            return Array(flat.bytes[start..<start + Int(node.count)])
+            return Array(flat.storage.bytes[start..<start + Int(node.count)])
         }
 
         /// Calls `body` with a binary's bytes in place; nil when this is not a binary.
         public func withBinary<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result? {
             guard node.kind == .binary else { return nil }
             let start = Int(node.payload), count = Int(node.count)
-            return try flat.bytes.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[start..<start + count])) }
+            return try flat.storage.bytes.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[start..<start + count])) }
         }
 
         /// This node and everything under it as a `Term`.

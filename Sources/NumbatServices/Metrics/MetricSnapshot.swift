@@ -58,9 +58,14 @@ public struct MetricSnapshot: Sendable, Equatable {
         for index in 0..<pairs.count {
             // Built-in names are atoms; Folsom/Exometer names are binaries (no atoms made on the node).
             guard let entry = pairs.element(index), entry.kind == .tuple, entry.count == 2,
-                  let nameElement = entry.element(0), let name = nameElement.atom?.name ?? nameElement.stringValue,
-                  let value = entry.element(1).flatMap(Self.number)
+                  let nameElement = entry.element(0), let value = entry.element(1).flatMap(Self.number)
             else { continue }
+            // The previous collection's name at this place, as nearly always: compared in place.
+            if let expected = values.expectedName, nameElement.isAtom(expected) {
+                values.appendExpected(value)
+                continue
+            }
+            guard let name = nameElement.atom?.name ?? nameElement.stringValue else { continue }
             values.append(name, value)
         }
         var details: [String: Term] = [:]

@@ -86,6 +86,19 @@ public struct MetricValues: Sendable, Equatable, Sequence, ExpressibleByDictiona
             numbers.reserveCapacity(capacity)
         }
 
+        /// The name that would keep the names the same as `previous`'s (nil once they differ
+        /// or all have come): a reply's name is checked against it in place, no `String` made.
+        var expectedName: String? {
+            names == nil && matched < previousNames.count ? previousNames[matched] : nil
+        }
+
+        /// Appends `value` under `expectedName` (which must not be nil).
+        mutating func appendExpected(_ value: Double) {
+            precondition(names == nil && matched < previousNames.count, "no name expected")
+            matched += 1
+            numbers.append(value)
+        }
+
         mutating func append(_ name: String, _ value: Double) {
             if names == nil {
                 if matched < previousNames.count, previousNames[matched] == name {

@@ -170,6 +170,10 @@ struct FlatTermTests {
         #expect(utf8.root.atom == Atom("é"))
         let boxed = try FlatTerm(decoding: [131, 115, 1, 0xE9] /* SMALL_ATOM_EXT, Latin-1 'é' */)
         #expect(boxed.root.atom == Atom("é") && boxed.root.atomName == "é")
+        // `isAtom` by bytes, in place and boxed; a binary of the same bytes is not the atom.
+        #expect(utf8.root.isAtom("é") && boxed.root.isAtom("é") && !utf8.root.isAtom("e") && !utf8.root.isAtom("é!") && !boxed.root.isAtom(""))
+        #expect(try FlatTerm(decoding: Term.atom("").encoded()).root.isAtom(""))
+        #expect(root.element(2)?.isAtom("request failed") == false)
         #expect(root.element(2)?.bytes == Array("request failed".utf8))
         #expect(root.element(2)?.withBinary { $0.count } == 14)
         let meta = try #require(root.element(3))
