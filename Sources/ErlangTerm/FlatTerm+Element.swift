@@ -91,19 +91,21 @@ extension FlatTerm {
         /// Whether this is the atom `name`, compared by bytes (with `memcmp`: a metric reply's
         /// every name is checked against the node's previous collection's).
         public func isAtom(_ name: String) -> Bool {
-            var name = name
-            return name.withUTF8 { wanted in
-                switch node.kind {
-                case .atom:
-                    let start = Int(node.payload), count = Int(node.count)
+            switch node.kind {
+            case .atom:
+                let start = Int(node.payload), count = Int(node.count)
+                var name = name
+                return name.withUTF8 { wanted in
                     guard count == wanted.count else { return false }
                     guard count > 0 else { return true }
                     return flat.storage.bytes.withUnsafeBytes { memcmp($0.baseAddress! + start, wanted.baseAddress!, count) == 0 }
-                case .boxedAtom:
-                    return flat.withView { $0.withAtomName(node) { $0.elementsEqual(UnsafeRawBufferPointer(wanted)) } } ?? false
-                default:
-                    return false
                 }
+            case .boxedAtom:
+                // An atom from the atom cache (as distribution sends most): `Atom`'s `==`.
+                guard case .atom(let atom) = flat.storage.boxed[Int(node.payload)] else { return false }
+                return atom == Atom(name)
+            default:
+                return false
             }
         }
 

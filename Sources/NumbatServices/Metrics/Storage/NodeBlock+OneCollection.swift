@@ -1,14 +1,13 @@
 extension NodeBlock {
     /// The bytes `encoded()` gives for a raw block starting at `start` that holds one point
     /// per series, all at `time`: `values[i]` of metric `metrics[i]` (distinct ids). Written
-    /// straight from the collection, through one series encoder reused for every series: a
+    /// straight from the collection, one series after another through one bit buffer: a
     /// flush takes one collection per node (at collections from one second apart), and made
     /// into a block first, its ~125 series encoders, their bit buffers and the table of their
     /// positions were each made and freed again.
     static func encodedRaw(start: Int64, time: Int64, metrics: [Int], values: [Double]) -> [UInt8] {
         precondition(metrics.count == values.count, "\(metrics.count) metrics for \(values.count) values")
         let order = metricOrder(metrics)
-        var encoder = SeriesEncoder(width: 1, blockStart: start)
         // The most a series takes: four varints (an id of up to 10 bytes, width, count, bit
         // count) and one point's bits (a 64-bit time delta and a float: 140 bits).
         let bound = 1 + Varint.size(UInt64(metrics.count)) + metrics.count * 32
@@ -16,10 +15,20 @@ extension NodeBlock {
             let base = scratch.baseAddress!
             base[0] = version
             var written = 1 + Varint.write(UInt64(metrics.count), to: base + 1)
+            // A series' first point, as `SeriesEncoder.append` writes it: the time's delta from
+            // the block's start, then the value as a new column's first.
+            var bits = BitStreamWriter()
             for position in order {
-                encoder.reset()
-                encoder.append(time: time, values: CollectionOfOne(values[position]))
-                written += encoder.store(metric: metrics[position], to: base + written)
+                bits.removeAll()
+                SeriesEncoder.writeDelta(time &- start, into: &bits)
+                var column = ColumnState()
+                column.append(values[position], into: &bits)
+                written += Varint.write(UInt64(metrics[position]), to: base + written)
+                base[written] = 1  // width
+                base[written + 1] = 1  // points
+                written += 2
+                written += Varint.write(UInt64(bits.bitCount), to: base + written)
+                written += bits.copyBytes(to: base + written)
             }
             precondition(written <= bound, "a raw block outgrew its bound")
             return [UInt8](UnsafeBufferPointer(rebasing: scratch[..<written]))

@@ -48,16 +48,6 @@ struct SeriesEncoder: Sendable, Equatable {
 
     var lastTime: Int64? { count == 0 ? nil : time.previous }
 
-    /// Empty again, as made, keeping its bit buffer's room (one encoder serves many series).
-    mutating func reset() {
-        writer.removeAll()
-        count = 0
-        time = DeltaState()
-        time.previous = blockStart
-        firstColumn = ColumnState()
-        for column in otherColumns.indices { otherColumns[column] = ColumnState() }
-    }
-
     /// The bytes `store(metric:to:)` writes.
     func storedSize(metric: Int) -> Int {
         Varint.size(UInt64(metric)) + Varint.size(UInt64(width)) + Varint.size(UInt64(count))
