@@ -1,6 +1,6 @@
-/// The in-memory state of one node's metric history: the points not yet written (chunks, one
-/// per block they belong to), the time of each series' last raw point, the roll-up buckets
-/// being accumulated, and which stored blocks still consist of chunks. Pure: the `MetricArchive`
+/// The in-memory state of one node's metric history: the points not yet written (as they
+/// came, then as the chunks a flush took), the time of each series' last raw point, the
+/// roll-up buckets being accumulated, and which stored blocks still consist of chunks. Pure: the `MetricArchive`
 /// shell reads and writes the store; this only decides what goes where.
 ///
 /// Writes are append-only: every flush writes the new points as a small chunk row of their
