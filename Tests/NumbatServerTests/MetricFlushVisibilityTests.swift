@@ -16,18 +16,18 @@ struct MetricFlushVisibilityTests {
     func unstoredChunks() {
         var series = NodeSeries(schedule: .standard)
         series.ingest(time: 1_000, values: [(metric: 1, value: 5)])
-        #expect(series.unstored.count == 1)
+        #expect(series.unstored().count == 1)
         let taken = series.takePending()
         #expect(taken.count == 1 && series.pending.isEmpty)
-        #expect(series.unstored.map(\.block.pointCount) == [1], "taken but not yet written: still unstored")
+        #expect(series.unstored().map(\.points) == [1], "taken but not yet written: still unstored")
         series.ingest(time: 2_000, values: [(metric: 1, value: 6)])
-        #expect(series.unstored.count == 2, "the chunk being written, then the new pending point")
+        #expect(series.unstored().count == 2, "the chunk being written, then the new pending point")
         series.retry(taken)
-        #expect(series.unstored.count == 2, "a failed write keeps its chunk for the next flush")
+        #expect(series.unstored().count == 2, "a failed write keeps its chunk for the next flush")
         let again = series.takePending()
         #expect(again.map(\.sequence) == [1, 2])
         series.written()
-        #expect(series.unstored.isEmpty)
+        #expect(series.unstored().isEmpty)
     }
 
     @Test("NodeSeries: written_through stops before the earliest raw point not written (pending, being written, or failed), and reaches the newest once all are written")

@@ -416,21 +416,21 @@ struct MetricArchiveTests {
     @Test("NodeSeries: a roll-up bucket is emitted once: not again for a late point once closed, nor after a restart when the store has it")
     func bucketsEmittedOnce() throws {
         let start: Int64 = 1_796_083_200_000  // on a 15-minute boundary
-        func rollUps(_ series: inout NodeSeries) -> [NodeBlock] {
+        func rollUps(_ series: inout NodeSeries) throws -> [[Int: [SeriesPoint]]] {
             defer { series.written() }
-            return series.takePending().filter { $0.key.tier == 1 }.map { $0.block() }
+            return try series.takePending().filter { $0.key.tier == 1 }.map { try NodeBlock.decode($0.data, start: $0.key.start) }
         }
 
         var series = NodeSeries(schedule: .standard)
         series.ingest(time: start + 1_000, values: [(metric: 1, value: 1)])
         series.closeBuckets(now: start + 301_000)
-        #expect(try rollUps(&series).map { try NodeBlock.decode($0.encoded(), start: $0.start) } == [[1: [SeriesPoint(time: start, values: [1, 1, 1, 1])]]])
+        #expect(try rollUps(&series) == [[1: [SeriesPoint(time: start, values: [1, 1, 1, 1])]]])
         // A late collection of the bucket just closed: its raw point is kept, the bucket is not
         // emitted again (with this point alone in it).
         series.ingest(time: start + 299_000, values: [(metric: 1, value: 5)])
         series.ingest(time: start + 302_000, values: [(metric: 1, value: 2)])
         series.closeBuckets(now: start + 601_000)
-        #expect(try rollUps(&series).map { try NodeBlock.decode($0.encoded(), start: $0.start) } == [[1: [SeriesPoint(time: start + 300_000, values: [2, 2, 2, 1])]]])
+        #expect(try rollUps(&series) == [[1: [SeriesPoint(time: start + 300_000, values: [2, 2, 2, 1])]]])
 
         // A restart: the store holds the bucket at `start`; the raw points replayed from it on
         // fill the buckets after it only.
@@ -440,7 +440,68 @@ struct MetricArchiveTests {
             restored.restore(tier: 0, metric: 1, time: time, value: value, replayFrom: start)
         }
         restored.closeBuckets(now: start + 601_000)
-        #expect(try rollUps(&restored).map { try NodeBlock.decode($0.encoded(), start: $0.start) } == [[1: [SeriesPoint(time: start + 300_000, values: [2, 2, 2, 1])]]])
+        #expect(try rollUps(&restored) == [[1: [SeriesPoint(time: start + 300_000, values: [2, 2, 2, 1])]]])
+    }
+
+    @Test("NodeSeries: points waiting for a flush, over the turn of an hour and past the fold, become the chunks appending them one by one makes")
+    func pendingChunks() throws {
+        let hour: Int64 = 1_796_083_200_000
+        var series = NodeSeries(schedule: .standard)
+        var expected: [NodeSeries.BlockKey: NodeBlock] = [:]
+        func collect(_ time: Int64, _ values: [(metric: Int, value: Double)]) {
+            series.ingest(time: time, values: values)
+            let key = NodeSeries.BlockKey(tier: 0, start: hour + (time >= hour + 3_600_000 ? 3_600_000 : 0))
+            for (metric, value) in values where value.isFinite {
+                expected[key, default: NodeBlock(start: key.start, end: key.start + 3_600_000, width: 1)].append(metric: metric, time: time, values: CollectionOfOne(value))
+            }
+        }
+        // More collections than are kept as they came (folded), one with a value left out, in
+        // the first hour; one collection in the next.
+        for second in 0..<(NodeSeries.foldAfter + 3) {
+            collect(hour + 3_540_000 + Int64(second) * 1_000, [(1, Double(second)), (2, second == 4 ? .nan : 0.5 * Double(second)), (7, -Double(second))])
+        }
+        collect(hour + 3_600_000 + 500, [(1, 99), (2, 1e300), (7, -0.0)])
+        let earliest = try #require(series.writtenThrough)
+        #expect(earliest == hour + 3_540_000 - 1, "nothing written: before the first point waiting")
+
+        let raw = series.takePending().filter { $0.key.tier == 0 }
+        #expect(raw.map(\.key.start).sorted() == [hour, hour + 3_600_000])
+        for chunk in raw {
+            let block = try #require(expected[chunk.key])
+            #expect(chunk.data == block.encoded() && chunk.points == block.pointCount && chunk.earliest == block.earliest && chunk.end == block.end)
+        }
+        #expect(series.pending.isEmpty && series.unstored(tier: 0).count == 2)
+        series.written()
+        #expect(series.unstored().isEmpty && series.writtenThrough == hour + 3_600_000 + 500)
+    }
+
+    @Test("NodeSeries: a block whose time is over is compacted whole only once no raw or roll-up point of it waits for a flush")
+    func wholeCompactionWaits() {
+        let hour: Int64 = 1_796_083_200_000
+        let sixHours: Int64 = 6 * 3_600_000
+        var series = NodeSeries(schedule: .standard)
+        func whole(_ tier: Int, _ start: Int64, now: Int64) -> Bool {
+            series.compactions(now: now).contains { $0.key == NodeSeries.BlockKey(tier: tier, start: start) && $0.compaction == .whole }
+        }
+        // A chunk of each block written: the raw block of the first hour, the 6-hour roll-up block.
+        series.ingest(time: hour + 1_000, values: [(metric: 1, value: 1)])
+        series.closeBuckets(now: hour + 301_000)
+        _ = series.takePending()
+        series.written()
+        // A raw point late in the hour waits: the hour's block is not compacted until it is written.
+        series.ingest(time: hour + 3_599_000, values: [(metric: 1, value: 2)])
+        #expect(!whole(0, hour, now: hour + 3_600_000))
+        _ = series.takePending()
+        series.written()
+        #expect(whole(0, hour, now: hour + 3_600_000))
+        series.compacted(NodeSeries.BlockKey(tier: 0, start: hour))
+        // The roll-up block's last bucket, emitted after the block's end, waits likewise.
+        series.ingest(time: hour + sixHours - 1_000, values: [(metric: 1, value: 3)])
+        series.closeBuckets(now: hour + sixHours + 1)
+        #expect(!whole(1, hour, now: hour + sixHours + 300_000))
+        _ = series.takePending()
+        series.written()
+        #expect(whole(1, hour, now: hour + sixHours + 300_000))
     }
 
     /// Restored at start (a restart), or on their first collections arriving together (nodes

@@ -172,6 +172,9 @@ struct FlatTermTests {
         #expect(boxed.root.atom == Atom("é") && boxed.root.atomName == "é")
         // `isAtom` by bytes, in place and boxed; a binary of the same bytes is not the atom.
         #expect(utf8.root.isAtom("é") && boxed.root.isAtom("é") && !utf8.root.isAtom("e") && !utf8.root.isAtom("é!") && !boxed.root.isAtom(""))
+        // Names of the same length that differ (a check of lengths alone would pass them).
+        #expect(root.element(1)?.isAtom("warnin!") == false && root.element(1)?.isAtom("Warning") == false)
+        #expect(!utf8.root.isAtom("ê") && !boxed.root.isAtom("ê"))
         #expect(try FlatTerm(decoding: Term.atom("").encoded()).root.isAtom(""))
         #expect(root.element(2)?.isAtom("request failed") == false)
         #expect(root.element(2)?.bytes == Array("request failed".utf8))

@@ -146,17 +146,13 @@ extension MetricArchive {
     /// Memory is read before the store: a chunk leaves memory only once its write committed, so
     /// a point is in one or the other (or both, counted once), whatever a flush does meanwhile.
     private func points(nodes: [UUID], wanted: Set<Int>, tier: Int, from: Int64, to: Int64, now: Int64) async throws -> [UUID: [Int: [SeriesPoint]]] {
-        let unstored = pendingBlocks(nodes: nodes, tier: tier, from: from, to: to + 1, now: now)
+        let unstored = unstoredRows(nodes: nodes, tier: tier, from: from, to: to + 1, now: now)
         var rows: [UUID: [Int64: [StoredMetricBlock]]] = [:]
         for stored in try await store.metricBlocks(nodes: nodes, tier: tier, from: from, to: to + 1) {
             rows[stored.nodeID, default: [:]][stored.start, default: []].append(stored)
         }
         // Points not yet written come after every stored row of their block.
-        for (node, block) in unstored {
-            rows[node, default: [:]][block.start, default: []].append(
-                StoredMetricBlock(nodeID: node, tier: tier, start: block.start, sequence: .max, end: block.end,
-                                  points: block.pointCount, data: block.encoded()))
-        }
+        for row in unstored { rows[row.nodeID, default: [:]][row.start, default: []].append(row) }
         var result: [UUID: [Int: [SeriesPoint]]] = [:]
         for (node, blocks) in rows {
             var points: [Int: [SeriesPoint]] = [:]

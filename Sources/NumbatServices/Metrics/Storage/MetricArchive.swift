@@ -19,8 +19,8 @@ public final class MetricArchive: Sendable {
         /// blocks it compacts per transaction. Every node's roll-up buckets end at the same
         /// moment (they are aligned to the epoch) and every node's raw block at the same hour,
         /// so at those moments every node has something to write: taken all at once, the
-        /// copies (a series encoder per metric per node, then the encoded rows) would make a
-        /// spike of hundreds of megabytes at 10,000 nodes, which the allocator keeps afterwards.
+        /// encoded rows (and the compactions' blocks) would make a spike of tens of megabytes
+        /// at 10,000 nodes, which the allocator keeps afterwards.
         public var flushBatchSize = 250
         /// Nodes restored per store query at start, and how many such batches run at once:
         /// a query per node (four, one per tier and one for the chunks) made the start of a
@@ -244,16 +244,20 @@ public final class MetricArchive: Sendable {
     /// Metric numbers by name.
     func metricIDs() -> [String: Int] { state.withLockedValue { $0.names } }
 
-    /// Copies of the points not known to be written (pending, or taken by a flush whose write
-    /// has not committed), in `tier` blocks overlapping `from ..< to`, after closing the roll-up
-    /// buckets that have ended by `now`.
-    func pendingBlocks(nodes: [UUID], tier: Int, from: Int64, to: Int64, now: Int64) -> [(UUID, NodeBlock)] {
-        state.withLockedValue { state in
-            for node in nodes { state.nodes[node]?.closeBuckets(now: now) }
-            return nodes.flatMap { node in
-                (state.nodes[node]?.unstored ?? []).compactMap { key, block in
-                    key.tier == tier && block.end > from && block.start < to ? (node, block) : nil
-                }
+    /// The points not known to be written (pending, or taken by a flush whose write has not
+    /// committed), in `tier` blocks overlapping `from ..< to`, as rows after every stored row
+    /// of their block, after closing the roll-up buckets that have ended by `now`. The nodes'
+    /// states are copied under the lock (their arrays shared, not copied) and encoded outside it.
+    func unstoredRows(nodes: [UUID], tier: Int, from: Int64, to: Int64, now: Int64) -> [StoredMetricBlock] {
+        let held = state.withLockedValue { state in
+            nodes.compactMap { node -> (UUID, NodeSeries)? in
+                state.nodes[node]?.closeBuckets(now: now)
+                return state.nodes[node].map { (node, $0) }
+            }
+        }
+        return held.flatMap { node, series in
+            series.unstored(tier: tier, from: from, to: to).map {
+                StoredMetricBlock(nodeID: node, tier: tier, start: $0.key.start, sequence: .max, end: $0.end, points: $0.points, data: $0.data)
             }
         }
     }
@@ -298,7 +302,8 @@ public final class MetricArchive: Sendable {
         // A batch at a time (see `Settings.flushBatchSize`): at most one batch's pending blocks
         // and encoded rows are held at once.
         for batch in Self.batches(ids, of: settings.flushBatchSize) {
-            // The lock taken per node: taking a node's points encodes them.
+            // The lock taken per node: taking a node's points encodes them. A batch holds only
+            // the encoded rows.
             var chunks: [UUID: [NodeSeries.Chunk]] = [:]
             for id in batch {
                 let taken = state.withLockedValue { state -> [NodeSeries.Chunk] in

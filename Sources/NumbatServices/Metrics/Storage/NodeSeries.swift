@@ -25,7 +25,8 @@ struct NodeSeries: Sendable {
     /// node; docs/benchmarks.md). Lengths are whole seconds, so the number lasts past 2100;
     /// times outside 1970-2106 are clamped to its ends (the server's clock makes the times).
     struct Bucket: Sendable, Equatable {
-        /// The start divided by the length (0 in a bucket that holds nothing yet).
+        /// The start divided by the length; in a bucket that holds nothing (`count` 0), the
+        /// first bucket a point may open.
         var index: UInt32 = 0
         var count: UInt32 = 0
         var sum: Double = 0
@@ -104,25 +105,19 @@ struct NodeSeries: Sendable {
         case merge(first: Int, last: Int, level: Int)
     }
 
-    /// A chunk taken for writing: its rows' bytes as the store keeps them, encoded as soon as
-    /// it is taken, so a flush holds a few hundred bytes per node rather than the chunk's
-    /// series encoders (about 25 KB for a node's ~125 raw series).
+    /// Points as a chunk row: the bytes the store keeps, encoded as soon as a flush takes the
+    /// points (so a flush holds a few hundred bytes per node rather than the chunk's series
+    /// encoders, about 25 KB for a node's ~125 raw series), and read by queries as a stored row
+    /// while the write is under way.
     struct Chunk: Sendable {
         var key: BlockKey
+        /// Its chunk number; 0 for points still pending (`unstored`).
         var sequence: Int
         var data: [UInt8]
         /// The block's end, its points, and its earliest point's time.
         var end: Int64
         var points: Int
         var earliest: Int64
-
-        /// Its points as a block, for queries while it is not yet in the store.
-        func block() -> NodeBlock {
-            var block = NodeBlock(start: key.start, end: end, width: NodeSeries.width(tier: key.tier))
-            // Made by `takePending` from a block in time order: it reads back, in order.
-            _ = try? block.append(stored: data, start: key.start)
-            return block
-        }
     }
 
     /// A collection's raw points not yet written: the points of `numbers` whose `slots` are
@@ -148,6 +143,11 @@ struct NodeSeries: Sendable {
     /// waiting for the flush took 25 KB (25 MB at once), and malloc kept the room afterwards.
     private var pendingRaw: [RawCollection] = []
     private var pendingRollUps: [RollUpPoint] = []
+    /// Raw points of collections past `foldAfter` still waiting (a store slow to write, as the
+    /// flushes wait for each other), folded into blocks: about two bytes a point there, where
+    /// a collection's numbers take eight.
+    private var foldedRaw: [BlockKey: NodeBlock] = [:]
+    static let foldAfter = 8
     /// Each metric's slot in the arrays below: one hash per metric per collection, and a
     /// node's state in a few flat arrays rather than a dictionary per tier (a node's ~125
     /// metrics in five dictionaries took 31 KB per node; docs/benchmarks.md).
@@ -245,10 +245,17 @@ struct NodeSeries: Sendable {
         } else {
             pendingRaw.append(RawCollection(time: time, slots: taken.map { slots[Int($0)] }, numbers: taken.map { numbers[Int($0)] }))
         }
+        if pendingRaw.count > Self.foldAfter { foldPendingRaw() }
         if time > newestRaw { newestRaw = time }
         accumulate(time: time) { body in
             for index in taken { body(slots[Int(index)], numbers[Int(index)]) }
         }
+    }
+
+    /// Moves the waiting collections into `foldedRaw`'s blocks.
+    private mutating func foldPendingRaw() {
+        for key in pendingRawKeys() { foldedRaw[key] = rawBlock(key) }
+        pendingRaw.removeAll()
     }
 
     /// After a restart: a stored point, so later points and roll-ups continue after it. A
@@ -322,7 +329,7 @@ struct NodeSeries: Sendable {
 
     /// Whether points of `key`'s block wait for a flush.
     private func isPending(_ key: BlockKey) -> Bool {
-        if key.tier == 0 { return pendingRaw.contains { self.key(tier: 0, time: $0.time) == key } }
+        if key.tier == 0 { return foldedRaw[key] != nil || pendingRaw.contains { self.key(tier: 0, time: $0.time) == key } }
         let length = bucketLengths[key.tier]
         return pendingRollUps.contains { Int($0.tier) == key.tier && self.key(tier: key.tier, time: $0.bucket.start(length: length)) == key }
     }
@@ -344,15 +351,16 @@ struct NodeSeries: Sendable {
 
     /// The blocks of the raw points waiting: nearly always one (two at the turn of an hour).
     private func pendingRawKeys() -> [BlockKey] {
-        var keys: [BlockKey] = []
+        var keys = foldedRaw.keys.sorted { $0.start < $1.start }
         for collection in pendingRaw where !keys.contains(key(tier: 0, time: collection.time)) { keys.append(key(tier: 0, time: collection.time)) }
         return keys
     }
 
-    /// The raw points waiting in `key`'s block, as a block. In the order taken, so each
-    /// series' points come in time order (`ingest` took only points after their series' last).
+    /// The raw points waiting in `key`'s block, as a block: those folded, then the
+    /// collections in the order taken, so each series' points come in time order (`ingest`
+    /// took only points after their series' last).
     private func rawBlock(_ key: BlockKey) -> NodeBlock {
-        var block = NodeBlock(start: key.start, end: key.start + schedule.blockSpan(tier: 0), width: 1, capacity: metricIDs.count)
+        var block = foldedRaw[key] ?? NodeBlock(start: key.start, end: key.start + schedule.blockSpan(tier: 0), width: 1, capacity: metricIDs.count)
         for collection in pendingRaw where self.key(tier: 0, time: collection.time) == key {
             for (slot, value) in zip(collection.slots, collection.numbers) {
                 block.append(metric: metricIDs[slot], time: collection.time, values: CollectionOfOne(value))
@@ -374,29 +382,38 @@ struct NodeSeries: Sendable {
         for (key, block) in blocks { body(key, block) }
     }
 
+    /// The points waiting, as chunks (numbered 0) of the blocks of `tier` (every tier when
+    /// nil) that overlap `from ..< to`, each encoded in turn; a raw block of one collection
+    /// (the usual case) straight from the collection (`NodeBlock.encodedRaw`).
+    private func pendingChunks(tier: Int? = nil, from: Int64 = .min, to: Int64 = .max) -> [Chunk] {
+        func wanted(_ key: BlockKey, end: Int64) -> Bool { (tier == nil || tier == key.tier) && end > from && key.start < to }
+        var chunks: [Chunk] = []
+        for key in pendingRawKeys() {
+            let end = key.start + schedule.blockSpan(tier: 0)
+            guard wanted(key, end: end) else { continue }
+            let collections = pendingRaw.filter { self.key(tier: 0, time: $0.time) == key }
+            if foldedRaw[key] == nil, collections.count == 1, let collection = collections.first {
+                let data = NodeBlock.encodedRaw(start: key.start, time: collection.time, metrics: collection.slots.map { metricIDs[$0] }, values: collection.numbers)
+                chunks.append(Chunk(key: key, sequence: 0, data: data, end: end, points: collection.numbers.count, earliest: collection.time))
+            } else {
+                let block = rawBlock(key)
+                chunks.append(Chunk(key: key, sequence: 0, data: block.encoded(), end: end, points: block.pointCount, earliest: block.earliest))
+            }
+        }
+        guard tier != 0 else { return chunks }
+        forEachRollUpBlock { key, block in
+            guard wanted(key, end: block.end) else { return }
+            chunks.append(Chunk(key: key, sequence: 0, data: block.encoded(), end: block.end, points: block.pointCount, earliest: block.earliest))
+        }
+        return chunks
+    }
+
     /// The chunks to write, each with its chunk number (a chunk whose write failed keeps its
-    /// number, so writing it again replaces nothing else); they are no longer pending. Each is
-    /// encoded here, one block at a time; a raw block of one collection (the usual case)
-    /// straight from the collection (`NodeBlock.encodedRaw`).
+    /// number, so writing it again replaces nothing else); they are no longer pending.
     mutating func takePending() -> [Chunk] {
         var taken = unwritten
         unwritten.removeAll()
-        var made: [Chunk] = []
-        for key in pendingRawKeys() {
-            let end = key.start + schedule.blockSpan(tier: 0)
-            let collections = pendingRaw.filter { self.key(tier: 0, time: $0.time) == key }
-            if collections.count == 1, let collection = collections.first {
-                let data = NodeBlock.encodedRaw(start: key.start, time: collection.time, metrics: collection.slots.map { metricIDs[$0] }, values: collection.numbers)
-                made.append(Chunk(key: key, sequence: 0, data: data, end: end, points: collection.numbers.count, earliest: collection.time))
-            } else {
-                let block = rawBlock(key)
-                made.append(Chunk(key: key, sequence: 0, data: block.encoded(), end: end, points: block.pointCount, earliest: block.earliest))
-            }
-        }
-        forEachRollUpBlock { key, block in
-            made.append(Chunk(key: key, sequence: 0, data: block.encoded(), end: block.end, points: block.pointCount, earliest: block.earliest))
-        }
-        for var chunk in made {
+        for var chunk in pendingChunks() {
             var entry = chunked[chunk.key] ?? Chunked(end: chunk.end, nextSequence: 1)
             chunk.sequence = entry.nextSequence
             taken.append(chunk)
@@ -407,6 +424,7 @@ struct NodeSeries: Sendable {
         // Not keeping their room: at the turn of a roll-up bucket every series has a point waiting.
         pendingRaw.removeAll()
         pendingRollUps.removeAll()
+        foldedRaw.removeAll()
         writing = taken
         return taken
     }
@@ -422,12 +440,13 @@ struct NodeSeries: Sendable {
         unwritten += chunks
     }
 
-    /// Every point not known to be in the store, by block: the chunks being written or whose
-    /// write failed, in chunk order, then the pending points.
-    var unstored: [(key: BlockKey, block: NodeBlock)] {
-        var blocks = (writing + unwritten).sorted { $0.sequence < $1.sequence }.map { (key: $0.key, block: $0.block()) }
-        forEachPendingBlock { key, block in blocks.append((key, block)) }
-        return blocks
+    /// Every point not known to be in the store, in the blocks of `tier` (every tier when nil)
+    /// that overlap `from ..< to`: the chunks being written or whose write failed, in chunk
+    /// order, then the pending points, encoded as chunks.
+    func unstored(tier: Int? = nil, from: Int64 = .min, to: Int64 = .max) -> [Chunk] {
+        (writing + unwritten).sorted { $0.sequence < $1.sequence }
+            .filter { (tier == nil || tier == $0.key.tier) && $0.end > from && $0.key.start < to }
+            + pendingChunks(tier: tier, from: from, to: to)
     }
 
     /// Every raw point at or before this time (ms) is in the store, as of now: just before the
@@ -436,7 +455,7 @@ struct NodeSeries: Sendable {
     /// only points after it, which is what a client (the kill campaign) may count on.
     var writtenThrough: Int64? {
         let earliestUnwritten = (writing + unwritten).lazy.filter { $0.key.tier == 0 }.map(\.earliest).min()
-        let earliestPending = pendingRaw.lazy.map(\.time).min()
+        let earliestPending = (pendingRaw.map(\.time) + foldedRaw.values.map(\.earliest)).min()
         if let earliest = [earliestUnwritten, earliestPending].compactMap({ $0 }).min(), earliest != .max { return earliest - 1 }
         return newestRaw == .min ? nil : newestRaw
     }
