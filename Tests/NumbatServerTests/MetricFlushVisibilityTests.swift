@@ -18,7 +18,7 @@ struct MetricFlushVisibilityTests {
         series.ingest(time: 1_000, values: [(metric: 1, value: 5)])
         #expect(series.unstored().count == 1)
         let taken = series.takePending()
-        #expect(taken.count == 1 && series.pending.isEmpty)
+        #expect(taken.count == 1 && series.unstored().map(\.sequence) == [1], "taken: only the chunk being written")
         #expect(series.unstored().map(\.points) == [1], "taken but not yet written: still unstored")
         series.ingest(time: 2_000, values: [(metric: 1, value: 6)])
         #expect(series.unstored().count == 2, "the chunk being written, then the new pending point")

@@ -334,21 +334,6 @@ struct NodeSeries: Sendable {
         return pendingRollUps.contains { Int($0.tier) == key.tier && self.key(tier: key.tier, time: $0.bucket.start(length: length)) == key }
     }
 
-    /// The points waiting for a flush, by the block they belong to; each block's series made
-    /// in the order their points came (as if appended one by one).
-    var pending: [BlockKey: NodeBlock] {
-        var blocks: [BlockKey: NodeBlock] = [:]
-        forEachPendingBlock { key, block in blocks[key] = block }
-        return blocks
-    }
-
-    /// Makes each pending block in turn (one at a time: a raw block of a node's ~125 series
-    /// is about 25 KB while it is made), oldest points first.
-    private func forEachPendingBlock(_ body: (BlockKey, NodeBlock) -> Void) {
-        for key in pendingRawKeys() { body(key, rawBlock(key)) }
-        forEachRollUpBlock(body)
-    }
-
     /// The blocks of the raw points waiting: nearly always one (two at the turn of an hour).
     private func pendingRawKeys() -> [BlockKey] {
         var keys = foldedRaw.keys.sorted { $0.start < $1.start }
