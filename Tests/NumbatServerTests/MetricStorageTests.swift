@@ -112,9 +112,11 @@ struct SeriesCodecTests {
         for value: UInt64 in [0, 1, 127, 128, 300, 16_383, 16_384, 1 << 35, UInt64(Int64.max), .max] {
             let bytes = Self.varint(value)
             #expect(bytes.count == Varint.size(value))
-            var reader = ByteReader(bytes: bytes[...])
-            #expect(try reader.varint() == value)
-            #expect(reader.bytes.isEmpty)
+            try bytes.withUnsafeBytes { raw throws in
+                var reader = ByteReader(raw)
+                #expect(try reader.varint() == value)
+                #expect(reader.isAtEnd)
+            }
         }
     }
 
@@ -128,7 +130,7 @@ struct SeriesCodecTests {
         #expect(try NodeBlock.decode(block.encoded(), start: 0)[1] == [SeriesPoint(time: 10, values: [1])])
     }
 
-    @Test("the bit writer packs any mix of widths (0 to 64 bits, across its 64-bit word) as a bit-by-bit writer does, and reads back")
+    @Test("the bit writers (growing and in place) pack any mix of widths (0 to 64 bits, across their 64-bit word) as a bit-by-bit writer does, and read back")
     func bitStream() throws {
         var random = SystemRandomNumberGenerator()
         for _ in 0..<200 {
@@ -150,27 +152,40 @@ struct SeriesCodecTests {
             var copied = [UInt8](repeating: 0xAB, count: expected.count + 2)
             #expect(copied.withUnsafeMutableBufferPointer { writer.copyBytes(to: $0.baseAddress! + 1) } == expected.count)
             #expect(copied == [0xAB] + expected + [0xAB])
-            var reader = BitStreamReader(expected[...], bitCount: reference.count)
-            for (value, bits) in written { #expect(try reader.read(bits: bits) == value) }
-            #expect(reader.bitsLeft == 0)
-            #expect(throws: SeriesCodecError.self) { try reader.readBit() }
+            // The same writes straight into memory (a chunk's series, in place).
+            var direct = [UInt8](repeating: 0xCD, count: expected.count + 8)
+            let (directBits, directBytes) = direct.withUnsafeMutableBufferPointer { buffer in
+                var pointer = PointerBitWriter(buffer.baseAddress!)
+                for (value, bits) in written { pointer.write(value, bits: bits) }
+                return (pointer.bitCount, pointer.finish())
+            }
+            #expect(directBits == reference.count)
+            #expect(Array(direct.prefix(directBytes)) == expected)
+            try expected.withUnsafeBytes { raw throws in
+                var reader = BitStreamReader(raw, bitCount: reference.count)
+                for (value, bits) in written { #expect(try reader.read(bits: bits) == value) }
+                #expect(reader.bitsLeft == 0)
+                #expect(throws: SeriesCodecError.self) { try reader.readBit() }
+            }
         }
         // The 64-bit window from any position of rows of every short length (a chunk's series
         // is a few bytes): the bits there, zeros past the end; skips bounded by the bit count.
         for length in 0...12 {
             let bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &random) }
-            var reader = BitStreamReader(bytes[...], bitCount: length * 8)
-            for position in 0...(length * 8) {
-                var expected: UInt64 = 0
-                for offset in 0..<64 {
-                    let index = position + offset
-                    let bit = index < length * 8 ? UInt64(bytes[index / 8] >> UInt8(7 - index % 8) & 1) : 0
-                    expected |= bit << UInt64(63 - offset)
+            try bytes.withUnsafeBytes { raw throws in
+                var reader = BitStreamReader(raw, bitCount: length * 8)
+                for position in 0...(length * 8) {
+                    var expected: UInt64 = 0
+                    for offset in 0..<64 {
+                        let index = position + offset
+                        let bit = index < length * 8 ? UInt64(bytes[index / 8] >> UInt8(7 - index % 8) & 1) : 0
+                        expected |= bit << UInt64(63 - offset)
+                    }
+                    #expect(reader.peek() == expected, "length \(length), position \(position)")
+                    if position < length * 8 { try reader.skip(1) }
                 }
-                #expect(reader.peek() == expected, "length \(length), position \(position)")
-                if position < length * 8 { try reader.skip(1) }
+                #expect(throws: SeriesCodecError.self) { try reader.skip(1) }
             }
-            #expect(throws: SeriesCodecError.self) { try reader.skip(1) }
         }
     }
 

@@ -77,11 +77,14 @@ extension SQLiteStore: AlertRoutingStore {
     }
 
     public func claimAlertDeliveries(now: Date, leaseUntil: Date, limit: Int) async throws -> [AlertDelivery] {
-        // Every server looks every second: a read when nothing is due, no write transaction.
+        // Every server looks every second: a read when nothing is due, no write transaction,
+        // through a statement prepared once (parsing it each second cost 170,000 instructions,
+        // 4 % of the server's at five nodes collected each second: scripts/callgrind-metrics.sh).
         let due = try await pool.read { db in
-            try Bool.fetchOne(db, sql: """
+            let statement = try db.cachedStatement(sql: """
                 SELECT EXISTS (SELECT 1 FROM alert_delivery WHERE (status = 'pending' AND next_attempt_at <= ?) OR (status = 'sending' AND lease_until <= ?))
-                """, arguments: [now.timeIntervalSince1970, now.timeIntervalSince1970]) ?? false
+                """)
+            return try Bool.fetchOne(statement, arguments: [now.timeIntervalSince1970, now.timeIntervalSince1970]) ?? false
         }
         guard due else { return [] }
         return try await pool.write { db in

@@ -1,17 +1,27 @@
+/// Where the series codec writes its bits, most significant first: a growing
+/// `BitStreamWriter` for a series' encoder, or `PointerBitWriter` straight into a chunk's
+/// bytes.
+protocol BitSink {
+    /// Appends the low `bits` (0...64) bits of `value`.
+    mutating func write(_ value: UInt64, bits: Int)
+}
+
 /// Bits packed most significant first, for the series codec. Pure.
 ///
-/// Bits gather in a 64-bit word and go to `full` eight bytes at a time: a point is a handful of
+/// Bits gather in a 64-bit word and go to `full` a word at a time: a point is a handful of
 /// writes of 1 to 64 bits, and appending byte by byte (a uniqueness check and a bounds check
-/// per byte) was the codec's largest cost (scripts/callgrind-store.sh, docs/benchmarks.md).
-struct BitStreamWriter: Sendable, Equatable {
-    /// Whole 64-bit words written, most significant byte first.
-    private var full: [UInt8] = []
+/// per byte) was the codec's largest cost (scripts/callgrind-store.sh, docs/benchmarks.md);
+/// appending a word's eight bytes to a byte array went through the generic
+/// `append(contentsOf:)`, a third of each compacted point's writing.
+struct BitStreamWriter: BitSink, Sendable, Equatable {
+    /// Whole 64-bit words written, each stored big-endian: in memory, the bytes in order.
+    private var full: [UInt64] = []
     /// The bits after `full`, right-aligned (the oldest highest): `pending` of them.
     private var word: UInt64 = 0
     private var pending = 0
 
     /// Bits written; the last byte is full when this is a multiple of 8.
-    var bitCount: Int { full.count * 8 + pending }
+    var bitCount: Int { full.count * 64 + pending }
 
     /// Every bit written, the last byte padded with zeros.
     var bytes: [UInt8] {
@@ -20,20 +30,21 @@ struct BitStreamWriter: Sendable, Equatable {
     }
 
     /// The bytes `bytes` holds.
-    var byteCount: Int { full.count + (pending + 7) / 8 }
+    var byteCount: Int { full.count * 8 + (pending + 7) / 8 }
 
     /// Writes `bytes` at `pointer` (room for `byteCount`) without making it; answers
     /// `byteCount`.
     func copyBytes(to pointer: UnsafeMutablePointer<UInt8>) -> Int {
-        if !full.isEmpty { full.withUnsafeBufferPointer { pointer.update(from: $0.baseAddress!, count: $0.count) } }
+        let fullBytes = full.count * 8
+        if fullBytes > 0 { full.withUnsafeBytes { UnsafeMutableRawPointer(pointer).copyMemory(from: $0.baseAddress!, byteCount: fullBytes) } }
         let tail = (pending + 7) / 8
         if tail > 0 {
             let aligned = (word << UInt64(64 - pending)).bigEndian
             withUnsafeBytes(of: aligned) { raw in
-                for offset in 0..<tail { pointer[full.count + offset] = raw[offset] }
+                for offset in 0..<tail { pointer[fullBytes + offset] = raw[offset] }
             }
         }
-        return full.count + tail
+        return fullBytes + tail
     }
 
     /// Appends the low `bits` (0...64) bits of `value`.
@@ -49,31 +60,82 @@ struct BitStreamWriter: Sendable, Equatable {
         // Fill the word with the high `room` bits, write it, keep the rest.
         let rest = bits - room
         let filled = room == 64 ? value >> UInt64(rest) : (word << UInt64(room)) | (value >> UInt64(rest))
-        withUnsafeBytes(of: filled.bigEndian) { full.append(contentsOf: $0) }
+        full.append(filled.bigEndian)
         word = rest == 0 ? 0 : value & ((1 << UInt64(rest)) - 1)
         pending = rest
     }
 
     mutating func write(bit: Bool) { write(bit ? 1 : 0, bits: 1) }
 
-    /// No bits, keeping the room.
-    mutating func removeAll() {
-        full.removeAll(keepingCapacity: true)
-        word = 0
-        pending = 0
+    /// Room for `bits` bits in all.
+    mutating func reserveCapacity(bits: Int) { full.reserveCapacity(bits / 64) }
+}
+
+/// Bits written most significant first straight into memory with room for them (the bytes
+/// `BitStreamWriter` gives for the same writes): a chunk of one collection is a few bits per
+/// series, and a `BitStreamWriter` emptied for each series cost more than its bits.
+struct PointerBitWriter: BitSink {
+    private let base: UnsafeMutablePointer<UInt8>
+    /// Bytes stored at `base` (whole 64-bit words).
+    private var stored = 0
+    private var word: UInt64 = 0
+    private var pending = 0
+
+    init(_ base: UnsafeMutablePointer<UInt8>) { self.base = base }
+
+    var bitCount: Int { stored * 8 + pending }
+
+    @inline(__always)
+    mutating func write(_ value: UInt64, bits: Int) {
+        guard bits > 0 else { return }
+        let value = bits == 64 ? value : value & ((1 << UInt64(bits)) - 1)
+        let room = 64 - pending
+        if bits < room {
+            word = (word << UInt64(bits)) | value
+            pending += bits
+            return
+        }
+        let rest = bits - room
+        let filled = room == 64 ? value >> UInt64(rest) : (word << UInt64(room)) | (value >> UInt64(rest))
+        UnsafeMutableRawPointer(base + stored).storeBytes(of: filled.bigEndian, as: UInt64.self)
+        stored += 8
+        word = rest == 0 ? 0 : value & ((1 << UInt64(rest)) - 1)
+        pending = rest
+    }
+
+    /// Stores the last partial word's bytes (the last byte padded with zeros); answers the
+    /// bytes written in all.
+    mutating func finish() -> Int {
+        let tail = (pending + 7) / 8
+        if tail > 0 {
+            let aligned = (word << UInt64(64 - pending)).bigEndian
+            withUnsafeBytes(of: aligned) { raw in
+                for offset in 0..<tail { base[stored + offset] = raw[offset] }
+            }
+        }
+        return stored + tail
     }
 }
 
-/// Reads what `BitStreamWriter` wrote. Reading past the end throws, so a damaged block is an
-/// error, never a crash.
+/// Reads what `BitStreamWriter` wrote, in place: valid only inside the `withUnsafeBytes` of
+/// the bytes it reads (`NodeBlock.forEachSeries` scopes it). Through an `ArraySlice`, each
+/// series' reader retained and released the row, and every read of the window went through
+/// the slice's bounds; compaction reads every series of every chunk. Reading past the end
+/// throws, so a damaged block is an error, never a crash.
 struct BitStreamReader {
-    private let bytes: ArraySlice<UInt8>
+    private let bytes: UnsafeRawBufferPointer
     private var position = 0
     private let limit: Int
+    /// Bytes from the start of `bytes` that may be loaded: past `bytes` when they are one
+    /// series of a row (the rest of the row follows), so that a series of a few bytes still
+    /// reads its window in one load. Bits past `limit` are never used (see `peek`).
+    private let readable: Int
 
-    init(_ bytes: ArraySlice<UInt8>, bitCount: Int? = nil) {
+    /// `readable`: bytes that may be loaded from the start of `bytes` (at least its count).
+    init(_ bytes: UnsafeRawBufferPointer, bitCount: Int? = nil, readable: Int? = nil) {
         self.bytes = bytes
         limit = min(bitCount ?? bytes.count * 8, bytes.count * 8)
+        self.readable = max(bytes.count, readable ?? 0)
     }
 
     var bitsLeft: Int { limit - position }
@@ -89,7 +151,7 @@ struct BitStreamReader {
     @inline(__always)
     mutating func readBit() throws -> Bool {
         guard position < limit else { throw SeriesCodecError("block ends inside a value") }
-        let byte = bytes[bytes.startIndex + (position >> 3)]
+        let byte = bytes[position >> 3]
         let bit = (byte >> UInt8(7 - position & 7)) & 1
         position += 1
         return bit == 1
@@ -102,26 +164,32 @@ struct BitStreamReader {
         position += bits
     }
 
-    /// The 64 bits from `position` on, most significant first; zeros past the end of the bytes
-    /// (and past `bitCount`: a caller checks what it uses with `skip`).
+    /// The 64 bits from `position` on, most significant first: past `bitCount` whatever follows
+    /// (zeros past the readable bytes). A caller checks what it uses with `skip` or `read`, so
+    /// the bits past the end never change what a valid series reads (its codes end within
+    /// it), and a code that runs past the end throws whatever follows it.
     @inline(__always)
     func peek() -> UInt64 {
         let index = position >> 3
         let shift = UInt64(position & 7)
-        return bytes.withUnsafeBytes { raw -> UInt64 in
-            let available = raw.count - index
-            var word: UInt64 = 0
-            if available >= 9 {
-                word = UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: index, as: UInt64.self)) << shift
-                if shift > 0 { word |= UInt64(raw[index + 8]) >> (8 - shift) }
-                return word
-            }
-            // A short row (a chunk holds one point per series: a few bytes): what there is,
-            // copied in one step rather than a byte at a time.
-            guard available > 0 else { return 0 }
-            withUnsafeMutableBytes(of: &word) { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[index..<min(index + 8, raw.count)])) }
-            return UInt64(bigEndian: word) << shift
+        let base = bytes.baseAddress
+        if readable - index >= 9, let base {
+            var word = UInt64(bigEndian: base.loadUnaligned(fromByteOffset: index, as: UInt64.self)) << shift
+            if shift > 0 { word |= UInt64(base.load(fromByteOffset: index + 8, as: UInt8.self)) >> (8 - shift) }
+            return word
         }
+        let available = bytes.count - index
+        if available >= 9 {
+            var word = UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self)) << shift
+            if shift > 0 { word |= UInt64(bytes[index + 8]) >> (8 - shift) }
+            return word
+        }
+        // A short row (a chunk holds one point per series: a few bytes): what there is,
+        // copied in one step rather than a byte at a time.
+        guard available > 0 else { return 0 }
+        var word: UInt64 = 0
+        withUnsafeMutableBytes(of: &word) { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[index..<min(index + 8, bytes.count)])) }
+        return UInt64(bigEndian: word) << shift
     }
 }
 

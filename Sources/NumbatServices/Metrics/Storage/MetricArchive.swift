@@ -403,7 +403,8 @@ public final class MetricArchive: Sendable {
         let width = NodeSeries.width(tier: key.tier)
         var block = NodeBlock(start: key.start, end: end, width: width)
         var inOrder = true
-        for row in rows where inOrder { inOrder = try block.append(stored: row.data, start: row.start) }
+        let allRows = rows.reduce(0) { $0 + $1.data.count }
+        for row in rows where inOrder { inOrder = try block.append(stored: row.data, start: row.start, allRows: allRows) }
         guard !inOrder else { return block }
         block = NodeBlock(start: key.start, end: end, width: width)
         for (metric, points) in try merged(rows) {

@@ -124,14 +124,20 @@ struct NodeBlock: Sendable {
     /// point, which compaction, re-encoding a whole block every few chunks, spent most of its
     /// time making. False (part-way: discard the block) at the first point not after its
     /// series' last, which `MetricArchive.merged` sorts out instead.
-    mutating func append(stored bytes: [UInt8], start rowStart: Int64) throws -> Bool {
+    ///
+    /// `allRows`: the bytes of every row this block is made of, when known. A series' bits
+    /// then get their room at once, in proportion (its bits in this row, times all rows'
+    /// bytes over this row's), rather than doubled again and again as the rows come.
+    mutating func append(stored bytes: [UInt8], start rowStart: Int64, allRows: Int? = nil) throws -> Bool {
         var values: [Double] = []
-        values.reserveCapacity(width)
+        if width > 1 { values.reserveCapacity(width) }
         let width = width
+        let scale = bytes.isEmpty ? 0 : Double(allRows ?? 0) / Double(bytes.count)
         return try Self.forEachSeries(bytes, start: rowStart) { metric, decoder in
             guard decoder.width == width else { throw SeriesCodecError("a series of width \(decoder.width) in a block of width \(width)") }
             // One lookup per series (the encoder mutated in place), not one per point.
             let position = position(of: metric)
+            if scale > 1, encoders[position].count == 0 { encoders[position].reserveBits(Int(Double(decoder.bitCount) * scale)) }
             guard let first = try Self.appendPoints(of: &decoder, to: &encoders[position], values: &values) else { return false }
             if first < earliest { earliest = first }
             return true
@@ -161,7 +167,13 @@ struct NodeBlock: Sendable {
     /// Reads a stored block's header and each series' header, handing each series' decoder to
     /// `body` (which need not read it) until `body` answers false; false then.
     private static func forEachSeries(_ bytes: [UInt8], start: Int64, _ body: (Int, inout SeriesDecoder) throws -> Bool) throws -> Bool {
-        var reader = ByteReader(bytes: bytes[...])
+        try bytes.withUnsafeBytes { try forEachSeries(in: $0, start: start, body) }
+    }
+
+    /// `forEachSeries` over the row's bytes in place: the readers and decoders it hands out
+    /// point into them, and live only for this call.
+    private static func forEachSeries(in bytes: UnsafeRawBufferPointer, start: Int64, _ body: (Int, inout SeriesDecoder) throws -> Bool) throws -> Bool {
+        var reader = ByteReader(bytes)
         guard try reader.byte() == version else { throw SeriesCodecError("unknown metric block version") }
         let seriesCount = try reader.varint()
         for _ in 0..<seriesCount {
@@ -170,8 +182,9 @@ struct NodeBlock: Sendable {
             let count = try reader.int()
             let bitCount = try reader.int()
             guard (1...16).contains(width), bitCount >= 0, count <= bitCount / (width + 1) else { throw SeriesCodecError("bad series header") }
+            let readable = bytes.count - reader.position  // to the row's end
             let bits = try reader.take(bitCount / 8 + (bitCount % 8 == 0 ? 0 : 1))  // no overflow near Int.max
-            var decoder = SeriesDecoder(bytes: bits, bitCount: bitCount, count: count, width: width, blockStart: start)
+            var decoder = SeriesDecoder(bytes: bits, readable: readable, bitCount: bitCount, count: count, width: width, blockStart: start)
             guard try body(metric, &decoder) else { return false }
         }
         return true
@@ -210,19 +223,28 @@ enum Varint {
     }
 }
 
-/// Reads bytes and varints from a block; running out throws.
+/// Reads bytes and varints from a block in place (valid only inside the `withUnsafeBytes` of
+/// the bytes it reads, as `BitStreamReader`); running out throws.
 struct ByteReader {
-    var bytes: ArraySlice<UInt8>
+    private let bytes: UnsafeRawBufferPointer
+    private(set) var position = 0
+
+    init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
+
+    var isAtEnd: Bool { position == bytes.count }
 
     mutating func byte() throws -> UInt8 {
-        guard let first = bytes.first else { throw SeriesCodecError("block ends early") }
-        bytes = bytes[(bytes.startIndex + 1)...]
-        return first
+        guard position < bytes.count else { throw SeriesCodecError("block ends early") }
+        defer { position += 1 }
+        return bytes[position]
     }
 
     mutating func varint() throws -> UInt64 {
-        var value: UInt64 = 0
-        for shift in stride(from: 0, to: 64, by: 7) {
+        // A series header's varints are one byte each but for the bit count of a long series.
+        let first = try byte()
+        guard first & 0x80 != 0 else { return UInt64(first) }
+        var value = UInt64(first & 0x7F)
+        for shift in stride(from: 7, to: 64, by: 7) {
             let next = try byte()
             value |= UInt64(next & 0x7F) << UInt64(shift)
             if next & 0x80 == 0 { return value }
@@ -237,10 +259,9 @@ struct ByteReader {
         return value
     }
 
-    mutating func take(_ count: Int) throws -> ArraySlice<UInt8> {
-        guard count <= bytes.count else { throw SeriesCodecError("block ends inside a series") }
-        let end = bytes.startIndex + count
-        defer { bytes = bytes[end...] }
-        return bytes[..<end]
+    mutating func take(_ count: Int) throws -> UnsafeRawBufferPointer {
+        guard count <= bytes.count - position else { throw SeriesCodecError("block ends inside a series") }
+        defer { position += count }
+        return UnsafeRawBufferPointer(rebasing: bytes[position..<position + count])
     }
 }

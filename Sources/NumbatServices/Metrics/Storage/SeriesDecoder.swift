@@ -2,6 +2,8 @@
 struct SeriesDecoder {
     let width: Int
     let count: Int
+    /// The series' bits.
+    let bitCount: Int
     private var reader: BitStreamReader
     private var time = DeltaState()
     /// As in `SeriesEncoder`: the first column inline, so a raw series makes no array (a
@@ -9,10 +11,13 @@ struct SeriesDecoder {
     private var firstColumn = DecodingColumn()
     private var otherColumns: [DecodingColumn]
 
-    init(bytes: ArraySlice<UInt8>, bitCount: Int, count: Int, width: Int, blockStart: Int64) {
+    /// `bytes` is read in place, and `readable` bytes from its start may be loaded (see
+    /// `BitStreamReader`).
+    init(bytes: UnsafeRawBufferPointer, readable: Int? = nil, bitCount: Int, count: Int, width: Int, blockStart: Int64) {
         self.width = width
         self.count = count
-        reader = BitStreamReader(bytes, bitCount: bitCount)
+        self.bitCount = bitCount
+        reader = BitStreamReader(bytes, bitCount: bitCount, readable: readable)
         time.previous = blockStart
         otherColumns = width == 1 ? [] : Array(repeating: DecodingColumn(), count: width - 1)
     }

@@ -48,6 +48,9 @@ struct SeriesEncoder: Sendable, Equatable {
 
     var lastTime: Int64? { count == 0 ? nil : time.previous }
 
+    /// Room for `bits` bits in all, made at once.
+    mutating func reserveBits(_ bits: Int) { writer.reserveCapacity(bits: bits) }
+
     /// The bytes `store(metric:to:)` writes.
     func storedSize(metric: Int) -> Int {
         Varint.size(UInt64(metric)) + Varint.size(UInt64(width)) + Varint.size(UInt64(count))
@@ -74,7 +77,7 @@ struct SeriesEncoder: Sendable, Equatable {
 
     /// The prefix code of a delta-of-delta: `0`; `10`+7; `110`+14; `1110`+24; `11110`+40;
     /// `111110`+64 bits of zigzag. `111111` is the escape to float mode (values only).
-    static func writeDelta(_ value: Int64, into writer: inout BitStreamWriter) {
+    static func writeDelta(_ value: Int64, into writer: inout some BitSink) {
         let zigzag = UInt64(bitPattern: (value << 1) ^ (value >> 63))
         // The prefix and its payload in one write where they fit 64 bits together.
         switch zigzag {
@@ -122,10 +125,12 @@ struct ColumnState: Sendable, Equatable {
     var trailing = 0
     var started = false
 
-    mutating func append(_ value: Double, into writer: inout BitStreamWriter) {
+    mutating func append(_ value: Double, into writer: inout some BitSink) {
         if integral {
             // -0.0 is not an integer here: as one it would come back as 0.0 (MetricBlockFuzz).
-            if value == value.rounded(), abs(value) <= SeriesEncoder.integralLimit, !(value == 0 && value.sign == .minus) {
+            // Integral when it converts to Int64 and back unchanged, checked in range first (NaN
+            // fails it): `rounded()` is a call into libm on the baseline x86-64 target.
+            if abs(value) <= SeriesEncoder.integralLimit, Double(Int64(value)) == value, !(value == 0 && value.sign == .minus) {
                 SeriesEncoder.writeDelta(ints.next(Int64(value)), into: &writer)
                 return
             }
