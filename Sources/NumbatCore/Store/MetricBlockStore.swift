@@ -83,6 +83,11 @@ public protocol MetricBlockStore: Sendable {
     /// The rows of these nodes in `tier` whose blocks overlap `from ..< to`, oldest first (by
     /// block start, then sequence).
     func metricBlocks(nodes: [UUID], tier: Int, from: Int64, to: Int64) async throws -> [StoredMetricBlock]
+    /// The rows of these nodes' block of `tier` starting at `start` numbered `fromSequence` or
+    /// more, oldest first: what merging an open block's newest chunk rows reads. Reading every
+    /// row of the block instead read its largest rows (hundreds of points per series) at every
+    /// merge of its smallest.
+    func metricBlockRows(nodes: [UUID], tier: Int, start: Int64, fromSequence: Int) async throws -> [StoredMetricBlock]
     /// Replaces every row of each block by its compacted form (sequence 0), in one transaction.
     func compactMetricBlocks(_ blocks: [StoredMetricBlock]) async throws
     /// Replaces each merge's chunk rows by its merged row, all in one transaction.
@@ -94,4 +99,11 @@ public protocol MetricBlockStore: Sendable {
     /// Deletes a node's whole history.
     func deleteMetricBlocks(node: UUID) async throws
     func metricStorageStats() async throws -> MetricStorageStats
+}
+
+extension MetricBlockStore {
+    /// Through `metricBlocks`, for a store without a query of its own.
+    public func metricBlockRows(nodes: [UUID], tier: Int, start: Int64, fromSequence: Int) async throws -> [StoredMetricBlock] {
+        try await metricBlocks(nodes: nodes, tier: tier, from: start, to: start + 1).filter { $0.start == start && $0.sequence >= fromSequence }
+    }
 }

@@ -70,6 +70,23 @@ extension PostgresStore: MetricBlockStore {
         return nodes.flatMap { node in (byNode[node] ?? []).sorted { ($0.start, $0.sequence) < ($1.start, $1.sequence) } }
     }
 
+    public func metricBlockRows(nodes: [UUID], tier: Int, start: Int64, fromSequence: Int) async throws -> [StoredMetricBlock] {
+        guard !nodes.isEmpty else { return [] }
+        let found = try await rows("""
+            SELECT node_id, sequence, "end", points, data FROM metric_block
+            WHERE node_id = ANY(\(nodes)) AND tier = \(tier) AND start = \(start) AND sequence >= \(fromSequence)
+            """)
+        var byNode: [UUID: [StoredMetricBlock]] = [:]
+        for row in found {
+            let node: UUID = try row.value("node_id")
+            let data: ByteBuffer = try row.value("data")
+            byNode[node, default: []].append(StoredMetricBlock(
+                nodeID: node, tier: tier, start: start, sequence: try row.value("sequence"),
+                end: try row.value("end"), points: try row.value("points"), data: Array(data.readableBytesView)))
+        }
+        return nodes.flatMap { node in (byNode[node] ?? []).sorted { $0.sequence < $1.sequence } }
+    }
+
     public func compactMetricBlocks(_ blocks: [StoredMetricBlock]) async throws {
         guard !blocks.isEmpty else { return }
         var compacted = blocks

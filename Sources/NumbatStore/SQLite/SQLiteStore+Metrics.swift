@@ -62,6 +62,26 @@ extension SQLiteStore: MetricBlockStore {
         }
     }
 
+    public func metricBlockRows(nodes: [UUID], tier: Int, start: Int64, fromSequence: Int) async throws -> [StoredMetricBlock] {
+        try await pool.read { db in
+            // A range of the primary key (node, tier, start, sequence).
+            let statement = try db.cachedStatement(sql: """
+                SELECT sequence, "end", points, data FROM metric_block
+                WHERE node_id = ? AND tier = ? AND start = ? AND sequence >= ? ORDER BY sequence
+                """)
+            var blocks: [StoredMetricBlock] = []
+            for node in nodes {
+                let rows = try Row.fetchCursor(statement, arguments: [node, tier, start, fromSequence])
+                while let row = try rows.next() {
+                    let data: Data = row["data"]
+                    blocks.append(StoredMetricBlock(nodeID: node, tier: tier, start: start, sequence: row["sequence"],
+                                                    end: row["end"], points: row["points"], data: [UInt8](data)))
+                }
+            }
+            return blocks
+        }
+    }
+
     public func compactMetricBlocks(_ blocks: [StoredMetricBlock]) async throws {
         guard !blocks.isEmpty else { return }
         try await pool.write { db in

@@ -353,9 +353,15 @@ public final class MetricArchive: Sendable {
         guard !due.isEmpty else { return }
         for (key, entries) in Dictionary(grouping: due, by: \.key) {
             for batch in Self.batches(entries, of: settings.flushBatchSize) {
-                // Each node's rows oldest first (the compacted block, then its chunks), as `rewrite` reads them.
-                let rows = Dictionary(grouping: try await store.metricBlocks(nodes: batch.map(\.node), tier: key.tier, from: key.start, to: key.start + 1)
-                    .filter { $0.start == key.start }, by: \.nodeID)
+                // Each node's rows oldest first (the compacted block, then its chunks), as
+                // `rewrite` reads them; only the newest, from the first merged, when every
+                // compaction of the batch is a merge (as all are but at a block's end).
+                let fromSequence = batch.map { entry -> Int in
+                    if case .merge(let first, _, _) = entry.compaction { return first }
+                    return 0
+                }.min() ?? 0
+                let rows = Dictionary(grouping: try await store.metricBlockRows(nodes: batch.map(\.node), tier: key.tier, start: key.start, fromSequence: fromSequence),
+                                      by: \.nodeID)
                 var whole: [StoredMetricBlock] = []
                 var merges: [MetricChunkMerge] = []
                 for entry in batch {
