@@ -6,6 +6,49 @@ protocol BitSink {
     mutating func write(_ value: UInt64, bits: Int)
 }
 
+/// The bits of a writer that do not fill a 64-bit word yet: both writers gather bits here and
+/// store each word as it fills.
+struct PartialWord: Sendable, Equatable {
+    /// Right-aligned (the oldest highest): `pending` of them.
+    private(set) var word: UInt64 = 0
+    private(set) var pending = 0
+
+    /// Adds the low `bits` (0...64) bits of `value`; answers the word they fill, if they do
+    /// (big-endian: stored as it is, its bytes come in order), keeping the rest.
+    @inline(__always)
+    mutating func add(_ value: UInt64, bits: Int) -> UInt64? {
+        guard bits > 0 else { return nil }
+        let value = bits == 64 ? value : value & ((1 << UInt64(bits)) - 1)
+        let room = 64 - pending
+        if bits < room {
+            word = (word << UInt64(bits)) | value
+            pending += bits
+            return nil
+        }
+        // Fill the word with the high `room` bits, keep the rest.
+        let rest = bits - room
+        let filled = room == 64 ? value >> UInt64(rest) : (word << UInt64(room)) | (value >> UInt64(rest))
+        word = rest == 0 ? 0 : value & ((1 << UInt64(rest)) - 1)
+        pending = rest
+        return filled.bigEndian
+    }
+
+    /// The bytes the pending bits take (the last padded with zeros).
+    var byteCount: Int { (pending + 7) / 8 }
+
+    /// Writes those bytes at `pointer`; answers `byteCount`.
+    func copyBytes(to pointer: UnsafeMutablePointer<UInt8>) -> Int {
+        let tail = byteCount
+        if tail > 0 {
+            let aligned = (word << UInt64(64 - pending)).bigEndian
+            withUnsafeBytes(of: aligned) { raw in
+                for offset in 0..<tail { pointer[offset] = raw[offset] }
+            }
+        }
+        return tail
+    }
+}
+
 /// Bits packed most significant first, for the series codec. Pure.
 ///
 /// Bits gather in a 64-bit word and go to `full` a word at a time: a point is a handful of
@@ -16,12 +59,10 @@ protocol BitSink {
 struct BitStreamWriter: BitSink, Sendable, Equatable {
     /// Whole 64-bit words written, each stored big-endian: in memory, the bytes in order.
     private var full: [UInt64] = []
-    /// The bits after `full`, right-aligned (the oldest highest): `pending` of them.
-    private var word: UInt64 = 0
-    private var pending = 0
+    private var partial = PartialWord()
 
     /// Bits written; the last byte is full when this is a multiple of 8.
-    var bitCount: Int { full.count * 64 + pending }
+    var bitCount: Int { full.count * 64 + partial.pending }
 
     /// Every bit written, the last byte padded with zeros.
     var bytes: [UInt8] {
@@ -30,39 +71,19 @@ struct BitStreamWriter: BitSink, Sendable, Equatable {
     }
 
     /// The bytes `bytes` holds.
-    var byteCount: Int { full.count * 8 + (pending + 7) / 8 }
+    var byteCount: Int { full.count * 8 + partial.byteCount }
 
     /// Writes `bytes` at `pointer` (room for `byteCount`) without making it; answers
     /// `byteCount`.
     func copyBytes(to pointer: UnsafeMutablePointer<UInt8>) -> Int {
         let fullBytes = full.count * 8
         if fullBytes > 0 { full.withUnsafeBytes { UnsafeMutableRawPointer(pointer).copyMemory(from: $0.baseAddress!, byteCount: fullBytes) } }
-        let tail = (pending + 7) / 8
-        if tail > 0 {
-            let aligned = (word << UInt64(64 - pending)).bigEndian
-            withUnsafeBytes(of: aligned) { raw in
-                for offset in 0..<tail { pointer[fullBytes + offset] = raw[offset] }
-            }
-        }
-        return fullBytes + tail
+        return fullBytes + partial.copyBytes(to: pointer + fullBytes)
     }
 
     /// Appends the low `bits` (0...64) bits of `value`.
     mutating func write(_ value: UInt64, bits: Int) {
-        guard bits > 0 else { return }
-        let value = bits == 64 ? value : value & ((1 << UInt64(bits)) - 1)
-        let room = 64 - pending
-        if bits < room {
-            word = (word << UInt64(bits)) | value
-            pending += bits
-            return
-        }
-        // Fill the word with the high `room` bits, write it, keep the rest.
-        let rest = bits - room
-        let filled = room == 64 ? value >> UInt64(rest) : (word << UInt64(room)) | (value >> UInt64(rest))
-        full.append(filled.bigEndian)
-        word = rest == 0 ? 0 : value & ((1 << UInt64(rest)) - 1)
-        pending = rest
+        if let filled = partial.add(value, bits: bits) { full.append(filled) }
     }
 
     mutating func write(bit: Bool) { write(bit ? 1 : 0, bits: 1) }
@@ -78,43 +99,22 @@ struct PointerBitWriter: BitSink {
     private let base: UnsafeMutablePointer<UInt8>
     /// Bytes stored at `base` (whole 64-bit words).
     private var stored = 0
-    private var word: UInt64 = 0
-    private var pending = 0
+    private var partial = PartialWord()
 
     init(_ base: UnsafeMutablePointer<UInt8>) { self.base = base }
 
-    var bitCount: Int { stored * 8 + pending }
+    var bitCount: Int { stored * 8 + partial.pending }
 
     @inline(__always)
     mutating func write(_ value: UInt64, bits: Int) {
-        guard bits > 0 else { return }
-        let value = bits == 64 ? value : value & ((1 << UInt64(bits)) - 1)
-        let room = 64 - pending
-        if bits < room {
-            word = (word << UInt64(bits)) | value
-            pending += bits
-            return
-        }
-        let rest = bits - room
-        let filled = room == 64 ? value >> UInt64(rest) : (word << UInt64(room)) | (value >> UInt64(rest))
-        UnsafeMutableRawPointer(base + stored).storeBytes(of: filled.bigEndian, as: UInt64.self)
+        guard let filled = partial.add(value, bits: bits) else { return }
+        UnsafeMutableRawPointer(base + stored).storeBytes(of: filled, as: UInt64.self)
         stored += 8
-        word = rest == 0 ? 0 : value & ((1 << UInt64(rest)) - 1)
-        pending = rest
     }
 
-    /// Stores the last partial word's bytes (the last byte padded with zeros); answers the
-    /// bytes written in all.
-    mutating func finish() -> Int {
-        let tail = (pending + 7) / 8
-        if tail > 0 {
-            let aligned = (word << UInt64(64 - pending)).bigEndian
-            withUnsafeBytes(of: aligned) { raw in
-                for offset in 0..<tail { base[stored + offset] = raw[offset] }
-            }
-        }
-        return stored + tail
-    }
+    /// Stores the pending bits' bytes (the last padded with zeros); answers the bytes
+    /// written in all.
+    mutating func finish() -> Int { stored + partial.copyBytes(to: base + stored) }
 }
 
 /// Reads what `BitStreamWriter` wrote, in place: valid only inside the `withUnsafeBytes` of
