@@ -161,6 +161,7 @@ struct SeriesCodecTests {
             }
             #expect(directBits == reference.count)
             #expect(Array(direct.prefix(directBytes)) == expected)
+            #expect(direct[directBytes...].allSatisfy { $0 == 0xCD }, "nothing written past the bytes counted")
             try expected.withUnsafeBytes { raw throws in
                 var reader = BitStreamReader(raw, bitCount: reference.count)
                 for (value, bits) in written { #expect(try reader.read(bits: bits) == value) }
@@ -187,6 +188,15 @@ struct SeriesCodecTests {
                 #expect(throws: SeriesCodecError.self) { try reader.skip(1) }
             }
         }
+    }
+
+    @Test("a batch of compactions reads from the lowest first row merged, and every row when a whole block is rewritten")
+    func firstRowRead() {
+        #expect(MetricArchive.firstRowRead(for: [.merge(first: 9, last: 16, level: 0), .merge(first: 1, last: 8, level: 0)]) == 1)
+        #expect(MetricArchive.firstRowRead(for: [.merge(first: 9, last: 16, level: 0), .merge(first: 17, last: 24, level: 0)]) == 9)
+        #expect(MetricArchive.firstRowRead(for: [.merge(first: 9, last: 16, level: 0), .whole]) == 0)
+        #expect(MetricArchive.firstRowRead(for: [.whole]) == 0)
+        #expect(MetricArchive.firstRowRead(for: []) == 0)
     }
 
     @Test("compaction reads rows in time order straight into one block, equal to the sorted merge; a row out of order is left to the merge")

@@ -165,7 +165,8 @@ struct BitStreamReader {
     }
 
     /// The 64 bits from `position` on, most significant first: past `bitCount` whatever follows
-    /// (zeros past the readable bytes). A caller checks what it uses with `skip` or `read`, so
+    /// (zeros past the series' bytes when fewer than 9 readable bytes are left). A caller
+    /// checks what it uses with `skip` or `read`, so
     /// the bits past the end never change what a valid series reads (its codes end within
     /// it), and a code that runs past the end throws whatever follows it.
     @inline(__always)
@@ -178,14 +179,9 @@ struct BitStreamReader {
             if shift > 0 { word |= UInt64(base.load(fromByteOffset: index + 8, as: UInt8.self)) >> (8 - shift) }
             return word
         }
+        // Near the row's end (fewer than 9 bytes left to load): what there is of this series'
+        // bytes, copied in one step rather than a byte at a time, zeros after them.
         let available = bytes.count - index
-        if available >= 9 {
-            var word = UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self)) << shift
-            if shift > 0 { word |= UInt64(bytes[index + 8]) >> (8 - shift) }
-            return word
-        }
-        // A short row (a chunk holds one point per series: a few bytes): what there is,
-        // copied in one step rather than a byte at a time.
         guard available > 0 else { return 0 }
         var word: UInt64 = 0
         withUnsafeMutableBytes(of: &word) { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[index..<min(index + 8, bytes.count)])) }

@@ -335,6 +335,17 @@ public final class MetricArchive: Sendable {
         try await compact(now: now)
     }
 
+    /// The first chunk number one read serves every compaction of a batch with: the lowest
+    /// first row merged, when all are merges (as all are but at a block's end); 0, every row,
+    /// when one rewrites a whole block. Any higher and a node merging from a lower row would
+    /// get only part of its rows, and its merged row would replace them all.
+    static func firstRowRead(for compactions: [NodeSeries.Compaction]) -> Int {
+        compactions.map { compaction -> Int in
+            if case .merge(let first, _, _) = compaction { return first }
+            return 0
+        }.min() ?? 0
+    }
+
     /// `items` in consecutive slices of at most `size`.
     static func batches<T>(_ items: [T], of size: Int) -> [ArraySlice<T>] {
         let size = max(1, size)
@@ -354,12 +365,8 @@ public final class MetricArchive: Sendable {
         for (key, entries) in Dictionary(grouping: due, by: \.key) {
             for batch in Self.batches(entries, of: settings.flushBatchSize) {
                 // Each node's rows oldest first (the compacted block, then its chunks), as
-                // `rewrite` reads them; only the newest, from the first merged, when every
-                // compaction of the batch is a merge (as all are but at a block's end).
-                let fromSequence = batch.map { entry -> Int in
-                    if case .merge(let first, _, _) = entry.compaction { return first }
-                    return 0
-                }.min() ?? 0
+                // `rewrite` reads them.
+                let fromSequence = Self.firstRowRead(for: batch.map(\.compaction))
                 let rows = Dictionary(grouping: try await store.metricBlockRows(nodes: batch.map(\.node), tier: key.tier, start: key.start, fromSequence: fromSequence),
                                       by: \.nodeID)
                 var whole: [StoredMetricBlock] = []
@@ -409,8 +416,11 @@ public final class MetricArchive: Sendable {
         let width = NodeSeries.width(tier: key.tier)
         var block = NodeBlock(start: key.start, end: end, width: width)
         var inOrder = true
-        let allRows = rows.reduce(0) { $0 + $1.data.count }
-        for row in rows where inOrder { inOrder = try block.append(stored: row.data, start: row.start, allRows: allRows) }
+        var rowsLeft = rows.reduce(0) { $0 + $1.data.count }
+        for row in rows where inOrder {
+            inOrder = try block.append(stored: row.data, start: row.start, rowsLeft: rowsLeft)
+            rowsLeft -= row.data.count
+        }
         guard !inOrder else { return block }
         block = NodeBlock(start: key.start, end: end, width: width)
         for (metric, points) in try merged(rows) {

@@ -125,14 +125,15 @@ struct NodeBlock: Sendable {
     /// time making. False (part-way: discard the block) at the first point not after its
     /// series' last, which `MetricArchive.merged` sorts out instead.
     ///
-    /// `allRows`: the bytes of every row this block is made of, when known. A series' bits
-    /// then get their room at once, in proportion (its bits in this row, times all rows'
-    /// bytes over this row's), rather than doubled again and again as the rows come.
-    mutating func append(stored bytes: [UInt8], start rowStart: Int64, allRows: Int? = nil) throws -> Bool {
+    /// `rowsLeft`: the bytes of this row and of the rows of this block still to come, when
+    /// known. A series new in this row then gets its room at once, in proportion (its bits in
+    /// this row, times those bytes over this row's), rather than doubled again and again as
+    /// the rows come; a series first seen in a late row gets room for the rows after it only.
+    mutating func append(stored bytes: [UInt8], start rowStart: Int64, rowsLeft: Int? = nil) throws -> Bool {
         var values: [Double] = []
         if width > 1 { values.reserveCapacity(width) }
         let width = width
-        let scale = bytes.isEmpty ? 0 : Double(allRows ?? 0) / Double(bytes.count)
+        let scale = bytes.isEmpty ? 0 : Double(rowsLeft ?? 0) / Double(bytes.count)
         return try Self.forEachSeries(bytes, start: rowStart) { metric, decoder in
             guard decoder.width == width else { throw SeriesCodecError("a series of width \(decoder.width) in a block of width \(width)") }
             // One lookup per series (the encoder mutated in place), not one per point.
