@@ -19,7 +19,9 @@ extension FlatTerm {
             case other
         }
 
-        public var kind: Kind {
+        public var kind: Kind { Self.kind(of: node) }
+
+        static func kind(of node: FlatNode) -> Kind {
             switch node.kind {
             case .integer: return .integer
             case .float: return .float

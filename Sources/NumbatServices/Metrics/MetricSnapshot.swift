@@ -55,18 +55,14 @@ public struct MetricSnapshot: Sendable, Equatable {
             throw MetricsError(message: "unexpected answer from the metrics agent: \(reply.term.erlangDescription.prefix(200))")
         }
         var values = MetricValues.Builder(previous: previous, capacity: pairs.count)
-        for index in 0..<pairs.count {
-            // Built-in names are atoms; Folsom/Exometer names are binaries (no atoms made on the node).
-            guard let entry = pairs.element(index), entry.kind == .tuple, entry.count == 2,
-                  let nameElement = entry.element(0), let value = entry.element(1).flatMap(Self.number)
-            else { continue }
-            // The previous collection's name at this place, as nearly always: compared in place.
-            if let expected = values.expectedName, nameElement.isAtom(expected) {
-                values.appendExpected(value)
-                continue
-            }
-            guard let name = nameElement.atom?.name ?? nameElement.stringValue else { continue }
-            values.append(name, value)
+        pairs.forEachPair { name, value in
+            guard let number = value.number else { return }
+            // Built-in names are atoms; Folsom/Exometer names are binaries (no atoms made on
+            // the node). The previous collection's name at this place, as nearly always, is
+            // compared in place.
+            if values.appendIfExpected(number, matching: name.isAtom) { return }
+            guard let text = name.text else { return }
+            values.append(text, number)
         }
         var details: [String: Term] = [:]
         var histograms: [String: [HistogramBucket]] = [:]

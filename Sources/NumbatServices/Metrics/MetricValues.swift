@@ -86,17 +86,14 @@ public struct MetricValues: Sendable, Equatable, Sequence, ExpressibleByDictiona
             numbers.reserveCapacity(capacity)
         }
 
-        /// The name that would keep the names the same as `previous`'s (nil once they differ
-        /// or all have come): a reply's name is checked against it in place, no `String` made.
-        var expectedName: String? {
-            names == nil && matched < previousNames.count ? previousNames[matched] : nil
-        }
-
-        /// Appends `value` under `expectedName` (which must not be nil).
-        mutating func appendExpected(_ value: Double) {
-            precondition(names == nil && matched < previousNames.count, "no name expected")
+        /// Appends `value` under the name that keeps the names the same as `previous`'s, if
+        /// `matches` says the reply's name is that one; false when it is not, or once the names
+        /// have differed or all have come. The reply's name is checked in place, no `String` made.
+        mutating func appendIfExpected(_ value: Double, matching matches: (String) -> Bool) -> Bool {
+            guard names == nil, matched < previousNames.count, matches(previousNames[matched]) else { return false }
             matched += 1
             numbers.append(value)
+            return true
         }
 
         mutating func append(_ name: String, _ value: Double) {

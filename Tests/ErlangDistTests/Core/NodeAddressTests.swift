@@ -1,4 +1,5 @@
 import ErlangDist
+import ErlangTerm
 import Testing
 
 /// How a node is written when it runs without EPMD: `app@host:PORT`, `app@[IPv6]:PORT`.
@@ -41,7 +42,11 @@ struct NodeAddressTests {
         (String(repeating: "a", count: 255) + "@h", String(repeating: "a", count: 255), "h"),
     ] as [(String, String, String)])
     func names(text: String, alive: String, host: String) throws {
-        #expect(try NodeName(text) == NodeName(alive: alive, host: host))
+        let parsed = try NodeName(text), made = NodeName(alive: alive, host: host)
+        #expect(parsed == made && parsed.hashValue == made.hashValue)
+        // The atom, made once either way, is the text.
+        #expect(parsed.atom == Atom(text) && made.atom == Atom(text) && parsed.description == text && made.description == text)
+        #expect(parsed != NodeName(alive: alive + "x", host: host) && parsed != NodeName(alive: alive, host: host + "x"))
     }
 
     @Test("a node name without both parts, with other characters, or too long is refused", arguments: [

@@ -1,3 +1,4 @@
+import BigInt
 import ErlangTerm
 import Foundation
 import Testing
@@ -198,5 +199,44 @@ struct FlatTermTests {
         // A Latin-1 string's elements are its bytes.
         let string = try FlatTerm(decoding: Term.string("AB").encoded()).root
         #expect(string.kind == .list && string.element(1)?.integer == 66 && string.count == 2)
+    }
+    /// `forEachPair` reads a list's two-tuples in place, passing over everything else, and
+    /// reads names and numbers as `Element` does.
+    @Test func pairsReadInPlace() throws {
+        let big = BigInt(1) << 70
+        let list = Term.list([
+            .tuple([.atom("memory_total"), .integer(15_530_008)]),
+            .tuple([.binary(Array("folsom.requests".utf8)), .float(0.25)]),
+            .tuple([.string("charlist"), .integer(-3)]),
+            .tuple([.atom("big"), .bigInteger(big)]),
+            .tuple([.atom("not_a_number"), .atom("undefined")]),
+            .tuple([.atom("three"), .integer(1), .integer(2)]),
+            .atom("not_a_tuple"),
+            .tuple([.binary([0xFF]), .integer(7)]),
+        ])
+        var read: [String] = []
+        let flat = try FlatTerm(decoding: list.encoded())
+        flat.root.forEachPair { name, value in
+            read.append("\(name.kind) \(name.text ?? "nil") \(value.number.map { "\($0)" } ?? "nil") \(name.isAtom("memory_total")) \(name.term == .atom("big"))")
+        }
+        #expect(read == [
+            "atom memory_total 15530008.0 true false",
+            "binary folsom.requests 0.25 false false",
+            "list charlist -3.0 false false",
+            "atom big \(Double(big)) false true",
+            "atom not_a_number nil false false",
+            "binary nil 7.0 false false",
+        ])
+        // Boxed atoms (Latin-1 on the wire here; the atom cache's in distribution) compare alike.
+        let boxed = try FlatTerm(decoding: [131, 108, 0, 0, 0, 1, 104, 2, 115, 1, 0xE9, 97, 5, 106] /* [{'é', 5}] */)
+        var boxedRead: [String] = []
+        boxed.root.forEachPair { name, value in
+            boxedRead.append("\(name.text ?? "nil") \(name.isAtom("é")) \(name.isAtom("e")) \(value.number ?? 0)")
+        }
+        #expect(boxedRead == ["é true false 5.0"])
+        // Not a list: nothing is called.
+        var calls = 0
+        try FlatTerm(decoding: Term.tuple([.atom("a"), .integer(1)]).encoded()).root.forEachPair { _, _ in calls += 1 }
+        #expect(calls == 0)
     }
 }
