@@ -8,13 +8,14 @@ import Darwin
 
 extension FlatTerm {
     /// A node read in place inside `Element.forEachPair`, valid only in the call that received
-    /// it: it points into the flat term's arrays without holding them.
+    /// it: it refers to the flat term's storage without holding it (no reference count to
+    /// update when it is made, copied or dropped).
     ///
     /// A metric reply is a list of about 125 `{Name, Value}` tuples read once each. Through
     /// `Element`, every element read retained and released the flat term and checked its kind
     /// and bounds again: 600 instructions a metric in callgrind, an eighth of a collection.
     public struct Borrowed {
-        let view: FlatView
+        let storage: Unmanaged<FlatTerm.Storage>
         let node: FlatNode
 
         public var kind: Element.Kind { Element.kind(of: node) }
@@ -25,18 +26,31 @@ extension FlatTerm {
             switch node.kind {
             case .integer: return Double(Int(truncatingIfNeeded: node.payload))
             case .float: return Double(bitPattern: node.payload)
-            case .boxed: return view.boxed[Int(node.payload)].doubleValue
+            case .boxed: return storage._withUnsafeGuaranteedRef { $0.boxed[Int(node.payload)].doubleValue }
             default: return nil
             }
         }
 
-        /// Whether this is the atom `name`, compared by bytes.
+        /// Whether this is the atom `name`, compared by bytes, as `Atom`'s `==` compares.
         public func isAtom(_ name: String) -> Bool {
-            var name = name
-            return name.withUTF8 { wanted in
-                view.withAtomName(node) { bytes in
-                    bytes.count == wanted.count && (bytes.isEmpty || memcmp(bytes.baseAddress!, wanted.baseAddress!, bytes.count) == 0)
-                } ?? false
+            switch node.kind {
+            case .atom:
+                let start = Int(node.payload), count = Int(node.count)
+                return storage._withUnsafeGuaranteedRef { storage in
+                    storage.bytes.withUnsafeBytes { raw in
+                        name.utf8.withContiguousStorageIfAvailable { wanted in
+                            wanted.count == count && (count == 0 || memcmp(raw.baseAddress! + start, wanted.baseAddress!, count) == 0)
+                        } ?? raw[start..<start + count].elementsEqual(name.utf8)
+                    }
+                }
+            case .boxedAtom:
+                // An atom from the atom cache, as distribution sends most.
+                return storage._withUnsafeGuaranteedRef { storage in
+                    guard case .atom(let atom) = storage.boxed[Int(node.payload)] else { return false }
+                    return atom == Atom(name)
+                }
+            default:
+                return false
             }
         }
 
@@ -44,15 +58,24 @@ extension FlatTerm {
         /// for a binary that is not UTF-8).
         public var text: String? {
             switch node.kind {
-            case .atom, .boxedAtom: return view.withAtomName(node) { String(decoding: $0, as: UTF8.self) }
-            case .binary: return String(validating: view.bytes(node), as: UTF8.self)
-            case .string, .list: return view.term(node).stringValue
+            case .boxedAtom:
+                return storage._withUnsafeGuaranteedRef { storage in
+                    guard case .atom(let atom) = storage.boxed[Int(node.payload)] else { return nil }
+                    return atom.name
+                }
+            case .atom: return withView { view in view.withAtomName(node) { String(decoding: $0, as: UTF8.self) } }
+            case .binary: return withView { view in String(validating: view.bytes(node), as: UTF8.self) }
+            case .string, .list: return term.stringValue
             default: return nil
             }
         }
 
         /// This node and everything under it as a `Term`.
-        public var term: Term { view.term(node) }
+        public var term: Term { withView { $0.term(node) } }
+
+        private func withView<Result>(_ body: (FlatView) -> Result) -> Result {
+            storage._withUnsafeGuaranteedRef { FlatTerm(storage: $0).withView(body) }
+        }
     }
 }
 
@@ -62,15 +85,15 @@ extension FlatTerm.Element {
     public func forEachPair(_ body: (_ first: FlatTerm.Borrowed, _ second: FlatTerm.Borrowed) throws -> Void) rethrows {
         guard node.kind == .list || node.kind == .improperList else { return }
         let storage = flat.storage
-        try storage.nodes.withUnsafeBufferPointer { nodes in
-            try storage.bytes.withUnsafeBytes { raw in
-                let view = FlatView(nodes: nodes.baseAddress!, raw: raw, boxed: storage.boxed)
+        try withExtendedLifetime(storage) {
+            let unmanaged = Unmanaged.passUnretained(storage)
+            try storage.nodes.withUnsafeBufferPointer { nodes in
                 let first = Int(node.payload)
                 for index in first..<first + Int(node.count) {
                     let entry = nodes[index]
                     guard entry.kind == .tuple, entry.count == 2 else { continue }
                     let child = Int(entry.payload)
-                    try body(FlatTerm.Borrowed(view: view, node: nodes[child]), FlatTerm.Borrowed(view: view, node: nodes[child + 1]))
+                    try body(FlatTerm.Borrowed(storage: unmanaged, node: nodes[child]), FlatTerm.Borrowed(storage: unmanaged, node: nodes[child + 1]))
                 }
             }
         }

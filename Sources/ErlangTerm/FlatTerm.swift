@@ -39,6 +39,10 @@ public struct FlatTerm: Sendable {
         storage = Storage(bytes: bytes, nodes: nodes, boxed: boxed)
     }
 
+    init(storage: Storage) {
+        self.storage = storage
+    }
+
     var bytes: [UInt8] { storage.bytes }
     var nodes: [FlatNode] { storage.nodes }
     var boxed: [Term] { storage.boxed }

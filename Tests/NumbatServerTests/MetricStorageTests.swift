@@ -85,12 +85,29 @@ struct SeriesCodecTests {
         for round in 0..<200 {
             let count = Int.random(in: 0...150, using: &generator)
             let sparse = round % 2 == 1
-            let metrics = Array((0..<(count * 3 + 1)).shuffled(using: &generator).prefix(count).map { sparse ? $0 * 1_000_003 : $0 })
+            let chosen = Array((0..<(count * 3 + 1)).shuffled(using: &generator).prefix(count).map { sparse ? $0 * 1_000_003 : $0 })
+            // Every other pair of rounds in id order, as an agent's collections nearly always are.
+            let metrics = round % 4 >= 2 ? chosen.sorted() : chosen
             let values = metrics.map { _ in Bool.random(using: &generator) ? samples.randomElement(using: &generator)! : Double(Int.random(in: -1_000_000...1_000_000, using: &generator)) / 8 }
             let time = start + Int64.random(in: 0..<3_600_000, using: &generator)
             var block = NodeBlock(start: start, end: start + 3_600_000, width: 1)
             for (metric, value) in zip(metrics, values) { block.append(metric: metric, time: time, values: CollectionOfOne(value)) }
             #expect(NodeBlock.encodedRaw(start: start, time: time, metrics: metrics, values: values) == block.encoded(), "round \(round)")
+        }
+    }
+
+    @Test("series are put in metric order, from ids already sorted, dense, sparse or negative")
+    func metricOrder() {
+        var generator = SystemRandomNumberGenerator()
+        for ids in [[], [5], [1, 2, 3], [3, 2, 1], [0, 7, 3, 1_000_000, 99_999, 12], [-4, 10, -9], [1, 1_000_003, 2_000_006], [2, 1_000_003, 1]] {
+            let order = NodeBlock.metricOrder(ids)
+            #expect(order.map { ids[$0] } == ids.sorted() && Set(order).count == ids.count, "\(ids)")
+        }
+        for _ in 0..<50 {
+            let ids = Array(Set((0..<Int.random(in: 0...200, using: &generator)).map { _ in Int.random(in: 0...600, using: &generator) }))
+            for candidate in [ids, ids.sorted()] {
+                #expect(NodeBlock.metricOrder(candidate).map { candidate[$0] } == candidate.sorted())
+            }
         }
     }
 

@@ -60,7 +60,7 @@ public struct MetricSnapshot: Sendable, Equatable {
             // Built-in names are atoms; Folsom/Exometer names are binaries (no atoms made on
             // the node). The previous collection's name at this place, as nearly always, is
             // compared in place.
-            if values.appendIfExpected(number, matching: name.isAtom) { return }
+            if values.appendIfExpected(number, matching: { name.isAtom($0) }) { return }
             guard let text = name.text else { return }
             values.append(text, number)
         }
