@@ -96,6 +96,39 @@ struct SeriesCodecTests {
         }
     }
 
+    @Test("a collection of a shared slot mapping is written in id order by the mapping's kept order, as a block built point by point, until a slot is added")
+    func sharedIDOrder() throws {
+        // Ids out of name order, as a store numbers names; unique to this test, so no other
+        // test's mapping is found.
+        let names = (0..<40).map { "order_\($0)_\(UInt32.random(in: 0...UInt32.max))" }
+        let ids = Dictionary(uniqueKeysWithValues: zip(names, (0..<40).map { 1_000 + ($0 * 17) % 40 }))
+        let layout = MetricValues.Layout(names: names)
+        let start: Int64 = 1_796_083_200_000
+        func expected(_ time: Int64, _ pairs: [(String, Double)]) -> [UInt8] {
+            var block = NodeBlock(start: start, end: start + RetentionSchedule.standard.blockSpan(tier: 0), width: 1)
+            for (name, value) in pairs { block.append(metric: ids[name]!, time: time, values: CollectionOfOne(value)) }
+            return block.encoded()
+        }
+        for node in 0..<2 {
+            var series = NodeSeries(schedule: .standard)
+            let numbers = names.indices.map { Double($0 * 3 + node) }
+            #expect(series.ingest(time: start + 1_000, values: MetricValues(layout: layout, numbers: numbers), partly: false) { ids[$0] }.isEmpty)
+            let raw = try #require(series.takePending().first { $0.key.tier == 0 })
+            #expect(raw.data == expected(start + 1_000, Array(zip(names, numbers))), "node \(node)")
+            series.written()
+            // A name more: a slot is added, and the order is worked out from the ids again.
+            let more = names + ["order_extra_\(UInt32.random(in: 0...UInt32.max))"]
+            var moreIDs = ids
+            moreIDs[more.last!] = 999
+            let values = MetricValues(layout: MetricValues.Layout(names: more), numbers: more.indices.map(Double.init))
+            #expect(series.ingest(time: start + 2_000, values: values, partly: false) { moreIDs[$0] }.isEmpty)
+            let next = try #require(series.takePending().first { $0.key.tier == 0 })
+            var block = NodeBlock(start: start, end: start + RetentionSchedule.standard.blockSpan(tier: 0), width: 1)
+            for (index, name) in more.enumerated() { block.append(metric: moreIDs[name]!, time: start + 2_000, values: CollectionOfOne(Double(index))) }
+            #expect(next.data == block.encoded(), "node \(node), a slot added")
+        }
+    }
+
     @Test("series are put in metric order, from ids already sorted, dense, sparse or negative")
     func metricOrder() {
         var generator = SystemRandomNumberGenerator()

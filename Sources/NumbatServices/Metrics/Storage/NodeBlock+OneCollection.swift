@@ -5,9 +5,13 @@ extension NodeBlock {
     /// flush takes one collection per node (at collections from one second apart), and made
     /// into a block first, its ~125 series encoders, their bit buffers and the table of their
     /// positions were each made and freed again.
-    static func encodedRaw(start: Int64, time: Int64, metrics: [Int], values: [Double]) -> [UInt8] {
+    ///
+    /// `order` is `metricOrder(metrics)` when the caller has it already (a node's history keeps
+    /// it for its slots: working it out took 11,600 instructions a chunk).
+    static func encodedRaw(start: Int64, time: Int64, metrics: [Int], values: [Double], order: [Int]? = nil) -> [UInt8] {
         precondition(metrics.count == values.count, "\(metrics.count) metrics for \(values.count) values")
-        let order = metricOrder(metrics)
+        let order = order ?? metricOrder(metrics)
+        assert(order == metricOrder(metrics), "series order given is not the metrics' id order")
         // The most a series takes: four varints (an id of up to 10 bytes, width, count, bit
         // count) and one point's bits (a 64-bit time delta and a float: 140 bits, 18 bytes).
         let bound = 1 + Varint.size(UInt64(metrics.count)) + metrics.count * 32

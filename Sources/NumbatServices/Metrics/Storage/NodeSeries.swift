@@ -154,6 +154,9 @@ struct NodeSeries: Sendable {
     private var slots = MetricPositions()
     /// The metric id of each slot.
     private var metricIDs: [Int] = []
+    /// The slots in metric id order, shared with every node of the same mapping
+    /// (`SharedSlotMappings`); stale once a slot is added (its count then falls short).
+    private var idOrder: [Int] = []
     /// Per slot: the time of the last raw point taken (written or pending); `.min` when none.
     /// The roll-up tiers need no such time: their buckets' indexes only grow (see `Bucket`).
     private var lastRawTimes: [Int64] = []
@@ -222,7 +225,8 @@ struct NodeSeries: Sendable {
         if !unknown.isEmpty, !partly { return unknown }
         if unknown.isEmpty {
             layoutSlots = (values.layout, IdentitySlots.shared(slots))
-            (metricIDs, self.slots) = SharedSlotMappings.shared(metricIDs, self.slots)
+            let shared = SharedSlotMappings.shared(metricIDs, self.slots)
+            (metricIDs, self.slots, idOrder) = (shared.metricIDs, shared.slots, shared.idOrder ?? [])
         }
         ingest(time: time, slots: slots, numbers: values.numbers)
         return unknown
@@ -378,7 +382,14 @@ struct NodeSeries: Sendable {
             guard wanted(key, end: end) else { continue }
             let collections = pendingRaw.filter { self.key(tier: 0, time: $0.time) == key }
             if foldedRaw[key] == nil, collections.count == 1, let collection = collections.first {
-                let data = NodeBlock.encodedRaw(start: key.start, time: collection.time, metrics: collection.slots.map { metricIDs[$0] }, values: collection.numbers)
+                let data: [UInt8]
+                if idOrder.count == metricIDs.count, collection.slots.count == metricIDs.count, collection.slots.indices.elementsEqual(collection.slots) {
+                    // Every slot, in slot order (most nodes' every collection): the ids are the
+                    // slots' own, already in id order.
+                    data = NodeBlock.encodedRaw(start: key.start, time: collection.time, metrics: metricIDs, values: collection.numbers, order: idOrder)
+                } else {
+                    data = NodeBlock.encodedRaw(start: key.start, time: collection.time, metrics: collection.slots.map { metricIDs[$0] }, values: collection.numbers)
+                }
                 chunks.append(Chunk(key: key, sequence: 0, data: data, end: end, points: collection.numbers.count, earliest: collection.time))
             } else {
                 let block = rawBlock(key)

@@ -9,14 +9,26 @@ import NIOConcurrencyHelpers
 /// stay the node's own (kept until the server stops: a few KB each).
 enum SharedSlotMappings {
     static let limit = 64
-    private static let mappings = NIOLockedValueBox<[[Int]: MetricPositions]>([:])
+    /// A registered mapping: its table, and its slots in metric id order (the order a block's
+    /// series are written in), worked out once for every node that shares it.
+    private struct Entry {
+        var slots: MetricPositions
+        var idOrder: [Int]
+    }
+    private static let mappings = NIOLockedValueBox<[[Int]: Entry]>([:])
 
-    /// The registered mapping equal to `metricIDs` (with its table), or these (then registered).
-    static func shared(_ metricIDs: [Int], _ slots: MetricPositions) -> ([Int], MetricPositions) {
+    /// The registered mapping equal to `metricIDs` (with its table and its slots in id order),
+    /// or these (then registered); the order is nil when the mapping could not be registered.
+    static func shared(_ metricIDs: [Int], _ slots: MetricPositions) -> (metricIDs: [Int], slots: MetricPositions, idOrder: [Int]?) {
         mappings.withLockedValue { mappings in
-            if let index = mappings.index(forKey: metricIDs) { return (mappings.keys[index], mappings.values[index]) }
-            if mappings.count < limit { mappings[metricIDs] = slots }
-            return (metricIDs, slots)
+            if let index = mappings.index(forKey: metricIDs) {
+                let entry = mappings.values[index]
+                return (mappings.keys[index], entry.slots, entry.idOrder)
+            }
+            guard mappings.count < limit else { return (metricIDs, slots, nil) }
+            let idOrder = NodeBlock.metricOrder(metricIDs)
+            mappings[metricIDs] = Entry(slots: slots, idOrder: idOrder)
+            return (metricIDs, slots, idOrder)
         }
     }
 }
