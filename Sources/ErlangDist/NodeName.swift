@@ -10,6 +10,10 @@ public struct NodeName: Sendable, Hashable, CustomStringConvertible {
     /// it up twice and `isLocal` built two more, each a new `String` (3,100 of a round trip's
     /// 55,800 instructions in callgrind).
     public let atom: Atom
+    /// Whether this is a long (fully qualified or numeric) name: a host with a dot or a colon.
+    /// Kept, not worked out per use: a mailbox's send asks it for its pid's local name, and
+    /// Foundation's `contains` took a quarter of a one-way message's instructions.
+    public let isLong: Bool
 
     public init(alive: String, host: String) {
         self.init(alive: alive, host: host, atom: Atom("\(alive)@\(host)"))
@@ -19,6 +23,7 @@ public struct NodeName: Sendable, Hashable, CustomStringConvertible {
         self.alive = alive
         self.host = host
         self.atom = atom
+        isLong = host.utf8.contains { $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: ":") }
     }
 
     /// Names are equal when their parts are (`atom` is made of them).
@@ -79,9 +84,6 @@ public struct NodeName: Sendable, Hashable, CustomStringConvertible {
             scalar != "@" && (scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) || "-._:[]".unicodeScalars.contains(scalar))
         }
     }
-
-    /// Whether this is a long (fully qualified or numeric) name.
-    public var isLong: Bool { host.contains(".") || host.contains(":") }
 
     public var description: String { atom.name }
 }

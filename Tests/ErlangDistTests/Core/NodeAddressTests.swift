@@ -47,6 +47,7 @@ struct NodeAddressTests {
         // The atom, made once either way, is the text.
         #expect(parsed.atom == Atom(text) && made.atom == Atom(text) && parsed.description == text && made.description == text)
         #expect(parsed != NodeName(alive: alive + "x", host: host) && parsed != NodeName(alive: alive, host: host + "x"))
+        #expect(parsed.isLong == (host.contains(".") || host.contains(":")) && made.isLong == parsed.isLong)
     }
 
     @Test("a node name without both parts, with other characters, or too long is refused", arguments: [
