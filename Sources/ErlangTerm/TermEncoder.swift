@@ -86,6 +86,20 @@ extension Term {
         }
     }
 
+    /// `withEncodedBytes(_:then:_:)` for a distribution message whose header lists atoms
+    /// (`AtomCacheRefs`): every atom of up to 255 bytes is written as a reference, and `body`
+    /// gets the atoms referred to, in index order, besides the bytes and the first's size.
+    public static func withEncodedBytesReferringToAtoms<Result>(_ first: Term, then second: Term?,
+                                                                _ body: (UnsafeRawBufferPointer, Int, [Atom]) throws -> Result) rethrows -> Result {
+        try EncodeBuffer.withThreadBuffer { buffer in
+            var writer = TermWriter(buffer, atomRefs: AtomCacheRefs())
+            writer.write(first)
+            let firstSize = writer.written.count
+            if let second { writer.write(second) }
+            return try body(writer.written, firstSize, writer.atomRefs!.atoms)
+        }
+    }
+
     /// Runs `body` with the term's bytes (no version byte), valid only during the call.
     public func withEncodedBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
         try EncodeBuffer.withThreadBuffer { buffer in

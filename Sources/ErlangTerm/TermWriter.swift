@@ -18,11 +18,15 @@ struct TermWriter {
     private var base: UnsafeMutableRawPointer
     private var capacity: Int
     private(set) var count = 0
+    /// When set, atoms are written as references into it (a distribution message's header
+    /// lists them); see `AtomCacheRefs`.
+    var atomRefs: AtomCacheRefs?
 
-    init(_ buffer: EncodeBuffer) {
+    init(_ buffer: EncodeBuffer, atomRefs: AtomCacheRefs? = nil) {
         self.buffer = buffer
         base = buffer.base
         capacity = buffer.capacity
+        self.atomRefs = atomRefs
     }
 
     /// The bytes written so far.
@@ -132,6 +136,7 @@ struct TermWriter {
     @inline(__always)
     private mutating func writeAtom(at pointer: UnsafePointer<Term>) {
         guard case .atom(let sizing) = pointer.pointee else { return }
+        if atomRefs != nil, writeAtomRef(sizing) { return }
         let size = sizing.name.utf8.count
         guard size <= Atom.maxLength else {
             if case .atom(let atom) = pointer.pointee { writeAtom(atom) }
@@ -197,6 +202,7 @@ struct TermWriter {
     /// `SMALL_ATOM_UTF8_EXT`, or `ATOM_UTF8_EXT` for names over 255 bytes; a name over
     /// `Atom.maxLength` characters is cut (see `TermEncoder.writeAtom`).
     mutating func writeAtom(_ atom: Atom) {
+        if atomRefs != nil, writeAtomRef(atom) { return }
         let written = atom.name.utf8.withContiguousStorageIfAvailable { utf8 -> Bool in
             guard utf8.count <= Atom.maxLength else { return false }
             byte(ExternalTermFormat.Tag.smallAtomUTF8)
@@ -205,6 +211,17 @@ struct TermWriter {
             return true
         }
         if written != true { writeLongAtom(atom) }
+    }
+
+    /// `ATOM_CACHE_REF` and the atom's index in `atomRefs`; false (nothing written) when it
+    /// cannot be listed there.
+    private mutating func writeAtomRef(_ atom: Atom) -> Bool {
+        let index = atom.name.utf8.withContiguousStorageIfAvailable { atomRefs!.index(of: atom, utf8: $0) } ?? nil
+        guard let index else { return false }
+        let out = room(2)
+        out.storeBytes(of: ExternalTermFormat.Tag.atomCacheRef, as: UInt8.self)
+        out.storeBytes(of: index, toByteOffset: 1, as: UInt8.self)
+        return true
     }
 
     @inline(never)

@@ -38,9 +38,12 @@ public final class NodeConnection: Sendable {
     func send(_ message: ControlMessage) {
         let (control, payload) = message.encoded(flags: flags)
         let encoder = DistributionFrameEncoder(fragmentSize: fragmentSize)
-        let scheduleFlush = Term.withEncodedBytes(control, then: payload) { body, controlSize in
+        // Encoded outside the lock: the body refers to its atoms by their index in the
+        // message's own list, so only the header, written under the lock in the order the
+        // frames go out, depends on the cache the peer keeps.
+        func frame(_ body: UnsafeRawBufferPointer, _ controlSize: Int, _ atoms: [Atom]) -> Bool {
             outgoing.withLockedValue { outgoing -> Bool in
-                encoder.frame(body, controlSize: controlSize, into: &outgoing.buffer) {
+                encoder.frame(body, controlSize: controlSize, atoms: atoms, cache: &outgoing.atomCache, into: &outgoing.buffer) {
                     defer { outgoing.fragmentSequence &+= 1 }
                     return outgoing.fragmentSequence
                 }
@@ -48,6 +51,9 @@ public final class NodeConnection: Sendable {
                 return !outgoing.flushScheduled
             }
         }
+        let scheduleFlush = flags.contains(.distHeaderAtomCache)
+            ? Term.withEncodedBytesReferringToAtoms(control, then: payload) { frame($0, $1, $2) }
+            : Term.withEncodedBytes(control, then: payload) { frame($0, $1, []) }
         if scheduleFlush {
             channel.eventLoop.execute { self.flushOutgoing() }
         }
@@ -59,6 +65,9 @@ public final class NodeConnection: Sendable {
         var flushScheduled = false
         /// Sequence ids of fragmented messages, unique among the connection's open ones.
         var fragmentSequence: UInt64 = 1
+        /// The atoms the peer holds in its cache for this connection, as the headers sent so
+        /// far put them there (`DistributionFrameEncoder.writeAtomCacheRefs`).
+        var atomCache = AtomCacheTable()
     }
 
     private let outgoing: NIOLockedValueBox<Outgoing>

@@ -1,8 +1,8 @@
 import ErlangTerm
 import NIOCore
 
-/// Builds outgoing distribution frames: `Length:32, 131, 68, 0` (a header without atom cache
-/// references), the control message and the payload; messages larger than `fragmentSize` are
+/// Builds outgoing distribution frames: `Length:32, 131, 68`, the header's atom cache references
+/// (`writeAtomCacheRefs`), the control message and the payload; messages larger than `fragmentSize` are
 /// split into `131, 69` / `131, 70` fragments so a big message does not delay ticks and small
 /// messages on the same connection for long. Pure.
 struct DistributionFrameEncoder {
@@ -18,22 +18,37 @@ struct DistributionFrameEncoder {
     /// One frame, or a run of fragment frames, holding `control` and `payload`.
     /// `nextSequence` gives fragment sequence ids, unique among a connection's open sequences;
     /// it is called only for messages that are fragmented.
+    /// Atoms are written by name.
     func encode(control: Term, payload: Term?, into buffer: inout ByteBuffer, nextSequence: () -> UInt64) {
         // The control message and the payload, encoded back to back, then copied once.
+        var none = AtomCacheTable()
         Term.withEncodedBytes(control, then: payload) { body, controlSize in
-            frame(body, controlSize: controlSize, into: &buffer, nextSequence: nextSequence)
+            frame(body, controlSize: controlSize, cache: &none, into: &buffer, nextSequence: nextSequence)
         }
     }
 
-    /// Frames `body`, an encoded control message (its first `controlSize` bytes) and payload.
-    func frame(_ body: UnsafeRawBufferPointer, controlSize: Int, into buffer: inout ByteBuffer, nextSequence: () -> UInt64) {
+    /// Atoms are written as references the header lists (see `writeAtomCacheRefs`), `cache`
+    /// being the peer's.
+    func encode(control: Term, payload: Term?, cache: inout AtomCacheTable, into buffer: inout ByteBuffer, nextSequence: () -> UInt64) {
+        Term.withEncodedBytesReferringToAtoms(control, then: payload) { body, controlSize, atoms in
+            frame(body, controlSize: controlSize, atoms: atoms, cache: &cache, into: &buffer, nextSequence: nextSequence)
+        }
+    }
+
+    /// Frames `body`, an encoded control message (its first `controlSize` bytes) and payload,
+    /// whose `ATOM_CACHE_REF`s refer to `atoms` (see `AtomCacheRefs`): the header lists them,
+    /// each by its slot in `cache`, the peer's copy of which it updates.
+    func frame(_ body: UnsafeRawBufferPointer, controlSize: Int, atoms: [Atom] = [], cache: inout AtomCacheTable,
+               into buffer: inout ByteBuffer, nextSequence: () -> UInt64) {
         if body.count <= fragmentSize || controlSize > fragmentSize {
-            buffer.reserveCapacity(minimumWritableBytes: 7 + body.count)
-            buffer.writeInteger(UInt32(3 + body.count))
+            buffer.reserveCapacity(minimumWritableBytes: 7 + 2 * atoms.count + body.count)
+            let start = buffer.writerIndex
+            buffer.writeInteger(UInt32(0))  // the length, set below
             buffer.writeInteger(ExternalTermFormat.version)
             buffer.writeInteger(UInt8(68))
-            buffer.writeInteger(UInt8(0))
+            Self.writeAtomCacheRefs(atoms, cache: &cache, into: &buffer)
             buffer.writeBytes(body)
+            buffer.setInteger(UInt32(buffer.writerIndex - start - 4), at: start)
             return
         }
         let fragments = UInt64((body.count + fragmentSize - 1) / fragmentSize)
@@ -42,15 +57,52 @@ struct DistributionFrameEncoder {
         for fragmentID in stride(from: fragments, through: 1, by: -1) {
             let end = min(start + fragmentSize, body.count)
             let isFirst = fragmentID == fragments
-            let headerSize = isFirst ? 19 : 18
-            buffer.writeInteger(UInt32(headerSize + end - start))
+            let frameStart = buffer.writerIndex
+            buffer.writeInteger(UInt32(0))  // the length, set below
             buffer.writeInteger(ExternalTermFormat.version)
             buffer.writeInteger(UInt8(isFirst ? 69 : 70))
             buffer.writeInteger(sequence)
             buffer.writeInteger(fragmentID)
-            if isFirst { buffer.writeInteger(UInt8(0)) }
+            // The first fragment's header lists the whole message's atoms.
+            if isFirst { Self.writeAtomCacheRefs(atoms, cache: &cache, into: &buffer) }
             buffer.writeBytes(UnsafeRawBufferPointer(rebasing: body[start..<end]))
+            buffer.setInteger(UInt32(buffer.writerIndex - frameStart - 4), at: frameStart)
             start = end
         }
+    }
+
+    /// `NumberOfAtomCacheRefs`, the flag nibbles and the refs of `atoms` (at most 255, names of
+    /// at most 255 bytes): each atom's slot is its name's hash; an atom whose slot in `cache`
+    /// holds another (or nothing) is a new entry, sent with its name, and put there. Flags:
+    /// per ref a nibble (bit 3 `NewCacheEntryFlag`, bits 0-2 the slot's segment), the first
+    /// ref's in the low half of the first byte; then a nibble whose bit 0 (`LongAtoms`) stays 0.
+    static func writeAtomCacheRefs(_ atoms: [Atom], cache: inout AtomCacheTable, into buffer: inout ByteBuffer) {
+        precondition(atoms.count <= AtomCacheRefs.limit, "\(atoms.count) atom cache refs")
+        buffer.writeInteger(UInt8(atoms.count))
+        guard !atoms.isEmpty else { return }
+        let flagsAt = buffer.writerIndex
+        let flagBytes = atoms.count / 2 + 1
+        buffer.writeRepeatingByte(0, count: flagBytes)
+        for (index, atom) in atoms.enumerated() {
+            let slot = slot(of: atom)
+            let isNew = cache[slot] != atom
+            let nibble = UInt8(slot >> 8) | (isNew ? 8 : 0)
+            let at = flagsAt + index / 2
+            buffer.setInteger(buffer.getInteger(at: at, as: UInt8.self)! | nibble << (4 * UInt8(index % 2)), at: at)
+            buffer.writeInteger(UInt8(truncatingIfNeeded: slot))
+            if isNew {
+                precondition(atom.name.utf8.count <= 255, "atom cache entries hold names of at most 255 bytes")
+                buffer.writeInteger(UInt8(atom.name.utf8.count))
+                buffer.writeString(atom.name)
+                cache[slot] = atom
+            }
+        }
+    }
+
+    /// An atom's cache slot (`0..<2048`): FNV-1a of its name.
+    static func slot(of atom: Atom) -> UInt16 {
+        var hash: UInt32 = 2_166_136_261
+        for byte in atom.name.utf8 { hash = (hash ^ UInt32(byte)) &* 16_777_619 }
+        return UInt16(truncatingIfNeeded: hash ^ hash >> 16) & UInt16(AtomCacheTable.slotCount - 1)
     }
 }

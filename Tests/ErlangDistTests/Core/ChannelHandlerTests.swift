@@ -300,7 +300,8 @@ struct ChannelHandlerTests {
         connection.send(.regSend(from: Self.sender, to: "x", message: 1))
         harness.loop.run()
         let sent = try harness.written()
-        #expect(sent.count > 4 && Array(sent[4...6]) == [131, 68, 0])
+        // A header frame listing its three atoms (the sender's node, '' and x) by reference.
+        #expect(sent.count > 6 && Array(sent[4...6]) == [131, 68, 3])
         try harness.feed(Self.tick)
         #expect(try harness.written() == [], "no answer: we sent since the peer's last tick")
         harness.loop.advanceTime(by: .seconds(10))
