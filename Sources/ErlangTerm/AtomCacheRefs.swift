@@ -8,8 +8,26 @@ public struct AtomCacheRefs: Sendable {
     /// The header's count is one byte; atoms past these are written by name.
     public static let limit = 255
 
+    /// An atom listed, with a hash of its name (FNV-1a): the sender picks the atom's cache slot
+    /// from it, and the list compares hashes before names.
+    public struct Entry: Sendable {
+        public let atom: Atom
+        public let hash: UInt32
+
+        init(atom: Atom, hash: UInt32) {
+            self.atom = atom
+            self.hash = hash
+        }
+
+        /// `atom`, its hash worked out.
+        public init(_ atom: Atom) {
+            var name = atom.name
+            self.init(atom: atom, hash: name.withUTF8 { AtomCacheRefs.hash($0) })
+        }
+    }
+
     /// In the order of their first use, each once.
-    public private(set) var atoms: [Atom] = []
+    public private(set) var entries: [Entry] = []
 
     public init() {}
 
@@ -18,13 +36,22 @@ public struct AtomCacheRefs: Sendable {
     /// name). `utf8` is the atom's name.
     mutating func index(of atom: Atom, utf8: UnsafeBufferPointer<UInt8>) -> UInt8? {
         guard utf8.count <= 255 else { return nil }
-        // A message names a few atoms (an rpc request six): a scan, comparing lengths first.
-        for (index, known) in atoms.enumerated() where known.name.utf8.count == utf8.count && known == atom {
+        let hash = Self.hash(utf8)
+        // A message names a few atoms (an rpc request six): a scan, comparing hashes first.
+        for (index, known) in entries.enumerated() where known.hash == hash && known.atom == atom {
             return UInt8(truncatingIfNeeded: index)
         }
-        guard atoms.count < Self.limit else { return nil }
-        if atoms.isEmpty { atoms.reserveCapacity(8) }
-        atoms.append(atom)
-        return UInt8(truncatingIfNeeded: atoms.count - 1)
+        guard entries.count < Self.limit else { return nil }
+        if entries.isEmpty { entries.reserveCapacity(8) }
+        entries.append(Entry(atom: atom, hash: hash))
+        return UInt8(truncatingIfNeeded: entries.count - 1)
+    }
+
+    /// FNV-1a of a name's bytes.
+    @inline(__always)
+    static func hash(_ utf8: UnsafeBufferPointer<UInt8>) -> UInt32 {
+        var hash: UInt32 = 2_166_136_261
+        for byte in utf8 { hash = (hash ^ UInt32(byte)) &* 16_777_619 }
+        return hash
     }
 }

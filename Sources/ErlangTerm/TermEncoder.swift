@@ -90,13 +90,13 @@ extension Term {
     /// (`AtomCacheRefs`): every atom of up to 255 bytes is written as a reference, and `body`
     /// gets the atoms referred to, in index order, besides the bytes and the first's size.
     public static func withEncodedBytesReferringToAtoms<Result>(_ first: Term, then second: Term?,
-                                                                _ body: (UnsafeRawBufferPointer, Int, [Atom]) throws -> Result) rethrows -> Result {
+                                                                _ body: (UnsafeRawBufferPointer, Int, [AtomCacheRefs.Entry]) throws -> Result) rethrows -> Result {
         try EncodeBuffer.withThreadBuffer { buffer in
             var writer = TermWriter(buffer, atomRefs: AtomCacheRefs())
             writer.write(first)
             let firstSize = writer.written.count
             if let second { writer.write(second) }
-            return try body(writer.written, firstSize, writer.atomRefs!.atoms)
+            return try body(writer.written, firstSize, writer.atomRefs!.entries)
         }
     }
 

@@ -41,7 +41,7 @@ public final class NodeConnection: Sendable {
         // Encoded outside the lock: the body refers to its atoms by their index in the
         // message's own list, so only the header, written under the lock in the order the
         // frames go out, depends on the cache the peer keeps.
-        func frame(_ body: UnsafeRawBufferPointer, _ controlSize: Int, _ atoms: [Atom]) -> Bool {
+        func frame(_ body: UnsafeRawBufferPointer, _ controlSize: Int, _ atoms: [AtomCacheRefs.Entry]) -> Bool {
             outgoing.withLockedValue { outgoing -> Bool in
                 encoder.frame(body, controlSize: controlSize, atoms: atoms, cache: &outgoing.atomCache, into: &outgoing.buffer) {
                     defer { outgoing.fragmentSequence &+= 1 }

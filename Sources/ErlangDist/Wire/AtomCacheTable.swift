@@ -50,6 +50,19 @@ struct AtomCacheTable {
         }
     }
 
+    /// Whether `slot` holds `atom` (without copying the entry out).
+    func holds(_ atom: Atom, at slot: UInt16) -> Bool {
+        guard !keys.isEmpty else { return false }
+        let mask = keys.count - 1
+        var index = Int(slot) & mask
+        while true {
+            let key = keys[index]
+            if key == slot { return atoms[index] == atom }
+            if key == Self.empty { return false }
+            index = (index + 1) & mask
+        }
+    }
+
     /// Doubles the table (at most three quarters full, as `Dictionary` keeps its buckets), from
     /// 16 entries.
     private mutating func grow() {

@@ -38,7 +38,7 @@ struct DistributionFrameEncoder {
     /// Frames `body`, an encoded control message (its first `controlSize` bytes) and payload,
     /// whose `ATOM_CACHE_REF`s refer to `atoms` (see `AtomCacheRefs`): the header lists them,
     /// each by its slot in `cache`, the peer's copy of which it updates.
-    func frame(_ body: UnsafeRawBufferPointer, controlSize: Int, atoms: [Atom] = [], cache: inout AtomCacheTable,
+    func frame(_ body: UnsafeRawBufferPointer, controlSize: Int, atoms: [AtomCacheRefs.Entry] = [], cache: inout AtomCacheTable,
                into buffer: inout ByteBuffer, nextSequence: () -> UInt64) {
         if body.count <= fragmentSize || controlSize > fragmentSize {
             buffer.reserveCapacity(minimumWritableBytes: 7 + 2 * atoms.count + body.count)
@@ -72,37 +72,48 @@ struct DistributionFrameEncoder {
     }
 
     /// `NumberOfAtomCacheRefs`, the flag nibbles and the refs of `atoms` (at most 255, names of
-    /// at most 255 bytes): each atom's slot is its name's hash; an atom whose slot in `cache`
-    /// holds another (or nothing) is a new entry, sent with its name, and put there. Flags:
-    /// per ref a nibble (bit 3 `NewCacheEntryFlag`, bits 0-2 the slot's segment), the first
-    /// ref's in the low half of the first byte; then a nibble whose bit 0 (`LongAtoms`) stays 0.
-    static func writeAtomCacheRefs(_ atoms: [Atom], cache: inout AtomCacheTable, into buffer: inout ByteBuffer) {
+    /// at most 255 bytes): each atom's slot is from its name's hash; an atom whose slot in
+    /// `cache` holds another (or nothing) is a new entry, sent with its name, and put there.
+    /// Flags: per ref a nibble (bit 3 `NewCacheEntryFlag`, bits 0-2 the slot's segment), the
+    /// first ref's in the low half of the first byte; then a nibble whose bit 0 (`LongAtoms`)
+    /// stays 0. Written in one piece: a `ByteBuffer` call per nibble and ref cost more than the
+    /// rest of a one-way send.
+    static func writeAtomCacheRefs(_ atoms: [AtomCacheRefs.Entry], cache: inout AtomCacheTable, into buffer: inout ByteBuffer) {
         precondition(atoms.count <= AtomCacheRefs.limit, "\(atoms.count) atom cache refs")
-        buffer.writeInteger(UInt8(atoms.count))
-        guard !atoms.isEmpty else { return }
-        let flagsAt = buffer.writerIndex
+        guard !atoms.isEmpty else {
+            buffer.writeInteger(UInt8(0))
+            return
+        }
         let flagBytes = atoms.count / 2 + 1
-        buffer.writeRepeatingByte(0, count: flagBytes)
-        for (index, atom) in atoms.enumerated() {
-            let slot = slot(of: atom)
-            let isNew = cache[slot] != atom
-            let nibble = UInt8(slot >> 8) | (isNew ? 8 : 0)
-            let at = flagsAt + index / 2
-            buffer.setInteger(buffer.getInteger(at: at, as: UInt8.self)! | nibble << (4 * UInt8(index % 2)), at: at)
-            buffer.writeInteger(UInt8(truncatingIfNeeded: slot))
-            if isNew {
-                precondition(atom.name.utf8.count <= 255, "atom cache entries hold names of at most 255 bytes")
-                buffer.writeInteger(UInt8(atom.name.utf8.count))
-                buffer.writeString(atom.name)
-                cache[slot] = atom
+        // The most it takes: every ref new, with a name of up to 255 bytes.
+        let bound = 1 + flagBytes + atoms.reduce(0) { $0 + 2 + $1.atom.name.utf8.count }
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: bound) { out in
+            out[0] = UInt8(atoms.count)
+            for index in 0..<flagBytes { out[1 + index] = 0 }
+            var written = 1 + flagBytes
+            for (index, entry) in atoms.enumerated() {
+                let slot = slot(hash: entry.hash)
+                let isNew = !cache.holds(entry.atom, at: slot)
+                out[1 + index / 2] |= (UInt8(slot >> 8) | (isNew ? 8 : 0)) << (4 * UInt8(index % 2))
+                out[written] = UInt8(truncatingIfNeeded: slot)
+                written += 1
+                if isNew {
+                    var name = entry.atom.name
+                    name.withUTF8 { utf8 in
+                        precondition(utf8.count <= 255, "atom cache entries hold names of at most 255 bytes")
+                        out[written] = UInt8(utf8.count)
+                        UnsafeMutableRawBufferPointer(rebasing: out[(written + 1)...]).copyMemory(from: UnsafeRawBufferPointer(utf8))
+                        written += 1 + utf8.count
+                    }
+                    cache[slot] = entry.atom
+                }
             }
+            return written
         }
     }
 
-    /// An atom's cache slot (`0..<2048`): FNV-1a of its name.
-    static func slot(of atom: Atom) -> UInt16 {
-        var hash: UInt32 = 2_166_136_261
-        for byte in atom.name.utf8 { hash = (hash ^ UInt32(byte)) &* 16_777_619 }
-        return UInt16(truncatingIfNeeded: hash ^ hash >> 16) & UInt16(AtomCacheTable.slotCount - 1)
+    /// An atom's cache slot (`0..<2048`) from its name's hash (`AtomCacheRefs.Entry.hash`).
+    static func slot(hash: UInt32) -> UInt16 {
+        UInt16(truncatingIfNeeded: hash ^ hash >> 16) & UInt16(AtomCacheTable.slotCount - 1)
     }
 }

@@ -63,7 +63,7 @@ struct FrameEncoderTests {
         var pair: (Atom, Atom)?
         for index in 0..<10_000 where pair == nil {
             let atom = Atom("atom_\(index)")
-            let slot = DistributionFrameEncoder.slot(of: atom)
+            let slot = DistributionFrameEncoder.slot(hash: AtomCacheRefs.Entry(atom).hash)
             #expect(slot < 2048)
             if let other = bySlot[slot] { pair = (other, atom) } else { bySlot[slot] = atom }
         }
