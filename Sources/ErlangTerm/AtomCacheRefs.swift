@@ -8,7 +8,7 @@ public struct AtomCacheRefs: Sendable {
     /// The header's count is one byte; atoms past these are written by name.
     public static let limit = 255
 
-    /// An atom listed, with a hash of its name (FNV-1a): the sender picks the atom's cache slot
+    /// An atom listed, with a hash of its name (`hash(_:)`): the sender picks the atom's cache slot
     /// from it, and the list compares hashes before names.
     public struct Entry: Sendable {
         public let atom: Atom
@@ -31,6 +31,18 @@ public struct AtomCacheRefs: Sendable {
 
     public init() {}
 
+    /// An empty list in `storage`'s room (see `EncodeBuffer.atomEntries`).
+    init(reusing storage: [Entry]) {
+        entries = storage
+        entries.removeAll(keepingCapacity: true)
+    }
+
+    /// The list's room, emptied, for the next message.
+    mutating func emptied() -> [Entry] {
+        entries.removeAll(keepingCapacity: true)
+        return entries
+    }
+
     /// The index of `atom` (added when new), or nil when the list is full or the name is over
     /// 255 bytes (the header's lengths are then two bytes each; such atoms are written by
     /// name). `utf8` is the atom's name.
@@ -42,16 +54,29 @@ public struct AtomCacheRefs: Sendable {
             return UInt8(truncatingIfNeeded: index)
         }
         guard entries.count < Self.limit else { return nil }
-        if entries.isEmpty { entries.reserveCapacity(8) }
         entries.append(Entry(atom: atom, hash: hash))
         return UInt8(truncatingIfNeeded: entries.count - 1)
     }
 
-    /// FNV-1a of a name's bytes.
+    /// A hash of a name from its length and its first and last eight bytes: a few instructions
+    /// whatever the length (a loop over the bytes cost more than the rest of the list). Names
+    /// alike in those and different between them share a hash, and so a cache slot, where
+    /// they replace each other: slower, never wrong.
     @inline(__always)
     static func hash(_ utf8: UnsafeBufferPointer<UInt8>) -> UInt32 {
-        var hash: UInt32 = 2_166_136_261
-        for byte in utf8 { hash = (hash ^ UInt32(byte)) &* 16_777_619 }
-        return hash
+        let count = utf8.count
+        var head: UInt64 = 0, tail: UInt64 = 0
+        if count >= 8 {
+            let raw = UnsafeRawBufferPointer(utf8)
+            head = raw.loadUnaligned(as: UInt64.self)
+            tail = raw.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self)
+        } else {
+            for byte in utf8 { head = head << 8 | UInt64(byte) }
+        }
+        var mixed = (head &* 0x9E37_79B9_7F4A_7C15) ^ (tail &* 0xC2B2_AE3D_27D4_EB4F) ^ UInt64(count)
+        mixed ^= mixed >> 29
+        mixed &*= 0xBF58_476D_1CE4_E5B9
+        mixed ^= mixed >> 32
+        return UInt32(truncatingIfNeeded: mixed)
     }
 }

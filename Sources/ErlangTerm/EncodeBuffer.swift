@@ -11,6 +11,10 @@ final class EncodeBuffer {
     /// Whether an encode is using the buffer; a nested one (a term encoded while encoding
     /// another, on the same thread) gets a buffer of its own.
     var inUse = false
+    /// The atom list of the last distribution message encoded here (`AtomCacheRefs`), emptied
+    /// and kept for the next one: an array made and freed per message cost a tenth of a
+    /// one-way send.
+    var atomEntries: [AtomCacheRefs.Entry] = []
 
     init(capacity: Int = 4096) {
         self.capacity = capacity

@@ -92,10 +92,12 @@ extension Term {
     public static func withEncodedBytesReferringToAtoms<Result>(_ first: Term, then second: Term?,
                                                                 _ body: (UnsafeRawBufferPointer, Int, [AtomCacheRefs.Entry]) throws -> Result) rethrows -> Result {
         try EncodeBuffer.withThreadBuffer { buffer in
-            var writer = TermWriter(buffer, atomRefs: AtomCacheRefs())
+            var writer = TermWriter(buffer, atomRefs: AtomCacheRefs(reusing: buffer.atomEntries))
+            buffer.atomEntries = []
             writer.write(first)
             let firstSize = writer.written.count
             if let second { writer.write(second) }
+            defer { buffer.atomEntries = writer.atomRefs!.emptied() }
             return try body(writer.written, firstSize, writer.atomRefs!.entries)
         }
     }
