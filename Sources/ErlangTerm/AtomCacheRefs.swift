@@ -49,10 +49,13 @@ public struct AtomCacheRefs: Sendable {
     mutating func index(of atom: Atom, utf8: UnsafeBufferPointer<UInt8>) -> UInt8? {
         guard utf8.count <= 255 else { return nil }
         let hash = Self.hash(utf8)
-        // A message names a few atoms (an rpc request six): a scan, comparing hashes first.
-        for (index, known) in entries.enumerated() where known.hash == hash && known.atom == atom {
-            return UInt8(truncatingIfNeeded: index)
+        // A message names a few atoms (an rpc request six): a scan, comparing hashes first,
+        // in place (a copy of each entry retained and released its atom).
+        let found = entries.withUnsafeBufferPointer { known -> Int? in
+            for index in known.indices where known[index].hash == hash && known[index].atom == atom { return index }
+            return nil
         }
+        if let found { return UInt8(truncatingIfNeeded: found) }
         guard entries.count < Self.limit else { return nil }
         entries.append(Entry(atom: atom, hash: hash))
         return UInt8(truncatingIfNeeded: entries.count - 1)

@@ -57,7 +57,7 @@ struct AtomCacheTable {
         var index = Int(slot) & mask
         while true {
             let key = keys[index]
-            if key == slot { return atoms[index] == atom }
+            if key == slot { return atoms.withUnsafeBufferPointer { $0[index].map { $0 == atom } ?? false } }
             if key == Self.empty { return false }
             index = (index + 1) & mask
         }

@@ -86,29 +86,33 @@ struct DistributionFrameEncoder {
         }
         let flagBytes = atoms.count / 2 + 1
         // The most it takes: every ref new, with a name of up to 255 bytes.
-        let bound = 1 + flagBytes + atoms.reduce(0) { $0 + 2 + $1.atom.name.utf8.count }
-        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: bound) { out in
-            out[0] = UInt8(atoms.count)
-            for index in 0..<flagBytes { out[1 + index] = 0 }
-            var written = 1 + flagBytes
-            for (index, entry) in atoms.enumerated() {
-                let slot = slot(hash: entry.hash)
-                let isNew = !cache.holds(entry.atom, at: slot)
-                out[1 + index / 2] |= (UInt8(slot >> 8) | (isNew ? 8 : 0)) << (4 * UInt8(index % 2))
-                out[written] = UInt8(truncatingIfNeeded: slot)
-                written += 1
-                if isNew {
-                    var name = entry.atom.name
-                    name.withUTF8 { utf8 in
-                        precondition(utf8.count <= 255, "atom cache entries hold names of at most 255 bytes")
-                        out[written] = UInt8(utf8.count)
-                        UnsafeMutableRawBufferPointer(rebasing: out[(written + 1)...]).copyMemory(from: UnsafeRawBufferPointer(utf8))
-                        written += 1 + utf8.count
+        // The entries read in place: a copy of each retained and released its atom.
+        atoms.withUnsafeBufferPointer { entries in
+            var bound = 1 + flagBytes
+            for index in entries.indices { bound += 2 + entries[index].atom.name.utf8.count }
+            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: bound) { out in
+                out[0] = UInt8(entries.count)
+                for index in 0..<flagBytes { out[1 + index] = 0 }
+                var written = 1 + flagBytes
+                for index in entries.indices {
+                    let slot = slot(hash: entries[index].hash)
+                    let isNew = !cache.holds(entries[index].atom, at: slot)
+                    out[1 + index / 2] |= (UInt8(slot >> 8) | (isNew ? 8 : 0)) << (4 * UInt8(index % 2))
+                    out[written] = UInt8(truncatingIfNeeded: slot)
+                    written += 1
+                    if isNew {
+                        var name = entries[index].atom.name
+                        name.withUTF8 { utf8 in
+                            precondition(utf8.count <= 255, "atom cache entries hold names of at most 255 bytes")
+                            out[written] = UInt8(utf8.count)
+                            UnsafeMutableRawBufferPointer(rebasing: out[(written + 1)...]).copyMemory(from: UnsafeRawBufferPointer(utf8))
+                            written += 1 + utf8.count
+                        }
+                        cache[slot] = entries[index].atom
                     }
-                    cache[slot] = entry.atom
                 }
+                return written
             }
-            return written
         }
     }
 
