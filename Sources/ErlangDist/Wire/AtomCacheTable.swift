@@ -57,7 +57,17 @@ struct AtomCacheTable {
         var index = Int(slot) & mask
         while true {
             let key = keys[index]
-            if key == slot { return atoms.withUnsafeBufferPointer { $0[index].map { $0 == atom } ?? false } }
+            if key == slot {
+                return atoms.withUnsafeBufferPointer { stored in
+                    // The same string's bits (a sender mostly sends the same atoms): read
+                    // without copying the entry out, which retained and released it.
+                    if MemoryLayout<Atom?>.size == MemoryLayout<(UInt, UInt)>.size,
+                       UnsafeRawPointer(stored.baseAddress! + index).load(as: (UInt, UInt).self) == unsafeBitCast(atom.name, to: (UInt, UInt).self) {
+                        return true
+                    }
+                    return stored[index] == atom
+                }
+            }
             if key == Self.empty { return false }
             index = (index + 1) & mask
         }
