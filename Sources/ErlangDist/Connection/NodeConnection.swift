@@ -67,7 +67,7 @@ public final class NodeConnection: Sendable {
         var fragmentSequence: UInt64 = 1
         /// The atoms the peer holds in its cache for this connection, as the headers sent so
         /// far put them there (`DistributionFrameEncoder.writeAtomCacheRefs`).
-        var atomCache = AtomCacheTable()
+        var atomCache = OutgoingAtomCache()
     }
 
     private let outgoing: NIOLockedValueBox<Outgoing>

@@ -21,7 +21,7 @@ struct DistributionFrameEncoder {
     /// Atoms are written by name.
     func encode(control: Term, payload: Term?, into buffer: inout ByteBuffer, nextSequence: () -> UInt64) {
         // The control message and the payload, encoded back to back, then copied once.
-        var none = AtomCacheTable()
+        var none = OutgoingAtomCache()
         Term.withEncodedBytes(control, then: payload) { body, controlSize in
             frame(body, controlSize: controlSize, cache: &none, into: &buffer, nextSequence: nextSequence)
         }
@@ -29,7 +29,7 @@ struct DistributionFrameEncoder {
 
     /// Atoms are written as references the header lists (see `writeAtomCacheRefs`), `cache`
     /// being the peer's.
-    func encode(control: Term, payload: Term?, cache: inout AtomCacheTable, into buffer: inout ByteBuffer, nextSequence: () -> UInt64) {
+    func encode(control: Term, payload: Term?, cache: inout OutgoingAtomCache, into buffer: inout ByteBuffer, nextSequence: () -> UInt64) {
         Term.withEncodedBytesReferringToAtoms(control, then: payload) { body, controlSize, atoms in
             frame(body, controlSize: controlSize, atoms: atoms, cache: &cache, into: &buffer, nextSequence: nextSequence)
         }
@@ -38,7 +38,7 @@ struct DistributionFrameEncoder {
     /// Frames `body`, an encoded control message (its first `controlSize` bytes) and payload,
     /// whose `ATOM_CACHE_REF`s refer to `atoms` (see `AtomCacheRefs`): the header lists them,
     /// each by its slot in `cache`, the peer's copy of which it updates.
-    func frame(_ body: UnsafeRawBufferPointer, controlSize: Int, atoms: [AtomCacheRefs.Entry] = [], cache: inout AtomCacheTable,
+    func frame(_ body: UnsafeRawBufferPointer, controlSize: Int, atoms: [AtomCacheRefs.Entry] = [], cache: inout OutgoingAtomCache,
                into buffer: inout ByteBuffer, nextSequence: () -> UInt64) {
         if body.count <= fragmentSize || controlSize > fragmentSize {
             buffer.reserveCapacity(minimumWritableBytes: 7 + 2 * atoms.count + body.count)
@@ -78,25 +78,32 @@ struct DistributionFrameEncoder {
     /// first ref's in the low half of the first byte; then a nibble whose bit 0 (`LongAtoms`)
     /// stays 0. Written in one piece: a `ByteBuffer` call per nibble and ref cost more than the
     /// rest of a one-way send.
-    static func writeAtomCacheRefs(_ atoms: [AtomCacheRefs.Entry], cache: inout AtomCacheTable, into buffer: inout ByteBuffer) {
+    static func writeAtomCacheRefs(_ atoms: [AtomCacheRefs.Entry], cache: inout OutgoingAtomCache, into buffer: inout ByteBuffer) {
         precondition(atoms.count <= AtomCacheRefs.limit, "\(atoms.count) atom cache refs")
         guard !atoms.isEmpty else {
             buffer.writeInteger(UInt8(0))
             return
         }
         let flagBytes = atoms.count / 2 + 1
-        // The most it takes: every ref new, with a name of up to 255 bytes.
         // The entries read in place: a copy of each retained and released its atom.
         atoms.withUnsafeBufferPointer { entries in
+            if let header = cache.repeatedHeader(for: entries) {
+                buffer.writeBytes(header)
+                return
+            }
+            // The most it takes: every ref new, with a name of up to 255 bytes.
             var bound = 1 + flagBytes
             for index in entries.indices { bound += 2 + entries[index].atom.name.utf8.count }
+            var added = false
+            let start = buffer.writerIndex
             buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: bound) { out in
                 out[0] = UInt8(entries.count)
                 for index in 0..<flagBytes { out[1 + index] = 0 }
                 var written = 1 + flagBytes
                 for index in entries.indices {
                     let slot = slot(hash: entries[index].hash)
-                    let isNew = !cache.holds(entries[index].atom, at: slot)
+                    let isNew = !cache.table.holds(entries[index].atom, at: slot)
+                    added = added || isNew
                     out[1 + index / 2] |= (UInt8(slot >> 8) | (isNew ? 8 : 0)) << (4 * UInt8(index % 2))
                     out[written] = UInt8(truncatingIfNeeded: slot)
                     written += 1
@@ -108,10 +115,13 @@ struct DistributionFrameEncoder {
                             UnsafeMutableRawBufferPointer(rebasing: out[(written + 1)...]).copyMemory(from: UnsafeRawBufferPointer(utf8))
                             written += 1 + utf8.count
                         }
-                        cache[slot] = entries[index].atom
+                        cache.put(entries[index].atom, at: slot)
                     }
                 }
                 return written
+            }
+            if !added {
+                buffer.withUnsafeReadableBytes { cache.keep(UnsafeRawBufferPointer(rebasing: $0[(start - buffer.readerIndex)...]), for: entries) }
             }
         }
     }

@@ -30,7 +30,7 @@ struct FrameEncoderTests {
         let control = ControlMessage.regSend(from: Pid(node: "numbat@127.0.0.1", id: 1, serial: 0, creation: 7), to: "numbat_bench_counter",
                                              message: .tuple([.atom("bench"), .integer(1), .binary([1, 2, 3]), .atom("bench"), .list([.atom(""), .atom("é")])]))
         let (term, payload) = control.encoded(flags: .numbat)
-        var cache = AtomCacheTable()
+        var cache = OutgoingAtomCache()
         var receiver = DistributionFrameReceiver()
         var sizes: [Int] = []
         for _ in 0..<3 {
@@ -56,7 +56,7 @@ struct FrameEncoderTests {
         #expect(try Self.receive(&receiver, byName)?.payload == payload)
     }
 
-    @Test("atoms that share a slot replace each other, within a message and across messages")
+    @Test("atoms that share a slot replace each other, within a message and across messages, and a repeated header stops repeating then")
     func sharedSlots() throws {
         // Atoms until two share a slot.
         var bySlot: [UInt16: Atom] = [:]
@@ -68,9 +68,11 @@ struct FrameEncoderTests {
             if let other = bySlot[slot] { pair = (other, atom) } else { bySlot[slot] = atom }
         }
         let (a, b) = try #require(pair)
-        var cache = AtomCacheTable()
+        var cache = OutgoingAtomCache()
         var receiver = DistributionFrameReceiver()
-        for message in [[a, b, a], [a], [b], [b, a, b, a]] {
+        // [a] twice: the second repeats the first's header; then b takes the slot, and the
+        // next [a] must name a again, not repeat the header kept before.
+        for message in [[a, b, a], [a], [a], [b], [a], [a], [b, a, b, a], [b], [b]] {
             let payload = Term.list(message.map(Term.atom))
             var buffer = ByteBuffer()
             DistributionFrameEncoder().encode(control: .tuple([.integer(2), .atom(""), .pid(Pid(node: "n@h", id: 1, serial: 0, creation: 1))]),
@@ -86,7 +88,7 @@ struct FrameEncoderTests {
         let atoms = (0..<300).map { Term.atom(Atom("fragment_atom_\($0)")) } + [.atom(Atom(String(repeating: "ж", count: 200)))]
         let payload = Term.tuple([.list(atoms), .binary([UInt8](repeating: 7, count: 5_000))])
         let control = Term.tuple([.integer(2), .atom(""), .pid(Pid(node: "n@h", id: 1, serial: 0, creation: 1))])
-        var cache = AtomCacheTable()
+        var cache = OutgoingAtomCache()
         var receiver = DistributionFrameReceiver()
         for round in 0..<2 {
             var buffer = ByteBuffer()
