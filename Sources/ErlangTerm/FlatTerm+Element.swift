@@ -1,11 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 extension FlatTerm {
     /// A node of a flat term, read in place.
     public struct Element: Sendable {
@@ -90,25 +82,10 @@ extension FlatTerm {
 
         public var double: Double? { node.kind == .float ? Double(bitPattern: node.payload) : nil }
 
-        /// Whether this is the atom `name`, compared by bytes (with `memcmp`: a metric reply's
-        /// every name is checked against the node's previous collection's).
+        /// Whether this is the atom `name`, compared by bytes (`Borrowed.isAtom`, which the
+        /// metric reply's names go through).
         public func isAtom(_ name: String) -> Bool {
-            switch node.kind {
-            case .atom:
-                let start = Int(node.payload), count = Int(node.count)
-                var name = name
-                return name.withUTF8 { wanted in
-                    guard count == wanted.count else { return false }
-                    guard count > 0 else { return true }
-                    return flat.storage.bytes.withUnsafeBytes { memcmp($0.baseAddress! + start, wanted.baseAddress!, count) == 0 }
-                }
-            case .boxedAtom:
-                // An atom from the atom cache (as distribution sends most): `Atom`'s `==`.
-                guard case .atom(let atom) = flat.storage.boxed[Int(node.payload)] else { return false }
-                return atom == Atom(name)
-            default:
-                return false
-            }
+            withExtendedLifetime(flat.storage) { FlatTerm.Borrowed(storage: Unmanaged.passUnretained($0), node: node).isAtom(name) }
         }
 
         /// An atom as an `Atom`, through the thread's atom table (`AtomTable`): a name seen

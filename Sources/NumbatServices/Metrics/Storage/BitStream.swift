@@ -86,8 +86,6 @@ struct BitStreamWriter: BitSink, Sendable, Equatable {
         if let filled = partial.add(value, bits: bits) { full.append(filled) }
     }
 
-    mutating func write(bit: Bool) { write(bit ? 1 : 0, bits: 1) }
-
     /// Room for `bits` bits in all.
     mutating func reserveCapacity(bits: Int) { full.reserveCapacity(bits / 64) }
 }
