@@ -8,16 +8,30 @@ import ErlangTerm
 /// A sender sends the same few atoms again and again (an rpc's `rex`, `call` and `user`, a
 /// one-way message's registered name): repeating the header skips each atom's slot and table
 /// check, a tenth of a one-way send's instructions in callgrind.
+///
+/// The table remembers at most `limit` slots. It need not know every slot the peer holds, only
+/// be right about those it names: an atom whose slot it does not hold goes with its name, as
+/// a new entry, every time. A server holds one cache per managed node, and unbounded each
+/// kept every atom ever sent there (an agent's loading and its arguments name hundreds): 4 KB
+/// a node at 1,000 nodes. The slots taken first stay, and they are the hot ones: a connection
+/// starts with rpc, whose atoms every later call names again.
 struct OutgoingAtomCache {
+    /// The most slots remembered: 48 keep the table at its 64 entries (three quarters full at
+    /// most), about 1 KB.
+    static let limit = 48
+
     private(set) var table = AtomCacheTable()
     /// The atoms of the last header that added no entry, held (so that no other string can
     /// take their storage, which the comparison below relies on), and its bytes.
     private var repeatable: (atoms: [Atom], header: [UInt8])?
 
-    /// Puts `atom` in `slot`, as a header's new entry does; the kept header may now be wrong.
+    /// Notes that a header's new entry put `atom` in the peer's `slot`; the kept header may now
+    /// be wrong. A slot the table already holds is updated (else it would name the atom the
+    /// peer no longer has there); a new one is remembered only while the table has room.
     mutating func put(_ atom: Atom, at slot: UInt16) {
-        table[slot] = atom
         repeatable = nil
+        guard table.count < Self.limit || table[slot] != nil else { return }
+        table[slot] = atom
     }
 
     /// The header for `atoms` when they are the last kept header's: the same strings, told by

@@ -102,4 +102,51 @@ struct FrameEncoderTests {
             #expect(decoded?.control == control && decoded?.payload == payload, "round \(round)")
         }
     }
+
+    @Test("the table remembers at most its limit of slots: the first stay by reference, later ones go by name each time, and a remembered slot taken by another atom is updated")
+    func boundedTable() throws {
+        let control = Term.tuple([.integer(2), .atom(""), .pid(Pid(node: "n@h", id: 1, serial: 0, creation: 1))])
+        var cache = OutgoingAtomCache()
+        var receiver = DistributionFrameReceiver()
+        /// Sends `atoms` as one message; the frame's size, after checking the peer reads it back.
+        func send(_ atoms: [Atom]) throws -> Int {
+            let payload = Term.list(atoms.map(Term.atom))
+            var buffer = ByteBuffer()
+            DistributionFrameEncoder().encode(control: control, payload: payload, cache: &cache, into: &buffer) { 1 }
+            let frame = try #require(Self.frames(buffer).first)
+            let decoded = try #require(try Self.receive(&receiver, frame))
+            #expect(decoded.control == control && decoded.payload == payload)
+            return frame.count
+        }
+        // Distinct slots, more than the table keeps (the control's two atoms take two).
+        var bySlot: [UInt16: Atom] = [:]
+        var atoms: [Atom] = []
+        for index in 0..<10_000 where atoms.count < 3 * OutgoingAtomCache.limit {
+            let atom = Atom("bounded_\(index)")
+            let slot = DistributionFrameEncoder.slot(hash: AtomCacheRefs.Entry(atom).hash)
+            if bySlot[slot] == nil, slot != DistributionFrameEncoder.slot(hash: AtomCacheRefs.Entry("").hash),
+               slot != DistributionFrameEncoder.slot(hash: AtomCacheRefs.Entry("n@h").hash) {
+                bySlot[slot] = atom
+                atoms.append(atom)
+            }
+        }
+        for atom in atoms { _ = try send([atom]) }
+        #expect(cache.table.count == OutgoingAtomCache.limit)
+        // A remembered atom goes by slot; one sent after the table filled goes by name every time.
+        let early = atoms[0], late = atoms[atoms.count - 1]
+        let earlySizes = [try send([early]), try send([early])]
+        let lateSizes = [try send([late]), try send([late])]
+        #expect(earlySizes[0] == earlySizes[1] && lateSizes[0] == lateSizes[1])
+        #expect(lateSizes[0] == earlySizes[0] + 1 + late.name.utf8.count)
+        // An atom sharing a remembered slot takes it, at the peer and in the table: then the
+        // remembered atom must go by name again, and the peer still reads everything right.
+        let earlySlot = DistributionFrameEncoder.slot(hash: AtomCacheRefs.Entry(early).hash)
+        let rival = try #require((0..<100_000).lazy.map { Atom("rival_\($0)") }
+            .first { DistributionFrameEncoder.slot(hash: AtomCacheRefs.Entry($0).hash) == earlySlot })
+        _ = try send([rival])
+        #expect(cache.table.count == OutgoingAtomCache.limit && cache.table.holds(rival, at: earlySlot))
+        _ = try send([early, rival, late])
+        let renamed = try send([early]), again = try send([early])
+        #expect(renamed == again + 1 + early.name.utf8.count)
+    }
 }
