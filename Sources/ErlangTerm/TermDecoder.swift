@@ -142,8 +142,8 @@ struct Reader {
         return granted
     }
 
-    /// One element of a container. The leaves that fill most containers (small integers,
-    /// atoms, `[]`) are read here, inline in the container's loop; the rest through `readTerm`.
+    /// One element of a container. The leaves that fill most containers (integers, atoms,
+    /// `[]`) are read here, inline in the container's loop; the rest through `readTerm`.
     @inline(__always) mutating func readElement() throws(TermDecodingError) -> Term {
         if offset < raw.count {
             switch raw[offset] {
@@ -151,6 +151,12 @@ struct Reader {
                 let value = raw[offset + 1]
                 offset += 2
                 return .integer(Int(value))
+            case ExternalTermFormat.Tag.integer where raw.count - offset >= 5:
+                // Integers from 256 on (a counter, a size, a timestamp in seconds): through
+                // `readTerm` and `readLeaf`, two calls and a second switch per element.
+                let value = raw.loadUnaligned(fromByteOffset: offset + 1, as: UInt32.self).bigEndian
+                offset += 5
+                return .integer(Int(Int32(bitPattern: value)))
             case ExternalTermFormat.Tag.smallAtomUTF8 where offset + 1 < raw.count:
                 let count = Int(raw[offset + 1])
                 if raw.count - offset - 2 >= count {
