@@ -218,6 +218,15 @@ struct SeriesCodecTests {
                 #expect(reader.bitsLeft == 0)
                 #expect(throws: SeriesCodecError.self) { try reader.readBit() }
             }
+            // As one series of a row, with the rest of the row (all ones) loadable after it:
+            // the same values, and still nothing past the series' bits.
+            let row = expected + [UInt8](repeating: 0xFF, count: 12)
+            try row.withUnsafeBytes { raw throws in
+                var reader = BitStreamReader(UnsafeRawBufferPointer(rebasing: raw[..<expected.count]), bitCount: reference.count, readable: row.count)
+                for (value, bits) in written { #expect(try reader.read(bits: bits) == value) }
+                #expect(reader.bitsLeft == 0)
+                #expect(throws: SeriesCodecError.self) { try reader.read(bits: 1) }
+            }
         }
         // The 64-bit window from any position of rows of every short length (a chunk's series
         // is a few bytes): the bits there, zeros past the end; skips bounded by the bit count.

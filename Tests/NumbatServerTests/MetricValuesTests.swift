@@ -107,9 +107,10 @@ struct MetricValuesTests {
         #expect(snapshot.details == ["message_queue_max": queue.erlangDescription])
     }
 
-    /// The points a series has waiting for a flush, as the chunk rows a flush would write.
-    static func waiting(_ series: NodeSeries) -> [NodeSeries.BlockKey: [UInt8]] {
-        Dictionary(uniqueKeysWithValues: series.unstored().map { ($0.key, $0.data) })
+    /// The points a series has waiting for a flush, as the chunk rows a flush would write, per
+    /// block in their order (a block may have several).
+    static func waiting(_ series: NodeSeries) -> [NodeSeries.BlockKey: [[UInt8]]] {
+        Dictionary(series.unstored().map { ($0.key, [$0.data]) }, uniquingKeysWith: +)
     }
 
     @Test("the metric history takes a collection by layout as it does by metric ids, also after the layout changes")

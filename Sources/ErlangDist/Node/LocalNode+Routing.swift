@@ -119,14 +119,15 @@ extension LocalNode {
     /// and counted in `flatReplies` when the message came `flat`.
     private func receiver(forMessageTo id: UInt32, flat: Bool = false) -> Receiver? {
         state.withLockedValue { state in
-            switch state.receivers[id] {
-            case .reply(let node, _)?:
+            // Found once, by index, and removed through it.
+            guard let index = state.receivers.index(forKey: id) else { return nil }
+            let receiver = state.receivers.values[index]
+            if case .reply(let node, _) = receiver {
+                state.receivers.remove(at: index)
                 state.forgetReply(id, on: node)
                 if flat { state.flatReplies += 1 }
-                return state.receivers.removeValue(forKey: id)
-            case let other:
-                return other
             }
+            return receiver
         }
     }
 

@@ -69,6 +69,7 @@ public final class LocalNode: Sendable {
         /// connection concerns. Indexed so that losing one peer among thousands (a server
         /// handing over its nodes) visits only those, not every mailbox. A mailbox may stay
         /// listed after its links went: it is then told of a loss that concerns nothing of it.
+        /// A peer's reply set stays, empty, between calls (see `forgetReply`).
         var awaitingReplies: [Atom: Set<UInt32>] = [:]
         var bonds: [Atom: Set<UInt32>] = [:]
         var registered: [Atom: UInt32] = [:]
@@ -91,9 +92,13 @@ public final class LocalNode: Sendable {
         var replySweeper: RepeatedTask?
 
         /// A reply pid for `node` is answered, timed out or cancelled.
+        ///
+        /// The node's set is found once and kept when it empties, with its room, until the
+        /// connection goes (`connectionLost` drops it): three lookups by node name, and a set
+        /// freed and made again for every call of a lone caller, were 3,400 of an rpc round
+        /// trip's 53,000 instructions.
         mutating func forgetReply(_ id: UInt32, on node: Atom) {
-            awaitingReplies[node]?.remove(id)
-            if awaitingReplies[node]?.isEmpty == true { awaitingReplies[node] = nil }
+            if let index = awaitingReplies.index(forKey: node) { awaitingReplies.values[index].remove(id) }
             replyDeadlines.remove(id)
         }
     }
