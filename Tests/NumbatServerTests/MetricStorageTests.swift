@@ -647,7 +647,9 @@ struct MetricArchiveTests {
     @Test("each flush appends a chunk; a block whose time is over is compacted into one row, losing nothing")
     func chunksAndCompaction() async throws {
         try await Self.withArchive { archive, clock, store in
-            for minute in 0..<130 {
+            // Two hours, and two chunks more than a merge takes in the third.
+            let minutes = 120 + NodeSeries.fanOut + 2
+            for minute in 0..<minutes {
                 try await Self.collect(archive, clock, node: node, minutes: minute..<(minute + 1)) { Double($0 * 3) }
                 try await archive.flush()
             }
@@ -656,10 +658,10 @@ struct MetricArchiveTests {
             // The first two hours are over: one compacted row each. The third is open: a chunk a minute.
             #expect(rows.filter { $0.start == hour }.map(\.sequence) == [0])
             #expect(rows.filter { $0.start == hour + 3_600_000 }.map(\.sequence) == [0])
-            // Ten chunks: the first eight merged into one row (numbered 1), then the ninth and tenth.
-            #expect(rows.filter { $0.start == hour + 7_200_000 }.map(\.sequence) == [1, 9, 10])
+            // The first `fanOut` chunks merged into one row (numbered 1), then the two after them.
+            #expect(rows.filter { $0.start == hour + 7_200_000 }.map(\.sequence) == [1, NodeSeries.fanOut + 1, NodeSeries.fanOut + 2])
             let answer = try await archive.series(nodes: [node], metrics: ["m"], from: clock.now.addingTimeInterval(-3600), to: clock.now)
-            #expect(answer.series[0].points.map(\.value) == (69..<130).map { Double($0 * 3) })
+            #expect(answer.series[0].points.map(\.value) == ((minutes - 61)..<minutes).map { Double($0 * 3) })
             // Compaction keeps every point: the compacted hour holds all 60.
             let compacted = try #require(rows.first { $0.start == hour + 3_600_000 })
             #expect(compacted.points == 120)  // 60 minutes of two metrics
@@ -671,7 +673,9 @@ struct MetricArchiveTests {
         try await Self.withArchive { archive, clock, store in
             let other = UUID()
             let garbage: [UInt8] = [NodeBlock.version, 0xFF]  // a series count that never ends
-            for minute in 0..<70 {
+            // An hour, and two chunks more than a merge takes in the next.
+            let minutes = 60 + NodeSeries.fanOut + 2
+            for minute in 0..<minutes {
                 for id in [node, other] {
                     try await Self.collect(archive, clock, node: id, minutes: minute..<(minute + 1)) { Double($0) }
                 }
@@ -689,18 +693,21 @@ struct MetricArchiveTests {
             // The other node's hour is compacted, its open hour merged as usual; the damaged
             // node's hour keeps its rows, the garbled one among them.
             #expect(rows.filter { $0.nodeID == other && $0.start == hour }.map(\.sequence) == [0])
-            #expect(rows.filter { $0.nodeID == other && $0.start == hour + 3_600_000 }.map(\.sequence) == [1, 9, 10])
+            #expect(rows.filter { $0.nodeID == other && $0.start == hour + 3_600_000 }.map(\.sequence) == [1, NodeSeries.fanOut + 1, NodeSeries.fanOut + 2])
             #expect(rows.contains { $0.nodeID == node && $0.start == hour && $0.sequence == 21 && $0.data == garbage })
             #expect(rows.filter { $0.nodeID == node && $0.start == hour }.count > 1)
             // Answers leave the damaged row's point out and keep the rest, for both nodes.
-            let answer = try await archive.series(nodes: [node, other], metrics: ["m"], from: Self.epoch.addingTimeInterval(15 * 60), to: clock.now)
+            // (From within the raw tier's hour before now, so that it answers.)
+            let from = minutes - 59
+            #expect(from < 20)
+            let answer = try await archive.series(nodes: [node, other], metrics: ["m"], from: Self.epoch.addingTimeInterval(Double(from * 60)), to: clock.now)
             let values = Dictionary(uniqueKeysWithValues: answer.series.map { ($0.node, $0.points.map(\.value)) })
-            #expect(values[other] == (15..<70).map(Double.init))
-            #expect(values[node] == (15..<70).filter { $0 != 20 }.map(Double.init))
+            #expect(values[other] == (from..<minutes).map(Double.init))
+            #expect(values[node] == (from..<minutes).filter { $0 != 20 }.map(Double.init))
         }
     }
 
-    @Test("NodeSeries: an open block's chunks are merged in levels of eight, so a point is rewritten once per level and rows stay few")
+    @Test("NodeSeries: an open block's chunks are merged in levels of `fanOut`, so a point is rewritten once per level and rows stay few")
     func chunkLevels() throws {
         let hour: Int64 = 1_796_083_200_000
         var series = NodeSeries(schedule: .standard)
@@ -708,7 +715,7 @@ struct MetricArchiveTests {
         var rewritten = 0
         // Points per raw row, by sequence, as the store would hold them.
         var points: [Int: Int] = [:]
-        for second in 0..<1_000 {
+        for second in 0..<3_600 {
             // One-second collections, each flushed on its own: a chunk per second.
             series.ingest(time: hour + Int64(second) * 1_000, values: [(metric: 1, value: Double(second))])
             for chunk in series.takePending() where chunk.key == key { points[chunk.sequence] = chunk.points }
@@ -731,13 +738,15 @@ struct MetricArchiveTests {
             }
         }
         let rows = try #require(series.chunked[key]).rows
-        // 1,000 chunks are 1750 in base 8: one row of level 3, seven of 2, five of 1, none of 0.
-        #expect(rows.map(\.level) == [3] + Array(repeating: 2, count: 7) + Array(repeating: 1, count: 5))
+        // An hour of one-second chunks, 3,600, is E10 in base 16: 14 rows of level 2, one of 1,
+        // none of 0.
+        #expect(NodeSeries.fanOut == 16)
+        #expect(rows.map(\.level) == Array(repeating: 2, count: 14) + [1])
         #expect(rows.map(\.sequence) == rows.map(\.sequence).sorted() && rows.first?.sequence == 1)
-        // Each point rewritten once per level it went through: 125 merges of 8 chunks, 15 of
-        // 64, one of 512 (2.5 rewrites a point), where rewriting the whole block every eighth
-        // chunk made 8 + 16 + ... + 1,000 = 63,000 (63 a point).
-        #expect(rewritten == 125 * 8 + 15 * 64 + 512)
+        // Each point rewritten once per level it went through: 225 merges of 16 chunks, 14 of
+        // 256 (2 rewrites a point, 3,600 + 3,584), where rewriting the whole block every
+        // sixteenth chunk made 16 + 32 + ... + 3,600 = 405,000 (112 a point).
+        #expect(rewritten == 225 * 16 + 14 * 256)
         // The block's time over: compacted whole, once its chunks are written.
         #expect(series.compactions(now: hour + 3_600_000).contains { $0.key == key && $0.compaction == .whole })
     }
