@@ -12,9 +12,9 @@ import ErlangTerm
 /// The table remembers at most `limit` slots. It need not know every slot the peer holds, only
 /// be right about those it names: an atom whose slot it does not hold goes with its name, as
 /// a new entry, every time. A server holds one cache per managed node, and unbounded each
-/// kept every atom ever sent there (an agent's loading and its arguments name hundreds): 4 KB
-/// a node at 1,000 nodes. The slots taken first stay, and they are the hot ones: a connection
-/// starts with rpc, whose atoms every later call names again.
+/// would keep every atom ever sent there (an agent's loading and its arguments name many).
+/// The slots taken first stay, and they are the hot ones: a connection starts with rpc, whose
+/// atoms every later call names again.
 struct OutgoingAtomCache {
     /// The most slots remembered: 48 keep the table at its 64 entries (three quarters full at
     /// most), about 1 KB.
