@@ -128,6 +128,6 @@ struct DistributionFrameEncoder {
 
     /// An atom's cache slot (`0..<2048`) from its name's hash (`AtomCacheRefs.Entry.hash`).
     static func slot(hash: UInt32) -> UInt16 {
-        UInt16(truncatingIfNeeded: hash ^ hash >> 16) & UInt16(AtomCacheTable.slotCount - 1)
+        UInt16(truncatingIfNeeded: hash ^ hash >> 16) & UInt16(AtomCacheSlots.count - 1)
     }
 }

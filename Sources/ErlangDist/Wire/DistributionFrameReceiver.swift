@@ -15,8 +15,17 @@ struct DistributionFrameReceiver {
     /// (`0..<2048`). Kept sparse (`AtomCacheTable`): a peer fills only the slots of the atoms
     /// it sends on this connection (none, for a peer that sends no headers), and a dense table
     /// of 2048 optional atoms would cost 32 KiB on every connection, a tenth of Numbat's memory
-    /// per managed node.
-    private var atomCache = AtomCacheTable()
+    /// per managed node. Each slot holds the index of its name in `SharedAtomNames`, 4 bytes
+    /// rather than an atom's 16: a node's metric replies, log events and alarms fill a few
+    /// hundred slots, and a server holds one table per managed node.
+    private var atomCache = AtomCacheTable<UInt32>(filler: 0)
+    /// The names of slots marked `unshared` in `atomCache`: names past `SharedAtomNames.limit`
+    /// (a peer inventing atoms), kept by the connection.
+    private var unsharedAtoms: [UInt16: Atom] = [:]
+    private static let unshared = UInt32.max
+    /// Whether new names go to `SharedAtomNames`; false only in tests, for the path names take
+    /// past its limit.
+    var sharesNames = true
     private var partials: [UInt64: Partial] = [:]
     private var bufferedBytes = 0
     /// Largest message, in bytes, that fragments may add up to.
@@ -189,12 +198,25 @@ struct DistributionFrameReceiver {
                 guard let name = String(validating: text, as: UTF8.self) else {
                     throw .malformedFrame("atom cache entry is not UTF-8")
                 }
-                atomCache[slot] = SharedAtomNames.interned(Atom(name))
+                if sharesNames, let shared = SharedAtomNames.index(of: Atom(name)) {
+                    atomCache[slot] = shared
+                    if !unsharedAtoms.isEmpty { unsharedAtoms[slot] = nil }
+                } else {
+                    atomCache[slot] = Self.unshared
+                    unsharedAtoms[slot] = Atom(name)
+                }
             }
-            guard let atom = atomCache[slot] else {
+            guard let shared = atomCache[slot] else {
                 throw .malformedFrame("atom cache slot \(slot) used before it was filled")
             }
-            atoms.append(atom)
+            if shared != Self.unshared {
+                atoms.append(SharedAtomNames.atom(at: shared))
+            } else {
+                guard let atom = unsharedAtoms[slot] else {
+                    throw .malformedFrame("atom cache slot \(slot) used before it was filled")
+                }
+                atoms.append(atom)
+            }
         }
         return atoms
     }

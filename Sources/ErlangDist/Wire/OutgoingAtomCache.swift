@@ -20,7 +20,7 @@ struct OutgoingAtomCache {
     /// most), about 1 KB.
     static let limit = 48
 
-    private(set) var table = AtomCacheTable()
+    private(set) var table = AtomCacheTable<Atom>()
     /// The atoms of the last header that added no entry, held (so that no other string can
     /// take their storage, which the comparison below relies on), and its bytes.
     private var repeatable: (atoms: [Atom], header: [UInt8])?

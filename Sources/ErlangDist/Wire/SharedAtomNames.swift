@@ -9,19 +9,41 @@ import NIOConcurrencyHelpers
 /// connection's cache refers to the same storage, which saves the copies (a name over 15 bytes
 /// is an allocation of its own, per connection) and makes names from different nodes compare
 /// by identity (`MetricValues.Builder` checks each reply's names against a layout that nodes
-/// share; with a copy per connection, each comparison read both names' bytes). Consulted only
-/// when a peer fills a cache slot, not per reference. Bounded: past `limit` distinct names
-/// (a peer inventing atoms), names are kept as they come.
+/// share; with a copy per connection, each comparison read both names' bytes). The lock is
+/// taken only when a peer fills a cache slot; a reference reads its name by index, without
+/// it, and a connection's cache holds 4-byte indices. Bounded: past `limit` distinct names
+/// (a peer inventing atoms), names are kept by the connection that got them.
 enum SharedAtomNames {
     static let limit = 65_536
-    private static let atoms = NIOLockedValueBox<Set<Atom>>([])
+    /// Each name's index in `names`.
+    private static let indices = NIOLockedValueBox<[Atom: UInt32]>([:])
+    /// The names by index. Each is written once, under the lock, before its index is handed
+    /// out, and never changed or freed: whoever holds an index (handed to it through the lock,
+    /// or read from a table filled under a lock or on its own thread) reads the name without
+    /// the lock. Room for `limit` names, of which the memory holds only the pages written.
+    nonisolated(unsafe) private static let names = UnsafeMutablePointer<Atom>.allocate(capacity: limit)
+
+    /// The index of the name of `atom`, given it the first time; nil past `limit` names.
+    static func index(of atom: Atom) -> UInt32? {
+        indices.withLockedValue { indices in
+            if let index = indices[atom] { return index }
+            guard indices.count < limit else { return nil }
+            let index = UInt32(indices.count)
+            (names + Int(index)).initialize(to: atom)
+            indices[atom] = index
+            return index
+        }
+    }
+
+    /// The name at `index`, which `index(of:)` gave.
+    @inline(__always)
+    static func atom(at index: UInt32) -> Atom {
+        precondition(Int(index) < limit, "shared atom index \(index) out of range")
+        return names[Int(index)]
+    }
 
     /// The atom already held with `atom`'s name, or `atom` (then held, while under the limit).
     static func interned(_ atom: Atom) -> Atom {
-        atoms.withLockedValue { atoms in
-            if let index = atoms.firstIndex(of: atom) { return atoms[index] }
-            if atoms.count < limit { atoms.insert(atom) }
-            return atom
-        }
+        index(of: atom).map(atom(at:)) ?? atom
     }
 }

@@ -8,11 +8,11 @@ struct AtomCacheTableTests {
     @Test("filled, replaced and read in random orders, it answers as a dictionary does", arguments: [1, 7, 200, 2048])
     func likeADictionary(distinct: Int) {
         var random = SystemRandomNumberGenerator()
-        var table = AtomCacheTable()
+        var table = AtomCacheTable<Atom>()
         var reference: [UInt16: Atom] = [:]
         // Slots spread as the BEAM's hashes spread them, and slots that collide in the low bits.
-        let slots = (0..<AtomCacheTable.slotCount).map(UInt16.init).shuffled(using: &random).prefix(distinct / 2)
-            + (0..<distinct - distinct / 2).map { UInt16(($0 * 256) % AtomCacheTable.slotCount + $0 / 8) }
+        let slots = (0..<AtomCacheSlots.count).map(UInt16.init).shuffled(using: &random).prefix(distinct / 2)
+            + (0..<distinct - distinct / 2).map { UInt16(($0 * 256) % AtomCacheSlots.count + $0 / 8) }
         for round in 0..<3 {
             for slot in slots.shuffled(using: &random) {
                 let atom = Atom("a\(slot)_\(round)")
@@ -22,15 +22,15 @@ struct AtomCacheTableTests {
             }
         }
         #expect(table.count == reference.count)
-        for slot in 0..<UInt16(AtomCacheTable.slotCount) {
+        for slot in 0..<UInt16(AtomCacheSlots.count) {
             #expect(table[slot] == reference[slot], "slot \(slot)")
         }
     }
 
     @Test("an empty table has nothing in any slot")
     func empty() {
-        let table = AtomCacheTable()
-        #expect((0..<UInt16(AtomCacheTable.slotCount)).allSatisfy { table[$0] == nil })
+        let table = AtomCacheTable<Atom>()
+        #expect((0..<UInt16(AtomCacheSlots.count)).allSatisfy { table[$0] == nil })
     }
 
     @Test("atoms put in caches are interned by their bytes: one storage per name, canonically equivalent names kept apart")

@@ -56,8 +56,9 @@ struct FrameEncoderTests {
         #expect(try Self.receive(&receiver, byName)?.payload == payload)
     }
 
-    @Test("atoms that share a slot replace each other, within a message and across messages, and a repeated header stops repeating then")
-    func sharedSlots() throws {
+    @Test("atoms that share a slot replace each other, within a message and across messages, and a repeated header stops repeating then",
+          arguments: [true, false])
+    func sharedSlots(receiverSharesNames: Bool) throws {
         // Atoms until two share a slot.
         var bySlot: [UInt16: Atom] = [:]
         var pair: (Atom, Atom)?
@@ -70,6 +71,8 @@ struct FrameEncoderTests {
         let (a, b) = try #require(pair)
         var cache = OutgoingAtomCache()
         var receiver = DistributionFrameReceiver()
+        // Not sharing: names kept by the connection, as past `SharedAtomNames.limit`.
+        receiver.sharesNames = receiverSharesNames
         // [a] twice: the second repeats the first's header; then b takes the slot, and the
         // next [a] must name a again, not repeat the header kept before.
         for message in [[a, b, a], [a], [a], [b], [a], [a], [b, a, b, a], [b], [b]] {
