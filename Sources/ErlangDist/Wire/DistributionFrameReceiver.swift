@@ -185,10 +185,13 @@ struct DistributionFrameReceiver {
     private mutating func readAtomCacheRefs(_ cursor: inout FrameCursor) throws(DistributionError) -> [Atom] {
         let count = Int(try cursor.byte())
         guard count > 0 else { return [] }
-        let flags = try cursor.bytes(count / 2 + 1)
+        // The flag bytes read in place (a copy was an allocation per frame).
+        let flags = UnsafeRawBufferPointer(rebasing: cursor.raw[cursor.offset...].prefix(count / 2 + 1))
+        try cursor.skip(count / 2 + 1)
         let longAtoms = (flags[count / 2] >> (4 * UInt8(count % 2))) & 1 == 1
         var atoms = [Atom]()
         atoms.reserveCapacity(count)
+        let sharedNames = SharedAtomNames.byIndex
         for index in 0..<count {
             let nibble = (flags[index / 2] >> (4 * UInt8(index % 2))) & 0xF
             let slot = UInt16(nibble & 7) << 8 | UInt16(try cursor.byte())
@@ -210,7 +213,7 @@ struct DistributionFrameReceiver {
                 throw .malformedFrame("atom cache slot \(slot) used before it was filled")
             }
             if shared != Self.unshared {
-                atoms.append(SharedAtomNames.atom(at: shared))
+                atoms.append(sharedNames[Int(shared)])
             } else {
                 guard let atom = unsharedAtoms[slot] else {
                     throw .malformedFrame("atom cache slot \(slot) used before it was filled")
@@ -277,6 +280,11 @@ struct FrameCursor {
         var value: UInt64 = 0
         for _ in 0..<8 { value = value << 8 | UInt64(try byte()) }
         return value
+    }
+
+    mutating func skip(_ count: Int) throws(DistributionError) {
+        guard raw.count - offset >= count else { throw .malformedFrame("frame is truncated") }
+        offset += count
     }
 
     mutating func bytes(_ count: Int) throws(DistributionError) -> [UInt8] {

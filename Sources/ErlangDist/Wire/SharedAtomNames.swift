@@ -35,15 +35,12 @@ enum SharedAtomNames {
         }
     }
 
-    /// The name at `index`, which `index(of:)` gave.
-    @inline(__always)
-    static func atom(at index: UInt32) -> Atom {
-        precondition(Int(index) < limit, "shared atom index \(index) out of range")
-        return names[Int(index)]
-    }
+    /// The names, for reading at the indices `index(of:)` gave: taken once per header by a
+    /// receiver (a static's every access checks that it is initialised).
+    static var byIndex: UnsafePointer<Atom> { UnsafePointer(names) }
 
     /// The atom already held with `atom`'s name, or `atom` (then held, while under the limit).
     static func interned(_ atom: Atom) -> Atom {
-        index(of: atom).map(atom(at:)) ?? atom
+        index(of: atom).map { names[Int($0)] } ?? atom
     }
 }
