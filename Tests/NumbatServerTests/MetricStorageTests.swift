@@ -745,7 +745,7 @@ struct MetricArchiveTests {
         #expect(rows.map(\.sequence) == rows.map(\.sequence).sorted() && rows.first?.sequence == 1)
         // Each point rewritten once per level it went through: 225 merges of 16 chunks, 14 of
         // 256 (2 rewrites a point, 3,600 + 3,584), where rewriting the whole block every
-        // sixteenth chunk made 16 + 32 + ... + 3,600 = 405,000 (112 a point).
+        // sixteenth chunk made 16 + 32 + ... + 3,600 = 406,800 (113 a point).
         #expect(rewritten == 225 * 16 + 14 * 256)
         // The block's time over: compacted whole, once its chunks are written.
         #expect(series.compactions(now: hour + 3_600_000).contains { $0.key == key && $0.compaction == .whole })

@@ -19,7 +19,6 @@ struct AtomCacheTable<Value> {
     private(set) var count = 0
 
     private static var empty: UInt16 { .max }
-    static var slotCount: Int { AtomCacheSlots.count }
 
     init(filler: Value) {
         self.filler = filler
@@ -42,7 +41,7 @@ struct AtomCacheTable<Value> {
     subscript(slot: UInt16) -> Value? {
         get { entry(of: slot).map { values[$0] } }
         set {
-            precondition(Int(slot) < Self.slotCount, "atom cache slot \(slot) out of range")
+            precondition(Int(slot) < AtomCacheSlots.count, "atom cache slot \(slot) out of range")
             // A peer only ever replaces an entry, never clears one.
             guard let newValue else { return }
             if 4 * (count + 1) > 3 * keys.count { grow() }

@@ -16,8 +16,8 @@ import ErlangTerm
 /// The slots taken first stay, and they are the hot ones: a connection starts with rpc, whose
 /// atoms every later call names again.
 struct OutgoingAtomCache {
-    /// The most slots remembered: 48 keep the table at its 64 entries (three quarters full at
-    /// most), about 1 KB.
+    /// The most slots remembered: 48 keep the table at 64 entries (three quarters full at
+    /// most).
     static let limit = 48
 
     private(set) var table = AtomCacheTable<Atom>()

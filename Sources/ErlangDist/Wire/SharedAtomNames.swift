@@ -38,9 +38,4 @@ enum SharedAtomNames {
     /// The names, for reading at the indices `index(of:)` gave: taken once per header by a
     /// receiver (a static's every access checks that it is initialised).
     static var byIndex: UnsafePointer<Atom> { UnsafePointer(names) }
-
-    /// The atom already held with `atom`'s name, or `atom` (then held, while under the limit).
-    static func interned(_ atom: Atom) -> Atom {
-        index(of: atom).map { names[Int($0)] } ?? atom
-    }
 }

@@ -33,17 +33,23 @@ struct AtomCacheTableTests {
         #expect((0..<UInt16(AtomCacheSlots.count)).allSatisfy { table[$0] == nil })
     }
 
-    @Test("atoms put in caches are interned by their bytes: one storage per name, canonically equivalent names kept apart")
-    func sharedNames() {
+    @Test("names put in caches are shared by their bytes: one index and one storage per name, canonically equivalent names kept apart")
+    func sharedNames() throws {
         let name = "interned_metric_name_\(UInt32.random(in: 0...UInt32.max))"
+        /// The shared name, as a receiver reads it back by index.
+        func shared(_ text: String) throws -> (index: UInt32, atom: Atom) {
+            let index = try #require(SharedAtomNames.index(of: Atom(text)))
+            return (index, SharedAtomNames.byIndex[Int(index)])
+        }
         // Two copies of the same text in storage of their own, as two connections' headers make them.
-        let first = SharedAtomNames.interned(Atom(String(decoding: Array(name.utf8), as: UTF8.self)))
-        let second = SharedAtomNames.interned(Atom(String(decoding: Array(name.utf8), as: UTF8.self)))
-        var (a, b) = (first.name, second.name)
-        #expect(a.withUTF8 { $0.baseAddress } == b.withUTF8 { $0.baseAddress })
-        let composed = SharedAtomNames.interned(Atom("caf\u{E9}_\(name)"))
-        let decomposed = SharedAtomNames.interned(Atom("cafe\u{301}_\(name)"))
-        #expect(composed != decomposed)
-        #expect(Array(decomposed.name.utf8) == Array("cafe\u{301}_\(name)".utf8))
+        let first = try shared(String(decoding: Array(name.utf8), as: UTF8.self))
+        let second = try shared(String(decoding: Array(name.utf8), as: UTF8.self))
+        #expect(first.index == second.index)
+        var (a, b) = (first.atom.name, second.atom.name)
+        #expect(a == name && a.withUTF8 { $0.baseAddress } == b.withUTF8 { $0.baseAddress })
+        let composed = try shared("caf\u{E9}_\(name)")
+        let decomposed = try shared("cafe\u{301}_\(name)")
+        #expect(composed.index != decomposed.index && composed.atom != decomposed.atom)
+        #expect(Array(decomposed.atom.name.utf8) == Array("cafe\u{301}_\(name)".utf8))
     }
 }
