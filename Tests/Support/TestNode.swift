@@ -37,6 +37,9 @@ public final class TestNode: @unchecked Sendable {
                          "-setcookie", cookie, "-noshell", "-noinput",
                          "-pa", try TestNode.supportBeams().path] + extraArgs
             + ["-eval", "numbat_test_peer:ready()"]
+        if let namespace, self.distributionPort == nil {
+            try TestNode.startEPMD(in: namespace, release: release, address: host, environment: environment)
+        }
         let command = namespace?.command(release.erl, arguments) ?? (executable: release.erl, arguments: arguments)
         process.executableURL = URL(fileURLWithPath: command.executable)
         process.arguments = command.arguments
@@ -49,6 +52,31 @@ public final class TestNode: @unchecked Sendable {
         self.process = process
         try process.run()
         try TestNode.waitForReady(output.fileHandleForReading, process: process, name: name)
+    }
+
+    /// Starts EPMD in `namespace` and waits until it accepts connections at `address`. `erl`
+    /// would start one itself, but does not wait for it: a node whose registration comes first
+    /// fails with `register/listen error: econnrefused`. (The namespace's processes, EPMD
+    /// among them, are killed when it stops.)
+    private static func startEPMD(in namespace: NetworkNamespace, release: OTPRelease, address: String,
+                                  environment: [String: String]) throws
+    {
+        let epmd = URL(fileURLWithPath: release.erl).resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent("epmd").path
+        let command = namespace.command(epmd, ["-daemon"])
+        let port = environment["ERL_EPMD_PORT"].flatMap { Int($0) } ?? 4369
+        var merged = ProcessInfo.processInfo.environment
+        merged.merge(environment) { $1 }
+        let daemon = try ChildProcess.runBlocking(command.executable, command.arguments, environment: merged)
+        guard daemon.status == 0 else {
+            throw ErlangScript.Failure(status: daemon.status, output: "epmd -daemon in \(namespace.name) failed: \(daemon.standardError)")
+        }
+        let deadline = ContinuousClock.now + .seconds(30)
+        while !canConnect(host: address, port: port) {
+            guard ContinuousClock.now < deadline else {
+                throw ErlangScript.Failure(status: 0, output: "EPMD in \(namespace.name) did not accept connections at \(address):\(port) within 30 s")
+            }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
     }
 
     /// Starts a node off the cooperative pool; the caller stops it (`stopped()`).
