@@ -484,13 +484,18 @@ struct BenchCommand: AsyncParsableCommand {
 
     private func runMetricsCycle() async throws {
         let report = try await MetricsCycleBench(nodes: cycleNodes, seconds: idleSeconds, release: release).run()
-        let numbat = report.numbatCPUSeconds / Double(max(report.numbatCycles, 1)) * 1e6
-        let erlang = report.erlangCPUSeconds / Double(max(report.erlangCycles, 1)) * 1e6
+        let numbat = report.numbatCPU.total / Double(max(report.numbatCycles, 1)) * 1e6
+        let erlang = report.erlangCPU.total / Double(max(report.erlangCycles, 1)) * 1e6
         out("## One collection of one node: \(report.nodes) real \(release) nodes collected every second for \(report.seconds) s")
         out("")
-        var table = Table(["collector", "collections", "CPU s", "CPU µs / node-cycle", "reply bytes / node-cycle"], rightAligned: Set(1..<5))
-        table.add(["numbat serve (agent call, decode, store)", "\(report.numbatCycles)", String(format: "%.2f", report.numbatCPUSeconds), String(format: "%.0f", numbat), "\(report.replyBytes)"])
-        table.add(["Erlang hidden node (rpc:call of the same agent)", "\(report.erlangCycles)", String(format: "%.2f", report.erlangCPUSeconds), String(format: "%.0f", erlang), "\(report.replyBytes)"])
+        var table = Table(["collector", "collections", "CPU s", "CPU µs / node-cycle", "of it user / system µs", "reply bytes / node-cycle"],
+                          rightAligned: Set(1..<6))
+        func row(_ name: String, _ cycles: Int, _ cpu: CPUTime, _ perCycle: Double) -> [String] {
+            let split = "\(String(format: "%.0f", cpu.user / Double(max(cycles, 1)) * 1e6)) / \(String(format: "%.0f", cpu.system / Double(max(cycles, 1)) * 1e6))"
+            return [name, "\(cycles)", String(format: "%.2f", cpu.total), String(format: "%.0f", perCycle), split, "\(report.replyBytes)"]
+        }
+        table.add(row("numbat serve (agent call, decode, store)", report.numbatCycles, report.numbatCPU, numbat))
+        table.add(row("Erlang hidden node (rpc:call of the same agent)", report.erlangCycles, report.erlangCPU, erlang))
         out(table.render())
         out("")
         out("- CPU per node-cycle: numbat / Erlang = \(formatRatio(numbat / erlang))")

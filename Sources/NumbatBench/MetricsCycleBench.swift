@@ -19,9 +19,9 @@ struct MetricsCycleBench {
     struct Report {
         var nodes: Int
         var seconds: Double
-        var numbatCPUSeconds: Double
+        var numbatCPU: CPUTime
         var numbatCycles: Int
-        var erlangCPUSeconds: Double
+        var erlangCPU: CPUTime
         var erlangCycles: Int
         var replyBytes: Int
     }
@@ -35,11 +35,11 @@ struct MetricsCycleBench {
 
         let (erlangCPU, erlangCycles) = try await measureErlang(peers, cookie: cookie)
         let (numbatCPU, numbatCycles, replyBytes) = try await measureNumbat(peers, cookie: cookie)
-        return Report(nodes: nodes, seconds: seconds, numbatCPUSeconds: numbatCPU, numbatCycles: numbatCycles,
-                      erlangCPUSeconds: erlangCPU, erlangCycles: erlangCycles, replyBytes: replyBytes)
+        return Report(nodes: nodes, seconds: seconds, numbatCPU: numbatCPU, numbatCycles: numbatCycles,
+                      erlangCPU: erlangCPU, erlangCycles: erlangCycles, replyBytes: replyBytes)
     }
 
-    private func measureErlang(_ peers: [TestNode], cookie: String) async throws -> (Double, Int) {
+    private func measureErlang(_ peers: [TestNode], cookie: String) async throws -> (CPUTime, Int) {
         let beam = PackagePaths.root.appendingPathComponent("Sources/NumbatServices/Resources/agents/numbat_metrics_agent.beam").path
         let names = peers.map { "'\($0.name)'" }.joined(separator: ",")
         let script = """
@@ -68,9 +68,9 @@ struct MetricsCycleBench {
         _ = try await lines.wait(for: "ready", timeout: 60)
         progress("metrics-cycle: Erlang hidden node collecting \(peers.count) nodes every second")
         try await Task.sleep(for: .seconds(3))
-        let before = (ProcessSample.cpuSeconds(process.processIdentifier), Self.lastCycles(lines.text))
+        let before = (ProcessSample.cpuTime(process.processIdentifier), Self.lastCycles(lines.text))
         try await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
-        let after = (ProcessSample.cpuSeconds(process.processIdentifier), Self.lastCycles(lines.text))
+        let after = (ProcessSample.cpuTime(process.processIdentifier), Self.lastCycles(lines.text))
         return (after.0 - before.0, after.1 - before.1)
     }
 
@@ -78,7 +78,7 @@ struct MetricsCycleBench {
         text.split(separator: "\n").last(where: { $0.hasPrefix("cycles ") }).flatMap { Int($0.dropFirst(7)) } ?? 0
     }
 
-    private func measureNumbat(_ peers: [TestNode], cookie: String) async throws -> (Double, Int, Int) {
+    private func measureNumbat(_ peers: [TestNode], cookie: String) async throws -> (CPUTime, Int, Int) {
         // The reference's agents are gone with it (they monitor their owner); wait until they are.
         let local = try LocalNode(.init(name: "nbcycleprobe\(getpid())", cookie: cookie))
         defer { Task { await local.shutdown() } }
@@ -104,10 +104,10 @@ struct MetricsCycleBench {
         try await Task.sleep(for: .seconds(3))
         let probe = Term.binary(Array("erlang:external_size(numbat_metrics_agent:collect(5000)).".utf8))
         let replyBytes = try await local.rpc(peers[0].name, "numbat_test_peer", "eval", [probe]).intValue ?? 0
-        let before = ProcessSample.cpuSeconds(server.pid)
+        let before = ProcessSample.cpuTime(server.pid)
         let from = Date().timeIntervalSince1970
         try await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
-        let cpu = ProcessSample.cpuSeconds(server.pid) - before
+        let cpu = ProcessSample.cpuTime(server.pid) - before
         let to = Date().timeIntervalSince1970
         // The collections made in the window, counted from the stored raw points.
         var cycles = 0

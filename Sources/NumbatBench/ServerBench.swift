@@ -142,15 +142,28 @@ enum ProcessSample {
         return kilobytes * 1024
     }
 
-    static func cpuSeconds(_ pid: Int32) -> Double {
+    static func cpuSeconds(_ pid: Int32) -> Double { cpuTime(pid).total }
+
+    /// User and system CPU seconds of `pid` so far (`nan` when it is gone).
+    static func cpuTime(_ pid: Int32) -> CPUTime {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
               let close = stat.lastIndex(of: ")")
-        else { return .nan }
+        else { return CPUTime(user: .nan, system: .nan) }
         let fields = stat[stat.index(after: close)...].split(separator: " ")
         // Fields after the command: state is 0, utime 11, stime 12 (clock ticks).
-        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return .nan }
-        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return CPUTime(user: .nan, system: .nan) }
+        let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
+        return CPUTime(user: user / ticks, system: system / ticks)
     }
+}
+
+/// A process's CPU seconds, in user space and in the kernel on its behalf.
+struct CPUTime {
+    var user: Double
+    var system: Double
+    var total: Double { user + system }
+
+    static func - (lhs: CPUTime, rhs: CPUTime) -> CPUTime { CPUTime(user: lhs.user - rhs.user, system: lhs.system - rhs.system) }
 }
 
 /// Lines a child process prints, waited on by prefix.

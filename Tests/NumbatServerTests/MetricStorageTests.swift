@@ -527,6 +527,28 @@ struct MetricArchiveTests {
         #expect(try rollUps(&restored) == [[1: [SeriesPoint(time: start + 300_000, values: [2, 2, 2, 1])]]])
     }
 
+    @Test("NodeSeries: a roll-up bucket closes at its end exactly, not a millisecond before; each tier at its own end")
+    func bucketsCloseAtTheirEnd() throws {
+        let start: Int64 = 1_796_083_200_000  // on a 15-minute boundary
+        var series = NodeSeries(schedule: .standard)
+        series.ingest(time: start + 1_000, values: [(metric: 1, value: 3)])
+        func emitted(_ series: inout NodeSeries) -> [Int] {
+            defer { series.written() }
+            return series.takePending().filter { $0.key.tier > 0 }.map(\.key.tier).sorted()
+        }
+        _ = emitted(&series)  // the raw chunk
+        series.closeBuckets(now: start + 299_999)
+        #expect(emitted(&series) == [])
+        series.closeBuckets(now: start + 300_000)
+        #expect(emitted(&series) == [1])
+        series.closeBuckets(now: start + 899_999)
+        #expect(emitted(&series) == [])
+        series.closeBuckets(now: start + 900_000)
+        #expect(emitted(&series) == [2])
+        series.closeBuckets(now: start + 3_600_000)
+        #expect(emitted(&series) == [])
+    }
+
     @Test("NodeSeries: points waiting for a flush, over the turn of an hour and past the fold, become the chunks appending them one by one makes")
     func pendingChunks() throws {
         let hour: Int64 = 1_796_083_200_000

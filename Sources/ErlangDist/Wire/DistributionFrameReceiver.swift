@@ -15,14 +15,14 @@ struct DistributionFrameReceiver {
     /// (`0..<2048`). Kept sparse (`AtomCacheTable`): a peer fills only the slots of the atoms
     /// it sends on this connection (none, for a peer that sends no headers), and a dense table
     /// of 2048 optional atoms would cost 32 KiB on every connection, a tenth of Numbat's memory
-    /// per managed node. Each slot holds the index of its name in `SharedAtomNames`, 4 bytes
+    /// per managed node. Each slot holds the index of its name in `SharedAtomNames`, 2 bytes
     /// rather than an atom's 16: a node's metric replies, log events and alarms fill a few
     /// hundred slots, and a server holds one table per managed node.
-    private var atomCache = AtomCacheTable<UInt32>(filler: 0)
+    private var atomCache = AtomCacheTable<UInt16>(filler: 0)
     /// The names of slots marked `unshared` in `atomCache`: names past `SharedAtomNames.limit`
     /// (a peer inventing atoms), kept by the connection.
     private var unsharedAtoms: [UInt16: Atom] = [:]
-    private static let unshared = UInt32.max
+    private static let unshared = UInt16.max
     /// Whether new names go to `SharedAtomNames`; false only in tests, for the path names take
     /// past its limit.
     var sharesNames = true

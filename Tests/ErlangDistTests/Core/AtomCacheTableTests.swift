@@ -37,7 +37,7 @@ struct AtomCacheTableTests {
     func sharedNames() throws {
         let name = "interned_metric_name_\(UInt32.random(in: 0...UInt32.max))"
         /// The shared name, as a receiver reads it back by index.
-        func shared(_ text: String) throws -> (index: UInt32, atom: Atom) {
+        func shared(_ text: String) throws -> (index: UInt16, atom: Atom) {
             let index = try #require(SharedAtomNames.index(of: Atom(text)))
             return (index, SharedAtomNames.byIndex[Int(index)])
         }

@@ -308,14 +308,21 @@ struct NodeSeries: Sendable {
 
     /// Emits every bucket that has ended by `now` (ms), so roll-ups appear on time even when a
     /// node stops reporting. The next bucket of its series starts after it.
+    ///
+    /// Runs at every flush for every node, mostly to find nothing ended: a bucket has ended when
+    /// its number is below that of the bucket holding `now` (its end, `(index + 1) * length`,
+    /// then at or before `now`), one comparison per series over the buckets in place.
     mutating func closeBuckets(now: Int64) {
         for tier in buckets.indices.dropFirst() {
-            let length = bucketLengths[tier]
-            for slot in buckets[tier].indices where buckets[tier][slot].count > 0 && buckets[tier][slot].start(length: length) + length <= now {
-                let bucket = buckets[tier][slot]
-                emit(tier: tier, slot: slot, bucket: bucket)
-                buckets[tier][slot] = Bucket(floor: Bucket.after(bucket.index))
+            let current = Bucket.index(now, length: bucketLengths[tier])
+            var ended: [(slot: Int, bucket: Bucket)] = []
+            buckets[tier].withUnsafeMutableBufferPointer { buckets in
+                for slot in buckets.indices where buckets[slot].index < current && buckets[slot].count > 0 {
+                    ended.append((slot, buckets[slot]))
+                    buckets[slot] = Bucket(floor: Bucket.after(buckets[slot].index))
+                }
             }
+            for (slot, bucket) in ended { emit(tier: tier, slot: slot, bucket: bucket) }
         }
     }
 
@@ -361,11 +368,14 @@ struct NodeSeries: Sendable {
     private func forEachRollUpBlock(_ body: (BlockKey, NodeBlock) -> Void) {
         guard !pendingRollUps.isEmpty else { return }
         var blocks: [BlockKey: NodeBlock] = [:]
+        // Read out once: the default's closure below named `self`, and so copied the whole
+        // series (and released the copy) for every point.
+        let (schedule, capacity) = (self.schedule, metricIDs.count)
         for point in pendingRollUps {
             let tier = Int(point.tier)
             let time = point.bucket.start(length: bucketLengths[tier])
             let key = key(tier: tier, time: time)
-            blocks[key, default: NodeBlock(start: key.start, end: key.start + schedule.blockSpan(tier: tier), width: Self.width(tier: tier), capacity: metricIDs.count)]
+            blocks[key, default: NodeBlock(start: key.start, end: key.start + schedule.blockSpan(tier: tier), width: Self.width(tier: tier), capacity: capacity)]
                 .append(metric: metricIDs[Int(point.slot)], time: time, values: point.bucket.stored)
         }
         for (key, block) in blocks { body(key, block) }
