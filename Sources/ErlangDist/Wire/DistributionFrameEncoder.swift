@@ -19,6 +19,10 @@ struct DistributionFrameEncoder {
     /// `nextSequence` gives fragment sequence ids, unique among a connection's open sequences;
     /// it is called only for messages that are fragmented.
     /// Atoms are written by name.
+    ///
+    /// This and the next are the whole message in one call, for the tests and the frame
+    /// receiver's fuzzer; a connection (`NodeConnection.send`) encodes the body outside its
+    /// lock and calls `frame` under it, since only the header depends on the peer's cache.
     func encode(control: Term, payload: Term?, into buffer: inout ByteBuffer, nextSequence: () -> UInt64) {
         // The control message and the payload, encoded back to back, then copied once.
         var none = OutgoingAtomCache()
