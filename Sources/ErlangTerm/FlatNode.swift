@@ -2,12 +2,13 @@
 /// `free` releases without walking it.
 struct FlatNode: Sendable {
     enum Kind: UInt8, Sendable {
-        case integer, float, atom, boxedAtom, binary, string, tuple, list, improperList, map, boxed
+        case integer, float, atom, boxedAtom, cachedAtom, binary, string, tuple, list, improperList, map, boxed
     }
 
     /// `.integer`: the value's bit pattern; `.float`: the double's bits; `.atom`, `.binary`,
     /// `.string`: the offset of the bytes in `FlatTerm.bytes`; `.tuple`, `.list`, `.improperList`,
-    /// `.map`: the index of the first child node; `.boxed`, `.boxedAtom`: the index in `boxed`.
+    /// `.map`: the index of the first child node; `.boxed`, `.boxedAtom`: the index in `boxed`;
+    /// `.cachedAtom`: the index in `headerAtoms`.
     var payload: UInt64
     /// `.atom`, `.binary`, `.string`: bytes; `.tuple`, `.list`: elements; `.improperList`:
     /// elements before the tail (the tail is the child after them); `.map`: pairs (keys and

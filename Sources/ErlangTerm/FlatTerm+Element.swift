@@ -17,7 +17,7 @@ extension FlatTerm {
             switch node.kind {
             case .integer: return .integer
             case .float: return .float
-            case .atom, .boxedAtom: return .atom
+            case .atom, .boxedAtom, .cachedAtom: return .atom
             case .binary: return .binary
             case .tuple: return .tuple
             case .list, .string: return .list
@@ -102,9 +102,8 @@ extension FlatTerm {
                         return nil  // `make` does not throw
                     }
                 }
-            case .boxedAtom:
-                guard case .atom(let atom) = flat.storage.boxed[Int(node.payload)] else { return nil }
-                return atom
+            case .boxedAtom, .cachedAtom:
+                return flat.storage.atom(of: node)
             default:
                 return nil
             }

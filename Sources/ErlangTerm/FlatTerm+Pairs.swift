@@ -43,10 +43,10 @@ extension FlatTerm {
                         } ?? raw[start..<start + count].elementsEqual(name.utf8)
                     }
                 }
-            case .boxedAtom:
+            case .boxedAtom, .cachedAtom:
                 // An atom from the atom cache, as distribution sends most.
                 return storage._withUnsafeGuaranteedRef { storage in
-                    guard case .atom(let atom) = storage.boxed[Int(node.payload)] else { return false }
+                    guard let atom = storage.atom(of: node) else { return false }
                     return atom == Atom(name)
                 }
             default:
@@ -58,11 +58,8 @@ extension FlatTerm {
         /// for a binary that is not UTF-8).
         public var text: String? {
             switch node.kind {
-            case .boxedAtom:
-                return storage._withUnsafeGuaranteedRef { storage in
-                    guard case .atom(let atom) = storage.boxed[Int(node.payload)] else { return nil }
-                    return atom.name
-                }
+            case .boxedAtom, .cachedAtom:
+                return storage._withUnsafeGuaranteedRef { storage in storage.atom(of: node)?.name }
             case .atom: return withView { view in view.withAtomName(node) { String(decoding: $0, as: UTF8.self) } }
             case .binary: return withView { view in String(validating: view.bytes(node), as: UTF8.self) }
             case .string, .list: return term.stringValue

@@ -25,18 +25,34 @@ public struct FlatTerm: Sendable {
         let nodes: [FlatNode]
         /// The terms of `.boxed` and `.boxedAtom` nodes.
         let boxed: [Term]
+        /// The atoms of `.cachedAtom` nodes: the distribution header's list the term was
+        /// decoded with (`TermDecoder.atomCache`), shared, not copied.
+        let headerAtoms: [Atom]
 
-        init(bytes: [UInt8], nodes: [FlatNode], boxed: [Term]) {
+        init(bytes: [UInt8], nodes: [FlatNode], boxed: [Term], headerAtoms: [Atom]) {
             self.bytes = bytes
             self.nodes = nodes
             self.boxed = boxed
+            self.headerAtoms = headerAtoms
+        }
+
+        /// The atom of a `.boxedAtom` or `.cachedAtom` node; nil for other nodes.
+        @inline(__always)
+        func atom(of node: FlatNode) -> Atom? {
+            switch node.kind {
+            case .cachedAtom: return headerAtoms[Int(node.payload)]
+            case .boxedAtom:
+                guard case .atom(let atom) = boxed[Int(node.payload)] else { return nil }
+                return atom
+            default: return nil
+            }
         }
     }
 
     let storage: Storage
 
-    init(bytes: [UInt8], nodes: [FlatNode], boxed: [Term]) {
-        storage = Storage(bytes: bytes, nodes: nodes, boxed: boxed)
+    init(bytes: [UInt8], nodes: [FlatNode], boxed: [Term], headerAtoms: [Atom] = []) {
+        storage = Storage(bytes: bytes, nodes: nodes, boxed: boxed, headerAtoms: headerAtoms)
     }
 
     init(storage: Storage) {
@@ -60,7 +76,7 @@ public struct FlatTerm: Sendable {
     func withView<Result>(_ body: (FlatView) -> Result) -> Result {
         let storage = storage
         return storage.nodes.withUnsafeBufferPointer { nodes in
-            storage.bytes.withUnsafeBytes { raw in body(FlatView(nodes: nodes.baseAddress!, raw: raw, boxed: storage.boxed)) }
+            storage.bytes.withUnsafeBytes { raw in body(FlatView(nodes: nodes.baseAddress!, raw: raw, boxed: storage.boxed, headerAtoms: storage.headerAtoms)) }
         }
     }
 }

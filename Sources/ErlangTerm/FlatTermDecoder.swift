@@ -59,28 +59,28 @@ struct FlatTermDecoder {
     /// the input would otherwise ask for the input's size squared).
     var claimed = 0
     var boxed: [Term] = []
-    /// Where the header's atoms start in `boxed` (-1 until the first atom cache reference).
-    var cachedAtomsBase = -1
+    /// Whether an atom cache reference was read: the flat term then keeps the header's atoms.
+    var refersToHeader = false
     let scratch: FlatScratch
 
     /// Decodes the term at `offset` of `buffer` (no version byte); returns it and where it ends.
     static func decode(_ buffer: [UInt8], at offset: Int, with decoder: TermDecoder) throws(TermDecodingError) -> (FlatTerm, end: Int) {
         let scratch = FlatScratch.current
-        let result = buffer.withUnsafeBytes { (raw) -> Result<(nodes: [FlatNode], boxed: [Term], end: Int), TermDecodingError> in
+        let result = buffer.withUnsafeBytes { (raw) -> Result<(nodes: [FlatNode], boxed: [Term], header: Bool, end: Int), TermDecodingError> in
             do throws(TermDecodingError) {
                 var decoder = FlatTermDecoder(reader: Reader(raw, decoder: decoder), nodes: scratch.nodes, capacity: scratch.capacity, scratch: scratch)
                 decoder.reader.offset = offset
                 let root = try decoder.allocate(1)
                 try decoder.readValue(into: root)
                 let nodes = Array(UnsafeBufferPointer(start: decoder.nodes, count: decoder.count))
-                return .success((nodes, decoder.boxed, decoder.reader.offset))
+                return .success((nodes, decoder.boxed, decoder.refersToHeader, decoder.reader.offset))
             } catch {
                 return .failure(error)
             }
         }
         scratch.shrinkIfBig()
-        let (nodes, boxed, end) = try result.get()
-        return (FlatTerm(bytes: buffer, nodes: nodes, boxed: boxed), end)
+        let (nodes, boxed, header, end) = try result.get()
+        return (FlatTerm(bytes: buffer, nodes: nodes, boxed: boxed, headerAtoms: header ? decoder.atomCache : []), end)
     }
 
     /// Room for `needed` nodes that the input claims (see `claimed`); returns the first's index.
@@ -104,7 +104,7 @@ struct FlatTermDecoder {
         return first
     }
 
-    var view: FlatView { FlatView(nodes: UnsafePointer(nodes), raw: reader.raw, boxed: boxed) }
+    var view: FlatView { FlatView(nodes: UnsafePointer(nodes), raw: reader.raw, boxed: boxed, headerAtoms: reader.decoder.atomCache) }
 
     /// Reads one term into node `slot`. Only containers recurse, through this small function:
     /// every other tag is read by `readLeaf`, kept out of line so that its locals are not on
@@ -246,21 +246,17 @@ struct FlatTermDecoder {
     }
 
     /// An atom cache reference (a distribution frame's header names the atoms; an agent's
-    /// reply refers to its ~130 metric names this way): every header atom is boxed at the first
-    /// reference, in one append, and each reference is then a node pointing at its box, not a
-    /// `Term` made and appended per reference (a tenth of decoding a metric reply).
+    /// reply refers to its ~130 metric names this way): a node holding the atom's index in the
+    /// header's list, which the flat term keeps (one reference to the receiver's array). Boxing
+    /// the header's atoms as terms, as this did before, copied each (a retain, and a release
+    /// when the term went): 12,000 instructions of a metric collection.
     mutating func readCachedAtom(into slot: Int, start: Int) throws(TermDecodingError) {
         let index = Int(try reader.readByte())
-        let header = reader.decoder.atomCache
-        guard index < header.count else {
+        guard index < reader.decoder.atomCache.count else {
             throw TermDecodingError(.invalidValue("atom cache reference \(index) not in the header"), at: start)
         }
-        if cachedAtomsBase < 0 {
-            cachedAtomsBase = boxed.count
-            boxed.reserveCapacity(boxed.count + header.count)
-            for atom in header { boxed.append(.atom(atom)) }
-        }
-        nodes[slot] = FlatNode(.boxedAtom, payload: UInt64(cachedAtomsBase + index))
+        refersToHeader = true
+        nodes[slot] = FlatNode(.cachedAtom, payload: UInt64(index))
     }
 
     /// An atom whose name is in the input as UTF-8 becomes a node over those bytes; a Latin-1

@@ -17,6 +17,19 @@ struct FlatView {
     let nodes: UnsafePointer<FlatNode>
     let raw: UnsafeRawBufferPointer
     let boxed: [Term]
+    let headerAtoms: [Atom]
+
+    /// The atom of a `.boxedAtom` or `.cachedAtom` node; nil for other nodes.
+    @inline(__always)
+    func atom(of node: FlatNode) -> Atom? {
+        switch node.kind {
+        case .cachedAtom: return headerAtoms[Int(node.payload)]
+        case .boxedAtom:
+            guard case .atom(let atom) = boxed[Int(node.payload)] else { return nil }
+            return atom
+        default: return nil
+        }
+    }
 
     /// Calls `body` with an atom node's UTF-8 name; nil for other nodes.
     func withAtomName<Result>(_ node: FlatNode, _ body: (UnsafeRawBufferPointer) -> Result) -> Result? {
@@ -24,8 +37,8 @@ struct FlatView {
         case .atom:
             let start = Int(node.payload)
             return body(UnsafeRawBufferPointer(rebasing: raw[start..<start + Int(node.count)]))
-        case .boxedAtom:
-            guard case .atom(let atom) = boxed[Int(node.payload)] else { return nil }
+        case .boxedAtom, .cachedAtom:
+            guard let atom = atom(of: node) else { return nil }
             var name = atom.name
             return name.withUTF8 { body(UnsafeRawBufferPointer($0)) }
         default:
@@ -61,6 +74,8 @@ struct FlatView {
             return .atom(atom ?? Atom(String(decoding: name, as: UTF8.self)))
         case .boxedAtom, .boxed:
             return boxed[Int(node.payload)]
+        case .cachedAtom:
+            return .atom(headerAtoms[Int(node.payload)])
         case .binary:
             return .binary([UInt8](bytes(node)))
         case .string:
@@ -95,7 +110,8 @@ struct FlatView {
             return a.payload == b.payload
         case (.atom, .atom), (.binary, .binary), (.string, .string):
             return a.count == b.count && (a.count == 0 || memcmp(bytes(a).baseAddress!, bytes(b).baseAddress!, Int(a.count)) == 0)
-        case (.atom, .boxedAtom), (.boxedAtom, .atom), (.boxedAtom, .boxedAtom):
+        case (.atom, .boxedAtom), (.boxedAtom, .atom), (.boxedAtom, .boxedAtom),
+             (.cachedAtom, .atom), (.cachedAtom, .boxedAtom), (.cachedAtom, .cachedAtom), (.atom, .cachedAtom), (.boxedAtom, .cachedAtom):
             return withAtomName(a) { left in withAtomName(b) { right in left.elementsEqual(right) } ?? false } ?? false
         case (.list, .list), (.list, .string), (.string, .list), (.tuple, .tuple), (.improperList, .improperList):
             guard a.count == b.count else { return false }
@@ -118,7 +134,7 @@ struct FlatView {
         case .integer, .float:
             hasher.combine(node.kind == .integer ? 1 : 3)
             hasher.combine(node.payload)
-        case .atom, .boxedAtom:
+        case .atom, .boxedAtom, .cachedAtom:
             hasher.combine(0)
             _ = withAtomName(node) { hasher.combine(bytes: $0) }
         case .binary:

@@ -74,11 +74,26 @@ struct AtomEncodingTests {
         #expect(decodeBody([82, 2], decoder: decoder)
             == .failure(TermDecodingError(.invalidValue("atom cache reference 2 not in the header"), at: 1)))
         #expect(decodeBody([82, 0]) == .failure(TermDecodingError(.invalidValue("atom cache reference 0 not in the header"), at: 1)))
-        // The flat decoder boxes the header's atoms once and points every reference at its box.
+        // The flat decoder's nodes for references hold their index in the header's atoms, which
+        // the flat term keeps.
         func flat(_ body: [UInt8], _ decoder: TermDecoder) -> Result<Term, TermDecodingError> {
             Result { () throws(TermDecodingError) -> Term in try FlatTerm(decoding: [ExternalTermFormat.version] + body, with: decoder).term }
         }
         #expect(flat([104, 3, 82, 1, 82, 0, 82, 1], decoder) == .success(.tuple([.atom("call"), .atom("rex"), .atom("call")])))
+        // Read in place as atoms; as map keys, equal to the same atom by name (a duplicate key
+        // either way is refused, as binary_to_term refuses it).
+        let read = try? FlatTerm(decoding: [ExternalTermFormat.version, 104, 2, 82, 1, 116, 0, 0, 0, 2, 82, 0, 97, 1, 119, 4] + Array("call".utf8) + [97, 2],
+                                 with: decoder)
+        let first = read?.root.element(0), map = read?.root.element(1)
+        #expect(first?.kind == .atom && first?.atom == "call" && first?.isAtom("call") == true && first?.isAtom("rex") == false)
+        #expect(first?.atomName == "call" && first?.stringValue == nil)
+        #expect(map?.value(forAtom: "rex")?.integer == 1 && map?.value(forAtom: "call")?.integer == 2)
+        #expect(read?.term == .tuple([.atom("call"), .map([.atom("rex"): .integer(1), .atom("call"): .integer(2)])]))
+        for duplicate: [UInt8] in [[82, 0], [119, 3] + Array("rex".utf8)] {
+            let body: [UInt8] = [116, 0, 0, 0, 2, 82, 0, 97, 1] + duplicate + [97, 2]
+            #expect(throws: TermDecodingError.self) { try FlatTerm(decoding: [ExternalTermFormat.version] + body, with: decoder) }
+            #expect(throws: TermDecodingError.self) { try decoder.decode([ExternalTermFormat.version] + body) }
+        }
         #expect(flat([108, 0, 0, 0, 2, 82, 0, 100, 0, 1, 0xE9, 106], decoder) == .success(.list([.atom("rex"), .atom("é")])))
         #expect(flat([104, 2, 82, 0, 82, 2], decoder)
             == .failure(TermDecodingError(.invalidValue("atom cache reference 2 not in the header"), at: 5)))
