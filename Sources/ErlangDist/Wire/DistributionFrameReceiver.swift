@@ -188,7 +188,6 @@ struct DistributionFrameReceiver {
         // The flag bytes read in place (a copy was an allocation per frame).
         let flags = UnsafeRawBufferPointer(rebasing: cursor.raw[cursor.offset...].prefix(count / 2 + 1))
         try cursor.skip(count / 2 + 1)
-        if let known = knownRefs(count, flags: flags, at: &cursor) { return known }
         let longAtoms = (flags[count / 2] >> (4 * UInt8(count % 2))) & 1 == 1
         var atoms = [Atom]()
         atoms.reserveCapacity(count)
@@ -222,37 +221,6 @@ struct DistributionFrameReceiver {
                 atoms.append(atom)
             }
         }
-        return atoms
-    }
-
-    /// The header's atoms when every ref is to a slot already filled with a shared name (a peer
-    /// sends an atom with its name once, then by slot only: a metric reply's ~130 refs), read
-    /// straight from the slot bytes, which then lie back to back; nil otherwise (a new entry, a
-    /// slot never filled or holding a name the connection keeps, too few bytes), for the
-    /// general loop to read, or refuse, from the same place. One pass over the flags, then one
-    /// table lookup and one store per ref: the general loop's per-ref reads and checks came to
-    /// 130 instructions a ref.
-    private func knownRefs(_ count: Int, flags: UnsafeRawBufferPointer, at cursor: inout FrameCursor) -> [Atom]? {
-        // Bit 3 of each ref's nibble (the low half first) is `NewCacheEntryFlag`.
-        for index in 0..<count / 2 where flags[index] & 0x88 != 0 { return nil }
-        if count % 2 == 1, flags[count / 2] & 0x08 != 0 { return nil }
-        guard cursor.raw.count - cursor.offset >= count else { return nil }
-        let slots = UnsafeRawBufferPointer(rebasing: cursor.raw[cursor.offset..<cursor.offset + count])
-        let names = SharedAtomNames.byIndex
-        var known = true
-        let atoms = [Atom](unsafeUninitializedCapacity: count) { buffer, initialized in
-            for index in 0..<count {
-                let segment = (flags[index / 2] >> (4 * UInt8(index % 2))) & 7
-                guard let shared = atomCache[UInt16(segment) << 8 | UInt16(slots[index])], shared != Self.unshared else {
-                    known = false
-                    return
-                }
-                (buffer.baseAddress! + index).initialize(to: names[Int(shared)])
-                initialized += 1
-            }
-        }
-        guard known else { return nil }
-        cursor.offset += count
         return atoms
     }
 
