@@ -23,3 +23,18 @@ struct FlatNode: Sendable {
         self.kind = kind
     }
 }
+
+extension FlatNode {
+    /// The atom of a `.boxedAtom` node (in `boxed`) or a `.cachedAtom` node (in `headerAtoms`);
+    /// nil for other nodes.
+    @inline(__always)
+    func atom(boxed: [Term], headerAtoms: [Atom]) -> Atom? {
+        switch kind {
+        case .cachedAtom: return headerAtoms[Int(payload)]
+        case .boxedAtom:
+            guard case .atom(let atom) = boxed[Int(payload)] else { return nil }
+            return atom
+        default: return nil
+        }
+    }
+}

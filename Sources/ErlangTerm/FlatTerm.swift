@@ -38,15 +38,7 @@ public struct FlatTerm: Sendable {
 
         /// The atom of a `.boxedAtom` or `.cachedAtom` node; nil for other nodes.
         @inline(__always)
-        func atom(of node: FlatNode) -> Atom? {
-            switch node.kind {
-            case .cachedAtom: return headerAtoms[Int(node.payload)]
-            case .boxedAtom:
-                guard case .atom(let atom) = boxed[Int(node.payload)] else { return nil }
-                return atom
-            default: return nil
-            }
-        }
+        func atom(of node: FlatNode) -> Atom? { node.atom(boxed: boxed, headerAtoms: headerAtoms) }
     }
 
     let storage: Storage
