@@ -105,6 +105,9 @@ struct BenchCommand: AsyncParsableCommand {
     @Flag(help: "Experiment: make NIO's event loops Swift concurrency's global executor (no pool <-> loop hops).")
     var nioExecutor = false
 
+    @Option(help: "rpc and send: microseconds the Swift side's rpc caller keeps a CPU awake for a quick reply (the server's default, 200; 0: never).")
+    var busyWait: Int = 200
+
     @Option(help: .hidden)
     var codecDirection: CodecDirection = .both
 
@@ -514,6 +517,7 @@ struct BenchCommand: AsyncParsableCommand {
         let driver = try await startNode(release, cookie: cookie, hidden: true, alive: "nb_driver_\(tag)")
         var configuration = LocalNode.Configuration(name: "nb_swift_\(tag)", cookie: cookie)
         configuration.longHost = "127.0.0.1"
+        configuration.busyWait = .microseconds(busyWait)
         let local = try LocalNode(configuration)
         _ = try await local.rpc(target.name, "erlang", "node")
         // The driver connects to the target (hidden, as a hidden node does) before any timing.
@@ -523,7 +527,7 @@ struct BenchCommand: AsyncParsableCommand {
         progress("target \(target.name) sees hidden nodes \(hidden)")
 
         if only.contains(.rpc) {
-            try await runRPC(local, target: target.name, driver: driver.name, &summary)
+            try await runRPC(local, target: target.name, driver: driver.name, driverPID: driver.osPid, &summary)
         }
         if only.contains(.send) {
             try await runSend(local, target: target.name, driver: driver.name, &summary)
@@ -533,13 +537,26 @@ struct BenchCommand: AsyncParsableCommand {
         await NodeReaper.shared.stop(target)
     }
 
-    private func runRPC(_ local: LocalNode, target: NodeName, driver: NodeName, _ summary: inout Summary) async throws {
+    private func runRPC(_ local: LocalNode, target: NodeName, driver: NodeName, driverPID: Int32, _ summary: inout Summary) async throws {
         let limit: Limit = calls.map { .calls($0) } ?? .seconds(seconds)
         let warmupLimit: Limit = calls.map { .calls(max(concurrency, $0 / 10)) } ?? .seconds(warmup)
-        var table = Table(["rpc \(call.display)", "callers", "calls/s", "µs/call", "Swift / this", "each run, calls/s"], rightAligned: [1, 2, 3, 4, 5])
+        var table = Table(["rpc \(call.display)", "callers", "calls/s", "µs/call", "caller CPU µs/call", "Swift / this", "each run, calls/s"],
+                          rightAligned: [1, 2, 3, 4, 5, 6])
+        /// The caller's CPU (user and system, every thread) per call in a measured run: the
+        /// bench's own process for Swift (its LocalNode and, spinning, its `ReplySpinner`),
+        /// the driver node's for Erlang.
+        func cpuPerCall(_ pid: Int32, _ run: () async throws -> Throughput) async throws -> (Throughput, Double) {
+            let before = ProcessSample.cpuTime(pid)
+            let result = try await run()
+            let cpu = ProcessSample.cpuTime(pid) - before
+            return (result, result.count > 0 ? cpu.total * 1e6 / Double(result.count) : .nan)
+        }
+        func cpuColumn(_ values: [Double]) -> String { values.isEmpty ? "" : String(format: "%.1f", median(values)) }
         for callers in Array(Set([1, concurrency])).sorted() {
             var swiftRuns: [Throughput] = []
             var erlangRuns: [ErlangRPCVariant: [Throughput]] = [:]
+            var swiftCPU: [Double] = []
+            var erlangCPU: [ErlangRPCVariant: [Double]] = [:]
             for run in 1...runs {
                 if sides.swift {
                     await settle()
@@ -547,7 +564,11 @@ struct BenchCommand: AsyncParsableCommand {
                     if warmup > 0 || calls != nil {
                         _ = try await RPCBench.swift(local, target: target, call: call, concurrency: callers, limit: warmupLimit)
                     }
-                    swiftRuns.append(try await RPCBench.swift(local, target: target, call: call, concurrency: callers, limit: limit))
+                    let (result, cpu) = try await cpuPerCall(getpid()) {
+                        try await RPCBench.swift(local, target: target, call: call, concurrency: callers, limit: limit)
+                    }
+                    swiftRuns.append(result)
+                    swiftCPU.append(cpu)
                 }
                 if sides.erlang {
                     for variant in ErlangRPCVariant.allCases {
@@ -556,20 +577,24 @@ struct BenchCommand: AsyncParsableCommand {
                         if warmup > 0 || calls != nil {
                             _ = try await RPCBench.erlang(local, driver: driver, target: target, variant: variant, call: call, concurrency: callers, limit: warmupLimit)
                         }
-                        erlangRuns[variant, default: []].append(
-                            try await RPCBench.erlang(local, driver: driver, target: target, variant: variant, call: call, concurrency: callers, limit: limit))
+                        let (result, cpu) = try await cpuPerCall(driverPID) {
+                            try await RPCBench.erlang(local, driver: driver, target: target, variant: variant, call: call, concurrency: callers, limit: limit)
+                        }
+                        erlangRuns[variant, default: []].append(result)
+                        erlangCPU[variant, default: []].append(cpu)
                     }
                 }
             }
             let swiftRate = median(swiftRuns.map(\.rate))
             if sides.swift {
-                table.add(["Swift LocalNode.rpc (rex)", "\(callers)", formatRate(swiftRate), latency(swiftRate, callers), "", eachRun(swiftRuns.map(\.rate))])
+                table.add(["Swift LocalNode.rpc (rex)", "\(callers)", formatRate(swiftRate), latency(swiftRate, callers), cpuColumn(swiftCPU), "",
+                           eachRun(swiftRuns.map(\.rate))])
                 summary.rpc[callers, default: [:]]["swift"] = swiftRate
             }
             for variant in ErlangRPCVariant.allCases {
                 guard let runs = erlangRuns[variant] else { continue }
                 let rate = median(runs.map(\.rate))
-                table.add([variant.short, "\(callers)", formatRate(rate), latency(rate, callers),
+                table.add([variant.short, "\(callers)", formatRate(rate), latency(rate, callers), cpuColumn(erlangCPU[variant] ?? []),
                            sides.swift ? formatRatio(swiftRate / rate) : "", eachRun(runs.map(\.rate))])
                 summary.rpc[callers, default: [:]][variant.rawValue] = rate
             }
@@ -581,6 +606,8 @@ struct BenchCommand: AsyncParsableCommand {
         out("Erlang rows run on a hidden OTP node with the same cookie, against the same target.")
         out("\"rex gen_server:call\" is the mechanism the brief names; \"rex raw\" sends exactly the two")
         out("messages Numbat sends (REG_SEND to rex, {rex, Result} back); rpc:call is erpc (spawn_request).")
+        out("Caller CPU: user and system time of the calling process (the bench's own, every thread; the")
+        out("driver node's) over the measured run, per call. Swift's busy wait: \(busyWait) µs (--busy-wait).")
         out("")
     }
 

@@ -60,6 +60,7 @@ public final class NumbatServer: Sendable {
         // running here.
         distribution.autoConnect = false
         distribution.tickTime = .seconds(configuration.netTicktimeSeconds)
+        distribution.busyWait = .microseconds(configuration.busyWaitMicroseconds)
         let local = try LocalNode(distribution, logger: logger)
         var settings = NodeManager.Settings()
         settings.reconnectInitial = .milliseconds(Int(configuration.reconnectInitialSeconds * 1000))

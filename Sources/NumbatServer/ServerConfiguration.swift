@@ -18,6 +18,9 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// Like a node's `-kernel net_ticktime`: a managed node silent this long (a cut link, a frozen
     /// machine) is DOWN. Erlang's default, 60 s; the nodes' own setting should match.
     public var netTicktimeSeconds = 60
+    /// How long an rpc's caller keeps a CPU awake for a quick reply, in microseconds, as the
+    /// BEAM's schedulers spin before they sleep (`LocalNode.Configuration.busyWait`); 0: never.
+    public var busyWaitMicroseconds = 200
     /// The metrics collection cycle (seed: one minute); nodes may have their own.
     public var metricsIntervalSeconds: Double = 60
     /// How long metric history is kept, at which resolutions (`raw:1h,5m:1d,15m:1w`).
@@ -64,6 +67,7 @@ public struct ServerConfiguration: Sendable, Equatable {
         public var reconnectInitialSeconds: Double?
         public var reconnectMaximumSeconds: Double?
         public var netTicktimeSeconds: Int?
+        public var busyWaitMicroseconds: Int?
         public var metricsIntervalSeconds: Double?
         public var metricsRetention: String?
         public var graphiteHost: String?
@@ -92,11 +96,13 @@ public struct ServerConfiguration: Sendable, Equatable {
                     graphitePort: Int? = nil, graphitePrefix: String? = nil, graphiteIntervalSeconds: Double? = nil,
                     deployConcurrency: Int? = nil, requireToken: Bool? = nil, store: String? = nil, advertiseURL: String? = nil,
                     sshConfig: String? = nil, sshAuthSock: String? = nil, sshHostKeys: String? = nil,
-                    remoteWrite: [RemoteWriteEntry]? = nil, netTicktimeSeconds: Int? = nil, alertRetryInitialSeconds: Double? = nil,
+                    remoteWrite: [RemoteWriteEntry]? = nil, netTicktimeSeconds: Int? = nil, busyWaitMicroseconds: Int? = nil,
+                    alertRetryInitialSeconds: Double? = nil,
                     alertRetryMaximumSeconds: Double? = nil, alertRetryMaximumAttempts: Int? = nil,
                     alertLeaseSeconds: Double? = nil, alertPollSeconds: Double? = nil, alertSendTimeoutSeconds: Double? = nil)
         {
             self.netTicktimeSeconds = netTicktimeSeconds
+            self.busyWaitMicroseconds = busyWaitMicroseconds
             self.alertRetryInitialSeconds = alertRetryInitialSeconds
             self.alertRetryMaximumSeconds = alertRetryMaximumSeconds
             self.alertRetryMaximumAttempts = alertRetryMaximumAttempts
@@ -134,6 +140,7 @@ public struct ServerConfiguration: Sendable, Equatable {
             case reconnectInitialSeconds = "reconnect_initial_seconds"
             case reconnectMaximumSeconds = "reconnect_max_seconds"
             case netTicktimeSeconds = "net_ticktime_seconds"
+            case busyWaitMicroseconds = "busy_wait_microseconds"
             case metricsIntervalSeconds = "metrics_interval_seconds"
             case metricsRetention = "metrics_retention"
             case graphiteHost = "graphite_host"
@@ -185,6 +192,7 @@ public struct ServerConfiguration: Sendable, Equatable {
                              sshConfig: value(.sshConfig), sshAuthSock: value(.sshAuthSock), sshHostKeys: value(.sshHostKeys),
                              remoteWrite: value(.remoteWrite).map { $0.split(separator: ",").map { RemoteWriteEntry(url: $0.trimmingCharacters(in: .whitespaces)) } },
                              netTicktimeSeconds: try number(.netTicktimeSeconds),
+                             busyWaitMicroseconds: try number(.busyWaitMicroseconds),
                              alertRetryInitialSeconds: try number(.alertRetryInitialSeconds),
                              alertRetryMaximumSeconds: try number(.alertRetryMaximumSeconds),
                              alertRetryMaximumAttempts: try number(.alertRetryMaximumAttempts),
@@ -233,6 +241,10 @@ public struct ServerConfiguration: Sendable, Equatable {
         if let seconds = overrides.netTicktimeSeconds {
             guard (1...3600).contains(seconds) else { throw ConfigurationError("net_ticktime_seconds must be between 1 and 3600") }
             netTicktimeSeconds = seconds
+        }
+        if let microseconds = overrides.busyWaitMicroseconds {
+            guard (0...10_000).contains(microseconds) else { throw ConfigurationError("busy_wait_microseconds must be between 0 and 10000") }
+            busyWaitMicroseconds = microseconds
         }
         if let seconds = overrides.metricsIntervalSeconds {
             guard (1...86400).contains(seconds) else { throw ConfigurationError("the metrics interval must be between 1 and 86400 seconds") }

@@ -220,6 +220,38 @@ struct RPCTests {
         }
     }
 
+    /// The busy wait against a real node: which calls spin is learned from their replies, and
+    /// the process's spinner thread sleeps again once the calls end. The budget is 100 ms here
+    /// (200 µs in the server) so that a loaded machine's slow loopback reply cannot make the
+    /// quick kind look slow; the slow kind sleeps three budgets on the node.
+    @Test("quick calls spin for their replies, a slow kind stops after its first, and the spinner then sleeps",
+          .timeLimit(.minutes(2)), arguments: OTPRelease.installed)
+    func busyWait(release: OTPRelease) async throws {
+        try await withPeer(release, busyWait: .milliseconds(100)) { local, peer in
+            try await local.connect(to: peer.name)
+            let quick = BusyWaitPolicy.Kind(module: "erlang", function: "node")
+            let slow = BusyWaitPolicy.Kind(module: "timer", function: "sleep")
+            let armed = ReplySpinner.shared.statistics.arms
+            for _ in 0..<5 { #expect(try await local.rpc(peer.name, "erlang", "node") == .atom(Atom(peer.name.description))) }
+            // Every one of the lone quick calls armed the spinner (other tests' calls may add more).
+            #expect(ReplySpinner.shared.statistics.arms >= armed + 5)
+            _ = try await local.rpc(peer.name, "timer", "sleep", [300])
+            let (quickSpins, slowSpins, slowAverage) = local.state.withLockedValue {
+                ($0.busyWait.wouldSpin(quick), $0.busyWait.wouldSpin(slow), $0.busyWait.average(of: slow))
+            }
+            #expect(quickSpins)
+            #expect(!slowSpins)
+            #expect((slowAverage ?? 0) >= 300_000_000)
+            // The spinner stops on its own once no armed call is left: at most a budget after
+            // the last arm (other tests' calls may arm it again, so it is caught asleep at some
+            // point within the bound, not at once).
+            let deadline = ContinuousClock.now + .seconds(60)
+            while ReplySpinner.shared.isSpinning, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(1)) }
+            #expect(!ReplySpinner.shared.isSpinning)
+            #expect(local.statistics.pendingReplies == 0)
+        }
+    }
+
     @Test("many concurrent calls on one connection each get their own answer", arguments: OTPRelease.installed)
     func concurrent(release: OTPRelease) async throws {
         try await withPeer(release) { local, peer in

@@ -52,6 +52,15 @@ struct ServerConfigurationTests {
         #expect(try ServerConfiguration.load(file: nil, environment: ["NUMBAT_NET_TICKTIME_SECONDS": "4"], flags: .init()).netTicktimeSeconds == 4)
         #expect(try ServerConfiguration.load(file: nil, environment: ["NUMBAT_NET_TICKTIME_SECONDS": "4"], flags: .init(netTicktimeSeconds: 2)).netTicktimeSeconds == 2)
     }
+
+    @Test("busy_wait_microseconds: 200 unless set, 0 turns it off, past 10 ms refused")
+    func busyWait() throws {
+        #expect(try ServerConfiguration.load(file: nil, environment: [:], flags: .init()).busyWaitMicroseconds == 200)
+        #expect(try ServerConfiguration.load(file: nil, environment: ["NUMBAT_BUSY_WAIT_MICROSECONDS": "0"], flags: .init()).busyWaitMicroseconds == 0)
+        #expect(try ServerConfiguration.load(file: nil, environment: ["NUMBAT_BUSY_WAIT_MICROSECONDS": "0"], flags: .init(busyWaitMicroseconds: 50)).busyWaitMicroseconds == 50)
+        #expect(throws: ConfigurationError.self) { try ServerConfiguration.load(file: nil, environment: [:], flags: .init(busyWaitMicroseconds: -1)) }
+        #expect(throws: ConfigurationError.self) { try ServerConfiguration.load(file: nil, environment: ["NUMBAT_BUSY_WAIT_MICROSECONDS": "20000"], flags: .init()) }
+    }
 }
 
 @Suite("secrets at rest")

@@ -175,7 +175,7 @@ extension LocalNode: DistributionChannelHandler.Delegate {
             state.connections[peer] = nil
             var replies: [@Sendable (ReplyOutcome) -> Void] = []
             for id in state.awaitingReplies.removeValue(forKey: peer) ?? [] {
-                guard case .reply(_, let resume) = state.receivers[id] else { continue }
+                guard case .reply(_, _, let resume) = state.receivers[id] else { continue }
                 state.receivers[id] = nil
                 state.replyDeadlines.remove(id)
                 replies.append(resume)

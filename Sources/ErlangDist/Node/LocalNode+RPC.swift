@@ -13,7 +13,7 @@ extension LocalNode {
         let id = allocateID()
         let from = pid(id: id, as: connection.localName)
         let request = Term.tuple([.pid(from), .tuple([.atom("call"), .atom(module), .atom(function), .list(arguments), .atom("user")])])
-        let reply = try await awaitReply(id: id, node: peer.atom, timeout: timeout, what: "rpc \(module):\(function)/\(arguments.count) on \(peer)") {
+        let reply = try await awaitReply(id: id, node: peer.atom, kind: .init(module: module, function: function), timeout: timeout, what: "rpc \(module):\(function)/\(arguments.count) on \(peer)") {
             connection.send(.regSend(from: from, to: "rex", message: request))
         }
         guard case .tuple(let parts) = reply, parts.count == 2, parts[0] == .atom("rex") else {
@@ -36,7 +36,7 @@ extension LocalNode {
         let id = allocateID()
         let from = Pid(node: connection.localName, id: id, serial: Self.flatReplySerial, creation: creation)
         let request = Term.tuple([.pid(from), .tuple([.atom("call"), .atom(module), .atom(function), .list(arguments), .atom("user")])])
-        let delivery = try await awaitDelivery(id: id, node: peer.atom, timeout: timeout, what: "rpc \(module):\(function)/\(arguments.count) on \(peer)") {
+        let delivery = try await awaitDelivery(id: id, node: peer.atom, kind: .init(module: module, function: function), timeout: timeout, what: "rpc \(module):\(function)/\(arguments.count) on \(peer)") {
             connection.send(.regSend(from: from, to: "rex", message: request))
         }
         let message: FlatTerm.Element
@@ -67,8 +67,10 @@ extension LocalNode {
     /// Registers pid `id` for exactly one message, runs `send`, and waits for the message,
     /// a timeout, cancellation or the connection's loss, whichever comes first. No timer is
     /// made per call: the node's reply sweeper fails overdue replies (`ReplyDeadlines`).
-    func awaitReply(id: UInt32, node: Atom, timeout: Duration, what: @autoclosure () -> String, send: () -> Void) async throws(DistributionError) -> Term {
-        switch try await awaitDelivery(id: id, node: node, timeout: timeout, what: what(), send: send) {
+    func awaitReply(id: UInt32, node: Atom, kind: BusyWaitPolicy.Kind, timeout: Duration, what: @autoclosure () -> String,
+                    send: () -> Void) async throws(DistributionError) -> Term
+    {
+        switch try await awaitDelivery(id: id, node: node, kind: kind, timeout: timeout, what: what(), send: send) {
         case .term(let term): return term
         case .flat(let flat): return flat.term
         }
@@ -81,28 +83,41 @@ extension LocalNode {
     }
 
     /// `awaitReply`, giving the reply in the form the connection decoded it in.
-    func awaitDelivery(id: UInt32, node: Atom, timeout: Duration, what: @autoclosure () -> String, send: () -> Void) async throws(DistributionError) -> Delivery {
+    /// A call of a `kind` whose replies come fast keeps a CPU awake until its own comes
+    /// (`BusyWaitPolicy`, `ReplySpinner`).
+    func awaitDelivery(id: UInt32, node: Atom, kind: BusyWaitPolicy.Kind, timeout: Duration, what: @autoclosure () -> String,
+                       send: () -> Void) async throws(DistributionError) -> Delivery
+    {
         let deadline = NIODeadline.now() + TimeAmount.nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)
         let outcome: ReplyOutcome = await withTaskCancellationHandler {
             // Unsafe, not checked: the receiver is resumed once by construction (whoever removes
             // it under the lock resumes it), and the checked one costs an allocation per call.
             await withUnsafeContinuation { (continuation: UnsafeContinuation<ReplyOutcome, Never>) in
-                let startSweeper = state.withLockedValue { state -> Bool? in
+                let started = state.withLockedValue { state -> (sweeper: Bool, spin: UInt64?)? in
                     // Shut down: no sweeper would ever time the call out. Cancelled already:
                     // the cancellation handler ran before there was a receiver to take, so
                     // nothing is sent and nothing waits (checked under the lock, which the
                     // handler takes too).
                     guard !state.isShutDown, !Task.isCancelled else { return nil }
                     state.awaitingReplies[node, default: []].insert(id)
-                    state.receivers[id] = .reply(node: node) { continuation.resume(returning: $0) }
+                    let ticket = state.busyWait.callSent(kind, at: ReplySpinner.now(), othersInFlight: state.replyDeadlines.count)
+                    // Whoever ends the wait (reply, timeout, cancellation, the connection's
+                    // loss) resumes it once, so an armed spinner is disarmed once.
+                    state.receivers[id] = .reply(node: node, ticket: ticket) { outcome in
+                        if ticket.spins { ReplySpinner.shared.disarm() }
+                        continuation.resume(returning: outcome)
+                    }
                     state.replyDeadlines.insert(id, dueAt: deadline)
-                    return state.replySweeper == nil
+                    return (state.replySweeper == nil, ticket.spins ? state.busyWait.budget : nil)
                 }
-                guard let startSweeper else {
+                guard let started else {
                     continuation.resume(returning: Task.isCancelled ? .cancelled : .failed(.mailboxClosed))
                     return
                 }
-                if startSweeper { self.startReplySweeper() }
+                if started.sweeper { self.startReplySweeper() }
+                // Armed before the send, so that the disarm of a reply quicker than this
+                // thread's return from `send` finds it armed.
+                if let budget = started.spin { ReplySpinner.shared.arm(budget: budget) }
                 send()
             }
         } onCancel: {
@@ -134,7 +149,7 @@ extension LocalNode {
     func sweepReplies(now: NIODeadline) {
         let due = state.withLockedValue { state -> [@Sendable (ReplyOutcome) -> Void] in
             state.replyDeadlines.takeExpired(now: now).compactMap { id in
-                guard case .reply(let node, let resume) = state.receivers[id] else { return nil }
+                guard case .reply(let node, _, let resume) = state.receivers[id] else { return nil }
                 state.receivers[id] = nil
                 state.forgetReply(id, on: node)
                 return resume
@@ -146,7 +161,7 @@ extension LocalNode {
     /// Removes the one-shot receiver `id`; whoever gets it resumes it.
     private func takeReply(id: UInt32) -> (@Sendable (ReplyOutcome) -> Void)? {
         state.withLockedValue { state in
-            guard case .reply(let node, let resume) = state.receivers[id] else { return nil }
+            guard case .reply(let node, _, let resume) = state.receivers[id] else { return nil }
             state.receivers[id] = nil
             state.forgetReply(id, on: node)
             return resume

@@ -98,7 +98,7 @@ extension LocalNode {
     func deliver(_ message: MailboxMessage, toID id: UInt32) {
         switch receiver(forMessageTo: id) {
         case .mailbox(let mailbox): mailbox.deliver(message)
-        case .reply(_, let resume): resume(.reply(message.term))
+        case .reply(_, _, let resume): resume(.reply(message.term))
         case nil: break
         }
     }
@@ -108,7 +108,7 @@ extension LocalNode {
     func deliver(flat message: FlatTerm, to pid: Pid, from sender: Pid? = nil) {
         guard isLocal(pid.node), pid.creation == creation else { return }
         switch receiver(forMessageTo: pid.id, flat: true) {
-        case .reply(_, let resume): resume(.flatReply(message))
+        case .reply(_, _, let resume): resume(.flatReply(message))
         case .mailbox(let mailbox):
             mailbox.deliver(mailbox.isFlat ? .flatMessage(message, from: sender) : .message(message.term, from: sender))
         case nil: break
@@ -122,9 +122,10 @@ extension LocalNode {
             // Found once, by index, and removed through it.
             guard let index = state.receivers.index(forKey: id) else { return nil }
             let receiver = state.receivers.values[index]
-            if case .reply(let node, _) = receiver {
+            if case .reply(let node, let ticket, _) = receiver {
                 state.receivers.remove(at: index)
                 state.forgetReply(id, on: node)
+                state.busyWait.replied(ticket, at: ReplySpinner.now())
                 if flat { state.flatReplies += 1 }
             }
             return receiver

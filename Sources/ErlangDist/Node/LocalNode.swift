@@ -39,6 +39,11 @@ public final class LocalNode: Sendable {
         /// with `noConnection`: a manager that let a node go (a hand-over to another server)
         /// stays disconnected even if some work of its own still calls that node.
         public var autoConnect = true
+        /// How long an rpc's caller keeps a CPU awake for its reply, as the BEAM's schedulers
+        /// spin before they sleep (`+sbwt`); only calls whose replies have come this fast spin
+        /// (`BusyWaitPolicy`). Zero: never. One caller's round trip on a virtual machine is
+        /// then a quarter shorter or more (docs/benchmarks.md).
+        public var busyWait: Duration = .microseconds(200)
 
         public init(name: String, cookie: String) {
             self.name = name
@@ -90,6 +95,8 @@ public final class LocalNode: Sendable {
         /// When each waiting reply times out, and the task that fails the overdue ones.
         var replyDeadlines = ReplyDeadlines()
         var replySweeper: RepeatedTask?
+        /// Which calls spin while they wait (`ReplySpinner`), learned from their replies.
+        var busyWait = BusyWaitPolicy(budget: 0)
 
         /// A reply pid for `node` is answered, timed out or cancelled.
         ///
@@ -130,7 +137,8 @@ public final class LocalNode: Sendable {
     enum Receiver {
         case mailbox(Mailbox)
         /// A pid made for one reply (rpc): resumed once, by whoever removes it.
-        case reply(node: Atom, resume: @Sendable (ReplyOutcome) -> Void)
+        /// Its ticket says what it is and when it was sent, for `BusyWaitPolicy` to learn.
+        case reply(node: Atom, ticket: BusyWaitPolicy.Ticket, resume: @Sendable (ReplyOutcome) -> Void)
     }
 
     public init(_ configuration: Configuration, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
@@ -160,6 +168,9 @@ public final class LocalNode: Sendable {
         longName = NodeName(alive: alive, host: longHost)
         name = givenHost.map { NodeName(alive: alive, host: $0) } ?? longName
         creation = UInt32.random(in: 4...UInt32.max)
+        let spin = max(.zero, configuration.busyWait).components
+        let budget = UInt64(spin.seconds) * 1_000_000_000 + UInt64(spin.attoseconds / 1_000_000_000)
+        state.withLockedValue { $0.busyWait = BusyWaitPolicy(budget: budget) }
     }
 
     private static func hostName() -> String {
@@ -349,7 +360,7 @@ public final class LocalNode: Sendable {
             // Calls still waiting end now: with the sweeper gone nothing else would time them out.
             var replies: [@Sendable (ReplyOutcome) -> Void] = []
             for (id, receiver) in state.receivers {
-                guard case .reply(let node, let resume) = receiver else { continue }
+                guard case .reply(let node, _, let resume) = receiver else { continue }
                 state.receivers[id] = nil
                 state.forgetReply(id, on: node)
                 replies.append(resume)

@@ -11,14 +11,14 @@ struct ServeCommand: AsyncParsableCommand {
         discussion: """
             Settings come from a JSON file (--config or $NUMBAT_CONFIG, keys as below in snake_case: \
             host, port, data_dir, node_name, log_level, reconnect_initial_seconds, reconnect_max_seconds, \
-            net_ticktime_seconds, \
+            net_ticktime_seconds, busy_wait_microseconds, \
             metrics_interval_seconds, metrics_retention, graphite_host, graphite_port, graphite_prefix, \
             graphite_interval_seconds, store, ssh_config, ssh_auth_sock, ssh_host_keys, remote_write, \
             alert_retry_initial_seconds, alert_retry_max_seconds, alert_retry_max_attempts, alert_lease_seconds, \
             alert_poll_seconds, alert_send_timeout_seconds), \
             then environment variables (NUMBAT_HOST, NUMBAT_PORT, NUMBAT_DATA_DIR, NUMBAT_NODE_NAME, \
             NUMBAT_LOG_LEVEL, NUMBAT_RECONNECT_INITIAL_SECONDS, NUMBAT_RECONNECT_MAX_SECONDS, \
-            NUMBAT_NET_TICKTIME_SECONDS, \
+            NUMBAT_NET_TICKTIME_SECONDS, NUMBAT_BUSY_WAIT_MICROSECONDS, \
             NUMBAT_METRICS_INTERVAL_SECONDS, NUMBAT_METRICS_RETENTION, NUMBAT_GRAPHITE_HOST, NUMBAT_GRAPHITE_PORT, \
             NUMBAT_GRAPHITE_PREFIX, NUMBAT_GRAPHITE_INTERVAL_SECONDS, NUMBAT_STORE, NUMBAT_SSH_CONFIG, \
             NUMBAT_SSH_AUTH_SOCK, NUMBAT_SSH_HOST_KEYS, NUMBAT_REMOTE_WRITE, NUMBAT_ALERT_RETRY_INITIAL_SECONDS, \
@@ -73,6 +73,9 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(help: "Seconds of silence after which a managed node is DOWN, like -kernel net_ticktime (default 60).")
     var netTicktime: Int?
+
+    @Option(help: "Microseconds an rpc's caller keeps a CPU awake for a quick reply, as the BEAM's schedulers spin before they sleep; 0: never (default 200).")
+    var busyWait: Int?
 
     @Option(help: "Seconds between metrics collections on each node (default 60).")
     var metricsInterval: Double?
@@ -177,7 +180,7 @@ struct ServeCommand: AsyncParsableCommand {
             graphitePort: graphitePort, graphitePrefix: graphitePrefix, graphiteIntervalSeconds: graphiteInterval,
             deployConcurrency: deployConcurrency, requireToken: requireToken ? true : nil, store: store,
             advertiseURL: advertiseURL, sshConfig: sshConfig, sshAuthSock: sshAuthSock, sshHostKeys: sshHostKeys,
-            remoteWrite: remoteWriteEntries, netTicktimeSeconds: netTicktime, alertRetryInitialSeconds: alertRetryInitial,
+            remoteWrite: remoteWriteEntries, netTicktimeSeconds: netTicktime, busyWaitMicroseconds: busyWait, alertRetryInitialSeconds: alertRetryInitial,
             alertRetryMaximumSeconds: alertRetryMax, alertRetryMaximumAttempts: alertRetryAttempts, alertLeaseSeconds: alertLease,
             alertPollSeconds: alertPoll, alertSendTimeoutSeconds: alertSendTimeout)
         let configuration: ServerConfiguration

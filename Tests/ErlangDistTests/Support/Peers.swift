@@ -3,21 +3,24 @@ import ErlangTerm
 import NumbatTestSupport
 
 /// A local Swift node with a unique name, for one test.
-func makeLocalNode(cookie: String = "numbat-test-cookie", tickTime: Duration = .seconds(60), autoConnect: Bool = true) throws -> LocalNode {
+func makeLocalNode(cookie: String = "numbat-test-cookie", tickTime: Duration = .seconds(60), autoConnect: Bool = true,
+                   busyWait: Duration = .microseconds(200)) throws -> LocalNode
+{
     var configuration = LocalNode.Configuration(name: "swift\(UInt32.random(in: 0...UInt32.max))", cookie: cookie)
     configuration.tickTime = tickTime
     configuration.autoConnect = autoConnect
     configuration.connectTimeout = .seconds(5)
+    configuration.busyWait = busyWait
     return try LocalNode(configuration)
 }
 
 /// Runs `body` with a real OTP node and a local Swift node, shutting both down afterwards.
 func withPeer<T>(_ release: OTPRelease, style: TestNode.NameStyle = .long, extraArgs: [String] = [],
-                 tickTime: Duration = .seconds(60),
+                 tickTime: Duration = .seconds(60), busyWait: Duration = .microseconds(200),
                  _ body: (LocalNode, TestNode) async throws -> T) async throws -> T
 {
     try await TestNode.with(release: release, style: style, extraArgs: extraArgs) { peer in
-        let local = try makeLocalNode(cookie: peer.cookie, tickTime: tickTime)
+        let local = try makeLocalNode(cookie: peer.cookie, tickTime: tickTime, busyWait: busyWait)
         do {
             let result = try await body(local, peer)
             await local.shutdown()
