@@ -108,6 +108,9 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "rpc and send: microseconds the Swift side's rpc caller keeps a CPU awake for a quick reply (the server's default, 200; 0: never).")
     var busyWait: Int = 200
 
+    @Option(parsing: .upToNextOption, help: "rpc and send: extra erl arguments for the Erlang hidden driver node (for example +sbwt very_long, the BEAM's longer busy wait).")
+    var driverArgs: [String] = []
+
     @Option(help: .hidden)
     var codecDirection: CodecDirection = .both
 
@@ -239,7 +242,7 @@ struct BenchCommand: AsyncParsableCommand {
             out("- \(name) built: \(built)")
         }
         out("- target and Erlang driver nodes: \(release) (\(release.erl))")
-        out("- options: --seconds \(seconds) --warmup \(warmup)\(calls.map { " --calls \($0)" } ?? "") --concurrency \(concurrency) --call \(call.rawValue) --payload-bytes \(payloadBytes) --codec-seconds \(codecSeconds) --codec-atoms \(codecAtoms.rawValue) --runs \(runs) --idle-wait \(idleWait)\(nioExecutor ? " --nio-executor" : "")")
+        out("- options: --seconds \(seconds) --warmup \(warmup)\(calls.map { " --calls \($0)" } ?? "") --concurrency \(concurrency) --call \(call.rawValue) --payload-bytes \(payloadBytes) --codec-seconds \(codecSeconds) --codec-atoms \(codecAtoms.rawValue) --runs \(runs) --idle-wait \(idleWait) --busy-wait \(busyWait)\(nioExecutor ? " --nio-executor" : "")\(driverArgs.isEmpty ? "" : " --driver-args " + driverArgs.joined(separator: " "))")
         out("")
         var summary = Summary()
         do {
@@ -514,7 +517,7 @@ struct BenchCommand: AsyncParsableCommand {
         let tag = "\(getpid())"
         progress("starting target node and Erlang hidden driver node (\(release))")
         let target = try await startNode(release, cookie: cookie, alive: "nb_target_\(tag)")
-        let driver = try await startNode(release, cookie: cookie, hidden: true, alive: "nb_driver_\(tag)")
+        let driver = try await startNode(release, cookie: cookie, hidden: true, alive: "nb_driver_\(tag)", extraArgs: driverArgs)
         var configuration = LocalNode.Configuration(name: "nb_swift_\(tag)", cookie: cookie)
         configuration.longHost = "127.0.0.1"
         configuration.busyWait = .microseconds(busyWait)

@@ -93,9 +93,9 @@ final class NodeReaper: Sendable {
 }
 
 /// Starts a node off the cooperative pool and registers it for cleanup.
-func startNode(_ release: OTPRelease, cookie: String, hidden: Bool = false, alive: String) async throws -> TestNode {
+func startNode(_ release: OTPRelease, cookie: String, hidden: Bool = false, alive: String, extraArgs: [String] = []) async throws -> TestNode {
     let node = try await offPool {
-        try TestNode(release: release, style: .long, cookie: cookie, alive: alive, extraArgs: hidden ? ["-hidden"] : [])
+        try TestNode(release: release, style: .long, cookie: cookie, alive: alive, extraArgs: (hidden ? ["-hidden"] : []) + extraArgs)
     }
     NodeReaper.shared.adopt(node)
     return node

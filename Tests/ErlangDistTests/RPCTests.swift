@@ -232,10 +232,21 @@ struct RPCTests {
             let quick = BusyWaitPolicy.Kind(module: "erlang", function: "node")
             let slow = BusyWaitPolicy.Kind(module: "timer", function: "sleep")
             let armed = ReplySpinner.shared.statistics.arms
+            func spunCalls() -> Int { local.state.withLockedValue { $0.spunCalls } }
             for _ in 0..<5 { #expect(try await local.rpc(peer.name, "erlang", "node") == .atom(Atom(peer.name.description))) }
-            // Every one of the lone quick calls armed the spinner (other tests' calls may add more).
+            // Every one of the lone quick calls spun, and armed the process's spinner (other
+            // tests' calls may arm it too).
+            #expect(spunCalls() == 5)
             #expect(ReplySpinner.shared.statistics.arms >= armed + 5)
+            // Work nobody waits on (a periodic collection) does not spin.
+            try await LocalNode.$busyWaits.withValue(false) {
+                for _ in 0..<3 { _ = try await local.rpc(peer.name, "erlang", "node") }
+            }
+            #expect(spunCalls() == 5)
             _ = try await local.rpc(peer.name, "timer", "sleep", [300])
+            #expect(spunCalls() == 6, "a kind never answered spins once, to learn")
+            _ = try await local.rpc(peer.name, "timer", "sleep", [300])
+            #expect(spunCalls() == 6, "a slow kind spins no more")
             let (quickSpins, slowSpins, slowAverage) = local.state.withLockedValue {
                 ($0.busyWait.wouldSpin(quick), $0.busyWait.wouldSpin(slow), $0.busyWait.average(of: slow))
             }

@@ -11,12 +11,12 @@ import Testing
 struct PeriodicWorkTests {
     /// What the runs saw: how many ran, how many at once at most, whether each ran on the loop.
     final class Runs: Sendable {
-        struct Seen { var count = 0; var running = 0; var overlapped = false; var offLoop = 0 }
+        struct Seen { var count = 0; var running = 0; var overlapped = false; var offLoop = 0; var busyWaiting = 0 }
         let seen = NIOLockedValueBox(Seen())
         let ran = AsyncStream<Int>.makeStream()
     }
 
-    @Test("runs again after each wait it returns, one run at a time, on the node's event loop",
+    @Test("runs again after each wait it returns, one run at a time, on the node's event loop, without busy waits",
           .timeLimit(.minutes(1)))
     func repeats() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
@@ -28,6 +28,7 @@ struct PeriodicWorkTests {
                 seen.running += 1
                 seen.overlapped = seen.overlapped || seen.running > 1
                 if !executor.eventLoop.inEventLoop { seen.offLoop += 1 }
+                if LocalNode.busyWaits { seen.busyWaiting += 1 }
             }
             // Longer than the wait it returns: a run that overlapped the next would show.
             try? await Task.sleep(for: .milliseconds(20))
@@ -45,6 +46,7 @@ struct PeriodicWorkTests {
         #expect(stopped.count >= 5)
         #expect(!stopped.overlapped)
         #expect(stopped.offLoop == 0, "runs off the node's event loop: \(stopped.offLoop)")
+        #expect(stopped.busyWaiting == 0, "nobody waits on a run: its calls must not spin")
         #expect(stopped.running == 0)
         #expect(!work.isLive, "no timer set and no run under way after stop")
         // Nothing runs after stop: a timer of the same loop set well after the next run would have

@@ -2,6 +2,11 @@ import ErlangTerm
 import NIOCore
 
 extension LocalNode {
+    /// Whether the current task's calls may busy-wait for their replies (`BusyWaitPolicy`).
+    /// Off for work nobody waits on: a periodic metric collection or alarm check gains nothing
+    /// from a quicker reply, and its spin would only add to the server's CPU per collection.
+    @TaskLocal public static var busyWaits = true
+
     /// Calls `module:function(args...)` on `peer` through its `rex` server, as `rpc:call/5`
     /// does, and returns the result. An exception in the call, or an rpc failure, throws
     /// `.badRPC(reason)` with the Erlang reason; a throw in the call returns the thrown value
@@ -88,6 +93,7 @@ extension LocalNode {
     func awaitDelivery(id: UInt32, node: Atom, kind: BusyWaitPolicy.Kind, timeout: Duration, what: @autoclosure () -> String,
                        send: () -> Void) async throws(DistributionError) -> Delivery
     {
+        let busyWaits = Self.busyWaits
         let deadline = NIODeadline.now() + TimeAmount.nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)
         let outcome: ReplyOutcome = await withTaskCancellationHandler {
             // Unsafe, not checked: the receiver is resumed once by construction (whoever removes
@@ -100,7 +106,10 @@ extension LocalNode {
                     // handler takes too).
                     guard !state.isShutDown, !Task.isCancelled else { return nil }
                     state.awaitingReplies[node, default: []].insert(id)
-                    let ticket = state.busyWait.callSent(kind, at: ReplySpinner.now(), othersInFlight: state.replyDeadlines.count)
+                    var sent = state.busyWait.callSent(kind, at: ReplySpinner.now(), othersInFlight: state.replyDeadlines.count)
+                    sent.spins = sent.spins && busyWaits
+                    let ticket = sent
+                    if ticket.spins { state.spunCalls += 1 }
                     // Whoever ends the wait (reply, timeout, cancellation, the connection's
                     // loss) resumes it once, so an armed spinner is disarmed once.
                     state.receivers[id] = .reply(node: node, ticket: ticket) { outcome in

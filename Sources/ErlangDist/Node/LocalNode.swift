@@ -97,6 +97,8 @@ public final class LocalNode: Sendable {
         var replySweeper: RepeatedTask?
         /// Which calls spin while they wait (`ReplySpinner`), learned from their replies.
         var busyWait = BusyWaitPolicy(budget: 0)
+        /// Calls that spun for their replies (for the tests).
+        var spunCalls = 0
 
         /// A reply pid for `node` is answered, timed out or cancelled.
         ///

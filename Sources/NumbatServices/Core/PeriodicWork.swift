@@ -90,7 +90,8 @@ final class PeriodicWork: Sendable {
             // Made under the lock, so `stop()` either finds it or is seen by it; the task's body
             // runs later, on its executor.
             state.run = Task(executorPreference: executor) {
-                let wait = await body()
+                // Nobody waits on a run: its calls do not busy-wait for their replies.
+                let wait = await LocalNode.$busyWaits.withValue(false) { await body() }
                 self.finished(wait: wait)
             }
         }
