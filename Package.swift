@@ -3,7 +3,8 @@ import PackageDescription
 
 let package = Package(
     name: "numbat",
-    platforms: [.macOS(.v14)],
+    // macOS 15 for the Synchronization module's atomics (ReplySpinner); the server runs on Linux.
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "numbat", targets: ["numbat"]),
         .executable(name: "numbat-bench", targets: ["NumbatBench"]),

@@ -49,7 +49,8 @@ struct BusyWaitPolicy {
     }
 
     /// A call of `kind` is sent at `now`, while `othersInFlight` other calls wait for their
-    /// replies: its ticket, saying whether to spin.
+    /// replies: its ticket, saying whether to spin. A call nobody waits on (`callerWaits`
+    /// false: a periodic collection) never spins, and its reply is learned like any other.
     ///
     /// Only a lone call spins, and only once no call has had company for `quietPeriod`. With
     /// other calls in flight the node's event loops have their replies to handle, and CPUs do
@@ -57,12 +58,12 @@ struct BusyWaitPolicy {
     /// rate fell from 116,000 to 81,000 calls a second with every call spinning, and by a tenth
     /// with lone calls spinning: many callers' replies come in one read, and the first caller
     /// resumed calls alone for a moment).
-    mutating func callSent(_ kind: Kind, at now: UInt64, othersInFlight: Int) -> Ticket {
+    mutating func callSent(_ kind: Kind, at now: UInt64, othersInFlight: Int, callerWaits: Bool = true) -> Ticket {
         guard budget > 0 else { return Ticket(slot: 0, sentAt: now, spins: false) }
         let slot = slot(for: kind)
         if othersInFlight > 0 { quietFrom = now &+ Self.quietPeriod }
         // A kind never answered yet spins once: its first reply shows whether it should.
-        let spins = othersInFlight == 0 && now >= quietFrom && (averages[Int(slot)].map { $0 <= budget } ?? true)
+        let spins = callerWaits && othersInFlight == 0 && now >= quietFrom && (averages[Int(slot)].map { $0 <= budget } ?? true)
         return Ticket(slot: slot, sentAt: now, spins: spins)
     }
 

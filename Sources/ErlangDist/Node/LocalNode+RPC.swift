@@ -106,9 +106,8 @@ extension LocalNode {
                     // handler takes too).
                     guard !state.isShutDown, !Task.isCancelled else { return nil }
                     state.awaitingReplies[node, default: []].insert(id)
-                    var sent = state.busyWait.callSent(kind, at: ReplySpinner.now(), othersInFlight: state.replyDeadlines.count)
-                    sent.spins = sent.spins && busyWaits
-                    let ticket = sent
+                    let ticket = state.busyWait.callSent(kind, at: ReplySpinner.now(), othersInFlight: state.replyDeadlines.count,
+                                                         callerWaits: busyWaits)
                     if ticket.spins { state.spunCalls += 1 }
                     // Whoever ends the wait (reply, timeout, cancellation, the connection's
                     // loss) resumes it once, so an armed spinner is disarmed once.

@@ -64,6 +64,16 @@ struct BusyWaitPolicyTests {
         #expect(policy.callSent(quick, at: start + 1_000 + BusyWaitPolicy.quietPeriod, othersInFlight: 0).spins)
     }
 
+    @Test("a call nobody waits on never spins, and its reply still teaches the kind's time")
+    func callerNotWaiting() {
+        var policy = BusyWaitPolicy(budget: Self.budget)
+        let ticket = policy.callSent(slow, at: 1_000, othersInFlight: 0, callerWaits: false)
+        #expect(!ticket.spins)
+        policy.replied(ticket, at: 1_000 + 3_000_000)
+        #expect(!policy.wouldSpin(slow))
+        #expect(policy.callSent(quick, at: 5_000_000, othersInFlight: 0).spins)
+    }
+
     @Test("a budget of zero never spins and learns nothing")
     func off() {
         var policy = BusyWaitPolicy(budget: 0)
