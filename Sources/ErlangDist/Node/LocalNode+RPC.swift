@@ -94,7 +94,8 @@ extension LocalNode {
                        send: () -> Void) async throws(DistributionError) -> Delivery
     {
         let busyWaits = Self.busyWaits
-        let deadline = NIODeadline.now() + TimeAmount.nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)
+        let sentAt = NIODeadline.now()
+        let deadline = sentAt + TimeAmount.nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)
         let outcome: ReplyOutcome = await withTaskCancellationHandler {
             // Unsafe, not checked: the receiver is resumed once by construction (whoever removes
             // it under the lock resumes it), and the checked one costs an allocation per call.
@@ -106,7 +107,7 @@ extension LocalNode {
                     // handler takes too).
                     guard !state.isShutDown, !Task.isCancelled else { return nil }
                     state.awaitingReplies[node, default: []].insert(id)
-                    let ticket = state.busyWait.callSent(kind, at: ReplySpinner.now(), othersInFlight: state.replyDeadlines.count,
+                    let ticket = state.busyWait.callSent(kind, at: sentAt.uptimeNanoseconds, othersInFlight: state.replyDeadlines.count,
                                                          callerWaits: busyWaits)
                     if ticket.spins { state.spunCalls += 1 }
                     // Whoever ends the wait (reply, timeout, cancellation, the connection's

@@ -5,6 +5,7 @@ import Darwin
 #endif
 import Foundation
 import NIOConcurrencyHelpers
+import NIOCore
 import Synchronization
 
 /// One thread per process that keeps a CPU busy while a call armed it, so that the reply's
@@ -32,17 +33,12 @@ public final class ReplySpinner: Sendable {
     private let wake = ConditionLock(value: 0)
     private let started = Atomic<Bool>(false)
 
-    /// Calls that armed the spinner, since the process started.
-    private let arms = Atomic<Int>(0)
-    /// Nanoseconds the spinner spent spinning, since the process started.
-    private let spun = Atomic<UInt64>(0)
+    private let armed = Atomic<Int>(0)
 
     private init() {}
 
-    /// Calls that armed the spinner, and the nanoseconds it spun, since the process started.
-    public var statistics: (arms: Int, spunNanoseconds: UInt64) {
-        (arms.load(ordering: .relaxed), spun.load(ordering: .relaxed))
-    }
+    /// Calls that armed the spinner since the process started (for tests).
+    public var arms: Int { armed.load(ordering: .relaxed) }
 
     /// Whether the spinner is spinning now (for tests: it sleeps once every call ended).
     public var isSpinning: Bool { !sleeping.load(ordering: .sequentiallyConsistent) }
@@ -55,7 +51,7 @@ public final class ReplySpinner: Sendable {
             thread.name = "numbat-reply-spinner"
             thread.start()
         }
-        arms.add(1, ordering: .relaxed)
+        armed.add(1, ordering: .relaxed)
         outstanding.add(1, ordering: .sequentiallyConsistent)
         spinUntil.max(Self.now() &+ budget, ordering: .sequentiallyConsistent)
         // The spinner stores `sleeping` before it reads `spinUntil` a last time, and this reads
@@ -75,11 +71,8 @@ public final class ReplySpinner: Sendable {
         spinUntil.min(Self.now() &+ Self.linger, ordering: .sequentiallyConsistent)
     }
 
-    static func now() -> UInt64 {
-        var spec = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &spec)
-        return UInt64(spec.tv_sec) &* 1_000_000_000 &+ UInt64(spec.tv_nsec)
-    }
+    /// Monotonic nanoseconds, NIO's clock (the one reply deadlines use).
+    static func now() -> UInt64 { NIODeadline.now().uptimeNanoseconds }
 
     private func run() {
         #if canImport(Glibc)
@@ -90,15 +83,13 @@ public final class ReplySpinner: Sendable {
             wake.lock(whenValue: 1)
             wake.unlock(withValue: 0)
             sleeping.store(false, ordering: .sequentiallyConsistent)
-            let start = Self.now()
-            var now = start
+            var now = Self.now()
             while true {
                 while now < spinUntil.load(ordering: .relaxed) { now = Self.now() }
                 sleeping.store(true, ordering: .sequentiallyConsistent)
                 guard Self.now() < spinUntil.load(ordering: .sequentiallyConsistent) else { break }
                 sleeping.store(false, ordering: .sequentiallyConsistent)
             }
-            spun.add(now &- start, ordering: .relaxed)
         }
     }
 }
