@@ -162,6 +162,46 @@ struct RPCTests {
         }
     }
 
+    /// The node's one reply timer (`ReplyDeadlines`): set for the earliest deadline, set sooner
+    /// by a call due sooner than the one it waits for, gone while no reply waits and set again
+    /// by the next call.
+    @Test("a short timeout beside a long one fires at its own time, and the timer comes back after none waited",
+          .timeLimit(.minutes(1)), arguments: OTPRelease.installed)
+    func timerFollowsTheEarliestReply(release: OTPRelease) async throws {
+        try await withPeer(release) { local, peer in
+            try await local.connect(to: peer.name)
+            func timerSet() -> Bool { local.state.withLockedValue { $0.replyTimer != nil } }
+            let long = Task { try await local.rpc(peer.name, "timer", "sleep", [30_000], timeout: .seconds(50)) }
+            while local.statistics.pendingReplies == 0 { try await Task.sleep(for: .milliseconds(10)) }
+            #expect(timerSet())
+            // Set for the long call's deadline (50 s away) before this one: it must be set
+            // sooner, or this call would wait past the test's time limit.
+            let clock = ContinuousClock()
+            let started = clock.now
+            do {
+                _ = try await local.rpc(peer.name, "timer", "sleep", [1500], timeout: .milliseconds(300))
+                Issue.record("expected a timeout")
+            } catch DistributionError.timeout {
+                #expect(clock.now - started < .seconds(25))
+            }
+            long.cancel()
+            try await Self.expectEndedByCancellation(long, local)
+            // Still set for the cancelled call's deadline; a call due sooner sets it sooner, and
+            // when it goes off nothing else waits: no timer is left.
+            #expect(timerSet())
+            for _ in 0..<2 {
+                do {
+                    _ = try await local.rpc(peer.name, "timer", "sleep", [1500], timeout: .milliseconds(200))
+                    Issue.record("expected a timeout")
+                } catch DistributionError.timeout {
+                    // Expected: the second call finds no timer and sets one.
+                }
+                #expect(!timerSet())
+                #expect(local.statistics.pendingReplies == 0)
+            }
+        }
+    }
+
     /// `call` ended by its cancellation (the rpc's `.timeout("... was cancelled")`), with no
     /// reply left waiting on `local`.
     static func expectEndedByCancellation(_ call: Task<Term, any Error>, _ local: LocalNode) async throws {

@@ -71,7 +71,7 @@ extension LocalNode {
 
     /// Registers pid `id` for exactly one message, runs `send`, and waits for the message,
     /// a timeout, cancellation or the connection's loss, whichever comes first. No timer is
-    /// made per call: the node's reply sweeper fails overdue replies (`ReplyDeadlines`).
+    /// made per call: the node's one reply timer fails overdue replies (`ReplyDeadlines`).
     func awaitReply(id: UInt32, node: Atom, kind: BusyWaitPolicy.Kind, timeout: Duration, what: @autoclosure () -> String,
                     send: () -> Void) async throws(DistributionError) -> Term
     {
@@ -100,8 +100,8 @@ extension LocalNode {
             // Unsafe, not checked: the receiver is resumed once by construction (whoever removes
             // it under the lock resumes it), and the checked one costs an allocation per call.
             await withUnsafeContinuation { (continuation: UnsafeContinuation<ReplyOutcome, Never>) in
-                let started = state.withLockedValue { state -> (sweeper: Bool, spin: UInt64?)? in
-                    // Shut down: no sweeper would ever time the call out. Cancelled already:
+                let started = state.withLockedValue { state -> (timer: NIODeadline?, spin: UInt64?)? in
+                    // Shut down: no timer would ever time the call out. Cancelled already:
                     // the cancellation handler ran before there was a receiver to take, so
                     // nothing is sent and nothing waits (checked under the lock, which the
                     // handler takes too).
@@ -116,14 +116,14 @@ extension LocalNode {
                         if ticket.spins { ReplySpinner.shared.disarm() }
                         continuation.resume(returning: outcome)
                     }
-                    state.replyDeadlines.insert(id, dueAt: deadline)
-                    return (state.replySweeper == nil, ticket.spins ? state.busyWait.budget : nil)
+                    let timer = state.replyDeadlines.insert(id, dueAt: deadline)
+                    return (timer, ticket.spins ? state.busyWait.budget : nil)
                 }
                 guard let started else {
                     continuation.resume(returning: Task.isCancelled ? .cancelled : .failed(.mailboxClosed))
                     return
                 }
-                if started.sweeper { self.startReplySweeper() }
+                if let timer = started.timer { self.setReplyTimer(for: timer) }
                 // Armed before the send, so that the disarm of a reply quicker than this
                 // thread's return from `send` finds it armed.
                 if let budget = started.spin { ReplySpinner.shared.arm(budget: budget) }
@@ -141,30 +141,35 @@ extension LocalNode {
         }
     }
 
-    /// Fails overdue replies every `replySweepInterval`, from the first wait until shutdown.
-    private func startReplySweeper() {
-        let task = group.next().scheduleRepeatedTask(initialDelay: Self.replySweepInterval, delay: Self.replySweepInterval) { _ in
-            self.sweepReplies(now: .now())
+    /// Sets the reply timer for `deadline`, replacing the one set, unless the node shut down or
+    /// a call due sooner wanted the timer for its own deadline meanwhile (two calls may set it
+    /// at once: the one `ReplyDeadlines` wants last is kept, the other cancelled).
+    private func setReplyTimer(for deadline: NIODeadline) {
+        let timer = replyTimerLoop.scheduleTask(deadline: deadline) { self.replyTimerFired(setFor: deadline) }
+        let unwanted = state.withLockedValue { state -> Scheduled<Void>? in
+            guard !state.isShutDown, state.replyDeadlines.timer == deadline else { return timer }
+            defer { state.replyTimer = timer }
+            return state.replyTimer
         }
-        let keep = state.withLockedValue { state -> Bool in
-            guard state.replySweeper == nil, !state.isShutDown else { return false }
-            state.replySweeper = task
-            return true
-        }
-        if !keep { task.cancel() }
+        unwanted?.cancel()
     }
 
-    /// Resumes every reply due at `now` with `.timedOut`.
-    func sweepReplies(now: NIODeadline) {
-        let due = state.withLockedValue { state -> [@Sendable (ReplyOutcome) -> Void] in
-            state.replyDeadlines.takeExpired(now: now).compactMap { id in
+    /// The reply timer set for `deadline` went off: resumes every reply due with `.timedOut`
+    /// and sets the timer again for the earliest reply still waiting.
+    func replyTimerFired(setFor deadline: NIODeadline) {
+        let (due, next) = state.withLockedValue { state -> ([@Sendable (ReplyOutcome) -> Void], NIODeadline?) in
+            guard let fired = state.replyDeadlines.timerFired(setFor: deadline, now: .now()) else { return ([], nil) }
+            state.replyTimer = nil
+            let resumes = fired.expired.compactMap { id -> (@Sendable (ReplyOutcome) -> Void)? in
                 guard case .reply(let node, _, let resume) = state.receivers[id] else { return nil }
                 state.receivers[id] = nil
                 state.forgetReply(id, on: node)
                 return resume
             }
+            return (resumes, fired.next)
         }
         for resume in due { resume(.timedOut) }
+        if let next { setReplyTimer(for: next) }
     }
 
     /// Removes the one-shot receiver `id`; whoever gets it resumes it.

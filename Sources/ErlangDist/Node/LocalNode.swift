@@ -59,6 +59,9 @@ public final class LocalNode: Sendable {
     /// This incarnation's creation, stamped on every pid and reference it makes.
     public let creation: UInt32
     let group: any EventLoopGroup
+    /// The event loop of the reply timer (`State.replyTimer`): one for the node, so that the
+    /// timer it sets again when it goes off is set from its own loop, without a wake-up.
+    let replyTimerLoop: any EventLoop
     /// The event loops the node's connections run on (and its timers may).
     public var eventLoopGroup: any EventLoopGroup { group }
     let logger: Logger
@@ -92,9 +95,10 @@ public final class LocalNode: Sendable {
         var tls: [Atom: (settings: DistributionTLS, context: NIOSSLContext)] = [:]
         var nextSubscriber: UInt64 = 0
         var isShutDown = false
-        /// When each waiting reply times out, and the task that fails the overdue ones.
+        /// When each waiting reply times out, and the one timer that fails the overdue ones
+        /// (set for the earliest deadline, on `replyTimerLoop`; nil while no reply waits).
         var replyDeadlines = ReplyDeadlines()
-        var replySweeper: RepeatedTask?
+        var replyTimer: Scheduled<Void>?
         /// Which calls spin while they wait (`ReplySpinner`), learned from their replies.
         var busyWait = BusyWaitPolicy(budget: 0)
         /// Calls that spun for their replies (for the tests).
@@ -132,9 +136,6 @@ public final class LocalNode: Sendable {
     /// the control tuple, before the payload is decoded.
     static let flatReplySerial: UInt32 = 1
 
-    /// How often overdue replies are failed: an rpc's timeout fires up to this much late.
-    static let replySweepInterval = TimeAmount.milliseconds(100)
-
     /// Who a local pid id belongs to.
     enum Receiver {
         case mailbox(Mailbox)
@@ -148,6 +149,7 @@ public final class LocalNode: Sendable {
     {
         self.configuration = configuration
         self.group = group
+        self.replyTimerLoop = group.next()
         self.logger = logger
         let alive: String
         var givenHost: String?
@@ -357,9 +359,10 @@ public final class LocalNode: Sendable {
     public func shutdown() async {
         let (connections, mailboxes, listener, registration, subscribers, replies) = state.withLockedValue { state in
             state.isShutDown = true
-            state.replySweeper?.cancel()
-            state.replySweeper = nil
-            // Calls still waiting end now: with the sweeper gone nothing else would time them out.
+            state.replyTimer?.cancel()
+            state.replyTimer = nil
+            state.replyDeadlines.stopTimer()
+            // Calls still waiting end now: with the timer gone nothing else would time them out.
             var replies: [@Sendable (ReplyOutcome) -> Void] = []
             for (id, receiver) in state.receivers {
                 guard case .reply(let node, _, let resume) = receiver else { continue }
