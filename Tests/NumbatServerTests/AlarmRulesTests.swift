@@ -135,6 +135,7 @@ struct AlarmRulesTests {
         let zoneAlarm = BuiltInChecks.familyMismatch(.timezone, zones.differences(of: b), thresholds)
         #expect(zoneAlarm?.key == "timezone_mismatch" && zoneAlarm?.summary == "time zones differ within the family: UTC offset +09:00 here, +00:00 on a@h")
         #expect(BuiltInChecks.FamilyAspect.offset(-330) == "-05:30")
+        #expect([0, 540, 845, -720, -59].map(BuiltInChecks.FamilyAspect.offset) == ["+00:00", "+09:00", "+14:05", "-12:00", "-00:59"])
         thresholds.timezoneMismatch = false
         #expect(BuiltInChecks.familyMismatch(.timezone, zones.differences(of: b), thresholds) == nil)
     }
@@ -152,6 +153,14 @@ struct AlarmRulesTests {
         tally.record(b, family: family, name: "b@h", versions: ["other": "2.0"])
         #expect(BuiltInChecks.familyMismatch(.applications, tally.differences(of: a), thresholds) == nil)
         tally.record(b, family: UUID(), name: "b@h", versions: ["shop": "2.0"])
+        #expect(tally.differences(of: a).isEmpty)
+        // Recorded again unchanged (every check does), renamed, or moved with the same versions.
+        tally.record(b, family: family, name: "b@h", versions: ["shop": "2.0"])
+        tally.record(b, family: family, name: "b@h", versions: ["shop": "2.0"])
+        #expect(tally.differences(of: a).first?.elsewhere == [.init(version: "2.0", examples: ["b@h"], count: 1)])
+        tally.record(b, family: family, name: "b2@h", versions: ["shop": "2.0"])
+        #expect(tally.differences(of: a).first?.elsewhere == [.init(version: "2.0", examples: ["b2@h"], count: 1)])
+        tally.record(b, family: UUID(), name: "b2@h", versions: ["shop": "2.0"])
         #expect(tally.differences(of: a).isEmpty)
     }
 

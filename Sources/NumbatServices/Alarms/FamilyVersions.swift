@@ -30,8 +30,12 @@ struct FamilyVersions: Sendable {
     /// family -> application -> version -> names of the members running it.
     private var tally: [UUID: [String: [String: Set<String>]]] = [:]
 
-    /// Records a member's latest applications (replacing what it had before).
+    /// Records a member's latest applications (replacing what it had before). Nothing to do
+    /// when they are what it had: the usual case, as every alarm check of every node records
+    /// them, and taking them out of the tally and in again was two thirds of a check's family
+    /// comparison (docs/benchmarks.md).
     mutating func record(_ id: UUID, family: UUID?, name: String, versions: [String: String]) {
+        if let known = members[id], known.family == family, known.name == name, known.versions == versions { return }
         remove(id)
         members[id] = Member(family: family, name: name, versions: versions)
         guard let family else { return }
