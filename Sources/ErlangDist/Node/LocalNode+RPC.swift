@@ -156,7 +156,7 @@ extension LocalNode {
 
     /// The reply timer set for `deadline` went off: resumes every reply due with `.timedOut`
     /// and sets the timer again for the earliest reply still waiting.
-    func replyTimerFired(setFor deadline: NIODeadline) {
+    private func replyTimerFired(setFor deadline: NIODeadline) {
         let (due, next) = state.withLockedValue { state -> ([@Sendable (ReplyOutcome) -> Void], NIODeadline?) in
             guard let fired = state.replyDeadlines.timerFired(setFor: deadline, now: .now()) else { return ([], nil) }
             state.replyTimer = nil
