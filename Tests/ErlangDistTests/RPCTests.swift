@@ -172,8 +172,9 @@ struct RPCTests {
             try await local.connect(to: peer.name)
             func timerSet() -> Bool { local.state.withLockedValue { $0.replyTimer != nil } }
             let long = Task { try await local.rpc(peer.name, "timer", "sleep", [30_000], timeout: .seconds(50)) }
-            while local.statistics.pendingReplies == 0 { try await Task.sleep(for: .milliseconds(10)) }
-            #expect(timerSet())
+            // The call registers its reply, then sets the timer: waited for (the time limit
+            // fails a timer never set).
+            while local.statistics.pendingReplies == 0 || !timerSet() { try await Task.sleep(for: .milliseconds(10)) }
             // Set for the long call's deadline (50 s away) before this one: it must be set
             // sooner, or this call would wait past the test's time limit.
             let clock = ContinuousClock()
@@ -186,8 +187,9 @@ struct RPCTests {
             }
             long.cancel()
             try await Self.expectEndedByCancellation(long, local)
-            // Still set for the cancelled call's deadline; a call due sooner sets it sooner, and
-            // when it goes off nothing else waits: no timer is left.
+            // Set again for the long call's deadline before the short call's timeout was
+            // resumed, and still set after its cancellation; a call due sooner sets it sooner,
+            // and when it goes off nothing else waits: no timer is left.
             #expect(timerSet())
             for _ in 0..<2 {
                 do {

@@ -154,8 +154,9 @@ extension LocalNode {
         unwanted?.cancel()
     }
 
-    /// The reply timer set for `deadline` went off: resumes every reply due with `.timedOut`
-    /// and sets the timer again for the earliest reply still waiting.
+    /// The reply timer set for `deadline` went off: sets the timer again for the earliest reply
+    /// still waiting, then resumes every reply due with `.timedOut` (in that order, so a caller
+    /// that sees its timeout finds the timer set for the others).
     private func replyTimerFired(setFor deadline: NIODeadline) {
         let (due, next) = state.withLockedValue { state -> ([@Sendable (ReplyOutcome) -> Void], NIODeadline?) in
             guard let fired = state.replyDeadlines.timerFired(setFor: deadline, now: .now()) else { return ([], nil) }
@@ -168,8 +169,8 @@ extension LocalNode {
             }
             return (resumes, fired.next)
         }
-        for resume in due { resume(.timedOut) }
         if let next { setReplyTimer(for: next) }
+        for resume in due { resume(.timedOut) }
     }
 
     /// Removes the one-shot receiver `id`; whoever gets it resumes it.
