@@ -39,10 +39,17 @@ struct NodeDeployment: Sendable {
         var next: DeploymentStep
     }
 
-    /// A new deployment.
-    func run(autostart: Bool) async {
-        let record = DeploymentRecord(id: nodeID, familyID: family.id, domainID: domain.id, providerID: provider.id, releaseID: release.id,
-                                      sshPort: 22, step: .creatingInstance, createdAt: Date(), runner: service.me, autostart: autostart, completed: false)
+    /// A new deployment's first record, saved before the request that asked for it is answered:
+    /// the node's id in the answer is found at once (`GET /api/orch/nodes/{id}`, even while the
+    /// deployment waits its turn), and a server killed right after answering leaves a record
+    /// its next start resumes rather than a planned node nobody deploys.
+    func planned(autostart: Bool) -> DeploymentRecord {
+        DeploymentRecord(id: nodeID, familyID: family.id, domainID: domain.id, providerID: provider.id, releaseID: release.id,
+                         sshPort: 22, step: .creatingInstance, createdAt: Date(), runner: service.me, autostart: autostart, completed: false)
+    }
+
+    /// A new deployment, from its `planned` record.
+    func run(planned record: DeploymentRecord) async {
         await run(record, resumedAfter: nil)
     }
 

@@ -47,8 +47,10 @@ extension OrchestrationService {
             _ = try await context.nodes.addPlanned(id: id, familyID: familyID, cookie: cookie)
             ids.append(id)
             let deployment = NodeDeployment(service: self, nodeID: id, family: family, domain: domain, provider: providers[domain.providerID]!, release: release)
+            let record = deployment.planned(autostart: autostart)
+            try await records.save(record)
             track(id) { [limit] in
-                await limit.run { await deployment.run(autostart: autostart) }
+                await limit.run { await deployment.run(planned: record) }
             }
         }
         logger.info("deploying", metadata: ["family": "\(family.name)", "providers": "\(providers.values.map(\.name).sorted())", "amount": "\(amount)"])
