@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
@@ -231,9 +232,44 @@ struct OrchestrationTests {
                     #expect(try await client.call(.delete, "/api/orch/nodes/\(id)", token: server.adminToken).status == .noContent)
                 }
                 #expect(!FileManager.default.fileExists(atPath: root), "a failed deployment leaves nothing on the host")
+                try await Self.storeFailsHalfWay(family: family, provider: goodProvider, server: server, client: client)
                 #expect(try await client.call(.post, "/api/orch/node_families/\(family)/nodes", body: json(["amount": 1, "provider": UUID().uuidString]), token: server.adminToken).status == .badRequest)
                 #expect(try await client.call(.post, "/api/orch/node_families/\(family)/nodes", body: json(["amount": 0, "provider": goodProvider]), token: server.adminToken).status == .badRequest)
             }
+        }
+    }
+
+    /// A request for three nodes whose store refuses the second node's deployment record (a
+    /// trigger in the server's own SQLite database, as a full disk would): the request fails
+    /// with the store's error, and the first node and its record are taken back.
+    static func storeFailsHalfWay(family: String, provider: String, server: TestServer, client: any TestClientProtocol) async throws {
+        let database = try DatabaseQueue(path: server.directory.appendingPathComponent("numbat.sqlite").path)
+        let deploymentRows = { try await database.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM orch_record WHERE kind = 'deployment'") ?? -1 } }
+        let rowsBefore = try await deploymentRows()
+        let familyNodes = {
+            let listed = try await client.call(.get, "/api/topo/nodes", token: server.adminToken)["nodes"] as? [[String: Any]] ?? []
+            return listed.filter { ($0["family_id"] as? String)?.lowercased() == family.lowercased() }.count
+        }
+        let nodesBefore = try await familyNodes()
+        try await database.write { db in
+            try db.execute(sql: """
+                CREATE TABLE test_allowance (records INTEGER NOT NULL);
+                INSERT INTO test_allowance VALUES (1);
+                CREATE TRIGGER test_refuse_deployments BEFORE INSERT ON orch_record WHEN NEW.kind = 'deployment' BEGIN
+                    SELECT RAISE(ABORT, 'refused by the test') WHERE (SELECT records FROM test_allowance) <= 0;
+                    UPDATE test_allowance SET records = records - 1;
+                END;
+                """)
+        }
+        let refused = try await client.call(.post, "/api/orch/node_families/\(family)/nodes", body: json(["amount": 3, "provider": provider]), token: server.adminToken)
+        #expect(refused.status.code >= 500 && refused.errorCode != nil, "the store's failure is the answer: \(refused.text)")
+        #expect(try await database.read { try Int.fetchOne($0, sql: "SELECT records FROM test_allowance") } == 0,
+                "the first node's record was stored before the second was refused")
+        #expect(try await deploymentRows() == rowsBefore, "its record was taken back")
+        #expect(try await familyNodes() == nodesBefore, "and its node")
+        #expect(try await database.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM node WHERE name LIKE '%@pending'") } == 0)
+        try await database.write { db in
+            try db.execute(sql: "DROP TRIGGER test_refuse_deployments; DROP TABLE test_allowance")
         }
     }
 

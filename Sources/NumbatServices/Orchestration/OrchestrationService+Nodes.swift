@@ -41,20 +41,46 @@ extension OrchestrationService {
             providers[providerID] = provider
         }
         let cookie = try await records.secrets(of: ReleaseRecord.self, id: release.id)["cookie"] ?? ""
-        var ids: [UUID] = []
-        for domain in placed {
-            let id = UUID()
-            _ = try await context.nodes.addPlanned(id: id, familyID: familyID, cookie: cookie)
-            ids.append(id)
-            let deployment = NodeDeployment(service: self, nodeID: id, family: family, domain: domain, provider: providers[domain.providerID]!, release: release)
-            let record = deployment.planned(autostart: autostart)
-            try await records.save(record)
-            track(id) { [limit] in
+        // Every node and its first record are stored before any deployment starts: a store that
+        // fails half-way takes back what this request stored, so the error it answers leaves no
+        // node nobody deploys and no deployment nobody asked for.
+        var planned: [(NodeDeployment, DeploymentRecord)] = []
+        var added: [UUID] = []
+        do {
+            for domain in placed {
+                let id = UUID()
+                _ = try await context.nodes.addPlanned(id: id, familyID: familyID, cookie: cookie)
+                added.append(id)
+                let deployment = NodeDeployment(service: self, nodeID: id, family: family, domain: domain, provider: providers[domain.providerID]!, release: release)
+                let record = deployment.planned(autostart: autostart)
+                try await records.save(record)
+                planned.append((deployment, record))
+            }
+        } catch {
+            await forgetPlanned(added, after: error)
+            throw error
+        }
+        for (deployment, record) in planned {
+            track(deployment.nodeID) { [limit] in
                 await limit.run { await deployment.run(planned: record) }
             }
         }
         logger.info("deploying", metadata: ["family": "\(family.name)", "providers": "\(providers.values.map(\.name).sorted())", "amount": "\(amount)"])
-        return ids
+        return added
+    }
+
+    /// Takes back the nodes and first records of a deployment request that failed before it
+    /// started any of them. What cannot be taken back (the store is gone) is logged by id.
+    private func forgetPlanned(_ ids: [UUID], after error: any Error) async {
+        for id in ids {
+            do {
+                try await records.delete(DeploymentRecord.self, id: id)
+                try await context.nodes.remove(id)
+            } catch let undo {
+                logger.error("a planned node of a failed deployment request is left; remove it with DELETE /api/topo/nodes/{id}",
+                             metadata: ["node": "\(id)", "error": "\(undo)", "request_error": "\(error)"])
+            }
+        }
     }
 
     /// A deployed node's deployment, with everything an action needs.
