@@ -1,4 +1,5 @@
 import ErlangDist
+import Foundation
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
@@ -21,7 +22,7 @@ struct PeriodicWorkTests {
     func repeats() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
         let executor = EventLoopTaskExecutor(group.next())
-        let work = PeriodicWork { (executor, executor.eventLoop) }
+        let work = PeriodicWork(node: UUID(), group: PeriodicWorkGroup()) { (executor, executor.eventLoop) }
         let runs = Runs()
         work.start {
             runs.seen.withLockedValue { seen in
@@ -30,7 +31,7 @@ struct PeriodicWorkTests {
                 if !executor.eventLoop.inEventLoop { seen.offLoop += 1 }
                 if LocalNode.busyWaits { seen.busyWaiting += 1 }
             }
-            // Longer than the wait it returns: a run that overlapped the next would show.
+            // Longer than the interval it returns: a run that overlapped the next would show.
             try? await Task.sleep(for: .milliseconds(20))
             let done = runs.seen.withLockedValue { seen in
                 seen.running -= 1
@@ -56,11 +57,51 @@ struct PeriodicWorkTests {
         try await group.shutdownGracefully()
     }
 
+    @Test("the works of a group run at the points of their phase's grid, whenever they started; the group counts the works started and not stopped",
+          .timeLimit(.minutes(1)))
+    func runsOnTheGrid() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        let works = PeriodicWorkGroup()
+        let interval = TimeAmount.milliseconds(40)
+        // Two works: one phase, whose grid starts at 0.
+        let nodes = [UUID(), UUID()]
+        let deadlines = NIOLockedValueBox<[Int: [NIODeadline]]>([:])
+        let ran = AsyncStream<Void>.makeStream()
+        var started: [PeriodicWork] = []
+        for (index, node) in nodes.enumerated() {
+            let loop = group.next()
+            let work = PeriodicWork(node: node, group: works) { (nil, loop) }
+            work.start(after: .milliseconds(7 * index)) { [work] in
+                // The deadline that set this run off.
+                let deadline = work.deadline
+                deadlines.withLockedValue { $0[index, default: []].append(deadline ?? .distantPast) }
+                ran.continuation.yield()
+                return .milliseconds(40)
+            }
+            started.append(work)
+        }
+        #expect(works.count == 2)
+        for await _ in ran.stream where deadlines.withLockedValue({ $0.values.count == 2 && $0.values.allSatisfy { $0.count >= 4 } }) { break }
+        for work in started { await work.stop() }
+        #expect(works.count == 0, "stopped works leave the group")
+        await started[0].stop()
+        #expect(works.count == 0, "a second stop leaves nothing more")
+        let seen = deadlines.withLockedValue { $0 }
+        for (index, points) in seen {
+            // The first run came after its start delay; every later one at a grid point.
+            for point in points.dropFirst() {
+                #expect(point.uptimeNanoseconds % UInt64(interval.nanoseconds) == 0, "work \(index) ran off the grid: \(point)")
+            }
+        }
+        #expect(Set(seen[0]!.dropFirst()).intersection(seen[1]!.dropFirst()).count >= 1, "the two works share their points: \(seen)")
+        try await group.shutdownGracefully()
+    }
+
     @Test("stopping cancels the run under way and waits for its end; a stopped work never starts",
           .timeLimit(.minutes(1)))
     func stopCancelsTheRun() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let work = PeriodicWork { (nil, group.next()) }
+        let work = PeriodicWork(node: UUID(), group: PeriodicWorkGroup()) { (nil, group.next()) }
         let started = AsyncStream<Void>.makeStream()
         let ended = NIOLockedValueBox<Bool?>(nil)
         /// Held by the body only: the body is let go at stop.
@@ -85,7 +126,7 @@ struct PeriodicWorkTests {
         #expect(weakToken == nil, "the body is let go at stop")
         #expect(!work.isLive)
 
-        let never = PeriodicWork { (nil, group.next()) }
+        let never = PeriodicWork(node: UUID(), group: PeriodicWorkGroup()) { (nil, group.next()) }
         await never.stop()
         never.start { Issue.record("a stopped work ran"); return .zero }
         try await group.next().scheduleTask(in: .milliseconds(50)) {}.futureResult.get()

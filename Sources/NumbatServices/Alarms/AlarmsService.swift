@@ -24,6 +24,8 @@ public final class AlarmsService: NumbatService {
     let logger: Logger
     let settings: Settings
     private let watchers = NodeWorkers<NodeAlarmWatcher>()
+    /// Every node's built-in checks, for their phases (`RunPhase`).
+    let checkRuns = PeriodicWorkGroup()
     private let currentThresholds: NIOLockedValueBox<AlarmThresholds>
     /// Each UP node's family and, per family aspect (applications, system, time zone), its values
     /// from its latest check, for the family checks.

@@ -24,7 +24,7 @@ final class NodeAlarmWatcher: NodeWorker {
     init(node: ManagedNode, service: AlarmsService) {
         self.node = node
         self.service = service
-        self.checks = service.nodes.periodicWork(near: node)
+        self.checks = service.nodes.periodicWork(near: node, in: service.checkRuns)
         self.messages = service.nodes.serialInbox(near: node)
     }
 

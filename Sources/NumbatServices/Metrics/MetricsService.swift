@@ -31,6 +31,8 @@ public final class MetricsService: NumbatService {
     /// Prometheus remote write to the receivers configured, if any.
     let remoteWrite: RemoteWrite?
     private let collectors = NodeWorkers<NodeCollector>()
+    /// Every node's collections, for their phases (`RunPhase`).
+    let collections = PeriodicWorkGroup()
     private let latest = NIOLockedValueBox<[UUID: MetricSnapshot]>([:])
     private let intervals = NIOLockedValueBox<[UUID: Duration]>([:])
     private let events = NodeFollower()

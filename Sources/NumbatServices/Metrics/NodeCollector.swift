@@ -24,7 +24,7 @@ final class NodeCollector: NodeWorker {
     init(node: ManagedNode, service: MetricsService) {
         self.node = node
         self.service = service
-        self.cycles = service.nodes.periodicWork(near: node)
+        self.cycles = service.nodes.periodicWork(near: node, in: service.collections)
     }
 
     /// Starts the agent (in a task that ends once it is started or found unavailable), then
@@ -48,8 +48,8 @@ final class NodeCollector: NodeWorker {
     /// The first wait before trying a failed agent again, and the longest.
     static let agentRetry: (first: Duration, longest: Duration) = (.seconds(30), .seconds(600))
 
-    /// One cycle: the agent tried again if it is due, one collection recorded; returns the wait
-    /// until the next (the node's interval less the time this one took).
+    /// One cycle: the agent tried again if it is due, one collection recorded; returns the
+    /// node's interval (the next starts an interval after this one's start, on its phase).
     private func cycle() async -> Duration {
         if source.withLockedValue({ $0 }) == .agentless, ContinuousClock.now >= retry.withLockedValue({ $0.next }) {
             // Said once already: a retry that fails again is only logged.
@@ -60,13 +60,12 @@ final class NodeCollector: NodeWorker {
                 retry.next = ContinuousClock.now + retry.wait
             }
         }
-        let started = ContinuousClock.now
         do {
             await service.record(try await collectOnce(), for: node)
         } catch {
             service.logger.debug("metrics collection failed", metadata: ["node": "\(node.name)", "error": "\(error)"])
         }
-        return service.interval(for: node.id) - (ContinuousClock.now - started)
+        return service.interval(for: node.id)
     }
 
     /// One collection, bounded by the service's collect timeout: the agent's one call, or BIF

@@ -203,10 +203,10 @@ public final class NodeManager: Sendable {
         SerialInbox { [local] in (try? NodeName(node.name)).flatMap { local.taskExecutor(for: $0) } }
     }
 
-    /// Work a per-node part repeats, with a timer on the node's event loop between runs
-    /// (`PeriodicWork`; not started).
-    func periodicWork(near node: ManagedNode) -> PeriodicWork {
-        PeriodicWork { [local] in
+    /// Work a per-node part repeats, with a timer on the node's event loop between runs, its
+    /// phase among `group`'s (`PeriodicWork`; not started).
+    func periodicWork(near node: ManagedNode, in group: PeriodicWorkGroup) -> PeriodicWork {
+        PeriodicWork(node: node.id, group: group) { [local] in
             let executor = (try? NodeName(node.name)).flatMap { local.taskExecutor(for: $0) }
             return (executor, executor?.eventLoop ?? local.eventLoopGroup.next())
         }
