@@ -22,6 +22,7 @@ NODES="${2:-5}"
 SECONDS_WINDOW="${3:-30}"
 OUT_FILE="${CALLGRIND_OUT:-/tmp/numbat-callgrind-metrics.out}"
 . scripts/lib/callgrind.sh
+. scripts/lib/serve-nodes.sh
 callgrind_require objcopy callgrind_control erl cc curl python3
 work=$(mktemp -d /tmp/numbat-cgmetrics.XXXXXX)
 cookie="cgmetrics$$"
@@ -29,7 +30,7 @@ prefix="nbcgm$$n"
 server=""
 cleanup() {
   if [ -n "$server" ]; then kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; fi
-  pkill -f -- "-name ${prefix}[0-9]+@" 2>/dev/null || true
+  serve_nodes_stop "$prefix"
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -46,27 +47,15 @@ int sigsuspend(const sigset_t *mask) {
 }
 C
 cc -shared -fPIC -O2 -o "$work/sigsuspend.so" "$work/sigsuspend.c" -ldl
-for i in $(seq 1 "$NODES"); do
-  erl -name "${prefix}${i}@127.0.0.1" -setcookie "$cookie" -noshell -noinput -detached
-done
+serve_nodes_start "$prefix" "$cookie" "$NODES"
 port=$((20000 + $$ % 20000))
 LD_PRELOAD="$work/sigsuspend.so" valgrind --tool=callgrind --callgrind-out-file="$OUT_FILE" "$work/numbat" serve \
   --port "$port" --data-dir "$work/data" --node-name "nbcgmserver$$" --metrics-interval "${METRICS_INTERVAL:-1}" >"$work/serve.log" 2>&1 &
 server=$!
 api="http://127.0.0.1:$port"
-for _ in $(seq 1 600); do curl -sf "$api/api/topo/nodes" >/dev/null 2>&1 && break; sleep 0.5; done
-curl -sf "$api/api/topo/nodes" >/dev/null || { echo "numbat serve did not start:" >&2; cat "$work/serve.log" >&2; exit 1; }
-ids=()
-for i in $(seq 1 "$NODES"); do
-  reply=$(curl -sf -X POST "$api/api/actions/add-node" -H 'content-type: application/json' \
-    -d "{\"node\":\"${prefix}${i}@127.0.0.1\",\"cookie\":\"$cookie\"}")
-  ids+=("$(printf '%s' "$reply" | python3 -c 'import json,sys; print(json.load(sys.stdin)["node"]["id"])')")
-done
-for _ in $(seq 1 600); do
-  up=$(curl -sf "$api/api/topo/nodes?state=UP" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["nodes"]))')
-  [ "$up" -ge "$NODES" ] && break
-  sleep 1
-done
+serve_wait_api "$api" "$work/serve.log"
+ids=($(serve_add_nodes "$api" "$prefix" "$cookie" "$NODES"))
+serve_wait_up "$api" "$NODES"
 # The agents injected and a few collections made before counting.
 sleep 20
 callgrind_control -z "$server" >/dev/null

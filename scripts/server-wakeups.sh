@@ -19,6 +19,7 @@ NODES="${2:-20}"
 WINDOW="${3:-30}"
 shift $(( $# < 3 ? $# : 3 ))
 [ "${1:-}" = "--" ] && shift
+. scripts/lib/serve-nodes.sh
 for tool in erl curl python3; do
   command -v "$tool" >/dev/null || { echo "$tool is not installed (scripts/install-test-deps.sh)" >&2; exit 1; }
 done
@@ -28,29 +29,19 @@ prefix="nbwake$$n"
 server=""
 cleanup() {
   if [ -n "$server" ]; then kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; fi
-  pkill -f -- "-name ${prefix}[0-9]+@" 2>/dev/null || true
+  serve_nodes_stop "$prefix"
   rm -rf "$work"
 }
 trap cleanup EXIT
-for i in $(seq 1 "$NODES"); do
-  erl -name "${prefix}${i}@127.0.0.1" -setcookie "$cookie" -noshell -noinput -detached
-done
+serve_nodes_start "$prefix" "$cookie" "$NODES"
 port=$((20000 + $$ % 20000))
 "$NUMBAT" serve --port "$port" --data-dir "$work/data" --node-name "nbwakeserver$$" \
   --metrics-interval "${METRICS_INTERVAL:-3600}" "$@" >"$work/serve.log" 2>&1 &
 server=$!
 api="http://127.0.0.1:$port"
-for _ in $(seq 1 600); do curl -sf "$api/api/topo/nodes" >/dev/null 2>&1 && break; sleep 0.5; done
-curl -sf "$api/api/topo/nodes" >/dev/null || { echo "numbat serve did not start:" >&2; cat "$work/serve.log" >&2; exit 1; }
-for i in $(seq 1 "$NODES"); do
-  curl -sf -X POST "$api/api/actions/add-node" -H 'content-type: application/json' \
-    -d "{\"node\":\"${prefix}${i}@127.0.0.1\",\"cookie\":\"$cookie\"}" >/dev/null
-done
-for _ in $(seq 1 600); do
-  up=$(curl -sf "$api/api/topo/nodes?state=UP" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["nodes"]))')
-  [ "$up" -ge "$NODES" ] && break
-  sleep 1
-done
+serve_wait_api "$api" "$work/serve.log"
+serve_add_nodes "$api" "$prefix" "$cookie" "$NODES" >/dev/null
+serve_wait_up "$api" "$NODES"
 # The agents injected, the first collections and alarm checks made.
 sleep 30
 sample() {
