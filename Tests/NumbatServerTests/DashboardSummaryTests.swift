@@ -16,7 +16,9 @@ struct DashboardSummaryTests {
                 let id = try await MetricsTests.add(peer, to: server, client: client)
                 // Something for each card: an alarm, an error, collected metrics.
                 _ = try await NotificationsTests.eval(peer, #"{ok, _} = application:ensure_all_started(sasl), alarm_handler:set_alarm({numbat_overview, "raised for the overview"})."#)
-                let raised = try await eventually(within: .seconds(20)) {
+                // SASL may start after the alarm agent: the agent subscribes at the node's next
+                // check, up to 1.25 intervals (15 s) after its first.
+                let raised = try await eventually(within: .seconds(60)) {
                     let alarms = try await client.call(.get, "/api/alarms?state=active", token: server.adminToken)["alarms"] as? [[String: Any]] ?? []
                     return alarms.contains { $0["key"] as? String == "sasl:numbat_overview" }
                 }

@@ -31,11 +31,13 @@ struct RunPhaseTests {
         #expect(quick == started + interval)
         #expect(slow == quick)
         // A node that started off the grid (its first run, at once when it came up) joins it:
-        // the first point at least half an interval after its start.
+        // the first point at least a quarter of an interval after its start.
         let late = phase.next(now: started + 2_000_000_000, started: started + 1_900_000_000, interval: interval)
         #expect(late == started + interval)
-        let veryLate = phase.next(now: started + 7_000_000_000, started: started + 6_900_000_000, interval: interval)
-        #expect(veryLate == started + 2 * interval, "3.1 s after its start is too soon: the point after")
+        let later = phase.next(now: started + 7_000_000_000, started: started + 6_900_000_000, interval: interval)
+        #expect(later == started + interval, "3.1 s after its start is not too soon")
+        let veryLate = phase.next(now: started + 8_000_000_000, started: started + 7_900_000_000, interval: interval)
+        #expect(veryLate == started + 2 * interval, "2.1 s after its start is too soon: the point after, 12.1 s on")
     }
 
     @Test("the phases divide the interval evenly; each deadline is a point of its phase's grid")
@@ -48,7 +50,7 @@ struct RunPhaseTests {
             for now in stride(from: 3_600 * Self.second, to: 3_900 * Self.second, by: 7_777_777_777) {
                 let started = now - 1_000_000
                 let next = phase.next(now: now, started: started, interval: interval)
-                #expect(next > now && next - started >= interval / 2 && next - now <= interval + interval / 2)
+                #expect(next > now && next - started >= interval / 4 && next - started <= interval + interval / 4)
                 #expect((next - phase.offset(interval: interval)) % interval == 0, "off the grid: \(next)")
             }
         }
@@ -79,7 +81,7 @@ struct RunPhaseTests {
         #expect(sizes.values.max()! <= 128 && sizes.values.min()! >= 24, "64 a phase on average: \(sizes.values.sorted())")
     }
 
-    @Test("a node whose phase changed waits at least half an interval after its last start")
+    @Test("a node whose phase changed waits between a quarter and one and a quarter intervals after its last start")
     func movedPhaseWaits() {
         let interval = 10 * Self.second
         // Its last run started at 1,000 s on phase 0 of 1; the group grew to 2 phases and its
@@ -87,9 +89,12 @@ struct RunPhaseTests {
         let moved = RunPhase(phase: 1, phases: 2)
         let started = 1_000 * Self.second
         #expect(moved.next(now: started + 1_000_000, started: started, interval: interval) == 1_005 * Self.second)
-        // Offset 2.5 s of 4 phases: 1,002.5 s is too soon after 1,000 s; 1,012.5 s is next.
-        let tooSoon = RunPhase(phase: 1, phases: 4)
-        #expect(tooSoon.next(now: started + 1_000_000, started: started, interval: interval) == 1_012_500_000_000)
+        // Offset 2.5 s of 4 phases: 1,002.5 s is a quarter interval on, and taken.
+        let quarter = RunPhase(phase: 1, phases: 4)
+        #expect(quarter.next(now: started + 1_000_000, started: started, interval: interval) == 1_002_500_000_000)
+        // Offset 1.25 s of 8 phases: 1,001.25 s is too soon after 1,000 s; 1,011.25 s is next.
+        let tooSoon = RunPhase(phase: 1, phases: 8)
+        #expect(tooSoon.next(now: started + 1_000_000, started: started, interval: interval) == 1_011_250_000_000)
     }
 
     @Test("an interval of zero runs again at once; small uptimes do not underflow")

@@ -51,15 +51,18 @@ struct RunPhase: Equatable, Sendable {
     }
 
     /// The deadline of the next run, in nanoseconds of uptime (`NIODeadline`'s): the first
-    /// point of the grid after `now` that is at least half an interval after the last run's
-    /// start (`started`). A run that overran its interval skips the points it missed; a node
-    /// whose phase just changed (the group grew or shrank) waits at least half an interval, so
-    /// it is never collected twice in a moment.
+    /// point of the grid after `now` that is at least a quarter of an interval after the last
+    /// run's start (`started`). A run that overran its interval skips the points it missed; a
+    /// node joining the grid (its first run came when it came up) or whose phase just changed
+    /// (the group grew or shrank) waits between a quarter and one and a quarter intervals: never
+    /// collected twice in a moment, nor left much longer than its interval. (Half an interval,
+    /// the first bound tried, left a node's second alarm check up to 22.5 s after its first
+    /// at the default 15 s; a SASL started after the alarm agent is found at a check.)
     func next(now: UInt64, started: UInt64, interval: UInt64) -> UInt64 {
         guard interval > 0 else { return now }
         let sincePoint = (now % interval + interval - offset(interval: interval) % interval) % interval
         var point = now + (interval - sincePoint)
-        while point < started || point - started < interval / 2 { point += interval }
+        while point < started || point - started < interval / 4 { point += interval }
         return point
     }
 }
