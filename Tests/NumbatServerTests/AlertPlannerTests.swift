@@ -197,4 +197,19 @@ struct AlertPlannerTests {
         let none = try APICoding.encoder().encode(AlertReceiverResponse(receiver: receiver, hasSecret: false))
         #expect(String(decoding: none, as: UTF8.self).contains(#""secret":null"#))
     }
+
+    @Test("the queue sleeps until the next delivery is due: at once after a take, at most the longest sleep, never a spin")
+    func queueSleeps() throws {
+        let delivery = AlertDelivery(id: "d", receiverID: Self.webhook, ruleID: UUID(), alarmID: 7, notice: AlertNotice(event: .raised, time: Self.t0, alarm: Self.alarm()),
+                                     repeatIntervalSeconds: nil, createdAt: Self.t0, nextAttemptAt: Self.t0)
+        func sleep(_ deliveries: [AlertDelivery], due: Double?) -> Double? {
+            AlertPlanner.sleep(after: AlertClaim(deliveries: deliveries, nextDue: due.map { Self.t0.addingTimeInterval($0) }), now: Self.t0, longest: 30)
+        }
+        #expect(sleep([delivery], due: 5) == nil, "what it took is sent, then the queue is looked at again")
+        #expect(sleep([], due: nil) == 30, "nothing waiting: the longest sleep")
+        #expect(sleep([], due: 2.5) == 2.5, "a retry or held-back raise: at its time")
+        #expect(sleep([], due: 600) == 30)
+        #expect(sleep([], due: 0) == AlertPlanner.shortestSleep && sleep([], due: -3) == AlertPlanner.shortestSleep,
+                "due but taken by another server at that moment: a moment later, not in a spin")
+    }
 }

@@ -83,7 +83,7 @@ struct MetricFlushVisibilityTests {
         #expect(try await answered() == (0..<10).map(Double.init), "points being written are answered")
         #expect(writtenThrough() == first - 1, "being written is not written")
         store.release(failing: false)
-        try await flushing.value
+        _ = try await flushing.value
         #expect(try await answered() == (0..<10).map(Double.init))
         #expect(writtenThrough() == first + 9_000, "all ten written")
 

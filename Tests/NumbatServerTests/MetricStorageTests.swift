@@ -349,6 +349,47 @@ struct MetricArchiveTests {
         }
     }
 
+    @Test("the flush loop writes points a flush interval after they come, then waits for the next ones without flushing; at its idle limit it writes a silent node's ended roll-up")
+    func flushLoopPace() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("numbat-archive-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = try SQLiteStore(directory: directory)
+        defer { try? store.close() }
+        let clock = ManualClock(Self.epoch)
+        func archive(idle: Duration) -> MetricArchive {
+            var settings = MetricArchive.Settings()
+            settings.flushInterval = .milliseconds(100)
+            settings.idleFlushInterval = idle
+            return MetricArchive(store: store, settings: settings, logger: Logger(label: "test"), now: { clock.now })
+        }
+        func stored(_ node: UUID, tier: Int) async throws -> Bool {
+            !(try await store.metricBlocks(nodes: [node], tier: tier, from: 0, to: .max)).isEmpty
+        }
+
+        // Nothing came: the loop waits for points, and makes no flush while it waits.
+        let waiting = archive(idle: .seconds(3600))
+        try await waiting.start()
+        #expect(await eventually(within: .seconds(30)) { waiting.flushLoop.waitingForPoints }, "no points: the loop waits for them")
+        let before = waiting.flushLoop.flushes
+        try await waiting.ingest(node: node, time: Self.epoch, values: ["m": 1])
+        #expect(try await eventually(within: .seconds(30)) { try await stored(node, tier: 0) }, "the point is written, woken by it")
+        #expect(await eventually(within: .seconds(30)) { waiting.flushLoop.waitingForPoints }, "then waiting again")
+        #expect(waiting.flushLoop.flushes == before + 2, "one flush wrote the point, the next found nothing more: \(waiting.flushLoop)")
+        await waiting.stop()
+
+        // A node stops reporting inside a five-minute bucket; the bucket ends: the flush at the
+        // idle limit closes it and writes it, with no point to wake the loop.
+        let silent = UUID()
+        let limited = archive(idle: .milliseconds(300))
+        try await limited.start()
+        try await Self.collect(limited, clock, node: silent, minutes: 10..<14) { Double($0) }
+        #expect(await eventually(within: .seconds(30)) { limited.flushLoop.waitingForPoints })
+        #expect(try await !stored(silent, tier: 1), "the bucket is open")
+        clock.advance(Self.epoch.addingTimeInterval(16 * 60).timeIntervalSince(clock.now))
+        #expect(try await eventually(within: .seconds(30)) { try await stored(silent, tier: 1) }, "written at the idle limit")
+        await limited.stop()
+    }
+
     @Test("a roll-up bucket takes 32 bytes and keeps its start exactly, for one-second to daily lengths, into the next century")
     func bucketStart() {
         #expect(MemoryLayout<NodeSeries.Bucket>.stride == 32)

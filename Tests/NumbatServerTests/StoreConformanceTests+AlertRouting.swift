@@ -60,19 +60,28 @@ extension StoreConformanceTests {
             #expect(try await store.enqueueAlertDeliveries([raiseHook, raiseMail]) == [raiseHook, raiseMail])
             #expect(try await store.enqueueAlertDeliveries([raiseHook, repeatHook]) == [repeatHook])
 
-            // Claims: due ones only, oldest due first, each by one claimer until its lease ends.
+            // Claims: due ones only, oldest due first, each by one claimer until its lease ends;
+            // each look says when the next one left is due (a next attempt or a lease's end).
             let lease = Self.t0.addingTimeInterval(60)
-            let claimed = try await store.claimAlertDeliveries(now: Self.t0.addingTimeInterval(10), leaseUntil: lease, limit: 10)
-            #expect(claimed.map(\.id) == [raiseHook.id, raiseMail.id] && claimed.allSatisfy { $0.status == .sending && $0.leaseUntil == lease })
-            #expect(try await store.claimAlertDeliveries(now: Self.t0.addingTimeInterval(20), leaseUntil: lease, limit: 10).isEmpty)
+            let early = try await store.claimAlertDeliveries(now: Self.t0.addingTimeInterval(-5), leaseUntil: lease, limit: 10)
+            #expect(early == AlertClaim(deliveries: [], nextDue: Self.t0), "\(early)")
+            let first = try await store.claimAlertDeliveries(now: Self.t0.addingTimeInterval(10), leaseUntil: lease, limit: 1)
+            #expect(first.deliveries.map(\.id) == [raiseHook.id] && first.nextDue == Self.t0.addingTimeInterval(10), "more due than the limit took: \(first)")
+            let second = try await store.claimAlertDeliveries(now: Self.t0.addingTimeInterval(10), leaseUntil: lease, limit: 10)
+            #expect(second.deliveries.map(\.id) == [raiseMail.id] && second.nextDue == lease, "the leases end before the repeat is due: \(second)")
+            let claimed = first.deliveries + second.deliveries
+            #expect(claimed.allSatisfy { $0.status == .sending && $0.leaseUntil == lease })
+            #expect(try await store.claimAlertDeliveries(now: Self.t0.addingTimeInterval(20), leaseUntil: lease, limit: 10) == AlertClaim(deliveries: [], nextDue: lease))
             // Sixteen claimers at once, past the lease: each delivery goes to exactly one.
             let racing = try await withThrowingTaskGroup(of: [String].self) { group in
                 for _ in 0..<16 {
-                    group.addTask { try await store.claimAlertDeliveries(now: Self.t0.addingTimeInterval(61), leaseUntil: Self.t0.addingTimeInterval(200), limit: 10).map(\.id) }
+                    group.addTask { try await store.claimAlertDeliveries(now: Self.t0.addingTimeInterval(61), leaseUntil: Self.t0.addingTimeInterval(200), limit: 10).deliveries.map(\.id) }
                 }
                 return try await group.reduce(into: []) { $0 += $1 }
             }
             #expect(racing.sorted() == [raiseHook.id, raiseMail.id].sorted(), "\(racing)")
+            #expect(try await store.claimAlertDeliveries(now: Self.t0.addingTimeInterval(62), leaseUntil: lease, limit: 10).nextDue == Self.t0.addingTimeInterval(100),
+                    "the repeat, before the new leases' end")
 
             var sent = claimed[0]
             sent.status = .delivered
@@ -93,7 +102,8 @@ extension StoreConformanceTests {
             let suppressed = try await store.suppressAlertDeliveries(alarmID: 3, events: [.raised, .repeated])
             #expect(Set(suppressed.map(\.id)) == [raiseMail.id, repeatHook.id] && suppressed.allSatisfy { $0.status == .suppressed })
             #expect(try await store.suppressAlertDeliveries(alarmID: 3, events: [.raised]).isEmpty)
-            #expect(try await store.claimAlertDeliveries(now: Self.t0.addingTimeInterval(10_000), leaseUntil: lease, limit: 10).isEmpty)
+            #expect(try await store.claimAlertDeliveries(now: Self.t0.addingTimeInterval(10_000), leaseUntil: lease, limit: 10) == AlertClaim(deliveries: [], nextDue: nil),
+                    "nothing pending or sending: nothing to look for")
 
             // Listing: newest first, by receiver, alarm, status.
             let all = try await store.alertDeliveries(AlertDeliveryQuery())

@@ -27,8 +27,9 @@ public protocol AlertRoutingStore: Sendable {
     func enqueueAlertDeliveries(_ deliveries: [AlertDelivery]) async throws -> [AlertDelivery]
     /// Takes up to `limit` due deliveries (pending with `nextAttemptAt <= now`, or sending with
     /// an expired lease: a server that stopped mid-send), oldest due first, marking them sending
-    /// until `leaseUntil`, in one transaction.
-    func claimAlertDeliveries(now: Date, leaseUntil: Date, limit: Int) async throws -> [AlertDelivery]
+    /// until `leaseUntil`, in one transaction; and says when the next of those it left becomes
+    /// due, so the queue is looked at then rather than polled.
+    func claimAlertDeliveries(now: Date, leaseUntil: Date, limit: Int) async throws -> AlertClaim
     /// Stores the delivery's status, attempts, error and times.
     func updateAlertDelivery(_ delivery: AlertDelivery) async throws
     /// Marks the alarm's pending deliveries of `events` suppressed (nothing sending or sent is
@@ -36,4 +37,19 @@ public protocol AlertRoutingStore: Sendable {
     func suppressAlertDeliveries(alarmID: Int64, events: Set<AlertNotice.Event>) async throws -> [AlertDelivery]
     /// Newest first.
     func alertDeliveries(_ query: AlertDeliveryQuery) async throws -> [AlertDelivery]
+}
+
+/// What one look at the alert queue took, and when to look again.
+public struct AlertClaim: Sendable, Equatable {
+    /// Marked sending, this server's until their lease ends.
+    public var deliveries: [AlertDelivery]
+    /// The earliest time a delivery left in the queue becomes due: a pending one's next
+    /// attempt or a sending one's lease end (nil: none is waiting). At or before `now` when
+    /// more were due than the limit took, or when another server holds them at this moment.
+    public var nextDue: Date?
+
+    public init(deliveries: [AlertDelivery], nextDue: Date?) {
+        self.deliveries = deliveries
+        self.nextDue = nextDue
+    }
 }

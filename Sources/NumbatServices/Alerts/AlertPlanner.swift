@@ -188,4 +188,17 @@ public struct AlertPlanner: Sendable, Equatable {
         let permanent = (400..<500).contains(status) && status != 408 && status != 429
         return .failed(text, permanent: permanent)
     }
+
+    // MARK: The queue's looks
+
+    /// How long the queue sleeps after a look (nil: it sends what it took, then looks again at
+    /// once): until the next delivery is due, at most `longest`, and at least `shortestSleep`,
+    /// so a delivery due but held by another server at that moment is not asked for in a spin.
+    public static func sleep(after claim: AlertClaim, now: Date, longest: Double) -> Double? {
+        guard claim.deliveries.isEmpty else { return nil }
+        guard let due = claim.nextDue else { return longest }
+        return min(longest, max(shortestSleep, due.timeIntervalSince(now)))
+    }
+
+    public static let shortestSleep = 0.05
 }

@@ -67,7 +67,7 @@ extension PostgresStore: AlertRoutingStore {
     }
 
     /// `FOR UPDATE SKIP LOCKED`: servers claiming at once each take different deliveries.
-    public func claimAlertDeliveries(now: Date, leaseUntil: Date, limit: Int) async throws -> [AlertDelivery] {
+    public func claimAlertDeliveries(now: Date, leaseUntil: Date, limit: Int) async throws -> AlertClaim {
         let logger = self.logger
         let seconds = now.timeIntervalSince1970
         return try await transaction { connection in
@@ -84,7 +84,14 @@ extension PostgresStore: AlertRoutingStore {
                 try await Self.update(connection, delivery, logger: logger)
                 claimed.append(delivery)
             }
-            return claimed
+            // Rows another server is claiming at this moment read as they were (still due): the
+            // queue then looks again shortly, and finds them taken.
+            let next = try await Self.rows("""
+                SELECT MIN(due) AS due FROM (SELECT MIN(next_attempt_at) AS due FROM alert_delivery WHERE status = 'pending'
+                                             UNION ALL SELECT MIN(lease_until) FROM alert_delivery WHERE status = 'sending') AS dues
+                """, on: connection, logger: logger)
+            let due = try next.first.flatMap { try $0.value("due", as: Double?.self) }
+            return AlertClaim(deliveries: claimed, nextDue: due.map(Date.init(timeIntervalSince1970:)))
         }
     }
 

@@ -43,8 +43,8 @@ struct ServeCommand: AsyncParsableCommand {
 
             Alert deliveries that fail are retried after --alert-retry-initial seconds, doubling up to \
             --alert-retry-max, for --alert-retry-attempts attempts; a server claims due deliveries for \
-            --alert-lease seconds (longer than --alert-send-timeout) and looks at the queue every \
-            --alert-poll seconds when nothing wakes it (see docs/alerts.md).
+            --alert-lease seconds (longer than --alert-send-timeout) and looks at the queue when a \
+            delivery is queued or due, and at least every --alert-poll seconds (see docs/alerts.md).
             """)
 
     @Option(help: "JSON configuration file.")

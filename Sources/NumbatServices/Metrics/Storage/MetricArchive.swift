@@ -4,16 +4,22 @@ import NIOConcurrencyHelpers
 import NumbatCore
 
 /// The metric history: takes in every collection, keeps each node's open blocks in memory
-/// (`NodeSeries`), writes what changed to the store every `flushInterval` (one transaction per
-/// `flushBatchSize` nodes), deletes what is past retention, and answers series queries. The I/O
-/// shell around the pure `NodeSeries` and `NodeBlock`.
+/// (`NodeSeries`), writes new points to the store `flushInterval` after they came (one
+/// transaction per `flushBatchSize` nodes), deletes what is past retention, and answers series
+/// queries. The I/O shell around the pure `NodeSeries` and `NodeBlock`.
 ///
 /// A crash loses at most the last `flushInterval` of points; a restart reloads the open blocks
 /// and replays the raw points of the roll-up buckets that were still open.
 public final class MetricArchive: Sendable {
     public struct Settings: Sendable {
         public var schedule = RetentionSchedule.standard
+        /// How long new points wait to be written, at most (a crash loses them).
         public var flushInterval: Duration = .seconds(1)
+        /// The longest the flush loop sleeps while no points come: roll-up buckets of nodes
+        /// that stopped reporting closed and written, blocks whose time is over compacted,
+        /// retention applied. (Queries close ended buckets themselves, so they see them
+        /// before.)
+        public var idleFlushInterval: Duration = .seconds(30)
         public var pruneInterval: Duration = .seconds(60)
         /// Nodes whose new points one flush encodes and writes per transaction, and whose
         /// blocks it compacts per transaction. Every node's roll-up buckets end at the same
@@ -36,7 +42,9 @@ public final class MetricArchive: Sendable {
     let logger: Logger
     private let state = NIOLockedValueBox(State())
     /// The last flush started; each flush waits for the one before.
-    private let flushChain = NIOLockedValueBox<Task<Void, any Error>?>(nil)
+    private let flushChain = NIOLockedValueBox<Task<Bool, any Error>?>(nil)
+    /// The flush loop's sleep while it waits for points, ended by the first ingested.
+    private let idleSleep = LoopSleep()
     private let loop = NIOLockedValueBox<Task<Void, Never>?>(nil)
     private let restoreQueue = NIOLockedValueBox(RestoreQueue())
 
@@ -52,6 +60,12 @@ public final class MetricArchive: Sendable {
         var namesByID: [Int: String] = [:]
         /// Nodes whose stored open blocks were reloaded after start.
         var restored: Set<UUID> = []
+        /// Points were ingested since the last flush started.
+        var pointsSinceFlush = false
+        /// The flush loop waits for points (`pointsCame`) rather than for its next flush.
+        var waitingForPoints = false
+        /// Flushes the loop has made (for tests).
+        var loopFlushes = 0
     }
 
     /// `now` is injectable so tests can move through hours and days without waiting.
@@ -79,22 +93,64 @@ public final class MetricArchive: Sendable {
         try await restore(nodes)
         loop.withLockedValue { task in
             task = Task { [weak self] in
-                var sincePrune = Duration.zero
+                var pace = FlushPace()
                 while !Task.isCancelled {
-                    guard let interval = self?.settings.flushInterval else { return }
-                    try? await Task.sleep(for: interval)
-                    guard let self, !Task.isCancelled else { return }  // stop() does the last flush
-                    await self.flushLogging()
-                    sincePrune += interval
-                    if sincePrune >= self.settings.pruneInterval {
-                        sincePrune = .zero
-                        do { try await self.prune() } catch {
-                            self.logger.error("pruning metric history failed", metadata: ["error": "\(error)"])
-                        }
-                    }
+                    guard let self, await self.flushStep(&pace) else { return }
                 }
             }
         }
+    }
+
+    /// Where the flush loop is between two flushes.
+    private struct FlushPace {
+        var lastPrune = ContinuousClock.now
+        /// The last flush found nothing to do and no points had come since.
+        var waitForPoints = false
+    }
+
+    /// One turn of the flush loop: flushes `flushInterval` after points came, again while more
+    /// come, then waits for the next points (at most `idleFlushInterval`). A server whose
+    /// nodes are collected every minute, or that has none, does not wake every second to find
+    /// nothing to write (each wake-up of a sleeping thread costs this project's machine 50-140
+    /// µs of CPU, docs/benchmarks.md). False once cancelled: `stop()` does the last flush.
+    private func flushStep(_ pace: inout FlushPace) async -> Bool {
+        if pace.waitForPoints {
+            let outcome = await idleSleep.sleep(upTo: settings.idleFlushInterval)
+            state.withLockedValue { $0.waitingForPoints = false }
+            // Woken by points (not by the limit): they wait their interval, as all points do.
+            if outcome == .woken { try? await Task.sleep(for: settings.flushInterval) }
+        } else {
+            try? await Task.sleep(for: settings.flushInterval)
+        }
+        guard !Task.isCancelled else { return false }
+        state.withLockedValue { state in
+            state.pointsSinceFlush = false
+            state.loopFlushes += 1
+        }
+        let worked: Bool
+        do { worked = try await flush() } catch {
+            logger.error("writing metric history failed", metadata: ["error": "\(error)"])
+            worked = true  // the points are back, for the next flush
+        }
+        if ContinuousClock.now - pace.lastPrune >= settings.pruneInterval {
+            pace.lastPrune = .now
+            do { try await prune() } catch {
+                logger.error("pruning metric history failed", metadata: ["error": "\(error)"])
+            }
+        }
+        // Nothing written and nothing come since: wait for points. Decided in the lock, so
+        // points ingested after it find the loop waiting and wake it.
+        pace.waitForPoints = state.withLockedValue { state in
+            guard !worked, !state.pointsSinceFlush else { return false }
+            state.waitingForPoints = true
+            return true
+        }
+        return true
+    }
+
+    /// Whether the flush loop waits for points, and the flushes it has made (for tests).
+    var flushLoop: (waitingForPoints: Bool, flushes: Int) {
+        state.withLockedValue { ($0.waitingForPoints, $0.loopFlushes) }
     }
 
     /// Stops the loop and writes everything still in memory.
@@ -128,10 +184,15 @@ public final class MetricArchive: Sendable {
     /// Ingests `values` when every name has its number (or, `partly`, those that have one) and
     /// answers the names without one.
     private func ingestIfKnown(node: UUID, time: Int64, values: MetricValues, partly: Bool) -> [String] {
-        state.withLockedValue { state in
+        let (unknown, wake) = state.withLockedValue { state in
             let names = state.names
-            return state.nodes[node, default: NodeSeries(schedule: schedule)].ingest(time: time, values: values, partly: partly) { names[$0] }
+            let unknown = state.nodes[node, default: NodeSeries(schedule: schedule)].ingest(time: time, values: values, partly: partly) { names[$0] }
+            state.pointsSinceFlush = true
+            defer { state.waitingForPoints = false }
+            return (unknown, state.waitingForPoints)
         }
+        if wake { idleSleep.wake() }
+        return unknown
     }
 
     /// Numbers the store handed out (here or on another server sharing it).
@@ -278,27 +339,31 @@ public final class MetricArchive: Sendable {
     /// Closes ended roll-up buckets, appends the new points as chunk rows (one transaction per
     /// `flushBatchSize` nodes), and compacts the blocks whose time is over. Flushes run one
     /// after another, so two never write the same block at once.
-    public func flush() async throws {
+    /// True when it wrote or compacted anything.
+    @discardableResult
+    public func flush() async throws -> Bool {
         try await flush(only: nil)
     }
 
     /// Writes the pending points of `only` (every node if nil), after any flush already
     /// started: a flush that took a node's earlier chunks writes them first.
-    private func flush(only: [UUID]?) async throws {
-        let task = flushChain.withLockedValue { previous -> Task<Void, any Error> in
+    @discardableResult
+    private func flush(only: [UUID]?) async throws -> Bool {
+        let task = flushChain.withLockedValue { previous -> Task<Bool, any Error> in
             let next = Task { [previous] in
                 _ = await previous?.result
-                try await self.flushNow(only: only)
+                return try await self.flushNow(only: only)
             }
             previous = next
             return next
         }
-        try await task.value
+        return try await task.value
     }
 
-    private func flushNow(only: [UUID]?) async throws {
+    private func flushNow(only: [UUID]?) async throws -> Bool {
         let now = nowMilliseconds
         let ids = only ?? state.withLockedValue { Array($0.nodes.keys) }
+        var wrote = false
         // A batch at a time (see `Settings.flushBatchSize`): at most one batch's pending blocks
         // and encoded rows are held at once.
         for batch in Self.batches(ids, of: settings.flushBatchSize) {
@@ -314,6 +379,7 @@ public final class MetricArchive: Sendable {
                 if !taken.isEmpty { chunks[id] = taken }
             }
             guard !chunks.isEmpty else { continue }
+            wrote = true
             let rows = chunks.flatMap { node, taken in
                 taken.map { StoredMetricBlock(nodeID: node, tier: $0.key.tier, start: $0.key.start, sequence: $0.sequence,
                                               end: $0.end, points: $0.points, data: $0.data) }
@@ -332,7 +398,7 @@ public final class MetricArchive: Sendable {
                 throw error
             }
         }
-        try await compact(now: now)
+        return try await compact(now: now) || wrote
     }
 
     /// The first chunk number one read serves every compaction of a batch with: the lowest
@@ -357,11 +423,12 @@ public final class MetricArchive: Sendable {
     /// merged into one. The nodes due with the same block (at the end of an hour, every node's
     /// raw block) are read `flushBatchSize` at a time, one query each, and each batch is
     /// written in one transaction per kind.
-    private func compact(now: Int64) async throws {
+    /// True when anything was due.
+    private func compact(now: Int64) async throws -> Bool {
         let due = state.withLockedValue { state in
             state.nodes.flatMap { node, series in series.compactions(now: now).map { (node: node, key: $0.key, compaction: $0.compaction) } }
         }
-        guard !due.isEmpty else { return }
+        guard !due.isEmpty else { return false }
         for (key, entries) in Dictionary(grouping: due, by: \.key) {
             for batch in Self.batches(entries, of: settings.flushBatchSize) {
                 // Each node's rows oldest first (the compacted block, then its chunks), as
@@ -408,6 +475,7 @@ public final class MetricArchive: Sendable {
                 }
             }
         }
+        return true
     }
 
     /// One block of `rows` (oldest first): straight from their bytes when their points come
