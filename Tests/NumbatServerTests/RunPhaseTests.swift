@@ -81,6 +81,30 @@ struct RunPhaseTests {
         #expect(sizes.values.max()! <= 128 && sizes.values.min()! >= 24, "64 a phase on average: \(sizes.values.sorted())")
     }
 
+    @Test("phases grow as soon as one would pass 64 nodes and shrink only a quarter phase below the boundary; a count flapping across it moves nobody")
+    func phasesHysteresis() {
+        #expect(RunPhase.phases(members: 65, current: 1) == 2)
+        #expect(RunPhase.phases(members: 129, current: 1) == 3, "grown to what is needed at once")
+        #expect(RunPhase.phases(members: 64, current: 2) == 2 && RunPhase.phases(members: 49, current: 2) == 2)
+        #expect(RunPhase.phases(members: 48, current: 2) == 1)
+        #expect(RunPhase.phases(members: 0, current: 3) == 1)
+        #expect(RunPhase.phases(members: 177, current: 4) == 4 && RunPhase.phases(members: 176, current: 4) == 3)
+        #expect(RunPhase.phases(members: 112, current: 4) == 2, "to what is needed, once past the margin")
+
+        let group = PeriodicWorkGroup()
+        for _ in 0..<65 { group.join() }
+        #expect(group.phases == 2)
+        let node = UUID()
+        let before = group.phase(of: node)
+        for _ in 0..<10 {
+            group.leave()
+            #expect(group.phase(of: node) == before, "the 65th leaving keeps every node's phase")
+            group.join()
+        }
+        for _ in 0..<17 { group.leave() }
+        #expect(group.count == 48 && group.phases == 1 && group.phase(of: node) == RunPhase(phase: 0, phases: 1))
+    }
+
     @Test("a node whose phase changed waits between a quarter and one and a quarter intervals after its last start")
     func movedPhaseWaits() {
         let interval = 10 * Self.second

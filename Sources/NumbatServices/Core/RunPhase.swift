@@ -29,12 +29,29 @@ struct RunPhase: Equatable, Sendable {
     /// The phase of `node` among a group of `members` nodes: `members / groupSize` phases
     /// (rounded up), the node's picked by its id, so it keeps it while the count does.
     init(node: UUID, members: Int, groupSize: Int = Self.groupSize) {
-        let phases = Self.phases(members: members, groupSize: groupSize)
+        self.init(node: node, phases: Self.phases(members: members, groupSize: groupSize))
+    }
+
+    /// The phase of `node` when the interval is divided into `phases`.
+    init(node: UUID, phases: Int) {
         self.init(phase: Int(Self.spread(node) % UInt64(phases)), phases: phases)
     }
 
     static func phases(members: Int, groupSize: Int = Self.groupSize) -> Int {
         max(1, (members + max(1, groupSize) - 1) / max(1, groupSize))
+    }
+
+    /// The phases a group of `members` divides its interval into when it had `current`: more
+    /// as soon as a phase would hold more than `groupSize`, fewer only once the count is a
+    /// quarter of a phase below the boundary. A change of the count moves most nodes to
+    /// another phase (each then waits up to an interval and a quarter for its next run), so a
+    /// count going back and forth across a multiple of `groupSize` (a node flapping, the 65th
+    /// added and removed) must not move them every time.
+    static func phases(members: Int, current: Int, groupSize: Int = Self.groupSize) -> Int {
+        let needed = phases(members: members, groupSize: groupSize)
+        guard needed < current else { return needed }
+        let size = max(1, groupSize)
+        return members <= needed * size - size / 4 ? needed : current
     }
 
     /// The id's 128 bits folded and mixed into 64 (a version 4 id's fixed bits fall out).
