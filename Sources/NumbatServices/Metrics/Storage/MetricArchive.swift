@@ -62,7 +62,7 @@ public final class MetricArchive: Sendable {
         var restored: Set<UUID> = []
         /// Points were ingested since the last flush started.
         var pointsSinceFlush = false
-        /// The flush loop waits for points (`pointsCame`) rather than for its next flush.
+        /// The flush loop waits for points (`idleSleep`) rather than for its next flush.
         var waitingForPoints = false
         /// Flushes the loop has made (for tests).
         var loopFlushes = 0
