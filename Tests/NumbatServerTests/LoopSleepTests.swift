@@ -12,7 +12,10 @@ struct LoopSleepTests {
         let sleeping = Task { await sleep.sleep(upTo: .seconds(3600)) }
         sleep.wake()
         #expect(await sleeping.value == .woken)
+        let clock = ContinuousClock()
+        let start = clock.now
         #expect(await sleep.sleep(upTo: .milliseconds(300)) == .timedOut, "no stale wake or timer ends it early")
+        #expect(clock.now - start >= .milliseconds(300), "it slept to its limit")
         #expect(await sleep.sleep(upTo: .milliseconds(50)) == .timedOut)
     }
 

@@ -148,6 +148,14 @@ public final class MetricArchive: Sendable {
         return true
     }
 
+    /// Notes that points wait to be written; true when the flush loop waits for points and is
+    /// to be woken (`idleSleep.wake()`, after the lock).
+    private static func notePending(_ state: inout State) -> Bool {
+        state.pointsSinceFlush = true
+        defer { state.waitingForPoints = false }
+        return state.waitingForPoints
+    }
+
     /// Whether the flush loop waits for points, and the flushes it has made (for tests).
     var flushLoop: (waitingForPoints: Bool, flushes: Int) {
         state.withLockedValue { ($0.waitingForPoints, $0.loopFlushes) }
@@ -187,9 +195,7 @@ public final class MetricArchive: Sendable {
         let (unknown, wake) = state.withLockedValue { state in
             let names = state.names
             let unknown = state.nodes[node, default: NodeSeries(schedule: schedule)].ingest(time: time, values: values, partly: partly) { names[$0] }
-            state.pointsSinceFlush = true
-            defer { state.waitingForPoints = false }
-            return (unknown, state.waitingForPoints)
+            return (unknown, Self.notePending(&state))
         }
         if wake { idleSleep.wake() }
         return unknown
@@ -391,10 +397,13 @@ public final class MetricArchive: Sendable {
                 }
             } catch {
                 // Nothing is lost: the chunks go back for the next flush (and the batches not
-                // reached yet keep theirs pending).
-                state.withLockedValue { state in
+                // reached yet keep theirs pending). A flush other than the loop's (a hand-over's)
+                // wakes the loop if it waits, so they are tried again a flush interval on.
+                let wake = state.withLockedValue { state in
                     for (node, taken) in chunks { state.nodes[node]?.retry(taken) }
+                    return Self.notePending(&state)
                 }
+                if wake { idleSleep.wake() }
                 throw error
             }
         }
