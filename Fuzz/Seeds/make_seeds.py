@@ -337,3 +337,24 @@ write(M, "repeated-series", metric_block([(7, 1, [(T0 + 1000, [1]), (T0 + 2000, 
 write(M, "late-repeat", metric_block([(7, 1, [(T0 + 5000, [1])]), (7, 1, [(T0 + 3000, [3])])]))
 write(M, "empty-series", metric_block([(9, 1, [])]))
 write(M, "empty", metric_block([]))
+
+
+def collection_chunk(time, points, block_start=1_796_083_200_000):
+    """A raw chunk of one collection (NodeBlock+OneCollection.swift): ids ascending."""
+    def zigzag(value):
+        return ((value << 1) ^ (value >> 63)) & (2**64 - 1)
+    out = bytearray([2]) + varint(len(points)) + varint(zigzag(time - block_start))
+    previous = None
+    for metric, value in points:
+        out += varint(metric if previous is None else metric - previous)
+        previous = metric
+        if float(value).is_integer() and abs(value) <= 2**53 and not (value == 0 and str(float(value)).startswith("-")):
+            out += varint(zigzag(int(value)) << 1)
+        else:
+            out += b"\x01" + struct.pack("<d", value)
+    return bytes(out)
+
+
+write(M, "collection", collection_chunk(T0 + 1_234_000, [(m, m * 1_000 - 3_000) for m in range(1, 6)] + [(9, 0.25), (400, -0.0)]))
+write(M, "collection-sparse", collection_chunk(T0 + 7, [(1_000_003, 2**53), (2_000_006, 2**53 + 2), (2**40, float("inf"))]))
+write(M, "collection-empty", collection_chunk(T0, []))

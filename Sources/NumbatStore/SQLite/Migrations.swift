@@ -204,6 +204,33 @@ enum Migrations {
             }
             try db.create(index: "trace_event_by_session", on: "trace_event", columns: ["session_id", "id"])
         }
+        // The metric history's rows in a rowid table, found by a unique index of their key. As
+        // a WITHOUT ROWID table, whose cells hold the whole row, a row past about 1,000 bytes (a
+        // chunk of one collection is ~1.5 KB, a merged row tens of KB) spilled into overflow
+        // pages, a table page held two or three rows, and every key comparison of a seek read
+        // the compared row whole, overflow pages and all: 9,800 instructions a seek, and a
+        // fifth of a metric collection's (docs/benchmarks.md, nineteenth pass). Here a row of
+        // up to ~4 KB stays in its page and seeks compare the index's small keys.
+        migrator.registerMigration("v11: metric history in a rowid table") { db in
+            // The implicit rowid, no AUTOINCREMENT (which writes `sqlite_sequence` at each insert).
+            try db.create(table: "metric_block_rows") { table in
+                table.column("node_id", .blob).notNull()
+                table.column("tier", .integer).notNull()
+                table.column("start", .integer).notNull()
+                table.column("sequence", .integer).notNull()
+                table.column("end", .integer).notNull()
+                table.column("points", .integer).notNull()
+                table.column("data", .blob).notNull()
+            }
+            try db.execute(sql: """
+                INSERT INTO metric_block_rows (node_id, tier, start, sequence, "end", points, data)
+                SELECT node_id, tier, start, sequence, "end", points, data FROM metric_block ORDER BY node_id, tier, start, sequence
+                """)
+            try db.drop(table: "metric_block")
+            try db.rename(table: "metric_block_rows", to: "metric_block")
+            try db.create(index: "metric_block_by_key", on: "metric_block", columns: ["node_id", "tier", "start", "sequence"], unique: true)
+            try db.create(index: "metric_block_by_end", on: "metric_block", columns: ["tier", "end"])
+        }
         return migrator
     }
 }

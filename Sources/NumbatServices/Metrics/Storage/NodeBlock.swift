@@ -2,8 +2,10 @@
 /// the unit of storage, one row in the store. Series are keyed by metric id (the store's name
 /// dictionary), so a block carries no metric names. Pure.
 ///
-/// Layout: version byte, varint series count, then per series: varint metric id, varint width,
-/// varint point count, varint bit count, the bits.
+/// Layout (`version` 1): version byte, varint series count, then per series: varint metric id,
+/// varint width, varint point count, varint bit count, the bits. A flush's raw chunk of one
+/// collection has a layout of its own (`collectionVersion`, `NodeBlock+OneCollection.swift`);
+/// every reader of stored rows (`decode`, `append(stored:)`) takes both.
 struct NodeBlock: Sendable {
     let start: Int64
     let end: Int64
@@ -112,6 +114,15 @@ struct NodeBlock: Sendable {
     /// The points of the wanted metrics (all when nil), decoding only those series.
     static func decode(_ bytes: [UInt8], start: Int64, metrics wanted: Set<Int>? = nil) throws -> [Int: [SeriesPoint]] {
         var result: [Int: [SeriesPoint]] = [:]
+        if bytes.first == collectionVersion {
+            _ = try bytes.withUnsafeBytes { bytes in
+                try forEachCollectionPoint(in: bytes, start: start) { metric, time, value in
+                    if wanted?.contains(metric) ?? true { result[metric] = [SeriesPoint(time: time, values: [value])] }
+                    return true
+                }
+            }
+            return result
+        }
         _ = try forEachSeries(bytes, start: start) { metric, decoder in
             if wanted?.contains(metric) ?? true { result[metric] = try decoder.points() }
             return true
@@ -130,6 +141,7 @@ struct NodeBlock: Sendable {
     /// this row, times those bytes over this row's), rather than doubled again and again as
     /// the rows come; a series first seen in a late row gets room for the rows after it only.
     mutating func append(stored bytes: [UInt8], start rowStart: Int64, rowsLeft: Int? = nil) throws -> Bool {
+        if bytes.first == Self.collectionVersion { return try append(collection: bytes, start: rowStart, rowsLeft: rowsLeft) }
         var values: [Double] = []
         if width > 1 { values.reserveCapacity(width) }
         let width = width
@@ -144,6 +156,32 @@ struct NodeBlock: Sendable {
             return true
         }
     }
+
+    /// `append(stored:)` of a chunk of one collection (`collectionVersion`). The chunks of a
+    /// node list the same metrics, in id order, as the block (built from them) does: each
+    /// series is looked for first at the position after the last one's.
+    private mutating func append(collection bytes: [UInt8], start rowStart: Int64, rowsLeft: Int?) throws -> Bool {
+        guard width == 1 else { throw SeriesCodecError("a raw chunk in a block of width \(width)") }
+        // A series new in this chunk gets room for a point of each chunk still to come: the
+        // chunks of a block are much the same size; a point's bits, as a merge's writer takes
+        // them, a few bytes at most.
+        let reserve = bytes.isEmpty ? 0 : (rowsLeft ?? 0) / bytes.count * Self.bitsPerMergedPoint
+        var next = 0
+        return try bytes.withUnsafeBytes { bytes in
+            try Self.forEachCollectionPoint(in: bytes, start: rowStart) { metric, time, value in
+                let position = next < metrics.count && metrics[next] == metric ? next : position(of: metric)
+                next = position + 1
+                if reserve > 64, encoders[position].count == 0 { encoders[position].reserveBits(reserve) }
+                guard encoders[position].appendIfAfter(time: time, values: CollectionOfOne(value)) else { return false }
+                if time < earliest { earliest = time }
+                return true
+            }
+        }
+    }
+
+    /// Bits reserved per point for a merge of chunks (a regular collection's point takes one
+    /// for its time and a few for its value; more are made if needed).
+    private static let bitsPerMergedPoint = 24
 
     /// Appends every point `decoder` has left to `encoder`: the first point's time (`.max`
     /// when none), or nil at the first point not after the encoder's last.
