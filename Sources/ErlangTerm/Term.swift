@@ -68,10 +68,14 @@ public struct Atom: Sendable, Hashable, Comparable, CustomStringConvertible, Exp
     /// are equal at once: atoms are mostly compared with themselves (a node's name, a cached
     /// atom, a literal), and the check costs two word compares where the byte compare's
     /// setup costs a hundred instructions.
-    public static func == (lhs: Atom, rhs: Atom) -> Bool {
+    public static func == (lhs: Atom, rhs: Atom) -> Bool { namesEqual(lhs.name, rhs.name) }
+
+    /// `==` of two atoms' names (for a name compared in place, with no `Atom` made).
+    @inline(__always)
+    static func namesEqual(_ lhs: String, _ rhs: String) -> Bool {
         if MemoryLayout<String>.size == MemoryLayout<(UInt, UInt)>.size,  // 64-bit platforms
-           unsafeBitCast(lhs.name, to: (UInt, UInt).self) == unsafeBitCast(rhs.name, to: (UInt, UInt).self) { return true }
-        let left = lhs.name.utf8, right = rhs.name.utf8
+           unsafeBitCast(lhs, to: (UInt, UInt).self) == unsafeBitCast(rhs, to: (UInt, UInt).self) { return true }
+        let left = lhs.utf8, right = rhs.utf8
         let count = left.count
         guard count == right.count else { return false }
         let equal = left.withContiguousStorageIfAvailable { leftBytes in

@@ -90,7 +90,11 @@ public struct MetricValues: Sendable, Equatable, Sequence, ExpressibleByDictiona
         /// `matches` says the reply's name is that one; false when it is not, or once the names
         /// have differed or all have come. The reply's name is checked in place, no `String` made.
         mutating func appendIfExpected(_ value: Double, matching matches: (String) -> Bool) -> Bool {
-            guard names == nil, matched < previousNames.count, matches(previousNames[matched]) else { return false }
+            guard names == nil, matched < previousNames.count else { return false }
+            // The name lent from the array in place (through its subscript, a retain and a
+            // release per name).
+            let index = matched
+            guard previousNames.withUnsafeBufferPointer({ matches($0[index]) }) else { return false }
             matched += 1
             numbers.append(value)
             return true

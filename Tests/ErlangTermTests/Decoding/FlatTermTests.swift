@@ -177,6 +177,13 @@ struct FlatTermTests {
         #expect(root.element(1)?.isAtom("warnin!") == false && root.element(1)?.isAtom("Warning") == false)
         #expect(!utf8.root.isAtom("ê") && !boxed.root.isAtom("ê"))
         #expect(try FlatTerm(decoding: Term.atom("").encoded()).root.isAtom(""))
+        // Atoms by the distribution header's cache (ATOM_CACHE_REF), compared where the header
+        // keeps them; a name built apart (another string) compares by its bytes.
+        let cached = try FlatTerm(decodingTerm: [104, 3, 82, 0, 82, 1, 82, 0], from: 0, with: TermDecoder(atomCache: ["memory_total", "é"]))
+        let elements = cached.root.elements
+        #expect(elements.count == 3 && elements[0].isAtom("memory_total") && elements[1].isAtom("é") && elements[2].isAtom(String("memory_" + "total")))
+        #expect(!elements[0].isAtom("memory_totaL") && !elements[0].isAtom("memory") && !elements[1].isAtom("e") && !elements[1].isAtom(""))
+        cached.root.forEachPair { _, _ in Issue.record("a tuple is not a list of pairs") }
         #expect(root.element(2)?.isAtom("request failed") == false)
         #expect(root.element(2)?.bytes == Array("request failed".utf8))
         #expect(root.element(2)?.withBinary { $0.count } == 14)
