@@ -153,6 +153,9 @@ struct SeriesCodecTests {
             #expect(throws: SeriesCodecError.self) { try NodeBlock.decode(Array(chunk.prefix(cut)), start: 0) }
         }
         #expect(throws: SeriesCodecError.self) { try NodeBlock.decode(chunk + [0], start: 0) }  // bytes after the last series
+        // A repeated id (never given) keeps one value; a negative one is left out: still a chunk the readers take.
+        let repeated = try NodeBlock.decode(NodeBlock.encodedRaw(start: 0, time: 5, metrics: [9, 3, 9, -4, 0], values: [1, 2, 3, 4, 5]), start: 0)
+        #expect(repeated.keys.sorted() == [0, 3, 9] && repeated[3] == [SeriesPoint(time: 5, values: [2])] && repeated[0] == [SeriesPoint(time: 5, values: [5])])
         // Ids that do not increase (a step of 0), a bad value tag, a count past the bytes, an id past Int.max.
         #expect(throws: SeriesCodecError.self) { try NodeBlock.decode([2, 2, 0, 5, 2, 0, 2], start: 0) }
         #expect(throws: SeriesCodecError.self) { try NodeBlock.decode([2, 1, 0, 5, 3], start: 0) }

@@ -208,8 +208,9 @@ enum Migrations {
         // a WITHOUT ROWID table, whose cells hold the whole row, a row past about 1,000 bytes (a
         // chunk of one collection is ~1.5 KB, a merged row tens of KB) spilled into overflow
         // pages, a table page held two or three rows, and every key comparison of a seek read
-        // the compared row whole, overflow pages and all: 9,800 instructions a seek, and a
-        // fifth of a metric collection's (docs/benchmarks.md, nineteenth pass). Here a row of
+        // the compared row whole, overflow pages and all: 9,800 instructions a seek, and
+        // SQLite's work 15 % of a metric collection's (docs/benchmarks.md, nineteenth pass;
+        // 8.8 % with this table and the smaller chunks). Here a row of
         // up to ~4 KB stays in its page and seeks compare the index's small keys.
         migrator.registerMigration("v11: metric history in a rowid table") { db in
             // The implicit rowid, no AUTOINCREMENT (which writes `sqlite_sequence` at each insert).
